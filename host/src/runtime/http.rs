@@ -1,0 +1,205 @@
+//! Serving one HTTP request with a domain-service component (`wasi:http/incoming-handler`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use thiserror::Error;
+use uuid::Uuid;
+use wasmtime::Store;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::Runtime;
+use super::limiter::MemoryCap;
+use crate::capabilities::outbound::OutboundPolicy;
+use crate::manifest::Limits;
+
+/// The authenticated caller of a request, as the `context` capability reveals it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// `free` or `premium`, as in force now.
+    pub tier: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// BCP 47 locale.
+    pub locale: String,
+    /// Granted consent types.
+    pub consents: Vec<String>,
+}
+
+/// A response body streamed from a component.
+pub type ResponseBody = HyperOutgoingBody;
+
+/// Why a component did not produce a response.
+#[derive(Debug, Error)]
+pub enum DispatchError {
+    /// The component ran past its deadline and was stopped.
+    #[error("the component did not answer within {0} ms")]
+    Timeout(u64),
+    /// The component tried to grow its memory past its cap.
+    #[error("the component exceeded its memory limit")]
+    MemoryLimit,
+    /// The component trapped (a panic, an `unreachable`, a bad memory access...).
+    #[error("the component failed")]
+    Trap(String),
+    /// The component finished without setting a response.
+    #[error("the component returned no response")]
+    NoResponse,
+    /// The component returned an HTTP error code instead of a response.
+    #[error("the component reported an error: {0}")]
+    Component(String),
+    /// No instance could be created (e.g. the instance pool is exhausted).
+    #[error("the component is unavailable")]
+    Unavailable(String),
+}
+
+/// The per-request state of a domain-service store.
+pub(crate) struct RequestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: OutboundPolicy,
+    pub(crate) limiter: MemoryCap,
+    pub(crate) caller: Option<Caller>,
+    pub(crate) request_id: String,
+    pub(crate) variables: Arc<HashMap<String, Result<String, String>>>,
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// A domain-service component, pre-instantiated and ready to serve.
+#[derive(Clone)]
+pub struct HttpComponent {
+    pub(crate) pre: ProxyPre<RequestState>,
+    pub(crate) policy: OutboundPolicy,
+    pub(crate) variables: Arc<HashMap<String, Result<String, String>>>,
+    pub(crate) environment: Arc<Vec<(String, String)>>,
+    pub(crate) limits: Limits,
+}
+
+impl HttpComponent {
+    /// The component's limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Serves `request` with a fresh instance, under the component's memory cap and deadline.
+    ///
+    /// # Errors
+    /// [`DispatchError`] saying how the component failed; the host is unaffected.
+    pub async fn handle(
+        &self,
+        request: http::Request<Full<Bytes>>,
+        caller: Option<Caller>,
+        request_id: String,
+    ) -> Result<http::Response<ResponseBody>, DispatchError> {
+        let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
+        let mut wasi = WasiCtx::builder();
+        wasi.envs(&self.environment);
+        let state = RequestState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: self.policy.clone(),
+            limiter,
+            caller,
+            request_id,
+            variables: self.variables.clone(),
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(Runtime::deadline_ticks(self.limits.timeout_ms));
+        store.epoch_deadline_trap();
+        store
+            .set_fuel(u64::MAX)
+            .map_err(|e| DispatchError::Unavailable(e.to_string()))?;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(|e| DispatchError::Unavailable(e.to_string()))?;
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(|e| DispatchError::Unavailable(e.to_string()))?;
+        let pre = self.pre.clone();
+        let task = tokio::spawn(async move {
+            let proxy = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| Failure::Instantiate(e.to_string()))?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+                .map_err(Failure::Call)
+        });
+        // The epoch deadline stops guest code; this outer deadline also covers a guest
+        // blocked in a host call (an outbound request that never answers).
+        let timeout_ms = self.limits.timeout_ms;
+        let outer = Duration::from_millis(timeout_ms) + Duration::from_millis(250);
+        match tokio::time::timeout(outer, receiver).await {
+            Ok(Ok(Ok(response))) => Ok(response),
+            Ok(Ok(Err(code))) => Err(DispatchError::Component(format!("{code:?}"))),
+            Ok(Err(_no_response)) => match task.await {
+                Ok(Ok(())) => Err(DispatchError::NoResponse),
+                Ok(Err(failure)) => Err(classify(failure, &exceeded, timeout_ms)),
+                Err(join) => Err(DispatchError::Trap(join.to_string())),
+            },
+            Err(_elapsed) => {
+                task.abort();
+                Err(DispatchError::Timeout(timeout_ms))
+            }
+        }
+    }
+}
+
+enum Failure {
+    Instantiate(String),
+    Call(wasmtime::Error),
+}
+
+fn classify(failure: Failure, exceeded: &AtomicBool, timeout_ms: u64) -> DispatchError {
+    match failure {
+        Failure::Instantiate(message) => DispatchError::Unavailable(message),
+        Failure::Call(error) => {
+            if exceeded.load(Ordering::Relaxed) {
+                return DispatchError::MemoryLimit;
+            }
+            match error.downcast_ref::<wasmtime::Trap>() {
+                Some(wasmtime::Trap::Interrupt) => DispatchError::Timeout(timeout_ms),
+                Some(trap) => DispatchError::Trap(trap.to_string()),
+                None => DispatchError::Trap(format!("{error:#}")),
+            }
+        }
+    }
+}

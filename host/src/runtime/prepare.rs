@@ -1,0 +1,236 @@
+//! Turning component bytes into something ready to run: compile (through the cache),
+//! validate the imports against the component's world and grants, link exactly the granted
+//! capabilities, and pre-instantiate.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use thiserror::Error;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use super::bindings::crisis_rules::CrisisRulesPre;
+use super::bindings::host::fermyon::spin::variables;
+use super::bindings::host::mindflow::platform::{context, types};
+use super::http::{HttpComponent, RequestState};
+use super::inspect::{ComponentImport, component_imports, custom_section};
+use super::pure::{PureState, RulesComponent};
+use super::Runtime;
+use crate::capabilities::outbound::OutboundPolicy;
+use crate::manifest::{Capability, ComponentDecl, ComponentKind};
+
+/// The custom section in which a domain service ships its part of the OpenAPI document.
+pub const OPENAPI_SECTION: &str = "mindflow:openapi";
+
+/// Capabilities this host implements today. A granted capability outside this list cannot be
+/// imported yet: the install fails and says so.
+const IMPLEMENTED: &[Capability] = &[Capability::Context];
+
+/// Why a component cannot be installed.
+#[derive(Debug, Error)]
+pub enum PrepareError {
+    /// The bytes are not a valid component (or do not compile).
+    #[error("not a valid WebAssembly component: {0}")]
+    Invalid(String),
+    /// An import the component may not have.
+    #[error("import `{import}` refused: {reason}")]
+    Import {
+        /// The import's full name.
+        import: String,
+        /// Why.
+        reason: String,
+    },
+    /// The component does not fit its world (a missing or mistyped export).
+    #[error("does not implement the `{world}` world: {reason}")]
+    World {
+        /// The world's name.
+        world: &'static str,
+        /// What is missing.
+        reason: String,
+    },
+    /// The embedded OpenAPI fragment is not a JSON object.
+    #[error("its `{OPENAPI_SECTION}` section is not a JSON object with `paths`: {0}")]
+    OpenApi(String),
+}
+
+/// A pre-instantiated component of any kind.
+#[derive(Clone)]
+pub enum Runnable {
+    /// A domain service (HTTP).
+    Http(HttpComponent),
+    /// A crisis-rules pure function.
+    CrisisRules(RulesComponent),
+}
+
+/// A component that passed validation and is ready to serve.
+#[derive(Clone)]
+pub struct Prepared {
+    /// How to run it.
+    pub runnable: Runnable,
+    /// Its OpenAPI fragment (`{"paths": ...}`), if it ships one.
+    pub openapi: Option<serde_json::Value>,
+    /// Its import names, for the admin API.
+    pub imports: Vec<String>,
+}
+
+impl Runtime {
+    /// Compiles (or loads from cache), validates and pre-instantiates a component.
+    ///
+    /// # Errors
+    /// [`PrepareError`] naming the import or export at fault.
+    pub fn prepare(
+        &self,
+        decl: &ComponentDecl,
+        app_variables: &HashMap<String, String>,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> Result<Prepared, PrepareError> {
+        let component = self
+            .cache
+            .load_or_compile(&self.engine, sha256, bytes)
+            .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
+        let imports = component_imports(&self.engine, &component);
+        check_imports(decl, &imports)?;
+        let openapi = match custom_section(bytes, OPENAPI_SECTION) {
+            Some(data) => Some(parse_openapi(&data)?),
+            None => None,
+        };
+        let world = decl.grants.kind.as_str();
+        let runnable = match decl.grants.kind {
+            ComponentKind::DomainService => {
+                let linker = self
+                    .domain_linker(decl)
+                    .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
+                let pre = linker
+                    .instantiate_pre(&component)
+                    .map_err(|e| PrepareError::World { world, reason: format!("{e:#}") })?;
+                let pre = ProxyPre::new(pre)
+                    .map_err(|e| PrepareError::World { world, reason: format!("{e:#}") })?;
+                let variables =
+                    crate::capabilities::variables::resolve_component_variables(&decl.variables, app_variables);
+                Runnable::Http(HttpComponent {
+                    pre,
+                    policy: OutboundPolicy::new(&decl.name, &decl.allowed_outbound_hosts),
+                    variables: Arc::new(variables),
+                    environment: Arc::new(decl.environment.clone().into_iter().collect()),
+                    limits: decl.grants.limits,
+                })
+            }
+            ComponentKind::CrisisRules => {
+                let linker = Linker::<PureState>::new(&self.engine);
+                let pre = linker
+                    .instantiate_pre(&component)
+                    .map_err(|e| PrepareError::World { world, reason: format!("{e:#}") })?;
+                let pre = CrisisRulesPre::new(pre)
+                    .map_err(|e| PrepareError::World { world, reason: format!("{e:#}") })?;
+                Runnable::CrisisRules(RulesComponent {
+                    pre,
+                    limits: decl.grants.limits,
+                })
+            }
+            ComponentKind::WearableAdapter | ComponentKind::ContentProvider => {
+                return Err(PrepareError::World {
+                    world,
+                    reason: "this host version does not run this kind of component yet".into(),
+                });
+            }
+        };
+        Ok(Prepared {
+            runnable,
+            openapi,
+            imports: imports.into_iter().map(|i| i.name).collect(),
+        })
+    }
+
+    fn domain_linker(&self, decl: &ComponentDecl) -> wasmtime::Result<Linker<RequestState>> {
+        let mut linker = Linker::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        variables::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+        types::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+        if decl.grants.allows(Capability::Context) {
+            context::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+        }
+        Ok(linker)
+    }
+}
+
+/// WASI packages a domain service may import. Sockets and filesystem are linked but inert:
+/// the store grants no socket address and no preopened directory.
+const DOMAIN_WASI_PACKAGES: &[&str] = &[
+    "wasi:io",
+    "wasi:clocks",
+    "wasi:random",
+    "wasi:cli",
+    "wasi:http",
+    "wasi:filesystem",
+    "wasi:sockets",
+];
+
+fn check_imports(decl: &ComponentDecl, imports: &[ComponentImport]) -> Result<(), PrepareError> {
+    let refuse = |import: &ComponentImport, reason: String| PrepareError::Import {
+        import: import.name.clone(),
+        reason,
+    };
+    for import in imports {
+        match decl.grants.kind {
+            ComponentKind::CrisisRules | ComponentKind::ContentProvider => {
+                return Err(refuse(
+                    import,
+                    format!("a {} component must import nothing", decl.grants.kind),
+                ));
+            }
+            ComponentKind::WearableAdapter | ComponentKind::DomainService => {}
+        }
+        let package = import.package.as_str();
+        if DOMAIN_WASI_PACKAGES.contains(&package) {
+            continue;
+        }
+        if package == "fermyon:spin" && import.interface == "variables" {
+            continue;
+        }
+        if package == "mindflow:platform" {
+            if import.interface == "types" {
+                continue;
+            }
+            let Some(capability) = Capability::from_interface(&import.interface) else {
+                return Err(refuse(import, "no such MindFlow capability".into()));
+            };
+            if !decl.grants.allows(capability) {
+                return Err(refuse(
+                    import,
+                    format!(
+                        "capability `{}` is not granted to `{}` in [component.{}.tool.mindflow] capabilities",
+                        capability.interface(),
+                        decl.name,
+                        decl.name
+                    ),
+                ));
+            }
+            if !IMPLEMENTED.contains(&capability) {
+                return Err(refuse(
+                    import,
+                    format!(
+                        "capability `{}` is granted but not provided by this host version",
+                        capability.interface()
+                    ),
+                ));
+            }
+            continue;
+        }
+        return Err(refuse(
+            import,
+            "not provided by MindFlow (only wasi:*, fermyon:spin/variables and granted mindflow:platform capabilities are)".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_openapi(data: &[u8]) -> Result<serde_json::Value, PrepareError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(data).map_err(|e| PrepareError::OpenApi(e.to_string()))?;
+    match value.get("paths") {
+        Some(serde_json::Value::Object(_)) => Ok(value),
+        _ => Err(PrepareError::OpenApi("missing `paths` object".into())),
+    }
+}
