@@ -1,0 +1,259 @@
+//! The database: SQLite (embedded, the default) or PostgreSQL + pgvector, behind one API.
+//!
+//! Invariant: only this module writes SQL. Queries are written once, with `$1`-style
+//! placeholders that both backends accept, and values cross as [`Param`]s so each backend
+//! gets its own encoding (UUIDs as text in SQLite, timestamps as RFC 3339 text in UTC).
+//! SQLite runs in WAL mode with `synchronous = FULL`: a committed write survives a crash.
+
+mod params;
+mod row;
+
+pub mod audit;
+pub mod components;
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use thiserror::Error;
+
+pub use params::Param;
+pub use row::DbRow;
+
+/// Which database is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL with pgvector.
+    Postgres,
+}
+
+/// A database failure.
+#[derive(Debug, Error)]
+pub enum DbError {
+    /// The database refused or failed a statement.
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value did not have the expected shape.
+    #[error("unexpected value in column `{column}`: {message}")]
+    Decode {
+        /// The column.
+        column: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// The configuration is wrong.
+    #[error("database configuration: {0}")]
+    Config(String),
+}
+
+impl DbError {
+    /// Whether the error is a uniqueness or foreign-key violation.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            Self::Sqlx(sqlx::Error::Database(e)) => {
+                e.is_unique_violation() || e.is_foreign_key_violation()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A pool on one of the backends.
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Database {
+    /// Connects to `url` (`postgres://…` or `sqlite://…`), or to `mindflow.db` in `data_dir`
+    /// when no URL is given.
+    ///
+    /// # Errors
+    /// [`DbError`] when the database cannot be opened.
+    pub async fn connect(url: Option<&str>, data_dir: &Path) -> Result<Self, DbError> {
+        match url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let options = PgConnectOptions::from_str(url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(32)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await?;
+                Ok(Self::Postgres(pool))
+            }
+            Some(url) if url.starts_with("sqlite:") => Self::open_sqlite(SqliteConnectOptions::from_str(url)?).await,
+            Some(other) => Err(DbError::Config(format!(
+                "DATABASE_URL must start with postgres:// or sqlite:, not `{}`",
+                other.split(':').next().unwrap_or_default()
+            ))),
+            None => {
+                std::fs::create_dir_all(data_dir)
+                    .map_err(|e| DbError::Config(format!("cannot create {}: {e}", data_dir.display())))?;
+                Self::open_sqlite(SqliteConnectOptions::new().filename(data_dir.join("mindflow.db"))).await
+            }
+        }
+    }
+
+    async fn open_sqlite(options: SqliteConnectOptions) -> Result<Self, DbError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs the embedded migrations (idempotent).
+    ///
+    /// # Errors
+    /// [`DbError`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        self.fetch_optional("SELECT 1 AS one", &[]).await.is_ok()
+    }
+
+    /// Runs a statement; returns the rows affected.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        Ok(match self {
+            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(sql), params).execute(pool).await?.rows_affected(),
+            Self::Postgres(pool) => params::bind_pg(sqlx::query(sql), params).execute(pool).await?.rows_affected(),
+        })
+    }
+
+    /// Fetches at most one row.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn fetch_optional(&self, sql: &str, params: &[Param]) -> Result<Option<DbRow>, DbError> {
+        Ok(match self {
+            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(sql), params)
+                .fetch_optional(pool)
+                .await?
+                .map(DbRow::Sqlite),
+            Self::Postgres(pool) => params::bind_pg(sqlx::query(sql), params)
+                .fetch_optional(pool)
+                .await?
+                .map(DbRow::Postgres),
+        })
+    }
+
+    /// Fetches all rows.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn fetch_all(&self, sql: &str, params: &[Param]) -> Result<Vec<DbRow>, DbError> {
+        Ok(match self {
+            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(sql), params)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(DbRow::Sqlite)
+                .collect(),
+            Self::Postgres(pool) => params::bind_pg(sqlx::query(sql), params)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(DbRow::Postgres)
+                .collect(),
+        })
+    }
+
+    /// Starts a transaction.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn begin(&self) -> Result<Transaction, DbError> {
+        Ok(match self {
+            Self::Sqlite(pool) => Transaction::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+/// An open transaction; dropped without [`Transaction::commit`] it rolls back.
+pub enum Transaction {
+    /// SQLite.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Transaction {
+    /// Runs a statement in the transaction.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        Ok(match self {
+            Self::Sqlite(tx) => params::bind_sqlite(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+            Self::Postgres(tx) => params::bind_pg(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    /// Fetches at most one row in the transaction.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn fetch_optional(&mut self, sql: &str, params: &[Param]) -> Result<Option<DbRow>, DbError> {
+        Ok(match self {
+            Self::Sqlite(tx) => params::bind_sqlite(sqlx::query(sql), params)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(DbRow::Sqlite),
+            Self::Postgres(tx) => params::bind_pg(sqlx::query(sql), params)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(DbRow::Postgres),
+        })
+    }
+
+    /// Commits.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! Rows read back, with typed accessors that hide each backend's encoding.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+use super::DbError;
+
+/// A row from either backend.
+pub enum DbRow {
+    /// SQLite.
+    Sqlite(SqliteRow),
+    /// PostgreSQL.
+    Postgres(PgRow),
+}
+
+fn decode(column: &str, error: impl std::fmt::Display) -> DbError {
+    DbError::Decode {
+        column: column.to_owned(),
+        message: error.to_string(),
+    }
+}
+
+impl DbRow {
+    /// Optional text.
+    pub fn opt_text(&self, column: &str) -> Result<Option<String>, DbError> {
+        match self {
+            Self::Sqlite(r) => r.try_get(column),
+            Self::Postgres(r) => r.try_get(column),
+        }
+        .map_err(|e| decode(column, e))
+    }
+
+    /// Text.
+    pub fn text(&self, column: &str) -> Result<String, DbError> {
+        self.opt_text(column)?
+            .ok_or_else(|| decode(column, "unexpected NULL"))
+    }
+
+    /// A UUID.
+    pub fn uuid(&self, column: &str) -> Result<Uuid, DbError> {
+        self.opt_uuid(column)?
+            .ok_or_else(|| decode(column, "unexpected NULL"))
+    }
+
+    /// An optional UUID.
+    pub fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, DbError> {
+        match self {
+            Self::Sqlite(r) => {
+                let text: Option<String> = r.try_get(column).map_err(|e| decode(column, e))?;
+                text.map(|t| Uuid::parse_str(&t).map_err(|e| decode(column, e)))
+                    .transpose()
+            }
+            Self::Postgres(r) => r.try_get(column).map_err(|e| decode(column, e)),
+        }
+    }
+
+    /// An integer (any width).
+    pub fn int(&self, column: &str) -> Result<i64, DbError> {
+        match self {
+            Self::Sqlite(r) => r.try_get::<i64, _>(column),
+            Self::Postgres(r) => r
+                .try_get::<i64, _>(column)
+                .or_else(|_| r.try_get::<i32, _>(column).map(i64::from))
+                .or_else(|_| r.try_get::<i16, _>(column).map(i64::from)),
+        }
+        .map_err(|e| decode(column, e))
+    }
+
+    /// A boolean.
+    pub fn bool(&self, column: &str) -> Result<bool, DbError> {
+        match self {
+            Self::Sqlite(r) => r.try_get(column),
+            Self::Postgres(r) => r.try_get(column),
+        }
+        .map_err(|e| decode(column, e))
+    }
+
+    /// Bytes.
+    pub fn bytes(&self, column: &str) -> Result<Vec<u8>, DbError> {
+        match self {
+            Self::Sqlite(r) => r.try_get(column),
+            Self::Postgres(r) => r.try_get(column),
+        }
+        .map_err(|e| decode(column, e))
+    }
+
+    /// An optional instant.
+    pub fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, DbError> {
+        match self {
+            Self::Sqlite(r) => {
+                let text: Option<String> = r.try_get(column).map_err(|e| decode(column, e))?;
+                text.map(|t| {
+                    DateTime::parse_from_rfc3339(&t)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| decode(column, e))
+                })
+                .transpose()
+            }
+            Self::Postgres(r) => r.try_get(column).map_err(|e| decode(column, e)),
+        }
+    }
+
+    /// An instant.
+    pub fn time(&self, column: &str) -> Result<DateTime<Utc>, DbError> {
+        self.opt_time(column)?
+            .ok_or_else(|| decode(column, "unexpected NULL"))
+    }
+
+    /// An optional JSON document.
+    pub fn opt_json(&self, column: &str) -> Result<Option<serde_json::Value>, DbError> {
+        match self {
+            Self::Sqlite(r) => {
+                let text: Option<String> = r.try_get(column).map_err(|e| decode(column, e))?;
+                text.map(|t| serde_json::from_str(&t).map_err(|e| decode(column, e)))
+                    .transpose()
+            }
+            Self::Postgres(r) => r
+                .try_get::<Option<sqlx::types::Json<serde_json::Value>>, _>(column)
+                .map(|j| j.map(|j| j.0))
+                .map_err(|e| decode(column, e)),
+        }
+    }
+}
