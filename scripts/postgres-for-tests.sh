@@ -138,7 +138,8 @@ else
     log "starting PostgreSQL on 127.0.0.1:$PORT (log: $LOGFILE)"
     if ! as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t 120 \
         -o "-p $PORT -k $SOCK -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=200" \
-        start >&2; then
+        start >&2 9>&-; then
+        # (9>&-: the server must not inherit the lock, or it would hold it for its lifetime.)
         tail -n 30 "$LOGFILE" >&2 || true
         die "the server did not start (is port $PORT taken by another server?)"
     fi
@@ -152,6 +153,10 @@ if [[ "$(psql_ -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'
     psql_ -d postgres -c "CREATE DATABASE $DB" >&2
 fi
 psql_ -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS vector" >&2
+# The black-box suite makes one database per test (mf_<uuid>); drop the previous run's.
+psql_ -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'mf\_%'" | while read -r old; do
+    [[ -n "$old" ]] && psql_ -d postgres -c "DROP DATABASE IF EXISTS \"$old\"" >&2
+done
 log "ready: PostgreSQL $(psql_ -d "$DB" -tAc 'SHOW server_version'), pgvector $(psql_ -d "$DB" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'vector'")"
 
 echo "$URL"

@@ -23,6 +23,22 @@ impl Actor {
             label: "cli".into(),
         }
     }
+
+    /// The manifest, at start-up (a new deployment of a component's file).
+    pub fn manifest() -> Self {
+        Self {
+            user_id: None,
+            label: "manifest".into(),
+        }
+    }
+
+    /// `mindflow serve --watch` (a developer rebuilt a component).
+    pub fn watch() -> Self {
+        Self {
+            user_id: None,
+            label: "watch".into(),
+        }
+    }
 }
 
 /// Records an administrative change.

@@ -23,6 +23,15 @@
 //! another user's data.
 #![deny(missing_docs)]
 
+pub mod audit;
 pub mod capabilities;
+pub mod config;
+pub mod crisis;
+pub mod db;
+pub mod edge;
+pub mod identity;
 pub mod manifest;
+pub mod registry;
 pub mod runtime;
+pub mod secrets;
+pub mod server;

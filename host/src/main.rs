@@ -1,1 +1,169 @@
-fn main() {}
+//! The `mindflow` command: serve the API, migrate the database, manage component versions
+//! and users.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use mindflow::audit::Actor;
+use mindflow::config::{CommonConfig, ServeConfig};
+use mindflow::server;
+
+#[derive(Parser)]
+#[command(
+    name = "mindflow",
+    version,
+    about = "MindFlow: a mental-wellness backend on a WebAssembly plugin platform"
+)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonConfig,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve(ServeConfig),
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Manage component versions.
+    #[command(subcommand)]
+    Component(ComponentCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum ComponentCommand {
+    /// List components, their versions and the active one.
+    List,
+    /// Validate, compile, gate and store a version (not activated).
+    Install {
+        /// The component's name in the manifest.
+        name: String,
+        /// The .wasm file.
+        file: std::path::PathBuf,
+        /// The version label.
+        #[arg(long)]
+        version: String,
+    },
+    /// Activate a stored version.
+    Activate {
+        /// The component's name.
+        name: String,
+        /// The version label.
+        version: String,
+    },
+    /// Re-activate the previously active version.
+    Rollback {
+        /// The component's name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Grant the admin role to the user with this email.
+    GrantAdmin {
+        /// The user's email.
+        email: String,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(serve) => server::serve(cli.common, serve).await,
+        Command::Migrate => {
+            server::open_database(&cli.common).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Component(command) => component(cli.common, command).await,
+        Command::User(UserCommand::GrantAdmin { email }) => {
+            let db = server::open_database(&cli.common).await?;
+            let email = mindflow::identity::normalise_email(&email);
+            let Some(user) = db.user_by_email(&email).await? else {
+                bail!("no user with email {email}");
+            };
+            db.grant_role(user.id, "admin", "cli").await?;
+            mindflow::audit::record(
+                &db,
+                &Actor::cli(),
+                "user.grant_admin",
+                &user.id.to_string(),
+                serde_json::json!({}),
+            )
+            .await;
+            println!("{email} is now an admin");
+            Ok(())
+        }
+    }
+}
+
+async fn component(common: CommonConfig, command: ComponentCommand) -> Result<()> {
+    let db = server::open_database(&common).await?;
+    let registry = server::registry(&common, db)?;
+    let actor = Actor::cli();
+    match command {
+        ComponentCommand::List => {
+            let versions = registry.versions().await?;
+            for name in registry.manifest().components.keys() {
+                println!("{name}");
+                for v in versions.iter().filter(|v| &v.name == name) {
+                    let marker = if v.status == "active" { "*" } else { " " };
+                    println!(
+                        "  {marker} {:<32} {:<9} {} {}",
+                        v.version,
+                        v.status,
+                        &v.sha256[..12],
+                        v.installed_at.to_rfc3339()
+                    );
+                }
+            }
+        }
+        ComponentCommand::Install {
+            name,
+            file,
+            version,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            // The gate compares with the active version.
+            registry.reload(&name).await?;
+            match registry.install(&name, &version, &bytes, &actor).await {
+                Ok(installed) => {
+                    println!("installed {name}@{version} ({})", installed.version.sha256);
+                    println!("{}", serde_json::to_string_pretty(&installed.gate)?);
+                }
+                Err(mindflow::registry::RegistryError::GateRefused { report, .. }) => {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    bail!("{name}@{version} was refused by the {} gate", report.gate);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        ComponentCommand::Activate { name, version } => {
+            let record = registry.activate(&name, &version, &actor).await?;
+            println!("{name}@{} is active", record.version);
+        }
+        ComponentCommand::Rollback { name } => {
+            let record = registry.rollback(&name, &actor).await?;
+            println!("{name}@{} is active again", record.version);
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,13 @@
+//! Black-box tests: the real `mindflow` binary with real compiled components and a real
+//! database (SQLite or PostgreSQL, per `MINDFLOW_TEST_BACKEND`), over HTTP.
+//!
+//! One test binary with a module per concern keeps link time down.
 
+mod admin;
+mod auth;
+mod health;
+mod hotswap;
+mod manifest;
+mod replicas;
+mod sandbox;
+mod spin;

@@ -1,1 +1,352 @@
+//! Test support: start the real `mindflow` binary on a fresh database with a manifest made
+//! for the test, and talk HTTP to it.
+//!
+//! Environment (set by `cargo xtask test`):
+//! - `MINDFLOW_BIN`: the binary (default `target/debug/mindflow`);
+//! - `MINDFLOW_COMPONENTS_DIR`: the built components (default `target/components`);
+//! - `MINDFLOW_TEST_BACKEND`: `sqlite` (default) or `postgres`;
+//! - `MINDFLOW_TEST_DATABASE_URL`: a PostgreSQL server URL (each test gets its own database).
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The `mindflow` binary under test.
+pub fn binary() -> PathBuf {
+    std::env::var_os("MINDFLOW_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug/mindflow"))
+}
+
+/// A built component's path, e.g. `component("hello-spin")`.
+pub fn component(name: &str) -> PathBuf {
+    std::env::var_os("MINDFLOW_COMPONENTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/components"))
+        .join(format!("{name}.wasm"))
+}
+
+/// The compiled-component cache shared by every test server (keyed by content and engine).
+fn shared_cache() -> PathBuf {
+    workspace_root().join("target/test-cache")
+}
+
+/// Which database the suite runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL 16 + pgvector.
+    Postgres,
+}
+
+/// The backend selected by `MINDFLOW_TEST_BACKEND`.
+pub fn backend() -> Backend {
+    match std::env::var("MINDFLOW_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
+/// A fresh database for one test: `None` on SQLite (the server uses its data directory), a
+/// new PostgreSQL database's URL otherwise.
+pub async fn fresh_database() -> Result<Option<String>> {
+    if backend() == Backend::Sqlite {
+        return Ok(None);
+    }
+    let server = std::env::var("MINDFLOW_TEST_DATABASE_URL").context(
+        "MINDFLOW_TEST_DATABASE_URL must name a PostgreSQL server for the postgres backend",
+    )?;
+    let name = format!("mf_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&server).await?;
+    // `name` is made here from a UUID: no outside text reaches the statement.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await?;
+    connection.close().await?;
+    let (base, _) = server
+        .rsplit_once('/')
+        .context("the PostgreSQL URL has no database part")?;
+    let query = server
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    Ok(Some(format!("{base}/{name}{query}")))
+}
+
+/// A `spin.toml` with the given body; `{components}` is replaced by the components folder.
+pub fn manifest(body: &str) -> String {
+    let dir = component("x");
+    let dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    format!(
+        "spin_manifest_version = 2\n[application]\nname = \"test\"\n\n{}",
+        body.replace("{components}", &dir.display().to_string())
+    )
+}
+
+/// How to start a server.
+pub struct ServerOptions {
+    /// The manifest text.
+    pub manifest: String,
+    /// The database URL (`None`: SQLite in the data directory).
+    pub database_url: Option<String>,
+    /// Extra environment.
+    pub env: Vec<(String, String)>,
+    /// Extra `serve` flags.
+    pub flags: Vec<String>,
+    /// Reuse this data directory (a restart) instead of a new one.
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ServerOptions {
+    /// Options with a manifest and a fresh database of the selected backend.
+    pub async fn new(manifest: String) -> Result<Self> {
+        Ok(Self {
+            manifest,
+            database_url: fresh_database().await?,
+            env: Vec::new(),
+            flags: Vec::new(),
+            data_dir: None,
+        })
+    }
+}
+
+/// A running `mindflow serve`; stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The manifest's path.
+    pub manifest_path: PathBuf,
+    /// The database URL, if PostgreSQL.
+    pub database_url: Option<String>,
+    _temp: Option<tempfile::TempDir>,
+    log_path: PathBuf,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+}
+
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+impl Server {
+    /// Starts a server and waits until `/readyz` answers 200.
+    ///
+    /// # Errors
+    /// When the server exits or is not ready within a minute (with its log).
+    pub async fn start(options: ServerOptions) -> Result<Self> {
+        let (temp, data_dir) = match options.data_dir {
+            Some(dir) => (None, dir),
+            None => {
+                let temp = tempfile::Builder::new().prefix("mindflow-test").tempdir()?;
+                let dir = temp.path().join("data");
+                (Some(temp), dir)
+            }
+        };
+        std::fs::create_dir_all(&data_dir)?;
+        let manifest_path = data_dir.join("spin.toml");
+        std::fs::write(&manifest_path, &options.manifest)?;
+        let port = free_port()?;
+        let log_path = data_dir.join(format!("server-{port}.log"));
+        let log = std::fs::File::create(&log_path)?;
+        let mut command = Command::new(binary());
+        command
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--manifest")
+            .arg(&manifest_path)
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(&options.flags)
+            .env("MINDFLOW_CACHE_DIR", shared_cache())
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = &options.database_url {
+            command.env("DATABASE_URL", url);
+        }
+        for (key, value) in &options.env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary().display()))?;
+        let mut server = Self {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+            data_dir,
+            manifest_path,
+            database_url: options.database_url,
+            _temp: temp,
+            log_path,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()?,
+        };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "mindflow exited with {status} before it was ready:\n{}",
+                        self.log()
+                    );
+                }
+            }
+            if let Ok(response) = self.http.get(self.url("/readyz")).send().await {
+                if response.status() == 200 {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("mindflow was not ready within 120 s:\n{}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// An absolute URL for a path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
+    pub fn terminate(&mut self) -> Result<bool> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(true);
+        };
+        let pid = i32::try_from(child.id()).unwrap_or(0);
+        // SAFETY: sending a signal to our own child process.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status.success());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs the `mindflow` CLI against this server's data directory, manifest and database.
+    pub fn cli(&self, args: &[&str]) -> Result<std::process::Output> {
+        let mut command = Command::new(binary());
+        command
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--manifest")
+            .arg(&self.manifest_path)
+            .args(args)
+            .env("MINDFLOW_CACHE_DIR", shared_cache())
+            .env_remove("DATABASE_URL");
+        if let Some(url) = &self.database_url {
+            command.env("DATABASE_URL", url);
+        }
+        Ok(command.output()?)
+    }
+
+    /// Registers a user; returns the access token and the user id.
+    pub async fn register(&self, email: &str) -> Result<(String, String)> {
+        let response = self
+            .http
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({"email": email, "password": "a long enough passphrase"}))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if status != 201 {
+            bail!("register {email}: {status} {body}");
+        }
+        Ok((
+            body["access_token"].as_str().unwrap_or_default().to_owned(),
+            body["user"]["id"].as_str().unwrap_or_default().to_owned(),
+        ))
+    }
+
+    /// Registers a user and grants them the admin role through the CLI; returns a token.
+    pub async fn admin_token(&self) -> Result<String> {
+        let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+        let (token, _) = self.register(&email).await?;
+        let output = self.cli(&["user", "grant-admin", &email])?;
+        if !output.status.success() {
+            bail!(
+                "grant-admin failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(token)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Runs `mindflow` with a manifest and expects it to fail at start-up; returns its stderr.
+pub async fn start_failure(manifest_text: &str) -> Result<String> {
+    let temp = tempfile::tempdir()?;
+    let manifest_path = temp.path().join("spin.toml");
+    std::fs::write(&manifest_path, manifest_text)?;
+    let port = free_port()?;
+    let mut command = tokio::process::Command::new(binary());
+    command
+        .arg("--data-dir")
+        .arg(temp.path().join("data"))
+        .arg("--manifest")
+        .arg(&manifest_path)
+        .arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("MINDFLOW_CACHE_DIR", shared_cache())
+        .env_remove("DATABASE_URL");
+    if let Some(url) = fresh_database().await? {
+        command.env("DATABASE_URL", url);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .context("mindflow did not exit")??;
+    if output.status.success() {
+        bail!("mindflow started with a manifest that should have been refused");
+    }
+    Ok(String::from_utf8_lossy(&output.stderr).into_owned())
+}

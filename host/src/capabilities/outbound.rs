@@ -240,7 +240,10 @@ impl WasiHttpHooks for OutboundPolicy {
             drop(fut);
             let uri = request.uri().clone();
             let scheme = uri.scheme_str().unwrap_or("https").to_owned();
-            let host = uri.host().ok_or(HttpError::HttpRequestUriInvalid)?.to_owned();
+            let host = uri
+                .host()
+                .ok_or(HttpError::HttpRequestUriInvalid)?
+                .to_owned();
             let port = uri.port_u16().unwrap_or_else(|| default_port(&scheme));
             let checked = match Self::check(&allowed, &scheme, &host, port).await {
                 Ok(address) => address,
@@ -307,8 +310,23 @@ mod tests {
 
     #[test]
     fn classifies_non_public_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"] {
-            assert!(!is_public(ip.parse().expect("ip")), "{ip} must not be public");
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(
+                !is_public(ip.parse().expect("ip")),
+                "{ip} must not be public"
+            );
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
             assert!(is_public(ip.parse().expect("ip")), "{ip} is public");
@@ -323,7 +341,11 @@ mod tests {
             Err(HttpError::DestinationIpProhibited)
         ));
         let by_address = allowed(&["http://127.0.0.1:9000"]);
-        assert!(OutboundPolicy::check(&by_address, "http", "127.0.0.1", 9000).await.is_ok());
+        assert!(
+            OutboundPolicy::check(&by_address, "http", "127.0.0.1", 9000)
+                .await
+                .is_ok()
+        );
         let metadata = allowed(&["http://*:*"]);
         assert!(matches!(
             OutboundPolicy::check(&metadata, "http", "169.254.169.254", 80).await,

@@ -78,10 +78,16 @@ impl Database {
     ///
     /// # Errors
     /// [`DbError`]; a conflict when the name and version exist already.
-    pub async fn insert_component_version(&self, new: NewVersion<'_>) -> Result<VersionRecord, DbError> {
+    pub async fn insert_component_version(
+        &self,
+        new: NewVersion<'_>,
+    ) -> Result<VersionRecord, DbError> {
         let id = Uuid::new_v4();
         let size = i64::try_from(new.bytes.len()).unwrap_or(i64::MAX);
-        let gate = new.gate_report.map(Param::Json).unwrap_or(Param::OptText(None));
+        let gate = new
+            .gate_report
+            .map(Param::Json)
+            .unwrap_or(Param::OptText(None));
         let openapi = new.openapi.map(Param::Json).unwrap_or(Param::OptText(None));
         let sql = format!(
             "INSERT INTO component_versions (id, name, version, kind, sha256, bytes, size_bytes, status, gate_report, openapi, installed_by, installed_at) \
@@ -115,45 +121,72 @@ impl Database {
     /// # Errors
     /// [`DbError`].
     pub async fn component_versions(&self) -> Result<Vec<VersionRecord>, DbError> {
-        let sql = format!("SELECT {COLUMNS} FROM component_versions ORDER BY name, installed_at DESC");
-        self.fetch_all(&sql, &[]).await?.iter().map(record).collect()
+        let sql =
+            format!("SELECT {COLUMNS} FROM component_versions ORDER BY name, installed_at DESC");
+        self.fetch_all(&sql, &[])
+            .await?
+            .iter()
+            .map(record)
+            .collect()
     }
 
     /// One version by name and label.
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn component_version(&self, name: &str, version: &str) -> Result<Option<VersionRecord>, DbError> {
-        let sql = format!("SELECT {COLUMNS} FROM component_versions WHERE name = $1 AND version = $2");
-        self.fetch_optional(&sql, &[Param::Text(name.into()), Param::Text(version.into())])
-            .await?
-            .as_ref()
-            .map(record)
-            .transpose()
+    pub async fn component_version(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<VersionRecord>, DbError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM component_versions WHERE name = $1 AND version = $2");
+        self.fetch_optional(
+            &sql,
+            &[Param::Text(name.into()), Param::Text(version.into())],
+        )
+        .await?
+        .as_ref()
+        .map(record)
+        .transpose()
     }
 
     /// A version of `name` with these bytes, if one was stored.
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn component_version_by_sha(&self, name: &str, sha256: &str) -> Result<Option<VersionRecord>, DbError> {
+    pub async fn component_version_by_sha(
+        &self,
+        name: &str,
+        sha256: &str,
+    ) -> Result<Option<VersionRecord>, DbError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM component_versions WHERE name = $1 AND sha256 = $2 ORDER BY installed_at DESC LIMIT 1"
         );
-        self.fetch_optional(&sql, &[Param::Text(name.into()), Param::Text(sha256.into())])
-            .await?
-            .as_ref()
-            .map(record)
-            .transpose()
+        self.fetch_optional(
+            &sql,
+            &[Param::Text(name.into()), Param::Text(sha256.into())],
+        )
+        .await?
+        .as_ref()
+        .map(record)
+        .transpose()
     }
 
     /// A version by id.
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn component_version_by_id(&self, id: Uuid) -> Result<Option<VersionRecord>, DbError> {
+    pub async fn component_version_by_id(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<VersionRecord>, DbError> {
         let sql = format!("SELECT {COLUMNS} FROM component_versions WHERE id = $1");
-        self.fetch_optional(&sql, &[Param::Uuid(id)]).await?.as_ref().map(record).transpose()
+        self.fetch_optional(&sql, &[Param::Uuid(id)])
+            .await?
+            .as_ref()
+            .map(record)
+            .transpose()
     }
 
     /// The bytes and OpenAPI fragment of a version.
@@ -161,10 +194,13 @@ impl Database {
     /// # Errors
     /// [`DbError`].
     pub async fn component_bytes(&self, id: Uuid) -> Result<Option<Vec<u8>>, DbError> {
-        self.fetch_optional("SELECT bytes FROM component_versions WHERE id = $1", &[Param::Uuid(id)])
-            .await?
-            .map(|row| row.bytes("bytes"))
-            .transpose()
+        self.fetch_optional(
+            "SELECT bytes FROM component_versions WHERE id = $1",
+            &[Param::Uuid(id)],
+        )
+        .await?
+        .map(|row| row.bytes("bytes"))
+        .transpose()
     }
 
     /// The active version of every component.
@@ -173,7 +209,11 @@ impl Database {
     /// [`DbError`].
     pub async fn active_component_versions(&self) -> Result<Vec<VersionRecord>, DbError> {
         let sql = format!("SELECT {COLUMNS} FROM component_versions WHERE status = 'active'");
-        self.fetch_all(&sql, &[]).await?.iter().map(record).collect()
+        self.fetch_all(&sql, &[])
+            .await?
+            .iter()
+            .map(record)
+            .collect()
     }
 
     /// Makes `version_id` the active version of `name`, atomically, and records the change.
@@ -209,7 +249,9 @@ impl Database {
             )
             .await?;
         if changed != 1 {
-            return Err(DbError::Config(format!("version {version_id} of `{name}` cannot be activated")));
+            return Err(DbError::Config(format!(
+                "version {version_id} of `{name}` cannot be activated"
+            )));
         }
         tx.execute(
             "INSERT INTO component_activations (id, name, version_id, previous_version_id, action, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -3,6 +3,8 @@
 //! Invariant: only this module writes SQL. Queries are written once, with `$1`-style
 //! placeholders that both backends accept, and values cross as [`Param`]s so each backend
 //! gets its own encoding (UUIDs as text in SQLite, timestamps as RFC 3339 text in UTC).
+//! SQL text is only ever this module's own constants (with `$n` placeholders for every
+//! value), which is why passing it through `AssertSqlSafe` is sound.
 //! SQLite runs in WAL mode with `synchronous = FULL`: a committed write survives a crash.
 
 mod params;
@@ -16,8 +18,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use thiserror::Error;
 
 pub use params::Param;
@@ -95,15 +100,21 @@ impl Database {
                     .await?;
                 Ok(Self::Postgres(pool))
             }
-            Some(url) if url.starts_with("sqlite:") => Self::open_sqlite(SqliteConnectOptions::from_str(url)?).await,
+            Some(url) if url.starts_with("sqlite:") => {
+                Self::open_sqlite(SqliteConnectOptions::from_str(url)?).await
+            }
             Some(other) => Err(DbError::Config(format!(
                 "DATABASE_URL must start with postgres:// or sqlite:, not `{}`",
                 other.split(':').next().unwrap_or_default()
             ))),
             None => {
-                std::fs::create_dir_all(data_dir)
-                    .map_err(|e| DbError::Config(format!("cannot create {}: {e}", data_dir.display())))?;
-                Self::open_sqlite(SqliteConnectOptions::new().filename(data_dir.join("mindflow.db"))).await
+                std::fs::create_dir_all(data_dir).map_err(|e| {
+                    DbError::Config(format!("cannot create {}: {e}", data_dir.display()))
+                })?;
+                Self::open_sqlite(
+                    SqliteConnectOptions::new().filename(data_dir.join("mindflow.db")),
+                )
+                .await
             }
         }
     }
@@ -153,8 +164,14 @@ impl Database {
     /// [`DbError`].
     pub async fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
         Ok(match self {
-            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(sql), params).execute(pool).await?.rows_affected(),
-            Self::Postgres(pool) => params::bind_pg(sqlx::query(sql), params).execute(pool).await?.rows_affected(),
+            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+            Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                .execute(pool)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -162,13 +179,17 @@ impl Database {
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn fetch_optional(&self, sql: &str, params: &[Param]) -> Result<Option<DbRow>, DbError> {
+    pub async fn fetch_optional(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<DbRow>, DbError> {
         Ok(match self {
-            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(sql), params)
+            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_optional(pool)
                 .await?
                 .map(DbRow::Sqlite),
-            Self::Postgres(pool) => params::bind_pg(sqlx::query(sql), params)
+            Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_optional(pool)
                 .await?
                 .map(DbRow::Postgres),
@@ -181,13 +202,13 @@ impl Database {
     /// [`DbError`].
     pub async fn fetch_all(&self, sql: &str, params: &[Param]) -> Result<Vec<DbRow>, DbError> {
         Ok(match self {
-            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(sql), params)
+            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_all(pool)
                 .await?
                 .into_iter()
                 .map(DbRow::Sqlite)
                 .collect(),
-            Self::Postgres(pool) => params::bind_pg(sqlx::query(sql), params)
+            Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_all(pool)
                 .await?
                 .into_iter()
@@ -223,8 +244,14 @@ impl Transaction {
     /// [`DbError`].
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
         Ok(match self {
-            Self::Sqlite(tx) => params::bind_sqlite(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
-            Self::Postgres(tx) => params::bind_pg(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected(),
+            Self::Sqlite(tx) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -232,13 +259,17 @@ impl Transaction {
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn fetch_optional(&mut self, sql: &str, params: &[Param]) -> Result<Option<DbRow>, DbError> {
+    pub async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<DbRow>, DbError> {
         Ok(match self {
-            Self::Sqlite(tx) => params::bind_sqlite(sqlx::query(sql), params)
+            Self::Sqlite(tx) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(DbRow::Sqlite),
-            Self::Postgres(tx) => params::bind_pg(sqlx::query(sql), params)
+            Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(DbRow::Postgres),

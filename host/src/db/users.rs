@@ -33,7 +33,9 @@ fn user(row: &super::DbRow) -> Result<UserRecord, DbError> {
         id: row.uuid("id")?,
         email: row.text("email")?,
         password_hash: row.opt_text("password_hash")?,
-        subscription_tier: row.opt_text("subscription_tier")?.unwrap_or_else(|| "free".into()),
+        subscription_tier: row
+            .opt_text("subscription_tier")?
+            .unwrap_or_else(|| "free".into()),
         subscription_expires_at: row.opt_time("subscription_expires_at")?,
         timezone: row.opt_text("timezone")?.unwrap_or_else(|| "UTC".into()),
         locale: row.opt_text("locale")?.unwrap_or_else(|| "en-US".into()),
@@ -81,8 +83,13 @@ impl Database {
     /// # Errors
     /// [`DbError`].
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, DbError> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
-        self.fetch_optional(&sql, &[Param::Text(email.into())]).await?.as_ref().map(user).transpose()
+        let sql =
+            format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
+        self.fetch_optional(&sql, &[Param::Text(email.into())])
+            .await?
+            .as_ref()
+            .map(user)
+            .transpose()
     }
 
     /// A live user by id.
@@ -91,7 +98,11 @@ impl Database {
     /// [`DbError`].
     pub async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, DbError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
-        self.fetch_optional(&sql, &[Param::Uuid(id)]).await?.as_ref().map(user).transpose()
+        self.fetch_optional(&sql, &[Param::Uuid(id)])
+            .await?
+            .as_ref()
+            .map(user)
+            .transpose()
     }
 
     /// The consent types a user has granted and not revoked.
@@ -113,7 +124,12 @@ impl Database {
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn grant_role(&self, user_id: Uuid, role: &str, granted_by: &str) -> Result<(), DbError> {
+    pub async fn grant_role(
+        &self,
+        user_id: Uuid,
+        role: &str,
+        granted_by: &str,
+    ) -> Result<(), DbError> {
         self.execute(
             "INSERT INTO user_roles (user_id, role, granted_at, granted_by) VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, role) DO NOTHING",
             &[Param::Uuid(user_id), Param::Text(role.into()), Param::Time(Utc::now()), Param::Text(granted_by.into())],

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-pub use grants::{Capability, ComponentKind, Grants, Limits};
+pub use grants::{Authentication, Capability, ComponentKind, Grants, Limits};
 pub use route::{Route, RouteMatch};
 
 /// Why a manifest was refused.
@@ -385,8 +385,7 @@ fn parse_routes(
             _ => {
                 return Err(ManifestError::Application {
                     field: field("component"),
-                    message: "inline components are not supported: name a [component.NAME]"
-                        .into(),
+                    message: "inline components are not supported: name a [component.NAME]".into(),
                 });
             }
         };
@@ -406,12 +405,12 @@ fn parse_routes(
             });
         }
         let route = match trigger.route {
-            toml::Value::String(text) => Route::parse(&text).map_err(|message| {
-                ManifestError::Application {
+            toml::Value::String(text) => {
+                Route::parse(&text).map_err(|message| ManifestError::Application {
                     field: field("route"),
                     message,
-                }
-            })?,
+                })?
+            }
             toml::Value::Table(t) if t.get("private").and_then(|v| v.as_bool()) == Some(true) => {
                 continue;
             }

@@ -82,7 +82,10 @@ impl Route {
 
     /// Matches a request path (without query).
     pub fn matches(&self, path: &str) -> Option<RouteMatch> {
-        let trimmed = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+        let trimmed = path
+            .strip_suffix('/')
+            .filter(|p| !p.is_empty())
+            .unwrap_or(path);
         let mut parts = trimmed.split('/').skip(1).filter(|s| !s.is_empty());
         let mut parameters = Vec::new();
         let mut prefix = String::new();
@@ -106,7 +109,11 @@ impl Route {
             format!("/{}", rest.join("/"))
         };
         Some(RouteMatch {
-            matched_prefix: if prefix.is_empty() { "/".into() } else { prefix },
+            matched_prefix: if prefix.is_empty() {
+                "/".into()
+            } else {
+                prefix
+            },
             path_info,
             parameters,
         })
@@ -134,7 +141,10 @@ mod tests {
         let found = m("/api/v1/mood/...", "/api/v1/mood/logs/42").expect("match");
         assert_eq!(found.matched_prefix, "/api/v1/mood");
         assert_eq!(found.path_info, "/logs/42");
-        assert_eq!(m("/api/v1/mood/...", "/api/v1/mood").map(|m| m.path_info), Some(String::new()));
+        assert_eq!(
+            m("/api/v1/mood/...", "/api/v1/mood").map(|m| m.path_info),
+            Some(String::new())
+        );
         assert!(m("/api/v1/mood/...", "/api/v1/moods").is_none());
         assert!(m("/...", "/anything/at/all").is_some());
     }

@@ -64,7 +64,8 @@ impl Runtime {
     /// # Errors
     /// [`RuntimeError`] when the engine or the cache folder cannot be created.
     pub fn new(cache_dir: PathBuf) -> Result<Self, RuntimeError> {
-        let engine = Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let engine =
+            Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
         let cache = cache::ArtifactCache::open(&engine, cache_dir)?;
         let ticker = Arc::new(EpochTicker::start(engine.clone()));
         Ok(Self {

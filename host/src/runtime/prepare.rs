@@ -9,13 +9,13 @@ use thiserror::Error;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+use super::Runtime;
 use super::bindings::crisis_rules::CrisisRulesPre;
 use super::bindings::host::fermyon::spin::variables;
 use super::bindings::host::mindflow::platform::{context, types};
 use super::http::{HttpComponent, RequestState};
 use super::inspect::{ComponentImport, component_imports, custom_section};
 use super::pure::{PureState, RulesComponent};
-use super::Runtime;
 use crate::capabilities::outbound::OutboundPolicy;
 use crate::manifest::{Capability, ComponentDecl, ComponentKind};
 
@@ -103,11 +103,18 @@ impl Runtime {
                     .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
                 let pre = linker
                     .instantiate_pre(&component)
-                    .map_err(|e| PrepareError::World { world, reason: format!("{e:#}") })?;
-                let pre = ProxyPre::new(pre)
-                    .map_err(|e| PrepareError::World { world, reason: format!("{e:#}") })?;
-                let variables =
-                    crate::capabilities::variables::resolve_component_variables(&decl.variables, app_variables);
+                    .map_err(|e| PrepareError::World {
+                        world,
+                        reason: format!("{e:#}"),
+                    })?;
+                let pre = ProxyPre::new(pre).map_err(|e| PrepareError::World {
+                    world,
+                    reason: format!("{e:#}"),
+                })?;
+                let variables = crate::capabilities::variables::resolve_component_variables(
+                    &decl.variables,
+                    app_variables,
+                );
                 Runnable::Http(HttpComponent {
                     pre,
                     policy: OutboundPolicy::new(&decl.name, &decl.allowed_outbound_hosts),
@@ -120,9 +127,14 @@ impl Runtime {
                 let linker = Linker::<PureState>::new(&self.engine);
                 let pre = linker
                     .instantiate_pre(&component)
-                    .map_err(|e| PrepareError::World { world, reason: format!("{e:#}") })?;
-                let pre = CrisisRulesPre::new(pre)
-                    .map_err(|e| PrepareError::World { world, reason: format!("{e:#}") })?;
+                    .map_err(|e| PrepareError::World {
+                        world,
+                        reason: format!("{e:#}"),
+                    })?;
+                let pre = CrisisRulesPre::new(pre).map_err(|e| PrepareError::World {
+                    world,
+                    reason: format!("{e:#}"),
+                })?;
                 Runnable::CrisisRules(RulesComponent {
                     pre,
                     limits: decl.grants.limits,

@@ -72,9 +72,8 @@ impl RulesComponent {
                 cap: self.limits.max_input_bytes,
             });
         }
-        let assessment = self.call(|instance, store| {
-            instance.mindflow_platform_rules().call_assess(store, input)
-        })?;
+        let assessment = self
+            .call(|instance, store| instance.mindflow_platform_rules().call_assess(store, input))?;
         let size = assessment
             .matched
             .iter()

@@ -6,6 +6,8 @@
 //! - `/trap`: executes `unreachable` (the request must fail, the host must not);
 //! - `/egress?url=...`: outbound GET to `url`: `200 {"upstream_status": n}`, or `502` problem
 //!   JSON with the error text when the request fails or is refused;
+//! - `/sleep?ms=N`: sleeps N milliseconds (at most 30 s), then `200 slept` (for graceful
+//!   shutdown: an in-flight request must finish);
 //! - anything else: `200 ok`.
 
 use spin_sdk::http::{Request, Response};
@@ -71,6 +73,20 @@ async fn egress(query: &str) -> Response {
     }
 }
 
+fn sleep(query: &str) -> Response {
+    let ms = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "ms")
+        .and_then(|(_, v)| v.parse::<u64>().ok())
+        .unwrap_or(100)
+        .min(30_000);
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/plain")
+        .body("slept")
+        .build()
+}
+
 #[http_component]
 async fn handle(req: Request) -> Response {
     let path = req.path().trim_end_matches('/');
@@ -80,6 +96,7 @@ async fn handle(req: Request) -> Response {
         "memory" => allocate_forever(),
         "trap" => trap(),
         "egress" => egress(req.query()).await,
+        "sleep" => sleep(req.query()),
         _ => Response::builder()
             .status(200)
             .header("content-type", "text/plain")

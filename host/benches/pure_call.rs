@@ -1,0 +1,75 @@
+//! Instantiate-and-call of a pure-function component (the `crisis-rules` world): a fresh
+//! store and instance per call, as in production. Prints p50/p99; asserts nothing.
+//!
+//! Run with `cargo bench -p mindflow --bench pure_call` after `cargo xtask components`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use mindflow::manifest::Manifest;
+use mindflow::runtime::Runtime;
+use mindflow::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::{
+    AssessmentInput, Signals,
+};
+
+fn percentile(sorted: &[u128], p: f64) -> u128 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() -> anyhow::Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let components = root.join("target/components");
+    let manifest = Manifest::parse(
+        "spin_manifest_version = 2\n[application]\nname = \"bench\"\n[component.crisis-rules]\nsource = \"crisis-rules.wasm\"\n[component.crisis-rules.tool.mindflow]\nkind = \"crisis-rules\"\n",
+        &components,
+    )?;
+    let decl = &manifest.components["crisis-rules"];
+    let bytes = std::fs::read(&decl.source)?;
+    let cache = tempfile::tempdir()?;
+    let runtime = Runtime::new(cache.path().to_path_buf())?;
+    let sha = mindflow::registry::sha256_hex(&bytes);
+    let prepared = runtime.prepare(decl, &HashMap::new(), &sha, &bytes)?;
+    let mindflow::runtime::Runnable::CrisisRules(rules) = prepared.runnable else {
+        anyhow::bail!("not a crisis-rules component");
+    };
+    let sentence =
+        "Work was long today and I felt tired and a bit low, but dinner with friends helped. ";
+    let mut text = String::new();
+    while text.len() < 2048 {
+        text.push_str(sentence);
+    }
+    text.truncate(2048);
+    for (label, text) in [
+        ("short text (40 B)", "I feel fine today, thanks for asking."),
+        ("2 KB text", text.as_str()),
+    ] {
+        let input = AssessmentInput {
+            text: text.to_owned(),
+            source: "mood_log".into(),
+            language: "en".into(),
+            signals: Signals {
+                sentiment: Some(-0.2),
+                exemplar_similarity: Some(0.1),
+            },
+        };
+        for _ in 0..1_000 {
+            rules.assess(&input)?;
+        }
+        let mut samples = Vec::with_capacity(20_000);
+        for _ in 0..20_000 {
+            let started = Instant::now();
+            let assessment = rules.assess(&input)?;
+            samples.push(started.elapsed().as_nanos());
+            std::hint::black_box(assessment);
+        }
+        samples.sort_unstable();
+        println!(
+            "crisis-rules instantiate+assess, {label}: n={} p50 {:.1} µs, p99 {:.1} µs",
+            samples.len(),
+            percentile(&samples, 0.5) as f64 / 1000.0,
+            percentile(&samples, 0.99) as f64 / 1000.0
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! The crisis-rules gate: a candidate ruleset is evaluated on the labelled case set and
+//! refused when it misses a `high` or `imminent` case that the active version catches, when
+//! its recall on `high` + `imminent` falls below the floor, or when it fails on any case.
+//!
+//! The report (per-severity recall and precision, misses, changed cases) is stored with the
+//! version and returned by the admin API.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::cases::{self, Case, severity_name, severity_rank};
+use crate::registry::GateReport;
+use crate::runtime::RulesComponent;
+use crate::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::{
+    AssessmentInput, Signals,
+};
+
+/// The lowest acceptable recall on `high` + `imminent` cases.
+pub const RECALL_FLOOR: f64 = 0.95;
+
+/// What a ruleset said about one case.
+#[derive(Debug, Clone)]
+struct Verdict {
+    rank: u8,
+    severity: &'static str,
+}
+
+fn assess_all(rules: &RulesComponent, cases: &[Case]) -> Result<Vec<Verdict>, (String, String)> {
+    cases
+        .iter()
+        .map(|case| {
+            let input = AssessmentInput {
+                text: case.text.clone(),
+                source: "gate".into(),
+                language: "en".into(),
+                signals: Signals {
+                    sentiment: None,
+                    exemplar_similarity: None,
+                },
+            };
+            rules
+                .assess(&input)
+                .map(|a| {
+                    let severity = severity_name(a.severity);
+                    Verdict {
+                        rank: severity_rank(severity).unwrap_or(0),
+                        severity,
+                    }
+                })
+                .map_err(|e| (case.id.clone(), e.to_string()))
+        })
+        .collect()
+}
+
+/// A case of `high`/`imminent` is caught when the verdict is at least as severe; any other
+/// case is classified correctly when the verdict is exactly its severity.
+fn caught(case_rank: u8, verdict_rank: u8) -> bool {
+    if case_rank >= 3 {
+        verdict_rank >= case_rank
+    } else {
+        verdict_rank == case_rank
+    }
+}
+
+/// Evaluates `candidate` (against `current` when one is active) on the baseline case set.
+pub fn evaluate(candidate: &RulesComponent, current: Option<&RulesComponent>) -> GateReport {
+    let cases = match cases::parse(cases::BASELINE) {
+        Ok(cases) => cases,
+        Err(error) => return refused(json!({"error": format!("case set: {error}")})),
+    };
+    let verdicts = match assess_all(candidate, &cases) {
+        Ok(v) => v,
+        Err((case, error)) => {
+            return refused(
+                json!({"error": format!("the candidate failed on case {case}: {error}")}),
+            );
+        }
+    };
+    let previous = current.and_then(|c| assess_all(c, &cases).ok());
+
+    let mut per_severity = BTreeMap::new();
+    for name in ["none", "low", "moderate", "high", "imminent"] {
+        let rank = severity_rank(name).unwrap_or(0);
+        let expected: Vec<usize> = (0..cases.len())
+            .filter(|&i| severity_rank(&cases[i].expected) == Some(rank))
+            .collect();
+        let hits = expected
+            .iter()
+            .filter(|&&i| caught(rank, verdicts[i].rank))
+            .count();
+        let predicted = verdicts.iter().filter(|v| v.rank == rank).count();
+        let correct = (0..cases.len())
+            .filter(|&i| {
+                verdicts[i].rank == rank && severity_rank(&cases[i].expected) == Some(rank)
+            })
+            .count();
+        per_severity.insert(
+            name,
+            json!({
+                "cases": expected.len(),
+                "recall": ratio(hits, expected.len()),
+                "precision": ratio(correct, predicted),
+            }),
+        );
+    }
+    let serious: Vec<usize> = (0..cases.len())
+        .filter(|&i| severity_rank(&cases[i].expected).unwrap_or(0) >= 3)
+        .collect();
+    let serious_hits = serious
+        .iter()
+        .filter(|&&i| {
+            caught(
+                severity_rank(&cases[i].expected).unwrap_or(0),
+                verdicts[i].rank,
+            )
+        })
+        .count();
+    let serious_recall = ratio(serious_hits, serious.len()).unwrap_or(1.0);
+
+    let mut regressions = Vec::new();
+    let mut changed = Vec::new();
+    if let Some(previous) = &previous {
+        for (i, case) in cases.iter().enumerate() {
+            let rank = severity_rank(&case.expected).unwrap_or(0);
+            if previous[i].rank != verdicts[i].rank {
+                changed.push(json!({
+                    "id": case.id, "expected": case.expected,
+                    "active": previous[i].severity, "candidate": verdicts[i].severity,
+                }));
+            }
+            if rank >= 3 && caught(rank, previous[i].rank) && !caught(rank, verdicts[i].rank) {
+                regressions.push(json!({
+                    "id": case.id, "text": case.text, "expected": case.expected,
+                    "active": previous[i].severity, "candidate": verdicts[i].severity,
+                }));
+            }
+        }
+    }
+    let missed: Vec<Value> = serious
+        .iter()
+        .filter(|&&i| !caught(severity_rank(&cases[i].expected).unwrap_or(0), verdicts[i].rank))
+        .map(|&i| json!({"id": cases[i].id, "text": cases[i].text, "expected": cases[i].expected, "candidate": verdicts[i].severity}))
+        .collect();
+    let mut reasons = Vec::new();
+    if !regressions.is_empty() {
+        reasons.push(format!(
+            "misses {} high/imminent case(s) that the active version catches",
+            regressions.len()
+        ));
+    }
+    if serious_recall < RECALL_FLOOR {
+        reasons.push(format!(
+            "recall on high+imminent is {serious_recall:.3}, below the floor of {RECALL_FLOOR}"
+        ));
+    }
+    GateReport {
+        gate: "crisis-rules",
+        passed: reasons.is_empty(),
+        details: json!({
+            "cases": cases.len(),
+            "per_severity": per_severity,
+            "high_imminent_recall": serious_recall,
+            "recall_floor": RECALL_FLOOR,
+            "compared_with_active": previous.is_some(),
+            "regressions": regressions,
+            "missed": missed,
+            "changed": changed,
+            "reasons": reasons,
+        }),
+    }
+}
+
+fn ratio(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+fn refused(details: Value) -> GateReport {
+    GateReport {
+        gate: "crisis-rules",
+        passed: false,
+        details,
+    }
+}

@@ -1,0 +1,5 @@
+//! Crisis support in the host: the gate that protects the crisis rules, and (with the mood
+//! and journal domains) the `crisis` capability.
+
+pub mod cases;
+pub mod gate;

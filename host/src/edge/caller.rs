@@ -1,0 +1,80 @@
+//! Who is calling: bearer tokens verified into a [`Caller`], as axum extractors.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chrono::Utc;
+
+use super::AppState;
+use super::problem::ApiError;
+use crate::runtime::Caller;
+
+/// Reads and verifies the bearer token, if any, into the caller as the database knows them
+/// now (a deleted account's tokens stop working at once; the tier is the one in force).
+///
+/// # Errors
+/// 401 for a malformed, expired or tampered token, or a deleted account.
+pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Caller>, ApiError> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| ApiError::unauthorized("expected `Authorization: Bearer <access_token>`"))?;
+    let claims = state
+        .tokens
+        .verify(token.trim())
+        .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+    let user = state
+        .db
+        .user_by_id(claims.sub)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+    let consents = state.db.granted_consents(user.id).await?;
+    let premium = user.subscription_tier == "premium"
+        && user
+            .subscription_expires_at
+            .is_none_or(|end| end > Utc::now());
+    Ok(Some(Caller {
+        user_id: user.id,
+        tier: if premium { "premium" } else { "free" }.into(),
+        timezone: user.timezone,
+        locale: user.locale,
+        consents,
+    }))
+}
+
+/// An authenticated caller (401 otherwise).
+pub struct Authenticated(pub Caller);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        resolve(state, parts)
+            .await?
+            .map(Self)
+            .ok_or_else(|| ApiError::unauthorized("this endpoint needs an access token"))
+    }
+}
+
+/// An authenticated caller holding the admin role (401 or 403 otherwise).
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+        if state.db.has_role(caller.user_id, "admin").await? {
+            Ok(Self(caller))
+        } else {
+            Err(ApiError::forbidden("this endpoint needs the admin role"))
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Requests routed by the manifest to a component's `wasi:http` incoming handler.
+//!
+//! The edge authenticates according to the component's grant, caps the body at the
+//! component's input limit, strips credentials (a component never sees the bearer token or
+//! cookies: it learns the caller through `context`), adds Spin's routing headers, and runs a
+//! fresh instance of the *active* version. The version is read once per request: an
+//! activation during the request does not change what serves it.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::AppState;
+use super::caller;
+use super::problem::ApiError;
+use crate::manifest::Authentication;
+use crate::runtime::{DispatchError, Runnable};
+
+/// The fallback handler: everything not served by the host itself.
+pub async fn to_component(State(state): State<AppState>, request: Request) -> Response {
+    match dispatch(state, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn dispatch(state: AppState, request: Request) -> Result<Response, ApiError> {
+    let path = request.uri().path().to_owned();
+    let (route, matched) = state
+        .registry
+        .manifest()
+        .route(&path)
+        .ok_or_else(|| ApiError::not_found(format!("no route for `{path}`")))?;
+    let name = route.component.clone();
+    let raw_route = route.route.pattern().to_owned();
+    let active = state
+        .registry
+        .get(&name)
+        .ok_or_else(|| ApiError::unavailable(format!("component `{name}` is not available")))?;
+    let Runnable::Http(component) = &active.prepared.runnable else {
+        return Err(ApiError::internal());
+    };
+    let decl = &state.registry.manifest().components[&name];
+    let (mut parts, body) = request.into_parts();
+    let caller = match decl.grants.authentication {
+        Authentication::None => None,
+        Authentication::Optional => caller::resolve(&state, &parts).await?,
+        Authentication::Required => Some(
+            caller::resolve(&state, &parts)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("this endpoint needs an access token"))?,
+        ),
+    };
+    let limit = component.limits().max_input_bytes;
+    if let Some(length) = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if length > limit {
+            return Err(ApiError::too_large(limit));
+        }
+    }
+    let body = Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|_| ApiError::too_large(limit))?
+        .to_bytes();
+
+    let request_id = Uuid::new_v4().to_string();
+    let authority = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost")
+        .to_owned();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
+    let full_url = format!("http://{authority}{path_and_query}");
+    parts.uri = full_url
+        .parse()
+        .map_err(|_| ApiError::bad_request("the request URI is malformed"))?;
+    let headers = &mut parts.headers;
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(header::COOKIE);
+    let spin_headers = [
+        ("spin-full-url", full_url.as_str()),
+        ("spin-path-info", matched.path_info.as_str()),
+        ("spin-matched-route", raw_route.as_str()),
+        ("spin-raw-component-route", raw_route.as_str()),
+        ("spin-component-route", matched.matched_prefix.as_str()),
+        ("spin-base-path", "/"),
+        ("x-request-id", request_id.as_str()),
+    ];
+    for (name, value) in spin_headers {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+    let span = tracing::info_span!("component", component = %name, version = %active.record.version, %request_id);
+    match component
+        .handle(request, caller, request_id)
+        .instrument(span)
+        .await
+    {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let body = body.map_err(|code| std::io::Error::other(format!("{code:?}")));
+            Ok(Response::from_parts(parts, Body::new(body)))
+        }
+        Err(error) => Err(failure(&name, error)),
+    }
+}
+
+fn failure(component: &str, error: DispatchError) -> ApiError {
+    tracing::warn!(%component, %error, "component failed its request");
+    match error {
+        DispatchError::Timeout(ms) => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "component-timeout",
+            format!("component `{component}` did not answer within {ms} ms"),
+        ),
+        DispatchError::MemoryLimit => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "component-memory-limit",
+            format!("component `{component}` exceeded its memory limit"),
+        ),
+        DispatchError::Trap(_) | DispatchError::NoResponse => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "component-failed",
+            format!("component `{component}` failed to handle the request"),
+        ),
+        DispatchError::Component(_) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "component-error",
+            format!("component `{component}` reported an error"),
+        ),
+        DispatchError::Unavailable(_) => ApiError::unavailable(format!(
+            "component `{component}` is temporarily unavailable"
+        )),
+    }
+}

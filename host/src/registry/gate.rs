@@ -1,0 +1,40 @@
+//! Install-time gates: kind-specific checks a candidate version must pass before it may be
+//! activated. A gate sees the candidate and the version active now, and returns a report that
+//! is stored with the version and returned by the admin API.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::manifest::ComponentKind;
+use crate::runtime::{Prepared, Runnable};
+
+/// What a gate concluded.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateReport {
+    /// The gate's name.
+    pub gate: &'static str,
+    /// Whether the candidate may be activated.
+    pub passed: bool,
+    /// Details (per kind).
+    pub details: Value,
+}
+
+/// Runs the gate for the candidate's kind.
+///
+/// `current` is the version active now, if any, for gates that compare behaviour.
+pub fn run(kind: ComponentKind, candidate: &Prepared, current: Option<&Prepared>) -> GateReport {
+    match (&candidate.runnable, kind) {
+        (Runnable::CrisisRules(rules), ComponentKind::CrisisRules) => {
+            let current = current.and_then(|p| match &p.runnable {
+                Runnable::CrisisRules(r) => Some(r),
+                Runnable::Http(_) => None,
+            });
+            crate::crisis::gate::evaluate(rules, current)
+        }
+        _ => GateReport {
+            gate: "none",
+            passed: true,
+            details: json!({"note": format!("no gate is defined for {kind} components")}),
+        },
+    }
+}

@@ -1,0 +1,493 @@
+//! The component registry: every installed version of every component, and the active one
+//! per component behind an atomic swap.
+//!
+//! Installing a version validates it against its world and its grants (by preparing it),
+//! compiles it (through the runtime's artifact cache), runs its kind's gate and stores it
+//! with the gate's report. Activating swaps the prepared version in with one atomic store:
+//! requests already running keep the `Arc` of the version they started with and finish on
+//! it; the next request sees the new one. The database holds the durable state (which version
+//! is active), so the active set survives restarts, and replicas sharing one PostgreSQL learn
+//! of changes through `LISTEN/NOTIFY` ([`sync`]).
+//!
+//! Grants are the operator's: a version uploaded for a component runs under the grants the
+//! manifest gives that component name, never under anything the upload says.
+
+pub mod gate;
+pub mod sync;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::audit::{self, Actor};
+use crate::db::components::{NewVersion, VersionRecord};
+use crate::db::{Database, DbError};
+use crate::manifest::{ComponentDecl, Manifest};
+use crate::runtime::{PrepareError, Prepared, Runtime};
+
+pub use gate::GateReport;
+
+/// Why a registry operation failed.
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    /// The manifest declares no component by this name.
+    #[error("no component named `{0}` in the manifest")]
+    UnknownComponent(String),
+    /// No such version.
+    #[error("component `{name}` has no version `{version}`")]
+    UnknownVersion {
+        /// Component.
+        name: String,
+        /// Version label.
+        version: String,
+    },
+    /// The version label is taken.
+    #[error("component `{name}` already has a version `{version}`")]
+    VersionExists {
+        /// Component.
+        name: String,
+        /// Version label.
+        version: String,
+    },
+    /// The component failed validation.
+    #[error("component `{name}`: {source}")]
+    Invalid {
+        /// Component.
+        name: String,
+        /// Why.
+        source: PrepareError,
+    },
+    /// The gate refused the version.
+    #[error("component `{name}` version `{version}` was refused by the `{}` gate", report.gate)]
+    GateRefused {
+        /// Component.
+        name: String,
+        /// Version label.
+        version: String,
+        /// The gate's report.
+        report: GateReport,
+    },
+    /// The version was refused at install and can never be activated.
+    #[error(
+        "component `{name}` version `{version}` was refused at install and cannot be activated"
+    )]
+    Rejected {
+        /// Component.
+        name: String,
+        /// Version label.
+        version: String,
+    },
+    /// Nothing to roll back to.
+    #[error("component `{0}` has no previous version to roll back to")]
+    NoPrevious(String),
+    /// The manifest's source file could not be read.
+    #[error("component `{name}`: cannot read {path}: {message}")]
+    Source {
+        /// Component.
+        name: String,
+        /// The file.
+        path: String,
+        /// The IO error.
+        message: String,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The running version of a component.
+pub struct ActiveComponent {
+    /// Its stored record.
+    pub record: VersionRecord,
+    /// Ready to serve.
+    pub prepared: Prepared,
+}
+
+/// Outcome of an install.
+#[derive(Debug, Clone, Serialize)]
+pub struct Installed {
+    /// The stored version.
+    pub version: VersionRecord,
+    /// The gate's report.
+    pub gate: GateReport,
+}
+
+/// The registry. Cheap to share behind an `Arc`.
+pub struct ComponentRegistry {
+    runtime: Runtime,
+    db: Database,
+    manifest: Arc<Manifest>,
+    app_variables: HashMap<String, String>,
+    active: ArcSwap<HashMap<String, Arc<ActiveComponent>>>,
+    /// Serialises installs and activations within this process.
+    changes: tokio::sync::Mutex<()>,
+}
+
+/// SHA-256 of component bytes, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl ComponentRegistry {
+    /// A registry with nothing active yet; call [`ComponentRegistry::bootstrap`].
+    pub fn new(
+        runtime: Runtime,
+        db: Database,
+        manifest: Arc<Manifest>,
+        app_variables: HashMap<String, String>,
+    ) -> Self {
+        Self {
+            runtime,
+            db,
+            manifest,
+            app_variables,
+            active: ArcSwap::from_pointee(HashMap::new()),
+            changes: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    /// Loads the active set. A manifest source whose bytes were never stored is a new
+    /// deployment: it is installed and activated. Otherwise the version the database says is
+    /// active is loaded, so an activation made through the admin API survives a restart.
+    ///
+    /// # Errors
+    /// [`RegistryError`] naming the component that cannot be installed or loaded.
+    pub async fn bootstrap(&self) -> Result<(), RegistryError> {
+        for decl in self.manifest.components.values() {
+            let bytes = std::fs::read(&decl.source).map_err(|e| RegistryError::Source {
+                name: decl.name.clone(),
+                path: decl.source.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let sha = sha256_hex(&bytes);
+            if self
+                .db
+                .component_version_by_sha(&decl.name, &sha)
+                .await?
+                .is_none()
+            {
+                let label = decl
+                    .grants
+                    .version
+                    .as_deref()
+                    .map(|v| format!("{v}+{}", &sha[..12]))
+                    .unwrap_or_else(|| format!("manifest-{}", &sha[..12]));
+                let installed = self
+                    .install(&decl.name, &label, &bytes, &Actor::manifest())
+                    .await?;
+                self.activate_id(
+                    &decl.name,
+                    installed.version.id,
+                    "bootstrap",
+                    &Actor::manifest(),
+                )
+                .await?;
+            }
+        }
+        for name in self.manifest.components.keys() {
+            self.reload(name).await?;
+        }
+        Ok(())
+    }
+
+    /// The active version of `name`, if any. Lock-free.
+    pub fn get(&self, name: &str) -> Option<Arc<ActiveComponent>> {
+        self.active.load().get(name).cloned()
+    }
+
+    /// Every active component.
+    pub fn active(&self) -> Arc<HashMap<String, Arc<ActiveComponent>>> {
+        self.active.load_full()
+    }
+
+    /// Whether every manifest component has an active version.
+    pub fn is_complete(&self) -> bool {
+        let active = self.active.load();
+        self.manifest
+            .components
+            .keys()
+            .all(|name| active.contains_key(name))
+    }
+
+    fn decl(&self, name: &str) -> Result<&ComponentDecl, RegistryError> {
+        self.manifest
+            .components
+            .get(name)
+            .ok_or_else(|| RegistryError::UnknownComponent(name.to_owned()))
+    }
+
+    fn prepare(
+        &self,
+        decl: &ComponentDecl,
+        sha: &str,
+        bytes: &[u8],
+    ) -> Result<Prepared, RegistryError> {
+        self.runtime
+            .prepare(decl, &self.app_variables, sha, bytes)
+            .map_err(|source| RegistryError::Invalid {
+                name: decl.name.clone(),
+                source,
+            })
+    }
+
+    /// Validates, compiles, gates and stores a new version (not yet active). A version the
+    /// gate refuses is stored as `rejected` with its report, and the error carries the report.
+    ///
+    /// # Errors
+    /// [`RegistryError`].
+    pub async fn install(
+        &self,
+        name: &str,
+        version: &str,
+        bytes: &[u8],
+        actor: &Actor,
+    ) -> Result<Installed, RegistryError> {
+        let decl = self.decl(name)?;
+        let _guard = self.changes.lock().await;
+        if self.db.component_version(name, version).await?.is_some() {
+            return Err(RegistryError::VersionExists {
+                name: name.to_owned(),
+                version: version.to_owned(),
+            });
+        }
+        let sha = sha256_hex(bytes);
+        let runtime = self.runtime.clone();
+        let prepared = {
+            let decl = decl.clone();
+            let vars = self.app_variables.clone();
+            let sha = sha.clone();
+            let bytes = bytes.to_vec();
+            tokio::task::spawn_blocking(move || runtime.prepare(&decl, &vars, &sha, &bytes))
+                .await
+                .map_err(|e| RegistryError::Invalid {
+                    name: name.to_owned(),
+                    source: PrepareError::Invalid(e.to_string()),
+                })?
+                .map_err(|source| RegistryError::Invalid {
+                    name: name.to_owned(),
+                    source,
+                })?
+        };
+        let current = self.get(name);
+        let report = {
+            let kind = decl.grants.kind;
+            let current = current.as_ref().map(|c| c.prepared.clone());
+            let candidate = prepared.clone();
+            tokio::task::spawn_blocking(move || gate::run(kind, &candidate, current.as_ref()))
+                .await
+                .unwrap_or_else(|e| GateReport {
+                    gate: "error",
+                    passed: false,
+                    details: serde_json::json!({"error": e.to_string()}),
+                })
+        };
+        let record = self
+            .db
+            .insert_component_version(NewVersion {
+                name,
+                version,
+                kind: decl.grants.kind.as_str(),
+                sha256: &sha,
+                bytes,
+                status: if report.passed {
+                    "installed"
+                } else {
+                    "rejected"
+                },
+                gate_report: Some(serde_json::to_value(&report).unwrap_or_default()),
+                openapi: prepared.openapi.clone(),
+                installed_by: &actor.label,
+            })
+            .await
+            .map_err(|e| {
+                if e.is_conflict() {
+                    RegistryError::VersionExists {
+                        name: name.to_owned(),
+                        version: version.to_owned(),
+                    }
+                } else {
+                    RegistryError::Db(e)
+                }
+            })?;
+        audit::record(
+            &self.db,
+            actor,
+            "component.install",
+            &format!("{name}@{version}"),
+            serde_json::json!({"sha256": sha, "status": record.status, "gate": report}),
+        )
+        .await;
+        if !report.passed {
+            return Err(RegistryError::GateRefused {
+                name: name.to_owned(),
+                version: version.to_owned(),
+                report,
+            });
+        }
+        Ok(Installed {
+            version: record,
+            gate: report,
+        })
+    }
+
+    /// Makes a stored version active, here and (through the database) on every replica.
+    ///
+    /// # Errors
+    /// [`RegistryError`].
+    pub async fn activate(
+        &self,
+        name: &str,
+        version: &str,
+        actor: &Actor,
+    ) -> Result<VersionRecord, RegistryError> {
+        self.decl(name)?;
+        let record = self
+            .db
+            .component_version(name, version)
+            .await?
+            .ok_or_else(|| RegistryError::UnknownVersion {
+                name: name.to_owned(),
+                version: version.to_owned(),
+            })?;
+        self.activate_id(name, record.id, "activate", actor).await
+    }
+
+    /// Activates the version that was active before the current one.
+    ///
+    /// # Errors
+    /// [`RegistryError::NoPrevious`] when there is none.
+    pub async fn rollback(
+        &self,
+        name: &str,
+        actor: &Actor,
+    ) -> Result<VersionRecord, RegistryError> {
+        self.decl(name)?;
+        let target = self
+            .db
+            .rollback_target(name)
+            .await?
+            .ok_or_else(|| RegistryError::NoPrevious(name.to_owned()))?;
+        self.activate_id(name, target, "rollback", actor).await
+    }
+
+    async fn activate_id(
+        &self,
+        name: &str,
+        id: Uuid,
+        action: &str,
+        actor: &Actor,
+    ) -> Result<VersionRecord, RegistryError> {
+        let decl = self.decl(name)?;
+        let _guard = self.changes.lock().await;
+        let record = self.db.component_version_by_id(id).await?.ok_or_else(|| {
+            RegistryError::UnknownVersion {
+                name: name.to_owned(),
+                version: id.to_string(),
+            }
+        })?;
+        if record.status == "rejected" {
+            return Err(RegistryError::Rejected {
+                name: name.to_owned(),
+                version: record.version,
+            });
+        }
+        // Prepare first: the swap below must not wait on compilation.
+        let bytes = self
+            .db
+            .component_bytes(id)
+            .await?
+            .ok_or_else(|| RegistryError::NoPrevious(name.to_owned()))?;
+        let prepared = self.prepare(decl, &record.sha256, &bytes)?;
+        let previous = self
+            .db
+            .activate_component_version(name, id, action, &actor.label)
+            .await?;
+        let record = self.db.component_version_by_id(id).await?.unwrap_or(record);
+        self.swap(name, record.clone(), prepared);
+        sync::notify(&self.db, name).await;
+        audit::record(
+            &self.db,
+            actor,
+            &format!("component.{action}"),
+            &format!("{name}@{}", record.version),
+            serde_json::json!({"version_id": id, "previous_version_id": previous}),
+        )
+        .await;
+        tracing::info!(component = %name, version = %record.version, %action, "component version active");
+        Ok(record)
+    }
+
+    fn swap(&self, name: &str, record: VersionRecord, prepared: Prepared) {
+        let entry = Arc::new(ActiveComponent { record, prepared });
+        self.active.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            next.insert(name.to_owned(), entry.clone());
+            next
+        });
+    }
+
+    /// Loads the version the database says is active for `name`, if it differs from the one
+    /// running here (what a replica does on a change notification).
+    ///
+    /// # Errors
+    /// [`RegistryError`].
+    pub async fn reload(&self, name: &str) -> Result<(), RegistryError> {
+        let decl = self.decl(name)?;
+        let Some(record) = self
+            .db
+            .active_component_versions()
+            .await?
+            .into_iter()
+            .find(|r| r.name == name)
+        else {
+            return Ok(());
+        };
+        if self.get(name).is_some_and(|a| a.record.id == record.id) {
+            return Ok(());
+        }
+        let bytes = self
+            .db
+            .component_bytes(record.id)
+            .await?
+            .ok_or_else(|| RegistryError::NoPrevious(name.to_owned()))?;
+        let prepared = self.prepare(decl, &record.sha256, &bytes)?;
+        tracing::info!(component = %name, version = %record.version, "loaded the active version");
+        self.swap(name, record, prepared);
+        Ok(())
+    }
+
+    /// Reloads every component whose active version changed in the database.
+    ///
+    /// # Errors
+    /// [`RegistryError`].
+    pub async fn reconcile(&self) -> Result<(), RegistryError> {
+        for name in self.manifest.components.keys() {
+            self.reload(name).await?;
+        }
+        Ok(())
+    }
+
+    /// Every stored version, newest first per component.
+    ///
+    /// # Errors
+    /// [`RegistryError`].
+    pub async fn versions(&self) -> Result<Vec<VersionRecord>, RegistryError> {
+        Ok(self.db.component_versions().await?)
+    }
+}

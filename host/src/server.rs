@@ -1,0 +1,110 @@
+//! Assembling the service: database, manifest, runtime, registry, edge.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+
+use crate::config::{CommonConfig, ServeConfig};
+use crate::db::Database;
+use crate::edge::{self, AppState};
+use crate::identity::TokenKeys;
+use crate::manifest::Manifest;
+use crate::registry::{self, ComponentRegistry};
+use crate::runtime::Runtime;
+
+/// Opens and migrates the database.
+///
+/// # Errors
+/// When the database cannot be opened or migrated.
+pub async fn open_database(config: &CommonConfig) -> Result<Database> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let db = Database::connect(config.database_url.as_deref(), &config.data_dir)
+        .await
+        .context("cannot open the database")?;
+    db.migrate().await.context("cannot migrate the database")?;
+    Ok(db)
+}
+
+/// Loads the manifest and creates the registry (nothing loaded yet).
+///
+/// # Errors
+/// When the manifest is invalid or the runtime cannot start.
+pub fn registry(config: &CommonConfig, db: Database) -> Result<Arc<ComponentRegistry>> {
+    let manifest = Manifest::load(&config.manifest)?;
+    let variables =
+        crate::capabilities::variables::resolve_application_variables(&manifest.variables)
+            .map_err(|message| anyhow::anyhow!("manifest: {message}"))?;
+    let runtime = Runtime::new(config.cache_dir())?;
+    Ok(Arc::new(ComponentRegistry::new(
+        runtime,
+        db,
+        Arc::new(manifest),
+        variables,
+    )))
+}
+
+/// Runs the service until SIGTERM or Ctrl-C; in-flight requests finish first.
+///
+/// # Errors
+/// When start-up fails (the message names the component and field at fault).
+pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
+    let db = open_database(&common).await?;
+    let registry = registry(&common, db.clone())?;
+    registry.bootstrap().await?;
+    registry::sync::spawn(registry.clone());
+    if serve.watch {
+        registry::watch::spawn(registry.clone()).context("cannot watch the component files")?;
+    }
+    let tokens = TokenKeys::load(
+        serve.jwt_secret.as_deref(),
+        serve.jwt_previous_secrets.as_deref(),
+        &common.data_dir,
+    )
+    .map_err(|message| anyhow::anyhow!(message))?;
+    let state = AppState {
+        db,
+        registry,
+        tokens,
+    };
+    let listener = TcpListener::bind(serve.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", serve.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "mindflow is serving");
+    let mut app = edge::router(state);
+    if serve.bench_native {
+        app = app.merge(edge::bench_native_route());
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,258 @@
+//! Benchmarks against the real binary (`cargo xtask bench [NAME]`): figures are printed, not
+//! asserted. Each load loop is bounded in time and count and targets loopback only.
+//!
+//! - `dispatch`: a trivial Spin component behind the edge vs the same handler written
+//!   natively in axum in the same binary (`MINDFLOW_BENCH_NATIVE=1` mounts it), same run:
+//!   throughput ratio and p50/p99 latency.
+//! - `activation`: from the admin request to the first response served by the new version.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use mindflow_tests::{Server, ServerOptions, component, manifest};
+use serde_json::{Value, json};
+
+/// Latency figures of one load run.
+struct LoadResult {
+    requests: usize,
+    failures: usize,
+    seconds: f64,
+    p50_us: u64,
+    p99_us: u64,
+}
+
+impl LoadResult {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// `concurrency` keep-alive clients hammer `url` for `duration` (at most 2 million requests).
+async fn load(url: &str, concurrency: usize, duration: Duration) -> Result<LoadResult> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0usize;
+            while Instant::now() < deadline && latencies.len() < 2_000_000 / concurrency {
+                let sent = Instant::now();
+                match client.get(&url).send().await {
+                    Ok(response) if response.status() == 200 => {
+                        let _ = response.bytes().await;
+                        latencies.push(sent.elapsed().as_micros() as u64);
+                    }
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (latencies, failed) = task.await?;
+        all.extend(latencies);
+        failures += failed;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Ok(LoadResult {
+        requests: all.len(),
+        failures,
+        seconds,
+        p50_us: percentile(&all, 0.50),
+        p99_us: percentile(&all, 0.99),
+    })
+}
+
+fn bench_manifest() -> String {
+    manifest(
+        r#"
+[variables]
+greeting = { default = "hello" }
+
+[[trigger.http]]
+route = "/api/v1/hello/..."
+component = "hello"
+
+[component.hello]
+source = "{components}/hello-spin.wasm"
+[component.hello.variables]
+greeting = "{{ greeting }}"
+[component.hello.tool.mindflow]
+authentication = "none"
+
+[[trigger.http]]
+route = "/api/v1/versioned/..."
+component = "versioned"
+
+[component.versioned]
+source = "{components}/versioned-v1.wasm"
+[component.versioned.tool.mindflow]
+authentication = "none"
+"#,
+    )
+}
+
+async fn dispatch(server: &Server) -> Result<()> {
+    let seconds = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10u64);
+    let concurrency = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16usize);
+    println!("## dispatch overhead ({concurrency} connections, {seconds} s each, loopback)");
+    // Warm up both paths.
+    load(&server.url("/bench/native"), 4, Duration::from_secs(1)).await?;
+    load(&server.url("/api/v1/hello"), 4, Duration::from_secs(1)).await?;
+    let native = load(
+        &server.url("/bench/native"),
+        concurrency,
+        Duration::from_secs(seconds),
+    )
+    .await?;
+    let wasm = load(
+        &server.url("/api/v1/hello"),
+        concurrency,
+        Duration::from_secs(seconds),
+    )
+    .await?;
+    println!("| handler | req/s | p50 µs | p99 µs | failures |");
+    println!("|---|---|---|---|---|");
+    for (name, result) in [("native axum", &native), ("hello-spin component", &wasm)] {
+        println!(
+            "| {name} | {:.0} | {} | {} | {} |",
+            result.rate(),
+            result.p50_us,
+            result.p99_us,
+            result.failures
+        );
+    }
+    println!(
+        "component/native throughput: {:.1}%; added p50 latency: {} µs",
+        100.0 * wasm.rate() / native.rate(),
+        wasm.p50_us.saturating_sub(native.p50_us)
+    );
+    Ok(())
+}
+
+async fn version_of(server: &Server) -> Result<String> {
+    let body: Value = server
+        .http
+        .get(server.url("/api/v1/versioned"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(body["version"].as_str().unwrap_or_default().to_owned())
+}
+
+async fn activation(server: &Server) -> Result<()> {
+    println!(
+        "## activation of an already-compiled version (admin request → first response of the new version)"
+    );
+    let admin = server.admin_token().await?;
+    let upload = server
+        .http
+        .post(server.url("/api/v1/admin/components/versioned/versions?version=v2"))
+        .bearer_auth(&admin)
+        .body(std::fs::read(component("versioned-v2"))?)
+        .send()
+        .await?;
+    if upload.status() != 201 {
+        bail!("upload failed: {}", upload.status());
+    }
+    let active = version_of(server).await?;
+    let mut labels = vec!["v2".to_owned()];
+    let v1_label = {
+        let list: Value = server
+            .http
+            .get(server.url("/api/v1/admin/components"))
+            .bearer_auth(&admin)
+            .send()
+            .await?
+            .json()
+            .await?;
+        list["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|c| c["name"] == "versioned"))
+            .and_then(|c| c["active_version"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    labels.push(v1_label);
+    let mut samples = Vec::new();
+    let mut expected_next = if active == "v1" { "v2" } else { "v1" };
+    for round in 0..30 {
+        let label = &labels[round % 2];
+        let started = Instant::now();
+        let response = server
+            .http
+            .post(server.url("/api/v1/admin/components/versioned/activate"))
+            .bearer_auth(&admin)
+            .json(&json!({"version": label}))
+            .send()
+            .await?;
+        if response.status() != 200 {
+            bail!("activate failed: {}", response.status());
+        }
+        while version_of(server).await? != expected_next {
+            if started.elapsed() > Duration::from_secs(5) {
+                bail!("the new version never answered");
+            }
+        }
+        samples.push(started.elapsed().as_micros() as u64);
+        expected_next = if expected_next == "v1" { "v2" } else { "v1" };
+    }
+    samples.sort_unstable();
+    println!(
+        "activations: {}; p50 {:.2} ms; p99 {:.2} ms; max {:.2} ms",
+        samples.len(),
+        percentile(&samples, 0.5) as f64 / 1000.0,
+        percentile(&samples, 0.99) as f64 / 1000.0,
+        samples.last().copied().unwrap_or(0) as f64 / 1000.0
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let which: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
+    let mut options = ServerOptions::new(bench_manifest()).await?;
+    options
+        .env
+        .push(("MINDFLOW_BENCH_NATIVE".into(), "1".into()));
+    options.env.push(("RUST_LOG".into(), "warn".into()));
+    let server = Arc::new(Server::start(options).await?);
+    println!(
+        "# MindFlow benchmarks — {} — backend {:?}",
+        std::env::consts::ARCH,
+        mindflow_tests::backend()
+    );
+    if wants("dispatch") {
+        dispatch(&server).await?;
+    }
+    if wants("activation") {
+        activation(&server).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! The sandbox: a misbehaving component fails only its own request; the host keeps serving.
+
+use std::time::{Duration, Instant};
+
+use mindflow_tests::{Server, ServerOptions, manifest, start_failure};
+use serde_json::Value;
+
+fn hostile_manifest() -> String {
+    manifest(
+        r#"
+[[trigger.http]]
+route = "/api/v1/hostile/..."
+component = "hostile"
+
+[[trigger.http]]
+route = "/api/v1/hello/..."
+component = "hello"
+
+[component.hostile]
+source = "{components}/hostile.wasm"
+allowed_outbound_hosts = ["http://example.invalid"]
+[component.hostile.tool.mindflow]
+authentication = "none"
+timeout_ms = 1000
+memory_limit_mb = 32
+
+[component.hello]
+source = "{components}/hello-spin.wasm"
+[component.hello.tool.mindflow]
+authentication = "none"
+"#,
+    )
+}
+
+async fn hostile() -> Server {
+    Server::start(
+        ServerOptions::new(hostile_manifest())
+            .await
+            .expect("options"),
+    )
+    .await
+    .expect("server")
+}
+
+async fn still_serving(server: &Server) {
+    let ok = server
+        .http
+        .get(server.url("/api/v1/hostile/fine"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.expect("text"), "ok");
+    let hello = server
+        .http
+        .get(server.url("/api/v1/hello"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(hello.status(), 200);
+}
+
+async fn problem(response: reqwest::Response) -> Value {
+    assert_eq!(
+        response.headers()["content-type"].to_str().expect("ascii"),
+        "application/problem+json"
+    );
+    response.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn infinite_loop_is_stopped_at_its_deadline() {
+    let server = hostile().await;
+    let started = Instant::now();
+    let response = server
+        .http
+        .get(server.url("/api/v1/hostile/loop"))
+        .send()
+        .await
+        .expect("get");
+    let elapsed = started.elapsed();
+    assert!(
+        response.status() == 504 || response.status() == 503,
+        "status {}",
+        response.status()
+    );
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    let body = problem(response).await;
+    assert_eq!(body["type"], "urn:mindflow:problem:component-timeout");
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn memory_bomb_fails_its_request_not_the_host() {
+    let server = hostile().await;
+    let response = server
+        .http
+        .get(server.url("/api/v1/hostile/memory"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 500);
+    let body = problem(response).await;
+    assert_eq!(body["type"], "urn:mindflow:problem:component-memory-limit");
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn trap_gives_500_for_that_request_only() {
+    let server = hostile().await;
+    let (trap, ok) = tokio::join!(
+        server.http.get(server.url("/api/v1/hostile/trap")).send(),
+        server.http.get(server.url("/api/v1/hostile/fine")).send(),
+    );
+    let trap = trap.expect("trap");
+    assert_eq!(trap.status(), 500);
+    let body = problem(trap).await;
+    assert_eq!(body["type"], "urn:mindflow:problem:component-failed");
+    assert_eq!(ok.expect("ok").status(), 200);
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn egress_to_a_host_not_allowed_is_refused() {
+    let server = hostile().await;
+    for url in [
+        "http://127.0.0.1:9/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://example.com/",
+    ] {
+        let response = server
+            .http
+            .get(server.url(&format!("/api/v1/hostile/egress?url={url}")))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 502, "{url}");
+        let body: Value = response.json().await.expect("json");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_lowercase()
+                .contains("denied"),
+            "{url}: {body}"
+        );
+    }
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn oversized_body_is_refused_with_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = hostile().await;
+    // Announce a 2 MiB body (the cap is 1 MiB) and read the answer before sending it: the
+    // edge refuses on the declared length, without reading the body.
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/hostile/fine HTTP/1.1\r\nhost: {address}\r\ncontent-length: {}\r\n\r\n",
+        2 << 20
+    );
+    socket.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = vec![0u8; 4096];
+    let n = socket.read(&mut answer).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn an_ungranted_import_stops_start_up_naming_the_component() {
+    let stderr = start_failure(&manifest(
+        r#"
+[[trigger.http]]
+route = "/greedy/..."
+component = "greedy"
+
+[component.greedy]
+source = "{components}/greedy-imports.wasm"
+"#,
+    ))
+    .await
+    .expect("refused");
+    assert!(stderr.contains("greedy"), "{stderr}");
+    assert!(stderr.contains("mindflow:platform/context"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let mut server = hostile().await;
+    let http = server.http.clone();
+    let url = server.url("/api/v1/hostile/sleep?ms=700");
+    let in_flight = tokio::spawn(async move { http.get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let clean = tokio::task::spawn_blocking(move || {
+        let clean = server.terminate().expect("terminate");
+        drop(server);
+        clean
+    });
+    let response = in_flight
+        .await
+        .expect("join")
+        .expect("the in-flight request completes");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.expect("text"), "slept");
+    assert!(clean.await.expect("join"), "exit status after SIGTERM");
+}
