@@ -27,6 +27,7 @@ pub mod audit;
 pub mod capabilities;
 pub mod config;
 pub mod crisis;
+pub mod crypto;
 pub mod db;
 pub mod edge;
 pub mod identity;

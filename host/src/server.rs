@@ -67,10 +67,15 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         &common.data_dir,
     )
     .map_err(|message| anyhow::anyhow!(message))?;
+    let services = crate::capabilities::HostServices {
+        db: db.clone(),
+        keys: crate::crypto::KeyService::new(db.clone()),
+    };
     let state = AppState {
         db,
         registry,
         tokens,
+        services,
     };
     let listener = TcpListener::bind(serve.listen)
         .await
@@ -80,7 +85,10 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     if serve.bench_native {
         app = app.merge(edge::bench_native_route());
     }
-    axum::serve(listener, app)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped");

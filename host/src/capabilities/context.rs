@@ -11,7 +11,7 @@ use crate::runtime::http::RequestState;
 impl types::Host for RequestState {}
 
 impl context::Host for RequestState {
-    fn current_user(&mut self) -> wasmtime::Result<Option<context::User>> {
+    async fn current_user(&mut self) -> wasmtime::Result<Option<context::User>> {
         Ok(self.caller.as_ref().map(|caller| context::User {
             id: caller.user_id.to_string(),
             tier: if caller.tier == "premium" {
@@ -25,13 +25,13 @@ impl context::Host for RequestState {
         }))
     }
 
-    fn request_id(&mut self) -> wasmtime::Result<String> {
+    async fn request_id(&mut self) -> wasmtime::Result<String> {
         Ok(self.request_id.clone())
     }
 }
 
 impl variables::Host for RequestState {
-    fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
+    async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
         if !crate::manifest::is_variable_name(&name) {
             return Ok(Err(variables::Error::InvalidName(name)));
         }

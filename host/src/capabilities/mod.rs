@@ -5,5 +5,16 @@
 //! capability only when its manifest grants it; an ungranted import fails at install.
 
 pub mod context;
+pub mod crypto;
 pub mod outbound;
 pub mod variables;
+
+/// What capability implementations reach, shared by every request's store. A capability
+/// acts for the store's caller only: it takes the user from the store, never from the guest.
+#[derive(Clone)]
+pub struct HostServices {
+    /// The database.
+    pub db: crate::db::Database,
+    /// Envelope encryption under per-user data keys.
+    pub keys: crate::crypto::KeyService,
+}

@@ -20,6 +20,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
 
+use crate::capabilities::HostServices;
 use crate::db::Database;
 use crate::identity::TokenKeys;
 use crate::registry::ComponentRegistry;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub registry: Arc<ComponentRegistry>,
     /// Access-token keys.
     pub tokens: TokenKeys,
+    /// What capabilities reach (database, data keys).
+    pub services: HostServices,
 }
 
 /// The whole HTTP application.

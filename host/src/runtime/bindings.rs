@@ -6,7 +6,8 @@ pub mod host {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "mindflow:platform/host-provided",
-        imports: { default: trappable },
+        // Async: capabilities reach the database; trappable: a host failure traps the guest.
+        imports: { default: async | trappable },
     });
 }
 

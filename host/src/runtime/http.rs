@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::Runtime;
 use super::limiter::MemoryCap;
+use crate::capabilities::HostServices;
 use crate::capabilities::outbound::OutboundPolicy;
 use crate::manifest::Limits;
 
@@ -73,6 +74,7 @@ pub(crate) struct RequestState {
     pub(crate) caller: Option<Caller>,
     pub(crate) request_id: String,
     pub(crate) variables: Arc<HashMap<String, Result<String, String>>>,
+    pub(crate) services: HostServices,
 }
 
 impl WasiView for RequestState {
@@ -119,6 +121,7 @@ impl HttpComponent {
         request: http::Request<Full<Bytes>>,
         caller: Option<Caller>,
         request_id: String,
+        services: HostServices,
     ) -> Result<http::Response<ResponseBody>, DispatchError> {
         let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
         let mut wasi = WasiCtx::builder();
@@ -132,6 +135,7 @@ impl HttpComponent {
             caller,
             request_id,
             variables: self.variables.clone(),
+            services,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
