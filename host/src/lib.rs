@@ -32,6 +32,7 @@ pub mod db;
 pub mod edge;
 pub mod identity;
 pub mod manifest;
+pub mod ml;
 pub mod registry;
 pub mod runtime;
 pub mod secrets;

@@ -70,6 +70,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     let services = crate::capabilities::HostServices {
         db: db.clone(),
         keys: crate::crypto::KeyService::new(db.clone()),
+        embedding_dimension: crate::ml::embedding::DEFAULT_DIMENSION,
     };
     let state = AppState {
         db,

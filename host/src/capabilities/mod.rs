@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod crypto;
+pub mod ml;
 pub mod outbound;
 pub mod variables;
 
@@ -17,4 +18,6 @@ pub struct HostServices {
     pub db: crate::db::Database,
     /// Envelope encryption under per-user data keys.
     pub keys: crate::crypto::KeyService,
+    /// The dimension of `ml.embed` vectors (the deployment's embedding dimension).
+    pub embedding_dimension: usize,
 }

@@ -12,7 +12,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use super::Runtime;
 use super::bindings::crisis_rules::CrisisRulesPre;
 use super::bindings::host::fermyon::spin::variables;
-use super::bindings::host::mindflow::platform::{context, types};
+use super::bindings::host::mindflow::platform::{context, ml, types};
 use super::http::{HttpComponent, RequestState};
 use super::inspect::{ComponentImport, component_imports, custom_section};
 use super::pure::{PureState, RulesComponent};
@@ -24,7 +24,7 @@ pub const OPENAPI_SECTION: &str = "mindflow:openapi";
 
 /// Capabilities this host implements today. A granted capability outside this list cannot be
 /// imported yet: the install fails and says so.
-const IMPLEMENTED: &[Capability] = &[Capability::Context];
+const IMPLEMENTED: &[Capability] = &[Capability::Context, Capability::Ml];
 
 /// Why a component cannot be installed.
 #[derive(Debug, Error)]
@@ -162,6 +162,9 @@ impl Runtime {
         types::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
         if decl.grants.allows(Capability::Context) {
             context::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+        }
+        if decl.grants.allows(Capability::Ml) {
+            ml::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
         }
         Ok(linker)
     }

@@ -1,0 +1,62 @@
+//! `mindflow:platform/ml`: offline sentiment, emotion, topics and embeddings ([`crate::ml`]).
+//!
+//! Grants: analysis of text the component passes in, computed in the host. Never gives:
+//! anything beyond the text it was given; nothing is sent off the machine.
+
+use crate::ml;
+use crate::runtime::bindings::host::mindflow::platform::ml as wit;
+use crate::runtime::http::RequestState;
+
+/// Texts longer than this are analysed on their first part only (bounded host work).
+const MAX_ANALYSED_BYTES: usize = 256 * 1024;
+
+fn bounded(text: &str) -> &str {
+    if text.len() <= MAX_ANALYSED_BYTES {
+        return text;
+    }
+    let mut end = MAX_ANALYSED_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn to_wit(emotion: ml::emotion::Emotion) -> wit::Emotion {
+    use ml::emotion::Emotion as E;
+    match emotion {
+        E::Joy => wit::Emotion::Joy,
+        E::Sadness => wit::Emotion::Sadness,
+        E::Anger => wit::Emotion::Anger,
+        E::Fear => wit::Emotion::Fear,
+        E::Surprise => wit::Emotion::Surprise,
+        E::Disgust => wit::Emotion::Disgust,
+        E::Trust => wit::Emotion::Trust,
+        E::Anticipation => wit::Emotion::Anticipation,
+        E::Neutral => wit::Emotion::Neutral,
+    }
+}
+
+impl wit::Host for RequestState {
+    async fn sentiment(&mut self, text: String) -> wasmtime::Result<f32> {
+        Ok(ml::sentiment::score(bounded(&text)))
+    }
+
+    async fn classify_emotion(&mut self, text: String) -> wasmtime::Result<wit::EmotionScore> {
+        let (emotion, confidence) = ml::emotion::classify(bounded(&text));
+        Ok(wit::EmotionScore {
+            emotion: to_wit(emotion),
+            confidence,
+        })
+    }
+
+    async fn topics(&mut self, text: String, max: u32) -> wasmtime::Result<Vec<String>> {
+        Ok(ml::topics::extract(bounded(&text), max.min(16) as usize))
+    }
+
+    async fn embed(&mut self, text: String) -> wasmtime::Result<Vec<f32>> {
+        Ok(ml::embedding::embed(
+            bounded(&text),
+            self.services.embedding_dimension,
+        ))
+    }
+}

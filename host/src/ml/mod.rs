@@ -1,0 +1,17 @@
+//! Offline text analysis: sentiment, primary emotion, topics and a lexical embedding.
+//! Everything runs in-process from data compiled into the binary; nothing leaves the machine
+//! and nothing is downloaded at run time.
+//!
+//! - [`sentiment`]: VADER (Hutto & Gilbert, 2014), the `vader_sentiment` crate: the compound
+//!   score in [-1, 1].
+//! - [`emotion`]: a lexicon classifier over Plutchik's eight emotions (our own word lists,
+//!   with negation and intensity handling), `neutral` when nothing scores.
+//! - [`topics`]: keyword themes (sleep, work, family, ...).
+//! - [`embedding`]: a hashed bag of words and bigrams, L2-normalised: a lexical (not semantic)
+//!   vector of the deployment's dimension, so similarity search works offline.
+
+pub mod embedding;
+pub mod emotion;
+pub mod sentiment;
+mod tokens;
+pub mod topics;
