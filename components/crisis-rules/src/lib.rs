@@ -1,1 +1,98 @@
+//! MindFlow's default crisis-rules component: a pure function from text to a crisis
+//! assessment (the WIT world `mindflow:platform/crisis-rules`).
+//!
+//! The rules are data: `rules/ruleset.toml`, compiled into tables by `build.rs` (a malformed
+//! ruleset fails the build). The engine is plain Rust ([`engine::assess`]), tested natively;
+//! on `wasm32` the same engine is exported through `wit-bindgen`. The component imports
+//! nothing: no I/O, no WASI, no clock, no randomness.
+//!
+//! See `README.md` for the data format and the measured recall and precision.
 
+#![warn(missing_docs)]
+
+pub mod engine;
+pub mod evaluate;
+pub mod matcher;
+pub mod normalize;
+pub mod tables;
+
+pub use engine::{Assessment, Info, Input, MatchedRule, Severity, Signals, Subject, assess, info};
+
+#[cfg(test)]
+#[path = "../build_support/toml_lite.rs"]
+mod toml_lite;
+
+#[cfg(test)]
+#[path = "../build_support/compile.rs"]
+mod compile;
+
+#[cfg(test)]
+mod ruleset_tests;
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "mindflow:platform/crisis-rules",
+    });
+
+    use exports::mindflow::platform::rules::{
+        Assessment, AssessmentInput, Guest, MatchedRule, RulesetInfo, Severity, Subject,
+    };
+
+    use crate::engine;
+
+    struct Component;
+
+    fn severity(s: engine::Severity) -> Severity {
+        match s {
+            engine::Severity::None => Severity::None,
+            engine::Severity::Low => Severity::Low,
+            engine::Severity::Moderate => Severity::Moderate,
+            engine::Severity::High => Severity::High,
+            engine::Severity::Imminent => Severity::Imminent,
+        }
+    }
+
+    impl Guest for Component {
+        fn assess(input: AssessmentInput) -> Assessment {
+            let a = engine::assess(&engine::Input {
+                text: &input.text,
+                source: &input.source,
+                language: &input.language,
+                signals: engine::Signals {
+                    sentiment: input.signals.sentiment,
+                    exemplar_similarity: input.signals.exemplar_similarity,
+                },
+            });
+            Assessment {
+                severity: severity(a.severity),
+                confidence: a.confidence,
+                subject: match a.subject {
+                    engine::Subject::Writer => Subject::Writer,
+                    engine::Subject::OtherPerson => Subject::OtherPerson,
+                    engine::Subject::Unclear => Subject::Unclear,
+                },
+                matched: a
+                    .matched
+                    .into_iter()
+                    .map(|m| MatchedRule {
+                        id: m.id.to_owned(),
+                        severity: severity(m.severity),
+                        weight: m.weight,
+                    })
+                    .collect(),
+            }
+        }
+
+        fn info() -> RulesetInfo {
+            let i = engine::info();
+            RulesetInfo {
+                version: i.version.to_owned(),
+                rule_count: i.rule_count,
+            }
+        }
+    }
+
+    export!(Component);
+}

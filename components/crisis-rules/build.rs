@@ -1,0 +1,46 @@
+//! Compiles `rules/ruleset.toml` into Rust tables in `$OUT_DIR/ruleset.rs`.
+//!
+//! A malformed ruleset fails the build and lists every problem as `file:line: message`.
+
+#[path = "build_support/compile.rs"]
+mod compile;
+#[path = "src/normalize.rs"]
+#[allow(dead_code)]
+mod normalize;
+#[path = "build_support/toml_lite.rs"]
+#[allow(dead_code)]
+mod toml_lite;
+
+use std::path::PathBuf;
+
+fn main() {
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let path = manifest.join("rules").join("ruleset.toml");
+    println!("cargo::rerun-if-changed=rules/ruleset.toml");
+    println!("cargo::rerun-if-changed=build_support");
+    println!("cargo::rerun-if-changed=src/normalize.rs");
+    let src = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) => fail(&[format!("cannot read {}: {e}", path.display())]),
+    };
+    let code = match compile::compile("rules/ruleset.toml", &src) {
+        Ok(code) => code,
+        Err(errors) => fail(&errors),
+    };
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("ruleset.rs");
+    if let Err(e) = std::fs::write(&out, code) {
+        fail(&[format!("cannot write {}: {e}", out.display())]);
+    }
+}
+
+fn fail(errors: &[String]) -> ! {
+    eprintln!(
+        "error: the crisis ruleset is malformed ({} problem(s)):",
+        errors.len()
+    );
+    for e in errors {
+        eprintln!("  {e}");
+    }
+    eprintln!("Fix rules/ruleset.toml (see components/crisis-rules/README.md) and rebuild.");
+    std::process::exit(1);
+}

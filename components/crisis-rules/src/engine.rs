@@ -1,0 +1,909 @@
+//! The assessment: from text (and optional signals) to severity, confidence, subject and the
+//! rules that matched. Pure, deterministic, linear in the length of the text.
+//!
+//! Steps, for a text of `n` words:
+//! 1. tokenize, apply aliases, mark negation cues ([`crate::matcher`]);
+//! 2. find every rule phrase; for each match decide whether it is *negated* (a cue shortly
+//!    before it in the same clause), whom it is *about* (person words inside the match, else
+//!    the nearest one before it in the sentence) and whether an idiom or other `suppress`
+//!    rule overlaps it;
+//! 3. fire combinations (flags of the writer's matches within a window of words), echoes
+//!    ("so do I" after another person's statement) and signal rules;
+//! 4. take the highest severity for the writer; if only another person is at risk, the
+//!    writer's severity is `third_person_severity` and the subject is `other-person`.
+
+use crate::matcher::{self, Tok};
+use crate::normalize::STRONG;
+use crate::tables::{
+    self, ATTR_CLAUSE_BREAK, ATTR_NOT_SUBJECT, ATTR_PERSON, ATTR_RULE_START, ATTR_SUBJECT, COMBOS,
+    FLAG_DIRECTED, FLAG_ECHO, FLAG_IDIOM, FLAG_SUPPRESS, FLAG_WRITER, LANGUAGE, MAX_SPAN, PARAMS,
+    PHRASE_RULE, RULE_TRIE, RULES, SIGNALS, VERSION,
+};
+
+/// How severe a crisis signal is (the WIT `severity`), ordered from `None` to `Imminent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// No crisis signal.
+    None,
+    /// Distress without a risk indicator.
+    Low,
+    /// Passive thoughts of death or self-harm, without plan or intent.
+    Moderate,
+    /// Active thoughts with a method, or recent self-harm.
+    High,
+    /// A plan, means, intent or timing: act now.
+    Imminent,
+}
+
+impl Severity {
+    /// All severities, in order.
+    pub const ALL: [Severity; 5] = [
+        Severity::None,
+        Severity::Low,
+        Severity::Moderate,
+        Severity::High,
+        Severity::Imminent,
+    ];
+
+    /// The WIT name (`none`, `low`, `moderate`, `high`, `imminent`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Low => "low",
+            Severity::Moderate => "moderate",
+            Severity::High => "high",
+            Severity::Imminent => "imminent",
+        }
+    }
+
+    /// Parses a WIT name.
+    pub fn parse(name: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// Whom the text is about (the WIT `subject`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// The writer.
+    Writer,
+    /// Someone else.
+    OtherPerson,
+    /// Cannot tell.
+    Unclear,
+}
+
+impl Subject {
+    /// The WIT name (`writer`, `other-person`, `unclear`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Subject::Writer => "writer",
+            Subject::OtherPerson => "other-person",
+            Subject::Unclear => "unclear",
+        }
+    }
+
+    /// Parses a WIT name.
+    pub fn parse(name: &str) -> Option<Subject> {
+        [Subject::Writer, Subject::OtherPerson, Subject::Unclear]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
+
+/// Signals computed by the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Signals {
+    /// Sentiment in [-1, 1].
+    pub sentiment: Option<f32>,
+    /// Highest cosine similarity to the host's crisis exemplars, in [0, 1].
+    pub exemplar_similarity: Option<f32>,
+}
+
+/// What to assess.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Input<'a> {
+    /// The text.
+    pub text: &'a str,
+    /// Where it comes from (`mood_log`, `journal`, `chat`, `self_check`); informational.
+    pub source: &'a str,
+    /// BCP 47 tag of the writer's locale; other languages than the ruleset's lower the
+    /// confidence.
+    pub language: &'a str,
+    /// Host signals.
+    pub signals: Signals,
+}
+
+/// A rule, combination or signal rule that contributed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchedRule {
+    /// Its id in the ruleset.
+    pub id: &'static str,
+    /// The severity it contributed: its declared severity, or less when it was negated or
+    /// about someone else.
+    pub severity: Severity,
+    /// Its weight.
+    pub weight: f32,
+}
+
+/// The result of an assessment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    /// Severity for the writer.
+    pub severity: Severity,
+    /// Confidence in the severity, in [0, 1].
+    pub confidence: f32,
+    /// Whom the text is about.
+    pub subject: Subject,
+    /// What matched, in order of first occurrence, then combinations and signal rules.
+    pub matched: Vec<MatchedRule>,
+}
+
+/// The ruleset compiled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Info {
+    /// The ruleset's version string.
+    pub version: &'static str,
+    /// Number of `[[rule]]` entries.
+    pub rule_count: u32,
+}
+
+/// The most entries in [`Assessment::matched`].
+pub const MAX_MATCHED: usize = 32;
+
+/// Describes the compiled ruleset.
+pub fn info() -> Info {
+    Info {
+        version: VERSION,
+        rule_count: RULES.len() as u32,
+    }
+}
+
+const WHO_NONE: u8 = 0;
+const WHO_FIRST: u8 = 1;
+const WHO_SECOND: u8 = 2;
+const WHO_THIRD: u8 = 3;
+
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    rule: u16,
+    phrase: u16,
+    start: u32,
+    end: u32,
+    negated: bool,
+    who: u8,
+    suppressed: bool,
+    /// Severity contributed (after negation, subject and echo).
+    eff: Severity,
+}
+
+impl Hit {
+    fn rule(&self) -> &'static tables::Rule {
+        &RULES[usize::from(self.rule)]
+    }
+
+    /// A writer statement that counts in full. Modifiers (rules of severity `none`: means,
+    /// timing, intensity) describe circumstances, not a person, so they count whoever is named
+    /// near them ("I'm finally going to do it, I've got my dad's pills").
+    fn writer_active(&self) -> bool {
+        !self.negated
+            && !self.suppressed
+            && self.rule().flags & FLAG_DIRECTED == 0
+            && (self.who == WHO_FIRST
+                || self.who == WHO_NONE
+                || (self.rule().severity == Severity::None && self.rule().flags & FLAG_IDIOM == 0))
+    }
+
+    fn other_active(&self) -> bool {
+        !self.negated && !self.suppressed && self.who == WHO_THIRD
+    }
+}
+
+/// Who a match is about: the writer if a first-person word is inside it ("they'd be better
+/// off if I was gone"), else the first person word inside it ("end her life"), else the
+/// nearest one before it in the same sentence (within `subject_window` words, skipping
+/// possessives and objects), else nobody (`WHO_NONE`).
+fn who(toks: &[Tok], start: usize, end: usize) -> u8 {
+    let mut inside = WHO_NONE;
+    for t in &toks[start..end] {
+        let p = tables::attr(t.id) & ATTR_PERSON;
+        if p == WHO_FIRST {
+            return WHO_FIRST;
+        }
+        if inside == WHO_NONE {
+            inside = p;
+        }
+    }
+    if inside != WHO_NONE {
+        return inside;
+    }
+    let mut k = start;
+    let mut steps = 0;
+    while k > 0 && steps < PARAMS.subject_window {
+        if toks[k].brk == STRONG {
+            break;
+        }
+        k -= 1;
+        steps += 1;
+        let a = tables::attr(toks[k].id);
+        // "a girl in my class", "texted me saying": possessives and objects are not subjects.
+        if a & ATTR_NOT_SUBJECT != 0 {
+            continue;
+        }
+        let p = a & ATTR_PERSON;
+        if p != 0 {
+            return p;
+        }
+    }
+    WHO_NONE
+}
+
+/// Finds every rule phrase, with negation and subject.
+fn find_hits(toks: &[Tok]) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    let mut last_end = vec![0u32; RULES.len()];
+    let mut short_cue: Option<usize> = None;
+    let mut long_cue: Option<usize> = None;
+    for i in 0..toks.len() {
+        let t = toks[i];
+        let a = tables::attr(t.id);
+        if t.brk != 0 || a & ATTR_CLAUSE_BREAK != 0 {
+            short_cue = None;
+            long_cue = None;
+        }
+        if a & ATTR_SUBJECT != 0 {
+            short_cue = None;
+        }
+        if a & ATTR_RULE_START != 0 {
+            let negated = short_cue.is_some_and(|c| i - c <= PARAMS.negation_window as usize)
+                || long_cue.is_some_and(|c| i - c <= PARAMS.long_negation_window as usize);
+            matcher::walk(&RULE_TRIE, toks, i, |phrase, end| {
+                let Some(&rule) = PHRASE_RULE.get(usize::from(phrase)) else {
+                    return;
+                };
+                let r = usize::from(rule);
+                if (i as u32) < last_end[r] {
+                    return; // overlaps an earlier match of the same rule
+                }
+                last_end[r] = end as u32;
+                hits.push(Hit {
+                    rule,
+                    phrase,
+                    start: i as u32,
+                    end: end as u32,
+                    negated,
+                    who: if RULES[r].flags & FLAG_WRITER != 0 {
+                        WHO_FIRST
+                    } else {
+                        who(toks, i, end)
+                    },
+                    suppressed: false,
+                    eff: RULES[r].severity,
+                });
+            });
+        }
+        match t.neg {
+            1 => short_cue = Some(i),
+            2 => long_cue = Some(i),
+            _ => {}
+        }
+    }
+    hits
+}
+
+/// A match inside the span of an earlier negated match is negated too ("I'm not having any
+/// thoughts of harming myself": "harming myself" sits inside the negated "thoughts of ...").
+fn propagate_negation(hits: &mut [Hit]) {
+    let mut reach: Option<u32> = None; // end of the furthest negated span seen so far
+    for h in hits.iter_mut() {
+        if let Some(end) = reach
+            && h.start < end
+        {
+            h.negated = true;
+        }
+        if h.negated {
+            reach = Some(reach.map_or(h.end, |e| e.max(h.end)));
+        }
+    }
+}
+
+/// Cancels matches that overlap a `suppress` match of another rule.
+fn suppress(hits: &mut [Hit]) {
+    let sup: Vec<(u32, u32)> = hits
+        .iter()
+        .filter(|h| h.rule().flags & FLAG_SUPPRESS != 0)
+        .map(|h| (h.start, h.end))
+        .collect();
+    if sup.is_empty() {
+        return;
+    }
+    let mut lo = 0;
+    for h in hits.iter_mut() {
+        if h.rule().flags & FLAG_SUPPRESS != 0 {
+            continue;
+        }
+        while lo < sup.len() && sup[lo].0 + MAX_SPAN < h.start {
+            lo += 1;
+        }
+        let mut k = lo;
+        while k < sup.len() && sup[k].0 < h.end {
+            if sup[k].1 > h.start {
+                h.suppressed = true;
+                break;
+            }
+            k += 1;
+        }
+    }
+}
+
+fn cap(s: Severity, max: Severity) -> Severity {
+    s.min(max)
+}
+
+/// Applies negation, subject and echo to each hit's contributed severity.
+fn effective(hits: &mut [Hit]) {
+    for i in 0..hits.len() {
+        let h = hits[i];
+        let declared = h.rule().severity;
+        let eff = if h.negated {
+            cap(declared, PARAMS.negated_severity)
+        } else if h.rule().flags & FLAG_DIRECTED != 0 {
+            declared
+        } else {
+            match h.who {
+                WHO_THIRD => cap(declared, PARAMS.third_person_severity),
+                WHO_SECOND => cap(declared, PARAMS.second_person_severity),
+                _ => declared,
+            }
+        };
+        hits[i].eff = eff;
+        if h.writer_active() && h.rule().flags & FLAG_ECHO != 0 {
+            // "... my friend wants to die, and honestly so do I": take on the other's statement.
+            let mut k = i;
+            while k > 0 {
+                k -= 1;
+                let o = hits[k];
+                if o.start + PARAMS.echo_window < h.start {
+                    break;
+                }
+                if o.other_active() && o.rule().severity >= Severity::Moderate {
+                    let raised = cap(o.rule().severity, PARAMS.echo_cap);
+                    if raised > hits[i].eff {
+                        hits[i].eff = raised;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Overlapping matches merged into one piece of evidence for combinations.
+struct Unit {
+    start: u32,
+    end: u32,
+    flags: u32,
+    /// The phrase of its first match: repeated phrases count once.
+    phrase: u16,
+    /// Whether it is a modifier (a rule of severity none).
+    modifier: bool,
+}
+
+/// Fires combinations over the writer's active matches; returns the indices of those fired.
+fn combos(hits: &[Hit]) -> Vec<usize> {
+    let active: Vec<&Hit> = hits.iter().filter(|h| h.writer_active()).collect();
+    let mut context = 0u32;
+    for h in hits.iter().filter(|h| !h.suppressed && !h.negated) {
+        context |= h.rule().flags;
+    }
+    let mut present = 0u32;
+    for h in &active {
+        present |= h.rule().flags;
+    }
+    let mut fired = Vec::new();
+    let mut count = vec![0u16; PHRASE_RULE.len()];
+    for (c, combo) in COMBOS.iter().enumerate() {
+        let mut mask = 0u32;
+        for &(bit, _) in combo.requires {
+            mask |= 1 << bit;
+        }
+        if present & mask != mask || context & combo.unless != 0 {
+            continue;
+        }
+        // Overlapping statements ("thinking about ending it all" as ideation and as acting) are
+        // one piece of evidence: merge them into units carrying the union of their flags.
+        // Modifiers (severity none: a means, a time) stay separate evidence even inside a
+        // statement ("I won't be around after tonight").
+        let mut relevant: Vec<Unit> = Vec::new();
+        for h in active.iter().filter(|h| h.rule().flags & mask != 0) {
+            let modifier = h.rule().severity == Severity::None;
+            match relevant.last_mut() {
+                Some(u) if h.start < u.end && !modifier && !u.modifier => {
+                    u.end = u.end.max(h.end);
+                    u.flags |= h.rule().flags;
+                }
+                _ => relevant.push(Unit {
+                    start: h.start,
+                    end: h.end,
+                    flags: h.rule().flags,
+                    phrase: h.phrase,
+                    modifier,
+                }),
+            }
+        }
+        let mut distinct = [0u16; 33]; // per flag, then [32] = all relevant phrases
+        let needed: u16 = combo.requires.iter().map(|&(_, n)| u16::from(n)).sum();
+        let mut lo = 0;
+        let mut hit_fired = false;
+        let update = |h: &Unit, count: &mut [u16], distinct: &mut [u16; 33], add: bool| {
+            let p = usize::from(h.phrase);
+            let Some(n) = count.get_mut(p) else { return };
+            let changed = if add {
+                *n += 1;
+                *n == 1
+            } else {
+                *n = n.saturating_sub(1);
+                *n == 0
+            };
+            if changed {
+                distinct[32] = if add {
+                    distinct[32] + 1
+                } else {
+                    distinct[32].saturating_sub(1)
+                };
+                let mut bits = h.flags & mask;
+                while bits != 0 {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    distinct[b] = if add {
+                        distinct[b] + 1
+                    } else {
+                        distinct[b].saturating_sub(1)
+                    };
+                }
+            }
+        };
+        let mut hi = 0;
+        while hi < relevant.len() {
+            let h = &relevant[hi];
+            while lo < hi && relevant[lo].start + combo.window < h.start {
+                update(&relevant[lo], &mut count, &mut distinct, false);
+                lo += 1;
+            }
+            update(h, &mut count, &mut distinct, true);
+            hi += 1;
+            // Each requirement needs its own phrase: with at most two flags per combination,
+            // enough phrases per flag and enough phrases in all is exactly Hall's condition.
+            if distinct[32] >= needed
+                && combo
+                    .requires
+                    .iter()
+                    .all(|&(bit, n)| distinct[usize::from(bit)] >= u16::from(n))
+            {
+                hit_fired = true;
+                break;
+            }
+        }
+        for h in &relevant[lo..hi] {
+            update(h, &mut count, &mut distinct, false);
+        }
+        if hit_fired {
+            fired.push(c);
+        }
+    }
+    fired
+}
+
+fn noisy_or(acc: f32, w: f32) -> f32 {
+    1.0 - (1.0 - acc) * (1.0 - w.clamp(0.0, 1.0))
+}
+
+fn same_language(tag: &str) -> bool {
+    let tag = tag.trim();
+    if tag.is_empty() {
+        return true;
+    }
+    let primary = tag.split(['-', '_']).next().unwrap_or("");
+    primary.eq_ignore_ascii_case(LANGUAGE)
+}
+
+/// Assesses a text.
+pub fn assess(input: &Input<'_>) -> Assessment {
+    let mut toks = matcher::tokenize(input.text);
+    matcher::mark_negation(&mut toks);
+    let mut hits = find_hits(&toks);
+    propagate_negation(&mut hits);
+    suppress(&mut hits);
+    effective(&mut hits);
+    let fired = combos(&hits);
+
+    // Maxima per kind of statement.
+    let mut writer_max = Severity::None;
+    let mut other_max = Severity::None; // declared severity of statements about others
+    let mut unclear_max = Severity::None;
+    let mut low_max = Severity::None; // every contribution, for the low end
+    let mut writer_flags = 0u32;
+    let (mut any_negated, mut any_other, mut any_idiom, mut any_unclear) =
+        (false, false, false, false);
+    let mut writer_evidence = false;
+    for h in hits.iter().filter(|h| !h.suppressed) {
+        let flags = h.rule().flags;
+        low_max = low_max.max(h.eff);
+        if flags & FLAG_IDIOM != 0 {
+            any_idiom = true;
+        }
+        if h.negated {
+            any_negated |= h.rule().severity >= Severity::Low;
+        } else if h.writer_active() {
+            writer_max = writer_max.max(h.eff);
+            writer_flags |= flags;
+            writer_evidence |= h.eff > Severity::None;
+        } else if h.who == WHO_THIRD {
+            other_max = other_max.max(h.rule().severity);
+            any_other = true;
+        } else {
+            unclear_max = unclear_max.max(h.eff);
+            any_unclear = true;
+        }
+    }
+    for &c in &fired {
+        writer_max = writer_max.max(COMBOS[c].severity);
+        writer_evidence = true;
+    }
+
+    let (mut severity, mut subject) = if writer_max >= Severity::Moderate {
+        (writer_max, Subject::Writer)
+    } else if other_max >= Severity::Moderate {
+        (
+            writer_max
+                .max(unclear_max)
+                .max(PARAMS.third_person_severity),
+            Subject::OtherPerson,
+        )
+    } else if unclear_max >= Severity::Moderate {
+        (unclear_max.max(writer_max), Subject::Unclear)
+    } else {
+        let subject = if writer_evidence {
+            Subject::Writer
+        } else if any_other {
+            Subject::OtherPerson
+        } else if any_unclear {
+            Subject::Unclear
+        } else if toks
+            .iter()
+            .any(|t| tables::attr(t.id) & ATTR_PERSON == WHO_FIRST)
+        {
+            Subject::Writer
+        } else {
+            Subject::Unclear
+        };
+        (low_max, subject)
+    };
+
+    // Signal rules: never when the text is explained otherwise (negated, about someone
+    // else, an idiom).
+    let mut signal_fired = Vec::new();
+    let blocked = any_negated || any_idiom || subject == Subject::OtherPerson;
+    if !blocked {
+        let sim = input
+            .signals
+            .exemplar_similarity
+            .filter(|x| x.is_finite())
+            .map(|x| x.clamp(0.0, 1.0));
+        let sent = input
+            .signals
+            .sentiment
+            .filter(|x| x.is_finite())
+            .map(|x| x.clamp(-1.0, 1.0));
+        for (k, s) in SIGNALS.iter().enumerate() {
+            let ok = s.min_similarity.is_none_or(|t| sim.is_some_and(|v| v >= t))
+                && s.max_sentiment.is_none_or(|t| sent.is_some_and(|v| v <= t))
+                && s.min_sentiment.is_none_or(|t| sent.is_some_and(|v| v >= t))
+                && (s.requires == 0 || writer_flags & s.requires != 0);
+            if ok {
+                signal_fired.push(k);
+                if s.raise_to > severity {
+                    severity = s.raise_to;
+                    subject = Subject::Writer;
+                }
+            }
+        }
+    }
+
+    // Matched list: each rule once, with the highest severity it contributed.
+    let mut matched: Vec<MatchedRule> = Vec::new();
+    let mut slot = vec![u16::MAX; RULES.len()];
+    for h in hits.iter().filter(|h| !h.suppressed) {
+        let flags = h.rule().flags;
+        if h.eff == Severity::None && flags & FLAG_SUPPRESS == 0 && fired.is_empty() {
+            continue; // a bare modifier ("tonight") that combined with nothing
+        }
+        let r = usize::from(h.rule);
+        match slot[r] {
+            u16::MAX => {
+                if matched.len() < MAX_MATCHED {
+                    slot[r] = matched.len() as u16;
+                    matched.push(MatchedRule {
+                        id: h.rule().id,
+                        severity: h.eff,
+                        weight: h.rule().weight,
+                    });
+                }
+            }
+            s => {
+                if let Some(m) = matched.get_mut(usize::from(s))
+                    && h.eff > m.severity
+                {
+                    m.severity = h.eff;
+                }
+            }
+        }
+    }
+    for &c in &fired {
+        let combo = &COMBOS[c];
+        if matched.len() < MAX_MATCHED {
+            matched.push(MatchedRule {
+                id: combo.id,
+                severity: combo.severity,
+                weight: combo.weight,
+            });
+        }
+    }
+    for &k in &signal_fired {
+        let s = &SIGNALS[k];
+        if matched.len() < MAX_MATCHED {
+            matched.push(MatchedRule {
+                id: s.id,
+                severity: s.raise_to,
+                weight: s.weight,
+            });
+        }
+    }
+
+    // Confidence: noisy-OR of the weights behind the result (full weight at the result's
+    // severity, half weight below it; negated statements count at half weight).
+    let mut evidence: Vec<(Severity, f32)> = hits
+        .iter()
+        .filter(|h| !h.suppressed || h.rule().flags & FLAG_SUPPRESS != 0)
+        .map(|h| {
+            let w = h.rule().weight;
+            (h.eff, if h.negated { 0.5 * w } else { w })
+        })
+        .collect();
+    evidence.extend(
+        fired
+            .iter()
+            .map(|&c| (COMBOS[c].severity, COMBOS[c].weight)),
+    );
+    evidence.extend(
+        signal_fired
+            .iter()
+            .map(|&k| (SIGNALS[k].raise_to, SIGNALS[k].weight)),
+    );
+    let mut confidence = if severity == Severity::None {
+        let mut c = PARAMS.none_confidence;
+        for &(s, w) in &evidence {
+            if s == Severity::None && w > 0.0 {
+                c = noisy_or(c, w);
+            }
+        }
+        if let Some(sim) = input.signals.exemplar_similarity.filter(|x| x.is_finite()) {
+            c *= 1.0 - 0.5 * sim.clamp(0.0, 1.0);
+        }
+        c
+    } else {
+        let mut at = 0.0f32;
+        let mut below = 0.0f32;
+        for &(s, w) in &evidence {
+            if s == severity {
+                at = noisy_or(at, w);
+            } else if s > Severity::None {
+                below = noisy_or(below, 0.5 * w);
+            }
+        }
+        noisy_or(at, below)
+    };
+    if !same_language(input.language) {
+        confidence *= PARAMS.foreign_language_factor;
+    }
+    let confidence = if confidence.is_finite() {
+        confidence.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+
+    Assessment {
+        severity,
+        confidence,
+        subject,
+        matched,
+    }
+}
+
+/// Assesses a bare text (no signals, English).
+pub fn assess_text(text: &str) -> Assessment {
+    assess(&Input {
+        text,
+        source: "",
+        language: "en",
+        signals: Signals::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sev(text: &str) -> Severity {
+        assess_text(text).severity
+    }
+
+    #[test]
+    fn empty_and_plain_texts_are_none() {
+        assert_eq!(sev(""), Severity::None);
+        assert_eq!(sev("   "), Severity::None);
+        assert_eq!(sev("Had a nice walk with the dog."), Severity::None);
+        let a = assess_text("");
+        assert!(a.matched.is_empty());
+        assert!((0.0..=1.0).contains(&a.confidence));
+    }
+
+    #[test]
+    fn negation_window() {
+        assert!(sev("I want to kill myself") >= Severity::High);
+        assert!(sev("I'm not going to kill myself") <= Severity::Low);
+        assert!(sev("I would never kill myself") <= Severity::Low);
+        assert!(sev("i dont want to die") <= Severity::Low);
+        // A cue in an earlier clause does not reach.
+        assert!(sev("I'm not ok, I want to die") >= Severity::Moderate);
+        // A cue too far back does not reach.
+        assert!(
+            sev("not that anyone asks me how my week went but honestly i want to die")
+                >= Severity::Moderate
+        );
+        // Pseudo-negation.
+        assert!(sev("I can't stop thinking about killing myself") >= Severity::Moderate);
+    }
+
+    #[test]
+    fn subject() {
+        let a = assess_text("my friend said she wants to die");
+        assert_eq!(a.subject, Subject::OtherPerson);
+        assert!(a.severity <= Severity::Low);
+        let a = assess_text("I told my friend I want to die");
+        assert_eq!(a.subject, Subject::Writer);
+        assert!(a.severity >= Severity::Moderate);
+    }
+
+    #[test]
+    fn negation_reaches_matches_inside_a_negated_span() {
+        assert!(sev("I'm not having any thoughts of harming myself") <= Severity::Low);
+        assert!(sev("I have no intention of hurting myself") <= Severity::Low);
+        assert!(sev("killing myself isn't an option for me") <= Severity::Low);
+    }
+
+    #[test]
+    fn idioms_and_suppression() {
+        for text in [
+            "this traffic is killing me",
+            "I'm dying to see that film",
+            "I could kill for a coffee",
+            "dead tired",
+            "that joke killed me",
+            "my phone died",
+            "I cut myself shaving",
+            "career suicide",
+        ] {
+            assert!(sev(text) <= Severity::Low, "{text}");
+        }
+        // "told me to kill myself" is harassment, not the writer's ideation.
+        assert_eq!(sev("people keep telling me to kys"), Severity::Low);
+    }
+
+    #[test]
+    fn combinations_escalate() {
+        // Two different preparations, no crisis word.
+        assert_eq!(
+            sev("I've written the letters and found a home for the dog"),
+            Severity::Imminent
+        );
+        // Ideation with timing.
+        assert_eq!(sev("i want to die tonight"), Severity::Imminent);
+        // A benign context stops preparation combinations.
+        assert!(
+            sev("moving abroad, gave away my furniture and said goodbye to everyone")
+                <= Severity::Low
+        );
+        // One statement matched twice is one piece of evidence.
+        assert_eq!(sev("thinking about ending it all"), Severity::High);
+    }
+
+    #[test]
+    fn echo_takes_on_anothers_statement() {
+        let a = assess_text("my friend wants to die and honestly so do i");
+        assert_eq!(a.subject, Subject::Writer);
+        assert_eq!(a.severity, Severity::Moderate);
+    }
+
+    #[test]
+    fn signals_raise_implicit_texts_but_not_negated_ones() {
+        let with = |text, sentiment, similarity| {
+            assess(&Input {
+                text,
+                source: "chat",
+                language: "en",
+                signals: Signals {
+                    sentiment: Some(sentiment),
+                    exemplar_similarity: Some(similarity),
+                },
+            })
+        };
+        let a = with("I don't think I can keep going like this", -0.8, 0.86);
+        assert_eq!(a.severity, Severity::Moderate);
+        assert!(a.matched.iter().any(|m| m.id == "signal.exemplar-negative"));
+        // Below the similarity threshold: unchanged.
+        assert!(
+            with("I don't think I can keep going like this", -0.8, 0.5).severity <= Severity::Low
+        );
+        // Positive sentiment: unchanged.
+        assert!(with("dying to see it", 0.6, 0.85).severity == Severity::None);
+        // Negated text: never raised.
+        assert!(with("I would never kill myself", -0.9, 0.95).severity <= Severity::Low);
+        // Non-finite signals are ignored.
+        assert!(with("hello", f32::NAN, f32::NAN).severity == Severity::None);
+    }
+
+    #[test]
+    fn other_languages_lower_the_confidence() {
+        let en = assess_text("I want to kill myself");
+        let de = assess(&Input {
+            text: "I want to kill myself",
+            source: "chat",
+            language: "de-DE",
+            signals: Signals::default(),
+        });
+        assert_eq!(en.severity, de.severity);
+        assert!(de.confidence < en.confidence);
+    }
+
+    #[test]
+    fn long_and_hostile_inputs_are_linear_and_bounded() {
+        // 128 KB of crisis phrases: every phrase matches, the output stays capped.
+        let text = "kill myself tonight. ".repeat(128 * 1024 / 21);
+        let a = assess_text(&text);
+        assert_eq!(a.severity, Severity::Imminent);
+        assert!(a.matched.len() <= MAX_MATCHED);
+        // Pathological texts: one long word, only punctuation, many negations.
+        assert_eq!(
+            assess_text(&"a".repeat(128 * 1024)).severity,
+            Severity::None
+        );
+        assert_eq!(assess_text(&".!?".repeat(40_000)).severity, Severity::None);
+        assert!(assess_text(&"not never no ".repeat(10_000)).severity <= Severity::Low);
+        // Invalid-looking UTF-8 boundaries are impossible in &str, but odd characters are fine.
+        assert_eq!(assess_text("💀💀💀 ’’’ “” — … ʼ").severity, Severity::None);
+    }
+
+    #[test]
+    fn deterministic() {
+        let input = Input {
+            text: "I've written the letters and found a home for the dog",
+            source: "journal",
+            language: "en-GB",
+            signals: Signals {
+                sentiment: Some(-0.8),
+                exemplar_similarity: Some(0.9),
+            },
+        };
+        let a = assess(&input);
+        for _ in 0..3 {
+            assert_eq!(assess(&input), a);
+        }
+    }
+
+    #[test]
+    fn info_reports_the_ruleset() {
+        let i = info();
+        assert!(!i.version.is_empty());
+        assert_eq!(i.rule_count as usize, RULES.len());
+    }
+}
