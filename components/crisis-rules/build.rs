@@ -15,7 +15,13 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
-    let path = manifest.join("rules").join("ruleset.toml");
+    // `MINDFLOW_CRISIS_RULESET` builds another ruleset file (the xtask uses it for the gate
+    // tests' variants); by default the crate's own.
+    println!("cargo::rerun-if-env-changed=MINDFLOW_CRISIS_RULESET");
+    let path = std::env::var_os("MINDFLOW_CRISIS_RULESET")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("rules").join("ruleset.toml"));
+    println!("cargo::rerun-if-changed={}", path.display());
     println!("cargo::rerun-if-changed=rules/ruleset.toml");
     println!("cargo::rerun-if-changed=build_support");
     println!("cargo::rerun-if-changed=src/normalize.rs");

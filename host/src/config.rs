@@ -21,6 +21,18 @@ pub struct CommonConfig {
     /// Where compiled components are cached (default: `<data-dir>/cache`).
     #[arg(long, env = "MINDFLOW_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Base64 master key (32 bytes) wrapping the per-user data keys; generated into
+    /// `<data-dir>/master-key` in development.
+    #[arg(long, env = "MINDFLOW_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Comma-separated previous master keys: they still unwrap data keys until
+    /// `mindflow keys rotate` re-wraps them under the current one.
+    #[arg(long, env = "MINDFLOW_PREVIOUS_MASTER_KEYS", hide_env_values = true)]
+    pub previous_master_keys: Option<String>,
+    /// Dimension of the embedding vectors in `chat_messages.embedding` (fixed once the column
+    /// exists; start-up refuses a different value).
+    #[arg(long, env = "MINDFLOW_EMBEDDING_DIM", default_value_t = 384, value_parser = clap::value_parser!(u32).range(1..=2000))]
+    pub embedding_dim: u32,
 }
 
 impl CommonConfig {
@@ -47,6 +59,27 @@ pub struct ServeConfig {
     /// Comma-separated previous secrets, still accepted for verification after a rotation.
     #[arg(long, env = "MINDFLOW_JWT_PREVIOUS_SECRETS", hide_env_values = true)]
     pub jwt_previous_secrets: Option<String>,
+    /// Comma-separated OAuth client ids accepted as the audience of Google ID tokens; none
+    /// turns sign-in with Google off.
+    #[arg(long, env = "MINDFLOW_GOOGLE_CLIENT_IDS", value_delimiter = ',')]
+    pub google_client_ids: Vec<String>,
+    /// Comma-separated client ids (services ids, bundle ids) accepted as the audience of
+    /// Apple ID tokens; none turns sign-in with Apple off.
+    #[arg(long, env = "MINDFLOW_APPLE_CLIENT_IDS", value_delimiter = ',')]
+    pub apple_client_ids: Vec<String>,
+    /// Where Google publishes the keys that sign its ID tokens.
+    #[arg(long, env = "MINDFLOW_GOOGLE_JWKS_URL", default_value = crate::identity::oidc::GOOGLE_JWKS_URL)]
+    pub google_jwks_url: String,
+    /// Where Apple publishes the keys that sign its ID tokens.
+    #[arg(long, env = "MINDFLOW_APPLE_JWKS_URL", default_value = crate::identity::oidc::APPLE_JWKS_URL)]
+    pub apple_jwks_url: String,
+    /// How outbox mail is delivered (`file`: JSON files in `<data-dir>/outbox-mail/`).
+    #[arg(long, env = "MINDFLOW_MAILER", value_enum, default_value_t = crate::mail::MailerKind::File)]
+    pub mailer: crate::mail::MailerKind,
+    /// The lowest crisis severity that records a crisis event and shows resources
+    /// (`low`, `moderate`, `high` or `imminent`).
+    #[arg(long, env = "MINDFLOW_CRISIS_THRESHOLD", default_value = "moderate")]
+    pub crisis_threshold: String,
     /// Mount `GET /bench/native`, the native twin of the dispatch benchmark's component.
     #[arg(long, env = "MINDFLOW_BENCH_NATIVE", hide = true)]
     pub bench_native: bool,

@@ -17,6 +17,7 @@
 //! - [`manifest`]: `spin.toml` (Spin manifest v2) plus MindFlow's grants.
 //! - [`db`]: the database (SQLite embedded by default, PostgreSQL + pgvector in production).
 //! - [`identity`]: users, passwords and access tokens.
+//! - [`mail`]: the outbox consumer and the mailers it delivers through.
 //!
 //! Architecture invariants (see `ARCHITECTURE.md`): the edge holds no domain logic; only
 //! [`db`] writes SQL; a component never receives a user id from the request, keys, or
@@ -31,9 +32,12 @@ pub mod crypto;
 pub mod db;
 pub mod edge;
 pub mod identity;
+pub mod mail;
 pub mod manifest;
 pub mod ml;
 pub mod registry;
+pub mod retention;
 pub mod runtime;
 pub mod secrets;
 pub mod server;
+pub mod tiers;

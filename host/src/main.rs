@@ -32,6 +32,26 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the master key and the per-user data keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Apply the data-retention policy (the server also does it hourly).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Re-wrap every data key not wrapped by the current master key (MINDFLOW_MASTER_KEY),
+    /// using the previous key that wrapped it (MINDFLOW_PREVIOUS_MASTER_KEYS). Sealed data is
+    /// not touched.
+    Rotate,
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Delete every user's records older than their data_retention_days, now.
+    Purge,
 }
 
 #[derive(Subcommand)]
@@ -69,6 +89,16 @@ enum UserCommand {
         /// The user's email.
         email: String,
     },
+    /// Set the subscription tier of the user with this email.
+    SetTier {
+        /// The user's email.
+        email: String,
+        /// `free` or `premium`.
+        tier: String,
+        /// When premium ends (RFC 3339); without it, it does not.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
 }
 
 fn init_logging() {
@@ -93,6 +123,20 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Component(command) => component(cli.common, command).await,
+        Command::User(UserCommand::SetTier {
+            email,
+            tier,
+            expires_at,
+        }) => set_tier(&cli.common, &email, &tier, expires_at.as_deref()).await,
+        Command::Keys(KeysCommand::Rotate) => rotate_keys(&cli.common).await,
+        Command::Retention(RetentionCommand::Purge) => {
+            let db = server::open_database(&cli.common).await?;
+            let counts = mindflow::retention::purge_once(&db)
+                .await
+                .context("the retention purge failed")?;
+            println!("deleted {} expired records: {counts:?}", counts.total());
+            Ok(())
+        }
         Command::User(UserCommand::GrantAdmin { email }) => {
             let db = server::open_database(&cli.common).await?;
             let email = mindflow::identity::normalise_email(&email);
@@ -164,6 +208,75 @@ async fn component(common: CommonConfig, command: ComponentCommand) -> Result<()
             let record = registry.rollback(&name, &actor).await?;
             println!("{name}@{} is active again", record.version);
         }
+    }
+    Ok(())
+}
+
+async fn set_tier(
+    common: &CommonConfig,
+    email: &str,
+    tier: &str,
+    expires_at: Option<&str>,
+) -> Result<()> {
+    let Some(tier) = mindflow::tiers::Tier::parse(tier) else {
+        bail!("the tier must be `free` or `premium`, not `{tier}`");
+    };
+    let expires_at = expires_at
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .with_context(|| format!("--expires-at must be an RFC 3339 instant, not `{text}`"))
+        })
+        .transpose()?;
+    let db = server::open_database(common).await?;
+    let email = mindflow::identity::normalise_email(email);
+    let Some(user) = db.user_by_email(&email).await? else {
+        bail!("no user with email {email}");
+    };
+    mindflow::tiers::set_subscription(&db, &Actor::cli(), user.id, tier, expires_at).await?;
+    match expires_at {
+        Some(end) => println!("{email} is on the {tier} tier until {}", end.to_rfc3339()),
+        None => println!("{email} is on the {tier} tier"),
+    }
+    Ok(())
+}
+
+async fn rotate_keys(common: &CommonConfig) -> Result<()> {
+    let db = server::open_database(common).await?;
+    let masters = mindflow::crypto::MasterKeys::from_config(common)?;
+    let keys = mindflow::crypto::KeyService::new(db.clone(), masters);
+    let report = keys
+        .rotate()
+        .await
+        .context("the key store is unavailable")?;
+    mindflow::audit::record(
+        &db,
+        &Actor::cli(),
+        "keys.rotate",
+        keys.current_master_key_id(),
+        serde_json::json!({
+            "rewrapped": report.rewrapped,
+            "unknown_master": report.unknown_master,
+            "skipped": report.skipped,
+        }),
+    )
+    .await;
+    println!(
+        "re-wrapped {} data keys under master key {}",
+        report.rewrapped,
+        keys.current_master_key_id()
+    );
+    if report.skipped > 0 {
+        println!(
+            "{} keys changed during the rotation (deleted or re-wrapped by another process)",
+            report.skipped
+        );
+    }
+    if report.unknown_master > 0 {
+        bail!(
+            "{} data keys are wrapped by a master key that is not configured: add it to MINDFLOW_PREVIOUS_MASTER_KEYS and run again",
+            report.unknown_master
+        );
     }
     Ok(())
 }

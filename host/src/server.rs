@@ -28,6 +28,9 @@ pub async fn open_database(config: &CommonConfig) -> Result<Database> {
         .await
         .context("cannot open the database")?;
     db.migrate().await.context("cannot migrate the database")?;
+    db.prepare_embedding_column(config.embedding_dim as usize)
+        .await
+        .context("cannot prepare chat_messages.embedding")?;
     Ok(db)
 }
 
@@ -67,16 +70,47 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         &common.data_dir,
     )
     .map_err(|message| anyhow::anyhow!(message))?;
+    let keys = crate::crypto::KeyService::new(
+        db.clone(),
+        crate::crypto::MasterKeys::from_config(&common)?,
+    );
+    // Logs (never fails start-up) when data keys are wrapped by an unconfigured master key.
+    let _ = keys.check_master_keys().await;
+    let crisis = crate::crisis::service::CrisisService::new(
+        registry.clone(),
+        db.clone(),
+        keys.clone(),
+        &serve.crisis_threshold,
+    )
+    .map_err(|message| anyhow::anyhow!(message))?;
     let services = crate::capabilities::HostServices {
         db: db.clone(),
-        keys: crate::crypto::KeyService::new(db.clone()),
-        embedding_dimension: crate::ml::embedding::DEFAULT_DIMENSION,
+        keys,
+        crisis,
+        embedding_dimension: common.embedding_dim as usize,
     };
+    let oidc = crate::identity::oidc::OidcVerifier::new(
+        crate::identity::oidc::ProviderSettings {
+            client_ids: serve.google_client_ids.clone(),
+            jwks_url: serve.google_jwks_url.clone(),
+        },
+        crate::identity::oidc::ProviderSettings {
+            client_ids: serve.apple_client_ids.clone(),
+            jwks_url: serve.apple_jwks_url.clone(),
+        },
+    )?;
+    crate::mail::spawn_outbox_consumer(
+        db.clone(),
+        crate::mail::Mailer::from_config(serve.mailer, &common.data_dir),
+    );
+    crate::identity::housekeeping::spawn(db.clone());
+    crate::retention::spawn(db.clone());
     let state = AppState {
         db,
         registry,
         tokens,
         services,
+        oidc,
     };
     let listener = TcpListener::bind(serve.listen)
         .await

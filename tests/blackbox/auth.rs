@@ -1,9 +1,32 @@
-//! Registration and login (the identity issue extends these).
+//! `/api/v1/auth`: registration, login and its throttling, refresh-token rotation and reuse
+//! detection, logout, sign-in with Google and Apple (against a local JWKS server serving real
+//! RS256 and ES256 keys), forgot/reset password through the file mailer, access-token
+//! tampering and expiry, and account deletion.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mindflow_tests::{Server, ServerOptions};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::health::hello_manifest;
+
+const PASSWORD: &str = "a long enough passphrase";
+const GOOGLE_CLIENT: &str = "mindflow-test.apps.googleusercontent.com";
+const APPLE_CLIENT: &str = "com.example.mindflow.test";
+const RS256_KID: &str = "mindflow-test-rs256";
+const ES256_KID: &str = "mindflow-test-es256";
+/// Test-only keys (see tests/fixtures/README.md).
+const RS256_PRIVATE: &[u8] = include_bytes!("../fixtures/oidc-test-only-rs256-private.pkcs1.der");
+const ES256_PRIVATE: &[u8] = include_bytes!("../fixtures/oidc-test-only-es256-private.pkcs8.der");
+const JWKS: &str = include_str!("../fixtures/oidc-test-only-jwks.json");
+/// The HS256 secret the server under test signs access tokens with (test-only).
+const JWT_SECRET: &[u8] = b"mindflow black-box test secret: never use it anywhere else";
 
 async fn server() -> Server {
     Server::start(ServerOptions::new(hello_manifest()).await.expect("options"))
@@ -11,21 +34,91 @@ async fn server() -> Server {
         .expect("server")
 }
 
+async fn post(server: &Server, path: &str, body: Value) -> reqwest::Response {
+    server
+        .http
+        .post(server.url(path))
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn json_of(response: reqwest::Response) -> Value {
+    response.json().await.expect("json body")
+}
+
+/// Registers `email` and returns the whole token answer.
+async fn register(server: &Server, email: &str) -> Value {
+    let response = post(
+        server,
+        "/api/v1/auth/register",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    json_of(response).await
+}
+
+async fn login(server: &Server, email: &str, password: &str) -> reqwest::Response {
+    post(
+        server,
+        "/api/v1/auth/login",
+        json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+async fn refresh(server: &Server, token: &str) -> reqwest::Response {
+    post(
+        server,
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": token}),
+    )
+    .await
+}
+
+fn str_of<'a>(document: &'a Value, field: &str) -> &'a str {
+    document[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("`{field}` in {document}"))
+}
+
+/// What an access token gets from an endpoint that needs one: 403 (authenticated, not an
+/// admin) for a working token, 401 otherwise.
+async fn probe(server: &Server, access_token: &str) -> u16 {
+    server
+        .http
+        .get(server.url("/api/v1/admin/components"))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .expect("probe")
+        .status()
+        .as_u16()
+}
+
+async fn problem_type(response: reqwest::Response) -> String {
+    let body = json_of(response).await;
+    body["type"].as_str().unwrap_or_default().to_owned()
+}
+
 #[tokio::test]
 async fn register_then_login_with_normalised_email() {
     let server = server().await;
-    server.register("Ada@Example.com ").await.expect("register");
-    let response = server
-        .http
-        .post(server.url("/api/v1/auth/login"))
-        .json(&json!({"email": "ada@example.COM", "password": "a long enough passphrase"}))
-        .send()
-        .await
-        .expect("login");
+    let registered = register(&server, "Ada@Example.com ").await;
+    assert_eq!(registered["token_type"], "Bearer");
+    assert_eq!(str_of(&registered, "refresh_token").len(), 43);
+    let response = login(&server, "ada@example.COM", PASSWORD).await;
     assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.expect("json");
+    let body = json_of(response).await;
     assert_eq!(body["token_type"], "Bearer");
     assert!(body["expires_in"].as_i64().expect("expires_in") > 0);
+    assert_ne!(
+        str_of(&body, "refresh_token"),
+        str_of(&registered, "refresh_token")
+    );
+    assert_eq!(probe(&server, str_of(&body, "access_token")).await, 403);
 }
 
 #[tokio::test]
@@ -35,23 +128,21 @@ async fn taken_email_is_409_and_bad_fields_are_422() {
         .register("taken@example.com")
         .await
         .expect("register");
-    let again = server
-        .http
-        .post(server.url("/api/v1/auth/register"))
-        .json(&json!({"email": "TAKEN@example.com", "password": "another long passphrase"}))
-        .send()
-        .await
-        .expect("register");
+    let again = post(
+        &server,
+        "/api/v1/auth/register",
+        json!({"email": "TAKEN@example.com", "password": "another long passphrase"}),
+    )
+    .await;
     assert_eq!(again.status(), 409);
-    let invalid = server
-        .http
-        .post(server.url("/api/v1/auth/register"))
-        .json(&json!({"email": "not-an-email", "password": "short"}))
-        .send()
-        .await
-        .expect("register");
+    let invalid = post(
+        &server,
+        "/api/v1/auth/register",
+        json!({"email": "not-an-email", "password": "short"}),
+    )
+    .await;
     assert_eq!(invalid.status(), 422);
-    let body: Value = invalid.json().await.expect("json");
+    let body = json_of(invalid).await;
     let fields: Vec<&str> = body["errors"]
         .as_array()
         .expect("errors")
@@ -59,13 +150,12 @@ async fn taken_email_is_409_and_bad_fields_are_422() {
         .filter_map(|e| e["field"].as_str())
         .collect();
     assert_eq!(fields, ["email", "password"]);
-    let unknown_field = server
-        .http
-        .post(server.url("/api/v1/auth/register"))
-        .json(&json!({"email": "x@example.com", "password": "long enough pass", "role": "admin"}))
-        .send()
-        .await
-        .expect("register");
+    let unknown_field = post(
+        &server,
+        "/api/v1/auth/register",
+        json!({"email": "x@example.com", "password": "long enough pass", "role": "admin"}),
+    )
+    .await;
     assert_eq!(unknown_field.status(), 422);
 }
 
@@ -78,15 +168,1006 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
         .expect("register");
     let mut bodies = Vec::new();
     for email in ["known@example.com", "unknown@example.com"] {
-        let response = server
-            .http
-            .post(server.url("/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": "the wrong passphrase"}))
-            .send()
-            .await
-            .expect("login");
+        let response = login(&server, email, "the wrong passphrase").await;
         assert_eq!(response.status(), 401);
         bodies.push(response.text().await.expect("text"));
     }
     assert_eq!(bodies[0], bodies[1]);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let server = server().await;
+    let first = register(&server, "rotate@example.com").await;
+    let r0 = str_of(&first, "refresh_token").to_owned();
+
+    let response = refresh(&server, &r0).await;
+    assert_eq!(response.status(), 200);
+    let second = json_of(response).await;
+    let r1 = str_of(&second, "refresh_token").to_owned();
+    assert_ne!(r0, r1);
+    assert_eq!(second["token_type"], "Bearer");
+    assert_eq!(probe(&server, str_of(&second, "access_token")).await, 403);
+
+    let third = json_of(refresh(&server, &r1).await).await;
+    let r2 = str_of(&third, "refresh_token").to_owned();
+
+    // Another session (another family) of the same user.
+    let other = json_of(login(&server, "rotate@example.com", PASSWORD).await).await;
+    let other_refresh = str_of(&other, "refresh_token").to_owned();
+
+    // r0 was rotated: presenting it again is reuse. The family dies, r2 included.
+    let reuse = refresh(&server, &r0).await;
+    assert_eq!(reuse.status(), 401);
+    assert_eq!(
+        problem_type(reuse).await,
+        "urn:mindflow:problem:unauthorized"
+    );
+    assert_eq!(
+        refresh(&server, &r2).await.status(),
+        401,
+        "the family is revoked"
+    );
+    assert_eq!(refresh(&server, &r1).await.status(), 401);
+
+    // The other family is untouched.
+    assert_eq!(refresh(&server, &other_refresh).await.status(), 200);
+
+    // Junk is refused without fuss.
+    for junk in ["", "short", &"A".repeat(43), &format!("{r2}x")] {
+        assert_eq!(refresh(&server, junk).await.status(), 401, "{junk}");
+    }
+    let missing = post(&server, "/api/v1/auth/refresh", json!({})).await;
+    assert_eq!(missing.status(), 422);
+}
+
+#[tokio::test]
+async fn logout_revokes_and_never_tells_whether_the_token_existed() {
+    let server = server().await;
+    let session = register(&server, "bye@example.com").await;
+    let token = str_of(&session, "refresh_token").to_owned();
+    let rotated = json_of(refresh(&server, &token).await).await;
+    let current = str_of(&rotated, "refresh_token").to_owned();
+
+    let out = post(
+        &server,
+        "/api/v1/auth/logout",
+        json!({"refresh_token": current}),
+    )
+    .await;
+    assert_eq!(out.status(), 204);
+    assert_eq!(refresh(&server, &current).await.status(), 401);
+    // Idempotent, and the same answer for a token that never existed or is junk.
+    for token in [current.as_str(), token.as_str(), &"B".repeat(43), "junk"] {
+        let again = post(
+            &server,
+            "/api/v1/auth/logout",
+            json!({"refresh_token": token}),
+        )
+        .await;
+        assert_eq!(again.status(), 204, "{token}");
+        assert!(again.text().await.expect("text").is_empty());
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_account_with_retry_after() {
+    let server = server().await;
+    server
+        .register("target@example.com")
+        .await
+        .expect("register");
+    // Four failures, then a success resets the account's count.
+    for _ in 0..4 {
+        assert_eq!(
+            login(&server, "target@example.com", "wrong passphrase!")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        login(&server, "target@example.com", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            login(&server, "target@example.com", "wrong passphrase!")
+                .await
+                .status(),
+            401
+        );
+    }
+    // Past five failures even the right password waits.
+    let throttled = login(&server, "TARGET@example.com", PASSWORD).await;
+    assert_eq!(throttled.status(), 429);
+    let retry_after: u64 = throttled
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a numeric Retry-After");
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        throttled
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        problem_type(throttled).await,
+        "urn:mindflow:problem:too-many-attempts"
+    );
+
+    // An unknown account is throttled the same way (no enumeration through 429s).
+    for _ in 0..5 {
+        assert_eq!(
+            login(&server, "nobody@example.com", "wrong passphrase!")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        login(&server, "nobody@example.com", "wrong passphrase!")
+            .await
+            .status(),
+        429
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_address() {
+    let server = server().await;
+    server
+        .register("innocent@example.com")
+        .await
+        .expect("register");
+    // Twenty failures spread over accounts, none of them over the per-account limit.
+    for i in 0..20 {
+        let response = login(
+            &server,
+            &format!("spray{}@example.com", i % 5),
+            "wrong passphrase!",
+        )
+        .await;
+        assert_eq!(response.status(), 401, "attempt {i}");
+    }
+    let throttled = login(&server, "innocent@example.com", PASSWORD).await;
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
+}
+
+#[tokio::test]
+async fn tampered_foreign_and_expired_access_tokens_are_refused() {
+    let secret_b64 = base64::engine::general_purpose::STANDARD.encode(JWT_SECRET);
+    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    options.env.push(("MINDFLOW_JWT_SECRET".into(), secret_b64));
+    let server = Server::start(options).await.expect("server");
+    let session = register(&server, "jwt@example.com").await;
+    let access = str_of(&session, "access_token").to_owned();
+    let user_id = session["user"]["id"].as_str().expect("user id").to_owned();
+    assert_eq!(probe(&server, &access).await, 403);
+
+    let kid: String = Sha256::digest(JWT_SECRET)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let forge = |secret: &[u8], iat: i64, exp: i64| {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(
+            &header,
+            &json!({"sub": user_id, "tier": "free", "iss": "mindflow", "aud": "mindflow-api",
+                    "iat": iat, "exp": exp, "jti": uuid::Uuid::new_v4()}),
+            &EncodingKey::from_secret(secret),
+        )
+        .expect("encode")
+    };
+    let now = chrono_now();
+    // Control: a token forged with the server's own secret and a future expiry works, so
+    // the refusals below are about expiry and tampering, not the forging.
+    assert_eq!(
+        probe(&server, &forge(JWT_SECRET, now, now + 600)).await,
+        403
+    );
+    // Expired (well past the leeway).
+    assert_eq!(
+        probe(&server, &forge(JWT_SECRET, now - 3600, now - 600)).await,
+        401
+    );
+    // Signed with another secret under the same kid.
+    assert_eq!(
+        probe(
+            &server,
+            &forge(
+                b"another secret, thirty-two bytes or more!!",
+                now,
+                now + 600
+            )
+        )
+        .await,
+        401
+    );
+    // Tampered: the payload of the real token swapped for one claiming premium.
+    let parts: Vec<&str> = access.split('.').collect();
+    let forged_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+        json!({"sub": user_id, "tier": "premium", "iss": "mindflow", "aud": "mindflow-api",
+               "iat": now, "exp": now + 600, "jti": uuid::Uuid::new_v4()})
+        .to_string(),
+    );
+    let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+    assert_eq!(probe(&server, &tampered).await, 401);
+    // Tampered signature.
+    let mut signature = parts[2].to_owned();
+    let last = signature.pop().expect("signature");
+    signature.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(
+        probe(&server, &format!("{}.{}.{}", parts[0], parts[1], signature)).await,
+        401
+    );
+    // alg "none".
+    let none_header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string());
+    assert_eq!(
+        probe(&server, &format!("{none_header}.{}.", parts[1])).await,
+        401
+    );
+}
+
+fn chrono_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs(),
+    )
+    .expect("seconds")
+}
+
+// ---------------------------------------------------------------------------------------
+// Sign in with Google and Apple.
+
+/// A local JWKS endpoint serving `document` (changeable) and counting fetches.
+struct JwksServer {
+    url: String,
+    document: Arc<Mutex<String>>,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn jwks_server(document: String) -> JwksServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/keys", listener.local_addr().expect("addr"));
+    let document = Arc::new(Mutex::new(document));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let (served, counter) = (document.clone(), hits.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = served.lock().map(|d| d.clone()).unwrap_or_default();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 65536 {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: public, max-age=3600\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    JwksServer {
+        url,
+        document,
+        hits,
+    }
+}
+
+async fn oauth_server(jwks: &JwksServer, apple: bool) -> Server {
+    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    options.env.extend([
+        (
+            "MINDFLOW_GOOGLE_CLIENT_IDS".to_owned(),
+            format!("other-client.apps.googleusercontent.com,{GOOGLE_CLIENT}"),
+        ),
+        ("MINDFLOW_GOOGLE_JWKS_URL".to_owned(), jwks.url.clone()),
+        ("MINDFLOW_APPLE_JWKS_URL".to_owned(), jwks.url.clone()),
+    ]);
+    if apple {
+        options
+            .env
+            .push(("MINDFLOW_APPLE_CLIENT_IDS".into(), APPLE_CLIENT.into()));
+    }
+    Server::start(options).await.expect("server")
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    Rs256,
+    Es256,
+}
+
+fn sign_id_token(key: Key, claims: &Value) -> String {
+    let (algorithm, kid, encoding) = match key {
+        Key::Rs256 => (
+            Algorithm::RS256,
+            RS256_KID,
+            EncodingKey::from_rsa_der(RS256_PRIVATE),
+        ),
+        Key::Es256 => (
+            Algorithm::ES256,
+            ES256_KID,
+            EncodingKey::from_ec_der(ES256_PRIVATE),
+        ),
+    };
+    let mut header = Header::new(algorithm);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, &encoding).expect("sign")
+}
+
+fn google_claims(sub: &str, email: &str, nonce: &str) -> Value {
+    let now = chrono_now();
+    json!({
+        "iss": "https://accounts.google.com",
+        "aud": GOOGLE_CLIENT,
+        "azp": GOOGLE_CLIENT,
+        "sub": sub,
+        "email": email,
+        "email_verified": true,
+        "nonce": nonce,
+        "iat": now,
+        "exp": now + 600,
+    })
+}
+
+fn apple_claims(sub: &str, email: &str, hashed_nonce: &str) -> Value {
+    let now = chrono_now();
+    json!({
+        "iss": "https://appleid.apple.com",
+        "aud": APPLE_CLIENT,
+        "sub": sub,
+        "email": email,
+        "email_verified": "true",
+        "is_private_email": "false",
+        "nonce": hashed_nonce,
+        "nonce_supported": true,
+        "iat": now,
+        "exp": now + 600,
+    })
+}
+
+async fn sign_in(
+    server: &Server,
+    provider: &str,
+    id_token: &str,
+    nonce: &str,
+) -> reqwest::Response {
+    post(
+        server,
+        &format!("/api/v1/auth/oauth/{provider}"),
+        json!({"id_token": id_token, "nonce": nonce}),
+    )
+    .await
+}
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn google_rs256_and_apple_es256_sign_in_create_then_find_the_account() {
+    let jwks = jwks_server(JWKS.to_owned()).await;
+    let server = oauth_server(&jwks, true).await;
+
+    let token = sign_id_token(
+        Key::Rs256,
+        &google_claims("google-sub-1", "Grace@Example.com", "nonce-1"),
+    );
+    let response = sign_in(&server, "google", &token, "nonce-1").await;
+    assert_eq!(response.status(), 200);
+    let first = json_of(response).await;
+    assert_eq!(first["new_account"], true);
+    assert_eq!(first["token_type"], "Bearer");
+    assert_eq!(first["user"]["email"], "grace@example.com");
+    assert_eq!(probe(&server, str_of(&first, "access_token")).await, 403);
+    assert_eq!(
+        refresh(&server, str_of(&first, "refresh_token"))
+            .await
+            .status(),
+        200
+    );
+
+    // The same Google user again: the same account.
+    let token = sign_id_token(
+        Key::Rs256,
+        &google_claims("google-sub-1", "grace@example.com", "nonce-2"),
+    );
+    let again = json_of(sign_in(&server, "google", &token, "nonce-2").await).await;
+    assert_eq!(again["new_account"], false);
+    assert_eq!(again["user"]["id"], first["user"]["id"]);
+
+    // The account has no password: password login fails like any wrong password.
+    assert_eq!(
+        login(&server, "grace@example.com", PASSWORD).await.status(),
+        401
+    );
+
+    // Apple, ES256, with the hashed nonce Apple clients send.
+    let nonce = "raw-apple-nonce-4f1c";
+    let token = sign_id_token(
+        Key::Es256,
+        &apple_claims(
+            "001234.apple.sub",
+            "hopper@privaterelay.appleid.com",
+            &sha256_hex(nonce),
+        ),
+    );
+    let response = sign_in(&server, "apple", &token, nonce).await;
+    assert_eq!(response.status(), 200);
+    let apple = json_of(response).await;
+    assert_eq!(apple["new_account"], true);
+    assert_ne!(apple["user"]["id"], first["user"]["id"]);
+
+    // One fetch of the JWKS per provider: the second Google sign-in used the cache.
+    assert_eq!(jwks.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn provider_sign_in_links_an_existing_account_by_verified_email() {
+    let jwks = jwks_server(JWKS.to_owned()).await;
+    let server = oauth_server(&jwks, false).await;
+    // Registered with a password, the address never proven: it could be someone else
+    // squatting the owner's address ahead of their first Google sign-in.
+    let registered = register(&server, "linus@example.com").await;
+    let squatter_session = str_of(&registered, "refresh_token").to_owned();
+
+    // An unverified email neither links nor creates.
+    let mut claims = google_claims("google-sub-unverified", "linus@example.com", "n");
+    claims["email_verified"] = json!(false);
+    let unverified = sign_in(&server, "google", &sign_id_token(Key::Rs256, &claims), "n").await;
+    assert_eq!(unverified.status(), 422);
+    assert_eq!(
+        problem_type(unverified).await,
+        "urn:mindflow:problem:email-not-verified"
+    );
+
+    let token = sign_id_token(
+        Key::Es256,
+        &google_claims("google-sub-linus", "LINUS@example.com", "n"),
+    );
+    let linked = json_of(sign_in(&server, "google", &token, "n").await).await;
+    assert_eq!(linked["new_account"], false);
+    assert_eq!(linked["user"]["id"], registered["user"]["id"]);
+    // The unproven password and its sessions are gone (no pre-hijacking).
+    assert_eq!(
+        login(&server, "linus@example.com", PASSWORD).await.status(),
+        401
+    );
+    assert_eq!(refresh(&server, &squatter_session).await.status(), 401);
+    assert_eq!(
+        refresh(&server, str_of(&linked, "refresh_token"))
+            .await
+            .status(),
+        200
+    );
+    // The link holds even if the provider's email changes.
+    let token = sign_id_token(
+        Key::Rs256,
+        &google_claims("google-sub-linus", "linus@new.example.org", "m"),
+    );
+    let again = json_of(sign_in(&server, "google", &token, "m").await).await;
+    assert_eq!(again["user"]["id"], registered["user"]["id"]);
+
+    // An account whose address was proven (by a password reset) keeps its password.
+    let proven = register(&server, "ada@example.com").await;
+    let accepted = post(
+        &server,
+        "/api/v1/auth/forgot-password",
+        json!({"email": "ada@example.com"}),
+    )
+    .await;
+    assert_eq!(accepted.status(), 202);
+    let mail = wait_for_mail(&server, 1).await;
+    let code = mail[0]["payload"]["token"].as_str().expect("token");
+    let reset = post(
+        &server,
+        "/api/v1/auth/reset-password",
+        json!({"token": code, "new_password": "ada's new passphrase"}),
+    )
+    .await;
+    assert_eq!(reset.status(), 204);
+    let token = sign_id_token(
+        Key::Rs256,
+        &google_claims("google-sub-ada", "ada@example.com", "o"),
+    );
+    let linked = json_of(sign_in(&server, "google", &token, "o").await).await;
+    assert_eq!(linked["user"]["id"], proven["user"]["id"]);
+    assert_eq!(
+        login(&server, "ada@example.com", "ada's new passphrase")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn bad_id_tokens_are_refused() {
+    let jwks = jwks_server(JWKS.to_owned()).await;
+    let server = oauth_server(&jwks, true).await;
+    let now = chrono_now();
+    let base = google_claims("google-sub-x", "x@example.com", "the-nonce");
+    let mut cases: Vec<(&str, &str, String, &str)> = Vec::new();
+
+    let mut wrong_audience = base.clone();
+    wrong_audience["aud"] = json!("someone-elses-client.apps.googleusercontent.com");
+    cases.push((
+        "wrong audience",
+        "google",
+        sign_id_token(Key::Rs256, &wrong_audience),
+        "the-nonce",
+    ));
+
+    let mut expired = base.clone();
+    expired["iat"] = json!(now - 7200);
+    expired["exp"] = json!(now - 3600);
+    cases.push((
+        "expired",
+        "google",
+        sign_id_token(Key::Rs256, &expired),
+        "the-nonce",
+    ));
+
+    cases.push((
+        "nonce mismatch",
+        "google",
+        sign_id_token(Key::Rs256, &base),
+        "another-nonce",
+    ));
+
+    let mut no_nonce = base.clone();
+    no_nonce.as_object_mut().expect("object").remove("nonce");
+    cases.push((
+        "no nonce claim",
+        "google",
+        sign_id_token(Key::Rs256, &no_nonce),
+        "the-nonce",
+    ));
+
+    let mut wrong_issuer = base.clone();
+    wrong_issuer["iss"] = json!("https://accounts.example.com");
+    cases.push((
+        "wrong issuer",
+        "google",
+        sign_id_token(Key::Rs256, &wrong_issuer),
+        "the-nonce",
+    ));
+
+    // A Google token presented as Apple's: Apple's issuer and audience do not match.
+    cases.push((
+        "other provider",
+        "apple",
+        sign_id_token(Key::Rs256, &base),
+        "the-nonce",
+    ));
+
+    let good = sign_id_token(Key::Rs256, &base);
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut tampered_claims = base.clone();
+    tampered_claims["sub"] = json!("google-sub-admin");
+    let tampered_payload =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tampered_claims.to_string());
+    cases.push((
+        "tampered payload",
+        "google",
+        format!("{}.{tampered_payload}.{}", parts[0], parts[2]),
+        "the-nonce",
+    ));
+
+    // Signed by a key with a kid the provider does not publish.
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("not-published".into());
+    let unknown_kid =
+        jsonwebtoken::encode(&header, &base, &EncodingKey::from_rsa_der(RS256_PRIVATE))
+            .expect("sign");
+    cases.push(("unknown kid", "google", unknown_kid, "the-nonce"));
+
+    // The RSA key's kid on an ES256 signature.
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(RS256_KID.into());
+    let confused = jsonwebtoken::encode(&header, &base, &EncodingKey::from_ec_der(ES256_PRIVATE))
+        .expect("sign");
+    cases.push(("algorithm confusion", "google", confused, "the-nonce"));
+
+    // HS256 "signed" with the RSA key id.
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(RS256_KID.into());
+    let hs =
+        jsonwebtoken::encode(&header, &base, &EncodingKey::from_secret(b"guess")).expect("sign");
+    cases.push(("hs256", "google", hs, "the-nonce"));
+
+    cases.push(("not a jwt", "google", "not.a.jwt".into(), "the-nonce"));
+
+    for (name, provider, token, nonce) in cases {
+        let response = sign_in(&server, provider, &token, nonce).await;
+        assert_eq!(response.status(), 401, "{name}");
+        assert_eq!(
+            problem_type(response).await,
+            "urn:mindflow:problem:invalid-id-token",
+            "{name}"
+        );
+    }
+
+    // Nothing was created: the good token still makes a new account.
+    let response = sign_in(&server, "google", &good, "the-nonce").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_of(response).await["new_account"], true);
+
+    let missing = post(
+        &server,
+        "/api/v1/auth/oauth/google",
+        json!({"id_token": good}),
+    )
+    .await;
+    assert_eq!(missing.status(), 422);
+}
+
+#[tokio::test]
+async fn unknown_and_unconfigured_providers_are_404() {
+    let jwks = jwks_server(JWKS.to_owned()).await;
+    let server = oauth_server(&jwks, false).await;
+    let body = json!({"id_token": "x.y.z", "nonce": "n"});
+    let unknown = post(&server, "/api/v1/auth/oauth/facebook", body.clone()).await;
+    assert_eq!(unknown.status(), 404);
+    let unconfigured = post(&server, "/api/v1/auth/oauth/apple", body).await;
+    assert_eq!(unconfigured.status(), 404);
+    assert_eq!(
+        problem_type(unconfigured).await,
+        "urn:mindflow:problem:provider-not-configured"
+    );
+    assert_eq!(jwks.hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_new_signing_key_is_fetched_when_a_token_names_it() {
+    let all: Value = serde_json::from_str(JWKS).expect("jwks");
+    let rsa_only = json!({"keys": [all["keys"][0].clone()]});
+    let jwks = jwks_server(rsa_only.to_string()).await;
+    let server = oauth_server(&jwks, false).await;
+
+    let rs = sign_id_token(
+        Key::Rs256,
+        &google_claims("sub-rotation", "rot@example.com", "n"),
+    );
+    assert_eq!(sign_in(&server, "google", &rs, "n").await.status(), 200);
+    let es = sign_id_token(
+        Key::Es256,
+        &google_claims("sub-rotation", "rot@example.com", "n"),
+    );
+    assert_eq!(
+        sign_in(&server, "google", &es, "n").await.status(),
+        401,
+        "not published yet"
+    );
+
+    // The provider publishes the EC key; a token naming it makes the server fetch again
+    // (after the one-second cool-down).
+    *jwks.document.lock().expect("lock") = JWKS.to_owned();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(sign_in(&server, "google", &es, "n").await.status(), 200);
+    assert!(jwks.hits.load(Ordering::SeqCst) >= 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Password reset through the outbox and the file mailer.
+
+/// Waits for the file mailer to write `count` messages; returns them.
+async fn wait_for_mail(server: &Server, count: usize) -> Vec<Value> {
+    let dir = server.data_dir.join("outbox-mail");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut messages: Vec<Value> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .filter(|p| {
+                        !p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with('.'))
+                    })
+                    .filter_map(|p| std::fs::read(p).ok())
+                    .filter_map(|b| serde_json::from_slice(&b).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if messages.len() >= count {
+            messages.sort_by_key(|m| m["queued_at"].as_str().unwrap_or_default().to_owned());
+            return messages;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} messages arrived in {}:\n{}",
+            messages.len(),
+            dir.display(),
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn forgot_and_reset_password_through_the_file_mailer() {
+    let server = server().await;
+    let session = register(&server, "Reset.Me@example.com").await;
+    let old_refresh = str_of(&session, "refresh_token").to_owned();
+
+    let known = post(
+        &server,
+        "/api/v1/auth/forgot-password",
+        json!({"email": "reset.me@EXAMPLE.com"}),
+    )
+    .await;
+    assert_eq!(known.status(), 202);
+    let known_body = known.text().await.expect("text");
+    for email in ["nobody@example.com", "not an email"] {
+        let unknown = post(
+            &server,
+            "/api/v1/auth/forgot-password",
+            json!({"email": email}),
+        )
+        .await;
+        assert_eq!(unknown.status(), 202);
+        assert_eq!(
+            unknown.text().await.expect("text"),
+            known_body,
+            "no enumeration"
+        );
+    }
+
+    let messages = wait_for_mail(&server, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let messages_later = wait_for_mail(&server, 1).await;
+    assert_eq!(
+        messages_later.len(),
+        1,
+        "only the existing account gets mail"
+    );
+    let mail = &messages[0];
+    assert_eq!(mail["kind"], "password_reset");
+    assert_eq!(mail["to"], "reset.me@example.com");
+    let token = mail["payload"]["token"].as_str().expect("token").to_owned();
+    assert!(mail["text"].as_str().expect("text").contains(&token));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = server.data_dir.join("outbox-mail");
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let file = dir.join(format!("{}.json", mail["id"].as_str().expect("id")));
+        assert_eq!(mode(&file), 0o600);
+    }
+    let log = server.log();
+    assert!(!log.contains(&token), "the token is never logged");
+    assert!(
+        !log.contains("reset.me@example.com"),
+        "the address is never logged"
+    );
+
+    // The policy applies to the new password; a refused attempt does not spend the token.
+    let weak = post(
+        &server,
+        "/api/v1/auth/reset-password",
+        json!({"token": token, "new_password": "short"}),
+    )
+    .await;
+    assert_eq!(weak.status(), 422);
+    let mut tampered = token.clone();
+    let last = tampered.pop().expect("char");
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let wrong = post(
+        &server,
+        "/api/v1/auth/reset-password",
+        json!({"token": tampered, "new_password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(wrong.status(), 401);
+
+    let reset = post(
+        &server,
+        "/api/v1/auth/reset-password",
+        json!({"token": token, "new_password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(reset.status(), 204);
+    // Single use.
+    let again = post(
+        &server,
+        "/api/v1/auth/reset-password",
+        json!({"token": token, "new_password": "yet another passphrase"}),
+    )
+    .await;
+    assert_eq!(again.status(), 401);
+    assert_eq!(
+        problem_type(again).await,
+        "urn:mindflow:problem:invalid-reset-token"
+    );
+
+    assert_eq!(
+        login(&server, "reset.me@example.com", PASSWORD)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        login(&server, "reset.me@example.com", "a brand new passphrase")
+            .await
+            .status(),
+        200
+    );
+    // Every session from before the reset is gone.
+    assert_eq!(refresh(&server, &old_refresh).await.status(), 401);
+}
+
+// ---------------------------------------------------------------------------------------
+// Account deletion.
+
+#[tokio::test]
+async fn a_deleted_account_stops_working_at_once_and_is_purged() {
+    let server = server().await;
+    let session = register(&server, "leaving@example.com").await;
+    let access = str_of(&session, "access_token").to_owned();
+    let refresh_token = str_of(&session, "refresh_token").to_owned();
+    let delete = |body: Option<Value>, token: String| {
+        let mut request = server
+            .http
+            .delete(server.url("/api/v1/auth/account"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+
+    assert_eq!(
+        server
+            .http
+            .delete(server.url("/api/v1/auth/account"))
+            .send()
+            .await
+            .expect("delete")
+            .status(),
+        401,
+        "needs an access token"
+    );
+    assert_eq!(
+        delete(None, access.clone()).await.expect("delete").status(),
+        422,
+        "password required"
+    );
+    assert_eq!(
+        delete(
+            Some(json!({"password": "not my passphrase"})),
+            access.clone()
+        )
+        .await
+        .expect("delete")
+        .status(),
+        403
+    );
+    assert_eq!(
+        probe(&server, &access).await,
+        403,
+        "still alive after a refusal"
+    );
+
+    let deleted = delete(Some(json!({"password": PASSWORD})), access.clone())
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 204);
+
+    // Access and refresh tokens stop working at once; so does the password.
+    assert_eq!(probe(&server, &access).await, 401);
+    assert_eq!(refresh(&server, &refresh_token).await.status(), 401);
+    assert_eq!(
+        login(&server, "leaving@example.com", PASSWORD)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        delete(Some(json!({"password": PASSWORD})), access.clone())
+            .await
+            .expect("delete")
+            .status(),
+        401
+    );
+    // Purged: the address is free again, for a new account with a new id.
+    let again = register(&server, "leaving@example.com").await;
+    assert_ne!(again["user"]["id"], session["user"]["id"]);
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_is_deleted_with_its_token() {
+    let jwks = jwks_server(JWKS.to_owned()).await;
+    let server = oauth_server(&jwks, false).await;
+    let token = sign_id_token(
+        Key::Rs256,
+        &google_claims("google-sub-del", "del@example.com", "n"),
+    );
+    let session = json_of(sign_in(&server, "google", &token, "n").await).await;
+    let access = str_of(&session, "access_token").to_owned();
+    let response = server
+        .http
+        .delete(server.url("/api/v1/auth/account"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status(), 204);
+    assert_eq!(probe(&server, &access).await, 401);
+    assert_eq!(
+        refresh(&server, str_of(&session, "refresh_token"))
+            .await
+            .status(),
+        401
+    );
+    // Signing in again with the provider starts a fresh account.
+    let token = sign_id_token(
+        Key::Rs256,
+        &google_claims("google-sub-del", "del@example.com", "m"),
+    );
+    let fresh = json_of(sign_in(&server, "google", &token, "m").await).await;
+    assert_eq!(fresh["new_account"], true);
+    assert_ne!(fresh["user"]["id"], session["user"]["id"]);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_auth_endpoint() {
+    let server = server().await;
+    let document: Value = server
+        .http
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    for (path, method) in [
+        ("/api/v1/auth/register", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/oauth/{provider}", "post"),
+        ("/api/v1/auth/forgot-password", "post"),
+        ("/api/v1/auth/reset-password", "post"),
+        ("/api/v1/auth/account", "delete"),
+    ] {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path} is documented"
+        );
+    }
+    assert!(
+        document["components"]["schemas"]["TokenResponse"]["properties"]["refresh_token"]
+            .is_object()
+    );
 }

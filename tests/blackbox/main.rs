@@ -5,9 +5,12 @@
 
 mod admin;
 mod auth;
+mod crisis;
 mod health;
 mod hotswap;
 mod manifest;
 mod replicas;
 mod sandbox;
 mod spin;
+mod storage;
+mod users;

@@ -22,14 +22,17 @@ const HTTP_COMPONENTS: &[&str] = &[
     "outbound-spin",
     "hostile",
     "greedy-imports",
+    "crypto-probe",
+    "storage-probe",
     "versioned",
+    "mood",
 ];
 
 /// Pure-function components (no imports at all).
 const PURE_COMPONENTS: &[&str] = &["crisis-rules"];
 
 /// Crates with native unit tests outside the default members.
-const NATIVE_TESTED_COMPONENTS: &[&str] = &["crisis-rules"];
+const NATIVE_TESTED_COMPONENTS: &[&str] = &["crisis-rules", "mood"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -185,7 +188,58 @@ fn build_components(root: &Path) -> Result<()> {
         let module = pure_built.join(format!("{}.wasm", name.replace('-', "_")));
         componentize(&module, &out.join(format!("{name}.wasm")))?;
     }
+    build_crisis_rules_variants(root, &out)?;
     eprintln!("xtask: components are in {}", out.display());
+    Ok(())
+}
+
+/// The crisis-rules variants the gate tests need (see components/crisis-rules/variants).
+fn build_crisis_rules_variants(root: &Path, out: &Path) -> Result<()> {
+    let crate_dir = root.join("components").join("crisis-rules");
+    let ruleset = std::fs::read_to_string(crate_dir.join("rules").join("ruleset.toml"))
+        .context("cannot read the crisis ruleset")?;
+    let extra = std::fs::read_to_string(crate_dir.join("variants").join("improved-rule.toml"))
+        .context("cannot read variants/improved-rule.toml")?;
+    let improved = format!(
+        "{}{extra}",
+        ruleset.replacen("version = \"", "version = \"improved-", 1)
+    );
+    let weakened: Vec<&str> = ruleset
+        .split("\n[[rule]]\n")
+        .filter(|block| !block.starts_with("id = \"plan.note-written\""))
+        .collect();
+    let weakened = weakened.join("\n[[rule]]\n");
+    if weakened.len() == ruleset.len() {
+        bail!("rule plan.note-written is gone from the ruleset: update the weakened variant");
+    }
+    let variants_dir = root.join("target").join("crisis-variants");
+    std::fs::create_dir_all(&variants_dir)?;
+    for (variant, text) in [("improved", improved), ("weakened", weakened)] {
+        let file = variants_dir.join(format!("{variant}.toml"));
+        std::fs::write(&file, text)?;
+        let mut build = cargo(root);
+        build.args([
+            "build",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "component",
+            "-p",
+            "crisis-rules",
+        ]);
+        // A target folder per variant keeps each one (and the default) incrementally cached.
+        let variant_target = target_dir(root).join(format!("crisis-variant-{variant}"));
+        build.env("MINDFLOW_CRISIS_RULESET", &file);
+        build.env("CARGO_TARGET_DIR", &variant_target);
+        run(build)?;
+        componentize(
+            &variant_target
+                .join("wasm32-unknown-unknown")
+                .join("component")
+                .join("crisis_rules.wasm"),
+            &out.join(format!("crisis-rules-{variant}.wasm")),
+        )?;
+    }
     Ok(())
 }
 

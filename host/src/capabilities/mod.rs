@@ -5,9 +5,11 @@
 //! capability only when its manifest grants it; an ungranted import fails at install.
 
 pub mod context;
+pub mod crisis;
 pub mod crypto;
 pub mod ml;
 pub mod outbound;
+pub mod storage;
 pub mod variables;
 
 /// What capability implementations reach, shared by every request's store. A capability
@@ -18,6 +20,8 @@ pub struct HostServices {
     pub db: crate::db::Database,
     /// Envelope encryption under per-user data keys.
     pub keys: crate::crypto::KeyService,
+    /// Crisis assessment with the active crisis rules.
+    pub crisis: crate::crisis::service::CrisisService,
     /// The dimension of `ml.embed` vectors (the deployment's embedding dimension).
     pub embedding_dimension: usize,
 }

@@ -3,3 +3,4 @@
 
 pub mod cases;
 pub mod gate;
+pub mod service;

@@ -84,11 +84,8 @@ impl Database {
     ) -> Result<VersionRecord, DbError> {
         let id = Uuid::new_v4();
         let size = i64::try_from(new.bytes.len()).unwrap_or(i64::MAX);
-        let gate = new
-            .gate_report
-            .map(Param::Json)
-            .unwrap_or(Param::OptText(None));
-        let openapi = new.openapi.map(Param::Json).unwrap_or(Param::OptText(None));
+        let gate = Param::OptJson(new.gate_report);
+        let openapi = Param::OptJson(new.openapi);
         let sql = format!(
             "INSERT INTO component_versions (id, name, version, kind, sha256, bytes, size_bytes, status, gate_report, openapi, installed_by, installed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {COLUMNS}"

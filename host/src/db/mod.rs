@@ -11,7 +11,16 @@ mod params;
 mod row;
 
 pub mod audit;
+pub mod catalog;
+pub mod collections;
+pub mod auth;
 pub mod components;
+pub mod crisis;
+pub mod data_keys;
+pub mod export;
+pub mod profiles;
+pub mod retention;
+pub mod outbox;
 pub mod users;
 
 use std::path::Path;

@@ -123,4 +123,79 @@ impl DbRow {
                 .map_err(|e| decode(column, e)),
         }
     }
+
+    /// An optional integer (any width).
+    pub fn opt_int(&self, column: &str) -> Result<Option<i64>, DbError> {
+        match self {
+            Self::Sqlite(r) => r.try_get::<Option<i64>, _>(column),
+            Self::Postgres(r) => r
+                .try_get::<Option<i64>, _>(column)
+                .or_else(|_| r.try_get::<Option<i32>, _>(column).map(|i| i.map(i64::from)))
+                .or_else(|_| r.try_get::<Option<i16>, _>(column).map(|i| i.map(i64::from))),
+        }
+        .map_err(|e| decode(column, e))
+    }
+
+    /// An optional double-precision float.
+    pub fn opt_float(&self, column: &str) -> Result<Option<f64>, DbError> {
+        match self {
+            Self::Sqlite(r) => r.try_get::<Option<f64>, _>(column),
+            Self::Postgres(r) => r
+                .try_get::<Option<f64>, _>(column)
+                .or_else(|_| r.try_get::<Option<f32>, _>(column).map(|f| f.map(f64::from))),
+        }
+        .map_err(|e| decode(column, e))
+    }
+
+    /// An optional boolean.
+    pub fn opt_bool(&self, column: &str) -> Result<Option<bool>, DbError> {
+        match self {
+            Self::Sqlite(r) => r.try_get(column),
+            Self::Postgres(r) => r.try_get(column),
+        }
+        .map_err(|e| decode(column, e))
+    }
+
+    /// Optional bytes.
+    pub fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, DbError> {
+        match self {
+            Self::Sqlite(r) => r.try_get(column),
+            Self::Postgres(r) => r.try_get(column),
+        }
+        .map_err(|e| decode(column, e))
+    }
+
+    /// An optional date.
+    pub fn opt_date(&self, column: &str) -> Result<Option<chrono::NaiveDate>, DbError> {
+        match self {
+            Self::Sqlite(r) => {
+                let text: Option<String> = r.try_get(column).map_err(|e| decode(column, e))?;
+                text.map(|t| {
+                    chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d").map_err(|e| decode(column, e))
+                })
+                .transpose()
+            }
+            Self::Postgres(r) => r.try_get(column).map_err(|e| decode(column, e)),
+        }
+    }
+
+    /// An optional embedding: a BLOB of little-endian f32s in SQLite; in PostgreSQL the
+    /// query must select the `vector` column cast to `real[]`.
+    pub fn opt_vector(&self, column: &str) -> Result<Option<Vec<f32>>, DbError> {
+        match self {
+            Self::Sqlite(r) => {
+                let blob: Option<Vec<u8>> = r.try_get(column).map_err(|e| decode(column, e))?;
+                blob.map(|b| {
+                    if b.len() % 4 != 0 {
+                        return Err(decode(column, "not a whole number of f32s"));
+                    }
+                    Ok(b.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect())
+                })
+                .transpose()
+            }
+            Self::Postgres(r) => r.try_get(column).map_err(|e| decode(column, e)),
+        }
+    }
 }

@@ -1,20 +1,58 @@
-//! `/api/v1/auth`: registration and login (host-native: identity is the trust base).
+//! `/api/v1/auth` (seed-plan §3.1), host-native because identity is the trust base:
+//! registration, login, refresh-token rotation, logout, sign-in with Google and Apple,
+//! password reset and account deletion.
 //!
-//! Login answers an unknown email and a wrong password the same way and in similar time
-//! (the password is checked against a decoy hash when there is no account).
+//! - Sessions: every login (password or provider) answers an access token and an opaque
+//!   refresh token that starts a *family*; `POST /refresh` rotates it, and presenting a
+//!   rotated token again revokes the family (see [`crate::identity::refresh`]).
+//! - Login answers an unknown email and a wrong password the same way and in similar time
+//!   (the password is checked against a decoy hash when there is no account), and is
+//!   throttled per account and per client address (429 with `Retry-After`).
+//! - `POST /forgot-password` always answers 202 with the same body, at once: looking the
+//!   account up, storing the token and queuing the mail happen after the answer (in one
+//!   transaction), so neither the body nor the timing tells whether the account exists.
+//!   *Departure from "durable before the response":* a 202 promises nothing durable.
+//! - Provider sign-in links by verified email; an account whose email was never proven
+//!   loses its password and sessions when linked (no account pre-hijacking), and a completed
+//!   password reset proves the email.
+//! - Secrets (passwords, tokens, ID tokens) are never logged.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::AppState;
+use super::caller::Authenticated;
 use super::problem::{ApiError, FieldError};
+use crate::db::Database;
+use crate::db::auth::{NewRefreshToken, ResetRequest};
 use crate::db::users::UserRecord;
-use crate::identity::{self, passwords, tokens};
+use crate::identity::oidc::{OidcError, Provider, VerifiedIdentity};
+use crate::identity::refresh::Verdict;
+use crate::identity::{self, opaque, passwords, refresh, throttle, tokens};
+
+/// How long a password-reset token lives.
+pub const RESET_TTL_MINUTES: i64 = 60;
+/// Unused reset tokens a user may hold from the last [`RESET_TTL_MINUTES`]; further requests
+/// are silently dropped (no mail bombing).
+pub const MAX_OUTSTANDING_RESETS: i64 = 3;
+/// The longest `User-Agent` stored with a refresh token.
+const MAX_USER_AGENT_CHARS: usize = 256;
+/// The longest ID token accepted.
+const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
+/// The longest nonce accepted.
+const MAX_NONCE_BYTES: usize = 512;
 
 /// `POST /register` body.
 #[derive(Deserialize)]
@@ -33,30 +71,164 @@ pub struct LoginBody {
     password: String,
 }
 
+/// `POST /refresh` and `POST /logout` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+/// `POST /oauth/{provider}` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthBody {
+    id_token: String,
+    nonce: String,
+}
+
+/// `POST /forgot-password` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPasswordBody {
+    email: String,
+}
+
+/// `POST /reset-password` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordBody {
+    token: String,
+    new_password: String,
+}
+
+/// `DELETE /account` body (optional for accounts without a password).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountBody {
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Who is on the other end: the peer address (from the server's connect info) and the
+/// `User-Agent`, both only recorded with refresh tokens and used for throttling.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// The peer address.
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent`, without control characters, shortened.
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_canonical());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_USER_AGENT_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|v| !v.trim().is_empty());
+        Ok(Self { ip, user_agent })
+    }
+}
+
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b)
         .map_err(|e| ApiError::new(e.status(), "invalid-body", e.body_text()))
 }
 
-fn token_response(
+fn refresh_refused() -> ApiError {
+    ApiError::unauthorized("the refresh token is invalid, expired or revoked")
+}
+
+fn too_many_attempts(seconds: u64) -> ApiError {
+    ApiError {
+        retry_after: Some(seconds),
+        ..ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-attempts",
+            "too many failed sign-in attempts; try again later",
+        )
+    }
+}
+
+/// The access token and refresh token answer (RFC 6749 §5.1 names).
+fn token_document(user: &UserRecord, access: &str, refresh_token: &str) -> Value {
+    token_json(
+        json!({"id": user.id, "email": user.email, "subscription_tier": user.subscription_tier}),
+        access,
+        refresh_token,
+    )
+}
+
+fn token_json(user: Value, access: &str, refresh_token: &str) -> Value {
+    json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": tokens::ACCESS_TTL_SECONDS,
+        "refresh_token": refresh_token,
+        "user": user,
+    })
+}
+
+fn new_refresh_token<'a>(
+    user_id: Uuid,
+    family_id: Uuid,
+    token: &'a opaque::OpaqueToken,
+    client: &'a ClientInfo,
+    now: DateTime<Utc>,
+) -> NewRefreshToken<'a> {
+    NewRefreshToken {
+        id: Uuid::new_v4(),
+        user_id,
+        family_id,
+        token_hash: &token.hash,
+        issued_at: now,
+        expires_at: refresh::expiry_from(now),
+        user_agent: client.user_agent.as_deref(),
+        ip: client.ip,
+    }
+}
+
+/// Starts a session (a new refresh-token family) and answers the tokens.
+async fn start_session(
     state: &AppState,
     user: &UserRecord,
+    client: &ClientInfo,
     status: StatusCode,
+    extra: Option<(&str, Value)>,
 ) -> Result<Response, ApiError> {
     let access = state
         .tokens
         .issue(user.id, &user.subscription_tier)
         .map_err(|_| ApiError::internal())?;
-    Ok((
-        status,
-        Json(json!({
-            "access_token": access,
-            "token_type": "Bearer",
-            "expires_in": tokens::ACCESS_TTL_SECONDS,
-            "user": {"id": user.id, "email": user.email, "subscription_tier": user.subscription_tier},
-        })),
-    )
-        .into_response())
+    let token = opaque::generate();
+    let now = Utc::now();
+    state
+        .db
+        .insert_refresh_token(&new_refresh_token(
+            user.id,
+            Uuid::new_v4(),
+            &token,
+            client,
+            now,
+        ))
+        .await?;
+    let mut document = token_document(user, &access, &token.token);
+    if let (Some((key, value)), Some(object)) = (extra, document.as_object_mut()) {
+        object.insert(key.to_owned(), value);
+    }
+    Ok((status, Json(document)).into_response())
 }
 
 async fn hash_blocking(password: String) -> Result<String, ApiError> {
@@ -66,12 +238,53 @@ async fn hash_blocking(password: String) -> Result<String, ApiError> {
         .map_err(|_| ApiError::internal())
 }
 
-/// Registers an account with email and password; answers with an access token.
+async fn verify_blocking(password: String, phc: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || passwords::verify(&password, &phc))
+        .await
+        .map_err(|_| ApiError::internal())
+}
+
+/// The throttling keys of an attempt: the account's, and the client address's if known.
+fn attempt_keys(normalised_email: &str, ip: Option<IpAddr>) -> Vec<String> {
+    std::iter::once(throttle::account_key(normalised_email))
+        .chain(ip.map(throttle::ip_key))
+        .collect()
+}
+
+/// Refuses with 429 when the account or the address has too many recent failures.
+async fn check_throttle(
+    db: &Database,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let since = throttle::window_start(now);
+    let mut wait: Option<u64> = None;
+    for key in keys {
+        let (limit, after_last_success) = if key.starts_with("account:") {
+            (throttle::ACCOUNT_LIMIT, true)
+        } else {
+            (throttle::IP_LIMIT, false)
+        };
+        let failures = db
+            .recent_login_failures(key, since, after_last_success, limit)
+            .await?;
+        if let Some(seconds) = throttle::retry_after(&failures, limit, now) {
+            wait = Some(wait.map_or(seconds, |w| w.max(seconds)));
+        }
+    }
+    match wait {
+        Some(seconds) => Err(too_many_attempts(seconds)),
+        None => Ok(()),
+    }
+}
+
+/// Registers an account with email and password; answers with an access and a refresh token.
 ///
 /// # Errors
 /// 422 for a bad email, password or display name; 409 for a taken email.
 pub async fn register(
     State(state): State<AppState>,
+    client: ClientInfo,
     body: Result<Json<RegisterBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
@@ -114,30 +327,494 @@ pub async fn register(
                 e.into()
             }
         })?;
-    token_response(&state, &user, StatusCode::CREATED)
+    start_session(&state, &user, &client, StatusCode::CREATED, None).await
 }
 
 /// Logs in with email and password.
 ///
 /// # Errors
-/// 401 for an unknown email or a wrong password (the same answer for both).
+/// 401 for an unknown email or a wrong password (the same answer for both); 429 with
+/// `Retry-After` after too many recent failures for the account or from the address.
 pub async fn login(
     State(state): State<AppState>,
+    client: ClientInfo,
     body: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
     let email = identity::normalise_email(&body.email);
+    let now = Utc::now();
+    let keys = attempt_keys(&email, client.ip);
+    check_throttle(&state.db, &keys, now).await?;
     let user = state.db.user_by_email(&email).await?;
     let phc = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| passwords::decoy_hash().to_owned());
-    let password = body.password;
-    let matches = tokio::task::spawn_blocking(move || passwords::verify(&password, &phc))
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let matches = verify_blocking(body.password, phc).await?;
+    let user = user.filter(|u| matches && u.password_hash.is_some());
+    state
+        .db
+        .record_login_attempt(&keys, user.is_some(), Utc::now())
+        .await?;
     match user {
-        Some(user) if matches => token_response(&state, &user, StatusCode::OK),
-        _ => Err(ApiError::unauthorized("the email or password is wrong")),
+        Some(user) => start_session(&state, &user, &client, StatusCode::OK, None).await,
+        None => Err(ApiError::unauthorized("the email or password is wrong")),
+    }
+}
+
+/// Exchanges a refresh token for a new access token and a new refresh token (rotation).
+///
+/// # Errors
+/// 401 for an unknown, expired or revoked token, and for a token already rotated, which
+/// also revokes every token of its family (reuse detection).
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    body: Result<Json<RefreshBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let body = json_body(body)?;
+    if !opaque::is_well_formed(&body.refresh_token) {
+        return Err(refresh_refused());
+    }
+    let presented = opaque::hash(&body.refresh_token);
+    let now = Utc::now();
+    let mut tx = state.db.begin().await?;
+    let Some(record) = tx.refresh_token_for_update(&presented).await? else {
+        return Err(refresh_refused());
+    };
+    match refresh::assess(&record, now) {
+        Verdict::Rotate => {}
+        Verdict::Revoked | Verdict::Expired => return Err(refresh_refused()),
+        Verdict::Reused => {
+            let revoked = tx.revoke_refresh_family(record.family_id, now).await?;
+            tx.commit().await?;
+            tracing::warn!(
+                user_id = %record.user_id,
+                family_id = %record.family_id,
+                revoked,
+                "a rotated refresh token was presented again: its family is revoked"
+            );
+            return Err(refresh_refused());
+        }
+    }
+    let Some(user) = state.db.user_by_id(record.user_id).await? else {
+        return Err(refresh_refused());
+    };
+    let next = opaque::generate();
+    let new = new_refresh_token(user.id, record.family_id, &next, &client, now);
+    tx.insert_refresh_token(&new).await?;
+    if !tx.mark_refresh_rotated(record.id, new.id, now).await? {
+        return Err(refresh_refused());
+    }
+    tx.commit().await?;
+    let access = state
+        .tokens
+        .issue(user.id, &user.subscription_tier)
+        .map_err(|_| ApiError::internal())?;
+    Ok((
+        StatusCode::OK,
+        Json(token_document(&user, &access, &next.token)),
+    )
+        .into_response())
+}
+
+/// Ends the session of a refresh token (revokes its family). Always 204, whether or not the
+/// token existed.
+///
+/// # Errors
+/// 400/422 for a malformed body only.
+pub async fn logout(
+    State(state): State<AppState>,
+    body: Result<Json<RefreshBody>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let body = json_body(body)?;
+    if opaque::is_well_formed(&body.refresh_token) {
+        state
+            .db
+            .revoke_refresh_family_of(&opaque::hash(&body.refresh_token), Utc::now())
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn oidc_problem(error: OidcError) -> ApiError {
+    match error {
+        OidcError::NotConfigured => provider_not_configured(),
+        OidcError::KeysUnavailable => {
+            ApiError::unavailable("the identity provider's signing keys cannot be fetched")
+        }
+        OidcError::Client(_) => ApiError::internal(),
+        other => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-id-token",
+            other.to_string(),
+        ),
+    }
+}
+
+fn provider_not_configured() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "provider-not-configured",
+        "sign-in with this provider is not configured",
+    )
+}
+
+/// The account of a verified identity: the linked one; else the account with the verified
+/// email, linked now (an account whose email was never verified loses its password and
+/// sessions then: see [`Database::link_oauth`]); else a new account without a password.
+/// Returns whether it is new.
+async fn oauth_account(
+    state: &AppState,
+    identity: &VerifiedIdentity,
+) -> Result<(UserRecord, bool), ApiError> {
+    let provider = identity.provider.name();
+    // A second round covers losing a race with a concurrent sign-in of the same person.
+    for _ in 0..2 {
+        let now = Utc::now();
+        if let Some(user_id) = state
+            .db
+            .user_id_by_oauth(provider, &identity.subject)
+            .await?
+        {
+            let user = state
+                .db
+                .user_by_id(user_id)
+                .await?
+                .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+            return Ok((user, false));
+        }
+        let Some(email) = identity
+            .email
+            .as_deref()
+            .filter(|_| identity.email_verified)
+        else {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "email-not-verified",
+                "the identity provider vouches for no verified email, so no account can be linked or created",
+            ));
+        };
+        if let Some(user) = state.db.user_by_email(email).await? {
+            match state
+                .db
+                .link_oauth(user.id, provider, &identity.subject, now)
+                .await
+            {
+                Ok(password_cleared) => {
+                    if password_cleared {
+                        tracing::info!(user_id = %user.id, provider, "linked an account with an unverified email: its password and sessions were revoked");
+                    }
+                    return Ok((user, false));
+                }
+                Err(e) if e.is_conflict() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match state
+            .db
+            .create_oauth_user(email, provider, &identity.subject, now)
+            .await
+        {
+            Ok(id) => {
+                let user = state
+                    .db
+                    .user_by_id(id)
+                    .await?
+                    .ok_or_else(ApiError::internal)?;
+                return Ok((user, true));
+            }
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "the account changed during sign-in; try again",
+    ))
+}
+
+/// Signs in with a Google or Apple ID token: links or creates the account and answers like
+/// login (plus `new_account`).
+///
+/// # Errors
+/// 404 for an unknown or unconfigured provider; 401 for an ID token that does not verify
+/// (signature, issuer, audience, expiry, nonce); 422 when the provider vouches for no
+/// verified email and the identity is not linked yet; 503 when the provider's keys are
+/// unreachable.
+pub async fn oauth(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    client: ClientInfo,
+    body: Result<Json<OAuthBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let provider = Provider::parse(&provider)
+        .ok_or_else(|| ApiError::not_found("unknown sign-in provider (google or apple)"))?;
+    if !state.oidc.is_configured(provider) {
+        return Err(provider_not_configured());
+    }
+    let body = json_body(body)?;
+    let mut errors = Vec::new();
+    if body.id_token.is_empty() || body.id_token.len() > MAX_ID_TOKEN_BYTES {
+        errors.push(FieldError {
+            field: "id_token".into(),
+            message: format!("must be 1 to {MAX_ID_TOKEN_BYTES} bytes"),
+        });
+    }
+    if body.nonce.is_empty() || body.nonce.len() > MAX_NONCE_BYTES {
+        errors.push(FieldError {
+            field: "nonce".into(),
+            message: format!("must be 1 to {MAX_NONCE_BYTES} bytes"),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let identity = state
+        .oidc
+        .verify(provider, &body.id_token, &body.nonce)
+        .await
+        .map_err(oidc_problem)?;
+    let (user, created) = oauth_account(&state, &identity).await?;
+    if created {
+        tracing::info!(user_id = %user.id, provider = provider.name(), "account created by provider sign-in");
+    }
+    start_session(
+        &state,
+        &user,
+        &client,
+        StatusCode::OK,
+        Some(("new_account", Value::Bool(created))),
+    )
+    .await
+}
+
+/// Stores a reset token and queues its mail, if the account exists (run after answering).
+async fn queue_password_reset(db: Database, email: String) {
+    let result = async {
+        let Some(user) = db.user_by_email(&email).await? else {
+            return Ok(None);
+        };
+        let token = opaque::generate();
+        let now = Utc::now();
+        let expires_at = now + Duration::minutes(RESET_TTL_MINUTES);
+        let outcome = db
+            .request_password_reset(
+                user.id,
+                &token.hash,
+                expires_at,
+                now,
+                now - Duration::minutes(RESET_TTL_MINUTES),
+                MAX_OUTSTANDING_RESETS,
+                &user.email,
+                json!({"token": token.token, "expires_at": expires_at}),
+            )
+            .await?;
+        Ok::<_, crate::db::DbError>(Some((user.id, outcome)))
+    }
+    .await;
+    match result {
+        Ok(Some((user_id, ResetRequest::Queued))) => {
+            tracing::info!(%user_id, "password reset requested");
+        }
+        Ok(Some((user_id, ResetRequest::Throttled))) => {
+            tracing::info!(%user_id, "password reset not sent: too many outstanding requests");
+        }
+        Ok(None) => {}
+        Err(error) => tracing::error!(%error, "cannot queue a password reset"),
+    }
+}
+
+/// Requests a password-reset mail. Always 202 with the same body.
+///
+/// # Errors
+/// 400/422 for a malformed body only.
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    body: Result<Json<ForgotPasswordBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let body = json_body(body)?;
+    let email = identity::normalise_email(&body.email);
+    if identity::is_plausible_email(&email) {
+        tokio::spawn(queue_password_reset(state.db.clone(), email));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "detail": "If an account uses this address, a reset code is on its way. It is valid for one hour."
+        })),
+    )
+        .into_response())
+}
+
+/// Sets a new password with a reset token (single use, one hour); signs the user out
+/// everywhere (every refresh token is revoked).
+///
+/// # Errors
+/// 422 when the new password breaks the policy; 401 for an unknown, used or expired token.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    body: Result<Json<ResetPasswordBody>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let body = json_body(body)?;
+    if let Some(problem) = passwords::policy_violation(&body.new_password) {
+        return Err(ApiError::invalid_field("new_password", problem));
+    }
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-reset-token",
+            "the reset token is invalid, used or expired",
+        )
+    };
+    if !opaque::is_well_formed(&body.token) {
+        return Err(refused());
+    }
+    let token_hash = opaque::hash(&body.token);
+    // Checked before hashing, so junk tokens cost no Argon2 run.
+    if !state
+        .db
+        .password_reset_is_usable(&token_hash, Utc::now())
+        .await?
+    {
+        return Err(refused());
+    }
+    let phc = hash_blocking(body.new_password).await?;
+    let user_id = state
+        .db
+        .complete_password_reset(&token_hash, &phc, Utc::now())
+        .await?
+        .ok_or_else(refused)?;
+    tracing::info!(%user_id, "password reset: every session revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the caller's account: the data key is crypto-shredded, then the account and
+/// everything it owns are purged; its tokens stop working at once. Accounts with a password
+/// must confirm it (`{"password": ...}`).
+///
+/// # Errors
+/// 401 without a valid access token; 422 when the password is missing; 403 when it is wrong;
+/// 429 after too many wrong passwords; 503 when the key store or database fails (nothing is
+/// deleted then).
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    client: ClientInfo,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let body: DeleteAccountBody = if body.iter().all(u8::is_ascii_whitespace) {
+        DeleteAccountBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            let status = if e.is_data() {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            ApiError::new(status, "invalid-body", format!("invalid JSON body: {e}"))
+        })?
+    };
+    let user = state
+        .db
+        .user_by_id(caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+    if let Some(phc) = user.password_hash.clone() {
+        let password = body.password.ok_or_else(|| {
+            ApiError::invalid_field(
+                "password",
+                "is required to delete an account with a password",
+            )
+        })?;
+        let now = Utc::now();
+        let keys = attempt_keys(&user.email, client.ip);
+        check_throttle(&state.db, &keys, now).await?;
+        let matches = verify_blocking(password, phc).await?;
+        state
+            .db
+            .record_login_attempt(&keys, matches, Utc::now())
+            .await?;
+        if !matches {
+            return Err(ApiError::forbidden("the password is wrong"));
+        }
+    }
+    state.services.keys.shred(user.id).await.map_err(|error| {
+        tracing::error!(user_id = %user.id, %error, "cannot shred the data key: the account is kept");
+        ApiError::unavailable("the key store is unavailable; nothing was deleted")
+    })?;
+    state
+        .db
+        .delete_account(user.id, &user.email, &throttle::account_key(&user.email))
+        .await?;
+    if let Err(error) = state
+        .db
+        .audit(
+            Some(user.id),
+            "self",
+            "account.delete",
+            &user.id.to_string(),
+            json!({}),
+        )
+        .await
+    {
+        tracing::warn!(%error, "cannot audit an account deletion");
+    }
+    tracing::info!(user_id = %user.id, "account deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_are_keyed_by_account_and_address() {
+        let keys = attempt_keys("ada@example.com", Some("10.1.2.3".parse().expect("ip")));
+        assert_eq!(keys.len(), 2);
+        assert!(keys[0].starts_with("account:"));
+        assert_eq!(keys[1], "ip:10.1.2.3");
+        assert_eq!(attempt_keys("ada@example.com", None).len(), 1);
+    }
+
+    #[test]
+    fn too_many_attempts_carries_retry_after() {
+        let response = too_many_attempts(42).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("42")
+        );
+    }
+
+    #[test]
+    fn provider_errors_map_to_statuses() {
+        assert_eq!(
+            oidc_problem(OidcError::NotConfigured).status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            oidc_problem(OidcError::Nonce).status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            oidc_problem(OidcError::Invalid("it has expired")).kind,
+            "invalid-id-token"
+        );
+        assert_eq!(
+            oidc_problem(OidcError::KeysUnavailable).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[test]
+    fn token_documents_use_oauth_names() {
+        let document = token_json(json!({"id": Uuid::nil()}), "a", "r");
+        assert_eq!(document["token_type"], "Bearer");
+        assert_eq!(document["refresh_token"], "r");
+        assert_eq!(document["access_token"], "a");
+        assert_eq!(document["expires_in"], tokens::ACCESS_TTL_SECONDS);
     }
 }

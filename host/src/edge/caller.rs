@@ -78,3 +78,41 @@ impl FromRequestParts<AppState> for Admin {
         }
     }
 }
+
+/// The problem type slug of a premium-only feature used without premium.
+pub const PREMIUM_REQUIRED: &str = "premium-required";
+
+/// 403 `urn:mindflow:problem:premium-required` with `"required_tier": "premium"`.
+pub fn premium_required() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        PREMIUM_REQUIRED,
+        "this feature needs a premium subscription",
+    )
+    .with_extra(serde_json::json!({"required_tier": "premium"}))
+}
+
+/// Checks that the caller's tier in force is premium (an expired premium counts as free).
+///
+/// # Errors
+/// [`premium_required`].
+pub fn require_premium(caller: &Caller) -> Result<(), ApiError> {
+    if caller.tier == crate::tiers::Tier::Premium.as_str() {
+        Ok(())
+    } else {
+        Err(premium_required())
+    }
+}
+
+/// An authenticated caller on the premium tier (401, or 403 [`premium_required`]).
+pub struct Premium(pub Caller);
+
+impl FromRequestParts<AppState> for Premium {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+        require_premium(&caller)?;
+        Ok(Self(caller))
+    }
+}

@@ -8,10 +8,12 @@
 pub mod admin;
 pub mod auth;
 pub mod caller;
+pub mod crisis;
 pub mod dispatch;
 pub mod health;
 pub mod openapi;
 pub mod problem;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -41,6 +43,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// What capabilities reach (database, data keys).
     pub services: HostServices,
+    /// Verifies Google and Apple ID tokens (`POST /api/v1/auth/oauth/{provider}`).
+    pub oidc: crate::identity::oidc::OidcVerifier,
 }
 
 /// The whole HTTP application.
@@ -53,16 +57,41 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/components/{name}/activate", post(admin::activate))
         .route("/components/{name}/rollback", post(admin::rollback))
-        .route("/audit", get(admin::audit));
+        .route("/audit", get(admin::audit))
+        .route(
+            "/users/{id}/subscription",
+            axum::routing::put(users::set_subscription),
+        );
+    let users = Router::new()
+        .route("/me", get(users::get_me).patch(users::patch_me))
+        .route("/me/consents", get(users::list_consents))
+        .route(
+            "/me/consents/{consent_type}",
+            axum::routing::put(users::put_consent),
+        )
+        .route("/me/export", get(users::export));
     let auth = Router::new()
         .route("/register", post(auth::register))
-        .route("/login", post(auth::login));
+        .route("/login", post(auth::login))
+        .route("/refresh", post(auth::refresh))
+        .route("/logout", post(auth::logout))
+        .route("/oauth/{provider}", post(auth::oauth))
+        .route("/forgot-password", post(auth::forgot_password))
+        .route("/reset-password", post(auth::reset_password))
+        .route("/account", axum::routing::delete(auth::delete_account));
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/api/v1/openapi.json", get(openapi::document))
         .nest("/api/v1/auth", auth)
+        .route("/api/v1/crisis/resources", get(crisis::resources))
+        .route("/api/v1/crisis/check", post(crisis::check))
+        .route(
+            "/api/v1/crisis/safety-plan",
+            get(crisis::get_safety_plan).put(crisis::put_safety_plan),
+        )
         .nest("/api/v1/admin", admin)
+        .nest("/api/v1/users", users)
         .fallback(dispatch::to_component)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(TraceLayer::new_for_http())

@@ -15,7 +15,7 @@ fn problem_response(description: &str) -> Value {
 
 fn host_document() -> Value {
     let token = json!({
-        "description": "Access token issued.",
+        "description": "Access and refresh tokens issued.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}}
     });
     json!({
@@ -37,7 +37,48 @@ fn host_document() -> Value {
             "/api/v1/auth/login": {"post": {
                 "summary": "Log in with email and password", "operationId": "login",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"], "properties": {"email": {"type": "string"}, "password": {"type": "string"}}}}}},
-                "responses": {"200": token, "401": problem_response("Wrong email or password.")}
+                "responses": {"200": token, "401": problem_response("Wrong email or password (the same answer for an unknown email)."), "429": problem_response("Too many failed attempts for the account or from the address (`too-many-attempts`, with `Retry-After`).")}
+            }},
+            "/api/v1/auth/refresh": {"post": {
+                "summary": "Exchange a refresh token for new tokens (rotation)", "operationId": "refresh",
+                "description": "The presented refresh token is rotated: it stops working and a new one of the same session (family) is returned. Presenting a rotated token again revokes the whole family (reuse detection).",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RefreshTokenRequest"}}}},
+                "responses": {"200": token, "401": problem_response("Unknown, expired, revoked or reused refresh token."), "422": problem_response("Malformed body.")}
+            }},
+            "/api/v1/auth/logout": {"post": {
+                "summary": "End a session (revoke its refresh tokens)", "operationId": "logout",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RefreshTokenRequest"}}}},
+                "responses": {"204": {"description": "Done; the same answer whether or not the token existed."}, "422": problem_response("Malformed body.")}
+            }},
+            "/api/v1/auth/oauth/{provider}": {"post": {
+                "summary": "Sign in with Google or Apple", "operationId": "oauthSignIn",
+                "description": "Verifies the provider's ID token (signature against the provider's JWKS, issuer, audience, expiry, and `nonce`: equal to the given nonce or to its SHA-256 hex), then signs in the linked account, links the account with the same verified email, or creates an account without a password.",
+                "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string", "enum": ["google", "apple"]}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["id_token", "nonce"], "additionalProperties": false, "properties": {"id_token": {"type": "string"}, "nonce": {"type": "string", "maxLength": 512}}}}}},
+                "responses": {
+                    "200": {"description": "Signed in; `new_account` says whether the account was created.", "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/TokenResponse"}, {"type": "object", "properties": {"new_account": {"type": "boolean"}}}]}}}},
+                    "401": problem_response("The ID token does not verify (`invalid-id-token`)."),
+                    "404": problem_response("Unknown provider, or not configured (`provider-not-configured`)."),
+                    "422": problem_response("Malformed body, or no verified email to link or create an account with (`email-not-verified`)."),
+                    "503": problem_response("The provider's keys cannot be fetched.")
+                }
+            }},
+            "/api/v1/auth/forgot-password": {"post": {
+                "summary": "Request a password-reset code by mail", "operationId": "forgotPassword",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {"email": {"type": "string"}}}}}},
+                "responses": {"202": {"description": "Always the same answer, whether or not an account uses the address. If one does, a single-use code valid for one hour is mailed."}, "422": problem_response("Malformed body.")}
+            }},
+            "/api/v1/auth/reset-password": {"post": {
+                "summary": "Set a new password with a reset code", "operationId": "resetPassword",
+                "description": "The code is single-use and valid for one hour. On success every session (refresh token) of the account is revoked.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["token", "new_password"], "additionalProperties": false, "properties": {"token": {"type": "string"}, "new_password": {"type": "string", "minLength": 10}}}}}},
+                "responses": {"204": {"description": "Password changed; all sessions revoked."}, "401": problem_response("Unknown, used or expired code (`invalid-reset-token`)."), "422": problem_response("The new password breaks the policy.")}
+            }},
+            "/api/v1/auth/account": {"delete": {
+                "summary": "Delete the caller's account", "operationId": "deleteAccount", "security": [{"bearer": []}],
+                "description": "The data key is crypto-shredded and the account and all its data are purged; its access and refresh tokens stop working at once. Accounts with a password must confirm it.",
+                "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"password": {"type": "string"}}}}}},
+                "responses": {"204": {"description": "Deleted."}, "401": problem_response("No valid access token."), "403": problem_response("Wrong password."), "422": problem_response("Password missing."), "429": problem_response("Too many wrong passwords."), "503": problem_response("Key store or database unavailable; nothing was deleted.")}
             }},
             "/api/v1/admin/components": {"get": {"summary": "Components, their versions and the active one", "operationId": "adminListComponents", "security": [{"bearer": []}], "responses": {"200": {"description": "Components."}, "401": problem_response("No token."), "403": problem_response("Not an admin.")}}},
             "/api/v1/admin/components/{name}/versions": {"post": {
@@ -66,9 +107,12 @@ fn host_document() -> Value {
                     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
                     "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}
                 }},
-                "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in"], "properties": {
-                    "access_token": {"type": "string"}, "token_type": {"type": "string", "const": "Bearer"}, "expires_in": {"type": "integer"}
-                }}
+                "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in", "refresh_token"], "properties": {
+                    "access_token": {"type": "string"}, "token_type": {"type": "string", "const": "Bearer"}, "expires_in": {"type": "integer"},
+                    "refresh_token": {"type": "string", "description": "Opaque; valid 30 days; single use (rotated by /api/v1/auth/refresh)."},
+                    "user": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "email": {"type": "string"}, "subscription_tier": {"type": "string"}}}
+                }},
+                "RefreshTokenRequest": {"type": "object", "required": ["refresh_token"], "additionalProperties": false, "properties": {"refresh_token": {"type": "string"}}}
             }
         }
     })
@@ -92,6 +136,11 @@ fn mount(prefix: &str, relative: &str) -> String {
 /// The merged document.
 pub fn build(state: &AppState) -> Value {
     let mut document = host_document();
+    if let (Some(Value::Object(paths)), Value::Object(users)) =
+        (document.get_mut("paths"), super::users::openapi_paths())
+    {
+        paths.extend(users);
+    }
     let active = state.registry.active();
     let mut extra_paths = Map::new();
     let mut extra_schemas = Map::new();

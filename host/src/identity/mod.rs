@@ -1,10 +1,20 @@
-//! Identity: passwords and access tokens.
+//! Identity: passwords, access and refresh tokens, login throttling and sign-in with Google
+//! and Apple.
 //!
 //! Passwords are hashed with Argon2id (PHC strings). Access tokens are short-lived HS256 JWTs
 //! carrying the user id, the tier and the signing key's id (`kid`) so keys can rotate: tokens
-//! signed by a previous key stay valid until they expire.
+//! signed by a previous key stay valid until they expire. Refresh and password-reset tokens
+//! are opaque random strings stored only as hashes ([`opaque`]); refresh tokens rotate within
+//! a family with reuse detection ([`refresh`]). ID tokens of Google and Apple are verified
+//! against the providers' published keys ([`oidc`]). Failed logins are throttled per account
+//! and per client address ([`throttle`]).
 
+pub mod housekeeping;
+pub mod oidc;
+pub mod opaque;
 pub mod passwords;
+pub mod refresh;
+pub mod throttle;
 pub mod tokens;
 
 pub use tokens::{AccessClaims, TokenError, TokenKeys};

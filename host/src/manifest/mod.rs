@@ -15,6 +15,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 pub use grants::{Authentication, Capability, ComponentKind, Grants, Limits};
+pub use grants::COLLECTIONS;
 pub use route::{Route, RouteMatch};
 
 /// Why a manifest was refused.

@@ -75,6 +75,8 @@ pub(crate) struct RequestState {
     pub(crate) request_id: String,
     pub(crate) variables: Arc<HashMap<String, Result<String, String>>>,
     pub(crate) services: HostServices,
+    /// The storage collections the component's manifest grants.
+    pub(crate) collections: Arc<Vec<String>>,
 }
 
 impl WasiView for RequestState {
@@ -104,6 +106,8 @@ pub struct HttpComponent {
     pub(crate) variables: Arc<HashMap<String, Result<String, String>>>,
     pub(crate) environment: Arc<Vec<(String, String)>>,
     pub(crate) limits: Limits,
+    /// The storage collections the manifest grants (`tool.mindflow.collections`).
+    pub(crate) collections: Arc<Vec<String>>,
 }
 
 impl HttpComponent {
@@ -136,6 +140,7 @@ impl HttpComponent {
             request_id,
             variables: self.variables.clone(),
             services,
+            collections: self.collections.clone(),
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);

@@ -12,7 +12,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use super::Runtime;
 use super::bindings::crisis_rules::CrisisRulesPre;
 use super::bindings::host::fermyon::spin::variables;
-use super::bindings::host::mindflow::platform::{context, ml, types};
+use super::bindings::host::mindflow::platform::{context, crisis, crypto, ml, storage, types};
 use super::http::{HttpComponent, RequestState};
 use super::inspect::{ComponentImport, component_imports, custom_section};
 use super::pure::{PureState, RulesComponent};
@@ -24,7 +24,13 @@ pub const OPENAPI_SECTION: &str = "mindflow:openapi";
 
 /// Capabilities this host implements today. A granted capability outside this list cannot be
 /// imported yet: the install fails and says so.
-const IMPLEMENTED: &[Capability] = &[Capability::Context, Capability::Ml];
+const IMPLEMENTED: &[Capability] = &[
+    Capability::Context,
+    Capability::Crisis,
+    Capability::Ml,
+    Capability::Crypto,
+    Capability::Storage,
+];
 
 /// Why a component cannot be installed.
 #[derive(Debug, Error)]
@@ -121,6 +127,7 @@ impl Runtime {
                     variables: Arc::new(variables),
                     environment: Arc::new(decl.environment.clone().into_iter().collect()),
                     limits: decl.grants.limits,
+                    collections: Arc::new(decl.grants.collections.clone()),
                 })
             }
             ComponentKind::CrisisRules => {
@@ -163,8 +170,17 @@ impl Runtime {
         if decl.grants.allows(Capability::Context) {
             context::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
         }
+        if decl.grants.allows(Capability::Crisis) {
+            crisis::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+        }
         if decl.grants.allows(Capability::Ml) {
             ml::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+        }
+        if decl.grants.allows(Capability::Crypto) {
+            crypto::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
+        }
+        if decl.grants.allows(Capability::Storage) {
+            storage::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
         }
         Ok(linker)
     }

@@ -1,0 +1,1017 @@
+//! The handlers against an in-memory [`Platform`]: what they write, in which batches, and
+//! what they answer. The real storage's semantics (scoping, cursors, aggregates in the
+//! user's zone) are covered by the black-box suite.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value as Json, json};
+
+use super::*;
+use crate::localtime::parse_instant;
+use crate::platform::{CrisisResource, CrisisUnavailable, Page};
+
+/// An in-memory stand-in for the host.
+struct Fake {
+    user: Option<User>,
+    now: DateTime<Utc>,
+    logs: RefCell<Vec<Row>>,
+    factors: RefCell<Vec<Row>>,
+    next_id: Cell<u32>,
+    crisis: RefCell<Result<CrisisOutcome, CrisisUnavailable>>,
+    assessed: RefCell<Vec<(String, String)>>,
+    batches: RefCell<Vec<Vec<Write>>>,
+    queries: Cell<usize>,
+    aggregates: RefCell<HashMap<&'static str, Vec<AggregateRow>>>,
+    aggregate_requests: RefCell<Vec<AggregateRequest>>,
+    fail_batch: RefCell<Option<StorageError>>,
+}
+
+fn calm() -> CrisisOutcome {
+    CrisisOutcome {
+        severity: "none",
+        triggered: false,
+        about_someone_else: false,
+        resources: Vec::new(),
+    }
+}
+
+fn lifeline() -> CrisisResource {
+    CrisisResource {
+        name: "988 Suicide & Crisis Lifeline".into(),
+        description: "Call or text 988".into(),
+        phone_number: Some("988".into()),
+        sms_number: Some("988".into()),
+        website_url: Some("https://988lifeline.org".into()),
+        available_24_7: true,
+    }
+}
+
+impl Fake {
+    fn new(timezone: &str, premium: bool) -> Self {
+        Self {
+            user: Some(User {
+                id: "00000000-0000-4000-8000-000000000001".into(),
+                premium,
+                timezone: timezone.into(),
+            }),
+            now: parse_instant("2026-11-25T17:30:00Z").expect("now"),
+            logs: RefCell::default(),
+            factors: RefCell::default(),
+            next_id: Cell::new(1),
+            crisis: RefCell::new(Ok(calm())),
+            assessed: RefCell::default(),
+            batches: RefCell::default(),
+            queries: Cell::new(0),
+            aggregates: RefCell::default(),
+            aggregate_requests: RefCell::default(),
+            fail_batch: RefCell::default(),
+        }
+    }
+
+    fn id(&self) -> String {
+        let n = self.next_id.get();
+        self.next_id.set(n + 1);
+        format!("00000000-0000-4000-8000-{n:012x}")
+    }
+
+    fn call(&self, method: &str, path: &str, query: &str, body: &Json) -> Reply {
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        handle(
+            self,
+            &Request {
+                method,
+                path,
+                query,
+                body: body.as_bytes(),
+            },
+        )
+    }
+
+    fn table(&self, collection: &str) -> &RefCell<Vec<Row>> {
+        if collection == LOGS {
+            &self.logs
+        } else {
+            &self.factors
+        }
+    }
+}
+
+fn text(value: &Value) -> Option<&str> {
+    match value {
+        Value::Text(s) | Value::Uuid(s) | Value::Timestamp(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn matches(row: &Row, filter: &Filter) -> bool {
+    let Some(have) = column(row, &filter.field) else {
+        return false;
+    };
+    match (text(have), text(&filter.value)) {
+        (Some(a), Some(b)) => match filter.comparison {
+            Comparison::Eq => a == b,
+            Comparison::Ne => a != b,
+            Comparison::Lt => a < b,
+            Comparison::Le => a <= b,
+            Comparison::Gt => a > b,
+            Comparison::Ge => a >= b,
+        },
+        _ => false,
+    }
+}
+
+fn set(row: &mut Row, name: &str, value: Value) {
+    match row.iter_mut().find(|(n, _)| n == name) {
+        Some((_, v)) => *v = value,
+        None => row.push((name.to_owned(), value)),
+    }
+}
+
+impl Platform for Fake {
+    fn current_user(&self) -> Option<User> {
+        self.user.clone()
+    }
+
+    fn get(&self, collection: &str, id: &str) -> Result<Row, StorageError> {
+        self.table(collection)
+            .borrow()
+            .iter()
+            .find(|r| text_of(r, "id").as_deref() == Some(id))
+            .cloned()
+            .ok_or(StorageError::NotFound)
+    }
+
+    fn delete(&self, collection: &str, id: &str) -> Result<(), StorageError> {
+        let mut rows = self.table(collection).borrow_mut();
+        let before = rows.len();
+        rows.retain(|r| text_of(r, "id").as_deref() != Some(id));
+        if rows.len() == before {
+            return Err(StorageError::NotFound);
+        }
+        if collection == LOGS {
+            self.factors
+                .borrow_mut()
+                .retain(|f| text_of(f, "mood_log_id").as_deref() != Some(id));
+        }
+        Ok(())
+    }
+
+    fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError> {
+        self.queries.set(self.queries.get() + 1);
+        let mut rows: Vec<Row> = self
+            .table(collection)
+            .borrow()
+            .iter()
+            .filter(|r| request.filters.iter().all(|f| matches(r, f)))
+            .cloned()
+            .collect();
+        let key = |r: &Row| (text_of(r, &request.order_by), text_of(r, "id"));
+        rows.sort_by_key(key);
+        if request.descending {
+            rows.reverse();
+        }
+        let start = match &request.cursor {
+            None => 0,
+            Some(c) => c.parse::<usize>().map_err(|_| StorageError::Invalid {
+                field: "cursor".into(),
+                message: "not a cursor".into(),
+            })?,
+        };
+        let limit = request.limit.min(100) as usize;
+        let end = (start + limit).min(rows.len());
+        let next_cursor = (end < rows.len()).then(|| end.to_string());
+        Ok(Page {
+            rows: rows
+                .get(start..end)
+                .map(<[Row]>::to_vec)
+                .unwrap_or_default(),
+            next_cursor,
+        })
+    }
+
+    fn aggregate(
+        &self,
+        _collection: &str,
+        request: AggregateRequest,
+    ) -> Result<Vec<AggregateRow>, StorageError> {
+        let key = match request.grouping {
+            Grouping::None => "none",
+            Grouping::Day => "day",
+            Grouping::IsoWeek => "week",
+            Grouping::Weekday => "weekday",
+            Grouping::Hour => "hour",
+            Grouping::FieldValue => "field",
+        };
+        self.aggregate_requests.borrow_mut().push(request);
+        Ok(self
+            .aggregates
+            .borrow()
+            .get(key)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn batch(&self, writes: Vec<Write>) -> Result<Vec<Option<Row>>, StorageError> {
+        self.batches.borrow_mut().push(writes.clone());
+        if let Some(error) = self.fail_batch.borrow().clone() {
+            return Err(error);
+        }
+        let mut logs = self.logs.borrow().clone();
+        let mut factors = self.factors.borrow().clone();
+        let mut out = Vec::new();
+        for write in writes {
+            match write {
+                Write::Insert(collection, mut row) => {
+                    if column(&row, "id").is_none() {
+                        row.insert(0, ("id".into(), Value::Uuid(self.id())));
+                    }
+                    if collection == LOGS {
+                        set(
+                            &mut row,
+                            "created_at",
+                            Value::Timestamp(format_instant(&self.now)),
+                        );
+                        logs.push(row.clone());
+                    } else {
+                        let parent = text_of(&row, "mood_log_id");
+                        if !logs.iter().any(|l| text_of(l, "id") == parent) {
+                            return Err(StorageError::NotFound);
+                        }
+                        factors.push(row.clone());
+                    }
+                    out.push(Some(row));
+                }
+                Write::Update(_, id, changes) => {
+                    let row = logs
+                        .iter_mut()
+                        .find(|r| text_of(r, "id").as_deref() == Some(id.as_str()))
+                        .ok_or(StorageError::NotFound)?;
+                    for (name, value) in changes {
+                        set(row, &name, value);
+                    }
+                    out.push(Some(row.clone()));
+                }
+                Write::Delete(_, id) => {
+                    factors.retain(|f| text_of(f, "id").as_deref() != Some(id.as_str()));
+                    out.push(None);
+                }
+            }
+        }
+        *self.logs.borrow_mut() = logs;
+        *self.factors.borrow_mut() = factors;
+        Ok(out)
+    }
+
+    fn sentiment(&self, text: &str) -> f32 {
+        if text.contains("great") {
+            0.624_9
+        } else {
+            -0.3
+        }
+    }
+
+    fn assess(&self, text: &str, source: &str) -> Result<CrisisOutcome, CrisisUnavailable> {
+        self.assessed
+            .borrow_mut()
+            .push((text.to_owned(), source.to_owned()));
+        self.crisis.borrow().clone()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    fn new_id(&self) -> String {
+        self.id()
+    }
+}
+
+fn create(fake: &Fake, body: &Json) -> Json {
+    let reply = fake.call("POST", "/logs", "", body);
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.json_body()
+}
+
+fn error_fields(reply: &Reply) -> Vec<String> {
+    let body = reply.json_body();
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn create_derives_local_time_and_writes_one_batch() {
+    let fake = Fake::new("America/New_York", false);
+    let reply = fake.call(
+        "POST",
+        "/logs",
+        "",
+        &json!({"mood_score": 6, "energy_level": 4, "location_type": "home",
+                "factors": [{"factor_type": "Sleep", "factor_value": "6h", "impact_score": -2},
+                            {"factor_type": "exercise"}]}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let body = reply.json_body();
+    let id = body["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        reply.header("location"),
+        Some(format!("/api/v1/mood/logs/{id}").as_str())
+    );
+    // 17:30 UTC on Wednesday 2026-11-25 is 12:30 in New York.
+    assert_eq!(body["logged_at"], "2026-11-25T17:30:00.000000Z");
+    assert_eq!(body["time_of_day"], "afternoon");
+    assert_eq!(body["day_of_week"], 3);
+    assert_eq!(body["crisis_flag_triggered"], false);
+    assert_eq!(body["crisis"], Json::Null);
+    assert_eq!(body["energy_level"], 4);
+    let factors = body["factors"].as_array().expect("factors");
+    assert_eq!(factors.len(), 2);
+    assert_eq!(factors[0]["factor_type"], "exercise");
+    assert_eq!(factors[1]["factor_type"], "sleep");
+    assert!(factors.iter().all(|f| f["mood_log_id"] == id.as_str()));
+    // One batch: the log with its client-made id, then its factors.
+    let batches = fake.batches.borrow();
+    assert_eq!(batches.len(), 1);
+    let writes = &batches[0];
+    assert_eq!(writes.len(), 3);
+    let Write::Insert(collection, row) = &writes[0] else {
+        panic!("first write is the log insert");
+    };
+    assert_eq!(collection, LOGS);
+    assert_eq!(column(row, "id"), Some(&Value::Uuid(id.clone())));
+    assert!(column(row, "note_sentiment").is_none());
+    assert!(fake.assessed.borrow().is_empty());
+}
+
+#[test]
+fn a_note_gets_sentiment_and_a_crisis_assessment() {
+    let fake = Fake::new("UTC", false);
+    let body = create(&fake, &json!({"mood_score": 8, "note": "a great day"}));
+    assert_eq!(body["note_sentiment"], 0.6249);
+    assert_eq!(body["crisis"], Json::Null);
+    assert_eq!(
+        fake.assessed.borrow().as_slice(),
+        [("a great day".to_owned(), "mood_log".to_owned())]
+    );
+    // A blank note is stored but not analysed.
+    let blank = create(&fake, &json!({"mood_score": 8, "note": "   "}));
+    assert_eq!(blank["note_sentiment"], Json::Null);
+    assert_eq!(fake.assessed.borrow().len(), 1);
+}
+
+#[test]
+fn a_triggered_assessment_flags_the_log_and_shows_resources() {
+    let fake = Fake::new("UTC", false);
+    *fake.crisis.borrow_mut() = Ok(CrisisOutcome {
+        severity: "imminent",
+        triggered: true,
+        about_someone_else: false,
+        resources: vec![lifeline()],
+    });
+    let body = create(&fake, &json!({"mood_score": 1, "note": "I can't go on"}));
+    assert_eq!(body["crisis_flag_triggered"], true);
+    assert_eq!(body["crisis"]["severity"], "imminent");
+    assert_eq!(body["crisis"]["about_someone_else"], false);
+    assert_eq!(body["crisis"]["resources"][0]["phone_number"], "988");
+    assert_eq!(body["crisis"]["resources"][0]["available_24_7"], true);
+}
+
+#[test]
+fn help_a_friend_shows_resources_without_flagging() {
+    let fake = Fake::new("UTC", false);
+    *fake.crisis.borrow_mut() = Ok(CrisisOutcome {
+        severity: "high",
+        triggered: false,
+        about_someone_else: true,
+        resources: vec![lifeline()],
+    });
+    let body = create(
+        &fake,
+        &json!({"mood_score": 4, "note": "my friend talks about ending it"}),
+    );
+    assert_eq!(body["crisis_flag_triggered"], false);
+    assert_eq!(body["crisis"]["about_someone_else"], true);
+    assert_eq!(
+        body["crisis"]["resources"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_failed_assessment_fails_safe() {
+    let fake = Fake::new("UTC", false);
+    *fake.crisis.borrow_mut() = Err(CrisisUnavailable);
+    let body = create(&fake, &json!({"mood_score": 3, "note": "bad day"}));
+    assert_eq!(
+        body["crisis"],
+        json!({"status": "unavailable", "resources_url": "/api/v1/crisis/resources"})
+    );
+    assert_eq!(fake.logs.borrow().len(), 1);
+}
+
+#[test]
+fn invalid_bodies_write_nothing() {
+    let fake = Fake::new("UTC", false);
+    let reply = fake.call(
+        "POST",
+        "/logs",
+        "",
+        &json!({"mood_score": 0, "location_type": "space", "extra": 1,
+                "logged_at": "2026-11-25T17:40:00Z"}),
+    );
+    assert_eq!(reply.status, 422);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    let mut fields = error_fields(&reply);
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["extra", "location_type", "logged_at", "mood_score"]
+    );
+    assert!(fake.batches.borrow().is_empty());
+    assert!(fake.assessed.borrow().is_empty());
+    let not_json = handle(
+        &fake,
+        &Request {
+            method: "POST",
+            path: "/logs",
+            query: "",
+            body: b"{not json",
+        },
+    );
+    assert_eq!(not_json.status, 422);
+    assert_eq!(error_fields(&not_json), ["body"]);
+}
+
+#[test]
+fn storage_failures_become_problems() {
+    let fake = Fake::new("UTC", false);
+    *fake.fail_batch.borrow_mut() = Some(StorageError::Unavailable);
+    let reply = fake.call("POST", "/logs", "", &json!({"mood_score": 5}));
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    *fake.fail_batch.borrow_mut() = Some(StorageError::Invalid {
+        field: "factor_type".into(),
+        message: "at most 30 characters".into(),
+    });
+    let reply = fake.call("POST", "/logs", "", &json!({"mood_score": 5}));
+    assert_eq!(reply.status, 422);
+    assert_eq!(error_fields(&reply), ["factor_type"]);
+    // Storage names the write; the client hears the field it sent.
+    *fake.fail_batch.borrow_mut() = Some(StorageError::Invalid {
+        field: "writes[2].factor_value".into(),
+        message: "at most 50 characters".into(),
+    });
+    let reply = fake.call(
+        "POST",
+        "/logs",
+        "",
+        &json!({"mood_score": 5, "factors": [{"factor_type": "a"}, {"factor_type": "b"}]}),
+    );
+    assert_eq!(error_fields(&reply), ["factors[1].factor_value"]);
+    *fake.fail_batch.borrow_mut() = Some(StorageError::Invalid {
+        field: "writes[0].note".into(),
+        message: "must not contain NUL characters".into(),
+    });
+    let reply = fake.call("POST", "/logs", "", &json!({"mood_score": 5}));
+    assert_eq!(error_fields(&reply), ["note"]);
+    *fake.fail_batch.borrow_mut() = Some(StorageError::NotGranted("mood_logs".into()));
+    assert_eq!(
+        fake.call("POST", "/logs", "", &json!({"mood_score": 5}))
+            .status,
+        500
+    );
+}
+
+#[test]
+fn listing_pages_newest_first_without_gaps_or_duplicates() {
+    let mut fake = Fake::new("UTC", false);
+    let start = parse_instant("2026-11-01T00:00:00Z").expect("start");
+    for i in 0..45 {
+        fake.now = start + Duration::hours(i);
+        create(
+            &fake,
+            &json!({"mood_score": i % 10 + 1, "factors": [{"factor_type": "sleep"}]}),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let query = cursor
+            .as_ref()
+            .map_or("limit=20".to_owned(), |c| format!("limit=20&cursor={c}"));
+        let reply = fake.call("GET", "/logs", &query, &Json::Null);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let body = reply.json_body();
+        let items = body["items"].as_array().expect("items").clone();
+        assert!(
+            items
+                .iter()
+                .all(|i| i["factors"].as_array().map(Vec::len) == Some(1))
+        );
+        seen.extend(
+            items
+                .iter()
+                .map(|i| i["logged_at"].as_str().unwrap_or_default().to_owned()),
+        );
+        pages += 1;
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 45);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    sorted.reverse();
+    assert_eq!(seen, sorted, "newest first, no duplicates");
+
+    let reply = fake.call("GET", "/logs", "", &Json::Null);
+    assert_eq!(
+        reply.json_body()["items"].as_array().map(Vec::len),
+        Some(20)
+    );
+    let reply = fake.call(
+        "GET",
+        "/logs",
+        "from=2026-11-01T10:00:00Z&to=2026-11-01T12:00:00Z",
+        &Json::Null,
+    );
+    assert_eq!(reply.json_body()["items"].as_array().map(Vec::len), Some(2));
+    let reply = fake.call("GET", "/logs", "limit=101&from=x", &Json::Null);
+    assert_eq!(reply.status, 422);
+    let mut fields = error_fields(&reply);
+    fields.sort();
+    assert_eq!(fields, ["from", "limit"]);
+    let reply = fake.call("GET", "/logs", "cursor=garbage", &Json::Null);
+    assert_eq!(reply.status, 422);
+    assert_eq!(error_fields(&reply), ["cursor"]);
+}
+
+#[test]
+fn reading_a_log_needs_a_well_formed_id_of_ones_own() {
+    let fake = Fake::new("UTC", false);
+    let body = create(&fake, &json!({"mood_score": 5}));
+    let id = body["id"].as_str().expect("id").to_owned();
+    let reply = fake.call("GET", &format!("/logs/{id}"), "", &Json::Null);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json_body()["id"], id.as_str());
+    let upper = fake.call(
+        "GET",
+        &format!("/logs/{}", id.to_uppercase()),
+        "",
+        &Json::Null,
+    );
+    assert_eq!(upper.status, 200);
+    let queries = fake.queries.get();
+    for bad in ["not-a-uuid", "1", "00000000000040008000000000000001"] {
+        let reply = fake.call("GET", &format!("/logs/{bad}"), "", &Json::Null);
+        assert_eq!(reply.status, 404, "{bad}");
+        assert_eq!(reply.json_body()["type"], "urn:mindflow:problem:not-found");
+    }
+    assert_eq!(
+        fake.queries.get(),
+        queries,
+        "malformed ids never reach storage"
+    );
+    let missing = fake.call(
+        "GET",
+        "/logs/00000000-0000-4000-8000-0000000000ff",
+        "",
+        &Json::Null,
+    );
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn patch_recomputes_what_depends_on_a_changed_field() {
+    let fake = Fake::new("Europe/Dublin", false);
+    let body = create(
+        &fake,
+        &json!({"mood_score": 5, "note": "a great day", "energy_level": 3,
+                "factors": [{"factor_type": "sleep"}, {"factor_type": "work"}]}),
+    );
+    let id = body["id"].as_str().expect("id").to_owned();
+    let path = format!("/logs/{id}");
+    assert_eq!(fake.assessed.borrow().len(), 1);
+
+    // The same note again: no new assessment; energy cleared; factors untouched.
+    let reply = fake.call(
+        "PATCH",
+        &path,
+        "",
+        &json!({"note": "a great day", "energy_level": null}),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let patched = reply.json_body();
+    assert_eq!(patched["energy_level"], Json::Null);
+    assert_eq!(patched["factors"].as_array().map(Vec::len), Some(2));
+    assert_eq!(fake.assessed.borrow().len(), 1);
+
+    // A new note: new sentiment, re-assessed, flagged when it triggers.
+    *fake.crisis.borrow_mut() = Ok(CrisisOutcome {
+        severity: "high",
+        triggered: true,
+        about_someone_else: false,
+        resources: vec![lifeline()],
+    });
+    let patched = fake
+        .call(
+            "PATCH",
+            &path,
+            "",
+            &json!({"note": "everything is pointless"}),
+        )
+        .json_body();
+    assert_eq!(patched["note_sentiment"], -0.3);
+    assert_eq!(patched["crisis_flag_triggered"], true);
+    assert_eq!(patched["crisis"]["severity"], "high");
+    // A calmer note later does not clear the flag.
+    *fake.crisis.borrow_mut() = Ok(calm());
+    let patched = fake
+        .call("PATCH", &path, "", &json!({"note": "better now"}))
+        .json_body();
+    assert_eq!(patched["crisis_flag_triggered"], true);
+    assert_eq!(patched["crisis"], Json::Null);
+
+    // A new logged_at: Sunday 2026-11-22 23:30 in Dublin (GMT) is night, weekday 7.
+    let patched = fake
+        .call(
+            "PATCH",
+            &path,
+            "",
+            &json!({"logged_at": "2026-11-22T23:30:00Z"}),
+        )
+        .json_body();
+    assert_eq!(patched["time_of_day"], "night");
+    assert_eq!(patched["day_of_week"], 7);
+
+    // Replacing the factors: one batch of deletes and inserts, no log update.
+    let before = fake.batches.borrow().len();
+    let patched = fake
+        .call(
+            "PATCH",
+            &path,
+            "",
+            &json!({"factors": [{"factor_type": "weather", "impact_score": -1}]}),
+        )
+        .json_body();
+    let factors = patched["factors"].as_array().expect("factors").clone();
+    assert_eq!(factors.len(), 1);
+    assert_eq!(factors[0]["factor_type"], "weather");
+    let batches = fake.batches.borrow();
+    assert_eq!(batches.len(), before + 1);
+    let kinds: Vec<&str> = batches[before]
+        .iter()
+        .map(|w| match w {
+            Write::Insert(..) => "insert",
+            Write::Update(..) => "update",
+            Write::Delete(..) => "delete",
+        })
+        .collect();
+    assert_eq!(kinds, ["delete", "delete", "insert"]);
+    drop(batches);
+    assert_eq!(fake.factors.borrow().len(), 1);
+
+    // An empty patch writes nothing; a bad one names its field.
+    let before = fake.batches.borrow().len();
+    assert_eq!(fake.call("PATCH", &path, "", &json!({})).status, 200);
+    assert_eq!(fake.batches.borrow().len(), before);
+    let reply = fake.call("PATCH", &path, "", &json!({"anxiety_level": 12}));
+    assert_eq!(reply.status, 422);
+    assert_eq!(error_fields(&reply), ["anxiety_level"]);
+    let reply = fake.call(
+        "PATCH",
+        "/logs/00000000-0000-4000-8000-0000000000ff",
+        "",
+        &json!({"mood_score": 3}),
+    );
+    assert_eq!(reply.status, 404);
+}
+
+#[test]
+fn delete_removes_the_log_and_its_factors() {
+    let fake = Fake::new("UTC", false);
+    let body = create(
+        &fake,
+        &json!({"mood_score": 5, "factors": [{"factor_type": "sleep"}]}),
+    );
+    let path = format!("/logs/{}", body["id"].as_str().expect("id"));
+    let reply = fake.call("DELETE", &path, "", &Json::Null);
+    assert_eq!(reply.status, 204);
+    assert!(reply.body.is_empty());
+    assert!(fake.factors.borrow().is_empty());
+    assert_eq!(fake.call("GET", &path, "", &Json::Null).status, 404);
+    assert_eq!(fake.call("DELETE", &path, "", &Json::Null).status, 404);
+    assert_eq!(
+        fake.call("DELETE", "/logs/nope", "", &Json::Null).status,
+        404
+    );
+}
+
+fn agg(group: Option<&str>, values: &[Option<f64>]) -> AggregateRow {
+    AggregateRow {
+        group: group.map(str::to_owned),
+        values: values.to_vec(),
+    }
+}
+
+#[test]
+fn stats_reports_every_weekday_and_part_of_the_day() {
+    let fake = Fake::new("Europe/Dublin", false);
+    // mood, energy, anxiety × count, mean, min, max, stddev.
+    let full = [
+        Some(4.0),
+        Some(6.5),
+        Some(4.0),
+        Some(9.0),
+        Some(2.38),
+        Some(2.0),
+        Some(5.0),
+        Some(4.0),
+        Some(6.0),
+        Some(1.41),
+        Some(0.0),
+        None,
+        None,
+        None,
+        None,
+    ];
+    fake.aggregates
+        .borrow_mut()
+        .insert("none", vec![agg(None, &full)]);
+    fake.aggregates
+        .borrow_mut()
+        .insert("weekday", vec![agg(Some("3"), &full)]);
+    fake.aggregates
+        .borrow_mut()
+        .insert("field", vec![agg(Some("evening"), &full), agg(None, &full)]);
+    let reply = fake.call("GET", "/stats", "from=2026-11-01T00:00:00Z", &Json::Null);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json_body();
+    assert_eq!(body["count"], 4);
+    assert_eq!(body["timezone"], "Europe/Dublin");
+    assert_eq!(body["from"], "2026-11-01T00:00:00.000000Z");
+    assert_eq!(body["to"], Json::Null);
+    assert_eq!(
+        body["mood_score"],
+        json!({"count": 4, "mean": 6.5, "min": 4.0, "max": 9.0, "stddev": 2.38})
+    );
+    assert_eq!(
+        body["anxiety_level"],
+        json!({"count": 0, "mean": null, "min": null, "max": null, "stddev": null})
+    );
+    let weekdays = body["by_weekday"].as_array().expect("weekdays");
+    assert_eq!(weekdays.len(), 7);
+    assert_eq!(weekdays[2]["day_of_week"], 3);
+    assert_eq!(weekdays[2]["count"], 4);
+    assert_eq!(weekdays[0]["count"], 0);
+    assert_eq!(weekdays[0]["mood_score"]["mean"], Json::Null);
+    let parts = body["by_time_of_day"].as_array().expect("parts");
+    let names: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| p["time_of_day"].as_str())
+        .collect();
+    assert_eq!(names, ["morning", "afternoon", "evening", "night"]);
+    assert_eq!(parts[2]["count"], 4);
+    let requests = fake.aggregate_requests.borrow();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[0].measures.len(), 15);
+    assert_eq!(requests[1].group_field.as_deref(), Some("logged_at"));
+    assert_eq!(requests[2].group_field.as_deref(), Some("time_of_day"));
+    assert_eq!(requests[0].filters.len(), 1);
+}
+
+#[test]
+fn trends_fit_a_line_and_smooth_the_series() {
+    let fake = Fake::new("UTC", false);
+    // Days 1..=10 of November, mood rising 0.3 a day, day 5 missing.
+    let rows: Vec<AggregateRow> = (1..=10)
+        .filter(|d| *d != 5)
+        .map(|d| {
+            let mood = 3.0 + 0.3 * f64::from(d);
+            agg(
+                Some(&format!("2026-11-{d:02}")),
+                &[Some(2.0), Some(mood), Some(5.0), None],
+            )
+        })
+        .rev()
+        .collect();
+    fake.aggregates.borrow_mut().insert("day", rows);
+    let reply = fake.call(
+        "GET",
+        "/trends",
+        "from=2026-11-01T00:00:00Z&to=2026-11-11T00:00:00Z",
+        &Json::Null,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json_body();
+    let series = body["series"].as_array().expect("series");
+    assert_eq!(series.len(), 9);
+    assert_eq!(series[0]["period"], "2026-11-01");
+    assert_eq!(series[0]["count"], 2);
+    assert_eq!(series[0]["anxiety_level"], Json::Null);
+    // Day 10's 7-day window is days 4..=10 without day 5: moods 4.2, 4.8..6.0.
+    let expected = [4, 6, 7, 8, 9, 10]
+        .iter()
+        .map(|d| 3.0 + 0.3 * f64::from(*d))
+        .sum::<f64>()
+        / 6.0;
+    let last = series[8]["moving_average"].as_f64().expect("ma");
+    assert!((last - expected).abs() < 1e-9, "{last} vs {expected}");
+    let trend = &body["trend"];
+    assert_eq!(trend["direction"], "improving");
+    assert!((trend["slope_per_period"].as_f64().expect("slope") - 0.3).abs() < 1e-9);
+    assert!((trend["change_over_range"].as_f64().expect("change") - 2.7).abs() < 1e-9);
+    assert_eq!(
+        body["moving_average_window"],
+        json!({"size": 7, "unit": "day"})
+    );
+
+    // Weekly keys parse; two points are not enough for a direction.
+    fake.aggregates.borrow_mut().insert(
+        "week",
+        vec![
+            agg(Some("2026-W47"), &[Some(3.0), Some(5.0), None, None]),
+            agg(Some("2026-W48"), &[Some(3.0), Some(3.0), None, None]),
+        ],
+    );
+    let body = fake
+        .call("GET", "/trends", "period=week", &Json::Null)
+        .json_body();
+    assert_eq!(body["series"][0]["start_date"], "2026-11-16");
+    assert_eq!(body["series"][1]["moving_average"], 4.0);
+    assert_eq!(body["trend"]["direction"], Json::Null);
+    assert_eq!(body["trend"]["insufficient_data"], true);
+    // The default weekly range is 26 weeks back from now.
+    let requests = fake.aggregate_requests.borrow();
+    let last = requests.last().expect("request");
+    assert_eq!(last.grouping, Grouping::IsoWeek);
+    assert_eq!(
+        last.filters[0].value,
+        Value::Timestamp("2026-05-27T17:30:00.000000Z".into())
+    );
+    drop(requests);
+
+    for (query, field) in [
+        ("period=month", "period"),
+        ("from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "from"),
+        ("from=2027-01-01T00:00:00Z", "from"),
+    ] {
+        let reply = fake.call("GET", "/trends", query, &Json::Null);
+        assert_eq!(reply.status, 422, "{query}");
+        assert_eq!(error_fields(&reply), [field], "{query}");
+    }
+}
+
+#[test]
+fn a_flat_or_falling_series_has_its_direction() {
+    let fake = Fake::new("UTC", false);
+    let series = |step: f64| -> Vec<AggregateRow> {
+        (1..=8)
+            .map(|d| {
+                agg(
+                    Some(&format!("2026-11-{d:02}")),
+                    &[Some(1.0), Some(6.0 + step * f64::from(d)), None, None],
+                )
+            })
+            .collect()
+    };
+    for (step, direction) in [(0.05, "stable"), (-0.2, "declining"), (0.0, "stable")] {
+        fake.aggregates.borrow_mut().insert("day", series(step));
+        let body = fake
+            .call(
+                "GET",
+                "/trends",
+                "from=2026-11-01T00:00:00Z&to=2026-11-20T00:00:00Z",
+                &Json::Null,
+            )
+            .json_body();
+        assert_eq!(body["trend"]["direction"], direction, "step {step}");
+    }
+}
+
+#[test]
+fn factors_are_premium_only() {
+    let fake = Fake::new("UTC", false);
+    let reply = fake.call("GET", "/factors", "", &Json::Null);
+    assert_eq!(reply.status, 403);
+    let body = reply.json_body();
+    assert_eq!(body["type"], "urn:mindflow:problem:premium-required");
+    assert_eq!(body["required_tier"], "premium");
+}
+
+#[test]
+fn factor_analysis_compares_logs_with_and_without_each_factor() {
+    let mut fake = Fake::new("UTC", true);
+    let start = parse_instant("2026-11-01T00:00:00Z").expect("start");
+    for i in 0..12_i64 {
+        fake.now = start + Duration::hours(i);
+        let exercised = i % 2 == 0;
+        let mood = if exercised { 7 + i % 3 } else { 3 + i % 3 };
+        let mut factors = vec![json!({"factor_type": "weather"})];
+        if exercised {
+            factors.push(json!({"factor_type": "exercise", "impact_score": i % 5}));
+        }
+        create(&fake, &json!({"mood_score": mood, "factors": factors}));
+    }
+    for _ in 0..3 {
+        create(
+            &fake,
+            &json!({"mood_score": 5, "factors": [{"factor_type": "alcohol"}]}),
+        );
+    }
+    let reply = fake.call("GET", "/factors", "", &Json::Null);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body = reply.json_body();
+    assert_eq!(body["analyzed_logs"], 15);
+    assert_eq!(body["truncated"], false);
+    assert_eq!(body["min_group_size"], 5);
+    let factors = body["factors"].as_array().expect("factors");
+    let exercise = &factors[0];
+    assert_eq!(exercise["factor_type"], "exercise");
+    assert_eq!(
+        (exercise["n_with"].as_u64(), exercise["n_without"].as_u64()),
+        (Some(6), Some(9))
+    );
+    assert_eq!(exercise["insufficient_data"], false);
+    assert!(exercise["mean_difference"].as_f64().expect("difference") > 2.0);
+    assert_eq!(exercise["effect_size"], "large");
+    assert!(exercise["spearman_presence"].as_f64().expect("rho") > 0.5);
+    assert_eq!(exercise["impact"]["n"], 6);
+    let alcohol = factors
+        .iter()
+        .find(|f| f["factor_type"] == "alcohol")
+        .expect("alcohol");
+    assert_eq!(alcohol["insufficient_data"], true);
+    assert!(alcohol.get("cohens_d").is_none());
+    // weather: 12 with, 3 without; the "without" logs all have mood 5: still reported.
+    let weather = factors
+        .iter()
+        .find(|f| f["factor_type"] == "weather")
+        .expect("weather");
+    assert_eq!(weather["insufficient_data"], true);
+    assert_eq!(weather["n_without"], 3);
+}
+
+#[test]
+fn unknown_paths_and_methods_are_problems() {
+    let fake = Fake::new("UTC", false);
+    for path in ["/", "", "/log", "/logs/a/b", "/stats/x", "/logs//"] {
+        let reply = fake.call("GET", path, "", &Json::Null);
+        assert_eq!(reply.status, 404, "{path}");
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
+    }
+    for (method, path, allow) in [
+        ("PUT", "/logs", "GET, POST"),
+        ("DELETE", "/logs", "GET, POST"),
+        (
+            "POST",
+            "/logs/00000000-0000-4000-8000-000000000001",
+            "GET, PATCH, DELETE",
+        ),
+        ("POST", "/stats", "GET"),
+        ("DELETE", "/trends", "GET"),
+        ("PATCH", "/factors", "GET"),
+    ] {
+        let reply = fake.call(method, path, "", &Json::Null);
+        assert_eq!(reply.status, 405, "{method} {path}");
+        assert_eq!(reply.header("allow"), Some(allow));
+        assert_eq!(
+            reply.json_body()["type"],
+            "urn:mindflow:problem:method-not-allowed"
+        );
+    }
+    // A trailing slash is the same resource.
+    assert_eq!(fake.call("GET", "/logs/", "", &Json::Null).status, 200);
+    let anonymous = Fake {
+        user: None,
+        ..Fake::new("UTC", false)
+    };
+    assert_eq!(
+        anonymous
+            .call("POST", "/logs", "", &json!({"mood_score": 5}))
+            .status,
+        401
+    );
+}

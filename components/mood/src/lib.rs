@@ -1,0 +1,33 @@
+//! `mood`: MindFlow's mood domain service, mounted at `/api/v1/mood` (seed-plan §3.2).
+//!
+//! A Spin HTTP component (`#[http_component]`, wasi:http 0.2) that imports MindFlow's
+//! `context`, `storage`, `ml` and `crisis` capabilities and the `mood_logs` and
+//! `mood_factors` collections. Every request runs in a fresh instance and sees only its
+//! caller's rows.
+//!
+//! - `POST /logs`, `GET /logs`, `GET|PATCH|DELETE /logs/{id}`: mood logs with their factors.
+//!   A log's `time_of_day` and `day_of_week` are derived on the user's wall clock
+//!   ([`localtime`]); its note is scored by `ml.sentiment` and assessed by `crisis.assess`
+//!   (a failed assessment fails safe); the log and its factors are written in one
+//!   `storage.batch`, the log's id made here so the factors can reference it.
+//! - `GET /stats`, `GET /trends`: `storage.aggregate` in the user's zone, plus a moving
+//!   average and a least-squares direction ([`stats`]).
+//! - `GET /factors` (premium): effect sizes and rank correlations per factor type
+//!   ([`factors`]).
+//!
+//! The domain logic is plain Rust, tested natively (`cargo test -p mood`): the handlers
+//! ([`api`]) are written against the [`platform::Platform`] trait. Only `component.rs`
+//! (wasm32) touches Spin and the WIT bindings. The OpenAPI fragment (`openapi.json`) is
+//! shipped in the `mindflow:openapi` custom section.
+
+pub mod api;
+pub mod factors;
+pub mod localtime;
+pub mod params;
+pub mod platform;
+pub mod reply;
+pub mod stats;
+pub mod validate;
+
+#[cfg(target_arch = "wasm32")]
+mod component;

@@ -1,0 +1,282 @@
+//! What the mood service needs from its host, as plain Rust.
+//!
+//! These types mirror the `mindflow:platform` WIT interfaces the component imports
+//! (`context`, `storage`, `ml`, `crisis`). The handlers in [`crate::api`] are written against
+//! the [`Platform`] trait, so they run natively in unit tests against an in-memory fake; the
+//! component (`src/component.rs`, wasm32 only) implements the trait with the WIT bindings.
+
+use chrono::{DateTime, Utc};
+
+/// A typed column value (`storage.value`). Bytes and vectors never occur in the mood
+/// collections; they read back as [`Value::Other`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Text.
+    Text(String),
+    /// An instant, RFC 3339.
+    Timestamp(String),
+    /// A calendar date, `YYYY-MM-DD`.
+    Date(String),
+    /// A UUID, hyphenated.
+    Uuid(String),
+    /// A JSON document, as JSON text.
+    Json(String),
+    /// Bytes or a vector: not used by this component.
+    Other,
+}
+
+/// A row: column names and values.
+pub type Row = Vec<(String, Value)>;
+
+/// Looks a column up in a row.
+pub fn column<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
+    row.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+/// A comparison in a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// `field <comparison> value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// A filterable field of the collection.
+    pub field: String,
+    /// The comparison.
+    pub comparison: Comparison,
+    /// The value compared with.
+    pub value: Value,
+}
+
+impl Filter {
+    /// A filter.
+    pub fn new(field: &str, comparison: Comparison, value: Value) -> Self {
+        Self {
+            field: field.to_owned(),
+            comparison,
+            value,
+        }
+    }
+}
+
+/// A page request (`storage.page-request`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    /// All must hold.
+    pub filters: Vec<Filter>,
+    /// A sortable field; `id` breaks ties.
+    pub order_by: String,
+    /// Largest first.
+    pub descending: bool,
+    /// At most this many rows (the host caps it at 100).
+    pub limit: u32,
+    /// Where the previous page ended.
+    pub cursor: Option<String>,
+}
+
+/// A page of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The rows.
+    pub rows: Vec<Row>,
+    /// Opaque; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateFn {
+    /// Number of non-null values.
+    Count,
+    /// Mean.
+    Avg,
+    /// Smallest.
+    Min,
+    /// Largest.
+    Max,
+    /// Standard deviation.
+    Stddev,
+}
+
+/// How rows are grouped (time groupings are in the user's time zone, computed by the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One group.
+    None,
+    /// Calendar day, `2026-11-25`.
+    Day,
+    /// ISO week, `2026-W48`.
+    IsoWeek,
+    /// ISO weekday, `1` (Monday) .. `7`.
+    Weekday,
+    /// Hour of day, `0` .. `23`.
+    Hour,
+    /// The value of `group_field`.
+    FieldValue,
+}
+
+/// An aggregation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRequest {
+    /// All must hold.
+    pub filters: Vec<Filter>,
+    /// Fields and functions, in the order the values come back.
+    pub measures: Vec<(String, AggregateFn)>,
+    /// How to group.
+    pub grouping: Grouping,
+    /// The timestamp field for time groupings, or the field for `FieldValue`.
+    pub group_field: Option<String>,
+}
+
+/// One group's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRow {
+    /// The group key.
+    pub group: Option<String>,
+    /// One value per measure.
+    pub values: Vec<Option<f64>>,
+}
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Insert `row` into a collection.
+    Insert(String, Row),
+    /// Update the row with this id.
+    Update(String, String, Row),
+    /// Delete the row with this id.
+    Delete(String, String),
+}
+
+/// Why a storage call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageError {
+    /// The collection is not granted (our bug).
+    NotGranted(String),
+    /// No such row for this user.
+    NotFound,
+    /// A value does not fit its column.
+    Invalid {
+        /// The field at fault.
+        field: String,
+        /// Why.
+        message: String,
+    },
+    /// A constraint failed.
+    Conflict(String),
+    /// The database is unreachable.
+    Unavailable,
+}
+
+/// The caller, as far as this component needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user's id (only for labelling).
+    pub id: String,
+    /// Whether the premium tier is in force now.
+    pub premium: bool,
+    /// The user's IANA time zone.
+    pub timezone: String,
+}
+
+/// A crisis service to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrisisResource {
+    /// The service's name.
+    pub name: String,
+    /// What it offers.
+    pub description: String,
+    /// A phone number.
+    pub phone_number: Option<String>,
+    /// A text-message number.
+    pub sms_number: Option<String>,
+    /// A website.
+    pub website_url: Option<String>,
+    /// Whether it is always open.
+    pub available_24_7: bool,
+}
+
+/// The outcome of a crisis assessment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrisisOutcome {
+    /// `none`, `low`, `moderate`, `high` or `imminent`.
+    pub severity: &'static str,
+    /// The severity reached the threshold and the host recorded an event.
+    pub triggered: bool,
+    /// The writer seems to speak of someone else.
+    pub about_someone_else: bool,
+    /// Resources to show (empty when nothing is to be shown).
+    pub resources: Vec<CrisisResource>,
+}
+
+/// A crisis assessment could not be made (no active rules, or the text was refused). The
+/// caller must fail safe: treat the text as a possible crisis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrisisUnavailable;
+
+/// The host's capabilities, as the handlers use them.
+pub trait Platform {
+    /// The authenticated caller (`context.current-user`).
+    fn current_user(&self) -> Option<User>;
+    /// `storage.get`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn get(&self, collection: &str, id: &str) -> Result<Row, StorageError>;
+    /// `storage.delete`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn delete(&self, collection: &str, id: &str) -> Result<(), StorageError>;
+    /// `storage.query`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError>;
+    /// `storage.aggregate`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn aggregate(
+        &self,
+        collection: &str,
+        request: AggregateRequest,
+    ) -> Result<Vec<AggregateRow>, StorageError>;
+    /// `storage.batch`: all writes in one transaction.
+    ///
+    /// # Errors
+    /// [`StorageError`]; nothing was written.
+    fn batch(&self, writes: Vec<Write>) -> Result<Vec<Option<Row>>, StorageError>;
+    /// `ml.sentiment`, in [-1, 1].
+    fn sentiment(&self, text: &str) -> f32;
+    /// `crisis.assess`.
+    ///
+    /// # Errors
+    /// [`CrisisUnavailable`] whatever the reason: the caller fails safe.
+    fn assess(&self, text: &str, source: &str) -> Result<CrisisOutcome, CrisisUnavailable>;
+    /// The current instant.
+    fn now(&self) -> DateTime<Utc>;
+    /// A fresh random (v4) UUID, hyphenated and lowercase.
+    fn new_id(&self) -> String;
+}

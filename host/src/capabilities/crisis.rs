@@ -1,0 +1,57 @@
+//! `mindflow:platform/crisis`: assess what the caller wrote with the active crisis rules.
+//!
+//! Grants: an assessment of text for the store's caller, the event recorded when it triggers,
+//! and the resources to show for the caller's country and language. Never gives: other users'
+//! events, or a way to record an event for someone else.
+
+use crate::crisis::service::CrisisError;
+use crate::runtime::bindings::host::mindflow::platform::crisis as wit;
+use crate::runtime::bindings::host::mindflow::platform::types::Severity;
+use crate::runtime::http::RequestState;
+
+fn severity(name: &str) -> Severity {
+    match name {
+        "low" => Severity::Low,
+        "moderate" => Severity::Moderate,
+        "high" => Severity::High,
+        "imminent" => Severity::Imminent,
+        _ => Severity::None,
+    }
+}
+
+impl wit::Host for RequestState {
+    async fn assess(
+        &mut self,
+        text: String,
+        source: String,
+    ) -> wasmtime::Result<Result<wit::Outcome, wit::CrisisError>> {
+        let Some(caller) = self.caller.clone() else {
+            return Ok(Err(wit::CrisisError::Unavailable));
+        };
+        let source: String = source.chars().take(30).collect();
+        let outcome = match self.services.crisis.assess(&caller, &text, &source).await {
+            Ok(outcome) => outcome,
+            Err(CrisisError::TooLarge) => return Ok(Err(wit::CrisisError::TooLarge)),
+            Err(CrisisError::Unavailable) => return Ok(Err(wit::CrisisError::Unavailable)),
+        };
+        Ok(Ok(wit::Outcome {
+            severity: severity(outcome.severity),
+            confidence: outcome.confidence,
+            triggered: outcome.triggered,
+            event_id: outcome.event_id.map(|id| id.to_string()),
+            about_someone_else: outcome.about_someone_else,
+            resources: outcome
+                .resources
+                .into_iter()
+                .map(|r| wit::CrisisResource {
+                    name: r.name,
+                    description: r.description.unwrap_or_default(),
+                    phone_number: r.phone_number,
+                    sms_number: r.sms_number,
+                    website_url: r.website_url,
+                    available_24_7: r.available_24_7,
+                })
+                .collect(),
+        }))
+    }
+}

@@ -1,0 +1,280 @@
+//! Assessing what a user wrote with the active crisis-rules component, recording crisis
+//! events and choosing the resources to show.
+//!
+//! The host computes the signals the rules may combine with words (VADER sentiment, and the
+//! highest similarity to a set of crisis exemplars), runs the active `crisis-rules` component
+//! in a fresh instance, and, at or above the threshold, records a `crisis_events` row with a
+//! keyed hash of the text (never the text) and the resources shown.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+use uuid::Uuid;
+
+use super::cases::{severity_name, severity_rank};
+use crate::crypto::KeyService;
+use crate::db::Database;
+use crate::db::crisis::{CrisisResource, NewCrisisEvent};
+use crate::ml;
+use crate::registry::ComponentRegistry;
+use crate::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::{
+    AssessmentInput, Signals, Subject,
+};
+use crate::runtime::{Caller, Runnable};
+
+/// The largest text assessed (the rules' input cap is 128 KiB).
+pub const MAX_TEXT_BYTES: usize = 120 * 1024;
+
+/// Sentences a person in crisis might write without a crisis keyword; the similarity of a
+/// text to the nearest one is passed to the rules as a signal.
+const EXEMPLARS: &[&str] = &[
+    "I have written the letters and found a home for the dog",
+    "I have given away my things and said goodbye to everyone",
+    "everyone would be better off without me",
+    "I do not want to be here anymore",
+    "I can't go on like this, there is no way out",
+    "I have been saving up my pills",
+    "this is the last time you will hear from me",
+    "I just want everything to stop for good",
+    "I am a burden to everyone I love",
+    "I won't be around much longer",
+];
+
+/// Why an assessment failed. Callers fail safe: treat the text as a possible crisis.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CrisisError {
+    /// No crisis-rules component is active, or it failed.
+    #[error("crisis assessment is unavailable")]
+    Unavailable,
+    /// The text is larger than an assessment accepts.
+    #[error("the text is larger than {MAX_TEXT_BYTES} bytes")]
+    TooLarge,
+}
+
+/// The outcome of an assessment.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// `none` … `imminent`.
+    pub severity: &'static str,
+    /// In [0, 1].
+    pub confidence: f32,
+    /// At or above the threshold: an event was recorded and resources are shown.
+    pub triggered: bool,
+    /// The recorded event.
+    pub event_id: Option<Uuid>,
+    /// The writer seems to speak about someone else.
+    pub about_someone_else: bool,
+    /// Resources to show.
+    pub resources: Vec<CrisisResource>,
+}
+
+/// The crisis service. Cheap to clone.
+#[derive(Clone)]
+pub struct CrisisService {
+    registry: Arc<ComponentRegistry>,
+    db: Database,
+    keys: KeyService,
+    threshold: u8,
+    exemplars: Arc<Vec<Vec<f32>>>,
+}
+
+/// The country (ISO 3166-1 alpha-2) and language (ISO 639-1) of a BCP 47 locale.
+pub fn locale_parts(locale: &str) -> (Option<String>, String) {
+    let mut parts = locale.split(['-', '_']);
+    let language = parts.next().unwrap_or("en").to_ascii_lowercase();
+    let country = parts
+        .find(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_alphabetic()))
+        .map(str::to_ascii_uppercase);
+    (country, if language.is_empty() { "en".into() } else { language })
+}
+
+/// The resources for a country and language: the country's own services in that language
+/// (or in any language when none speaks it), then the international ones, by priority.
+pub fn choose_resources(all: &[CrisisResource], country: Option<&str>, language: &str) -> Vec<CrisisResource> {
+    let covers = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v.eq_ignore_ascii_case(value));
+    let local: Vec<&CrisisResource> = all
+        .iter()
+        .filter(|r| country.is_some_and(|c| r.countries.iter().any(|v| v.eq_ignore_ascii_case(c))))
+        .collect();
+    let local_in_language: Vec<&CrisisResource> =
+        local.iter().copied().filter(|r| covers(&r.languages, language)).collect();
+    let chosen_local = if local_in_language.is_empty() { local } else { local_in_language };
+    let mut chosen: Vec<CrisisResource> = all
+        .iter()
+        .filter(|r| r.countries.iter().any(|v| v == "*"))
+        .chain(chosen_local)
+        .cloned()
+        .collect();
+    chosen.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.name.cmp(&b.name)));
+    chosen.dedup_by(|a, b| a.id == b.id);
+    chosen
+}
+
+impl CrisisService {
+    /// A service; `threshold` is the lowest severity that triggers (e.g. `moderate`).
+    ///
+    /// # Errors
+    /// A message when the threshold is not a severity name.
+    pub fn new(registry: Arc<ComponentRegistry>, db: Database, keys: KeyService, threshold: &str) -> Result<Self, String> {
+        let threshold = severity_rank(threshold)
+            .filter(|rank| *rank >= 1)
+            .ok_or_else(|| format!("crisis threshold `{threshold}` must be low, moderate, high or imminent"))?;
+        let exemplars = EXEMPLARS
+            .iter()
+            .map(|e| ml::embedding::embed(e, ml::embedding::DEFAULT_DIMENSION))
+            .collect();
+        Ok(Self {
+            registry,
+            db,
+            keys,
+            threshold,
+            exemplars: Arc::new(exemplars),
+        })
+    }
+
+    /// The resources for a locale.
+    ///
+    /// # Errors
+    /// [`crate::db::DbError`].
+    pub async fn resources_for(&self, country: Option<&str>, language: &str) -> Result<Vec<CrisisResource>, crate::db::DbError> {
+        Ok(choose_resources(&self.db.crisis_resources().await?, country, language))
+    }
+
+    fn exemplar_similarity(&self, text: &str) -> f32 {
+        let vector = ml::embedding::embed(text, ml::embedding::DEFAULT_DIMENSION);
+        self.exemplars
+            .iter()
+            .map(|e| ml::embedding::cosine(&vector, e))
+            .fold(0.0, f32::max)
+    }
+
+    /// Assesses `text` written by `caller` in `source`; records an event when triggered.
+    ///
+    /// # Errors
+    /// [`CrisisError`]; the caller must fail safe.
+    pub async fn assess(&self, caller: &Caller, text: &str, source: &str) -> Result<Outcome, CrisisError> {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(CrisisError::TooLarge);
+        }
+        let rules = self
+            .registry
+            .active()
+            .values()
+            .find_map(|active| match &active.prepared.runnable {
+                Runnable::CrisisRules(rules) => Some(rules.clone()),
+                Runnable::Http(_) => None,
+            })
+            .ok_or(CrisisError::Unavailable)?;
+        let (country, language) = locale_parts(&caller.locale);
+        let input = AssessmentInput {
+            text: text.to_owned(),
+            source: source.to_owned(),
+            language: language.clone(),
+            signals: Signals {
+                sentiment: Some(ml::sentiment::score(text)),
+                exemplar_similarity: Some(self.exemplar_similarity(text)),
+            },
+        };
+        let assessment = tokio::task::spawn_blocking(move || rules.assess(&input))
+            .await
+            .map_err(|_| CrisisError::Unavailable)?
+            .map_err(|error| {
+                tracing::error!(%error, "the crisis-rules component failed");
+                CrisisError::Unavailable
+            })?;
+        let severity = severity_name(assessment.severity);
+        let rank = severity_rank(severity).unwrap_or(0);
+        let about_someone_else = assessment.subject == Subject::OtherPerson;
+        let triggered = rank >= self.threshold;
+        if !triggered && !about_someone_else {
+            return Ok(Outcome {
+                severity,
+                confidence: assessment.confidence,
+                triggered: false,
+                event_id: None,
+                about_someone_else,
+                resources: Vec::new(),
+            });
+        }
+        let resources = self
+            .resources_for(country.as_deref(), &language)
+            .await
+            .map_err(|_| CrisisError::Unavailable)?;
+        let event_id = if triggered {
+            let hash = self
+                .keys
+                .keyed_hash(caller.user_id, "crisis_event", text.as_bytes())
+                .await
+                .ok();
+            let event = NewCrisisEvent {
+                user_id: caller.user_id,
+                trigger_source: source,
+                trigger_content_hash: hash,
+                severity,
+                detection_confidence: f64::from(assessment.confidence),
+                resources_shown: resources.iter().map(|r| r.name.clone()).collect(),
+            };
+            match self.db.insert_crisis_event(event).await {
+                Ok(id) => Some(id),
+                Err(error) => {
+                    // The person still sees help; the failure to record is loud in the logs.
+                    tracing::error!(%error, "cannot record a crisis event");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Outcome {
+            severity,
+            confidence: assessment.confidence,
+            triggered,
+            event_id,
+            about_someone_else,
+            resources,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(name: &str, countries: &[&str], languages: &[&str], priority: i64) -> CrisisResource {
+        CrisisResource {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            description: None,
+            resource_type: "hotline".into(),
+            phone_number: None,
+            sms_number: None,
+            website_url: None,
+            available_24_7: true,
+            countries: countries.iter().map(|s| (*s).to_owned()).collect(),
+            languages: languages.iter().map(|s| (*s).to_owned()).collect(),
+            specializations: Vec::new(),
+            priority,
+        }
+    }
+
+    #[test]
+    fn splits_locales() {
+        assert_eq!(locale_parts("en-US"), (Some("US".into()), "en".into()));
+        assert_eq!(locale_parts("fr_CA"), (Some("CA".into()), "fr".into()));
+        assert_eq!(locale_parts("de"), (None, "de".into()));
+    }
+
+    #[test]
+    fn chooses_local_in_language_then_international() {
+        let all = vec![
+            resource("Emergency", &["*"], &["*"], 0),
+            resource("US line", &["US"], &["en", "es"], 1),
+            resource("CA line", &["CA"], &["en", "fr"], 1),
+            resource("Directory", &["*"], &["*"], 9),
+        ];
+        let names = |v: Vec<CrisisResource>| v.into_iter().map(|r| r.name).collect::<Vec<_>>();
+        assert_eq!(names(choose_resources(&all, Some("US"), "es")), ["Emergency", "US line", "Directory"]);
+        assert_eq!(names(choose_resources(&all, Some("CA"), "de")), ["Emergency", "CA line", "Directory"], "falls back to any language");
+        assert_eq!(names(choose_resources(&all, None, "en")), ["Emergency", "Directory"]);
+    }
+}

@@ -1,0 +1,1469 @@
+//! The storage capability's SQL: insert, get, update, delete, query (keyset pages),
+//! aggregate, nearest-neighbour search and atomic batches over the [`catalog`]'s collections,
+//! plus the host-made `chat_messages.embedding` column.
+//!
+//! Owns: every statement a component's storage call becomes. Each one is scoped to the
+//! caller's user id by construction (`user_id = $1`, or the parent row's `user_id` for
+//! child collections), identifiers come only from the catalog, and values are typed by the
+//! catalog and bound as parameters before any SQL runs. Never gives: a row of another user
+//! (asking for one by id is [`CollectionError::NotFound`], exactly as for a missing row), a
+//! way to point a row at another user's row, SQL text from a component, or a write to a
+//! read-only collection.
+//!
+//! Aggregates group in the user's IANA time zone. SQLite cannot convert time zones in SQL,
+//! so both backends fetch the filtered rows (ordered by id) and aggregate in Rust with
+//! `chrono-tz`: the figures are identical on both. Nearest-neighbour search uses pgvector's
+//! `<=>` on PostgreSQL (which may use the HNSW index) and an exact scan of the user's rows,
+//! with the same cosine distance, on SQLite.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Timelike, Utc};
+use chrono_tz::Tz;
+use thiserror::Error;
+use uuid::Uuid;
+
+use super::catalog::{
+    self, Access, Collection, Column, ColumnType, Cursor, Ownership, Typed, Value, Writer,
+};
+use super::{Backend, Database, DbError, DbRow, Param, Transaction};
+
+/// A row as components see it: `(field, value)` pairs in the catalog's column order.
+pub type Record = Vec<(String, Value)>;
+
+/// The most rows a page holds, whatever the request asks.
+pub const MAX_PAGE: u32 = 100;
+/// The most neighbours a nearest-neighbour search returns.
+pub const MAX_NEAREST: u32 = 100;
+/// The most filters in one request.
+pub const MAX_FILTERS: usize = 32;
+/// The most measures in one aggregation.
+pub const MAX_MEASURES: usize = 32;
+/// The most writes in one batch.
+pub const MAX_BATCH: usize = 100;
+/// The most rows one aggregation reads.
+pub const MAX_AGGREGATE_ROWS: usize = 100_000;
+
+/// Why a storage operation failed.
+#[derive(Debug, Error)]
+pub enum CollectionError {
+    /// No such row for this user (a missing row and another user's row look the same).
+    #[error("no such row")]
+    NotFound,
+    /// A value, field name or request parameter was refused before any SQL ran.
+    #[error("`{field}`: {message}")]
+    Invalid {
+        /// The field (or request parameter) at fault.
+        field: String,
+        /// Why, in words fit for an API client.
+        message: String,
+    },
+    /// A uniqueness, reference or other constraint failed.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The collection is read-only to components.
+    #[error("collection `{0}` is read-only to components")]
+    ReadOnly(&'static str),
+    /// The database failed.
+    #[error("storage database error")]
+    Database(#[source] DbError),
+}
+
+impl CollectionError {
+    fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error with its field prefixed (`writes[2].mood_score`).
+    fn prefixed(self, prefix: &str) -> Self {
+        match self {
+            Self::Invalid { field, message } if !prefix.is_empty() => Self::Invalid {
+                field: format!("{prefix}{field}"),
+                message,
+            },
+            other => other,
+        }
+    }
+}
+
+impl From<DbError> for CollectionError {
+    fn from(error: DbError) -> Self {
+        if let DbError::Sqlx(sqlx::Error::Database(e)) = &error {
+            use sqlx::error::ErrorKind;
+            let message = match e.kind() {
+                ErrorKind::UniqueViolation => "a row with the same unique fields already exists",
+                ErrorKind::ForeignKeyViolation => {
+                    "a referenced row does not exist, or the row is still referenced"
+                }
+                ErrorKind::CheckViolation | ErrorKind::NotNullViolation => {
+                    "a constraint of the collection failed"
+                }
+                _ => return Self::Database(error),
+            };
+            return Self::Conflict(message.into());
+        }
+        Self::Database(error)
+    }
+}
+
+/// A comparison in a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `=` (`IS NULL` with a null value).
+    Eq,
+    /// `<>` (`IS NOT NULL` with a null value).
+    Ne,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Le,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Ge,
+}
+
+impl Comparison {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Eq => "=",
+            Self::Ne => "<>",
+            Self::Lt => "<",
+            Self::Le => "<=",
+            Self::Gt => ">",
+            Self::Ge => ">=",
+        }
+    }
+}
+
+/// `field <comparison> value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// A filterable field.
+    pub field: String,
+    /// The comparison.
+    pub comparison: Comparison,
+    /// The value (typed by the field's column).
+    pub value: Value,
+}
+
+/// A page request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    /// All must hold.
+    pub filters: Vec<Filter>,
+    /// A sortable field (`id` when empty); `id` breaks ties.
+    pub order_by: String,
+    /// Largest first.
+    pub descending: bool,
+    /// At most this many rows (capped at [`MAX_PAGE`]).
+    pub limit: u32,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// A page of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The rows.
+    pub rows: Vec<Record>,
+    /// Where to continue; `None` when there are no more rows.
+    pub next_cursor: Option<String>,
+}
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateFn {
+    /// Non-null values (all rows for `*` or `id`).
+    Count,
+    /// Mean.
+    Avg,
+    /// Smallest.
+    Min,
+    /// Largest.
+    Max,
+    /// Sample standard deviation (`None` below two values), as PostgreSQL's `stddev`.
+    Stddev,
+}
+
+/// How rows are grouped (time groupings in the user's time zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One group.
+    None,
+    /// `2026-11-25`.
+    Day,
+    /// `2026-W48`.
+    IsoWeek,
+    /// `1` (Monday) to `7` (Sunday).
+    Weekday,
+    /// `0` to `23`.
+    Hour,
+    /// The group field's value.
+    FieldValue,
+}
+
+/// An aggregation request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRequest {
+    /// All must hold.
+    pub filters: Vec<Filter>,
+    /// `(field, function)`; `count` also takes `*`.
+    pub measures: Vec<(String, AggregateFn)>,
+    /// How to group.
+    pub grouping: Grouping,
+    /// The time field (default: the collection's) or the field for `FieldValue`.
+    pub group_field: Option<String>,
+}
+
+/// One group's figures, in the order of the request's measures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRow {
+    /// The group's key (`None` for `Grouping::None` and for rows whose field is NULL).
+    pub group: Option<String>,
+    /// The measures.
+    pub values: Vec<Option<f64>>,
+}
+
+/// A row and its cosine distance to the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The row.
+    pub row: Record,
+    /// Cosine distance (0 is identical).
+    pub distance: f32,
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Insert a row.
+    Insert {
+        /// Where.
+        collection: &'static Collection,
+        /// The row.
+        row: Record,
+    },
+    /// Update a row by id.
+    Update {
+        /// Where.
+        collection: &'static Collection,
+        /// The row's id.
+        id: String,
+        /// The changed fields.
+        changes: Record,
+    },
+    /// Delete a row by id.
+    Delete {
+        /// Where.
+        collection: &'static Collection,
+        /// The row's id.
+        id: String,
+    },
+}
+
+/// A statement being built: SQL text from this module and the catalog only, values as
+/// numbered parameters.
+struct Statement {
+    sql: String,
+    params: Vec<Param>,
+    backend: Backend,
+}
+
+impl Statement {
+    fn new(backend: Backend) -> Self {
+        Self {
+            sql: String::new(),
+            params: Vec::new(),
+            backend,
+        }
+    }
+
+    /// Adds a parameter; returns its placeholder.
+    fn bind(&mut self, param: Param) -> String {
+        self.params.push(param);
+        format!("${}", self.params.len())
+    }
+
+    /// Adds a column value; returns the SQL expression for it (vectors are cast in PostgreSQL).
+    fn bind_value(&mut self, column: &Column, value: Typed) -> String {
+        let placeholder = self.bind(value.into_param(column.ty));
+        if column.ty == ColumnType::Vector && self.backend == Backend::Postgres {
+            format!("CAST({placeholder} AS vector)")
+        } else {
+            placeholder
+        }
+    }
+
+    fn push(&mut self, sql: &str) {
+        self.sql.push_str(sql);
+    }
+}
+
+/// How a column is selected (PostgreSQL vectors are read as `real[]`).
+fn column_expr(column: &Column, backend: Backend) -> String {
+    match (column.ty, backend) {
+        (ColumnType::Vector, Backend::Postgres) => {
+            format!("CAST({0} AS real[]) AS {0}", column.name)
+        }
+        _ => column.name.to_owned(),
+    }
+}
+
+/// The columns to select, in catalog order.
+fn select_list(collection: &Collection, backend: Backend) -> String {
+    collection
+        .columns
+        .iter()
+        .map(|column| column_expr(column, backend))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The predicate that keeps only `user`'s rows of `collection`.
+fn scope(statement: &mut Statement, collection: &Collection, user: Uuid) -> String {
+    match collection.ownership {
+        Ownership::User => {
+            let user = statement.bind(Param::Uuid(user));
+            format!("user_id = {user}")
+        }
+        Ownership::Parent { column, table } => {
+            let user = statement.bind(Param::Uuid(user));
+            format!("{column} IN (SELECT p.id FROM {table} p WHERE p.user_id = {user})")
+        }
+        Ownership::Shared => "1 = 1".to_owned(),
+    }
+}
+
+fn read_typed(column: &Column, row: &DbRow) -> Result<Typed, DbError> {
+    let name = column.name;
+    Ok(match column.ty {
+        ColumnType::Uuid => row.opt_uuid(name)?.map_or(Typed::Null, Typed::Uuid),
+        ColumnType::Text { .. } => row.opt_text(name)?.map_or(Typed::Null, Typed::Text),
+        ColumnType::Int { .. } => row.opt_int(name)?.map_or(Typed::Null, Typed::Int),
+        ColumnType::Float => row.opt_float(name)?.map_or(Typed::Null, Typed::Float),
+        ColumnType::Bool => row.opt_bool(name)?.map_or(Typed::Null, Typed::Bool),
+        ColumnType::Timestamp => row.opt_time(name)?.map_or(Typed::Null, Typed::Timestamp),
+        ColumnType::Date => row.opt_date(name)?.map_or(Typed::Null, Typed::Date),
+        ColumnType::Json => row.opt_json(name)?.map_or(Typed::Null, Typed::Json),
+        ColumnType::Bytes => row.opt_bytes(name)?.map_or(Typed::Null, Typed::Bytes),
+        ColumnType::Vector => row.opt_vector(name)?.map_or(Typed::Null, Typed::Vector),
+    })
+}
+
+fn read_record(collection: &Collection, row: &DbRow) -> Result<Record, DbError> {
+    collection
+        .columns
+        .iter()
+        .map(|column| Ok((column.name.to_owned(), read_typed(column, row)?.into_value())))
+        .collect()
+}
+
+fn parse_id(id: &str) -> Result<Uuid, CollectionError> {
+    Uuid::parse_str(id)
+        .ok()
+        .filter(|_| id.len() == 36)
+        .ok_or_else(|| CollectionError::invalid("id", "not a UUID in hyphenated form"))
+}
+
+/// A field name echoed in an error, shortened.
+fn echo(name: &str) -> String {
+    name.chars().take(64).collect()
+}
+
+fn writable(collection: &'static Collection) -> Result<(), CollectionError> {
+    match collection.access {
+        Access::ReadWrite => Ok(()),
+        Access::ReadOnly => Err(CollectionError::ReadOnly(collection.name)),
+    }
+}
+
+/// Whether a value is being checked for an insert (required fields must be present) or an
+/// update.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Insert,
+    Update,
+}
+
+/// Types a row against the collection's writable columns.
+fn check_record(
+    collection: &'static Collection,
+    record: Record,
+    mode: Mode,
+) -> Result<Vec<(&'static Column, Typed)>, CollectionError> {
+    let dim = catalog::embedding_dimension();
+    let mut values: Vec<(&'static Column, Typed)> = Vec::with_capacity(record.len());
+    for (name, value) in record {
+        let column = collection.column(&name).ok_or_else(|| {
+            CollectionError::invalid(
+                echo(&name),
+                format!("no such field in `{}`", collection.name),
+            )
+        })?;
+        if column.writer == Writer::Host {
+            return Err(CollectionError::invalid(
+                column.name,
+                "set by the host; a component cannot write it",
+            ));
+        }
+        if values.iter().any(|(c, _)| c.name == column.name) {
+            return Err(CollectionError::invalid(column.name, "given more than once"));
+        }
+        let typed = column
+            .check(value, dim)
+            .map_err(|message| CollectionError::invalid(column.name, message))?;
+        values.push((column, typed));
+    }
+    if mode == Mode::Insert {
+        if let Some(missing) = collection
+            .columns
+            .iter()
+            .filter(|c| c.required && c.writer == Writer::Component)
+            .find(|c| !values.iter().any(|(v, _)| v.name == c.name))
+        {
+            return Err(CollectionError::invalid(missing.name, "required"));
+        }
+    }
+    Ok(values)
+}
+
+/// Types the filters of a request.
+fn check_filters(
+    collection: &'static Collection,
+    filters: Vec<Filter>,
+) -> Result<Vec<(&'static Column, Comparison, Typed)>, CollectionError> {
+    if filters.len() > MAX_FILTERS {
+        return Err(CollectionError::invalid(
+            "filters",
+            format!("at most {MAX_FILTERS} filters"),
+        ));
+    }
+    let dim = catalog::embedding_dimension();
+    filters
+        .into_iter()
+        .map(|filter| {
+            let column = collection
+                .column(&filter.field)
+                .filter(|c| c.filterable())
+                .ok_or_else(|| {
+                    CollectionError::invalid(
+                        echo(&filter.field),
+                        format!("not a filterable field of `{}`", collection.name),
+                    )
+                })?;
+            let typed = column
+                .relaxed()
+                .check(filter.value, dim)
+                .map_err(|message| CollectionError::invalid(column.name, message))?;
+            if typed == Typed::Null && !matches!(filter.comparison, Comparison::Eq | Comparison::Ne)
+            {
+                return Err(CollectionError::invalid(
+                    column.name,
+                    "null can only be compared with eq or ne",
+                ));
+            }
+            Ok((column, filter.comparison, typed))
+        })
+        .collect()
+}
+
+/// Appends ` AND <filter>` for each filter.
+fn push_filters(statement: &mut Statement, filters: Vec<(&'static Column, Comparison, Typed)>) {
+    for (column, comparison, value) in filters {
+        let name = column.name;
+        let clause = match (value, comparison) {
+            (Typed::Null, Comparison::Eq) => format!(" AND {name} IS NULL"),
+            (Typed::Null, _) => format!(" AND {name} IS NOT NULL"),
+            (value, comparison) => {
+                let placeholder = statement.bind_value(column, value);
+                // Text ranges compare bytes on both backends (SQLite's BINARY collation).
+                let collate = if statement.backend == Backend::Postgres
+                    && matches!(column.ty, ColumnType::Text { .. })
+                    && !matches!(comparison, Comparison::Eq | Comparison::Ne)
+                {
+                    " COLLATE \"C\""
+                } else {
+                    ""
+                };
+                format!(" AND {name}{collate} {} {placeholder}", comparison.sql())
+            }
+        };
+        statement.push(&clause);
+    }
+}
+
+fn tx_backend(tx: &Transaction) -> Backend {
+    match tx {
+        Transaction::Sqlite(_) => Backend::Sqlite,
+        Transaction::Postgres(_) => Backend::Postgres,
+    }
+}
+
+/// Checks, inside the write's transaction, that the parent row and every referenced row
+/// exist and (when user-owned) are the caller's.
+async fn check_references(
+    tx: &mut Transaction,
+    collection: &'static Collection,
+    user: Uuid,
+    values: &[(&'static Column, Typed)],
+) -> Result<(), CollectionError> {
+    for (column, value) in values {
+        let Typed::Uuid(id) = value else { continue };
+        let (table, owned, is_parent) = match (collection.ownership, column.references) {
+            (Ownership::Parent { column: link, table }, _) if link == column.name => {
+                (table, true, true)
+            }
+            (_, Some(reference)) => (reference.table, reference.owned, false),
+            _ => continue,
+        };
+        let found = if owned {
+            tx.fetch_optional(
+                &format!("SELECT 1 AS one FROM {table} WHERE id = $1 AND user_id = $2"),
+                &[Param::Uuid(*id), Param::Uuid(user)],
+            )
+            .await?
+        } else {
+            tx.fetch_optional(
+                &format!("SELECT 1 AS one FROM {table} WHERE id = $1"),
+                &[Param::Uuid(*id)],
+            )
+            .await?
+        };
+        if found.is_none() {
+            return Err(if is_parent {
+                CollectionError::NotFound
+            } else {
+                CollectionError::invalid(column.name, format!("no such row in `{table}`"))
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn insert_in(
+    tx: &mut Transaction,
+    collection: &'static Collection,
+    user: Uuid,
+    values: Vec<(&'static Column, Typed)>,
+) -> Result<Record, CollectionError> {
+    check_references(tx, collection, user, &values).await?;
+    let backend = tx_backend(tx);
+    let mut statement = Statement::new(backend);
+    let now = catalog::parse_timestamp(&catalog::format_timestamp(&Utc::now()))
+        .unwrap_or_else(Utc::now);
+    let mut names = vec!["id"];
+    let mut placeholders = vec![statement.bind(Param::Uuid(Uuid::new_v4()))];
+    if collection.ownership == Ownership::User {
+        names.push("user_id");
+        placeholders.push(statement.bind(Param::Uuid(user)));
+    }
+    if collection.created_at {
+        names.push("created_at");
+        placeholders.push(statement.bind(Param::Time(now)));
+    }
+    if collection.updated_at {
+        names.push("updated_at");
+        placeholders.push(statement.bind(Param::Time(now)));
+    }
+    for (column, value) in values {
+        names.push(column.name);
+        placeholders.push(statement.bind_value(column, value));
+    }
+    statement.sql = format!(
+        "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
+        collection.name,
+        names.join(", "),
+        placeholders.join(", "),
+        select_list(collection, backend)
+    );
+    let row = tx
+        .fetch_optional(&statement.sql, &statement.params)
+        .await?
+        .ok_or_else(|| DbError::Config("INSERT … RETURNING returned no row".into()))?;
+    Ok(read_record(collection, &row)?)
+}
+
+async fn update_in(
+    tx: &mut Transaction,
+    collection: &'static Collection,
+    user: Uuid,
+    id: Uuid,
+    values: Vec<(&'static Column, Typed)>,
+) -> Result<Record, CollectionError> {
+    let backend = tx_backend(tx);
+    if values.is_empty() && !collection.updated_at {
+        let mut statement = Statement::new(backend);
+        let id = statement.bind(Param::Uuid(id));
+        let scope = scope(&mut statement, collection, user);
+        statement.sql = format!(
+            "SELECT {} FROM {} WHERE id = {id} AND {scope}",
+            select_list(collection, backend),
+            collection.name
+        );
+        let row = tx
+            .fetch_optional(&statement.sql, &statement.params)
+            .await?
+            .ok_or(CollectionError::NotFound)?;
+        return Ok(read_record(collection, &row)?);
+    }
+    check_references(tx, collection, user, &values).await?;
+    let mut statement = Statement::new(backend);
+    let mut sets = Vec::new();
+    for (column, value) in values {
+        let placeholder = statement.bind_value(column, value);
+        sets.push(format!("{} = {placeholder}", column.name));
+    }
+    if collection.updated_at {
+        let now = catalog::parse_timestamp(&catalog::format_timestamp(&Utc::now()))
+            .unwrap_or_else(Utc::now);
+        let placeholder = statement.bind(Param::Time(now));
+        sets.push(format!("updated_at = {placeholder}"));
+    }
+    let id = statement.bind(Param::Uuid(id));
+    let scope = scope(&mut statement, collection, user);
+    statement.sql = format!(
+        "UPDATE {} SET {} WHERE id = {id} AND {scope} RETURNING {}",
+        collection.name,
+        sets.join(", "),
+        select_list(collection, backend)
+    );
+    let row = tx
+        .fetch_optional(&statement.sql, &statement.params)
+        .await?
+        .ok_or(CollectionError::NotFound)?;
+    Ok(read_record(collection, &row)?)
+}
+
+async fn delete_in(
+    tx: &mut Transaction,
+    collection: &'static Collection,
+    user: Uuid,
+    id: Uuid,
+) -> Result<(), CollectionError> {
+    let mut statement = Statement::new(tx_backend(tx));
+    let id = statement.bind(Param::Uuid(id));
+    let scope = scope(&mut statement, collection, user);
+    statement.sql = format!("DELETE FROM {} WHERE id = {id} AND {scope}", collection.name);
+    if tx.execute(&statement.sql, &statement.params).await? == 0 {
+        return Err(CollectionError::NotFound);
+    }
+    Ok(())
+}
+
+/// A write checked before any SQL runs.
+enum CheckedWrite {
+    Insert(&'static Collection, Vec<(&'static Column, Typed)>),
+    Update(&'static Collection, Uuid, Vec<(&'static Column, Typed)>),
+    Delete(&'static Collection, Uuid),
+}
+
+fn check_write(write: Write) -> Result<CheckedWrite, CollectionError> {
+    Ok(match write {
+        Write::Insert { collection, row } => {
+            writable(collection)?;
+            CheckedWrite::Insert(collection, check_record(collection, row, Mode::Insert)?)
+        }
+        Write::Update {
+            collection,
+            id,
+            changes,
+        } => {
+            writable(collection)?;
+            let id = parse_id(&id)?;
+            CheckedWrite::Update(collection, id, check_record(collection, changes, Mode::Update)?)
+        }
+        Write::Delete { collection, id } => {
+            writable(collection)?;
+            CheckedWrite::Delete(collection, parse_id(&id)?)
+        }
+    })
+}
+
+async fn apply(
+    tx: &mut Transaction,
+    user: Uuid,
+    write: CheckedWrite,
+) -> Result<Option<Record>, CollectionError> {
+    Ok(match write {
+        CheckedWrite::Insert(collection, values) => {
+            Some(insert_in(tx, collection, user, values).await?)
+        }
+        CheckedWrite::Update(collection, id, values) => {
+            Some(update_in(tx, collection, user, id, values).await?)
+        }
+        CheckedWrite::Delete(collection, id) => {
+            delete_in(tx, collection, user, id).await?;
+            None
+        }
+    })
+}
+
+/// Cosine distance as pgvector 0.6 computes it (f32 sums, f64 quotient, clamped).
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
+    let (mut dot, mut norm_a, mut norm_b) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        norm_a += x * x;
+        norm_b += y * y;
+    }
+    let similarity = f64::from(dot) / (f64::from(norm_a) * f64::from(norm_b)).sqrt();
+    if similarity.is_nan() {
+        return f64::NAN;
+    }
+    1.0 - similarity.clamp(-1.0, 1.0)
+}
+
+/// A group's key, ordered by its meaning (hours as numbers, days as dates).
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum GroupKey {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl GroupKey {
+    fn render(&self) -> String {
+        match self {
+            Self::Int(i) => i.to_string(),
+            Self::Float(f) => f.to_string(),
+            Self::Text(t) => t.clone(),
+        }
+    }
+}
+
+/// The group of a row's group-field value; `None` for NULL.
+fn group_key(grouping: Grouping, value: &Typed, tz: Tz) -> Option<GroupKey> {
+    let date = match value {
+        Typed::Timestamp(t) => Some(t.with_timezone(&tz).date_naive()),
+        Typed::Date(d) => Some(*d),
+        _ => None,
+    };
+    match grouping {
+        Grouping::None => None,
+        Grouping::Day => date.map(|d| GroupKey::Text(d.format("%Y-%m-%d").to_string())),
+        Grouping::IsoWeek => date.map(|d| {
+            let week = d.iso_week();
+            GroupKey::Text(format!("{:04}-W{:02}", week.year(), week.week()))
+        }),
+        Grouping::Weekday => date.map(|d| GroupKey::Int(i64::from(d.weekday().number_from_monday()))),
+        Grouping::Hour => match value {
+            Typed::Timestamp(t) => Some(GroupKey::Int(i64::from(t.with_timezone(&tz).hour()))),
+            _ => None,
+        },
+        Grouping::FieldValue => match value {
+            Typed::Null | Typed::Json(_) | Typed::Bytes(_) | Typed::Vector(_) => None,
+            Typed::Int(i) => Some(GroupKey::Int(*i)),
+            Typed::Float(f) => Some(GroupKey::Float(*f)),
+            Typed::Bool(b) => Some(GroupKey::Text(b.to_string())),
+            Typed::Text(t) => Some(GroupKey::Text(t.clone())),
+            Typed::Uuid(u) => Some(GroupKey::Text(u.to_string())),
+            Typed::Timestamp(t) => Some(GroupKey::Text(catalog::format_timestamp(t))),
+            Typed::Date(d) => Some(GroupKey::Text(d.format("%Y-%m-%d").to_string())),
+        },
+    }
+}
+
+/// The figures of one measure over a group's values.
+fn measure(function: AggregateFn, values: &[f64]) -> Option<f64> {
+    #[allow(clippy::cast_precision_loss)]
+    let n = values.len() as f64;
+    match function {
+        AggregateFn::Count => Some(n),
+        _ if values.is_empty() => None,
+        AggregateFn::Avg => Some(values.iter().sum::<f64>() / n),
+        AggregateFn::Min => values.iter().copied().reduce(f64::min),
+        AggregateFn::Max => values.iter().copied().reduce(f64::max),
+        AggregateFn::Stddev => {
+            if values.len() < 2 {
+                return None;
+            }
+            let mean = values.iter().sum::<f64>() / n;
+            let squares: f64 = values.iter().map(|x| (x - mean) * (x - mean)).sum();
+            Some((squares / (n - 1.0)).sqrt())
+        }
+    }
+}
+
+/// Groups rows (`(group-field value, measure values)`) and computes the measures; groups in
+/// key order, the NULL group last. With no grouping there is always exactly one row.
+pub fn aggregate_rows(
+    rows: impl IntoIterator<Item = (Typed, Vec<Option<f64>>)>,
+    functions: &[AggregateFn],
+    grouping: Grouping,
+    tz: Tz,
+) -> Vec<AggregateRow> {
+    let mut groups: Vec<(Option<GroupKey>, Vec<Vec<f64>>)> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    if grouping == Grouping::None {
+        groups.push((None, vec![Vec::new(); functions.len()]));
+    }
+    for (source, values) in rows {
+        let key = group_key(grouping, &source, tz);
+        let slot = if grouping == Grouping::None {
+            0
+        } else {
+            // One map key per group: its kind and rendering.
+            let map_key = match &key {
+                None => "n".to_owned(),
+                Some(GroupKey::Int(i)) => format!("i{i}"),
+                Some(GroupKey::Float(f)) => format!("f{}", f.to_bits()),
+                Some(GroupKey::Text(t)) => format!("t{t}"),
+            };
+            *index.entry(map_key).or_insert_with(|| {
+                groups.push((key.clone(), vec![Vec::new(); functions.len()]));
+                groups.len() - 1
+            })
+        };
+        for (bucket, value) in groups[slot].1.iter_mut().zip(values) {
+            if let Some(value) = value {
+                bucket.push(value);
+            }
+        }
+    }
+    groups.sort_by(|(a, _), (b, _)| match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (Some(a), Some(b)) => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    groups
+        .into_iter()
+        .map(|(key, buckets)| AggregateRow {
+            group: key.map(|k| k.render()),
+            values: functions
+                .iter()
+                .zip(&buckets)
+                .map(|(function, values)| measure(*function, values))
+                .collect(),
+        })
+        .collect()
+}
+
+fn numeric(typed: &Typed) -> Option<f64> {
+    match typed {
+        #[allow(clippy::cast_precision_loss)]
+        Typed::Int(i) => Some(*i as f64),
+        Typed::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+impl Database {
+    /// Inserts a row for `user` and returns it as stored. A child row's parent must be the
+    /// user's ([`CollectionError::NotFound`] otherwise).
+    ///
+    /// # Errors
+    /// [`CollectionError`].
+    pub async fn storage_insert(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        row: Record,
+    ) -> Result<Record, CollectionError> {
+        let write = check_write(Write::Insert { collection, row })?;
+        let mut tx = self.begin().await?;
+        let row = apply(&mut tx, user, write).await?;
+        tx.commit().await?;
+        row.ok_or(CollectionError::NotFound)
+    }
+
+    /// The user's row with this id.
+    ///
+    /// # Errors
+    /// [`CollectionError::NotFound`] for a missing row or another user's.
+    pub async fn storage_get(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        id: &str,
+    ) -> Result<Record, CollectionError> {
+        let id = parse_id(id)?;
+        let backend = self.backend();
+        let mut statement = Statement::new(backend);
+        let id = statement.bind(Param::Uuid(id));
+        let scope = scope(&mut statement, collection, user);
+        statement.sql = format!(
+            "SELECT {} FROM {} WHERE id = {id} AND {scope}",
+            select_list(collection, backend),
+            collection.name
+        );
+        let row = self
+            .fetch_optional(&statement.sql, &statement.params)
+            .await?
+            .ok_or(CollectionError::NotFound)?;
+        Ok(read_record(collection, &row)?)
+    }
+
+    /// Changes writable fields of the user's row; returns the row as stored.
+    ///
+    /// # Errors
+    /// [`CollectionError`].
+    pub async fn storage_update(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        id: &str,
+        changes: Record,
+    ) -> Result<Record, CollectionError> {
+        let write = check_write(Write::Update {
+            collection,
+            id: id.to_owned(),
+            changes,
+        })?;
+        let mut tx = self.begin().await?;
+        let row = apply(&mut tx, user, write).await?;
+        tx.commit().await?;
+        row.ok_or(CollectionError::NotFound)
+    }
+
+    /// Deletes the user's row (and what the schema cascades to).
+    ///
+    /// # Errors
+    /// [`CollectionError`].
+    pub async fn storage_delete(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        id: &str,
+    ) -> Result<(), CollectionError> {
+        let write = check_write(Write::Delete {
+            collection,
+            id: id.to_owned(),
+        })?;
+        let mut tx = self.begin().await?;
+        apply(&mut tx, user, write).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies all writes in one transaction: all of them, or none. Field errors name the
+    /// write (`writes[2].mood_score`).
+    ///
+    /// # Errors
+    /// [`CollectionError`] from the first write that fails.
+    pub async fn storage_batch(
+        &self,
+        user: Uuid,
+        writes: Vec<Write>,
+    ) -> Result<Vec<Option<Record>>, CollectionError> {
+        if writes.len() > MAX_BATCH {
+            return Err(CollectionError::invalid(
+                "writes",
+                format!("at most {MAX_BATCH} writes in a batch"),
+            ));
+        }
+        let checked = writes
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| check_write(w).map_err(|e| e.prefixed(&format!("writes[{i}]."))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tx = self.begin().await?;
+        let mut results = Vec::with_capacity(checked.len());
+        for (i, write) in checked.into_iter().enumerate() {
+            let result = apply(&mut tx, user, write)
+                .await
+                .map_err(|e| e.prefixed(&format!("writes[{i}].")))?;
+            results.push(result);
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// A page of the user's rows, in keyset order (`order_by`, then `id`; NULLs after every
+    /// value ascending, before them descending): no duplicates or gaps across pages.
+    ///
+    /// # Errors
+    /// [`CollectionError`].
+    pub async fn storage_query(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        request: PageRequest,
+    ) -> Result<Page, CollectionError> {
+        let order_name = if request.order_by.is_empty() {
+            "id"
+        } else {
+            request.order_by.as_str()
+        };
+        let order = collection
+            .column(order_name)
+            .filter(|c| c.sortable())
+            .ok_or_else(|| {
+                let sortable: Vec<&str> = collection
+                    .columns
+                    .iter()
+                    .filter(|c| c.sortable())
+                    .map(|c| c.name)
+                    .collect();
+                CollectionError::invalid(
+                    "order-by",
+                    format!(
+                        "`{}` is not a sortable field of `{}` (sortable: {})",
+                        echo(order_name),
+                        collection.name,
+                        sortable.join(", ")
+                    ),
+                )
+            })?;
+        if request.limit == 0 {
+            return Err(CollectionError::invalid("limit", "must be at least 1"));
+        }
+        let limit = request.limit.min(MAX_PAGE);
+        let filters = check_filters(collection, request.filters)?;
+        let after = match &request.cursor {
+            None => None,
+            Some(text) => {
+                let bad = || CollectionError::invalid("cursor", "not a cursor of this query");
+                let cursor = Cursor::decode(text).ok_or_else(bad)?;
+                if cursor.field != order.name || cursor.descending != request.descending {
+                    return Err(bad());
+                }
+                let value = cursor.typed_value(order).ok_or_else(bad)?;
+                Some((value, cursor.id))
+            }
+        };
+        let backend = self.backend();
+        let mut statement = Statement::new(backend);
+        let scope = scope(&mut statement, collection, user);
+        statement.sql = format!(
+            "SELECT {} FROM {} WHERE {scope}",
+            select_list(collection, backend),
+            collection.name
+        );
+        push_filters(&mut statement, filters);
+        let name = order.name;
+        let (cmp, nulls, direction) = if request.descending {
+            ("<", "NULLS FIRST", "DESC")
+        } else {
+            (">", "NULLS LAST", "ASC")
+        };
+        if let Some((value, id)) = after {
+            let id = statement.bind(Param::Uuid(id));
+            let clause = if name == "id" {
+                format!(" AND id {cmp} {id}")
+            } else if value == Typed::Null {
+                if request.descending {
+                    format!(" AND (({name} IS NULL AND id < {id}) OR {name} IS NOT NULL)")
+                } else {
+                    format!(" AND {name} IS NULL AND id > {id}")
+                }
+            } else {
+                let v = statement.bind_value(order, value);
+                let nulls_after = if !request.descending && !order.not_null {
+                    format!(" OR {name} IS NULL")
+                } else {
+                    String::new()
+                };
+                format!(" AND ({name} {cmp} {v} OR ({name} = {v} AND id {cmp} {id}){nulls_after})")
+            };
+            statement.push(&clause);
+        }
+        let fetch = statement.bind(Param::Int(i64::from(limit) + 1));
+        if name == "id" {
+            statement.push(&format!(" ORDER BY id {direction} LIMIT {fetch}"));
+        } else {
+            statement.push(&format!(
+                " ORDER BY {name} {direction} {nulls}, id {direction} LIMIT {fetch}"
+            ));
+        }
+        let rows = self.fetch_all(&statement.sql, &statement.params).await?;
+        let more = rows.len() > limit as usize;
+        let rows = &rows[..rows.len().min(limit as usize)];
+        let next_cursor = match rows.last() {
+            Some(last) if more => {
+                let value = read_typed(order, last)?;
+                let id = last.uuid("id")?;
+                Some(Cursor::after(order.name, request.descending, &value, id).encode())
+            }
+            _ => None,
+        };
+        Ok(Page {
+            rows: rows
+                .iter()
+                .map(|row| read_record(collection, row))
+                .collect::<Result<_, _>>()?,
+            next_cursor,
+        })
+    }
+
+    /// Aggregates the user's rows, grouped in the IANA time zone `timezone` (UTC when it is
+    /// not a known zone).
+    ///
+    /// # Errors
+    /// [`CollectionError`].
+    pub async fn storage_aggregate(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        request: AggregateRequest,
+        timezone: &str,
+    ) -> Result<Vec<AggregateRow>, CollectionError> {
+        if request.measures.is_empty() || request.measures.len() > MAX_MEASURES {
+            return Err(CollectionError::invalid(
+                "measures",
+                format!("between 1 and {MAX_MEASURES} measures"),
+            ));
+        }
+        // (column or None for `count(*)`, function) per measure.
+        let mut measures: Vec<(Option<&'static Column>, AggregateFn)> = Vec::new();
+        for (field, function) in &request.measures {
+            if *function == AggregateFn::Count && field == "*" {
+                measures.push((None, *function));
+                continue;
+            }
+            let column = collection.column(field).ok_or_else(|| {
+                CollectionError::invalid(
+                    echo(field),
+                    format!("no such field in `{}`", collection.name),
+                )
+            })?;
+            if *function != AggregateFn::Count && !column.numeric() {
+                return Err(CollectionError::invalid(
+                    column.name,
+                    "avg, min, max and stddev need a numeric field",
+                ));
+            }
+            measures.push((Some(column), *function));
+        }
+        let group_column: Option<&'static Column> = match request.grouping {
+            Grouping::None => None,
+            Grouping::FieldValue => {
+                let name = request.group_field.as_deref().ok_or_else(|| {
+                    CollectionError::invalid("group-field", "field-value grouping needs a field")
+                })?;
+                Some(collection.column(name).filter(|c| c.filterable()).ok_or_else(|| {
+                    CollectionError::invalid(
+                        "group-field",
+                        format!("`{}` is not a groupable field of `{}`", echo(name), collection.name),
+                    )
+                })?)
+            }
+            time => {
+                let name = request
+                    .group_field
+                    .as_deref()
+                    .or(collection.time_field)
+                    .ok_or_else(|| {
+                        CollectionError::invalid("group-field", "time groupings need a time field")
+                    })?;
+                let column = collection.column(name).ok_or_else(|| {
+                    CollectionError::invalid(
+                        "group-field",
+                        format!("no such field `{}` in `{}`", echo(name), collection.name),
+                    )
+                })?;
+                let fits = match column.ty {
+                    ColumnType::Timestamp => true,
+                    ColumnType::Date => time != Grouping::Hour,
+                    _ => false,
+                };
+                if !fits {
+                    return Err(CollectionError::invalid(
+                        "group-field",
+                        format!("`{}` cannot be grouped that way", column.name),
+                    ));
+                }
+                Some(column)
+            }
+        };
+        let filters = check_filters(collection, request.filters)?;
+        let tz: Tz = timezone.parse().unwrap_or(Tz::UTC);
+        let backend = self.backend();
+        let mut fields: Vec<&'static Column> = Vec::new();
+        for column in group_column
+            .into_iter()
+            .chain(measures.iter().filter_map(|(c, _)| *c))
+        {
+            if !fields.iter().any(|f| f.name == column.name) {
+                fields.push(column);
+            }
+        }
+        let mut list = vec!["id".to_owned()];
+        list.extend(
+            fields
+                .iter()
+                .filter(|c| c.name != "id")
+                .map(|c| column_expr(c, backend)),
+        );
+        let mut statement = Statement::new(backend);
+        let scope = scope(&mut statement, collection, user);
+        statement.sql = format!(
+            "SELECT {} FROM {} WHERE {scope}",
+            list.join(", "),
+            collection.name
+        );
+        push_filters(&mut statement, filters);
+        let cap = statement.bind(Param::Int(i64::try_from(MAX_AGGREGATE_ROWS).unwrap_or(i64::MAX) + 1));
+        statement.push(&format!(" ORDER BY id LIMIT {cap}"));
+        let rows = self.fetch_all(&statement.sql, &statement.params).await?;
+        if rows.len() > MAX_AGGREGATE_ROWS {
+            return Err(CollectionError::invalid(
+                "filters",
+                format!("more than {MAX_AGGREGATE_ROWS} rows match; narrow the filters"),
+            ));
+        }
+        let mut inputs = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let source = match group_column {
+                Some(column) => read_typed(column, row)?,
+                None => Typed::Null,
+            };
+            let mut values = Vec::with_capacity(measures.len());
+            for (column, _) in &measures {
+                values.push(match column {
+                    None => Some(0.0),
+                    Some(column) => {
+                        let typed = read_typed(column, row)?;
+                        if typed == Typed::Null {
+                            None
+                        } else {
+                            // Count counts non-null values of any type.
+                            Some(numeric(&typed).unwrap_or(0.0))
+                        }
+                    }
+                });
+            }
+            inputs.push((source, values));
+        }
+        let functions: Vec<AggregateFn> = measures.iter().map(|(_, f)| *f).collect();
+        Ok(aggregate_rows(inputs, &functions, request.grouping, tz))
+    }
+
+    /// The `k` of the user's rows nearest to `target` on a vector field, by cosine distance,
+    /// nearest first (ties by id).
+    ///
+    /// # Errors
+    /// [`CollectionError`].
+    pub async fn storage_nearest(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        field: &str,
+        target: Vec<f32>,
+        k: u32,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Scored>, CollectionError> {
+        let column = collection
+            .column(field)
+            .filter(|c| c.ty == ColumnType::Vector)
+            .ok_or_else(|| {
+                CollectionError::invalid(
+                    echo(field),
+                    format!("not a vector field of `{}`", collection.name),
+                )
+            })?;
+        let Typed::Vector(target) = column
+            .check(Value::Vector(target), catalog::embedding_dimension())
+            .map_err(|message| CollectionError::invalid("target", message))?
+        else {
+            return Err(CollectionError::invalid("target", "not a vector"));
+        };
+        if k == 0 {
+            return Err(CollectionError::invalid("k", "must be at least 1"));
+        }
+        let k = k.min(MAX_NEAREST) as usize;
+        let filters = check_filters(collection, filters)?;
+        let backend = self.backend();
+        let name = column.name;
+        let mut statement = Statement::new(backend);
+        let scope = scope(&mut statement, collection, user);
+        let mut scored = match backend {
+            Backend::Postgres => {
+                let target = statement.bind_value(column, Typed::Vector(target));
+                statement.sql = format!(
+                    "SELECT {}, ({name} <=> {target}) AS distance FROM {} WHERE {scope} AND {name} IS NOT NULL",
+                    select_list(collection, backend),
+                    collection.name
+                );
+                push_filters(&mut statement, filters);
+                let limit = statement.bind(Param::Int(i64::try_from(k).unwrap_or(100)));
+                statement.push(&format!(" ORDER BY {name} <=> {target} LIMIT {limit}"));
+                let rows = self.fetch_all(&statement.sql, &statement.params).await?;
+                let mut scored = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let distance = row.opt_float("distance")?.unwrap_or(f64::NAN);
+                    scored.push((distance, row.uuid("id")?, read_record(collection, row)?));
+                }
+                scored
+            }
+            Backend::Sqlite => {
+                statement.sql = format!(
+                    "SELECT {} FROM {} WHERE {scope} AND {name} IS NOT NULL",
+                    select_list(collection, backend),
+                    collection.name
+                );
+                push_filters(&mut statement, filters);
+                let rows = self.fetch_all(&statement.sql, &statement.params).await?;
+                let mut candidates = Vec::with_capacity(rows.len());
+                for (i, row) in rows.iter().enumerate() {
+                    let Some(vector) = row.opt_vector(name)? else {
+                        continue;
+                    };
+                    candidates.push((cosine_distance(&vector, &target), row.uuid("id")?, i));
+                }
+                candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                candidates.truncate(k);
+                let mut scored = Vec::with_capacity(candidates.len());
+                for (distance, id, i) in candidates {
+                    scored.push((distance, id, read_record(collection, &rows[i])?));
+                }
+                scored
+            }
+        };
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(scored
+            .into_iter()
+            .map(|(distance, _, row)| Scored {
+                row,
+                distance: distance as f32,
+            })
+            .collect())
+    }
+
+    /// Creates `chat_messages.embedding` with dimension `dim` if it does not exist (the
+    /// migrations leave it out because the dimension is configuration): `vector(dim)` plus an
+    /// HNSW index (`vector_cosine_ops`) on PostgreSQL, a BLOB of `dim` little-endian f32s
+    /// (length-checked) on SQLite, whose dimension is recorded in `platform_settings`. Then
+    /// makes `dim` the dimension the storage capability checks vectors against.
+    ///
+    /// # Errors
+    /// [`DbError::Config`] naming `MINDFLOW_EMBEDDING_DIM` when the column exists with
+    /// another dimension or `dim` is out of range; [`DbError`] when the DDL fails.
+    pub async fn prepare_embedding_column(&self, dim: usize) -> Result<(), DbError> {
+        if !(1..=catalog::MAX_EMBEDDING_DIM).contains(&dim) {
+            return Err(DbError::Config(format!(
+                "MINDFLOW_EMBEDDING_DIM must be between 1 and {}, not {dim}",
+                catalog::MAX_EMBEDDING_DIM
+            )));
+        }
+        let mismatch = |existing: usize| {
+            DbError::Config(format!(
+                "MINDFLOW_EMBEDDING_DIM is {dim}, but chat_messages.embedding already holds \
+                 {existing}-dimensional vectors; set MINDFLOW_EMBEDDING_DIM={existing} \
+                 (changing the dimension needs a data migration)"
+            ))
+        };
+        let mut tx = self.begin().await?;
+        match tx_backend(&tx) {
+            Backend::Postgres => {
+                // Replicas starting together: one at a time.
+                tx.execute("SELECT pg_advisory_xact_lock(7236011912)", &[])
+                    .await?;
+                let existing = tx
+                    .fetch_optional(
+                        "SELECT format_type(atttypid, atttypmod) AS column_type FROM pg_attribute \
+                         WHERE attrelid = 'chat_messages'::regclass AND attname = 'embedding' \
+                         AND NOT attisdropped",
+                        &[],
+                    )
+                    .await?;
+                match existing {
+                    Some(row) => {
+                        let column_type = row.text("column_type")?;
+                        let existing = column_type
+                            .strip_prefix("vector(")
+                            .and_then(|rest| rest.strip_suffix(')'))
+                            .and_then(|n| n.parse::<usize>().ok())
+                            .ok_or_else(|| {
+                                DbError::Config(format!(
+                                    "chat_messages.embedding has type {column_type}, not vector(N)"
+                                ))
+                            })?;
+                        if existing != dim {
+                            return Err(mismatch(existing));
+                        }
+                    }
+                    None => {
+                        tx.execute(
+                            &format!(
+                                "ALTER TABLE chat_messages ADD COLUMN IF NOT EXISTS embedding vector({dim})"
+                            ),
+                            &[],
+                        )
+                        .await?;
+                    }
+                }
+                tx.execute(
+                    "CREATE INDEX IF NOT EXISTS idx_chat_messages_embedding ON chat_messages \
+                     USING hnsw (embedding vector_cosine_ops)",
+                    &[],
+                )
+                .await?;
+            }
+            Backend::Sqlite => {
+                let present = tx
+                    .fetch_optional(
+                        "SELECT COUNT(*) AS n FROM pragma_table_info('chat_messages') \
+                         WHERE name = 'embedding'",
+                        &[],
+                    )
+                    .await?
+                    .map(|row| row.int("n"))
+                    .transpose()?
+                    .unwrap_or(0)
+                    > 0;
+                if present {
+                    let recorded = tx
+                        .fetch_optional(
+                            "SELECT value FROM platform_settings WHERE key = $1",
+                            &[Param::Text(DIMENSION_SETTING.into())],
+                        )
+                        .await?
+                        .map(|row| row.text("value"))
+                        .transpose()?
+                        .and_then(|v| v.parse::<usize>().ok());
+                    let existing = match recorded {
+                        Some(n) => Some(n),
+                        None => tx
+                            .fetch_optional(
+                                "SELECT length(embedding) AS n FROM chat_messages \
+                                 WHERE embedding IS NOT NULL LIMIT 1",
+                                &[],
+                            )
+                            .await?
+                            .map(|row| row.int("n"))
+                            .transpose()?
+                            .and_then(|n| usize::try_from(n / 4).ok()),
+                    };
+                    if let Some(existing) = existing.filter(|n| *n != dim) {
+                        return Err(mismatch(existing));
+                    }
+                } else {
+                    tx.execute(
+                        &format!(
+                            "ALTER TABLE chat_messages ADD COLUMN embedding BLOB \
+                             CHECK (embedding IS NULL OR length(embedding) = {})",
+                            dim * 4
+                        ),
+                        &[],
+                    )
+                    .await?;
+                }
+                tx.execute(
+                    "INSERT INTO platform_settings (key, value, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    &[
+                        Param::Text(DIMENSION_SETTING.into()),
+                        Param::Text(dim.to_string()),
+                        Param::Time(Utc::now()),
+                    ],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        catalog::set_embedding_dimension(dim);
+        Ok(())
+    }
+}
+
+/// The `platform_settings` key recording the SQLite embedding column's dimension.
+const DIMENSION_SETTING: &str = "chat_messages.embedding.dimension";
+
+#[cfg(test)]
+mod tests;

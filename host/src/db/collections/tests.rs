@@ -1,0 +1,1120 @@
+//! Storage SQL tests on a fresh SQLite database, and on a fresh PostgreSQL database too when
+//! `MINDFLOW_TEST_DATABASE_URL` names a server (as `cargo xtask test` sets it).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use sqlx::Connection;
+use uuid::Uuid;
+
+use super::*;
+use crate::db::catalog::{CATALOG, collection};
+
+const DIM: usize = 3;
+
+struct TestDb {
+    db: Database,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Database::connect(None, dir.path()).await.expect("sqlite");
+    db.migrate().await.expect("migrate");
+    db.prepare_embedding_column(DIM).await.expect("embedding");
+    TestDb {
+        db,
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Option<TestDb> {
+    let server = std::env::var("MINDFLOW_TEST_DATABASE_URL").ok()?;
+    let name = format!("mf_unit_{}", Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&server).await.expect("pg");
+    // `name` is made here from a UUID.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .expect("create database");
+    let (base, _) = server.rsplit_once('/').expect("database part");
+    let url = format!("{base}/{name}");
+    let db = Database::connect(Some(&url), std::path::Path::new("."))
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    db.prepare_embedding_column(DIM).await.expect("embedding");
+    Some(TestDb { db, _dir: None })
+}
+
+/// Every backend available to this run.
+async fn backends() -> Vec<TestDb> {
+    let mut all = vec![sqlite().await];
+    all.extend(postgres().await);
+    all
+}
+
+async fn user(db: &Database) -> Uuid {
+    let email = format!("{}@example.com", Uuid::new_v4().simple());
+    db.create_user(&email, "$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA", None)
+        .await
+        .expect("user")
+        .id
+}
+
+fn table(name: &str) -> &'static Collection {
+    collection(name).expect("collection")
+}
+
+fn rec(fields: &[(&str, Value)]) -> Record {
+    fields
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), v.clone()))
+        .collect()
+}
+
+fn field<'a>(record: &'a Record, name: &str) -> &'a Value {
+    record
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .expect("field present")
+}
+
+fn id_of(record: &Record) -> String {
+    match field(record, "id") {
+        Value::Uuid(id) => id.clone(),
+        other => panic!("id is {other:?}"),
+    }
+}
+
+fn ts(time: DateTime<Utc>) -> Value {
+    Value::Timestamp(catalog::format_timestamp(&time))
+}
+
+fn invalid_field(error: CollectionError) -> String {
+    match error {
+        CollectionError::Invalid { field, .. } => field,
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn crud_is_scoped_to_the_caller() {
+    for TestDb { db, .. } in backends().await {
+        let (alice, bob) = (user(&db).await, user(&db).await);
+        let logs = table("mood_logs");
+        let row = db
+            .storage_insert(
+                alice,
+                logs,
+                rec(&[
+                    ("mood_score", Value::Integer(7)),
+                    ("note", Value::Text("alice's note".into())),
+                    ("note_sentiment", Value::Float(0.25)),
+                    ("logged_at", Value::Text("2026-03-01T10:00:00+01:00".into())),
+                ]),
+            )
+            .await
+            .expect("insert");
+        let id = id_of(&row);
+        assert_eq!(field(&row, "mood_score"), &Value::Integer(7));
+        assert_eq!(
+            field(&row, "logged_at"),
+            &Value::Timestamp("2026-03-01T09:00:00.000000Z".into())
+        );
+        assert_eq!(field(&row, "processed_for_insights"), &Value::Boolean(false));
+        assert_eq!(field(&row, "energy_level"), &Value::Null);
+        assert!(row.iter().all(|(n, _)| n != "user_id"));
+
+        assert_eq!(db.storage_get(alice, logs, &id).await.expect("get"), row);
+        for result in [
+            db.storage_get(bob, logs, &id).await.map(|_| ()),
+            db.storage_update(bob, logs, &id, rec(&[("mood_score", Value::Integer(1))]))
+                .await
+                .map(|_| ()),
+            db.storage_delete(bob, logs, &id).await,
+        ] {
+            assert!(matches!(result, Err(CollectionError::NotFound)), "{result:?}");
+        }
+        let missing = Uuid::new_v4().to_string();
+        assert!(matches!(
+            db.storage_get(alice, logs, &missing).await,
+            Err(CollectionError::NotFound)
+        ));
+
+        let updated = db
+            .storage_update(
+                alice,
+                logs,
+                &id,
+                rec(&[("mood_score", Value::Integer(3)), ("note", Value::Null)]),
+            )
+            .await
+            .expect("update");
+        assert_eq!(field(&updated, "mood_score"), &Value::Integer(3));
+        assert_eq!(field(&updated, "note"), &Value::Null);
+        assert_eq!(field(&updated, "created_at"), field(&row, "created_at"));
+
+        let page = db
+            .storage_query(
+                bob,
+                logs,
+                PageRequest {
+                    filters: vec![],
+                    order_by: "logged_at".into(),
+                    descending: true,
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .await
+            .expect("query");
+        assert!(page.rows.is_empty());
+
+        db.storage_delete(alice, logs, &id).await.expect("delete");
+        assert!(matches!(
+            db.storage_get(alice, logs, &id).await,
+            Err(CollectionError::NotFound)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn journal_updated_at_is_host_managed() {
+    for TestDb { db, .. } in backends().await {
+        let alice = user(&db).await;
+        let journal = table("journal_entries");
+        let row = db
+            .storage_insert(
+                alice,
+                journal,
+                rec(&[
+                    ("content_encrypted", Value::Bytes(vec![0, 1, 2, 255])),
+                    ("content_iv", Value::Bytes(vec![9; 12])),
+                    ("topics", Value::Json(r#"{"b": 1, "a": [true, null]}"#.into())),
+                ]),
+            )
+            .await
+            .expect("insert");
+        assert_eq!(field(&row, "content_encrypted"), &Value::Bytes(vec![0, 1, 2, 255]));
+        assert_eq!(
+            field(&row, "topics"),
+            &Value::Json(r#"{"a":[true,null],"b":1}"#.into())
+        );
+        assert_eq!(field(&row, "entry_type"), &Value::Text("freeform".into()));
+        assert!(matches!(field(&row, "updated_at"), Value::Timestamp(_)));
+        let refused = db
+            .storage_update(
+                alice,
+                journal,
+                &id_of(&row),
+                rec(&[("updated_at", ts(Utc::now()))]),
+            )
+            .await
+            .expect_err("host column");
+        assert_eq!(invalid_field(refused), "updated_at");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let updated = db
+            .storage_update(
+                alice,
+                journal,
+                &id_of(&row),
+                rec(&[("word_count", Value::Integer(12))]),
+            )
+            .await
+            .expect("update");
+        let (Value::Timestamp(before), Value::Timestamp(after)) =
+            (field(&row, "updated_at"), field(&updated, "updated_at"))
+        else {
+            panic!("timestamps");
+        };
+        assert!(after > before, "{after} > {before}");
+    }
+}
+
+#[tokio::test]
+async fn values_are_refused_before_any_sql_with_the_field_named() {
+    for TestDb { db, .. } in backends().await {
+        let alice = user(&db).await;
+        let logs = table("mood_logs");
+        let cases: Vec<(Record, &str)> = vec![
+            (rec(&[("mood_score", Value::Integer(11))]), "mood_score"),
+            (rec(&[("mood_score", Value::Text("7".into()))]), "mood_score"),
+            (rec(&[("note", Value::Text("x".into()))]), "mood_score"),
+            (
+                rec(&[
+                    ("mood_score", Value::Integer(5)),
+                    ("time_of_day", Value::Text("x".repeat(21))),
+                ]),
+                "time_of_day",
+            ),
+            (
+                rec(&[("mood_score", Value::Integer(5)), ("id", Value::Uuid(Uuid::new_v4().to_string()))]),
+                "id",
+            ),
+            (
+                rec(&[("mood_score", Value::Integer(5)), ("user_id", Value::Uuid(Uuid::new_v4().to_string()))]),
+                "user_id",
+            ),
+            (
+                rec(&[("mood_score", Value::Integer(5)), ("created_at", ts(Utc::now()))]),
+                "created_at",
+            ),
+            (
+                rec(&[("mood_score", Value::Integer(5)), ("mood_score", Value::Integer(6))]),
+                "mood_score",
+            ),
+            (
+                rec(&[("mood_score", Value::Integer(5)), ("logged_at", Value::Text("yesterday".into()))]),
+                "logged_at",
+            ),
+        ];
+        for (record, expected) in cases {
+            let error = db
+                .storage_insert(alice, logs, record)
+                .await
+                .expect_err("refused");
+            assert_eq!(invalid_field(error), expected);
+        }
+        let factors = table("mood_factors");
+        let error = db
+            .storage_insert(
+                alice,
+                factors,
+                rec(&[
+                    ("mood_log_id", Value::Uuid(Uuid::new_v4().to_string())),
+                    ("factor_type", Value::Text("sleep".into())),
+                    ("impact_score", Value::Integer(6)),
+                ]),
+            )
+            .await
+            .expect_err("refused");
+        assert_eq!(invalid_field(error), "impact_score");
+        assert!(matches!(
+            db.storage_insert(alice, table("content_library"), rec(&[])).await,
+            Err(CollectionError::ReadOnly("content_library"))
+        ));
+        assert!(matches!(
+            db.storage_insert(alice, table("crisis_events"), rec(&[])).await,
+            Err(CollectionError::ReadOnly("crisis_events"))
+        ));
+        let page = db
+            .storage_query(
+                alice,
+                logs,
+                PageRequest {
+                    filters: vec![],
+                    order_by: String::new(),
+                    descending: false,
+                    limit: 100,
+                    cursor: None,
+                },
+            )
+            .await
+            .expect("query");
+        assert!(page.rows.is_empty(), "nothing was written");
+    }
+}
+
+#[tokio::test]
+async fn child_rows_need_a_parent_of_the_caller() {
+    for TestDb { db, .. } in backends().await {
+        let (alice, bob) = (user(&db).await, user(&db).await);
+        let log = db
+            .storage_insert(alice, table("mood_logs"), rec(&[("mood_score", Value::Integer(4))]))
+            .await
+            .expect("log");
+        let factor = |mood_log: &str| {
+            rec(&[
+                ("mood_log_id", Value::Uuid(mood_log.to_owned())),
+                ("factor_type", Value::Text("sleep".into())),
+                ("impact_score", Value::Integer(-2)),
+            ])
+        };
+        let factors = table("mood_factors");
+        assert!(matches!(
+            db.storage_insert(bob, factors, factor(&id_of(&log))).await,
+            Err(CollectionError::NotFound)
+        ));
+        let own = db
+            .storage_insert(alice, factors, factor(&id_of(&log)))
+            .await
+            .expect("own factor");
+        assert!(matches!(
+            db.storage_get(bob, factors, &id_of(&own)).await,
+            Err(CollectionError::NotFound)
+        ));
+        // Moving the factor under another user's log is refused too.
+        let bobs_log = db
+            .storage_insert(bob, table("mood_logs"), rec(&[("mood_score", Value::Integer(4))]))
+            .await
+            .expect("bob's log");
+        assert!(matches!(
+            db.storage_update(
+                alice,
+                factors,
+                &id_of(&own),
+                rec(&[("mood_log_id", Value::Uuid(id_of(&bobs_log)))])
+            )
+            .await,
+            Err(CollectionError::NotFound)
+        ));
+        // References other than the parent: another user's insight is "no such row".
+        let insight = db
+            .storage_insert(
+                bob,
+                table("user_insights"),
+                rec(&[
+                    ("insight_type", Value::Text("pattern".into())),
+                    ("title", Value::Text("t".into())),
+                    ("description", Value::Text("d".into())),
+                ]),
+            )
+            .await
+            .expect("insight");
+        let error = db
+            .storage_insert(
+                alice,
+                table("recommendations"),
+                rec(&[("insight_id", Value::Uuid(id_of(&insight)))]),
+            )
+            .await
+            .expect_err("someone else's insight");
+        assert_eq!(invalid_field(error), "insight_id");
+        // Deleting the log cascades to its factors.
+        db.storage_delete(alice, table("mood_logs"), &id_of(&log))
+            .await
+            .expect("delete");
+        assert!(matches!(
+            db.storage_get(alice, factors, &id_of(&own)).await,
+            Err(CollectionError::NotFound)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn unique_violations_are_conflicts() {
+    for TestDb { db, .. } in backends().await {
+        let alice = user(&db).await;
+        let connection = db
+            .storage_insert(
+                alice,
+                table("wearable_connections"),
+                rec(&[("provider", Value::Text("oura".into()))]),
+            )
+            .await
+            .expect("connection");
+        let metric = rec(&[
+            ("connection_id", Value::Uuid(id_of(&connection))),
+            ("metric_date", Value::Date("2026-11-20".into())),
+            ("steps", Value::Integer(9000)),
+        ]);
+        let first = db
+            .storage_insert(alice, table("wearable_metrics"), metric.clone())
+            .await
+            .expect("first");
+        assert_eq!(field(&first, "metric_date"), &Value::Date("2026-11-20".into()));
+        assert!(matches!(
+            db.storage_insert(alice, table("wearable_metrics"), metric).await,
+            Err(CollectionError::Conflict(_))
+        ));
+    }
+}
+
+/// Reads every page and returns the ids in order.
+async fn all_pages(
+    db: &Database,
+    user: Uuid,
+    order_by: &str,
+    descending: bool,
+    limit: u32,
+    filters: Vec<Filter>,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    for _ in 0..100 {
+        let page = db
+            .storage_query(
+                user,
+                table("mood_logs"),
+                PageRequest {
+                    filters: filters.clone(),
+                    order_by: order_by.into(),
+                    descending,
+                    limit,
+                    cursor: cursor.clone(),
+                },
+            )
+            .await
+            .expect("page");
+        assert!(page.rows.len() <= limit as usize);
+        ids.extend(page.rows.iter().map(id_of));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return ids,
+        }
+    }
+    panic!("too many pages");
+}
+
+#[tokio::test]
+async fn keyset_pages_have_no_duplicates_or_gaps() {
+    for TestDb { db, .. } in backends().await {
+        let alice = user(&db).await;
+        let base = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).single().expect("time");
+        // 23 rows over 4 distinct instants; every third has no energy level.
+        let mut expected: Vec<(DateTime<Utc>, Option<i64>, String)> = Vec::new();
+        for i in 0..23i64 {
+            let at = base + Duration::hours(i % 4);
+            let energy = (i % 3 != 0).then_some(i % 5 + 1);
+            let row = db
+                .storage_insert(
+                    alice,
+                    table("mood_logs"),
+                    rec(&[
+                        ("mood_score", Value::Integer(i % 10 + 1)),
+                        ("logged_at", ts(at)),
+                        (
+                            "energy_level",
+                            energy.map_or(Value::Null, Value::Integer),
+                        ),
+                    ]),
+                )
+                .await
+                .expect("insert");
+            expected.push((at, energy, id_of(&row)));
+        }
+        let other = user(&db).await;
+        db.storage_insert(other, table("mood_logs"), rec(&[("mood_score", Value::Integer(1))]))
+            .await
+            .expect("other");
+
+        let mut by_time = expected.clone();
+        by_time.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
+        let ascending: Vec<String> = by_time.iter().map(|r| r.2.clone()).collect();
+        for limit in [1, 5, 7, 23, 100] {
+            assert_eq!(all_pages(&db, alice, "logged_at", false, limit, vec![]).await, ascending);
+            let mut descending = ascending.clone();
+            descending.reverse();
+            assert_eq!(all_pages(&db, alice, "logged_at", true, limit, vec![]).await, descending);
+        }
+
+        // A nullable order field: NULLs after every value ascending, first descending.
+        let mut by_energy = expected.clone();
+        by_energy.sort_by(|a, b| match (a.1, b.1) {
+            (Some(x), Some(y)) => x.cmp(&y).then(a.2.cmp(&b.2)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.2.cmp(&b.2),
+        });
+        let ascending: Vec<String> = by_energy.iter().map(|r| r.2.clone()).collect();
+        let mut descending = ascending.clone();
+        descending.reverse();
+        for limit in [2, 4, 6] {
+            assert_eq!(all_pages(&db, alice, "energy_level", false, limit, vec![]).await, ascending);
+            assert_eq!(all_pages(&db, alice, "energy_level", true, limit, vec![]).await, descending);
+        }
+
+        // Filters apply to every page.
+        let cutoff = base + Duration::hours(2);
+        let filtered = all_pages(
+            &db,
+            alice,
+            "logged_at",
+            false,
+            3,
+            vec![Filter {
+                field: "logged_at".into(),
+                comparison: Comparison::Ge,
+                value: ts(cutoff),
+            }],
+        )
+        .await;
+        let wanted: Vec<String> = by_time
+            .iter()
+            .filter(|r| r.0 >= cutoff)
+            .map(|r| r.2.clone())
+            .collect();
+        assert_eq!(filtered, wanted);
+        let none = all_pages(
+            &db,
+            alice,
+            "id",
+            false,
+            50,
+            vec![Filter {
+                field: "energy_level".into(),
+                comparison: Comparison::Eq,
+                value: Value::Null,
+            }],
+        )
+        .await;
+        assert_eq!(none.len(), expected.iter().filter(|r| r.1.is_none()).count());
+        let unique: HashSet<&String> = none.iter().collect();
+        assert_eq!(unique.len(), none.len());
+
+        // A cursor from another order is refused; so is garbage.
+        let page = db
+            .storage_query(
+                alice,
+                table("mood_logs"),
+                PageRequest {
+                    filters: vec![],
+                    order_by: "logged_at".into(),
+                    descending: false,
+                    limit: 5,
+                    cursor: None,
+                },
+            )
+            .await
+            .expect("page");
+        for (order_by, cursor) in [
+            ("mood_score", page.next_cursor.clone()),
+            ("logged_at", Some("garbage".to_owned())),
+        ] {
+            let error = db
+                .storage_query(
+                    alice,
+                    table("mood_logs"),
+                    PageRequest {
+                        filters: vec![],
+                        order_by: order_by.into(),
+                        descending: false,
+                        limit: 5,
+                        cursor,
+                    },
+                )
+                .await
+                .expect_err("bad cursor");
+            assert_eq!(invalid_field(error), "cursor");
+        }
+        let error = db
+            .storage_query(
+                alice,
+                table("mood_logs"),
+                PageRequest {
+                    filters: vec![],
+                    order_by: "note".into(),
+                    descending: false,
+                    limit: 5,
+                    cursor: None,
+                },
+            )
+            .await
+            .expect_err("not sortable");
+        assert_eq!(invalid_field(error), "order-by");
+    }
+}
+
+#[test]
+fn time_groupings_follow_the_zone_across_dst() {
+    let tz: Tz = "America/New_York".parse().expect("zone");
+    let at = |y, m, d, h, min| {
+        Typed::Timestamp(
+            Utc.with_ymd_and_hms(y, m, d, h, min, 0)
+                .single()
+                .expect("time"),
+        )
+    };
+    // 2026-03-08: clocks spring forward at 02:00 EST (07:00Z) to 03:00 EDT.
+    // 2026-11-01: clocks fall back at 02:00 EDT (06:00Z) to 01:00 EST.
+    let rows = vec![
+        (at(2026, 3, 8, 6, 30), vec![Some(2.0)]),  // 01:30 EST, Sunday
+        (at(2026, 3, 8, 7, 30), vec![Some(4.0)]),  // 03:30 EDT, Sunday
+        (at(2026, 3, 9, 3, 30), vec![Some(6.0)]),  // 23:30 EDT, Sunday 8th
+        (at(2026, 11, 1, 5, 30), vec![Some(1.0)]), // 01:30 EDT, Sunday
+        (at(2026, 11, 1, 6, 30), vec![Some(3.0)]), // 01:30 EST, Sunday
+        (at(2026, 11, 2, 4, 59), vec![Some(5.0)]), // 23:59 EST, Sunday 1st
+        (at(2026, 11, 2, 5, 0), vec![None]),       // 00:00 EST, Monday 2nd
+        (Typed::Null, vec![Some(9.0)]),
+    ];
+    // One value per measure: the same field for both.
+    let rows: Vec<(Typed, Vec<Option<f64>>)> = rows
+        .into_iter()
+        .map(|(key, values)| (key, vec![values[0], values[0]]))
+        .collect();
+    let functions = [AggregateFn::Count, AggregateFn::Avg];
+    let hours = aggregate_rows(rows.clone(), &functions, Grouping::Hour, tz);
+    let groups: Vec<(Option<String>, Vec<Option<f64>>)> =
+        hours.into_iter().map(|r| (r.group, r.values)).collect();
+    assert_eq!(
+        groups,
+        vec![
+            (Some("0".into()), vec![Some(0.0), None]),
+            (Some("1".into()), vec![Some(3.0), Some(2.0)]),
+            (Some("3".into()), vec![Some(1.0), Some(4.0)]),
+            (Some("23".into()), vec![Some(2.0), Some(5.5)]),
+            (None, vec![Some(1.0), Some(9.0)]),
+        ]
+    );
+    let days = aggregate_rows(rows.clone(), &functions, Grouping::Day, tz);
+    let keys: Vec<Option<String>> = days.iter().map(|r| r.group.clone()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            Some("2026-03-08".into()),
+            Some("2026-11-01".into()),
+            Some("2026-11-02".into()),
+            None
+        ]
+    );
+    assert_eq!(days[0].values, vec![Some(3.0), Some(4.0)]);
+    assert_eq!(days[1].values, vec![Some(3.0), Some(3.0)]);
+    let weekdays = aggregate_rows(rows.clone(), &functions, Grouping::Weekday, tz);
+    assert_eq!(weekdays[0].group.as_deref(), Some("1"));
+    assert_eq!(weekdays[1].group.as_deref(), Some("7"));
+    assert_eq!(weekdays[1].values[0], Some(6.0));
+    let weeks = aggregate_rows(rows.clone(), &functions, Grouping::IsoWeek, tz);
+    let keys: Vec<Option<&str>> = weeks.iter().map(|r| r.group.as_deref()).collect();
+    assert_eq!(keys, vec![Some("2026-W10"), Some("2026-W44"), Some("2026-W45"), None]);
+    // In UTC the same instants fall elsewhere.
+    let utc_hours = aggregate_rows(rows, &functions, Grouping::Hour, Tz::UTC);
+    assert_eq!(utc_hours[0].group.as_deref(), Some("3"));
+
+    // No grouping: always one row, even with no input.
+    let empty = aggregate_rows(
+        Vec::new(),
+        &[AggregateFn::Count, AggregateFn::Stddev],
+        Grouping::None,
+        tz,
+    );
+    assert_eq!(
+        empty,
+        vec![AggregateRow {
+            group: None,
+            values: vec![Some(0.0), None]
+        }]
+    );
+}
+
+#[test]
+fn measures_match_sql_semantics() {
+    let values = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+    assert_eq!(measure(AggregateFn::Count, &values), Some(8.0));
+    assert_eq!(measure(AggregateFn::Avg, &values), Some(5.0));
+    assert_eq!(measure(AggregateFn::Min, &values), Some(2.0));
+    assert_eq!(measure(AggregateFn::Max, &values), Some(9.0));
+    let stddev = measure(AggregateFn::Stddev, &values).expect("stddev");
+    assert!((stddev - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
+    assert_eq!(measure(AggregateFn::Stddev, &[1.0]), None);
+    assert_eq!(measure(AggregateFn::Avg, &[]), None);
+}
+
+#[tokio::test]
+async fn aggregates_group_in_the_users_zone() {
+    for TestDb { db, .. } in backends().await {
+        let (alice, bob) = (user(&db).await, user(&db).await);
+        let logs = table("mood_logs");
+        // Monday 2026-11-23 23:30 in New York is Tuesday 04:30 UTC.
+        for (at, score) in [
+            ("2026-11-24T04:30:00Z", 4),
+            ("2026-11-24T04:45:00Z", 6),
+            ("2026-11-24T15:00:00Z", 9),
+        ] {
+            db.storage_insert(
+                alice,
+                logs,
+                rec(&[("mood_score", Value::Integer(score)), ("logged_at", Value::Text(at.into()))]),
+            )
+            .await
+            .expect("insert");
+        }
+        db.storage_insert(bob, logs, rec(&[("mood_score", Value::Integer(1))]))
+            .await
+            .expect("bob");
+        let request = |grouping| AggregateRequest {
+            filters: vec![],
+            measures: vec![
+                ("*".into(), AggregateFn::Count),
+                ("mood_score".into(), AggregateFn::Avg),
+                ("mood_score".into(), AggregateFn::Max),
+            ],
+            grouping,
+            group_field: None,
+        };
+        let weekday = db
+            .storage_aggregate(alice, logs, request(Grouping::Weekday), "America/New_York")
+            .await
+            .expect("weekday");
+        assert_eq!(
+            weekday,
+            vec![
+                AggregateRow {
+                    group: Some("1".into()),
+                    values: vec![Some(2.0), Some(5.0), Some(6.0)]
+                },
+                AggregateRow {
+                    group: Some("2".into()),
+                    values: vec![Some(1.0), Some(9.0), Some(9.0)]
+                },
+            ]
+        );
+        let hour = db
+            .storage_aggregate(alice, logs, request(Grouping::Hour), "America/New_York")
+            .await
+            .expect("hour");
+        let keys: Vec<Option<&str>> = hour.iter().map(|r| r.group.as_deref()).collect();
+        assert_eq!(keys, vec![Some("10"), Some("23")]);
+        let utc = db
+            .storage_aggregate(alice, logs, request(Grouping::Weekday), "Not/AZone")
+            .await
+            .expect("utc");
+        assert_eq!(utc.len(), 1);
+        assert_eq!(utc[0].group.as_deref(), Some("2"));
+        let by_score = db
+            .storage_aggregate(
+                alice,
+                logs,
+                AggregateRequest {
+                    filters: vec![Filter {
+                        field: "mood_score".into(),
+                        comparison: Comparison::Ge,
+                        value: Value::Integer(5),
+                    }],
+                    measures: vec![("mood_score".into(), AggregateFn::Count)],
+                    grouping: Grouping::FieldValue,
+                    group_field: Some("mood_score".into()),
+                },
+                "UTC",
+            )
+            .await
+            .expect("by value");
+        let keys: Vec<Option<&str>> = by_score.iter().map(|r| r.group.as_deref()).collect();
+        assert_eq!(keys, vec![Some("6"), Some("9")]);
+        let error = db
+            .storage_aggregate(
+                alice,
+                logs,
+                AggregateRequest {
+                    filters: vec![],
+                    measures: vec![("note".into(), AggregateFn::Avg)],
+                    grouping: Grouping::None,
+                    group_field: None,
+                },
+                "UTC",
+            )
+            .await
+            .expect_err("not numeric");
+        assert_eq!(invalid_field(error), "note");
+    }
+}
+
+#[tokio::test]
+async fn nearest_ranks_the_callers_rows_by_cosine_distance() {
+    for TestDb { db, .. } in backends().await {
+        let (alice, bob) = (user(&db).await, user(&db).await);
+        let mut sessions = Vec::new();
+        for owner in [alice, bob] {
+            sessions.push(
+                db.storage_insert(owner, table("chat_sessions"), rec(&[]))
+                    .await
+                    .expect("session"),
+            );
+        }
+        let messages = table("chat_messages");
+        let vectors: [(&str, [f32; 3]); 4] = [
+            ("east", [1.0, 0.0, 0.0]),
+            ("north-east", [1.0, 1.0, 0.0]),
+            ("north", [0.0, 1.0, 0.0]),
+            ("west", [-1.0, 0.0, 0.0]),
+        ];
+        for (label, vector) in vectors {
+            db.storage_insert(
+                alice,
+                messages,
+                rec(&[
+                    ("session_id", Value::Uuid(id_of(&sessions[0]))),
+                    ("role", Value::Text("user".into())),
+                    ("content", Value::Text(label.into())),
+                    ("embedding", Value::Vector(vector.to_vec())),
+                ]),
+            )
+            .await
+            .expect("message");
+        }
+        db.storage_insert(
+            alice,
+            messages,
+            rec(&[
+                ("session_id", Value::Uuid(id_of(&sessions[0]))),
+                ("role", Value::Text("user".into())),
+                ("content", Value::Text("no embedding".into())),
+            ]),
+        )
+        .await
+        .expect("message");
+        db.storage_insert(
+            bob,
+            messages,
+            rec(&[
+                ("session_id", Value::Uuid(id_of(&sessions[1]))),
+                ("role", Value::Text("user".into())),
+                ("content", Value::Text("bob".into())),
+                ("embedding", Value::Vector(vec![1.0, 0.0, 0.0])),
+            ]),
+        )
+        .await
+        .expect("bob's message");
+        let found = db
+            .storage_nearest(alice, messages, "embedding", vec![2.0, 0.1, 0.0], 3, vec![])
+            .await
+            .expect("nearest");
+        let labels: Vec<&Value> = found.iter().map(|s| field(&s.row, "content")).collect();
+        assert_eq!(
+            labels,
+            vec![
+                &Value::Text("east".into()),
+                &Value::Text("north-east".into()),
+                &Value::Text("north".into())
+            ]
+        );
+        let expected = cosine_distance(&[2.0, 0.1, 0.0], &[1.0, 1.0, 0.0]);
+        assert!((f64::from(found[1].distance) - expected).abs() < 1e-5);
+        assert_eq!(
+            field(&found[0].row, "embedding"),
+            &Value::Vector(vec![1.0, 0.0, 0.0])
+        );
+        let filtered = db
+            .storage_nearest(
+                alice,
+                messages,
+                "embedding",
+                vec![1.0, 0.0, 0.0],
+                10,
+                vec![Filter {
+                    field: "content".into(),
+                    comparison: Comparison::Ne,
+                    value: Value::Text("east".into()),
+                }],
+            )
+            .await;
+        // `content` is long text: not filterable.
+        assert_eq!(invalid_field(filtered.expect_err("not filterable")), "content");
+        let all = db
+            .storage_nearest(alice, messages, "embedding", vec![1.0, 0.0, 0.0], 100, vec![])
+            .await
+            .expect("all");
+        assert_eq!(all.len(), 4);
+        assert!((all[3].distance - 2.0).abs() < 1e-6);
+        for (target, name) in [(vec![1.0, 0.0], "target"), (vec![0.0; 3], "target")] {
+            let error = db
+                .storage_nearest(alice, messages, "embedding", target, 3, vec![])
+                .await
+                .expect_err("bad target");
+            assert_eq!(invalid_field(error), name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn batches_are_all_or_nothing() {
+    for TestDb { db, .. } in backends().await {
+        let alice = user(&db).await;
+        let logs = table("mood_logs");
+        let existing = db
+            .storage_insert(alice, logs, rec(&[("mood_score", Value::Integer(2))]))
+            .await
+            .expect("existing");
+        let results = db
+            .storage_batch(
+                alice,
+                vec![
+                    Write::Insert {
+                        collection: logs,
+                        row: rec(&[("mood_score", Value::Integer(8))]),
+                    },
+                    Write::Update {
+                        collection: logs,
+                        id: id_of(&existing),
+                        changes: rec(&[("mood_score", Value::Integer(3))]),
+                    },
+                    Write::Delete {
+                        collection: logs,
+                        id: id_of(&existing),
+                    },
+                ],
+            )
+            .await
+            .expect("batch");
+        assert_eq!(results.len(), 3);
+        assert!(results[0].is_some() && results[1].is_some() && results[2].is_none());
+        let count = |db: Database| async move {
+            db.storage_aggregate(
+                alice,
+                table("mood_logs"),
+                AggregateRequest {
+                    filters: vec![],
+                    measures: vec![("*".into(), AggregateFn::Count)],
+                    grouping: Grouping::None,
+                    group_field: None,
+                },
+                "UTC",
+            )
+            .await
+            .expect("count")[0]
+                .values[0]
+        };
+        assert_eq!(count(db.clone()).await, Some(1.0));
+        // A failing write (a row that is gone) undoes the insert before it.
+        let error = db
+            .storage_batch(
+                alice,
+                vec![
+                    Write::Insert {
+                        collection: logs,
+                        row: rec(&[("mood_score", Value::Integer(8))]),
+                    },
+                    Write::Delete {
+                        collection: logs,
+                        id: id_of(&existing),
+                    },
+                ],
+            )
+            .await
+            .expect_err("second write fails");
+        assert!(matches!(error, CollectionError::NotFound));
+        assert_eq!(count(db.clone()).await, Some(1.0));
+        let error = db
+            .storage_batch(
+                alice,
+                vec![
+                    Write::Insert {
+                        collection: logs,
+                        row: rec(&[("mood_score", Value::Integer(8))]),
+                    },
+                    Write::Insert {
+                        collection: logs,
+                        row: rec(&[("mood_score", Value::Integer(80))]),
+                    },
+                ],
+            )
+            .await
+            .expect_err("invalid");
+        assert_eq!(invalid_field(error), "writes[1].mood_score");
+        assert_eq!(count(db.clone()).await, Some(1.0));
+    }
+}
+
+#[tokio::test]
+async fn a_different_embedding_dimension_is_refused_at_start_up() {
+    for TestDb { db, .. } in backends().await {
+        db.prepare_embedding_column(DIM).await.expect("same dimension again");
+        let error = db
+            .prepare_embedding_column(DIM + 1)
+            .await
+            .expect_err("another dimension");
+        let message = error.to_string();
+        assert!(message.contains("MINDFLOW_EMBEDDING_DIM"), "{message}");
+        assert!(message.contains(&format!("{DIM}-dimensional")), "{message}");
+    }
+}
+
+/// The catalog mirrors the migrated schema: names, nullability, defaults and (on
+/// PostgreSQL) types and VARCHAR lengths.
+#[tokio::test]
+async fn catalog_matches_the_migrated_schema() {
+    for TestDb { db, .. } in backends().await {
+        for collection in CATALOG {
+            let rows = match db.backend() {
+                Backend::Sqlite => db
+                    .fetch_all(
+                        &format!(
+                            "SELECT name AS column_name, \"notnull\" AS not_null, \
+                             dflt_value IS NOT NULL AS has_default, type AS data_type, \
+                             NULL AS max_chars FROM pragma_table_info('{}')",
+                            collection.name
+                        ),
+                        &[],
+                    )
+                    .await
+                    .expect("pragma"),
+                Backend::Postgres => db
+                    .fetch_all(
+                        "SELECT column_name::text AS column_name, \
+                         CASE WHEN is_nullable = 'NO' THEN 1 ELSE 0 END AS not_null, \
+                         CASE WHEN column_default IS NOT NULL THEN 1 ELSE 0 END AS has_default, \
+                         udt_name::text AS data_type, \
+                         character_maximum_length::int8 AS max_chars \
+                         FROM information_schema.columns \
+                         WHERE table_schema = current_schema() AND table_name = $1",
+                        &[Param::Text(collection.name.into())],
+                    )
+                    .await
+                    .expect("information_schema"),
+            };
+            let mut seen = HashSet::new();
+            for row in &rows {
+                let name = row.text("column_name").expect("name");
+                let not_null = row.int("not_null").expect("notnull") != 0;
+                let has_default = row.int("has_default").expect("default") != 0;
+                let data_type = row.text("data_type").expect("type").to_lowercase();
+                seen.insert(name.clone());
+                if name == "user_id" {
+                    assert!(
+                        collection.ownership == Ownership::User,
+                        "{}.user_id",
+                        collection.name
+                    );
+                    continue;
+                }
+                let column = collection
+                    .column(&name)
+                    .unwrap_or_else(|| panic!("{}.{name} is not in the catalog", collection.name));
+                let host_default = column.writer == Writer::Host;
+                assert_eq!(column.not_null, not_null, "{}.{name} NOT NULL", collection.name);
+                if column.writer == Writer::Component {
+                    assert_eq!(
+                        column.required,
+                        not_null && !has_default,
+                        "{}.{name} required",
+                        collection.name
+                    );
+                } else {
+                    assert!(host_default || has_default);
+                }
+                let expected: &[&str] = match (db.backend(), column.ty) {
+                    (Backend::Sqlite, ColumnType::Int { .. } | ColumnType::Bool) => &["integer"],
+                    (Backend::Sqlite, ColumnType::Float) => &["real"],
+                    (Backend::Sqlite, ColumnType::Bytes | ColumnType::Vector) => &["blob"],
+                    (Backend::Sqlite, _) => &["text"],
+                    (Backend::Postgres, ColumnType::Uuid) => &["uuid"],
+                    (Backend::Postgres, ColumnType::Text { max_chars: Some(_) }) => &["varchar"],
+                    (Backend::Postgres, ColumnType::Text { max_chars: None }) => &["text"],
+                    (Backend::Postgres, ColumnType::Int { min, .. }) if min >= -32_768 => {
+                        &["int2"]
+                    }
+                    (Backend::Postgres, ColumnType::Int { .. }) => &["int4"],
+                    (Backend::Postgres, ColumnType::Float) => &["float8"],
+                    (Backend::Postgres, ColumnType::Bool) => &["bool"],
+                    (Backend::Postgres, ColumnType::Timestamp) => &["timestamptz"],
+                    (Backend::Postgres, ColumnType::Date) => &["date"],
+                    (Backend::Postgres, ColumnType::Json) => &["jsonb"],
+                    (Backend::Postgres, ColumnType::Bytes) => &["bytea"],
+                    (Backend::Postgres, ColumnType::Vector) => &["vector"],
+                };
+                assert!(
+                    expected.contains(&data_type.as_str()),
+                    "{}.{name}: {data_type}, expected {expected:?}",
+                    collection.name
+                );
+                if db.backend() == Backend::Postgres {
+                    let max = row.opt_int("max_chars").expect("max");
+                    let catalog_max = match column.ty {
+                        ColumnType::Text { max_chars } => max_chars.map(|m| m as i64),
+                        _ => None,
+                    };
+                    assert_eq!(max, catalog_max, "{}.{name} length", collection.name);
+                }
+            }
+            for column in collection.columns {
+                assert!(
+                    seen.contains(column.name),
+                    "{}.{} is not in the schema",
+                    collection.name,
+                    column.name
+                );
+            }
+        }
+    }
+}

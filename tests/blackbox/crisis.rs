@@ -1,0 +1,240 @@
+//! Crisis support: resources, the self-check, the safety plan, and the clinicians' path
+//! (the crisis-rules gate, both ways, under a steady request stream).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mindflow_tests::{Server, ServerOptions, manifest};
+use serde_json::{Value, json};
+
+use crate::admin::{activate, upload};
+
+pub fn crisis_manifest() -> String {
+    manifest(
+        r#"
+[[trigger.http]]
+route = "/api/v1/hello/..."
+component = "hello"
+
+[component.hello]
+source = "{components}/hello-spin.wasm"
+[component.hello.tool.mindflow]
+authentication = "none"
+
+[component.crisis-rules]
+source = "{components}/crisis-rules.wasm"
+[component.crisis-rules.tool.mindflow]
+kind = "crisis-rules"
+fuel = 100000000
+"#,
+    )
+}
+
+async fn server() -> Server {
+    Server::start(ServerOptions::new(crisis_manifest()).await.expect("options"))
+        .await
+        .expect("server")
+}
+
+fn names(body: &Value) -> Vec<String> {
+    body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn resources_follow_country_and_language() {
+    let server = server().await;
+    let get = |query: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .http
+                .get(server.url(&format!("/api/v1/crisis/resources{query}")))
+                .send()
+                .await
+                .expect("get")
+        }
+    };
+    let us: Value = get("?country=US&language=en").await.json().await.expect("json");
+    let us = names(&us);
+    assert_eq!(us.first().map(String::as_str), Some("Emergency services"));
+    assert!(us.contains(&"988 Suicide & Crisis Lifeline".to_owned()));
+    assert!(us.contains(&"Crisis Text Line".to_owned()));
+    assert!(us.contains(&"Find A Helpline".to_owned()));
+    assert!(!us.contains(&"Samaritans".to_owned()));
+    let uk: Value = get("?country=GB").await.json().await.expect("json");
+    assert!(names(&uk).contains(&"Samaritans".to_owned()));
+    let ie: Value = get("?country=IE").await.json().await.expect("json");
+    assert!(names(&ie).contains(&"Samaritans".to_owned()));
+    let au: Value = get("?country=AU").await.json().await.expect("json");
+    assert!(names(&au).contains(&"Lifeline Australia".to_owned()));
+    let nz: Value = get("?country=NZ").await.json().await.expect("json");
+    assert!(names(&nz).contains(&"1737, Need to talk?".to_owned()));
+    let ca_fr: Value = get("?country=CA&language=fr").await.json().await.expect("json");
+    assert!(names(&ca_fr).contains(&"9-8-8 Suicide Crisis Helpline".to_owned()));
+    let elsewhere: Value = get("?country=JP").await.json().await.expect("json");
+    assert_eq!(names(&elsewhere), ["Emergency services", "Find A Helpline"]);
+    assert_eq!(get("?country=USA").await.status(), 422);
+}
+
+#[tokio::test]
+async fn self_check_maps_answers_and_records_an_event() {
+    let server = server().await;
+    let (token, _) = server.register("check@example.com").await.expect("register");
+    let post = |body: Value| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            server
+                .http
+                .post(server.url("/api/v1/crisis/check"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    let none: Value = post(json!({"wish_to_be_dead": false, "suicidal_thoughts": false, "behavior": false}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(none["severity"], "none");
+    assert_eq!(none["triggered"], false);
+    let imminent = post(json!({
+        "wish_to_be_dead": true, "suicidal_thoughts": true, "method": true, "intent": true, "plan": true,
+        "behavior": false
+    }))
+    .await;
+    assert_eq!(imminent.status(), 200);
+    let imminent: Value = imminent.json().await.expect("json");
+    assert_eq!(imminent["severity"], "imminent");
+    assert_eq!(imminent["triggered"], true);
+    assert!(imminent["crisis_event_id"].is_string());
+    assert!(!imminent["resources"].as_array().expect("resources").is_empty());
+    assert!(imminent["disclaimer"].as_str().expect("disclaimer").contains("not a diagnosis"));
+    // Skip logic: method/intent/plan only after suicidal_thoughts.
+    let inconsistent = post(json!({"wish_to_be_dead": false, "suicidal_thoughts": false, "method": true, "behavior": false})).await;
+    assert_eq!(inconsistent.status(), 422);
+    let missing = post(json!({"wish_to_be_dead": true})).await;
+    assert_eq!(missing.status(), 422);
+    let anonymous = server
+        .http
+        .post(server.url("/api/v1/crisis/check"))
+        .json(&json!({"wish_to_be_dead": false, "suicidal_thoughts": false, "behavior": false}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(anonymous.status(), 401);
+}
+
+#[tokio::test]
+async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
+    let server = Arc::new(server().await);
+    let admin = server.admin_token().await.expect("admin");
+    let (user, _) = server.register("stream@example.com").await.expect("register");
+
+    // A steady stream of requests through the whole upgrade.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let server = server.clone();
+        let stop = stop.clone();
+        let user = user.clone();
+        streams.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(Ordering::Relaxed) && ok < 20_000 {
+                let response = server
+                    .http
+                    .post(server.url("/api/v1/crisis/check"))
+                    .bearer_auth(&user)
+                    .json(&json!({"wish_to_be_dead": false, "suicidal_thoughts": false, "behavior": false}))
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == 200 => ok += 1,
+                    Ok(r) => failed.push(r.status().to_string()),
+                    Err(e) => failed.push(e.to_string()),
+                }
+                let hello = server.http.get(server.url("/api/v1/hello")).send().await;
+                match hello {
+                    Ok(r) if r.status() == 200 => ok += 1,
+                    Ok(r) => failed.push(r.status().to_string()),
+                    Err(e) => failed.push(e.to_string()),
+                }
+            }
+            (ok, failed)
+        }));
+    }
+
+    let improved = upload(&server, &admin, "crisis-rules", "improved", "crisis-rules-improved").await;
+    assert_eq!(improved.status(), 201);
+    let improved: Value = improved.json().await.expect("json");
+    let report = &improved["gate_report"]["details"];
+    assert_eq!(improved["gate_report"]["passed"], true);
+    assert_eq!(report["per_severity"]["imminent"]["recall"], 1.0);
+    assert!(report["per_severity"]["high"]["recall"].as_f64().expect("recall") >= 0.95);
+    assert_eq!(report["regressions"].as_array().expect("regressions").len(), 0);
+    assert!(
+        report["changed"].as_array().expect("changed").iter().any(|c| c["id"] == "high-047"),
+        "the improvement shows as a changed case: {report}"
+    );
+    assert_eq!(activate(&server, &admin, "crisis-rules", "improved").await.status(), 200);
+
+    let weakened = upload(&server, &admin, "crisis-rules", "weakened", "crisis-rules-weakened").await;
+    assert_eq!(weakened.status(), 422);
+    let weakened: Value = weakened.json().await.expect("json");
+    assert_eq!(weakened["type"], "urn:mindflow:problem:gate-refused");
+    let report = &weakened["gate_report"];
+    assert_eq!(report["passed"], false);
+    let missed: Vec<&str> = report["details"]["regressions"]
+        .as_array()
+        .expect("regressions")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(missed.contains(&"imm-024"), "the report names the missed case: {missed:?}");
+    // A refused version is kept with its report but can never be activated.
+    assert_eq!(activate(&server, &admin, "crisis-rules", "weakened").await.status(), 409);
+    let list: Value = server
+        .http
+        .get(server.url("/api/v1/admin/components"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    let rules = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["name"] == "crisis-rules")
+        .expect("crisis-rules listed")
+        .clone();
+    assert_eq!(rules["active_version"], "improved");
+    let rejected = rules["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .find(|v| v["version"] == "weakened")
+        .expect("weakened kept")
+        .clone();
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["gate_report"]["passed"], false);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for stream in streams {
+        let (ok, failed) = stream.await.expect("stream");
+        assert!(failed.is_empty(), "failed requests during the upgrade: {failed:?}");
+        assert!(ok > 0);
+    }
+}
