@@ -238,3 +238,80 @@ async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
         assert!(ok > 0);
     }
 }
+
+#[tokio::test]
+async fn safety_plan_round_trips_and_is_never_stored_in_plaintext() {
+    let server = server().await;
+    let (token, _) = server.register("plan@example.com").await.expect("register");
+    let (other, _) = server.register("other-plan@example.com").await.expect("register");
+    let url = server.url("/api/v1/crisis/safety-plan");
+    let none = server.http.get(&url).bearer_auth(&token).send().await.expect("get");
+    assert_eq!(none.status(), 404);
+    let secret = "call my sister Aoife at the blue lighthouse";
+    let plan = json!({
+        "warning_signs": ["not sleeping", "pulling away from friends"],
+        "internal_coping_strategies": ["walk the dog", "cold water on my face"],
+        "social_distractions": [{"name": "the climbing gym"}],
+        "people_to_ask_for_help": [{"name": secret, "phone": "+353 1 555 0100"}],
+        "professionals_and_agencies": [{"name": "Samaritans", "phone": "116 123"}],
+        "making_environment_safe": ["give my medication to my partner to hold"],
+        "reasons_for_living": ["my niece's first birthday"]
+    });
+    let put = server.http.put(&url).bearer_auth(&token).json(&plan).send().await.expect("put");
+    assert_eq!(put.status(), 200);
+    let got: Value = server
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(got["plan"]["people_to_ask_for_help"][0]["name"], secret);
+    assert_eq!(got["plan"]["reasons_for_living"][0], "my niece's first birthday");
+    // Another user sees their own (absent) plan, never this one.
+    let theirs = server.http.get(&url).bearer_auth(&other).send().await.expect("get");
+    assert_eq!(theirs.status(), 404);
+    // Validation: unknown sections and oversized items are refused and change nothing.
+    let bad = server
+        .http
+        .put(&url)
+        .bearer_auth(&token)
+        .json(&json!({"warning_signs": ["x".repeat(600)]}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(bad.status(), 422);
+    let unknown = server
+        .http
+        .put(&url)
+        .bearer_auth(&token)
+        .json(&json!({"diagnosis": "none"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(unknown.status(), 422);
+    let still: Value = server
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(still["plan"]["people_to_ask_for_help"][0]["name"], secret);
+    // The scan does see what is stored in plaintext (the email), so a miss means something.
+    assert!(mindflow_tests::raw_database_contains(&server, "plan@example.com").await.expect("scan"));
+    assert!(
+        !mindflow_tests::raw_database_contains(&server, secret).await.expect("scan"),
+        "the safety plan's text is in the raw database"
+    );
+    assert!(
+        !mindflow_tests::raw_database_contains(&server, "blue lighthouse").await.expect("scan"),
+        "part of the safety plan's text is in the raw database"
+    );
+}

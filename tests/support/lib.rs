@@ -350,3 +350,46 @@ pub async fn start_failure(manifest_text: &str) -> Result<String> {
     }
     Ok(String::from_utf8_lossy(&output.stderr).into_owned())
 }
+
+/// Whether `phrase` appears anywhere in the server's raw database: every byte of the SQLite
+/// file and its write-ahead log, or every row of every PostgreSQL table as text (with bytea
+/// rendered in hex, so the phrase is looked for in hex too).
+pub async fn raw_database_contains(server: &Server, phrase: &str) -> Result<bool> {
+    match &server.database_url {
+        None => {
+            let mut found = false;
+            for name in ["mindflow.db", "mindflow.db-wal"] {
+                if let Ok(bytes) = std::fs::read(server.data_dir.join(name)) {
+                    found |= bytes
+                        .windows(phrase.len())
+                        .any(|window| window == phrase.as_bytes());
+                }
+            }
+            Ok(found)
+        }
+        Some(url) => {
+            let mut connection = sqlx::PgConnection::connect(url).await?;
+            let tables: Vec<(String,)> = sqlx::query_as(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+            )
+            .fetch_all(&mut connection)
+            .await?;
+            let hex: String = phrase.bytes().map(|b| format!("{b:02x}")).collect();
+            for (table,) in tables {
+                // Table names come from the catalog, not from outside input.
+                let sql = format!(
+                    "SELECT count(*) FROM \"{table}\" t WHERE t::text LIKE '%' || $1 || '%' OR t::text LIKE '%' || $2 || '%'"
+                );
+                let (count,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(phrase)
+                    .bind(&hex)
+                    .fetch_one(&mut connection)
+                    .await?;
+                if count > 0 {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+    }
+}
