@@ -5,6 +5,8 @@
 //!   natively in axum in the same binary (`MINDFLOW_BENCH_NATIVE=1` mounts it), same run:
 //!   throughput ratio and p50/p99 latency.
 //! - `activation`: from the admin request to the first response served by the new version.
+//! - `storage`: a mood-log insert then a keyset page of the user's 20 newest rows, through the
+//!   `storage-probe` component and the `storage` capability, with several users at once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -106,6 +108,16 @@ component = "versioned"
 source = "{components}/versioned-v1.wasm"
 [component.versioned.tool.mindflow]
 authentication = "none"
+
+[[trigger.http]]
+route = "/api/v1/probe/..."
+component = "storage-probe"
+
+[component.storage-probe]
+source = "{components}/storage-probe.wasm"
+[component.storage-probe.tool.mindflow]
+capabilities = ["context", "storage"]
+collections = ["mood_logs"]
 "#,
     )
 }
@@ -233,6 +245,142 @@ async fn activation(server: &Server) -> Result<()> {
     Ok(())
 }
 
+/// Latencies of the storage round trip: an insert, then a page of the user's newest rows.
+struct StorageSamples {
+    insert_us: Vec<u64>,
+    query_us: Vec<u64>,
+    round_trip_us: Vec<u64>,
+    failures: usize,
+}
+
+/// `concurrency` users (one keep-alive client each) insert a mood log through the probe
+/// component and read their 20 newest back, for `duration` (at most 200,000 round trips).
+async fn storage_load(
+    server: &Server,
+    tokens: &[String],
+    duration: Duration,
+) -> Result<(StorageSamples, f64)> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(tokens.len())
+        .build()?;
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for (i, token) in tokens.iter().enumerate() {
+        let client = client.clone();
+        let token = token.clone();
+        let insert_url = server.url("/api/v1/probe/insert/mood_logs");
+        let query_url = server.url("/api/v1/probe/query/mood_logs");
+        let cap = 200_000 / tokens.len();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = StorageSamples {
+                insert_us: Vec::new(),
+                query_us: Vec::new(),
+                round_trip_us: Vec::new(),
+                failures: 0,
+            };
+            let mut n = 0usize;
+            while Instant::now() < deadline && samples.round_trip_us.len() < cap {
+                n += 1;
+                let sent = Instant::now();
+                let insert = client
+                    .post(&insert_url)
+                    .bearer_auth(&token)
+                    .json(&json!({"mood_score": (n + i) % 10 + 1, "note": "bench", "energy_level": n % 10 + 1}))
+                    .send()
+                    .await;
+                let ok = matches!(&insert, Ok(r) if r.status() == 201);
+                if let Ok(response) = insert {
+                    let _ = response.bytes().await;
+                }
+                let inserted = Instant::now();
+                let query = client
+                    .post(&query_url)
+                    .bearer_auth(&token)
+                    .json(&json!({"order_by": "logged_at", "descending": true, "limit": 20}))
+                    .send()
+                    .await;
+                let ok = ok && matches!(&query, Ok(r) if r.status() == 200);
+                if let Ok(response) = query {
+                    let _ = response.bytes().await;
+                }
+                if ok {
+                    samples.insert_us.push((inserted - sent).as_micros() as u64);
+                    samples.query_us.push(inserted.elapsed().as_micros() as u64);
+                    samples.round_trip_us.push(sent.elapsed().as_micros() as u64);
+                } else {
+                    samples.failures += 1;
+                }
+            }
+            samples
+        }));
+    }
+    let mut all = StorageSamples {
+        insert_us: Vec::new(),
+        query_us: Vec::new(),
+        round_trip_us: Vec::new(),
+        failures: 0,
+    };
+    for task in tasks {
+        let samples = task.await?;
+        all.insert_us.extend(samples.insert_us);
+        all.query_us.extend(samples.query_us);
+        all.round_trip_us.extend(samples.round_trip_us);
+        all.failures += samples.failures;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    all.insert_us.sort_unstable();
+    all.query_us.sort_unstable();
+    all.round_trip_us.sort_unstable();
+    Ok((all, seconds))
+}
+
+async fn storage(server: &Server) -> Result<()> {
+    let seconds = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10u64)
+        .min(20);
+    let concurrency = std::env::var("BENCH_STORAGE_USERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8usize)
+        .max(1);
+    println!(
+        "## storage round trip through a component ({concurrency} users, {seconds} s, backend {:?})",
+        mindflow_tests::backend()
+    );
+    let mut tokens = Vec::new();
+    for i in 0..concurrency {
+        let email = format!("bench-{i}-{}@example.com", uuid::Uuid::new_v4().simple());
+        tokens.push(server.register(&email).await?.0);
+    }
+    // Warm up (instances, connections, caches).
+    storage_load(server, &tokens, Duration::from_secs(1)).await?;
+    let (samples, elapsed) = storage_load(server, &tokens, Duration::from_secs(seconds)).await?;
+    let trips = samples.round_trip_us.len();
+    println!("| step | req/s | p50 µs | p99 µs |");
+    println!("|---|---|---|---|");
+    for (name, sorted) in [
+        ("insert (POST /insert/mood_logs)", &samples.insert_us),
+        ("query (20 newest, keyset page)", &samples.query_us),
+        ("insert + query round trip", &samples.round_trip_us),
+    ] {
+        println!(
+            "| {name} | {:.0} | {} | {} |",
+            sorted.len() as f64 / elapsed,
+            percentile(sorted, 0.50),
+            percentile(sorted, 0.99)
+        );
+    }
+    println!(
+        "round trips: {trips} in {elapsed:.1} s ({:.0} HTTP requests/s); failures: {}",
+        2.0 * trips as f64 / elapsed,
+        samples.failures
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let which: Vec<String> = std::env::args().skip(1).collect();
@@ -240,7 +388,7 @@ async fn main() -> Result<()> {
     let mut options = ServerOptions::new(bench_manifest()).await?;
     options
         .env
-        .push(("MINDFLOW_BENCH_NATIVE".into(), "1".into()));
+        .push(("MINDFLOW_BENCH_NATIVE".into(), "true".into()));
     options.env.push(("RUST_LOG".into(), "warn".into()));
     let server = Arc::new(Server::start(options).await?);
     println!(
@@ -253,6 +401,9 @@ async fn main() -> Result<()> {
     }
     if wants("activation") {
         activation(&server).await?;
+    }
+    if wants("storage") {
+        storage(&server).await?;
     }
     Ok(())
 }

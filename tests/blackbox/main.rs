@@ -9,6 +9,7 @@ mod crisis;
 mod health;
 mod hotswap;
 mod manifest;
+mod mood;
 mod replicas;
 mod sandbox;
 mod spin;

@@ -84,7 +84,10 @@ async fn storage_crud_through_a_component() {
     let server = start().await;
     let (token, user_id) = server.register(&email("crud")).await.expect("register");
     let (status, who, _) = get(&server, &token, "/api/v1/probe/whoami").await;
-    assert_eq!((status, who["user"].as_str()), (200, Some(user_id.as_str())));
+    assert_eq!(
+        (status, who["user"].as_str()),
+        (200, Some(user_id.as_str()))
+    );
 
     let (status, created, text) = post(
         &server,
@@ -101,7 +104,12 @@ async fn storage_crud_through_a_component() {
     assert_eq!(row["crisis_flag_triggered"], false);
     assert!(row.get("user_id").is_none(), "{row}");
 
-    let (status, fetched, _) = get(&server, &token, &format!("/api/v1/probe/get/mood_logs/{id}")).await;
+    let (status, fetched, _) = get(
+        &server,
+        &token,
+        &format!("/api/v1/probe/get/mood_logs/{id}"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(&fetched["row"], row);
 
@@ -138,7 +146,10 @@ async fn storage_crud_through_a_component() {
     )
     .await;
     assert_eq!(status, 201, "{text}");
-    assert_eq!(journal["row"]["content_encrypted"], json!({"$hex": "00ff10"}));
+    assert_eq!(
+        journal["row"]["content_encrypted"],
+        json!({"$hex": "00ff10"})
+    );
     assert_eq!(journal["row"]["topics"], json!(["work", "sleep"]));
     assert!(journal["row"]["updated_at"].is_string());
 
@@ -151,7 +162,12 @@ async fn storage_crud_through_a_component() {
     )
     .await;
     assert_eq!(status, 204);
-    let (status, gone, _) = get(&server, &token, &format!("/api/v1/probe/get/mood_logs/{id}")).await;
+    let (status, gone, _) = get(
+        &server,
+        &token,
+        &format!("/api/v1/probe/get/mood_logs/{id}"),
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(gone["type"], "urn:mindflow:problem:not-found");
 }
@@ -164,15 +180,29 @@ async fn storage_validation_is_422_naming_the_field() {
         (json!({"mood_score": 11}), "mood_score"),
         (json!({"mood_score": "seven"}), "mood_score"),
         (json!({"note": "no score"}), "mood_score"),
-        (json!({"mood_score": 5, "time_of_day": "x".repeat(21)}), "time_of_day"),
-        (json!({"mood_score": 5, "logged_at": "yesterday"}), "logged_at"),
-        (json!({"mood_score": 5, "id": uuid::Uuid::new_v4().to_string()}), "id"),
-        (json!({"mood_score": 5, "created_at": "2026-01-01T00:00:00Z"}), "created_at"),
+        (
+            json!({"mood_score": 5, "time_of_day": "x".repeat(21)}),
+            "time_of_day",
+        ),
+        (
+            json!({"mood_score": 5, "logged_at": "yesterday"}),
+            "logged_at",
+        ),
+        (json!({"mood_score": 5, "id": "not-a-uuid"}), "id"),
+        (
+            json!({"mood_score": 5, "created_at": "2026-01-01T00:00:00Z"}),
+            "created_at",
+        ),
         (json!({"mood_score": 5, "mood": 5}), "mood"),
     ];
     for (row, field) in cases {
-        let (status, problem, text) =
-            post(&server, &token, "/api/v1/probe/insert/mood_logs", row.clone()).await;
+        let (status, problem, text) = post(
+            &server,
+            &token,
+            "/api/v1/probe/insert/mood_logs",
+            row.clone(),
+        )
+        .await;
         assert_eq!(status, 422, "{row} → {text}");
         assert_eq!(problem["errors"][0]["field"], field, "{row} → {text}");
     }
@@ -183,7 +213,10 @@ async fn storage_validation_is_422_naming_the_field() {
         json!({"mood_log_id": uuid::Uuid::new_v4().to_string(), "factor_type": "sleep", "impact_score": -6}),
     )
     .await;
-    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("impact_score")));
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (422, &json!("impact_score"))
+    );
     let (status, problem, _) = post(
         &server,
         &token,
@@ -191,7 +224,10 @@ async fn storage_validation_is_422_naming_the_field() {
         json!({"order_by": "note"}),
     )
     .await;
-    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("order-by")));
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (422, &json!("order-by"))
+    );
     let (status, problem, _) = post(
         &server,
         &token,
@@ -199,7 +235,10 @@ async fn storage_validation_is_422_naming_the_field() {
         json!({"order_by": "logged_at", "cursor": "not-a-cursor"}),
     )
     .await;
-    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("cursor")));
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (422, &json!("cursor"))
+    );
     // A unique violation is a conflict.
     let (_, connection, _) = post(
         &server,
@@ -209,12 +248,25 @@ async fn storage_validation_is_422_naming_the_field() {
     )
     .await;
     let metric = json!({"connection_id": connection["row"]["id"], "metric_date": "2026-11-20", "steps": 9000});
-    let (status, _, text) =
-        post(&server, &token, "/api/v1/probe/insert/wearable_metrics", metric.clone()).await;
+    let (status, _, text) = post(
+        &server,
+        &token,
+        "/api/v1/probe/insert/wearable_metrics",
+        metric.clone(),
+    )
+    .await;
     assert_eq!(status, 201, "{text}");
-    let (status, problem, _) =
-        post(&server, &token, "/api/v1/probe/insert/wearable_metrics", metric).await;
-    assert_eq!((status, &problem["type"]), (409, &json!("urn:mindflow:problem:conflict")));
+    let (status, problem, _) = post(
+        &server,
+        &token,
+        "/api/v1/probe/insert/wearable_metrics",
+        metric,
+    )
+    .await;
+    assert_eq!(
+        (status, &problem["type"]),
+        (409, &json!("urn:mindflow:problem:conflict"))
+    );
 }
 
 #[tokio::test]
@@ -230,8 +282,13 @@ async fn storage_pages_have_no_duplicates_or_gaps() {
             }})
         })
         .collect();
-    let (status, inserted, text) =
-        post(&server, &token, "/api/v1/probe/batch", json!({"writes": writes})).await;
+    let (status, inserted, text) = post(
+        &server,
+        &token,
+        "/api/v1/probe/batch",
+        json!({"writes": writes}),
+    )
+    .await;
     assert_eq!(status, 200, "{text}");
     let mut expected: Vec<(String, String)> = inserted["results"]
         .as_array()
@@ -262,7 +319,10 @@ async fn storage_pages_have_no_duplicates_or_gaps() {
             pages += 1;
             let rows = page["rows"].as_array().expect("rows");
             assert!(rows.len() <= 7);
-            seen.extend(rows.iter().map(|r| r["id"].as_str().unwrap_or_default().to_owned()));
+            seen.extend(
+                rows.iter()
+                    .map(|r| r["id"].as_str().unwrap_or_default().to_owned()),
+            );
             cursor = page["next_cursor"].clone();
             if cursor.is_null() {
                 break;
@@ -299,14 +359,20 @@ async fn storage_aggregates_group_in_the_users_time_zone() {
         .await;
         assert_eq!(status, 201, "{text}");
     }
-    let aggregate = |grouping: &'static str| {
-        json!({"measures": [["*", "count"], ["mood_score", "avg"]], "grouping": grouping, "group_field": "logged_at"})
-    };
+    let aggregate = |grouping: &'static str| json!({"measures": [["*", "count"], ["mood_score", "avg"]], "grouping": grouping, "group_field": "logged_at"});
     // In UTC (the default zone) every row is on Tuesday.
-    let (status, utc, _) =
-        post(&server, &token, "/api/v1/probe/aggregate/mood_logs", aggregate("weekday")).await;
+    let (status, utc, _) = post(
+        &server,
+        &token,
+        "/api/v1/probe/aggregate/mood_logs",
+        aggregate("weekday"),
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(utc["groups"], json!([{"group": "2", "values": [3.0, 19.0 / 3.0]}]));
+    assert_eq!(
+        utc["groups"],
+        json!([{"group": "2", "values": [3.0, 19.0 / 3.0]}])
+    );
 
     let (status, _, text) = call(
         &server,
@@ -317,8 +383,13 @@ async fn storage_aggregates_group_in_the_users_time_zone() {
     )
     .await;
     assert_eq!(status, 200, "{text}");
-    let (status, weekday, _) =
-        post(&server, &token, "/api/v1/probe/aggregate/mood_logs", aggregate("weekday")).await;
+    let (status, weekday, _) = post(
+        &server,
+        &token,
+        "/api/v1/probe/aggregate/mood_logs",
+        aggregate("weekday"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(
         weekday["groups"],
@@ -327,8 +398,13 @@ async fn storage_aggregates_group_in_the_users_time_zone() {
             {"group": "2", "values": [1.0, 9.0]}
         ])
     );
-    let (status, hour, _) =
-        post(&server, &token, "/api/v1/probe/aggregate/mood_logs", aggregate("hour")).await;
+    let (status, hour, _) = post(
+        &server,
+        &token,
+        "/api/v1/probe/aggregate/mood_logs",
+        aggregate("hour"),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(
         hour["groups"],
@@ -337,8 +413,13 @@ async fn storage_aggregates_group_in_the_users_time_zone() {
             {"group": "23", "values": [2.0, 5.0]}
         ])
     );
-    let (status, day, _) =
-        post(&server, &token, "/api/v1/probe/aggregate/mood_logs", aggregate("day")).await;
+    let (status, day, _) = post(
+        &server,
+        &token,
+        "/api/v1/probe/aggregate/mood_logs",
+        aggregate("day"),
+    )
+    .await;
     assert_eq!(status, 200);
     let days: Vec<&Value> = day["groups"]
         .as_array()
@@ -362,8 +443,19 @@ async fn storage_ungranted_and_read_only_collections_are_refused() {
     .await;
     assert_eq!(status, 500);
     assert_eq!(problem["type"], "urn:mindflow:problem:storage-not-granted");
-    assert!(problem["detail"].as_str().unwrap_or_default().contains("not granted"));
-    let (status, _, _) = post(&server, &token, "/api/v1/narrow/query/chat_sessions", json!({})).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not granted")
+    );
+    let (status, _, _) = post(
+        &server,
+        &token,
+        "/api/v1/narrow/query/chat_sessions",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 500);
     let (status, _, _) = post(
         &server,
@@ -374,8 +466,14 @@ async fn storage_ungranted_and_read_only_collections_are_refused() {
     .await;
     assert_eq!(status, 201);
     for (collection, row) in [
-        ("content_library", json!({"content_type": "audio", "title": "t"})),
-        ("crisis_events", json!({"trigger_source": "mood", "severity": "high"})),
+        (
+            "content_library",
+            json!({"content_type": "audio", "title": "t"}),
+        ),
+        (
+            "crisis_events",
+            json!({"trigger_source": "mood", "severity": "high"}),
+        ),
     ] {
         let (status, problem, _) = post(
             &server,
@@ -386,7 +484,10 @@ async fn storage_ungranted_and_read_only_collections_are_refused() {
         .await;
         assert_eq!(status, 500, "{collection}");
         assert!(
-            problem["detail"].as_str().unwrap_or_default().contains("read-only"),
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("read-only"),
             "{problem}"
         );
         let (status, page, _) = post(
@@ -408,8 +509,13 @@ async fn storage_nearest_and_atomic_batches() {
     let (other, _) = server.register(&email("other")).await.expect("register");
     let mut sessions = Vec::new();
     for t in [&token, &other] {
-        let (status, session, _) =
-            post(&server, t, "/api/v1/probe/insert/chat_sessions", json!({"title": "s"})).await;
+        let (status, session, _) = post(
+            &server,
+            t,
+            "/api/v1/probe/insert/chat_sessions",
+            json!({"title": "s"}),
+        )
+        .await;
         assert_eq!(status, 201);
         sessions.push(session["row"]["id"].as_str().expect("id").to_owned());
     }
@@ -467,7 +573,10 @@ async fn storage_nearest_and_atomic_batches() {
         json!({"field": "embedding", "target": [1.0, 0.0], "k": 2}),
     )
     .await;
-    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("target")));
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (422, &json!("target"))
+    );
 
     // A batch whose second write is invalid writes nothing.
     let (status, problem, _) = post(
@@ -480,7 +589,10 @@ async fn storage_nearest_and_atomic_batches() {
         ]}),
     )
     .await;
-    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("writes[1].mood_score")));
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (422, &json!("writes[1].mood_score"))
+    );
     // A batch whose second write hits a missing row writes nothing either.
     let (status, _, _) = post(
         &server,
@@ -608,9 +720,11 @@ impl Actor {
     }
 }
 
-async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) {
+/// Runs `steps` random operations; returns how many probed another user's rows.
+async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> usize {
     let mut rng = Rng(seed | 1);
     let mut own_logs = 0usize;
+    let mut foreign_probes = 0usize;
     for step in 0..steps {
         let op = rng.below(11);
         let (what, status, body, text) = match op {
@@ -677,7 +791,11 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) {
                     &format!("/api/v1/probe/get/{collection}/{id}"),
                 )
                 .await;
-                assert_eq!(status, 404, "user {} got {collection}/{id}: {text}", actor.index);
+                assert_eq!(
+                    status, 404,
+                    "user {} got {collection}/{id}: {text}",
+                    actor.index
+                );
                 let changes = match collection {
                     "mood_logs" => json!({"note": "hijacked"}),
                     "chat_sessions" => json!({"title": "hijacked"}),
@@ -702,6 +820,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) {
                 )
                 .await;
                 assert_eq!(status, 404, "{text}");
+                foreign_probes += 1;
                 ("foreign id", status, body, text)
             }
             5 => {
@@ -721,12 +840,21 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) {
                 };
                 let (status, body, text) = post(&server, &actor.token, path, row).await;
                 assert_eq!(status, 404, "{text}");
+                foreign_probes += 1;
                 ("foreign parent", status, body, text)
             }
             6 | 7 => {
-                let collection = ["mood_logs", "mood_factors", "chat_sessions", "chat_messages"]
-                    [rng.below(4)];
-                let order_by = if collection == "mood_factors" { "id" } else { "created_at" };
+                let collection = [
+                    "mood_logs",
+                    "mood_factors",
+                    "chat_sessions",
+                    "chat_messages",
+                ][rng.below(4)];
+                let order_by = if collection == "mood_factors" {
+                    "id"
+                } else {
+                    "created_at"
+                };
                 let (status, body, text) = post(
                     &server,
                     &actor.token,
@@ -742,7 +870,12 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) {
                     _ => "content",
                 };
                 for row in body["rows"].as_array().expect("rows") {
-                    assert_eq!(row[field], json!(actor.marker), "user {}: {row}", actor.index);
+                    assert_eq!(
+                        row[field],
+                        json!(actor.marker),
+                        "user {}: {row}",
+                        actor.index
+                    );
                 }
                 if collection == "mood_logs" {
                     assert_eq!(body["rows"].as_array().map(Vec::len), Some(own_logs));
@@ -820,6 +953,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) {
         let _ = (status, body);
         actor.check_clean(&format!("step {step} ({what})"), &text);
     }
+    foreign_probes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -829,9 +963,15 @@ async fn storage_isolates_users_doing_random_operations_concurrently() {
     let mut tokens = Vec::new();
     let mut markers = Vec::new();
     for i in 0..users {
-        let (token, _) = server.register(&email(&format!("iso{i}"))).await.expect("register");
+        let (token, _) = server
+            .register(&email(&format!("iso{i}")))
+            .await
+            .expect("register");
         tokens.push(token);
-        markers.push(format!("owner{i}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+        markers.push(format!(
+            "owner{i}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ));
     }
     let registry: Registry = Arc::new(Mutex::new(Vec::new()));
     let seed_base = std::env::var("STORAGE_ISOLATION_SEED")
@@ -859,21 +999,24 @@ async fn storage_isolates_users_doing_random_operations_concurrently() {
             server.clone(),
             actor,
             seed_base.wrapping_add(i as u64 * 7919),
-            40,
+            60,
         )));
     }
+    let mut foreign_probes = 0;
     for task in tasks {
-        task.await.expect("actor");
+        foreign_probes += task.await.expect("actor");
     }
+    assert!(
+        foreign_probes >= users,
+        "only {foreign_probes} cross-user probes ran"
+    );
     // Every user created something and the registry saw every owner.
-    let owners: BTreeMap<usize, usize> =
-        registry
-            .lock()
-            .expect("registry")
-            .iter()
-            .fold(BTreeMap::new(), |mut counts, (owner, _, _)| {
-                *counts.entry(*owner).or_default() += 1;
-                counts
-            });
+    let owners: BTreeMap<usize, usize> = registry.lock().expect("registry").iter().fold(
+        BTreeMap::new(),
+        |mut counts, (owner, _, _)| {
+            *counts.entry(*owner).or_default() += 1;
+            counts
+        },
+    );
     assert_eq!(owners.len(), users, "{owners:?}");
 }

@@ -208,19 +208,17 @@ impl Server {
     async fn wait_ready(&mut self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()? {
                     bail!(
                         "mindflow exited with {status} before it was ready:\n{}",
                         self.log()
                     );
                 }
-            }
-            if let Ok(response) = self.http.get(self.url("/readyz")).send().await {
-                if response.status() == 200 {
+            if let Ok(response) = self.http.get(self.url("/readyz")).send().await
+                && response.status() == 200 {
                     return Ok(());
                 }
-            }
             if Instant::now() > deadline {
                 bail!("mindflow was not ready within 120 s:\n{}", self.log());
             }

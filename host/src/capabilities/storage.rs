@@ -14,15 +14,13 @@
 
 use uuid::Uuid;
 
-use crate::db::{Database, DbError};
 use crate::db::catalog::{self, Collection, Value};
 use crate::db::collections::{
     self, AggregateFn, AggregateRequest, CollectionError, Comparison, Filter, Grouping,
     PageRequest, Record, Write,
 };
-use crate::runtime::bindings::host::mindflow::platform::storage::{
-    self as wit, StorageError,
-};
+use crate::db::{Database, DbError};
+use crate::runtime::bindings::host::mindflow::platform::storage::{self as wit, StorageError};
 use crate::runtime::bindings::host::mindflow::platform::types::FieldError;
 use crate::runtime::http::RequestState;
 
@@ -317,7 +315,14 @@ impl wit::Host for RequestState {
     ) -> Answer<Vec<wit::ScoredRow>> {
         let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Read));
         Ok(db
-            .storage_nearest(user, collection, &field, target, k, from_wit_filters(filters))
+            .storage_nearest(
+                user,
+                collection,
+                &field,
+                target,
+                k,
+                from_wit_filters(filters),
+            )
             .await
             .map(|rows| {
                 rows.into_iter()

@@ -7,7 +7,8 @@
 //! ranges, `CHECK` bounds, UUID/RFC 3339/date shapes, finite floats, vector dimension) and the
 //! opaque pagination cursor. Never gives: an identifier that is not in this file, the
 //! `user_id` column (a component never reads or writes it), or write access to host-owned
-//! columns (`id`, `user_id`, `created_at`, `updated_at`) and host-owned collections.
+//! columns (`user_id`, `created_at`, `updated_at`; `id` only as the optional id of a new row)
+//! and host-owned collections.
 //!
 //! The columns mirror `migrations/{postgres,sqlite}`; a unit test checks them against the
 //! migrated SQLite schema (and PostgreSQL's when `MINDFLOW_TEST_DATABASE_URL` is set).
@@ -633,11 +634,15 @@ pub fn format_timestamp(time: &DateTime<Utc>) -> String {
 /// Parses an RFC 3339 instant (any offset) into UTC, truncated to microseconds (what both
 /// databases keep).
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    let time = DateTime::parse_from_rfc3339(text.trim()).ok()?.with_timezone(&Utc);
+    let time = DateTime::parse_from_rfc3339(text.trim())
+        .ok()?
+        .with_timezone(&Utc);
     let nanos = time.timestamp_subsec_nanos();
     let time = time.checked_sub_signed(chrono::Duration::nanoseconds(i64::from(nanos % 1000)))?;
     // PostgreSQL's range ends at 294276 AD; SQLite's text form needs four-digit years.
-    (0..=9999).contains(&chrono::Datelike::year(&time)).then_some(time)
+    (0..=9999)
+        .contains(&chrono::Datelike::year(&time))
+        .then_some(time)
 }
 
 fn parse_date(text: &str) -> Option<NaiveDate> {
@@ -655,9 +660,9 @@ fn json_has_nul(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::String(s) => s.contains('\0'),
         serde_json::Value::Array(items) => items.iter().any(json_has_nul),
-        serde_json::Value::Object(map) => map
-            .iter()
-            .any(|(k, v)| k.contains('\0') || json_has_nul(v)),
+        serde_json::Value::Object(map) => {
+            map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v))
+        }
         _ => false,
     }
 }
@@ -701,13 +706,8 @@ impl Column {
     /// # Errors
     /// A message fit for an API client (the caller names the field).
     pub fn check(&self, value: Value, dim: usize) -> Result<Typed, String> {
-        let wrong = |value: &Value| {
-            format!(
-                "expected {}, got {}",
-                type_name(self.ty),
-                kind_name(value)
-            )
-        };
+        let wrong =
+            |value: &Value| format!("expected {}, got {}", type_name(self.ty), kind_name(value));
         match (self.ty, value) {
             (_, Value::Null) => {
                 if self.not_null {
@@ -725,10 +725,10 @@ impl Column {
                 if text.contains('\0') {
                     return Err("must not contain NUL characters".into());
                 }
-                if let Some(max) = max_chars {
-                    if text.chars().count() > max {
-                        return Err(format!("at most {max} characters"));
-                    }
+                if let Some(max) = max_chars
+                    && text.chars().count() > max
+                {
+                    return Err(format!("at most {max} characters"));
                 }
                 Ok(Typed::Text(text))
             }
@@ -768,10 +768,7 @@ impl Column {
             (ColumnType::Bytes, Value::Bytes(bytes)) => Ok(Typed::Bytes(bytes)),
             (ColumnType::Vector, Value::Vector(vector)) => {
                 if vector.len() != dim {
-                    return Err(format!(
-                        "must have {dim} dimensions, not {}",
-                        vector.len()
-                    ));
+                    return Err(format!("must have {dim} dimensions, not {}", vector.len()));
                 }
                 if vector.iter().any(|x| !x.is_finite()) {
                     return Err("must hold finite numbers only".into());
@@ -876,7 +873,11 @@ mod tests {
         for c in CATALOG {
             let id = c.column("id").expect("every collection has an id");
             assert_eq!(id.writer, Writer::Host);
-            assert!(c.column("user_id").is_none(), "{}: user_id is never visible", c.name);
+            assert!(
+                c.column("user_id").is_none(),
+                "{}: user_id is never visible",
+                c.name
+            );
             assert_eq!(c.created_at, c.column("created_at").is_some(), "{}", c.name);
             assert_eq!(c.updated_at, c.column("updated_at").is_some(), "{}", c.name);
             if let Some(created) = c.column("created_at") {
@@ -893,7 +894,10 @@ mod tests {
             }
             if let Some(field) = c.time_field {
                 let column = c.column(field).expect("time field");
-                assert!(matches!(column.ty, ColumnType::Timestamp | ColumnType::Date));
+                assert!(matches!(
+                    column.ty,
+                    ColumnType::Timestamp | ColumnType::Date
+                ));
             }
             for column in c.columns {
                 if let Some(reference) = column.references {
@@ -969,7 +973,10 @@ mod tests {
                 .map(Typed::into_value),
             Ok(Value::Uuid(upper.to_lowercase()))
         );
-        assert!(id.check(Value::Uuid("6f9619ff8b86d011b42d00c04fc964ff".into()), 3).is_err());
+        assert!(
+            id.check(Value::Uuid("6f9619ff8b86d011b42d00c04fc964ff".into()), 3)
+                .is_err()
+        );
 
         let date = collection("wearable_metrics")
             .and_then(|c| c.column("metric_date"))
@@ -989,10 +996,18 @@ mod tests {
         let embedding = collection("chat_messages")
             .and_then(|c| c.column("embedding"))
             .expect("embedding");
-        assert!(embedding.check(Value::Vector(vec![1.0, 0.0, 0.5]), 3).is_ok());
+        assert!(
+            embedding
+                .check(Value::Vector(vec![1.0, 0.0, 0.5]), 3)
+                .is_ok()
+        );
         assert!(embedding.check(Value::Vector(vec![1.0, 0.0]), 3).is_err());
         assert!(embedding.check(Value::Vector(vec![0.0; 3]), 3).is_err());
-        assert!(embedding.check(Value::Vector(vec![f32::NAN, 1.0, 1.0]), 3).is_err());
+        assert!(
+            embedding
+                .check(Value::Vector(vec![f32::NAN, 1.0, 1.0]), 3)
+                .is_err()
+        );
     }
 
     #[test]

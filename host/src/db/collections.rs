@@ -358,7 +358,12 @@ fn read_record(collection: &Collection, row: &DbRow) -> Result<Record, DbError> 
     collection
         .columns
         .iter()
-        .map(|column| Ok((column.name.to_owned(), read_typed(column, row)?.into_value())))
+        .map(|column| {
+            Ok((
+                column.name.to_owned(),
+                read_typed(column, row)?.into_value(),
+            ))
+        })
         .collect()
 }
 
@@ -404,29 +409,38 @@ fn check_record(
                 format!("no such field in `{}`", collection.name),
             )
         })?;
-        if column.writer == Writer::Host {
+        // An insert may bring its own `id` (so a batch can insert a parent and children
+        // that reference it); otherwise the host makes one. Never on update.
+        let own_id = mode == Mode::Insert && column.name == "id";
+        if column.writer == Writer::Host && !own_id {
             return Err(CollectionError::invalid(
                 column.name,
-                "set by the host; a component cannot write it",
+                if column.name == "id" {
+                    "a row's id never changes"
+                } else {
+                    "set by the host; a component cannot write it"
+                },
             ));
         }
         if values.iter().any(|(c, _)| c.name == column.name) {
-            return Err(CollectionError::invalid(column.name, "given more than once"));
+            return Err(CollectionError::invalid(
+                column.name,
+                "given more than once",
+            ));
         }
         let typed = column
             .check(value, dim)
             .map_err(|message| CollectionError::invalid(column.name, message))?;
         values.push((column, typed));
     }
-    if mode == Mode::Insert {
-        if let Some(missing) = collection
+    if mode == Mode::Insert
+        && let Some(missing) = collection
             .columns
             .iter()
             .filter(|c| c.required && c.writer == Writer::Component)
             .find(|c| !values.iter().any(|(v, _)| v.name == c.name))
-        {
-            return Err(CollectionError::invalid(missing.name, "required"));
-        }
+    {
+        return Err(CollectionError::invalid(missing.name, "required"));
     }
     Ok(values)
 }
@@ -503,10 +517,44 @@ fn tx_backend(tx: &Transaction) -> Backend {
     }
 }
 
+/// Where a write's statements run: a transaction (batches, and writes that check a parent
+/// or a reference first), or the pool directly (a single statement is atomic on its own).
+enum Exec<'a> {
+    Pool(&'a Database),
+    Tx(&'a mut Transaction),
+}
+
+impl Exec<'_> {
+    fn backend(&self) -> Backend {
+        match self {
+            Self::Pool(db) => db.backend(),
+            Self::Tx(tx) => tx_backend(tx),
+        }
+    }
+
+    async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<DbRow>, DbError> {
+        match self {
+            Self::Pool(db) => db.fetch_optional(sql, params).await,
+            Self::Tx(tx) => tx.fetch_optional(sql, params).await,
+        }
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        match self {
+            Self::Pool(db) => db.execute(sql, params).await,
+            Self::Tx(tx) => tx.execute(sql, params).await,
+        }
+    }
+}
+
 /// Checks, inside the write's transaction, that the parent row and every referenced row
 /// exist and (when user-owned) are the caller's.
 async fn check_references(
-    tx: &mut Transaction,
+    tx: &mut Exec<'_>,
     collection: &'static Collection,
     user: Uuid,
     values: &[(&'static Column, Typed)],
@@ -514,9 +562,13 @@ async fn check_references(
     for (column, value) in values {
         let Typed::Uuid(id) = value else { continue };
         let (table, owned, is_parent) = match (collection.ownership, column.references) {
-            (Ownership::Parent { column: link, table }, _) if link == column.name => {
-                (table, true, true)
-            }
+            (
+                Ownership::Parent {
+                    column: link,
+                    table,
+                },
+                _,
+            ) if link == column.name => (table, true, true),
             (_, Some(reference)) => (reference.table, reference.owned, false),
             _ => continue,
         };
@@ -545,18 +597,22 @@ async fn check_references(
 }
 
 async fn insert_in(
-    tx: &mut Transaction,
+    tx: &mut Exec<'_>,
     collection: &'static Collection,
     user: Uuid,
     values: Vec<(&'static Column, Typed)>,
 ) -> Result<Record, CollectionError> {
     check_references(tx, collection, user, &values).await?;
-    let backend = tx_backend(tx);
+    let backend = tx.backend();
     let mut statement = Statement::new(backend);
-    let now = catalog::parse_timestamp(&catalog::format_timestamp(&Utc::now()))
-        .unwrap_or_else(Utc::now);
-    let mut names = vec!["id"];
-    let mut placeholders = vec![statement.bind(Param::Uuid(Uuid::new_v4()))];
+    let now =
+        catalog::parse_timestamp(&catalog::format_timestamp(&Utc::now())).unwrap_or_else(Utc::now);
+    let mut names = Vec::new();
+    let mut placeholders = Vec::new();
+    if !values.iter().any(|(column, _)| column.name == "id") {
+        names.push("id");
+        placeholders.push(statement.bind(Param::Uuid(Uuid::new_v4())));
+    }
     if collection.ownership == Ownership::User {
         names.push("user_id");
         placeholders.push(statement.bind(Param::Uuid(user)));
@@ -588,13 +644,13 @@ async fn insert_in(
 }
 
 async fn update_in(
-    tx: &mut Transaction,
+    tx: &mut Exec<'_>,
     collection: &'static Collection,
     user: Uuid,
     id: Uuid,
     values: Vec<(&'static Column, Typed)>,
 ) -> Result<Record, CollectionError> {
-    let backend = tx_backend(tx);
+    let backend = tx.backend();
     if values.is_empty() && !collection.updated_at {
         let mut statement = Statement::new(backend);
         let id = statement.bind(Param::Uuid(id));
@@ -639,15 +695,18 @@ async fn update_in(
 }
 
 async fn delete_in(
-    tx: &mut Transaction,
+    tx: &mut Exec<'_>,
     collection: &'static Collection,
     user: Uuid,
     id: Uuid,
 ) -> Result<(), CollectionError> {
-    let mut statement = Statement::new(tx_backend(tx));
+    let mut statement = Statement::new(tx.backend());
     let id = statement.bind(Param::Uuid(id));
     let scope = scope(&mut statement, collection, user);
-    statement.sql = format!("DELETE FROM {} WHERE id = {id} AND {scope}", collection.name);
+    statement.sql = format!(
+        "DELETE FROM {} WHERE id = {id} AND {scope}",
+        collection.name
+    );
     if tx.execute(&statement.sql, &statement.params).await? == 0 {
         return Err(CollectionError::NotFound);
     }
@@ -674,7 +733,11 @@ fn check_write(write: Write) -> Result<CheckedWrite, CollectionError> {
         } => {
             writable(collection)?;
             let id = parse_id(&id)?;
-            CheckedWrite::Update(collection, id, check_record(collection, changes, Mode::Update)?)
+            CheckedWrite::Update(
+                collection,
+                id,
+                check_record(collection, changes, Mode::Update)?,
+            )
         }
         Write::Delete { collection, id } => {
             writable(collection)?;
@@ -684,7 +747,7 @@ fn check_write(write: Write) -> Result<CheckedWrite, CollectionError> {
 }
 
 async fn apply(
-    tx: &mut Transaction,
+    tx: &mut Exec<'_>,
     user: Uuid,
     write: CheckedWrite,
 ) -> Result<Option<Record>, CollectionError> {
@@ -749,7 +812,9 @@ fn group_key(grouping: Grouping, value: &Typed, tz: Tz) -> Option<GroupKey> {
             let week = d.iso_week();
             GroupKey::Text(format!("{:04}-W{:02}", week.year(), week.week()))
         }),
-        Grouping::Weekday => date.map(|d| GroupKey::Int(i64::from(d.weekday().number_from_monday()))),
+        Grouping::Weekday => {
+            date.map(|d| GroupKey::Int(i64::from(d.weekday().number_from_monday())))
+        }
         Grouping::Hour => match value {
             Typed::Timestamp(t) => Some(GroupKey::Int(i64::from(t.with_timezone(&tz).hour()))),
             _ => None,
@@ -852,9 +917,48 @@ fn numeric(typed: &Typed) -> Option<f64> {
     }
 }
 
+impl CheckedWrite {
+    /// Whether the write checks a parent or a referenced row before it runs (and so needs a
+    /// transaction around the check and the write).
+    fn checks_references(&self) -> bool {
+        let (collection, values) = match self {
+            Self::Insert(collection, values) | Self::Update(collection, _, values) => {
+                (collection, values)
+            }
+            Self::Delete(..) => return false,
+        };
+        values.iter().any(|(column, value)| {
+            matches!(value, Typed::Uuid(_))
+                && (column.references.is_some()
+                    || matches!(collection.ownership, Ownership::Parent { column: link, .. } if link == column.name))
+        })
+    }
+}
+
+impl Database {
+    /// Runs one checked write: in a transaction when it checks references first, otherwise
+    /// as a single (atomic) statement on the pool.
+    async fn apply_one(
+        &self,
+        user: Uuid,
+        write: CheckedWrite,
+    ) -> Result<Option<Record>, CollectionError> {
+        if write.checks_references() {
+            let mut tx = self.begin().await?;
+            let row = apply(&mut Exec::Tx(&mut tx), user, write).await?;
+            tx.commit().await?;
+            Ok(row)
+        } else {
+            apply(&mut Exec::Pool(self), user, write).await
+        }
+    }
+}
+
 impl Database {
     /// Inserts a row for `user` and returns it as stored. A child row's parent must be the
-    /// user's ([`CollectionError::NotFound`] otherwise).
+    /// user's ([`CollectionError::NotFound`] otherwise). The row may bring its own `id` (a
+    /// UUID the component made, e.g. to reference it from later writes of a batch); an id
+    /// already taken, by any user's row, is a [`CollectionError::Conflict`].
     ///
     /// # Errors
     /// [`CollectionError`].
@@ -865,10 +969,9 @@ impl Database {
         row: Record,
     ) -> Result<Record, CollectionError> {
         let write = check_write(Write::Insert { collection, row })?;
-        let mut tx = self.begin().await?;
-        let row = apply(&mut tx, user, write).await?;
-        tx.commit().await?;
-        row.ok_or(CollectionError::NotFound)
+        self.apply_one(user, write)
+            .await?
+            .ok_or(CollectionError::NotFound)
     }
 
     /// The user's row with this id.
@@ -914,10 +1017,9 @@ impl Database {
             id: id.to_owned(),
             changes,
         })?;
-        let mut tx = self.begin().await?;
-        let row = apply(&mut tx, user, write).await?;
-        tx.commit().await?;
-        row.ok_or(CollectionError::NotFound)
+        self.apply_one(user, write)
+            .await?
+            .ok_or(CollectionError::NotFound)
     }
 
     /// Deletes the user's row (and what the schema cascades to).
@@ -934,9 +1036,7 @@ impl Database {
             collection,
             id: id.to_owned(),
         })?;
-        let mut tx = self.begin().await?;
-        apply(&mut tx, user, write).await?;
-        tx.commit().await?;
+        self.apply_one(user, write).await?;
         Ok(())
     }
 
@@ -964,7 +1064,7 @@ impl Database {
         let mut tx = self.begin().await?;
         let mut results = Vec::with_capacity(checked.len());
         for (i, write) in checked.into_iter().enumerate() {
-            let result = apply(&mut tx, user, write)
+            let result = apply(&mut Exec::Tx(&mut tx), user, write)
                 .await
                 .map_err(|e| e.prefixed(&format!("writes[{i}].")))?;
             results.push(result);
@@ -1065,6 +1165,11 @@ impl Database {
         let fetch = statement.bind(Param::Int(i64::from(limit) + 1));
         if name == "id" {
             statement.push(&format!(" ORDER BY id {direction} LIMIT {fetch}"));
+        } else if order.not_null {
+            // No NULLs to place: plain order lets SQLite walk the (user_id, time) indexes.
+            statement.push(&format!(
+                " ORDER BY {name} {direction}, id {direction} LIMIT {fetch}"
+            ));
         } else {
             statement.push(&format!(
                 " ORDER BY {name} {direction} {nulls}, id {direction} LIMIT {fetch}"
@@ -1135,12 +1240,21 @@ impl Database {
                 let name = request.group_field.as_deref().ok_or_else(|| {
                     CollectionError::invalid("group-field", "field-value grouping needs a field")
                 })?;
-                Some(collection.column(name).filter(|c| c.filterable()).ok_or_else(|| {
-                    CollectionError::invalid(
-                        "group-field",
-                        format!("`{}` is not a groupable field of `{}`", echo(name), collection.name),
-                    )
-                })?)
+                Some(
+                    collection
+                        .column(name)
+                        .filter(|c| c.filterable())
+                        .ok_or_else(|| {
+                            CollectionError::invalid(
+                                "group-field",
+                                format!(
+                                    "`{}` is not a groupable field of `{}`",
+                                    echo(name),
+                                    collection.name
+                                ),
+                            )
+                        })?,
+                )
             }
             time => {
                 let name = request
@@ -1197,7 +1311,9 @@ impl Database {
             collection.name
         );
         push_filters(&mut statement, filters);
-        let cap = statement.bind(Param::Int(i64::try_from(MAX_AGGREGATE_ROWS).unwrap_or(i64::MAX) + 1));
+        let cap = statement.bind(Param::Int(
+            i64::try_from(MAX_AGGREGATE_ROWS).unwrap_or(i64::MAX) + 1,
+        ));
         statement.push(&format!(" ORDER BY id LIMIT {cap}"));
         let rows = self.fetch_all(&statement.sql, &statement.params).await?;
         if rows.len() > MAX_AGGREGATE_ROWS {
@@ -1281,8 +1397,18 @@ impl Database {
                 );
                 push_filters(&mut statement, filters);
                 let limit = statement.bind(Param::Int(i64::try_from(k).unwrap_or(100)));
-                statement.push(&format!(" ORDER BY {name} <=> {target} LIMIT {limit}"));
-                let rows = self.fetch_all(&statement.sql, &statement.params).await?;
+                let base = statement.sql.clone();
+                // Ordered by distance alone, the HNSW index may serve the query; pgvector 0.6
+                // filters its candidates afterwards, so it can return fewer than `k` of this
+                // user's rows. Then the exact search (the `id` tie-break rules the index out)
+                // answers instead.
+                statement.sql = format!("{base} ORDER BY {name} <=> {target} LIMIT {limit}");
+                let mut rows = self.fetch_all(&statement.sql, &statement.params).await?;
+                if rows.len() < k {
+                    statement.sql =
+                        format!("{base} ORDER BY {name} <=> {target}, id LIMIT {limit}");
+                    rows = self.fetch_all(&statement.sql, &statement.params).await?;
+                }
                 let mut scored = Vec::with_capacity(rows.len());
                 for row in &rows {
                     let distance = row.opt_float("distance")?.unwrap_or(f64::NAN);

@@ -11,9 +11,9 @@ mod params;
 mod row;
 
 pub mod audit;
+pub mod auth;
 pub mod catalog;
 pub mod collections;
-pub mod auth;
 pub mod components;
 pub mod crisis;
 pub mod data_keys;

@@ -130,8 +130,14 @@ impl DbRow {
             Self::Sqlite(r) => r.try_get::<Option<i64>, _>(column),
             Self::Postgres(r) => r
                 .try_get::<Option<i64>, _>(column)
-                .or_else(|_| r.try_get::<Option<i32>, _>(column).map(|i| i.map(i64::from)))
-                .or_else(|_| r.try_get::<Option<i16>, _>(column).map(|i| i.map(i64::from))),
+                .or_else(|_| {
+                    r.try_get::<Option<i32>, _>(column)
+                        .map(|i| i.map(i64::from))
+                })
+                .or_else(|_| {
+                    r.try_get::<Option<i16>, _>(column)
+                        .map(|i| i.map(i64::from))
+                }),
         }
         .map_err(|e| decode(column, e))
     }
@@ -140,9 +146,10 @@ impl DbRow {
     pub fn opt_float(&self, column: &str) -> Result<Option<f64>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get::<Option<f64>, _>(column),
-            Self::Postgres(r) => r
-                .try_get::<Option<f64>, _>(column)
-                .or_else(|_| r.try_get::<Option<f32>, _>(column).map(|f| f.map(f64::from))),
+            Self::Postgres(r) => r.try_get::<Option<f64>, _>(column).or_else(|_| {
+                r.try_get::<Option<f32>, _>(column)
+                    .map(|f| f.map(f64::from))
+            }),
         }
         .map_err(|e| decode(column, e))
     }

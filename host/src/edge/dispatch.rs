@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -62,11 +61,9 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, ApiErro
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-    {
-        if length > limit {
+        && length > limit {
             return Err(ApiError::too_large(limit));
         }
-    }
     let body = Limited::new(body, limit)
         .collect()
         .await
@@ -105,7 +102,7 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, ApiErro
             headers.insert(name, value);
         }
     }
-    let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+    let request = http::Request::from_parts(parts, Full::new(body));
     let span = tracing::info_span!("component", component = %name, version = %active.record.version, %request_id);
     match component
         .handle(request, caller, request_id, state.services.clone())

@@ -52,7 +52,7 @@ fn host_document() -> Value {
             }},
             "/api/v1/auth/oauth/{provider}": {"post": {
                 "summary": "Sign in with Google or Apple", "operationId": "oauthSignIn",
-                "description": "Verifies the provider's ID token (signature against the provider's JWKS, issuer, audience, expiry, and `nonce`: equal to the given nonce or to its SHA-256 hex), then signs in the linked account, links the account with the same verified email, or creates an account without a password.",
+                "description": "Verifies the provider's ID token (signature against the provider's JWKS, issuer, audience, expiry, and `nonce`: equal to the given nonce or to its SHA-256 hex), then signs in the linked account, links the account with the same verified email (an account whose email was never proven loses its password and sessions then), or creates an account without a password.",
                 "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string", "enum": ["google", "apple"]}}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["id_token", "nonce"], "additionalProperties": false, "properties": {"id_token": {"type": "string"}, "nonce": {"type": "string", "maxLength": 512}}}}}},
                 "responses": {

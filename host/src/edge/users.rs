@@ -105,10 +105,7 @@ fn field_error(field: &str, message: impl Into<String>) -> FieldError {
 fn json_object(body: Result<Json<Value>, JsonRejection>) -> Result<Map<String, Value>, ApiError> {
     match body {
         Ok(Json(Value::Object(map))) => Ok(map),
-        Ok(Json(_)) => Err(ApiError::invalid_field(
-            "",
-            "the body must be a JSON object",
-        )),
+        Ok(Json(_)) => Err(ApiError::invalid_field("body", "must be a JSON object")),
         Err(rejection) => Err(ApiError::new(
             rejection.status(),
             "invalid-body",

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-pub use grants::{Authentication, Capability, ComponentKind, Grants, Limits};
 pub use grants::COLLECTIONS;
+pub use grants::{Authentication, Capability, ComponentKind, Grants, Limits};
 pub use route::{Route, RouteMatch};
 
 /// Why a manifest was refused.

@@ -22,8 +22,8 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(15);
 /// Tells other replicas that `name` changed (PostgreSQL only; a failure is logged: the
 /// periodic reconcile covers it).
 pub async fn notify(db: &Database, name: &str) {
-    if let Database::Postgres(pool) = db {
-        if let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
+    if let Database::Postgres(pool) = db
+        && let Err(error) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(name)
             .execute(pool)
@@ -31,7 +31,6 @@ pub async fn notify(db: &Database, name: &str) {
         {
             tracing::warn!(component = %name, %error, "cannot notify other replicas");
         }
-    }
 }
 
 /// How often a SQLite host looks for activations made by the CLI in another process.

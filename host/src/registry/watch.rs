@@ -17,13 +17,12 @@ use crate::audit::Actor;
 pub fn spawn(registry: Arc<ComponentRegistry>) -> notify::Result<()> {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
-            if event.kind.is_modify() || event.kind.is_create() {
+        if let Ok(event) = event
+            && (event.kind.is_modify() || event.kind.is_create()) {
                 for path in event.paths {
                     let _ = sender.send(path);
                 }
             }
-        }
     })?;
     let mut folders: Vec<PathBuf> = registry
         .manifest()
@@ -43,11 +42,10 @@ pub fn spawn(registry: Arc<ComponentRegistry>) -> notify::Result<()> {
             tokio::time::sleep(Duration::from_millis(300)).await;
             while receiver.try_recv().is_ok() {}
             for decl in registry.manifest().components.values() {
-                if same_file(&decl.source, &path) {
-                    if let Err(error) = reload_source(&registry, &decl.name, &decl.source).await {
+                if same_file(&decl.source, &path)
+                    && let Err(error) = reload_source(&registry, &decl.name, &decl.source).await {
                         tracing::error!(component = %decl.name, %error, "watch: cannot load the changed component");
                     }
-                }
             }
         }
     });

@@ -12,7 +12,7 @@ use wasmtime::component::Component;
 use super::RuntimeError;
 
 #[derive(Clone)]
-pub(super) struct ArtifactCache {
+pub(crate) struct ArtifactCache {
     dir: PathBuf,
     engine_key: String,
 }

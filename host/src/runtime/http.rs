@@ -146,9 +146,6 @@ impl HttpComponent {
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(Runtime::deadline_ticks(self.limits.timeout_ms));
         store.epoch_deadline_trap();
-        store
-            .set_fuel(u64::MAX)
-            .map_err(|e| DispatchError::Unavailable(e.to_string()))?;
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store
             .data_mut()

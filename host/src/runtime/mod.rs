@@ -1,8 +1,9 @@
-//! The WebAssembly runtime: one engine, compiled-artifact caching, and per-request stores.
+//! The WebAssembly runtime: engines, compiled-artifact caching, and per-request stores.
 //!
 //! Invariants:
-//! - One [`wasmtime::Engine`] for the process, with the pooling allocator, epoch
-//!   interruption (wall-clock deadlines) and fuel (instruction budgets for pure worlds).
+//! - Two [`wasmtime::Engine`]s for the process, both with the pooling allocator and epoch
+//!   interruption (wall-clock deadlines); the pure-function engine also meters fuel
+//!   (instruction budgets), which would slow every HTTP component if they shared it.
 //! - Every call gets a fresh `Store` and a fresh instance from a pre-instantiated
 //!   component: no state survives from one request (or user) to the next.
 //! - Every store has a memory cap, a deadline and, for pure worlds, a fuel budget; a
@@ -50,11 +51,21 @@ pub enum RuntimeError {
     },
 }
 
-/// The process's WebAssembly runtime.
+/// An engine and the artifact cache of its configuration.
+#[derive(Clone)]
+pub(crate) struct EngineSlot {
+    pub(crate) engine: Engine,
+    pub(crate) cache: cache::ArtifactCache,
+}
+
+/// The process's WebAssembly runtime: one engine for HTTP components and one for pure
+/// functions. They differ in one setting: fuel metering, which pure worlds need for their
+/// instruction budget and which costs every instruction of code compiled with it, so HTTP
+/// components (bounded by their epoch deadline) are compiled without it.
 #[derive(Clone)]
 pub struct Runtime {
-    engine: Engine,
-    cache: cache::ArtifactCache,
+    pub(crate) http: EngineSlot,
+    pub(crate) pure: EngineSlot,
     _ticker: Arc<EpochTicker>,
 }
 
@@ -64,20 +75,28 @@ impl Runtime {
     /// # Errors
     /// [`RuntimeError`] when the engine or the cache folder cannot be created.
     pub fn new(cache_dir: PathBuf) -> Result<Self, RuntimeError> {
-        let engine =
-            Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        let cache = cache::ArtifactCache::open(&engine, cache_dir)?;
-        let ticker = Arc::new(EpochTicker::start(engine.clone()));
+        let slot = |fuel: bool| -> Result<EngineSlot, RuntimeError> {
+            let engine = Engine::new(&engine_config(fuel))
+                .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+            let cache = cache::ArtifactCache::open(&engine, cache_dir.clone())?;
+            Ok(EngineSlot { engine, cache })
+        };
+        let http = slot(false)?;
+        let pure = slot(true)?;
+        let ticker = Arc::new(EpochTicker::start(vec![
+            http.engine.clone(),
+            pure.engine.clone(),
+        ]));
         Ok(Self {
-            engine,
-            cache,
+            http,
+            pure,
             _ticker: ticker,
         })
     }
 
-    /// The engine.
+    /// The engine HTTP components run on.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.http.engine
     }
 
     /// The epoch deadline, in ticks, for a timeout.
@@ -87,12 +106,16 @@ impl Runtime {
     }
 }
 
-fn engine_config() -> Config {
+fn engine_config(fuel: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    config.consume_fuel(true);
+    config.consume_fuel(fuel);
     let mut pool = PoolingAllocationConfig::default();
+    // Keep the first pages of a slot resident between instances: resetting them with a
+    // memset is cheaper than unmapping and faulting them in again on every request.
+    pool.linear_memory_keep_resident(1 << 20);
+    pool.table_keep_resident(64 << 10);
     pool.total_component_instances(1000);
     pool.total_core_instances(2000);
     pool.total_memories(1000);
@@ -106,13 +129,13 @@ fn engine_config() -> Config {
     config
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+/// Advances the engines' epochs every [`EPOCH_TICK`] until dropped.
 struct EpochTicker {
     stop: Arc<AtomicBool>,
 }
 
 impl EpochTicker {
-    fn start(engine: Engine) -> Self {
+    fn start(engines: Vec<Engine>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::Builder::new()
@@ -120,7 +143,9 @@ impl EpochTicker {
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
+                    for engine in &engines {
+                        engine.increment_epoch();
+                    }
                 }
             })
             .map(|_| ())

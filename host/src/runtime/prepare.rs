@@ -91,11 +91,16 @@ impl Runtime {
         sha256: &str,
         bytes: &[u8],
     ) -> Result<Prepared, PrepareError> {
-        let component = self
+        let slot = if decl.grants.kind.is_pure() {
+            &self.pure
+        } else {
+            &self.http
+        };
+        let component = slot
             .cache
-            .load_or_compile(&self.engine, sha256, bytes)
+            .load_or_compile(&slot.engine, sha256, bytes)
             .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
-        let imports = component_imports(&self.engine, &component);
+        let imports = component_imports(&slot.engine, &component);
         check_imports(decl, &imports)?;
         let openapi = match custom_section(bytes, OPENAPI_SECTION) {
             Some(data) => Some(parse_openapi(&data)?),
@@ -131,7 +136,7 @@ impl Runtime {
                 })
             }
             ComponentKind::CrisisRules => {
-                let linker = Linker::<PureState>::new(&self.engine);
+                let linker = Linker::<PureState>::new(&self.pure.engine);
                 let pre = linker
                     .instantiate_pre(&component)
                     .map_err(|e| PrepareError::World {
@@ -162,7 +167,7 @@ impl Runtime {
     }
 
     fn domain_linker(&self, decl: &ComponentDecl) -> wasmtime::Result<Linker<RequestState>> {
-        let mut linker = Linker::new(&self.engine);
+        let mut linker = Linker::new(&self.http.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         variables::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;

@@ -82,10 +82,7 @@ fn storage_problem(error: StorageError) -> Response {
             422,
             "validation-failed",
             &format!("`{}`: {}", e.field, e.message),
-            Some((
-                "errors",
-                json!([{"field": e.field, "message": e.message}]),
-            )),
+            Some(("errors", json!([{"field": e.field, "message": e.message}]))),
         ),
         StorageError::Conflict(message) => problem(409, "conflict", &message, None),
         StorageError::Unavailable => problem(503, "unavailable", "storage is unavailable", None),
@@ -97,7 +94,7 @@ fn hex_encode(bytes: &[u8]) -> String {
 }
 
 fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -108,10 +105,7 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
 
 fn numbers(items: &[Json]) -> Option<Vec<f32>> {
     #[allow(clippy::cast_possible_truncation)]
-    items
-        .iter()
-        .map(|x| x.as_f64().map(|f| f as f32))
-        .collect()
+    items.iter().map(|x| x.as_f64().map(|f| f as f32)).collect()
 }
 
 fn to_value(json: &Json) -> Result<Value, String> {

@@ -123,7 +123,10 @@ async fn crud_is_scoped_to_the_caller() {
             field(&row, "logged_at"),
             &Value::Timestamp("2026-03-01T09:00:00.000000Z".into())
         );
-        assert_eq!(field(&row, "processed_for_insights"), &Value::Boolean(false));
+        assert_eq!(
+            field(&row, "processed_for_insights"),
+            &Value::Boolean(false)
+        );
         assert_eq!(field(&row, "energy_level"), &Value::Null);
         assert!(row.iter().all(|(n, _)| n != "user_id"));
 
@@ -135,7 +138,10 @@ async fn crud_is_scoped_to_the_caller() {
                 .map(|_| ()),
             db.storage_delete(bob, logs, &id).await,
         ] {
-            assert!(matches!(result, Err(CollectionError::NotFound)), "{result:?}");
+            assert!(
+                matches!(result, Err(CollectionError::NotFound)),
+                "{result:?}"
+            );
         }
         let missing = Uuid::new_v4().to_string();
         assert!(matches!(
@@ -192,12 +198,18 @@ async fn journal_updated_at_is_host_managed() {
                 rec(&[
                     ("content_encrypted", Value::Bytes(vec![0, 1, 2, 255])),
                     ("content_iv", Value::Bytes(vec![9; 12])),
-                    ("topics", Value::Json(r#"{"b": 1, "a": [true, null]}"#.into())),
+                    (
+                        "topics",
+                        Value::Json(r#"{"b": 1, "a": [true, null]}"#.into()),
+                    ),
                 ]),
             )
             .await
             .expect("insert");
-        assert_eq!(field(&row, "content_encrypted"), &Value::Bytes(vec![0, 1, 2, 255]));
+        assert_eq!(
+            field(&row, "content_encrypted"),
+            &Value::Bytes(vec![0, 1, 2, 255])
+        );
         assert_eq!(
             field(&row, "topics"),
             &Value::Json(r#"{"a":[true,null],"b":1}"#.into())
@@ -240,7 +252,10 @@ async fn values_are_refused_before_any_sql_with_the_field_named() {
         let logs = table("mood_logs");
         let cases: Vec<(Record, &str)> = vec![
             (rec(&[("mood_score", Value::Integer(11))]), "mood_score"),
-            (rec(&[("mood_score", Value::Text("7".into()))]), "mood_score"),
+            (
+                rec(&[("mood_score", Value::Text("7".into()))]),
+                "mood_score",
+            ),
             (rec(&[("note", Value::Text("x".into()))]), "mood_score"),
             (
                 rec(&[
@@ -250,23 +265,38 @@ async fn values_are_refused_before_any_sql_with_the_field_named() {
                 "time_of_day",
             ),
             (
-                rec(&[("mood_score", Value::Integer(5)), ("id", Value::Uuid(Uuid::new_v4().to_string()))]),
+                rec(&[
+                    ("mood_score", Value::Integer(5)),
+                    ("id", Value::Uuid("not-a-uuid".into())),
+                ]),
                 "id",
             ),
             (
-                rec(&[("mood_score", Value::Integer(5)), ("user_id", Value::Uuid(Uuid::new_v4().to_string()))]),
+                rec(&[
+                    ("mood_score", Value::Integer(5)),
+                    ("user_id", Value::Uuid(Uuid::new_v4().to_string())),
+                ]),
                 "user_id",
             ),
             (
-                rec(&[("mood_score", Value::Integer(5)), ("created_at", ts(Utc::now()))]),
+                rec(&[
+                    ("mood_score", Value::Integer(5)),
+                    ("created_at", ts(Utc::now())),
+                ]),
                 "created_at",
             ),
             (
-                rec(&[("mood_score", Value::Integer(5)), ("mood_score", Value::Integer(6))]),
+                rec(&[
+                    ("mood_score", Value::Integer(5)),
+                    ("mood_score", Value::Integer(6)),
+                ]),
                 "mood_score",
             ),
             (
-                rec(&[("mood_score", Value::Integer(5)), ("logged_at", Value::Text("yesterday".into()))]),
+                rec(&[
+                    ("mood_score", Value::Integer(5)),
+                    ("logged_at", Value::Text("yesterday".into())),
+                ]),
                 "logged_at",
             ),
         ];
@@ -292,11 +322,13 @@ async fn values_are_refused_before_any_sql_with_the_field_named() {
             .expect_err("refused");
         assert_eq!(invalid_field(error), "impact_score");
         assert!(matches!(
-            db.storage_insert(alice, table("content_library"), rec(&[])).await,
+            db.storage_insert(alice, table("content_library"), rec(&[]))
+                .await,
             Err(CollectionError::ReadOnly("content_library"))
         ));
         assert!(matches!(
-            db.storage_insert(alice, table("crisis_events"), rec(&[])).await,
+            db.storage_insert(alice, table("crisis_events"), rec(&[]))
+                .await,
             Err(CollectionError::ReadOnly("crisis_events"))
         ));
         let page = db
@@ -322,7 +354,11 @@ async fn child_rows_need_a_parent_of_the_caller() {
     for TestDb { db, .. } in backends().await {
         let (alice, bob) = (user(&db).await, user(&db).await);
         let log = db
-            .storage_insert(alice, table("mood_logs"), rec(&[("mood_score", Value::Integer(4))]))
+            .storage_insert(
+                alice,
+                table("mood_logs"),
+                rec(&[("mood_score", Value::Integer(4))]),
+            )
             .await
             .expect("log");
         let factor = |mood_log: &str| {
@@ -347,7 +383,11 @@ async fn child_rows_need_a_parent_of_the_caller() {
         ));
         // Moving the factor under another user's log is refused too.
         let bobs_log = db
-            .storage_insert(bob, table("mood_logs"), rec(&[("mood_score", Value::Integer(4))]))
+            .storage_insert(
+                bob,
+                table("mood_logs"),
+                rec(&[("mood_score", Value::Integer(4))]),
+            )
             .await
             .expect("bob's log");
         assert!(matches!(
@@ -414,9 +454,13 @@ async fn unique_violations_are_conflicts() {
             .storage_insert(alice, table("wearable_metrics"), metric.clone())
             .await
             .expect("first");
-        assert_eq!(field(&first, "metric_date"), &Value::Date("2026-11-20".into()));
+        assert_eq!(
+            field(&first, "metric_date"),
+            &Value::Date("2026-11-20".into())
+        );
         assert!(matches!(
-            db.storage_insert(alice, table("wearable_metrics"), metric).await,
+            db.storage_insert(alice, table("wearable_metrics"), metric)
+                .await,
             Err(CollectionError::Conflict(_))
         ));
     }
@@ -462,7 +506,10 @@ async fn all_pages(
 async fn keyset_pages_have_no_duplicates_or_gaps() {
     for TestDb { db, .. } in backends().await {
         let alice = user(&db).await;
-        let base = Utc.with_ymd_and_hms(2026, 11, 1, 8, 0, 0).single().expect("time");
+        let base = Utc
+            .with_ymd_and_hms(2026, 11, 1, 8, 0, 0)
+            .single()
+            .expect("time");
         // 23 rows over 4 distinct instants; every third has no energy level.
         let mut expected: Vec<(DateTime<Utc>, Option<i64>, String)> = Vec::new();
         for i in 0..23i64 {
@@ -475,10 +522,7 @@ async fn keyset_pages_have_no_duplicates_or_gaps() {
                     rec(&[
                         ("mood_score", Value::Integer(i % 10 + 1)),
                         ("logged_at", ts(at)),
-                        (
-                            "energy_level",
-                            energy.map_or(Value::Null, Value::Integer),
-                        ),
+                        ("energy_level", energy.map_or(Value::Null, Value::Integer)),
                     ]),
                 )
                 .await
@@ -486,18 +530,28 @@ async fn keyset_pages_have_no_duplicates_or_gaps() {
             expected.push((at, energy, id_of(&row)));
         }
         let other = user(&db).await;
-        db.storage_insert(other, table("mood_logs"), rec(&[("mood_score", Value::Integer(1))]))
-            .await
-            .expect("other");
+        db.storage_insert(
+            other,
+            table("mood_logs"),
+            rec(&[("mood_score", Value::Integer(1))]),
+        )
+        .await
+        .expect("other");
 
         let mut by_time = expected.clone();
         by_time.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
         let ascending: Vec<String> = by_time.iter().map(|r| r.2.clone()).collect();
         for limit in [1, 5, 7, 23, 100] {
-            assert_eq!(all_pages(&db, alice, "logged_at", false, limit, vec![]).await, ascending);
+            assert_eq!(
+                all_pages(&db, alice, "logged_at", false, limit, vec![]).await,
+                ascending
+            );
             let mut descending = ascending.clone();
             descending.reverse();
-            assert_eq!(all_pages(&db, alice, "logged_at", true, limit, vec![]).await, descending);
+            assert_eq!(
+                all_pages(&db, alice, "logged_at", true, limit, vec![]).await,
+                descending
+            );
         }
 
         // A nullable order field: NULLs after every value ascending, first descending.
@@ -512,8 +566,14 @@ async fn keyset_pages_have_no_duplicates_or_gaps() {
         let mut descending = ascending.clone();
         descending.reverse();
         for limit in [2, 4, 6] {
-            assert_eq!(all_pages(&db, alice, "energy_level", false, limit, vec![]).await, ascending);
-            assert_eq!(all_pages(&db, alice, "energy_level", true, limit, vec![]).await, descending);
+            assert_eq!(
+                all_pages(&db, alice, "energy_level", false, limit, vec![]).await,
+                ascending
+            );
+            assert_eq!(
+                all_pages(&db, alice, "energy_level", true, limit, vec![]).await,
+                descending
+            );
         }
 
         // Filters apply to every page.
@@ -550,7 +610,10 @@ async fn keyset_pages_have_no_duplicates_or_gaps() {
             }],
         )
         .await;
-        assert_eq!(none.len(), expected.iter().filter(|r| r.1.is_none()).count());
+        assert_eq!(
+            none.len(),
+            expected.iter().filter(|r| r.1.is_none()).count()
+        );
         let unique: HashSet<&String> = none.iter().collect();
         assert_eq!(unique.len(), none.len());
 
@@ -620,13 +683,13 @@ fn time_groupings_follow_the_zone_across_dst() {
     // 2026-03-08: clocks spring forward at 02:00 EST (07:00Z) to 03:00 EDT.
     // 2026-11-01: clocks fall back at 02:00 EDT (06:00Z) to 01:00 EST.
     let rows = vec![
-        (at(2026, 3, 8, 6, 30), vec![Some(2.0)]),  // 01:30 EST, Sunday
-        (at(2026, 3, 8, 7, 30), vec![Some(4.0)]),  // 03:30 EDT, Sunday
-        (at(2026, 3, 9, 3, 30), vec![Some(6.0)]),  // 23:30 EDT, Sunday 8th
+        (at(2026, 3, 8, 6, 30), vec![Some(2.0)]), // 01:30 EST, Sunday
+        (at(2026, 3, 8, 7, 30), vec![Some(4.0)]), // 03:30 EDT, Sunday
+        (at(2026, 3, 9, 3, 30), vec![Some(6.0)]), // 23:30 EDT, Sunday 8th
         (at(2026, 11, 1, 5, 30), vec![Some(1.0)]), // 01:30 EDT, Sunday
         (at(2026, 11, 1, 6, 30), vec![Some(3.0)]), // 01:30 EST, Sunday
         (at(2026, 11, 2, 4, 59), vec![Some(5.0)]), // 23:59 EST, Sunday 1st
-        (at(2026, 11, 2, 5, 0), vec![None]),       // 00:00 EST, Monday 2nd
+        (at(2026, 11, 2, 5, 0), vec![None]),      // 00:00 EST, Monday 2nd
         (Typed::Null, vec![Some(9.0)]),
     ];
     // One value per measure: the same field for both.
@@ -667,7 +730,10 @@ fn time_groupings_follow_the_zone_across_dst() {
     assert_eq!(weekdays[1].values[0], Some(6.0));
     let weeks = aggregate_rows(rows.clone(), &functions, Grouping::IsoWeek, tz);
     let keys: Vec<Option<&str>> = weeks.iter().map(|r| r.group.as_deref()).collect();
-    assert_eq!(keys, vec![Some("2026-W10"), Some("2026-W44"), Some("2026-W45"), None]);
+    assert_eq!(
+        keys,
+        vec![Some("2026-W10"), Some("2026-W44"), Some("2026-W45"), None]
+    );
     // In UTC the same instants fall elsewhere.
     let utc_hours = aggregate_rows(rows, &functions, Grouping::Hour, Tz::UTC);
     assert_eq!(utc_hours[0].group.as_deref(), Some("3"));
@@ -715,7 +781,10 @@ async fn aggregates_group_in_the_users_zone() {
             db.storage_insert(
                 alice,
                 logs,
-                rec(&[("mood_score", Value::Integer(score)), ("logged_at", Value::Text(at.into()))]),
+                rec(&[
+                    ("mood_score", Value::Integer(score)),
+                    ("logged_at", Value::Text(at.into())),
+                ]),
             )
             .await
             .expect("insert");
@@ -890,9 +959,19 @@ async fn nearest_ranks_the_callers_rows_by_cosine_distance() {
             )
             .await;
         // `content` is long text: not filterable.
-        assert_eq!(invalid_field(filtered.expect_err("not filterable")), "content");
+        assert_eq!(
+            invalid_field(filtered.expect_err("not filterable")),
+            "content"
+        );
         let all = db
-            .storage_nearest(alice, messages, "embedding", vec![1.0, 0.0, 0.0], 100, vec![])
+            .storage_nearest(
+                alice,
+                messages,
+                "embedding",
+                vec![1.0, 0.0, 0.0],
+                100,
+                vec![],
+            )
             .await
             .expect("all");
         assert_eq!(all.len(), 4);
@@ -999,7 +1078,9 @@ async fn batches_are_all_or_nothing() {
 #[tokio::test]
 async fn a_different_embedding_dimension_is_refused_at_start_up() {
     for TestDb { db, .. } in backends().await {
-        db.prepare_embedding_column(DIM).await.expect("same dimension again");
+        db.prepare_embedding_column(DIM)
+            .await
+            .expect("same dimension again");
         let error = db
             .prepare_embedding_column(DIM + 1)
             .await
@@ -1062,7 +1143,11 @@ async fn catalog_matches_the_migrated_schema() {
                     .column(&name)
                     .unwrap_or_else(|| panic!("{}.{name} is not in the catalog", collection.name));
                 let host_default = column.writer == Writer::Host;
-                assert_eq!(column.not_null, not_null, "{}.{name} NOT NULL", collection.name);
+                assert_eq!(
+                    column.not_null, not_null,
+                    "{}.{name} NOT NULL",
+                    collection.name
+                );
                 if column.writer == Writer::Component {
                     assert_eq!(
                         column.required,
@@ -1081,9 +1166,7 @@ async fn catalog_matches_the_migrated_schema() {
                     (Backend::Postgres, ColumnType::Uuid) => &["uuid"],
                     (Backend::Postgres, ColumnType::Text { max_chars: Some(_) }) => &["varchar"],
                     (Backend::Postgres, ColumnType::Text { max_chars: None }) => &["text"],
-                    (Backend::Postgres, ColumnType::Int { min, .. }) if min >= -32_768 => {
-                        &["int2"]
-                    }
+                    (Backend::Postgres, ColumnType::Int { min, .. }) if min >= -32_768 => &["int2"],
                     (Backend::Postgres, ColumnType::Int { .. }) => &["int4"],
                     (Backend::Postgres, ColumnType::Float) => &["float8"],
                     (Backend::Postgres, ColumnType::Bool) => &["bool"],
@@ -1116,5 +1199,178 @@ async fn catalog_matches_the_migrated_schema() {
                 );
             }
         }
+    }
+}
+
+/// On PostgreSQL, with many other users' embeddings the planner may answer from the HNSW
+/// index, which filters after the scan; the caller must still get all of their own rows.
+#[tokio::test]
+async fn nearest_is_complete_for_one_user_among_many() {
+    let Some(TestDb { db, .. }) = postgres().await else {
+        return;
+    };
+    let (alice, crowd) = (user(&db).await, user(&db).await);
+    let crowd_session = db
+        .storage_insert(crowd, table("chat_sessions"), rec(&[]))
+        .await
+        .expect("session");
+    db.execute(
+        "INSERT INTO chat_messages (id, session_id, role, content, embedding) \
+         SELECT gen_random_uuid(), $1, 'user', 'crowd', \
+         CAST(ARRAY[random() + 0.01, random(), random()] AS vector) FROM generate_series(1, 5000)",
+        &[Param::Uuid(parse_id(&id_of(&crowd_session)).expect("id"))],
+    )
+    .await
+    .expect("crowd");
+    db.execute("ANALYZE chat_messages", &[])
+        .await
+        .expect("analyze");
+    let session = db
+        .storage_insert(alice, table("chat_sessions"), rec(&[]))
+        .await
+        .expect("session");
+    for vector in [[0.0f32, 0.0, 1.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]] {
+        db.storage_insert(
+            alice,
+            table("chat_messages"),
+            rec(&[
+                ("session_id", Value::Uuid(id_of(&session))),
+                ("role", Value::Text("user".into())),
+                ("content", Value::Text("alice".into())),
+                ("embedding", Value::Vector(vector.to_vec())),
+            ]),
+        )
+        .await
+        .expect("message");
+    }
+    let found = db
+        .storage_nearest(
+            alice,
+            table("chat_messages"),
+            "embedding",
+            vec![1.0, 1.0, 1.0],
+            10,
+            vec![],
+        )
+        .await
+        .expect("nearest");
+    assert_eq!(found.len(), 3);
+    assert!(
+        found
+            .iter()
+            .all(|s| field(&s.row, "content") == &Value::Text("alice".into()))
+    );
+    let distances: Vec<f32> = found.iter().map(|s| s.distance).collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
+}
+
+#[tokio::test]
+async fn an_insert_may_bring_its_own_id_for_a_batch_of_parent_and_children() {
+    for TestDb { db, .. } in backends().await {
+        let (alice, bob) = (user(&db).await, user(&db).await);
+        let log_id = Uuid::new_v4().to_string();
+        let results = db
+            .storage_batch(
+                alice,
+                vec![
+                    Write::Insert {
+                        collection: table("mood_logs"),
+                        row: rec(&[
+                            ("id", Value::Uuid(log_id.clone())),
+                            ("mood_score", Value::Integer(6)),
+                        ]),
+                    },
+                    Write::Insert {
+                        collection: table("mood_factors"),
+                        row: rec(&[
+                            ("mood_log_id", Value::Uuid(log_id.clone())),
+                            ("factor_type", Value::Text("sleep".into())),
+                        ]),
+                    },
+                ],
+            )
+            .await
+            .expect("batch");
+        let log = results[0].as_ref().expect("log");
+        assert_eq!(id_of(log), log_id);
+        // The id is taken: a conflict, whoever asks.
+        for who in [alice, bob] {
+            let again = db
+                .storage_insert(
+                    who,
+                    table("mood_logs"),
+                    rec(&[
+                        ("id", Value::Uuid(log_id.clone())),
+                        ("mood_score", Value::Integer(1)),
+                    ]),
+                )
+                .await;
+            assert!(
+                matches!(again, Err(CollectionError::Conflict(_))),
+                "{again:?}"
+            );
+        }
+        // Bob still cannot see it, and an id never changes.
+        assert!(matches!(
+            db.storage_get(bob, table("mood_logs"), &log_id).await,
+            Err(CollectionError::NotFound)
+        ));
+        let error = db
+            .storage_update(
+                alice,
+                table("mood_logs"),
+                &log_id,
+                rec(&[("id", Value::Uuid(Uuid::new_v4().to_string()))]),
+            )
+            .await
+            .expect_err("id is fixed");
+        assert_eq!(invalid_field(error), "id");
+    }
+}
+
+#[tokio::test]
+async fn text_ranges_compare_bytes_on_both_backends() {
+    for TestDb { db, .. } in backends().await {
+        let alice = user(&db).await;
+        for label in ["a", "B", "b", "á"] {
+            db.storage_insert(
+                alice,
+                table("mood_logs"),
+                rec(&[
+                    ("mood_score", Value::Integer(5)),
+                    ("time_of_day", Value::Text(label.into())),
+                ]),
+            )
+            .await
+            .expect("insert");
+        }
+        let page = db
+            .storage_query(
+                alice,
+                table("mood_logs"),
+                PageRequest {
+                    filters: vec![Filter {
+                        field: "time_of_day".into(),
+                        comparison: Comparison::Gt,
+                        value: Value::Text("a".into()),
+                    }],
+                    order_by: String::new(),
+                    descending: false,
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .await
+            .expect("query");
+        let mut labels: Vec<String> = page
+            .rows
+            .iter()
+            .map(|row| match field(row, "time_of_day") {
+                Value::Text(t) => t.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        labels.sort();
+        assert_eq!(labels, vec!["b".to_owned(), "á".to_owned()]);
     }
 }
