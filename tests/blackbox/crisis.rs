@@ -32,9 +32,13 @@ fuel = 100000000
 }
 
 async fn server() -> Server {
-    Server::start(ServerOptions::new(crisis_manifest()).await.expect("options"))
-        .await
-        .expect("server")
+    Server::start(
+        ServerOptions::new(crisis_manifest())
+            .await
+            .expect("options"),
+    )
+    .await
+    .expect("server")
 }
 
 fn names(body: &Value) -> Vec<String> {
@@ -60,7 +64,11 @@ async fn resources_follow_country_and_language() {
                 .expect("get")
         }
     };
-    let us: Value = get("?country=US&language=en").await.json().await.expect("json");
+    let us: Value = get("?country=US&language=en")
+        .await
+        .json()
+        .await
+        .expect("json");
     let us = names(&us);
     assert_eq!(us.first().map(String::as_str), Some("Emergency services"));
     assert!(us.contains(&"988 Suicide & Crisis Lifeline".to_owned()));
@@ -75,7 +83,11 @@ async fn resources_follow_country_and_language() {
     assert!(names(&au).contains(&"Lifeline Australia".to_owned()));
     let nz: Value = get("?country=NZ").await.json().await.expect("json");
     assert!(names(&nz).contains(&"1737, Need to talk?".to_owned()));
-    let ca_fr: Value = get("?country=CA&language=fr").await.json().await.expect("json");
+    let ca_fr: Value = get("?country=CA&language=fr")
+        .await
+        .json()
+        .await
+        .expect("json");
     assert!(names(&ca_fr).contains(&"9-8-8 Suicide Crisis Helpline".to_owned()));
     let elsewhere: Value = get("?country=JP").await.json().await.expect("json");
     assert_eq!(names(&elsewhere), ["Emergency services", "Find A Helpline"]);
@@ -85,7 +97,10 @@ async fn resources_follow_country_and_language() {
 #[tokio::test]
 async fn self_check_maps_answers_and_records_an_event() {
     let server = server().await;
-    let (token, _) = server.register("check@example.com").await.expect("register");
+    let (token, _) = server
+        .register("check@example.com")
+        .await
+        .expect("register");
     let post = |body: Value| {
         let server = &server;
         let token = token.clone();
@@ -100,11 +115,12 @@ async fn self_check_maps_answers_and_records_an_event() {
                 .expect("post")
         }
     };
-    let none: Value = post(json!({"wish_to_be_dead": false, "suicidal_thoughts": false, "behavior": false}))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let none: Value =
+        post(json!({"wish_to_be_dead": false, "suicidal_thoughts": false, "behavior": false}))
+            .await
+            .json()
+            .await
+            .expect("json");
     assert_eq!(none["severity"], "none");
     assert_eq!(none["triggered"], false);
     let imminent = post(json!({
@@ -117,8 +133,18 @@ async fn self_check_maps_answers_and_records_an_event() {
     assert_eq!(imminent["severity"], "imminent");
     assert_eq!(imminent["triggered"], true);
     assert!(imminent["crisis_event_id"].is_string());
-    assert!(!imminent["resources"].as_array().expect("resources").is_empty());
-    assert!(imminent["disclaimer"].as_str().expect("disclaimer").contains("not a diagnosis"));
+    assert!(
+        !imminent["resources"]
+            .as_array()
+            .expect("resources")
+            .is_empty()
+    );
+    assert!(
+        imminent["disclaimer"]
+            .as_str()
+            .expect("disclaimer")
+            .contains("not a diagnosis")
+    );
     // Skip logic: method/intent/plan only after suicidal_thoughts.
     let inconsistent = post(json!({"wish_to_be_dead": false, "suicidal_thoughts": false, "method": true, "behavior": false})).await;
     assert_eq!(inconsistent.status(), 422);
@@ -138,7 +164,10 @@ async fn self_check_maps_answers_and_records_an_event() {
 async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
     let server = Arc::new(server().await);
     let admin = server.admin_token().await.expect("admin");
-    let (user, _) = server.register("stream@example.com").await.expect("register");
+    let (user, _) = server
+        .register("stream@example.com")
+        .await
+        .expect("register");
 
     // A steady stream of requests through the whole upgrade.
     let stop = Arc::new(AtomicBool::new(false));
@@ -173,21 +202,52 @@ async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
         }));
     }
 
-    let improved = upload(&server, &admin, "crisis-rules", "improved", "crisis-rules-improved").await;
+    let improved = upload(
+        &server,
+        &admin,
+        "crisis-rules",
+        "improved",
+        "crisis-rules-improved",
+    )
+    .await;
     assert_eq!(improved.status(), 201);
     let improved: Value = improved.json().await.expect("json");
     let report = &improved["gate_report"]["details"];
     assert_eq!(improved["gate_report"]["passed"], true);
     assert_eq!(report["per_severity"]["imminent"]["recall"], 1.0);
-    assert!(report["per_severity"]["high"]["recall"].as_f64().expect("recall") >= 0.95);
-    assert_eq!(report["regressions"].as_array().expect("regressions").len(), 0);
     assert!(
-        report["changed"].as_array().expect("changed").iter().any(|c| c["id"] == "high-047"),
+        report["per_severity"]["high"]["recall"]
+            .as_f64()
+            .expect("recall")
+            >= 0.95
+    );
+    assert_eq!(
+        report["regressions"].as_array().expect("regressions").len(),
+        0
+    );
+    assert!(
+        report["changed"]
+            .as_array()
+            .expect("changed")
+            .iter()
+            .any(|c| c["id"] == "high-047"),
         "the improvement shows as a changed case: {report}"
     );
-    assert_eq!(activate(&server, &admin, "crisis-rules", "improved").await.status(), 200);
+    assert_eq!(
+        activate(&server, &admin, "crisis-rules", "improved")
+            .await
+            .status(),
+        200
+    );
 
-    let weakened = upload(&server, &admin, "crisis-rules", "weakened", "crisis-rules-weakened").await;
+    let weakened = upload(
+        &server,
+        &admin,
+        "crisis-rules",
+        "weakened",
+        "crisis-rules-weakened",
+    )
+    .await;
     assert_eq!(weakened.status(), 422);
     let weakened: Value = weakened.json().await.expect("json");
     assert_eq!(weakened["type"], "urn:mindflow:problem:gate-refused");
@@ -199,9 +259,17 @@ async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
         .iter()
         .filter_map(|c| c["id"].as_str())
         .collect();
-    assert!(missed.contains(&"imm-024"), "the report names the missed case: {missed:?}");
+    assert!(
+        missed.contains(&"imm-024"),
+        "the report names the missed case: {missed:?}"
+    );
     // A refused version is kept with its report but can never be activated.
-    assert_eq!(activate(&server, &admin, "crisis-rules", "weakened").await.status(), 409);
+    assert_eq!(
+        activate(&server, &admin, "crisis-rules", "weakened")
+            .await
+            .status(),
+        409
+    );
     let list: Value = server
         .http
         .get(server.url("/api/v1/admin/components"))
@@ -234,7 +302,10 @@ async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
     stop.store(true, Ordering::Relaxed);
     for stream in streams {
         let (ok, failed) = stream.await.expect("stream");
-        assert!(failed.is_empty(), "failed requests during the upgrade: {failed:?}");
+        assert!(
+            failed.is_empty(),
+            "failed requests during the upgrade: {failed:?}"
+        );
         assert!(ok > 0);
     }
 }
@@ -243,9 +314,18 @@ async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
 async fn safety_plan_round_trips_and_is_never_stored_in_plaintext() {
     let server = server().await;
     let (token, _) = server.register("plan@example.com").await.expect("register");
-    let (other, _) = server.register("other-plan@example.com").await.expect("register");
+    let (other, _) = server
+        .register("other-plan@example.com")
+        .await
+        .expect("register");
     let url = server.url("/api/v1/crisis/safety-plan");
-    let none = server.http.get(&url).bearer_auth(&token).send().await.expect("get");
+    let none = server
+        .http
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(none.status(), 404);
     let secret = "call my sister Aoife at the blue lighthouse";
     let plan = json!({
@@ -257,7 +337,14 @@ async fn safety_plan_round_trips_and_is_never_stored_in_plaintext() {
         "making_environment_safe": ["give my medication to my partner to hold"],
         "reasons_for_living": ["my niece's first birthday"]
     });
-    let put = server.http.put(&url).bearer_auth(&token).json(&plan).send().await.expect("put");
+    let put = server
+        .http
+        .put(&url)
+        .bearer_auth(&token)
+        .json(&plan)
+        .send()
+        .await
+        .expect("put");
     assert_eq!(put.status(), 200);
     let got: Value = server
         .http
@@ -270,9 +357,18 @@ async fn safety_plan_round_trips_and_is_never_stored_in_plaintext() {
         .await
         .expect("json");
     assert_eq!(got["plan"]["people_to_ask_for_help"][0]["name"], secret);
-    assert_eq!(got["plan"]["reasons_for_living"][0], "my niece's first birthday");
+    assert_eq!(
+        got["plan"]["reasons_for_living"][0],
+        "my niece's first birthday"
+    );
     // Another user sees their own (absent) plan, never this one.
-    let theirs = server.http.get(&url).bearer_auth(&other).send().await.expect("get");
+    let theirs = server
+        .http
+        .get(&url)
+        .bearer_auth(&other)
+        .send()
+        .await
+        .expect("get");
     assert_eq!(theirs.status(), 404);
     // Validation: unknown sections and oversized items are refused and change nothing.
     let bad = server
@@ -305,13 +401,21 @@ async fn safety_plan_round_trips_and_is_never_stored_in_plaintext() {
         .expect("json");
     assert_eq!(still["plan"]["people_to_ask_for_help"][0]["name"], secret);
     // The scan does see what is stored in plaintext (the email), so a miss means something.
-    assert!(mindflow_tests::raw_database_contains(&server, "plan@example.com").await.expect("scan"));
     assert!(
-        !mindflow_tests::raw_database_contains(&server, secret).await.expect("scan"),
+        mindflow_tests::raw_database_contains(&server, "plan@example.com")
+            .await
+            .expect("scan")
+    );
+    assert!(
+        !mindflow_tests::raw_database_contains(&server, secret)
+            .await
+            .expect("scan"),
         "the safety plan's text is in the raw database"
     );
     assert!(
-        !mindflow_tests::raw_database_contains(&server, "blue lighthouse").await.expect("scan"),
+        !mindflow_tests::raw_database_contains(&server, "blue lighthouse")
+            .await
+            .expect("scan"),
         "part of the safety plan's text is in the raw database"
     );
 }

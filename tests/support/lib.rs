@@ -209,16 +209,18 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Some(child) = self.child.as_mut()
-                && let Some(status) = child.try_wait()? {
-                    bail!(
-                        "mindflow exited with {status} before it was ready:\n{}",
-                        self.log()
-                    );
-                }
+                && let Some(status) = child.try_wait()?
+            {
+                bail!(
+                    "mindflow exited with {status} before it was ready:\n{}",
+                    self.log()
+                );
+            }
             if let Ok(response) = self.http.get(self.url("/readyz")).send().await
-                && response.status() == 200 {
-                    return Ok(());
-                }
+                && response.status() == 200
+            {
+                return Ok(());
+            }
             if Instant::now() > deadline {
                 bail!("mindflow was not ready within 120 s:\n{}", self.log());
             }

@@ -58,11 +58,12 @@ impl Template {
     pub fn check_references(self, declared: &BTreeMap<String, VariableDecl>) -> Result<(), String> {
         for part in &self.parts {
             if let Part::Variable(name) = part
-                && !declared.contains_key(name) {
-                    return Err(format!(
-                        "references application variable `{name}`, which [variables] does not declare"
-                    ));
-                }
+                && !declared.contains_key(name)
+            {
+                return Err(format!(
+                    "references application variable `{name}`, which [variables] does not declare"
+                ));
+            }
         }
         Ok(())
     }

@@ -85,27 +85,52 @@ pub fn locale_parts(locale: &str) -> (Option<String>, String) {
     let country = parts
         .find(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_alphabetic()))
         .map(str::to_ascii_uppercase);
-    (country, if language.is_empty() { "en".into() } else { language })
+    (
+        country,
+        if language.is_empty() {
+            "en".into()
+        } else {
+            language
+        },
+    )
 }
 
 /// The resources for a country and language: the country's own services in that language
 /// (or in any language when none speaks it), then the international ones, by priority.
-pub fn choose_resources(all: &[CrisisResource], country: Option<&str>, language: &str) -> Vec<CrisisResource> {
-    let covers = |list: &[String], value: &str| list.iter().any(|v| v == "*" || v.eq_ignore_ascii_case(value));
+pub fn choose_resources(
+    all: &[CrisisResource],
+    country: Option<&str>,
+    language: &str,
+) -> Vec<CrisisResource> {
+    let covers = |list: &[String], value: &str| {
+        list.iter()
+            .any(|v| v == "*" || v.eq_ignore_ascii_case(value))
+    };
     let local: Vec<&CrisisResource> = all
         .iter()
         .filter(|r| country.is_some_and(|c| r.countries.iter().any(|v| v.eq_ignore_ascii_case(c))))
         .collect();
-    let local_in_language: Vec<&CrisisResource> =
-        local.iter().copied().filter(|r| covers(&r.languages, language)).collect();
-    let chosen_local = if local_in_language.is_empty() { local } else { local_in_language };
+    let local_in_language: Vec<&CrisisResource> = local
+        .iter()
+        .copied()
+        .filter(|r| covers(&r.languages, language))
+        .collect();
+    let chosen_local = if local_in_language.is_empty() {
+        local
+    } else {
+        local_in_language
+    };
     let mut chosen: Vec<CrisisResource> = all
         .iter()
         .filter(|r| r.countries.iter().any(|v| v == "*"))
         .chain(chosen_local)
         .cloned()
         .collect();
-    chosen.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.name.cmp(&b.name)));
+    chosen.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then_with(|| a.name.cmp(&b.name))
+    });
     chosen.dedup_by(|a, b| a.id == b.id);
     chosen
 }
@@ -115,10 +140,17 @@ impl CrisisService {
     ///
     /// # Errors
     /// A message when the threshold is not a severity name.
-    pub fn new(registry: Arc<ComponentRegistry>, db: Database, keys: KeyService, threshold: &str) -> Result<Self, String> {
+    pub fn new(
+        registry: Arc<ComponentRegistry>,
+        db: Database,
+        keys: KeyService,
+        threshold: &str,
+    ) -> Result<Self, String> {
         let threshold = severity_rank(threshold)
             .filter(|rank| *rank >= 1)
-            .ok_or_else(|| format!("crisis threshold `{threshold}` must be low, moderate, high or imminent"))?;
+            .ok_or_else(|| {
+                format!("crisis threshold `{threshold}` must be low, moderate, high or imminent")
+            })?;
         let exemplars = EXEMPLARS
             .iter()
             .map(|e| ml::embedding::embed(e, ml::embedding::DEFAULT_DIMENSION))
@@ -136,8 +168,16 @@ impl CrisisService {
     ///
     /// # Errors
     /// [`crate::db::DbError`].
-    pub async fn resources_for(&self, country: Option<&str>, language: &str) -> Result<Vec<CrisisResource>, crate::db::DbError> {
-        Ok(choose_resources(&self.db.crisis_resources().await?, country, language))
+    pub async fn resources_for(
+        &self,
+        country: Option<&str>,
+        language: &str,
+    ) -> Result<Vec<CrisisResource>, crate::db::DbError> {
+        Ok(choose_resources(
+            &self.db.crisis_resources().await?,
+            country,
+            language,
+        ))
     }
 
     fn exemplar_similarity(&self, text: &str) -> f32 {
@@ -152,7 +192,12 @@ impl CrisisService {
     ///
     /// # Errors
     /// [`CrisisError`]; the caller must fail safe.
-    pub async fn assess(&self, caller: &Caller, text: &str, source: &str) -> Result<Outcome, CrisisError> {
+    pub async fn assess(
+        &self,
+        caller: &Caller,
+        text: &str,
+        source: &str,
+    ) -> Result<Outcome, CrisisError> {
         if text.len() > MAX_TEXT_BYTES {
             return Err(CrisisError::TooLarge);
         }
@@ -240,7 +285,12 @@ impl CrisisService {
 mod tests {
     use super::*;
 
-    fn resource(name: &str, countries: &[&str], languages: &[&str], priority: i64) -> CrisisResource {
+    fn resource(
+        name: &str,
+        countries: &[&str],
+        languages: &[&str],
+        priority: i64,
+    ) -> CrisisResource {
         CrisisResource {
             id: Uuid::new_v4(),
             name: name.into(),
@@ -273,8 +323,18 @@ mod tests {
             resource("Directory", &["*"], &["*"], 9),
         ];
         let names = |v: Vec<CrisisResource>| v.into_iter().map(|r| r.name).collect::<Vec<_>>();
-        assert_eq!(names(choose_resources(&all, Some("US"), "es")), ["Emergency", "US line", "Directory"]);
-        assert_eq!(names(choose_resources(&all, Some("CA"), "de")), ["Emergency", "CA line", "Directory"], "falls back to any language");
-        assert_eq!(names(choose_resources(&all, None, "en")), ["Emergency", "Directory"]);
+        assert_eq!(
+            names(choose_resources(&all, Some("US"), "es")),
+            ["Emergency", "US line", "Directory"]
+        );
+        assert_eq!(
+            names(choose_resources(&all, Some("CA"), "de")),
+            ["Emergency", "CA line", "Directory"],
+            "falls back to any language"
+        );
+        assert_eq!(
+            names(choose_resources(&all, None, "en")),
+            ["Emergency", "Directory"]
+        );
     }
 }

@@ -119,13 +119,22 @@ impl Database {
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn safety_plan(&self, user_id: Uuid) -> Result<Option<(Vec<u8>, Vec<u8>, chrono::DateTime<Utc>)>, DbError> {
+    pub async fn safety_plan(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>, chrono::DateTime<Utc>)>, DbError> {
         self.fetch_optional(
             "SELECT content_encrypted, content_iv, updated_at FROM safety_plans WHERE user_id = $1",
             &[Param::Uuid(user_id)],
         )
         .await?
-        .map(|row| Ok((row.bytes("content_encrypted")?, row.bytes("content_iv")?, row.time("updated_at")?)))
+        .map(|row| {
+            Ok((
+                row.bytes("content_encrypted")?,
+                row.bytes("content_iv")?,
+                row.time("updated_at")?,
+            ))
+        })
         .transpose()
     }
 
@@ -133,7 +142,12 @@ impl Database {
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn put_safety_plan(&self, user_id: Uuid, ciphertext: Vec<u8>, nonce: Vec<u8>) -> Result<chrono::DateTime<Utc>, DbError> {
+    pub async fn put_safety_plan(
+        &self,
+        user_id: Uuid,
+        ciphertext: Vec<u8>,
+        nonce: Vec<u8>,
+    ) -> Result<chrono::DateTime<Utc>, DbError> {
         let now = Utc::now();
         self.execute(
             "INSERT INTO safety_plans (id, user_id, content_encrypted, content_iv, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \

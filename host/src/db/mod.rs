@@ -18,9 +18,9 @@ pub mod components;
 pub mod crisis;
 pub mod data_keys;
 pub mod export;
+pub mod outbox;
 pub mod profiles;
 pub mod retention;
-pub mod outbox;
 pub mod users;
 
 use std::path::Path;

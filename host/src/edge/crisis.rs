@@ -51,13 +51,27 @@ pub async fn resources(
     let (locale_country, locale_language) =
         locale_parts(caller.as_ref().map_or("en", |c| c.locale.as_str()));
     let country = match query.country {
-        Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
-        Some(_) => return Err(ApiError::invalid_field("country", "an ISO 3166-1 alpha-2 code, e.g. US")),
+        Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => {
+            Some(c.to_ascii_uppercase())
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "country",
+                "an ISO 3166-1 alpha-2 code, e.g. US",
+            ));
+        }
         None => locale_country,
     };
     let language = match query.language {
-        Some(l) if (2..=3).contains(&l.len()) && l.chars().all(|ch| ch.is_ascii_alphabetic()) => l.to_ascii_lowercase(),
-        Some(_) => return Err(ApiError::invalid_field("language", "an ISO 639-1 code, e.g. en")),
+        Some(l) if (2..=3).contains(&l.len()) && l.chars().all(|ch| ch.is_ascii_alphabetic()) => {
+            l.to_ascii_lowercase()
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "language",
+                "an ISO 639-1 code, e.g. en",
+            ));
+        }
         None => locale_language,
     };
     let all = state.db.crisis_resources().await?;
@@ -105,7 +119,11 @@ pub fn self_check_severity(answers: &SelfCheck) -> &'static str {
 
 fn check_skip_logic(answers: &SelfCheck) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    for (field, value) in [("method", answers.method), ("intent", answers.intent), ("plan", answers.plan)] {
+    for (field, value) in [
+        ("method", answers.method),
+        ("intent", answers.intent),
+        ("plan", answers.plan),
+    ] {
         match (answers.suicidal_thoughts, value) {
             (true, None) => errors.push(FieldError {
                 field: field.into(),
@@ -134,9 +152,15 @@ fn check_skip_logic(answers: &SelfCheck) -> Vec<FieldError> {
 
 fn guidance(severity: &str) -> &'static str {
     match severity {
-        "imminent" => "Please reach out right now: call your local emergency number or a crisis line below. You do not have to go through this alone.",
-        "high" => "What you are going through sounds serious. Please talk to a crisis line or a professional today; the services below are free and confidential.",
-        "moderate" => "Thank you for answering honestly. Talking to someone can help; the services below are there any time, and a safety plan can help in hard moments.",
+        "imminent" => {
+            "Please reach out right now: call your local emergency number or a crisis line below. You do not have to go through this alone."
+        }
+        "high" => {
+            "What you are going through sounds serious. Please talk to a crisis line or a professional today; the services below are free and confidential."
+        }
+        "moderate" => {
+            "Thank you for answering honestly. Talking to someone can help; the services below are there any time, and a safety plan can help in hard moments."
+        }
         _ => "Thank you for checking in. If things change, the services below are there any time.",
     }
 }
@@ -158,8 +182,13 @@ pub async fn check(
     }
     let severity = self_check_severity(&answers);
     let (country, language) = locale_parts(&caller.locale);
-    let resources = choose_resources(&state.db.crisis_resources().await?, country.as_deref(), &language);
-    let triggered = crate::crisis::cases::severity_rank(severity) >= crate::crisis::cases::severity_rank("moderate");
+    let resources = choose_resources(
+        &state.db.crisis_resources().await?,
+        country.as_deref(),
+        &language,
+    );
+    let triggered = crate::crisis::cases::severity_rank(severity)
+        >= crate::crisis::cases::severity_rank("moderate");
     let event_id = if triggered {
         Some(
             state
@@ -232,32 +261,57 @@ fn validate_plan(plan: &SafetyPlan) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut texts = |field: &str, items: &[String]| {
         if items.len() > MAX_ITEMS {
-            errors.push(FieldError { field: field.into(), message: format!("at most {MAX_ITEMS} items") });
+            errors.push(FieldError {
+                field: field.into(),
+                message: format!("at most {MAX_ITEMS} items"),
+            });
         }
         for (i, item) in items.iter().enumerate() {
             if item.trim().is_empty() || item.chars().count() > MAX_TEXT {
-                errors.push(FieldError { field: format!("{field}[{i}]"), message: format!("1 to {MAX_TEXT} characters") });
+                errors.push(FieldError {
+                    field: format!("{field}[{i}]"),
+                    message: format!("1 to {MAX_TEXT} characters"),
+                });
             }
         }
     };
     texts("warning_signs", &plan.warning_signs);
-    texts("internal_coping_strategies", &plan.internal_coping_strategies);
+    texts(
+        "internal_coping_strategies",
+        &plan.internal_coping_strategies,
+    );
     texts("making_environment_safe", &plan.making_environment_safe);
     texts("reasons_for_living", &plan.reasons_for_living);
     for (field, contacts) in [
         ("social_distractions", &plan.social_distractions),
         ("people_to_ask_for_help", &plan.people_to_ask_for_help),
-        ("professionals_and_agencies", &plan.professionals_and_agencies),
+        (
+            "professionals_and_agencies",
+            &plan.professionals_and_agencies,
+        ),
     ] {
         if contacts.len() > MAX_ITEMS {
-            errors.push(FieldError { field: field.into(), message: format!("at most {MAX_ITEMS} items") });
+            errors.push(FieldError {
+                field: field.into(),
+                message: format!("at most {MAX_ITEMS} items"),
+            });
         }
         for (i, contact) in contacts.iter().enumerate() {
             if contact.name.trim().is_empty() || contact.name.chars().count() > 200 {
-                errors.push(FieldError { field: format!("{field}[{i}].name"), message: "1 to 200 characters".into() });
+                errors.push(FieldError {
+                    field: format!("{field}[{i}].name"),
+                    message: "1 to 200 characters".into(),
+                });
             }
-            if contact.phone.as_ref().is_some_and(|p| p.chars().count() > 40) {
-                errors.push(FieldError { field: format!("{field}[{i}].phone"), message: "at most 40 characters".into() });
+            if contact
+                .phone
+                .as_ref()
+                .is_some_and(|p| p.chars().count() > 40)
+            {
+                errors.push(FieldError {
+                    field: format!("{field}[{i}].phone"),
+                    message: "at most 40 characters".into(),
+                });
             }
         }
     }
@@ -290,7 +344,11 @@ pub async fn get_safety_plan(
     let plaintext = state
         .services
         .keys
-        .open(caller.user_id, SAFETY_PLAN_PURPOSE, &Sealed { ciphertext, nonce })
+        .open(
+            caller.user_id,
+            SAFETY_PLAN_PURPOSE,
+            &Sealed { ciphertext, nonce },
+        )
         .await
         .map_err(crypto_failure)?;
     let plan: SafetyPlan = serde_json::from_slice(&plaintext).map_err(|_| ApiError::internal())?;
@@ -329,27 +387,119 @@ pub async fn put_safety_plan(
 mod tests {
     use super::*;
 
-    fn answers(q1: bool, q2: bool, q3: Option<bool>, q4: Option<bool>, q5: Option<bool>, q6: bool, q6b: Option<bool>) -> SelfCheck {
-        SelfCheck { wish_to_be_dead: q1, suicidal_thoughts: q2, method: q3, intent: q4, plan: q5, behavior: q6, behavior_past_3_months: q6b }
+    fn answers(
+        q1: bool,
+        q2: bool,
+        q3: Option<bool>,
+        q4: Option<bool>,
+        q5: Option<bool>,
+        q6: bool,
+        q6b: Option<bool>,
+    ) -> SelfCheck {
+        SelfCheck {
+            wish_to_be_dead: q1,
+            suicidal_thoughts: q2,
+            method: q3,
+            intent: q4,
+            plan: q5,
+            behavior: q6,
+            behavior_past_3_months: q6b,
+        }
     }
 
     #[test]
     fn maps_screener_answers_to_severity() {
-        assert_eq!(self_check_severity(&answers(false, false, None, None, None, false, None)), "none");
-        assert_eq!(self_check_severity(&answers(true, false, None, None, None, false, None)), "moderate");
-        assert_eq!(self_check_severity(&answers(true, true, Some(false), Some(false), Some(false), false, None)), "moderate");
-        assert_eq!(self_check_severity(&answers(true, true, Some(true), Some(false), Some(false), false, None)), "high");
-        assert_eq!(self_check_severity(&answers(false, false, None, None, None, true, Some(true))), "high");
-        assert_eq!(self_check_severity(&answers(false, false, None, None, None, true, Some(false))), "moderate");
-        assert_eq!(self_check_severity(&answers(true, true, Some(true), Some(true), Some(false), false, None)), "imminent");
-        assert_eq!(self_check_severity(&answers(true, true, Some(false), Some(false), Some(true), false, None)), "imminent");
+        assert_eq!(
+            self_check_severity(&answers(false, false, None, None, None, false, None)),
+            "none"
+        );
+        assert_eq!(
+            self_check_severity(&answers(true, false, None, None, None, false, None)),
+            "moderate"
+        );
+        assert_eq!(
+            self_check_severity(&answers(
+                true,
+                true,
+                Some(false),
+                Some(false),
+                Some(false),
+                false,
+                None
+            )),
+            "moderate"
+        );
+        assert_eq!(
+            self_check_severity(&answers(
+                true,
+                true,
+                Some(true),
+                Some(false),
+                Some(false),
+                false,
+                None
+            )),
+            "high"
+        );
+        assert_eq!(
+            self_check_severity(&answers(false, false, None, None, None, true, Some(true))),
+            "high"
+        );
+        assert_eq!(
+            self_check_severity(&answers(false, false, None, None, None, true, Some(false))),
+            "moderate"
+        );
+        assert_eq!(
+            self_check_severity(&answers(
+                true,
+                true,
+                Some(true),
+                Some(true),
+                Some(false),
+                false,
+                None
+            )),
+            "imminent"
+        );
+        assert_eq!(
+            self_check_severity(&answers(
+                true,
+                true,
+                Some(false),
+                Some(false),
+                Some(true),
+                false,
+                None
+            )),
+            "imminent"
+        );
     }
 
     #[test]
     fn enforces_the_screener_skip_logic() {
-        assert_eq!(check_skip_logic(&answers(true, false, Some(true), None, None, false, None)).len(), 1);
-        assert_eq!(check_skip_logic(&answers(true, true, None, None, None, false, None)).len(), 3);
-        assert_eq!(check_skip_logic(&answers(false, false, None, None, None, true, None)).len(), 1);
-        assert!(check_skip_logic(&answers(true, true, Some(false), Some(false), Some(false), true, Some(false))).is_empty());
+        assert_eq!(
+            check_skip_logic(&answers(true, false, Some(true), None, None, false, None)).len(),
+            1
+        );
+        assert_eq!(
+            check_skip_logic(&answers(true, true, None, None, None, false, None)).len(),
+            3
+        );
+        assert_eq!(
+            check_skip_logic(&answers(false, false, None, None, None, true, None)).len(),
+            1
+        );
+        assert!(
+            check_skip_logic(&answers(
+                true,
+                true,
+                Some(false),
+                Some(false),
+                Some(false),
+                true,
+                Some(false)
+            ))
+            .is_empty()
+        );
     }
 }

@@ -61,9 +61,10 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, ApiErro
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        && length > limit {
-            return Err(ApiError::too_large(limit));
-        }
+        && length > limit
+    {
+        return Err(ApiError::too_large(limit));
+    }
     let body = Limited::new(body, limit)
         .collect()
         .await

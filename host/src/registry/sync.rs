@@ -28,9 +28,9 @@ pub async fn notify(db: &Database, name: &str) {
             .bind(name)
             .execute(pool)
             .await
-        {
-            tracing::warn!(component = %name, %error, "cannot notify other replicas");
-        }
+    {
+        tracing::warn!(component = %name, %error, "cannot notify other replicas");
+    }
 }
 
 /// How often a SQLite host looks for activations made by the CLI in another process.

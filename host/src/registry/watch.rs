@@ -18,11 +18,12 @@ pub fn spawn(registry: Arc<ComponentRegistry>) -> notify::Result<()> {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
-            && (event.kind.is_modify() || event.kind.is_create()) {
-                for path in event.paths {
-                    let _ = sender.send(path);
-                }
+            && (event.kind.is_modify() || event.kind.is_create())
+        {
+            for path in event.paths {
+                let _ = sender.send(path);
             }
+        }
     })?;
     let mut folders: Vec<PathBuf> = registry
         .manifest()
@@ -43,9 +44,10 @@ pub fn spawn(registry: Arc<ComponentRegistry>) -> notify::Result<()> {
             while receiver.try_recv().is_ok() {}
             for decl in registry.manifest().components.values() {
                 if same_file(&decl.source, &path)
-                    && let Err(error) = reload_source(&registry, &decl.name, &decl.source).await {
-                        tracing::error!(component = %decl.name, %error, "watch: cannot load the changed component");
-                    }
+                    && let Err(error) = reload_source(&registry, &decl.name, &decl.source).await
+                {
+                    tracing::error!(component = %decl.name, %error, "watch: cannot load the changed component");
+                }
             }
         }
     });

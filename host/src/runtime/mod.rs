@@ -114,7 +114,7 @@ fn engine_config(fuel: bool) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     // Keep the first pages of a slot resident between instances: resetting them with a
     // memset is cheaper than unmapping and faulting them in again on every request.
-    pool.linear_memory_keep_resident(1 << 20);
+    pool.linear_memory_keep_resident(64 << 10);
     pool.table_keep_resident(64 << 10);
     pool.total_component_instances(1000);
     pool.total_core_instances(2000);
