@@ -110,6 +110,22 @@ source = "{components}/versioned-v1.wasm"
 authentication = "none"
 
 [[trigger.http]]
+route = "/api/v1/mood/..."
+component = "mood"
+
+[component.mood]
+source = "{components}/mood.wasm"
+[component.mood.tool.mindflow]
+capabilities = ["context", "storage", "ml", "crisis"]
+collections = ["mood_logs", "mood_factors"]
+
+[component.crisis-rules]
+source = "{components}/crisis-rules.wasm"
+[component.crisis-rules.tool.mindflow]
+kind = "crisis-rules"
+fuel = 100000000
+
+[[trigger.http]]
 route = "/api/v1/probe/..."
 component = "storage-probe"
 
@@ -381,6 +397,100 @@ async fn storage(server: &Server) -> Result<()> {
     Ok(())
 }
 
+/// `concurrency` clients send requests made by `make` for `duration` (bounded in count);
+/// a 200 or 201 counts as success.
+async fn load_with<F>(concurrency: usize, duration: Duration, make: F) -> Result<LoadResult>
+where
+    F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Clone + Send + 'static,
+{
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0usize;
+            while Instant::now() < deadline && latencies.len() < 200_000 {
+                let sent = Instant::now();
+                match make(&client).send().await {
+                    Ok(response) if response.status().is_success() => {
+                        let _ = response.bytes().await;
+                        latencies.push(sent.elapsed().as_micros() as u64);
+                    }
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for task in tasks {
+        let (latencies, failed) = task.await?;
+        all.extend(latencies);
+        failures += failed;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    Ok(LoadResult {
+        requests: all.len(),
+        failures,
+        seconds,
+        p50_us: percentile(&all, 0.50),
+        p99_us: percentile(&all, 0.99),
+    })
+}
+
+fn print_row(name: &str, result: &LoadResult) {
+    println!(
+        "| {name} | {:.0} | {:.2} | {:.2} | {} |",
+        result.rate(),
+        result.p50_us as f64 / 1000.0,
+        result.p99_us as f64 / 1000.0,
+        result.failures
+    );
+}
+
+/// Authenticated `GET /api/v1/users/me` (token check + two lookups).
+async fn users_me(server: &Server) -> Result<()> {
+    let (token, _) = server.register(&format!("me-{}@example.com", uuid::Uuid::new_v4().simple())).await?;
+    let url = server.url("/api/v1/users/me");
+    let make = move |c: &reqwest::Client| c.get(&url).bearer_auth(&token);
+    load_with(4, Duration::from_secs(1), make.clone()).await?;
+    let result = load_with(16, Duration::from_secs(10), make).await?;
+    println!("## authenticated GET /users/me (16 connections, 10 s)");
+    println!("| endpoint | req/s | p50 ms | p99 ms | failures |\n|---|---|---|---|---|");
+    print_row("GET /api/v1/users/me", &result);
+    Ok(())
+}
+
+/// `POST /api/v1/mood/logs` with a 500-character note: auth, the mood component, sentiment,
+/// crisis rules and a durable write, at 50 concurrent clients.
+async fn mood_create(server: &Server) -> Result<()> {
+    let (token, _) = server.register(&format!("mood-{}@example.com", uuid::Uuid::new_v4().simple())).await?;
+    let sentence = "Slept badly but the morning walk helped, work was busy and a bit stressful, dinner with my sister was lovely. ";
+    let mut note = String::new();
+    while note.len() < 500 {
+        note.push_str(sentence);
+    }
+    note.truncate(500);
+    let body = json!({"mood_score": 6, "energy_level": 5, "anxiety_level": 4, "note": note,
+        "factors": [{"factor_type": "sleep", "impact_score": -2}, {"factor_type": "exercise", "impact_score": 2}]});
+    let url = server.url("/api/v1/mood/logs");
+    let make = move |c: &reqwest::Client| c.post(&url).bearer_auth(&token).json(&body);
+    load_with(4, Duration::from_secs(1), make.clone()).await?;
+    let result = load_with(50, Duration::from_secs(10), make).await?;
+    println!("## POST /mood/logs with a 500-character note (50 clients, 10 s)");
+    println!("| endpoint | req/s | p50 ms | p99 ms | failures |\n|---|---|---|---|---|");
+    print_row("POST /api/v1/mood/logs", &result);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let which: Vec<String> = std::env::args().skip(1).collect();
@@ -401,6 +511,12 @@ async fn main() -> Result<()> {
     }
     if wants("activation") {
         activation(&server).await?;
+    }
+    if wants("users") {
+        users_me(&server).await?;
+    }
+    if wants("mood") {
+        mood_create(&server).await?;
     }
     if wants("storage") {
         storage(&server).await?;
