@@ -10,6 +10,8 @@
 //! - [`embedding`]: a hashed bag of words and bigrams, L2-normalised: a lexical (not semantic)
 //!   vector of the deployment's dimension, so similarity search works offline.
 
+#[cfg(test)]
+mod accuracy;
 pub mod embedding;
 pub mod emotion;
 pub mod sentiment;
