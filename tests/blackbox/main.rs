@@ -8,6 +8,7 @@ mod auth;
 mod crisis;
 mod health;
 mod hotswap;
+mod journal;
 mod manifest;
 mod mood;
 mod replicas;

@@ -26,13 +26,14 @@ const HTTP_COMPONENTS: &[&str] = &[
     "storage-probe",
     "versioned",
     "mood",
+    "journal",
 ];
 
 /// Pure-function components (no imports at all).
 const PURE_COMPONENTS: &[&str] = &["crisis-rules"];
 
 /// Crates with native unit tests outside the default members.
-const NATIVE_TESTED_COMPONENTS: &[&str] = &["crisis-rules", "mood"];
+const NATIVE_TESTED_COMPONENTS: &[&str] = &["crisis-rules", "mood", "journal"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -316,6 +316,8 @@ pub static CATALOG: &[Collection] = &[
             Column::new("sentiment_score", ColumnType::Float),
             Column::new("primary_emotion", varchar(30)),
             Column::new("topics", ColumnType::Json),
+            // Keyed hashes of the entry's distinct words, for search (migration 0007).
+            Column::new("term_hashes", ColumnType::Json),
             CREATED_AT,
             Column::new("updated_at", ColumnType::Timestamp).host(),
         ],

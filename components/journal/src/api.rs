@@ -1,0 +1,539 @@
+//! The HTTP API under `/api/v1/journal`: routing and one handler per endpoint, written
+//! against [`Platform`] so they run natively in tests.
+//!
+//! | method | path | handler |
+//! |---|---|---|
+//! | `POST` | `/entries` | [`create`]: validate, analyse (sentiment, emotion, topics, crisis), seal, insert |
+//! | `GET` | `/entries` | [`list`]: newest first, `limit`/`cursor`, `from`/`to`, `entry_type`, `primary_emotion`, `q` (search) |
+//! | `GET` `PATCH` `DELETE` | `/entries/{id}` | [`read`], [`update`], [`remove`] |
+//! | `GET` | `/prompts` | [`prompts`]: journaling prompts from the content library |
+//!
+//! The text of an entry is stored only sealed (`crypto.seal("journal", …)`): ciphertext in
+//! `content_encrypted`, nonce in `content_iv`. Search never stores plaintext either: each
+//! entry keeps the keyed hashes (`crypto.keyed-hash("journal-term", word)`) of its distinct
+//! lowercase words in `term_hashes`; a query's words are hashed the same way and the user's
+//! entries are scanned here, newest first (see [`SEARCH_MAX_SCANNED`]).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value as Json, json};
+
+use crate::localtime::format_instant;
+use crate::params::{Params, Range};
+use crate::platform::{
+    Comparison, CrisisOutcome, Filter, PageRequest, Platform, Row, Sealed, StorageError, Value,
+    column,
+};
+use crate::reply::{Problem, Reply};
+use crate::validate::{self, FieldError};
+
+/// The journal entries collection.
+pub const ENTRIES: &str = "journal_entries";
+/// The shared content library (read-only).
+pub const CONTENT: &str = "content_library";
+/// The content type of journaling prompts in the library.
+pub const PROMPT_CONTENT_TYPE: &str = "journaling_prompt";
+/// Where the component is mounted (for `Location`).
+pub const BASE_PATH: &str = "/api/v1/journal";
+/// Where crisis resources can be fetched when an assessment is unavailable.
+pub const CRISIS_RESOURCES_URL: &str = "/api/v1/crisis/resources";
+/// The `source` given to `crisis.assess`.
+pub const CRISIS_SOURCE: &str = "journal";
+/// The crypto purpose of an entry's text.
+pub const CONTENT_PURPOSE: &str = "journal";
+/// The crypto purpose of the search terms' keyed hashes.
+pub const TERM_PURPOSE: &str = "journal-term";
+/// How many topics `ml.topics` is asked for.
+pub const MAX_TOPICS: u32 = 5;
+/// The most entries one search request scans before answering with a cursor to continue.
+pub const SEARCH_MAX_SCANNED: usize = 1000;
+/// The most storage calls one search request makes.
+pub const SEARCH_MAX_CALLS: usize = 50;
+/// The most words a search query may hold.
+pub const MAX_QUERY_TERMS: usize = 10;
+
+/// A request as the handlers see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The method, uppercase.
+    pub method: &'a str,
+    /// The path below the mount point (`/entries/…`).
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// Answers a request; every failure becomes a problem document.
+pub fn handle(platform: &impl Platform, request: &Request<'_>) -> Reply {
+    dispatch(platform, request).unwrap_or_else(Problem::into_reply)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resource<'a> {
+    Entries,
+    Entry(&'a str),
+    Prompts,
+}
+
+impl Resource<'_> {
+    fn allow(self) -> &'static str {
+        match self {
+            Self::Entries => "GET, POST",
+            Self::Entry(_) => "GET, PATCH, DELETE",
+            Self::Prompts => "GET",
+        }
+    }
+}
+
+fn resource(path: &str) -> Option<Resource<'_>> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let mut segments = path.split('/');
+    let first = segments.next()?;
+    let second = segments.next();
+    if segments.next().is_some() {
+        return None;
+    }
+    match (first, second) {
+        ("entries", None) => Some(Resource::Entries),
+        ("entries", Some(id)) if !id.is_empty() => Some(Resource::Entry(id)),
+        ("prompts", None) => Some(Resource::Prompts),
+        _ => None,
+    }
+}
+
+fn dispatch(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
+    let resource =
+        resource(request.path).ok_or_else(|| Problem::not_found("no such journal resource"))?;
+    let params = Params::parse(request.query);
+    p.current_user().ok_or_else(Problem::unauthorized)?;
+    match (resource, request.method) {
+        (Resource::Entries, "POST") => create(p, request.body),
+        (Resource::Entries, "GET") => list(p, &params),
+        (Resource::Entry(id), "GET") => read(p, id),
+        (Resource::Entry(id), "PATCH") => update(p, id, request.body),
+        (Resource::Entry(id), "DELETE") => remove(p, id),
+        (Resource::Prompts, "GET") => prompts(p),
+        (resource, _) => Err(Problem::method_not_allowed(resource.allow())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows and JSON.
+
+/// Columns never shown to a client.
+const HIDDEN: [&str; 3] = ["content_encrypted", "content_iv", "term_hashes"];
+
+fn value_json(value: &Value) -> Json {
+    match value {
+        Value::Null | Value::Other | Value::Bytes(_) => Json::Null,
+        Value::Bool(b) => json!(b),
+        Value::Int(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::Text(s) | Value::Timestamp(s) | Value::Date(s) | Value::Uuid(s) => json!(s),
+        Value::Json(text) => serde_json::from_str(text).unwrap_or(Json::Null),
+    }
+}
+
+fn text_of(row: &Row, name: &str) -> Option<String> {
+    match column(row, name)? {
+        Value::Text(s) | Value::Uuid(s) | Value::Timestamp(s) | Value::Date(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn bytes_of(row: &Row, name: &str) -> Option<Vec<u8>> {
+    match column(row, name)? {
+        Value::Bytes(b) => Some(b.clone()),
+        _ => None,
+    }
+}
+
+/// An entry as a client sees it: its columns (never the ciphertext, nonce or term hashes)
+/// and its decrypted `content`.
+fn entry_json(row: &Row, content: &str) -> Map<String, Json> {
+    let mut entry: Map<String, Json> = row
+        .iter()
+        .filter(|(name, _)| !HIDDEN.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value_json(value)))
+        .collect();
+    entry.insert("content".into(), json!(content));
+    entry
+}
+
+/// Opens a stored entry's text.
+fn open_content(p: &impl Platform, row: &Row) -> Result<String, Problem> {
+    let sealed = Sealed {
+        ciphertext: bytes_of(row, "content_encrypted").ok_or_else(Problem::internal)?,
+        nonce: bytes_of(row, "content_iv").ok_or_else(Problem::internal)?,
+    };
+    let plaintext = p.open(CONTENT_PURPOSE, &sealed)?;
+    String::from_utf8(plaintext).map_err(|_| Problem::internal())
+}
+
+/// The canonical form of an entry id; `None` when it is not a UUID.
+fn entry_id(raw: &str) -> Option<String> {
+    if raw.len() != 36 {
+        return None;
+    }
+    uuid::Uuid::try_parse(raw)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+fn not_found() -> Problem {
+    Problem::not_found("no such journal entry")
+}
+
+fn instant_filters(range: Range) -> Vec<Filter> {
+    let mut filters = Vec::new();
+    let bound = |at: DateTime<Utc>| Value::Timestamp(format_instant(&at));
+    if let Some(from) = range.from {
+        filters.push(Filter::new("created_at", Comparison::Ge, bound(from)));
+    }
+    if let Some(to) = range.to {
+        filters.push(Filter::new("created_at", Comparison::Lt, bound(to)));
+    }
+    filters
+}
+
+// ---------------------------------------------------------------------------------------
+// Analysis: sentiment, emotion, topics, crisis, sealing, search terms.
+
+/// What the crisis assessment of an entry means for the response.
+#[derive(Debug, Clone, Default, PartialEq)]
+enum CrisisView {
+    #[default]
+    Nothing,
+    Show(CrisisOutcome),
+    Unavailable,
+}
+
+impl CrisisView {
+    fn to_json(&self) -> Json {
+        match self {
+            Self::Nothing => Json::Null,
+            Self::Show(outcome) => json!({
+                "severity": outcome.severity,
+                "about_someone_else": outcome.about_someone_else,
+                "resources": outcome.resources.iter().map(|r| json!({
+                    "name": r.name,
+                    "description": r.description,
+                    "phone_number": r.phone_number,
+                    "sms_number": r.sms_number,
+                    "website_url": r.website_url,
+                    "available_24_7": r.available_24_7,
+                })).collect::<Vec<_>>(),
+                "resources_url": CRISIS_RESOURCES_URL,
+            }),
+            Self::Unavailable => json!({
+                "status": "unavailable",
+                "resources_url": CRISIS_RESOURCES_URL,
+            }),
+        }
+    }
+}
+
+/// Assesses the text; a failed assessment fails safe (points at the resources).
+fn assess(p: &impl Platform, text: &str) -> CrisisView {
+    match p.assess(text, CRISIS_SOURCE) {
+        Ok(outcome) if outcome.triggered || outcome.about_someone_else => CrisisView::Show(outcome),
+        Ok(_) => CrisisView::Nothing,
+        Err(_) => CrisisView::Unavailable,
+    }
+}
+
+/// The keyed hashes of a text's distinct words, sorted.
+fn term_hashes(p: &impl Platform, words: &[String]) -> Result<Vec<String>, Problem> {
+    let mut hashes = words
+        .iter()
+        .map(|w| p.keyed_hash(TERM_PURPOSE, w.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()?;
+    hashes.sort();
+    hashes.dedup();
+    Ok(hashes)
+}
+
+/// The columns derived from an entry's text: sealed text, hashes, counts and analysis.
+fn derived_columns(p: &impl Platform, content: &str) -> Result<Row, Problem> {
+    let sealed = p.seal(CONTENT_PURPOSE, content.as_bytes())?;
+    let content_hash = p.keyed_hash(CONTENT_PURPOSE, content.as_bytes())?;
+    let words = validate::terms(content);
+    let hashes = term_hashes(p, &words)?;
+    let raw = f64::from(p.sentiment(content));
+    let sentiment = raw
+        .is_finite()
+        .then(|| (raw.clamp(-1.0, 1.0) * 10_000.0).round() / 10_000.0);
+    let emotion = p.emotion(content);
+    let topics = p.topics(content, MAX_TOPICS);
+    let word_count = i64::try_from(validate::word_count(content)).unwrap_or(i64::MAX);
+    Ok(vec![
+        ("content_encrypted".into(), Value::Bytes(sealed.ciphertext)),
+        ("content_iv".into(), Value::Bytes(sealed.nonce)),
+        ("content_hash".into(), Value::Text(content_hash)),
+        ("word_count".into(), Value::Int(word_count)),
+        (
+            "sentiment_score".into(),
+            sentiment.map_or(Value::Null, Value::Float),
+        ),
+        ("primary_emotion".into(), Value::Text(emotion)),
+        ("topics".into(), Value::Json(json!(topics).to_string())),
+        ("term_hashes".into(), Value::Json(json!(hashes).to_string())),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------
+// Entries.
+
+/// `POST /entries`.
+fn create(p: &impl Platform, body: &[u8]) -> Result<Reply, Problem> {
+    let input = validate::parse_new(body)?;
+    let crisis = assess(p, &input.content);
+    let mut row: Row = vec![
+        ("entry_type".into(), Value::Text(input.entry_type.clone())),
+        (
+            "prompt_id".into(),
+            input.prompt_id.clone().map_or(Value::Null, Value::Uuid),
+        ),
+    ];
+    row.extend(derived_columns(p, &input.content)?);
+    let stored = p.insert(ENTRIES, row)?;
+    let id = text_of(&stored, "id").ok_or_else(Problem::internal)?;
+    let mut body = entry_json(&stored, &input.content);
+    body.insert("crisis".into(), crisis.to_json());
+    Ok(Reply::json(201, &Json::Object(body))
+        .with_header("location", format!("{BASE_PATH}/entries/{id}")))
+}
+
+/// The parameters of `GET /entries`.
+struct ListQuery {
+    limit: u32,
+    filters: Vec<Filter>,
+    terms: Option<Vec<String>>,
+}
+
+fn list_query(params: &Params) -> Result<ListQuery, Problem> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let limit = params.limit().map_err(|e| errors.push(e)).ok();
+    let range = params.range().map_err(|e| errors.extend(e)).ok();
+    let mut filters = range.map(instant_filters).unwrap_or_default();
+    if let Some(kind) = params.get("entry_type") {
+        if validate::ENTRY_TYPES.contains(&kind) {
+            filters.push(Filter::new(
+                "entry_type",
+                Comparison::Eq,
+                Value::Text(kind.into()),
+            ));
+        } else {
+            errors.push(FieldError::new(
+                "entry_type",
+                format!("must be one of {}", validate::ENTRY_TYPES.join(", ")),
+            ));
+        }
+    }
+    if let Some(emotion) = params.get("primary_emotion") {
+        let emotion = emotion.trim().to_lowercase();
+        if emotion.is_empty() || emotion.chars().count() > 30 {
+            errors.push(FieldError::new(
+                "primary_emotion",
+                "must be an emotion name (e.g. joy, sadness, neutral)",
+            ));
+        } else {
+            filters.push(Filter::new(
+                "primary_emotion",
+                Comparison::Eq,
+                Value::Text(emotion),
+            ));
+        }
+    }
+    let terms = params.get("q").map(validate::terms);
+    match &terms {
+        Some(t) if t.is_empty() => errors.push(FieldError::new("q", "must contain a word")),
+        Some(t) if t.len() > MAX_QUERY_TERMS => errors.push(FieldError::new(
+            "q",
+            format!("must contain at most {MAX_QUERY_TERMS} words"),
+        )),
+        _ => {}
+    }
+    match (limit, errors.is_empty()) {
+        (Some(limit), true) => Ok(ListQuery {
+            limit,
+            filters,
+            terms,
+        }),
+        _ => Err(Problem::validation(errors)),
+    }
+}
+
+fn cursor_problem(error: StorageError) -> Problem {
+    match error {
+        // A stale or forged cursor: name the parameter the client sent.
+        StorageError::Invalid { field, message } if field.contains("cursor") => {
+            Problem::invalid("cursor", message)
+        }
+        other => Problem::from(other),
+    }
+}
+
+/// Whether an entry's stored term hashes hold every hash of the query.
+fn matches(row: &Row, wanted: &[String]) -> bool {
+    let Some(Value::Json(text)) = column(row, "term_hashes") else {
+        return false;
+    };
+    let Ok(stored) = serde_json::from_str::<Vec<String>>(text) else {
+        return false;
+    };
+    wanted.iter().all(|w| stored.binary_search(w).is_ok())
+}
+
+/// `GET /entries`. With `q`, the user's entries are scanned newest first (after `cursor`)
+/// for those holding every word of the query, at most [`SEARCH_MAX_SCANNED`] entries per
+/// request: a page may then hold fewer than `limit` items (even none) with a `next_cursor`
+/// to continue the scan.
+fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
+    let query = list_query(params)?;
+    let wanted = match &query.terms {
+        Some(terms) => Some(term_hashes(p, terms)?),
+        None => None,
+    };
+    let mut rows = Vec::new();
+    let mut cursor = params.cursor();
+    let mut scanned = 0;
+    let mut calls = 0;
+    loop {
+        let want = query.limit as usize - rows.len();
+        let page = p
+            .query(
+                ENTRIES,
+                PageRequest {
+                    filters: query.filters.clone(),
+                    order_by: "created_at".into(),
+                    descending: true,
+                    limit: u32::try_from(want).unwrap_or(query.limit),
+                    cursor: cursor.clone(),
+                },
+            )
+            .map_err(cursor_problem)?;
+        calls += 1;
+        scanned += page.rows.len();
+        cursor = page.next_cursor;
+        match &wanted {
+            None => rows.extend(page.rows),
+            Some(wanted) => rows.extend(page.rows.into_iter().filter(|r| matches(r, wanted))),
+        }
+        let done = wanted.is_none()
+            || rows.len() >= query.limit as usize
+            || cursor.is_none()
+            || scanned >= SEARCH_MAX_SCANNED
+            || calls >= SEARCH_MAX_CALLS;
+        if done {
+            break;
+        }
+    }
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let content = open_content(p, row)?;
+        items.push(Json::Object(entry_json(row, &content)));
+    }
+    Ok(Reply::json(
+        200,
+        &json!({"items": items, "next_cursor": cursor}),
+    ))
+}
+
+/// `GET /entries/{id}`.
+fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
+    let id = entry_id(raw_id).ok_or_else(not_found)?;
+    let row = p.get(ENTRIES, &id)?;
+    let content = open_content(p, &row)?;
+    Ok(Reply::json(200, &Json::Object(entry_json(&row, &content))))
+}
+
+/// `PATCH /entries/{id}`: new content is re-sealed, its derived fields recomputed and
+/// re-assessed; `updated_at` is bumped by the host.
+fn update(p: &impl Platform, raw_id: &str, body: &[u8]) -> Result<Reply, Problem> {
+    let id = entry_id(raw_id).ok_or_else(not_found)?;
+    p.get(ENTRIES, &id)?;
+    let patch = validate::parse_patch(body)?;
+    let mut changes: Row = Vec::new();
+    if let Some(kind) = &patch.entry_type {
+        changes.push(("entry_type".into(), Value::Text(kind.clone())));
+    }
+    if let Some(prompt) = &patch.prompt_id {
+        changes.push((
+            "prompt_id".into(),
+            prompt.clone().map_or(Value::Null, Value::Uuid),
+        ));
+    }
+    let mut crisis = CrisisView::Nothing;
+    if let Some(content) = &patch.content {
+        crisis = assess(p, content);
+        changes.extend(derived_columns(p, content)?);
+    }
+    let stored = p.update(ENTRIES, &id, changes)?;
+    let content = match patch.content {
+        Some(content) => content,
+        None => open_content(p, &stored)?,
+    };
+    let mut body = entry_json(&stored, &content);
+    body.insert("crisis".into(), crisis.to_json());
+    Ok(Reply::json(200, &Json::Object(body)))
+}
+
+/// `DELETE /entries/{id}`.
+fn remove(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
+    let id = entry_id(raw_id).ok_or_else(not_found)?;
+    p.delete(ENTRIES, &id)?;
+    Ok(Reply::no_content())
+}
+
+// ---------------------------------------------------------------------------------------
+// Prompts.
+
+/// `GET /prompts`: the active journaling prompts of the content library.
+fn prompts(p: &impl Platform) -> Result<Reply, Problem> {
+    let mut items = Vec::new();
+    let mut cursor = None;
+    for _ in 0..5 {
+        let page = p.query(
+            CONTENT,
+            PageRequest {
+                filters: vec![
+                    Filter::new(
+                        "content_type",
+                        Comparison::Eq,
+                        Value::Text(PROMPT_CONTENT_TYPE.into()),
+                    ),
+                    Filter::new("is_active", Comparison::Eq, Value::Bool(true)),
+                ],
+                order_by: "id".into(),
+                descending: false,
+                limit: 100,
+                cursor,
+            },
+        )?;
+        for row in &page.rows {
+            let mut item = Map::new();
+            for name in [
+                "id",
+                "title",
+                "description",
+                "content_body",
+                "difficulty",
+                "target_moods",
+            ] {
+                item.insert(
+                    name.into(),
+                    column(row, name).map_or(Json::Null, value_json),
+                );
+            }
+            items.push(Json::Object(item));
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(Reply::json(200, &json!({"items": items})))
+}

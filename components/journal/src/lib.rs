@@ -1,0 +1,26 @@
+//! `journal`: MindFlow's journal domain service, mounted at `/api/v1/journal`.
+//!
+//! A Spin HTTP component (`#[http_component]`, wasi:http 0.2) that imports MindFlow's
+//! `context`, `storage`, `crypto`, `ml` and `crisis` capabilities and the `journal_entries`
+//! and `content_library` collections. Every request runs in a fresh instance and sees only
+//! its caller's rows.
+//!
+//! - `POST /entries`, `GET /entries`, `GET|PATCH|DELETE /entries/{id}`: entries whose text is
+//!   stored only sealed under the user's key, with a keyed content hash, word count,
+//!   sentiment, primary emotion, topics and crisis assessment (failing safe).
+//! - `GET /entries?q=word`: search over keyed hashes of each entry's words ([`api`]).
+//! - `GET /prompts`: journaling prompts from the shared content library.
+//!
+//! The domain logic is plain Rust, tested natively (`cargo test -p journal`); only
+//! `component.rs` (wasm32) touches Spin and the WIT bindings. The OpenAPI fragment
+//! (`openapi.json`) is shipped in the `mindflow:openapi` custom section.
+
+pub mod api;
+pub mod localtime;
+pub mod params;
+pub mod platform;
+pub mod reply;
+pub mod validate;
+
+#[cfg(target_arch = "wasm32")]
+mod component;

@@ -1,0 +1,266 @@
+//! What the journal service needs from its host, as plain Rust.
+//!
+//! These types mirror the `mindflow:platform` WIT interfaces the component imports
+//! (`context`, `storage`, `crypto`, `ml`, `crisis`). The handlers in [`crate::api`] are written against
+//! the [`Platform`] trait, so they run natively in unit tests against an in-memory fake; the
+//! component (`src/component.rs`, wasm32 only) implements the trait with the WIT bindings.
+
+/// A typed column value (`storage.value`). Vectors never occur in the journal collections;
+/// they read back as [`Value::Other`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Text.
+    Text(String),
+    /// An instant, RFC 3339.
+    Timestamp(String),
+    /// A calendar date, `YYYY-MM-DD`.
+    Date(String),
+    /// A UUID, hyphenated.
+    Uuid(String),
+    /// A JSON document, as JSON text.
+    Json(String),
+    /// Raw bytes (ciphertexts and nonces).
+    Bytes(Vec<u8>),
+    /// A vector: not used by this component.
+    Other,
+}
+
+/// A row: column names and values.
+pub type Row = Vec<(String, Value)>;
+
+/// Looks a column up in a row.
+pub fn column<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
+    row.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+/// A comparison in a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// `field <comparison> value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    /// A filterable field of the collection.
+    pub field: String,
+    /// The comparison.
+    pub comparison: Comparison,
+    /// The value compared with.
+    pub value: Value,
+}
+
+impl Filter {
+    /// A filter.
+    pub fn new(field: &str, comparison: Comparison, value: Value) -> Self {
+        Self {
+            field: field.to_owned(),
+            comparison,
+            value,
+        }
+    }
+}
+
+/// A page request (`storage.page-request`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest {
+    /// All must hold.
+    pub filters: Vec<Filter>,
+    /// A sortable field; `id` breaks ties.
+    pub order_by: String,
+    /// Largest first.
+    pub descending: bool,
+    /// At most this many rows (the host caps it at 100).
+    pub limit: u32,
+    /// Where the previous page ended.
+    pub cursor: Option<String>,
+}
+
+/// A page of rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The rows.
+    pub rows: Vec<Row>,
+    /// Opaque; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Insert `row` into a collection.
+    Insert(String, Row),
+    /// Update the row with this id.
+    Update(String, String, Row),
+    /// Delete the row with this id.
+    Delete(String, String),
+}
+
+/// Why a storage call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageError {
+    /// The collection is not granted (our bug).
+    NotGranted(String),
+    /// No such row for this user.
+    NotFound,
+    /// A value does not fit its column.
+    Invalid {
+        /// The field at fault.
+        field: String,
+        /// Why.
+        message: String,
+    },
+    /// A constraint failed.
+    Conflict(String),
+    /// The database is unreachable.
+    Unavailable,
+}
+
+/// The caller, as far as this component needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user's id (only for labelling).
+    pub id: String,
+    /// Whether the premium tier is in force now.
+    pub premium: bool,
+    /// The user's IANA time zone.
+    pub timezone: String,
+}
+
+/// A crisis service to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrisisResource {
+    /// The service's name.
+    pub name: String,
+    /// What it offers.
+    pub description: String,
+    /// A phone number.
+    pub phone_number: Option<String>,
+    /// A text-message number.
+    pub sms_number: Option<String>,
+    /// A website.
+    pub website_url: Option<String>,
+    /// Whether it is always open.
+    pub available_24_7: bool,
+}
+
+/// The outcome of a crisis assessment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrisisOutcome {
+    /// `none`, `low`, `moderate`, `high` or `imminent`.
+    pub severity: &'static str,
+    /// The severity reached the threshold and the host recorded an event.
+    pub triggered: bool,
+    /// The writer seems to speak of someone else.
+    pub about_someone_else: bool,
+    /// Resources to show (empty when nothing is to be shown).
+    pub resources: Vec<CrisisResource>,
+}
+
+/// A crisis assessment could not be made (no active rules, or the text was refused). The
+/// caller must fail safe: treat the text as a possible crisis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrisisUnavailable;
+
+/// A sealed value: ciphertext (with tag) and nonce (`crypto.sealed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The ciphertext and its tag.
+    pub ciphertext: Vec<u8>,
+    /// The nonce.
+    pub nonce: Vec<u8>,
+}
+
+/// Why a crypto call failed (`crypto.crypto-error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CryptoError {
+    /// No authenticated user.
+    NoUser,
+    /// The user's key is destroyed.
+    KeyDestroyed,
+    /// Corrupt ciphertext, or sealed for another user or purpose.
+    Tampered,
+    /// The key store is unreachable.
+    Unavailable,
+}
+
+/// The host's capabilities, as the handlers use them.
+pub trait Platform {
+    /// The authenticated caller (`context.current-user`).
+    fn current_user(&self) -> Option<User>;
+    /// `storage.get`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn get(&self, collection: &str, id: &str) -> Result<Row, StorageError>;
+    /// `storage.delete`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn delete(&self, collection: &str, id: &str) -> Result<(), StorageError>;
+    /// `storage.query`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError>;
+    /// `storage.batch`: all writes in one transaction.
+    ///
+    /// # Errors
+    /// [`StorageError`]; nothing was written.
+    fn batch(&self, writes: Vec<Write>) -> Result<Vec<Option<Row>>, StorageError>;
+    /// `storage.insert`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn insert(&self, collection: &str, row: Row) -> Result<Row, StorageError>;
+    /// `storage.update`.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn update(&self, collection: &str, id: &str, changes: Row) -> Result<Row, StorageError>;
+    /// `ml.sentiment`, in [-1, 1].
+    fn sentiment(&self, text: &str) -> f32;
+    /// `ml.classify-emotion`: the emotion's name (`joy`, …, `neutral`).
+    fn emotion(&self, text: &str) -> String;
+    /// `ml.topics`.
+    fn topics(&self, text: &str, max: u32) -> Vec<String>;
+    /// `crypto.seal`.
+    ///
+    /// # Errors
+    /// [`CryptoError`].
+    fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Sealed, CryptoError>;
+    /// `crypto.open`.
+    ///
+    /// # Errors
+    /// [`CryptoError`].
+    fn open(&self, purpose: &str, sealed: &Sealed) -> Result<Vec<u8>, CryptoError>;
+    /// `crypto.keyed-hash`: hex.
+    ///
+    /// # Errors
+    /// [`CryptoError`].
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<String, CryptoError>;
+    /// `crisis.assess`.
+    ///
+    /// # Errors
+    /// [`CrisisUnavailable`] whatever the reason: the caller fails safe.
+    fn assess(&self, text: &str, source: &str) -> Result<CrisisOutcome, CrisisUnavailable>;
+}

@@ -1,0 +1,579 @@
+//! The `journal` component (`/api/v1/journal`) on the real host: entries sealed under the
+//! user's key (no plaintext in the raw database), derived fields, validation, pagination and
+//! filters, other users' entries, search by keyed word hashes, crisis assessment, prompts,
+//! and account deletion.
+
+use mindflow_tests::{Server, ServerOptions, manifest};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+fn journal_manifest() -> String {
+    manifest(
+        r#"
+[[trigger.http]]
+route = "/api/v1/journal/..."
+component = "journal"
+
+[component.journal]
+source = "{components}/journal.wasm"
+[component.journal.tool.mindflow]
+capabilities = ["context", "storage", "crypto", "ml", "crisis"]
+collections = ["journal_entries", "content_library"]
+
+[component.crisis-rules]
+source = "{components}/crisis-rules.wasm"
+[component.crisis-rules.tool.mindflow]
+kind = "crisis-rules"
+fuel = 100000000
+"#,
+    )
+}
+
+async fn server() -> Server {
+    Server::start(
+        ServerOptions::new(journal_manifest())
+            .await
+            .expect("options"),
+    )
+    .await
+    .expect("server")
+}
+
+/// A user: (token, id).
+async fn user(server: &Server, tag: &str) -> (String, String) {
+    let email = format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple());
+    server.register(&email).await.expect("register")
+}
+
+struct Answer {
+    status: u16,
+    body: Value,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    fn fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        fields.sort();
+        fields
+    }
+}
+
+async fn send(
+    server: &Server,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> Answer {
+    let mut request = server
+        .http
+        .request(method, server.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        body,
+        headers,
+    }
+}
+
+async fn get(server: &Server, path: &str, token: &str) -> Answer {
+    send(server, Method::GET, path, token, None).await
+}
+
+async fn post_entry(server: &Server, token: &str, body: Value) -> Value {
+    let answer = send(
+        server,
+        Method::POST,
+        "/api/v1/journal/entries",
+        token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    answer.body
+}
+
+/// The number of journal entries the database holds for a user, read directly.
+async fn stored_entries(server: &Server, user_id: &str) -> i64 {
+    match &server.database_url {
+        Some(url) => {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM journal_entries WHERE user_id::text = $1")
+                    .bind(user_id)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count");
+            n
+        }
+        None => {
+            let url = format!(
+                "sqlite://{}?mode=ro",
+                server.data_dir.join("mindflow.db").display()
+            );
+            let mut c = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("connect");
+            let (n,): (i64,) =
+                sqlx::query_as("SELECT count(*) FROM journal_entries WHERE user_id = ?1")
+                    .bind(user_id)
+                    .fetch_one(&mut c)
+                    .await
+                    .expect("count");
+            n
+        }
+    }
+}
+
+#[tokio::test]
+async fn entries_are_created_read_changed_and_deleted() {
+    let server = server().await;
+    let (token, _) = user(&server, "journal-crud").await;
+    let text = "Walked the dog by the river this morning. I felt calm and happy afterwards.";
+    let created = send(
+        &server,
+        Method::POST,
+        "/api/v1/journal/entries",
+        &token,
+        Some(json!({"content": text, "entry_type": "gratitude"})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let entry = &created.body;
+    let id = entry["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        created
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(format!("/api/v1/journal/entries/{id}").as_str())
+    );
+    assert_eq!(entry["content"], text);
+    assert_eq!(entry["entry_type"], "gratitude");
+    assert_eq!(entry["word_count"], 14);
+    assert_eq!(entry["content_hash"].as_str().map(str::len), Some(64));
+    assert!(
+        entry["sentiment_score"].as_f64().expect("sentiment") > 0.0,
+        "{entry}"
+    );
+    assert!(entry["primary_emotion"].is_string(), "{entry}");
+    assert!(entry["topics"].is_array(), "{entry}");
+    assert_eq!(entry["crisis"], Value::Null);
+    for hidden in ["content_encrypted", "content_iv", "term_hashes", "user_id"] {
+        assert!(entry.get(hidden).is_none(), "{hidden} in {entry}");
+    }
+
+    let read = get(&server, &format!("/api/v1/journal/entries/{id}"), &token).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["content"], text);
+    assert_eq!(read.body["content_hash"], entry["content_hash"]);
+
+    // A default type, and a list newest first.
+    let second = post_entry(&server, &token, json!({"content": "Second entry."})).await;
+    assert_eq!(second["entry_type"], "freeform");
+    let list = get(&server, "/api/v1/journal/entries", &token).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let items = list.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], second["id"]);
+    assert_eq!(items[1]["content"], text);
+    let page = get(&server, "/api/v1/journal/entries?limit=1", &token).await;
+    assert_eq!(page.body["items"].as_array().map(Vec::len), Some(1));
+    let cursor = page.body["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let next = get(
+        &server,
+        &format!("/api/v1/journal/entries?limit=1&cursor={cursor}"),
+        &token,
+    )
+    .await;
+    assert_eq!(next.body["items"][0]["id"], json!(id));
+    let gratitude = get(
+        &server,
+        "/api/v1/journal/entries?entry_type=gratitude",
+        &token,
+    )
+    .await;
+    assert_eq!(gratitude.body["items"].as_array().map(Vec::len), Some(1));
+    let emotion = entry["primary_emotion"].as_str().expect("emotion");
+    let by_emotion = get(
+        &server,
+        &format!("/api/v1/journal/entries?primary_emotion={emotion}"),
+        &token,
+    )
+    .await;
+    assert!(
+        by_emotion.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|e| e["primary_emotion"] == emotion)
+    );
+    let future = get(
+        &server,
+        "/api/v1/journal/entries?from=2999-01-01T00:00:00Z",
+        &token,
+    )
+    .await;
+    assert_eq!(future.body["items"], json!([]));
+
+    // A change re-seals and re-derives.
+    let changed = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/journal/entries/{id}"),
+        &token,
+        Some(json!({"content": "Short now."})),
+    )
+    .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.body["content"], "Short now.");
+    assert_eq!(changed.body["word_count"], 2);
+    assert_eq!(changed.body["entry_type"], "gratitude");
+    assert_ne!(changed.body["content_hash"], entry["content_hash"]);
+    assert!(changed.body["updated_at"].as_str() >= entry["updated_at"].as_str());
+    let retyped = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/journal/entries/{id}"),
+        &token,
+        Some(json!({"entry_type": "reflection"})),
+    )
+    .await;
+    assert_eq!(retyped.status, 200, "{}", retyped.body);
+    assert_eq!(retyped.body["content"], "Short now.");
+    assert_eq!(retyped.body["entry_type"], "reflection");
+
+    let deleted = send(
+        &server,
+        Method::DELETE,
+        &format!("/api/v1/journal/entries/{id}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 204);
+    assert_eq!(
+        get(&server, &format!("/api/v1/journal/entries/{id}"), &token)
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn invalid_bodies_name_their_fields_and_other_users_entries_do_not_exist() {
+    let server = server().await;
+    let (token, _) = user(&server, "journal-validation").await;
+    let cases = [
+        (json!({}), vec!["content"]),
+        (json!({"content": ""}), vec!["content"]),
+        (json!({"content": "x".repeat(20_001)}), vec!["content"]),
+        (
+            json!({"content": "ok", "entry_type": "poem"}),
+            vec!["entry_type"],
+        ),
+        (
+            json!({"content": "ok", "prompt_id": "not-a-uuid"}),
+            vec!["prompt_id"],
+        ),
+        (json!({"content": "ok", "colour": "blue"}), vec!["colour"]),
+        (
+            json!({"content": "ok", "word_count": 3}),
+            vec!["word_count"],
+        ),
+    ];
+    for (body, fields) in cases {
+        let answer = send(
+            &server,
+            Method::POST,
+            "/api/v1/journal/entries",
+            &token,
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(answer.status, 422, "{body}: {}", answer.body);
+        assert_eq!(answer.fields(), fields, "{body}");
+    }
+    let bad = get(
+        &server,
+        "/api/v1/journal/entries?entry_type=poem&limit=0",
+        &token,
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.fields(), ["entry_type", "limit"]);
+    assert!(
+        post_entry(&server, &token, json!({"content": "x".repeat(20_000)})).await["id"].is_string()
+    );
+
+    let mine = post_entry(&server, &token, json!({"content": "Mine alone."})).await;
+    let id = mine["id"].as_str().expect("id");
+    let (other, _) = user(&server, "journal-other").await;
+    for method in [Method::GET, Method::PATCH, Method::DELETE] {
+        let body = (method == Method::PATCH).then(|| json!({"content": "hijacked"}));
+        let answer = send(
+            &server,
+            method.clone(),
+            &format!("/api/v1/journal/entries/{id}"),
+            &other,
+            body,
+        )
+        .await;
+        assert_eq!(answer.status, 404, "{method}: {}", answer.body);
+    }
+    assert_eq!(
+        get(&server, "/api/v1/journal/entries", &other).await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        get(&server, "/api/v1/journal/entries/not-an-id", &token)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        get(&server, &format!("/api/v1/journal/entries/{id}"), &token)
+            .await
+            .body["content"],
+        "Mine alone."
+    );
+}
+
+#[tokio::test]
+async fn search_finds_entries_by_word_without_plaintext_at_rest() {
+    let server = server().await;
+    let (token, _) = user(&server, "journal-search").await;
+    let secret = "Xylophone-lessons with Marguerite made me surprisingly nervous";
+    let first = post_entry(&server, &token, json!({"content": secret})).await;
+    let second = post_entry(
+        &server,
+        &token,
+        json!({"content": "The marguerite daisies bloomed in the garden."}),
+    )
+    .await;
+    post_entry(
+        &server,
+        &token,
+        json!({"content": "Nothing special happened at work."}),
+    )
+    .await;
+
+    let found = get(&server, "/api/v1/journal/entries?q=Marguerite", &token).await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    let ids: Vec<&Value> = found.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| &e["id"])
+        .collect();
+    assert_eq!(ids, [&second["id"], &first["id"]]);
+    let both = get(
+        &server,
+        "/api/v1/journal/entries?q=marguerite%20nervous",
+        &token,
+    )
+    .await;
+    let items = both.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["content"], secret);
+    let paged = get(
+        &server,
+        "/api/v1/journal/entries?q=marguerite&limit=1",
+        &token,
+    )
+    .await;
+    assert_eq!(paged.body["items"][0]["id"], second["id"]);
+    let cursor = paged.body["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let rest = get(
+        &server,
+        &format!("/api/v1/journal/entries?q=marguerite&limit=1&cursor={cursor}"),
+        &token,
+    )
+    .await;
+    assert_eq!(rest.body["items"][0]["id"], first["id"]);
+    assert_eq!(
+        get(&server, "/api/v1/journal/entries?q=unicorn", &token)
+            .await
+            .body["items"],
+        json!([])
+    );
+    assert_eq!(
+        get(&server, "/api/v1/journal/entries?q=%20%21", &token)
+            .await
+            .status,
+        422
+    );
+    // Another user's search does not see these entries.
+    let (other, _) = user(&server, "journal-search-other").await;
+    assert_eq!(
+        get(&server, "/api/v1/journal/entries?q=marguerite", &other)
+            .await
+            .body["items"],
+        json!([])
+    );
+
+    // The scan sees plaintext that is stored (the email domain), so a miss means something.
+    assert!(
+        mindflow_tests::raw_database_contains(&server, "@example.com")
+            .await
+            .expect("scan")
+    );
+    for phrase in [
+        secret,
+        "Xylophone-lessons",
+        "Marguerite",
+        "marguerite",
+        "surprisingly nervous",
+    ] {
+        assert!(
+            !mindflow_tests::raw_database_contains(&server, phrase)
+                .await
+                .expect("scan"),
+            "{phrase:?} is in the raw database"
+        );
+    }
+}
+
+#[tokio::test]
+async fn crisis_language_returns_resources() {
+    let server = server().await;
+    let (token, _) = user(&server, "journal-crisis").await;
+    let created = post_entry(
+        &server,
+        &token,
+        json!({"content": "I'm going to kill myself tonight, I have the pills ready"}),
+    )
+    .await;
+    let crisis = &created["crisis"];
+    assert!(
+        ["high", "imminent"].contains(&crisis["severity"].as_str().unwrap_or_default()),
+        "{crisis}"
+    );
+    assert!(
+        !crisis["resources"]
+            .as_array()
+            .expect("resources")
+            .is_empty(),
+        "{crisis}"
+    );
+    assert_eq!(crisis["resources_url"], "/api/v1/crisis/resources");
+    // A calm edit shows nothing; a crisis edit shows resources again.
+    let id = created["id"].as_str().expect("id");
+    let calm = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/journal/entries/{id}"),
+        &token,
+        Some(json!({"content": "Feeling steadier today."})),
+    )
+    .await;
+    assert_eq!(calm.status, 200, "{}", calm.body);
+    assert_eq!(calm.body["crisis"], Value::Null);
+    let again = send(
+        &server,
+        Method::PATCH,
+        &format!("/api/v1/journal/entries/{id}"),
+        &token,
+        Some(json!({"content": "I want to end my life, I have the pills ready"})),
+    )
+    .await;
+    assert!(
+        again.body["crisis"]["resources"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
+        "{}",
+        again.body
+    );
+}
+
+#[tokio::test]
+async fn prompts_come_from_the_content_library() {
+    let server = server().await;
+    let (token, _) = user(&server, "journal-prompts").await;
+    let answer = get(&server, "/api/v1/journal/prompts", &token).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let items = answer.body["items"].as_array().expect("items");
+    assert!(items.len() >= 12, "{}", answer.body);
+    assert!(
+        items
+            .iter()
+            .all(|p| p["title"].is_string() && p["content_body"].is_string())
+    );
+    assert!(items.iter().any(|p| {
+        p["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Thought record"))
+    }));
+    let prompt = items[0]["id"].as_str().expect("id");
+    let entry = post_entry(
+        &server,
+        &token,
+        json!({"content": "Answering a prompt.", "entry_type": "prompted", "prompt_id": prompt}),
+    )
+    .await;
+    assert_eq!(entry["prompt_id"], prompt);
+    assert_eq!(
+        send(
+            &server,
+            Method::POST,
+            "/api/v1/journal/prompts",
+            &token,
+            None
+        )
+        .await
+        .status,
+        405
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_account_removes_the_entries() {
+    let server = server().await;
+    let (token, id) = user(&server, "journal-leaving").await;
+    post_entry(&server, &token, json!({"content": "Something to forget."})).await;
+    post_entry(
+        &server,
+        &token,
+        json!({"content": "Another thing to forget."}),
+    )
+    .await;
+    assert_eq!(stored_entries(&server, &id).await, 2);
+    let deleted = server
+        .http
+        .delete(server.url("/api/v1/auth/account"))
+        .bearer_auth(&token)
+        .json(&json!({"password": "a long enough passphrase"}))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(stored_entries(&server, &id).await, 0);
+    assert_eq!(
+        get(&server, "/api/v1/journal/entries", &token).await.status,
+        401
+    );
+}
