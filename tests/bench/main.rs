@@ -126,6 +126,16 @@ kind = "crisis-rules"
 fuel = 100000000
 
 [[trigger.http]]
+route = "/api/v1/journal/..."
+component = "journal"
+
+[component.journal]
+source = "{components}/journal.wasm"
+[component.journal.tool.mindflow]
+capabilities = ["context", "storage", "crypto", "ml", "crisis"]
+collections = ["journal_entries", "content_library"]
+
+[[trigger.http]]
 route = "/api/v1/probe/..."
 component = "storage-probe"
 
@@ -458,7 +468,9 @@ fn print_row(name: &str, result: &LoadResult) {
 
 /// Authenticated `GET /api/v1/users/me` (token check + two lookups).
 async fn users_me(server: &Server) -> Result<()> {
-    let (token, _) = server.register(&format!("me-{}@example.com", uuid::Uuid::new_v4().simple())).await?;
+    let (token, _) = server
+        .register(&format!("me-{}@example.com", uuid::Uuid::new_v4().simple()))
+        .await?;
     let url = server.url("/api/v1/users/me");
     let make = move |c: &reqwest::Client| c.get(&url).bearer_auth(&token);
     load_with(4, Duration::from_secs(1), make.clone()).await?;
@@ -472,7 +484,12 @@ async fn users_me(server: &Server) -> Result<()> {
 /// `POST /api/v1/mood/logs` with a 500-character note: auth, the mood component, sentiment,
 /// crisis rules and a durable write, at 50 concurrent clients.
 async fn mood_create(server: &Server) -> Result<()> {
-    let (token, _) = server.register(&format!("mood-{}@example.com", uuid::Uuid::new_v4().simple())).await?;
+    let (token, _) = server
+        .register(&format!(
+            "mood-{}@example.com",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .await?;
     let sentence = "Slept badly but the morning walk helped, work was busy and a bit stressful, dinner with my sister was lovely. ";
     let mut note = String::new();
     while note.len() < 500 {
@@ -488,6 +505,50 @@ async fn mood_create(server: &Server) -> Result<()> {
     println!("## POST /mood/logs with a 500-character note (50 clients, 10 s)");
     println!("| endpoint | req/s | p50 ms | p99 ms | failures |\n|---|---|---|---|---|");
     print_row("POST /api/v1/mood/logs", &result);
+    Ok(())
+}
+
+/// Create and read of a 2,000-word journal entry (sealed, analysed, crisis-checked).
+async fn journal(server: &Server) -> Result<()> {
+    let (token, _) = server
+        .register(&format!(
+            "journal-{}@example.com",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .await?;
+    let words = [
+        "today", "I", "walked", "to", "work", "and", "thought", "about", "the", "week", "ahead",
+        "feeling", "calm", "tired", "hopeful", "grateful", "for", "small", "things", "again",
+    ];
+    let content: Vec<&str> = (0..2000).map(|i| words[i % words.len()]).collect();
+    let body = json!({"content": content.join(" "), "entry_type": "reflection"});
+    let create_url = server.url("/api/v1/journal/entries");
+    let first: Value = server
+        .http
+        .post(&create_url)
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = first["id"].as_str().unwrap_or_default().to_owned();
+    if id.is_empty() {
+        bail!("journal create failed: {first}");
+    }
+    let read_url = server.url(&format!("/api/v1/journal/entries/{id}"));
+    let create = {
+        let token = token.clone();
+        move |c: &reqwest::Client| c.post(&create_url).bearer_auth(&token).json(&body)
+    };
+    let read = move |c: &reqwest::Client| c.get(&read_url).bearer_auth(&token);
+    load_with(4, Duration::from_secs(1), create.clone()).await?;
+    let created = load_with(16, Duration::from_secs(10), create).await?;
+    let read = load_with(16, Duration::from_secs(10), read).await?;
+    println!("## journal: a 2,000-word entry (16 clients, 10 s each)");
+    println!("| endpoint | req/s | p50 ms | p99 ms | failures |\n|---|---|---|---|---|");
+    print_row("POST /api/v1/journal/entries", &created);
+    print_row("GET /api/v1/journal/entries/{id}", &read);
     Ok(())
 }
 
@@ -517,6 +578,9 @@ async fn main() -> Result<()> {
     }
     if wants("mood") {
         mood_create(&server).await?;
+    }
+    if wants("journal") {
+        journal(&server).await?;
     }
     if wants("storage") {
         storage(&server).await?;

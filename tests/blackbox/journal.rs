@@ -577,3 +577,26 @@ async fn deleting_the_account_removes_the_entries() {
         401
     );
 }
+
+#[tokio::test]
+async fn the_export_contains_the_decrypted_entries() {
+    let server = server().await;
+    let (token, _) = user(&server, "export").await;
+    let text = "Wrote this under the old oak tree, thinking about the move to Galway.";
+    let created = post_entry(
+        &server,
+        &token,
+        json!({"content": text, "entry_type": "reflection"}),
+    )
+    .await;
+    let export = get(&server, "/api/v1/users/me/export", &token).await;
+    assert_eq!(export.status, 200);
+    let entries = export.body["journal_entries"]
+        .as_array()
+        .expect("journal_entries in the export");
+    let entry = entries
+        .iter()
+        .find(|e| e["id"] == created["id"])
+        .expect("the entry is exported");
+    assert_eq!(entry["content"], text);
+}
