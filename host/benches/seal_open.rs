@@ -14,7 +14,9 @@ fn percentile(sorted: &[u128], p: f64) -> u128 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
         let db = Database::connect(None, dir.path()).await?;

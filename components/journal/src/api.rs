@@ -23,7 +23,7 @@ use crate::platform::{
     Comparison, CrisisOutcome, Filter, PageRequest, Platform, Row, Sealed, StorageError, Value,
     column,
 };
-use crate::reply::{Problem, Reply};
+use crate::reply::{self, Problem, Reply};
 use crate::validate::{self, FieldError};
 
 /// The journal entries collection.
@@ -51,18 +51,7 @@ pub const SEARCH_MAX_CALLS: usize = 50;
 /// The most words a search query may hold.
 pub const MAX_QUERY_TERMS: usize = 10;
 
-/// A request as the handlers see it.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    /// The method, uppercase.
-    pub method: &'a str,
-    /// The path below the mount point (`/entries/…`).
-    pub path: &'a str,
-    /// The query string, without `?`.
-    pub query: &'a str,
-    /// The body.
-    pub body: &'a [u8],
-}
+pub use mindflow_component_kit::Request;
 
 /// Answers a request; every failure becomes a problem document.
 pub fn handle(platform: &impl Platform, request: &Request<'_>) -> Reply {
@@ -165,11 +154,11 @@ fn entry_json(row: &Row, content: &str) -> Map<String, Json> {
 /// Opens a stored entry's text.
 fn open_content(p: &impl Platform, row: &Row) -> Result<String, Problem> {
     let sealed = Sealed {
-        ciphertext: bytes_of(row, "content_encrypted").ok_or_else(Problem::internal)?,
-        nonce: bytes_of(row, "content_iv").ok_or_else(Problem::internal)?,
+        ciphertext: bytes_of(row, "content_encrypted").ok_or_else(reply::internal)?,
+        nonce: bytes_of(row, "content_iv").ok_or_else(reply::internal)?,
     };
     let plaintext = p.open(CONTENT_PURPOSE, &sealed)?;
-    String::from_utf8(plaintext).map_err(|_| Problem::internal())
+    String::from_utf8(plaintext).map_err(|_| reply::internal())
 }
 
 /// The canonical form of an entry id; `None` when it is not a UUID.
@@ -299,7 +288,7 @@ fn create(p: &impl Platform, body: &[u8]) -> Result<Reply, Problem> {
     ];
     row.extend(derived_columns(p, &input.content)?);
     let stored = p.insert(ENTRIES, row)?;
-    let id = text_of(&stored, "id").ok_or_else(Problem::internal)?;
+    let id = text_of(&stored, "id").ok_or_else(reply::internal)?;
     let mut body = entry_json(&stored, &input.content);
     body.insert("crisis".into(), crisis.to_json());
     Ok(Reply::json(201, &Json::Object(body))

@@ -5,24 +5,7 @@
 
 use serde_json::{Map, Value};
 
-/// A field-level validation problem (an entry of a 422's `errors`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The JSON member at fault.
-    pub field: String,
-    /// Why it was refused.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use mindflow_component_kit::FieldError;
 
 /// The kinds of entry (`entry_type`).
 pub const ENTRY_TYPES: [&str; 4] = ["freeform", "prompted", "gratitude", "reflection"];

@@ -22,7 +22,7 @@ use crate::platform::{
     AggregateFn, AggregateRequest, AggregateRow, Comparison, CrisisOutcome, Filter, Grouping,
     PageRequest, Platform, Row, StorageError, User, Value, Write, column,
 };
-use crate::reply::{Problem, Reply};
+use crate::reply::{self, Problem, Reply};
 use crate::stats::{direction, effect_label, least_squares, trailing_moving_average};
 use crate::validate::{self, FactorInput, FieldError};
 
@@ -51,18 +51,7 @@ pub const FACTOR_MAX_LOG_PAGES: usize = 10;
 /// Pages of factors (of 100) read in one sweep before falling back to per-log queries.
 pub const FACTOR_MAX_SWEEP_PAGES: usize = 50;
 
-/// A request as the handlers see it.
-#[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    /// The method, uppercase.
-    pub method: &'a str,
-    /// The path below the mount point (`/logs/…`).
-    pub path: &'a str,
-    /// The query string, without `?`.
-    pub query: &'a str,
-    /// The body.
-    pub body: &'a [u8],
-}
+pub use mindflow_component_kit::Request;
 
 /// Answers a request; every failure becomes a problem document.
 pub fn handle(platform: &impl Platform, request: &Request<'_>) -> Reply {
@@ -419,7 +408,7 @@ fn create(p: &impl Platform, user: &User, body: &[u8]) -> Result<Reply, Problem>
         .batch(writes)
         .map_err(|e| relabel(e, &labels))?
         .into_iter();
-    let stored = results.next().flatten().ok_or_else(Problem::internal)?;
+    let stored = results.next().flatten().ok_or_else(reply::internal)?;
     let factor_rows: Vec<Row> = results.flatten().collect();
     let id = text_of(&stored, "id").unwrap_or(id);
     let mut body = log_json(&stored, &factor_rows);
@@ -564,7 +553,7 @@ fn update(p: &impl Platform, user: &User, raw_id: &str, body: &[u8]) -> Result<R
             .first()
             .cloned()
             .flatten()
-            .ok_or_else(Problem::internal)?
+            .ok_or_else(reply::internal)?
     } else {
         current
     };
@@ -926,7 +915,7 @@ fn trends(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Prob
 /// [`FACTOR_MAX_LOG_PAGES`] × 100 logs of the range (`truncated` says when there were more).
 fn factors(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Problem> {
     if !user.premium {
-        return Err(Problem::premium_required());
+        return Err(reply::premium_required());
     }
     let range = params.range()?;
     let mut logs: Vec<(String, f64)> = Vec::new();

@@ -1,7 +1,7 @@
 //! Instants and the user's clock: parsing RFC 3339, and the time of day and ISO weekday of a
 //! log in the user's own time zone (daylight-saving time included, via `chrono-tz`).
 
-use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// A part of the day, in the user's local time.
@@ -57,25 +57,7 @@ pub fn local_parts(instant: DateTime<Utc>, tz: &str) -> (TimeOfDay, u32) {
     )
 }
 
-/// Parses an RFC 3339 timestamp that carries an offset (`Z` or `±hh:mm`).
-///
-/// # Errors
-/// A message fit for an API client.
-pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
-    let parsed: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(text).map_err(|_| {
-        "must be an RFC 3339 timestamp with an offset, e.g. 2026-11-25T08:30:00+01:00".to_owned()
-    })?;
-    let utc = parsed.with_timezone(&Utc);
-    if !(1900..=9999).contains(&utc.year()) {
-        return Err("must be between the years 1900 and 9999".into());
-    }
-    Ok(utc)
-}
-
-/// An instant as this component writes it: RFC 3339, UTC, microseconds.
-pub fn format_instant(instant: &DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
+pub use mindflow_component_kit::instant::{format_instant, parse_instant};
 
 #[cfg(test)]
 mod tests {

@@ -189,51 +189,7 @@ pub enum StorageError {
     Unavailable,
 }
 
-/// The caller, as far as this component needs to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// The user's id (only for labelling).
-    pub id: String,
-    /// Whether the premium tier is in force now.
-    pub premium: bool,
-    /// The user's IANA time zone.
-    pub timezone: String,
-}
-
-/// A crisis service to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrisisResource {
-    /// The service's name.
-    pub name: String,
-    /// What it offers.
-    pub description: String,
-    /// A phone number.
-    pub phone_number: Option<String>,
-    /// A text-message number.
-    pub sms_number: Option<String>,
-    /// A website.
-    pub website_url: Option<String>,
-    /// Whether it is always open.
-    pub available_24_7: bool,
-}
-
-/// The outcome of a crisis assessment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CrisisOutcome {
-    /// `none`, `low`, `moderate`, `high` or `imminent`.
-    pub severity: &'static str,
-    /// The severity reached the threshold and the host recorded an event.
-    pub triggered: bool,
-    /// The writer seems to speak of someone else.
-    pub about_someone_else: bool,
-    /// Resources to show (empty when nothing is to be shown).
-    pub resources: Vec<CrisisResource>,
-}
-
-/// A crisis assessment could not be made (no active rules, or the text was refused). The
-/// caller must fail safe: treat the text as a possible crisis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CrisisUnavailable;
+pub use mindflow_component_kit::host::{CrisisOutcome, CrisisResource, CrisisUnavailable, User};
 
 /// The host's capabilities, as the handlers use them.
 pub trait Platform {

@@ -8,24 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::localtime::parse_instant;
 
-/// A field-level validation problem (an entry of a 422's `errors`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The JSON member at fault, as a path (`factors[0].factor_type`).
-    pub field: String,
-    /// Why it was refused.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use mindflow_component_kit::FieldError;
 
 /// Where a log was written (`location_type`).
 pub const LOCATION_TYPES: [&str; 7] = [
