@@ -345,3 +345,40 @@ async fn crisis_rules_upload_runs_the_gate_and_keeps_its_report() {
         0
     );
 }
+
+#[tokio::test]
+async fn watch_reloads_a_component_whose_file_changes() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let wasm = folder.path().join("versioned.wasm");
+    std::fs::copy(component("versioned-v1"), &wasm).expect("copy v1");
+    let text = manifest(&format!(
+        r#"
+[[trigger.http]]
+route = "/api/v1/versioned/..."
+component = "versioned"
+
+[component.versioned]
+source = "{}"
+[component.versioned.tool.mindflow]
+authentication = "none"
+"#,
+        wasm.display()
+    ));
+    let mut options = ServerOptions::new(text).await.expect("options");
+    options.flags.push("--watch".into());
+    let server = Server::start(options).await.expect("server");
+    assert_eq!(version_of(&server).await, "v1");
+    // A developer rebuilds the component: the new bytes replace the file.
+    let staged = folder.path().join("versioned.wasm.tmp");
+    std::fs::copy(component("versioned-v2"), &staged).expect("copy v2");
+    std::fs::rename(&staged, &wasm).expect("replace");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while version_of(&server).await != "v2" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "--watch did not load the new file:\n{}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -38,15 +38,19 @@ pub fn spawn(registry: Arc<ComponentRegistry>) -> notify::Result<()> {
     }
     tokio::spawn(async move {
         let _watcher = watcher;
-        while let Some(path) = receiver.recv().await {
-            // Let the writer finish, and fold the burst of events one build makes.
+        while let Some(first) = receiver.recv().await {
+            // Let the writer finish, and fold the burst of events one build makes: every
+            // path in the burst counts (a build often writes a temporary file, then renames).
             tokio::time::sleep(Duration::from_millis(300)).await;
-            while receiver.try_recv().is_ok() {}
+            let mut changed = vec![first];
+            while let Ok(path) = receiver.try_recv() {
+                changed.push(path);
+            }
             for decl in registry.manifest().components.values() {
-                if same_file(&decl.source, &path)
-                    && let Err(error) = reload_source(&registry, &decl.name, &decl.source).await
-                {
-                    tracing::error!(component = %decl.name, %error, "watch: cannot load the changed component");
+                if changed.iter().any(|path| same_file(&decl.source, path)) {
+                    if let Err(error) = reload_source(&registry, &decl.name, &decl.source).await {
+                        tracing::error!(component = %decl.name, %error, "watch: cannot load the changed component");
+                    }
                 }
             }
         }
