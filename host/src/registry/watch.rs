@@ -47,10 +47,10 @@ pub fn spawn(registry: Arc<ComponentRegistry>) -> notify::Result<()> {
                 changed.push(path);
             }
             for decl in registry.manifest().components.values() {
-                if changed.iter().any(|path| same_file(&decl.source, path)) {
-                    if let Err(error) = reload_source(&registry, &decl.name, &decl.source).await {
-                        tracing::error!(component = %decl.name, %error, "watch: cannot load the changed component");
-                    }
+                if changed.iter().any(|path| same_file(&decl.source, path))
+                    && let Err(error) = reload_source(&registry, &decl.name, &decl.source).await
+                {
+                    tracing::error!(component = %decl.name, %error, "watch: cannot load the changed component");
                 }
             }
         }
