@@ -38,49 +38,13 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[index.min(sorted.len() - 1)]
 }
 
-/// `concurrency` keep-alive clients hammer `url` for `duration` (at most 2 million requests).
+/// `concurrency` keep-alive clients send `GET url` for `duration` (bounded as [`load_with`] is).
 async fn load(url: &str, concurrency: usize, duration: Duration) -> Result<LoadResult> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(concurrency)
-        .build()?;
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let client = client.clone();
-        let url = url.to_owned();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut failures = 0usize;
-            while Instant::now() < deadline && latencies.len() < 2_000_000 / concurrency {
-                let sent = Instant::now();
-                match client.get(&url).send().await {
-                    Ok(response) if response.status() == 200 => {
-                        let _ = response.bytes().await;
-                        latencies.push(sent.elapsed().as_micros() as u64);
-                    }
-                    _ => failures += 1,
-                }
-            }
-            (latencies, failures)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut failures = 0;
-    for task in tasks {
-        let (latencies, failed) = task.await?;
-        all.extend(latencies);
-        failures += failed;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    all.sort_unstable();
-    Ok(LoadResult {
-        requests: all.len(),
-        failures,
-        seconds,
-        p50_us: percentile(&all, 0.50),
-        p99_us: percentile(&all, 0.99),
+    let url = url.to_owned();
+    load_with(concurrency, duration, move |client: &reqwest::Client| {
+        client.get(&url)
     })
+    .await
 }
 
 fn bench_manifest() -> String {
