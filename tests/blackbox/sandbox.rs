@@ -210,3 +210,33 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert_eq!(response.text().await.expect("text"), "slept");
     assert!(clean.await.expect("join"), "exit status after SIGTERM");
 }
+
+/// A fresh instance per request is a privacy guarantee: whatever one request leaves in a
+/// component's memory (initialised data, zeroed data, a large heap buffer past the pages the
+/// host keeps resident) must be gone for the next, however the host recycles memory slots.
+#[tokio::test]
+async fn no_state_survives_from_one_request_to_the_next() {
+    let server = hostile().await;
+    let pristine = serde_json::json!({"data": "pristine", "bss": "", "heap_dirty_bytes": 0});
+    let remember = |value: String| {
+        let request = server
+            .http
+            .get(server.url(&format!("/api/v1/hostile/remember?value={value}")));
+        async move {
+            let response = request.send().await.expect("get");
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    for round in 0..20 {
+        let seen = remember(format!("secret-of-request-{round}")).await;
+        assert_eq!(
+            seen, pristine,
+            "request {round} saw an earlier request's data"
+        );
+    }
+    let concurrent = (0..16).map(|i| remember(format!("concurrent-secret-{i}")));
+    for seen in futures::future::join_all(concurrent).await {
+        assert_eq!(seen, pristine);
+    }
+}

@@ -8,6 +8,10 @@
 //!   JSON with the error text when the request fails or is refused;
 //! - `/sleep?ms=N`: sleeps N milliseconds (at most 30 s), then `200 slept` (for graceful
 //!   shutdown: an in-flight request must finish);
+//! - `/remember?value=V`: reports what an earlier request could have left behind (an
+//!   initialised static, a zeroed static, and a large fresh heap buffer beyond the first
+//!   megabytes of memory), then leaves `V` in all three: a fresh instance per request must
+//!   answer `{"data": "pristine", "bss": "", "heap_dirty_bytes": 0}` every time;
 //! - anything else: `200 ok`.
 
 use spin_sdk::http::{Request, Response};
@@ -87,6 +91,64 @@ fn sleep(query: &str) -> Response {
         .build()
 }
 
+/// Initialised data (in the component's memory image).
+static mut DATA: [u8; 32] = padded(b"pristine");
+const fn padded(text: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < text.len() && i < 32 {
+        out[i] = text[i];
+        i += 1;
+    }
+    out
+}
+
+/// Zero-initialised data.
+static mut BSS: [u8; 32] = [0; 32];
+/// Larger than the pages a host keeps resident between instances, so the buffer lies in
+/// memory the host must hand back zeroed some other way.
+const HEAP_PROBE_BYTES: usize = 4 * MIB;
+
+fn text_of(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// Writes `value` at the start of `slot` (as much as fits).
+fn store(slot: &mut [u8], value: &[u8]) {
+    let n = value.len().min(slot.len());
+    slot[..n].copy_from_slice(&value[..n]);
+}
+
+fn remember(query: &str) -> Response {
+    let value = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "value")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    // SAFETY: a component instance is single-threaded and serves one request.
+    let (data, bss) = unsafe { (&mut *(&raw mut DATA), &mut *(&raw mut BSS)) };
+    let seen_data = text_of(data);
+    let seen_bss = text_of(bss);
+    // `vec![0; n]` asks the allocator for zeroed memory; on freshly grown wasm memory it
+    // trusts the host to have zeroed it and writes nothing, so leftovers would show here.
+    let mut heap = vec![0u8; HEAP_PROBE_BYTES];
+    let heap_dirty_bytes = heap.iter().filter(|&&b| b != 0).count();
+    store(data, value.as_bytes());
+    store(bss, value.as_bytes());
+    for page in heap.chunks_mut(4096) {
+        store(page, value.as_bytes());
+    }
+    std::hint::black_box(&heap);
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({"data": seen_data, "bss": seen_bss, "heap_dirty_bytes": heap_dirty_bytes})
+                .to_string(),
+        )
+        .build()
+}
+
 #[http_component]
 async fn handle(req: Request) -> Response {
     let path = req.path().trim_end_matches('/');
@@ -97,6 +159,7 @@ async fn handle(req: Request) -> Response {
         "trap" => trap(),
         "egress" => egress(req.query()).await,
         "sleep" => sleep(req.query()),
+        "remember" => remember(req.query()),
         _ => Response::builder()
             .status(200)
             .header("content-type", "text/plain")
