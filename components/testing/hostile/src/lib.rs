@@ -14,6 +14,8 @@
 //!   answer `{"data": "pristine", "bss": "", "heap_dirty_bytes": 0}` every time;
 //! - anything else: `200 ok`.
 
+use std::sync::Mutex;
+
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -92,7 +94,7 @@ fn sleep(query: &str) -> Response {
 }
 
 /// Initialised data (in the component's memory image).
-static mut DATA: [u8; 32] = padded(b"pristine");
+static DATA: Mutex<[u8; 32]> = Mutex::new(padded(b"pristine"));
 const fn padded(text: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     let mut i = 0;
@@ -104,7 +106,7 @@ const fn padded(text: &[u8]) -> [u8; 32] {
 }
 
 /// Zero-initialised data.
-static mut BSS: [u8; 32] = [0; 32];
+static BSS: Mutex<[u8; 32]> = Mutex::new([0; 32]);
 /// Larger than the pages a host keeps resident between instances, so the buffer lies in
 /// memory the host must hand back zeroed some other way.
 const HEAP_PROBE_BYTES: usize = 4 * MIB;
@@ -125,16 +127,16 @@ fn remember(query: &str) -> Response {
         .find(|(k, _)| k == "value")
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    // SAFETY: a component instance is single-threaded and serves one request.
-    let (data, bss) = unsafe { (&mut *(&raw mut DATA), &mut *(&raw mut BSS)) };
-    let seen_data = text_of(data);
-    let seen_bss = text_of(bss);
+    let mut data = DATA.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut bss = BSS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let seen_data = text_of(&data[..]);
+    let seen_bss = text_of(&bss[..]);
     // `vec![0; n]` asks the allocator for zeroed memory; on freshly grown wasm memory it
     // trusts the host to have zeroed it and writes nothing, so leftovers would show here.
     let mut heap = vec![0u8; HEAP_PROBE_BYTES];
     let heap_dirty_bytes = heap.iter().filter(|&&b| b != 0).count();
-    store(data, value.as_bytes());
-    store(bss, value.as_bytes());
+    store(&mut data[..], value.as_bytes());
+    store(&mut bss[..], value.as_bytes());
     for page in heap.chunks_mut(4096) {
         store(page, value.as_bytes());
     }
