@@ -7,6 +7,12 @@ use mindflow::audit::Actor;
 use mindflow::config::{CommonConfig, ServeConfig};
 use mindflow::server;
 
+/// Every request allocates and frees a store, an instance's host state and its HTTP
+/// plumbing on whichever worker thread runs it; mimalloc's thread-local free lists make that
+/// measurably cheaper than glibc's arenas (BENCHMARKS.md §1).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mindflow",

@@ -149,9 +149,40 @@ async fn dispatch(server: &Server) -> Result<()> {
         );
     }
     println!(
-        "component/native throughput: {:.1}%; added p50 latency: {} µs",
+        "component/native throughput: {:.1}%; added p50 latency at {concurrency} connections: {} µs (mostly queueing)",
         100.0 * wasm.rate() / native.rate(),
         wasm.p50_us.saturating_sub(native.p50_us)
+    );
+    // One connection: no queueing, so the difference is what dispatching through a fresh
+    // component instance adds to a request's latency.
+    let native = load(
+        &server.url("/bench/native"),
+        1,
+        Duration::from_secs(seconds),
+    )
+    .await?;
+    let wasm = load(
+        &server.url("/api/v1/hello"),
+        1,
+        Duration::from_secs(seconds),
+    )
+    .await?;
+    println!("### one connection (latency without queueing)");
+    println!("| handler | req/s | p50 µs | p99 µs | failures |");
+    println!("|---|---|---|---|---|");
+    for (name, result) in [("native axum", &native), ("hello-spin component", &wasm)] {
+        println!(
+            "| {name} | {:.0} | {} | {} | {} |",
+            result.rate(),
+            result.p50_us,
+            result.p99_us,
+            result.failures
+        );
+    }
+    println!(
+        "added p50 latency at one connection: {} µs; added p99: {} µs",
+        wasm.p50_us.saturating_sub(native.p50_us),
+        wasm.p99_us.saturating_sub(native.p99_us)
     );
     Ok(())
 }

@@ -158,7 +158,7 @@ impl HttpComponent {
             .new_response_outparam(sender)
             .map_err(|e| DispatchError::Unavailable(e.to_string()))?;
         let pre = self.pre.clone();
-        let task = tokio::spawn(async move {
+        let guest = async move {
             let proxy = pre
                 .instantiate_async(&mut store)
                 .await
@@ -168,24 +168,57 @@ impl HttpComponent {
                 .call_handle(&mut store, incoming, outparam)
                 .await
                 .map_err(Failure::Call)
-        });
+        };
         // The epoch deadline stops guest code; this outer deadline also covers a guest
         // blocked in a host call (an outbound request that never answers).
         let timeout_ms = self.limits.timeout_ms;
         let outer = Duration::from_millis(timeout_ms) + Duration::from_millis(250);
-        match tokio::time::timeout(outer, receiver).await {
-            Ok(Ok(Ok(response))) => Ok(response),
-            Ok(Ok(Err(code))) => Err(DispatchError::Component(format!("{code:?}"))),
-            Ok(Err(_no_response)) => match task.await {
-                Ok(Ok(())) => Err(DispatchError::NoResponse),
-                Ok(Err(failure)) => Err(classify(failure, &exceeded, timeout_ms)),
-                Err(join) => Err(DispatchError::Trap(join.to_string())),
-            },
-            Err(_elapsed) => {
-                task.abort();
-                Err(DispatchError::Timeout(timeout_ms))
-            }
+        match tokio::time::timeout(outer, run_guest(Box::pin(guest), receiver)).await {
+            Ok(Answer::Response(Ok(response))) => Ok(response),
+            Ok(Answer::Response(Err(code))) => Err(DispatchError::Component(format!("{code:?}"))),
+            Ok(Answer::Finished(Ok(()))) => Err(DispatchError::NoResponse),
+            Ok(Answer::Finished(Err(failure))) => Err(classify(failure, &exceeded, timeout_ms)),
+            // Dropping the guest's future (inside the timeout) drops its store: the
+            // instance is gone.
+            Err(_elapsed) => Err(DispatchError::Timeout(timeout_ms)),
         }
+    }
+}
+
+type GuestRun = std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+type ResponseResult =
+    Result<http::Response<ResponseBody>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>;
+
+/// How a guest's run ended, as far as the request is concerned.
+enum Answer {
+    /// The guest set a response (it may still be writing the body).
+    Response(ResponseResult),
+    /// The guest finished, or failed, without setting a response.
+    Finished(Result<(), Failure>),
+}
+
+/// Drives the guest on the request's own task until it sets a response: no task spawn and
+/// no cross-thread wake-up on the common path, where a guest answers in one go. A guest
+/// still running when its response arrives (streaming the body) moves to a task of its own,
+/// so the body keeps flowing while the response is sent.
+async fn run_guest(
+    mut guest: GuestRun,
+    mut receiver: tokio::sync::oneshot::Receiver<ResponseResult>,
+) -> Answer {
+    tokio::select! {
+        biased;
+        finished = &mut guest => match receiver.try_recv() {
+            Ok(response) => Answer::Response(response),
+            Err(_) => Answer::Finished(finished),
+        },
+        response = &mut receiver => match response {
+            Ok(response) => {
+                tokio::spawn(guest);
+                Answer::Response(response)
+            }
+            // The guest dropped its response slot without answering: wait for its end.
+            Err(_) => Answer::Finished(guest.await),
+        },
     }
 }
 
