@@ -240,3 +240,27 @@ async fn no_state_survives_from_one_request_to_the_next() {
         assert_eq!(seen, pristine);
     }
 }
+
+/// A body larger than the host's buffer reaches the client whole: the guest keeps running
+/// (and streaming) after it has handed over the response head.
+#[tokio::test]
+async fn a_large_response_body_is_streamed_whole() {
+    let server = hostile().await;
+    let bytes = 3 << 20;
+    let response = server
+        .http
+        .get(server.url(&format!("/api/v1/hostile/big?bytes={bytes}")))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.expect("body");
+    assert_eq!(body.len(), bytes);
+    assert!(
+        body.iter()
+            .enumerate()
+            .all(|(i, &b)| b == b'a' + (i % 26) as u8),
+        "the body arrived corrupted"
+    );
+    still_serving(&server).await;
+}

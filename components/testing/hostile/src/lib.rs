@@ -12,6 +12,8 @@
 //!   initialised static, a zeroed static, and a large fresh heap buffer beyond the first
 //!   megabytes of memory), then leaves `V` in all three: a fresh instance per request must
 //!   answer `{"data": "pristine", "bss": "", "heap_dirty_bytes": 0}` every time;
+//! - `/big?bytes=N`: a body of N bytes (at most 16 MiB) of a repeating pattern, more than
+//!   the host buffers between the component and the client, so it must be streamed;
 //! - anything else: `200 ok`.
 
 use std::sync::Mutex;
@@ -151,6 +153,20 @@ fn remember(query: &str) -> Response {
         .build()
 }
 
+fn big(query: &str) -> Response {
+    let bytes = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "bytes")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(MIB)
+        .min(16 * MIB);
+    let body: Vec<u8> = (0..bytes).map(|i| b'a' + (i % 26) as u8).collect();
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .build()
+}
+
 #[http_component]
 async fn handle(req: Request) -> Response {
     let path = req.path().trim_end_matches('/');
@@ -162,6 +178,7 @@ async fn handle(req: Request) -> Response {
         "egress" => egress(req.query()).await,
         "sleep" => sleep(req.query()),
         "remember" => remember(req.query()),
+        "big" => big(req.query()),
         _ => Response::builder()
             .status(200)
             .header("content-type", "text/plain")
