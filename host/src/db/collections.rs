@@ -16,7 +16,7 @@
 //! `<=>` on PostgreSQL (which may use the HNSW index) and an exact scan of the user's rows,
 //! with the same cosine distance, on SQLite.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -551,10 +551,17 @@ impl Exec<'_> {
     }
 }
 
+/// Rows of user-owned collections that earlier writes of the same transaction inserted for
+/// the caller (and did not delete): a later write referencing one of them (a mood log's
+/// factors in the log's batch) needs no query to know the row exists and is the caller's.
+#[derive(Default)]
+struct OwnRows(HashSet<(&'static str, Uuid)>);
+
 /// Checks, inside the write's transaction, that the parent row and every referenced row
 /// exist and (when user-owned) are the caller's.
 async fn check_references(
     tx: &mut Exec<'_>,
+    own: &OwnRows,
     collection: &'static Collection,
     user: Uuid,
     values: &[(&'static Column, Typed)],
@@ -572,6 +579,9 @@ async fn check_references(
             (_, Some(reference)) => (reference.table, reference.owned, false),
             _ => continue,
         };
+        if owned && own.0.contains(&(table, *id)) {
+            continue;
+        }
         let found = if owned {
             tx.fetch_optional(
                 &format!("SELECT 1 AS one FROM {table} WHERE id = $1 AND user_id = $2"),
@@ -598,20 +608,26 @@ async fn check_references(
 
 async fn insert_in(
     tx: &mut Exec<'_>,
+    own: &mut OwnRows,
     collection: &'static Collection,
     user: Uuid,
     values: Vec<(&'static Column, Typed)>,
 ) -> Result<Record, CollectionError> {
-    check_references(tx, collection, user, &values).await?;
+    check_references(tx, own, collection, user, &values).await?;
     let backend = tx.backend();
     let mut statement = Statement::new(backend);
     let now =
         catalog::parse_timestamp(&catalog::format_timestamp(&Utc::now())).unwrap_or_else(Utc::now);
     let mut names = Vec::new();
     let mut placeholders = Vec::new();
+    let chosen_id = values.iter().find_map(|(column, value)| match value {
+        Typed::Uuid(id) if column.name == "id" => Some(*id),
+        _ => None,
+    });
+    let id = chosen_id.unwrap_or_else(Uuid::new_v4);
     if !values.iter().any(|(column, _)| column.name == "id") {
         names.push("id");
-        placeholders.push(statement.bind(Param::Uuid(Uuid::new_v4())));
+        placeholders.push(statement.bind(Param::Uuid(id)));
     }
     if collection.ownership == Ownership::User {
         names.push("user_id");
@@ -640,11 +656,15 @@ async fn insert_in(
         .fetch_optional(&statement.sql, &statement.params)
         .await?
         .ok_or_else(|| DbError::Config("INSERT … RETURNING returned no row".into()))?;
+    if collection.ownership == Ownership::User {
+        own.0.insert((collection.name, id));
+    }
     Ok(read_record(collection, &row)?)
 }
 
 async fn update_in(
     tx: &mut Exec<'_>,
+    own: &OwnRows,
     collection: &'static Collection,
     user: Uuid,
     id: Uuid,
@@ -666,7 +686,7 @@ async fn update_in(
             .ok_or(CollectionError::NotFound)?;
         return Ok(read_record(collection, &row)?);
     }
-    check_references(tx, collection, user, &values).await?;
+    check_references(tx, own, collection, user, &values).await?;
     let mut statement = Statement::new(backend);
     let mut sets = Vec::new();
     for (column, value) in values {
@@ -696,10 +716,12 @@ async fn update_in(
 
 async fn delete_in(
     tx: &mut Exec<'_>,
+    own: &mut OwnRows,
     collection: &'static Collection,
     user: Uuid,
     id: Uuid,
 ) -> Result<(), CollectionError> {
+    own.0.remove(&(collection.name, id));
     let mut statement = Statement::new(tx.backend());
     let id = statement.bind(Param::Uuid(id));
     let scope = scope(&mut statement, collection, user);
@@ -748,18 +770,19 @@ fn check_write(write: Write) -> Result<CheckedWrite, CollectionError> {
 
 async fn apply(
     tx: &mut Exec<'_>,
+    own: &mut OwnRows,
     user: Uuid,
     write: CheckedWrite,
 ) -> Result<Option<Record>, CollectionError> {
     Ok(match write {
         CheckedWrite::Insert(collection, values) => {
-            Some(insert_in(tx, collection, user, values).await?)
+            Some(insert_in(tx, own, collection, user, values).await?)
         }
         CheckedWrite::Update(collection, id, values) => {
-            Some(update_in(tx, collection, user, id, values).await?)
+            Some(update_in(tx, own, collection, user, id, values).await?)
         }
         CheckedWrite::Delete(collection, id) => {
-            delete_in(tx, collection, user, id).await?;
+            delete_in(tx, own, collection, user, id).await?;
             None
         }
     })
@@ -945,11 +968,11 @@ impl Database {
     ) -> Result<Option<Record>, CollectionError> {
         if write.checks_references() {
             let mut tx = self.begin().await?;
-            let row = apply(&mut Exec::Tx(&mut tx), user, write).await?;
+            let row = apply(&mut Exec::Tx(&mut tx), &mut OwnRows::default(), user, write).await?;
             tx.commit().await?;
             Ok(row)
         } else {
-            apply(&mut Exec::Pool(self), user, write).await
+            apply(&mut Exec::Pool(self), &mut OwnRows::default(), user, write).await
         }
     }
 }
@@ -1062,9 +1085,10 @@ impl Database {
             .map(|(i, w)| check_write(w).map_err(|e| e.prefixed(&format!("writes[{i}]."))))
             .collect::<Result<Vec<_>, _>>()?;
         let mut tx = self.begin().await?;
+        let mut own = OwnRows::default();
         let mut results = Vec::with_capacity(checked.len());
         for (i, write) in checked.into_iter().enumerate() {
-            let result = apply(&mut Exec::Tx(&mut tx), user, write)
+            let result = apply(&mut Exec::Tx(&mut tx), &mut own, user, write)
                 .await
                 .map_err(|e| e.prefixed(&format!("writes[{i}].")))?;
             results.push(result);

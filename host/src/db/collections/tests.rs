@@ -1328,6 +1328,77 @@ async fn an_insert_may_bring_its_own_id_for_a_batch_of_parent_and_children() {
     }
 }
 
+/// A batch trusts its own earlier inserts as the caller's parents, but not one it deleted
+/// again, nor another user's row.
+#[tokio::test]
+async fn a_batch_child_needs_a_parent_still_there_and_the_callers() {
+    for TestDb { db, .. } in backends().await {
+        let (alice, bob) = (user(&db).await, user(&db).await);
+        let log = |id: &str| Write::Insert {
+            collection: table("mood_logs"),
+            row: rec(&[
+                ("id", Value::Uuid(id.to_owned())),
+                ("mood_score", Value::Integer(4)),
+            ]),
+        };
+        let factor = |parent: &str| Write::Insert {
+            collection: table("mood_factors"),
+            row: rec(&[
+                ("mood_log_id", Value::Uuid(parent.to_owned())),
+                ("factor_type", Value::Text("sleep".into())),
+            ]),
+        };
+        let deleted = Uuid::new_v4().to_string();
+        let result = db
+            .storage_batch(
+                alice,
+                vec![
+                    log(&deleted),
+                    Write::Delete {
+                        collection: table("mood_logs"),
+                        id: deleted.clone(),
+                    },
+                    factor(&deleted),
+                ],
+            )
+            .await;
+        assert!(
+            matches!(result, Err(CollectionError::NotFound)),
+            "{result:?}"
+        );
+        let alices = Uuid::new_v4().to_string();
+        db.storage_batch(alice, vec![log(&alices)])
+            .await
+            .expect("alice's log");
+        let result = db
+            .storage_batch(bob, vec![log(&Uuid::new_v4().to_string()), factor(&alices)])
+            .await;
+        assert!(
+            matches!(result, Err(CollectionError::NotFound)),
+            "{result:?}"
+        );
+        // Nothing of the refused batches stays: Alice has her one log, Bob nothing.
+        for (who, logs) in [(alice, vec![alices.clone()]), (bob, vec![])] {
+            assert_eq!(all_pages(&db, who, "", false, 10, vec![]).await, logs);
+            let factors = db
+                .storage_query(
+                    who,
+                    table("mood_factors"),
+                    PageRequest {
+                        filters: vec![],
+                        order_by: String::new(),
+                        descending: false,
+                        limit: 10,
+                        cursor: None,
+                    },
+                )
+                .await
+                .expect("factors");
+            assert!(factors.rows.is_empty());
+        }
+    }
+}
+
 #[tokio::test]
 async fn text_ranges_compare_bytes_on_both_backends() {
     for TestDb { db, .. } in backends().await {
