@@ -105,19 +105,33 @@ impl Database {
             .transpose()
     }
 
-    /// The consent types a user has granted and not revoked.
+    /// A live user and the consent types they have granted and not revoked, in one round
+    /// trip: every authenticated request needs both.
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn granted_consents(&self, user_id: Uuid) -> Result<Vec<String>, DbError> {
-        self.fetch_all(
-            "SELECT consent_type FROM user_consents WHERE user_id = $1 AND granted = $2 AND revoked_at IS NULL ORDER BY consent_type",
-            &[Param::Uuid(user_id), Param::Bool(true)],
-        )
-        .await?
-        .iter()
-        .map(|row| row.text("consent_type"))
-        .collect()
+    pub async fn user_with_consents(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<(UserRecord, Vec<String>)>, DbError> {
+        let rows = self
+            .fetch_all(
+                "SELECT u.id, u.email, u.password_hash, u.subscription_tier, u.subscription_expires_at, \
+                 u.timezone, u.locale, u.deleted_at, c.consent_type \
+                 FROM users u LEFT JOIN user_consents c \
+                 ON c.user_id = u.id AND c.granted = $2 AND c.revoked_at IS NULL \
+                 WHERE u.id = $1 AND u.deleted_at IS NULL ORDER BY c.consent_type",
+                &[Param::Uuid(id), Param::Bool(true)],
+            )
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let consents = rows
+            .iter()
+            .filter_map(|row| row.opt_text("consent_type").transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((user(first)?, consents)))
     }
 
     /// Grants a role; granting it twice is not an error.

@@ -30,12 +30,11 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Caller>, 
         .tokens
         .verify(token.trim())
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    let user = state
+    let (user, consents) = state
         .db
-        .user_by_id(claims.sub)
+        .user_with_consents(claims.sub)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
-    let consents = state.db.granted_consents(user.id).await?;
     let premium = user.subscription_tier == "premium"
         && user
             .subscription_expires_at
