@@ -17,16 +17,31 @@ use serde_json::{Value, json};
 
 /// Latency figures of one load run.
 struct LoadResult {
-    requests: usize,
+    /// Latencies of the successful requests, sorted.
+    latencies_us: Vec<u64>,
     failures: usize,
     seconds: f64,
-    p50_us: u64,
-    p99_us: u64,
 }
 
 impl LoadResult {
     fn rate(&self) -> f64 {
-        self.requests as f64 / self.seconds
+        self.latencies_us.len() as f64 / self.seconds
+    }
+
+    fn p50_us(&self) -> u64 {
+        percentile(&self.latencies_us, 0.50)
+    }
+
+    fn p99_us(&self) -> u64 {
+        percentile(&self.latencies_us, 0.99)
+    }
+
+    /// Adds another run's samples and time.
+    fn absorb(&mut self, other: LoadResult) {
+        self.latencies_us.extend(other.latencies_us);
+        self.latencies_us.sort_unstable();
+        self.failures += other.failures;
+        self.seconds += other.seconds;
     }
 }
 
@@ -121,70 +136,54 @@ async fn dispatch(server: &Server) -> Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(16usize);
-    println!("## dispatch overhead ({concurrency} connections, {seconds} s each, loopback)");
+    println!(
+        "## dispatch overhead ({seconds} s per handler, in alternating 1 s slices, loopback)"
+    );
     // Warm up both paths.
     load(&server.url("/bench/native"), 4, Duration::from_secs(1)).await?;
     load(&server.url("/api/v1/hello"), 4, Duration::from_secs(1)).await?;
-    let native = load(
-        &server.url("/bench/native"),
-        concurrency,
-        Duration::from_secs(seconds),
-    )
-    .await?;
-    let wasm = load(
-        &server.url("/api/v1/hello"),
-        concurrency,
-        Duration::from_secs(seconds),
-    )
-    .await?;
-    println!("| handler | req/s | p50 µs | p99 µs | failures |");
-    println!("|---|---|---|---|---|");
-    for (name, result) in [("native axum", &native), ("hello-spin component", &wasm)] {
+    for (connections, title) in [
+        (concurrency, "throughput"),
+        (1, "one connection: latency without queueing"),
+    ] {
+        let (native, wasm) = alternate(server, connections, seconds).await?;
+        println!("### {connections} connection(s): {title}");
+        println!("| handler | req/s | p50 µs | p99 µs | failures |");
+        println!("|---|---|---|---|---|");
+        for (name, result) in [("native axum", &native), ("hello-spin component", &wasm)] {
+            println!(
+                "| {name} | {:.0} | {} | {} | {} |",
+                result.rate(),
+                result.p50_us(),
+                result.p99_us(),
+                result.failures
+            );
+        }
         println!(
-            "| {name} | {:.0} | {} | {} | {} |",
-            result.rate(),
-            result.p50_us,
-            result.p99_us,
-            result.failures
+            "component/native throughput: {:.1}%; added p50 latency: {} µs; added p99: {} µs",
+            100.0 * wasm.rate() / native.rate(),
+            wasm.p50_us().saturating_sub(native.p50_us()),
+            wasm.p99_us().saturating_sub(native.p99_us())
         );
     }
-    println!(
-        "component/native throughput: {:.1}%; added p50 latency at {concurrency} connections: {} µs (mostly queueing)",
-        100.0 * wasm.rate() / native.rate(),
-        wasm.p50_us.saturating_sub(native.p50_us)
-    );
-    // One connection: no queueing, so the difference is what dispatching through a fresh
-    // component instance adds to a request's latency.
-    let native = load(
-        &server.url("/bench/native"),
-        1,
-        Duration::from_secs(seconds),
-    )
-    .await?;
-    let wasm = load(
-        &server.url("/api/v1/hello"),
-        1,
-        Duration::from_secs(seconds),
-    )
-    .await?;
-    println!("### one connection (latency without queueing)");
-    println!("| handler | req/s | p50 µs | p99 µs | failures |");
-    println!("|---|---|---|---|---|");
-    for (name, result) in [("native axum", &native), ("hello-spin component", &wasm)] {
-        println!(
-            "| {name} | {:.0} | {} | {} | {} |",
-            result.rate(),
-            result.p50_us,
-            result.p99_us,
-            result.failures
-        );
-    }
-    println!(
-        "added p50 latency at one connection: {} µs; added p99: {} µs",
-        wasm.p50_us.saturating_sub(native.p50_us),
-        wasm.p99_us.saturating_sub(native.p99_us)
-    );
     Ok(())
+}
+
+/// Loads the native handler and the component in alternating one-second slices, `seconds`
+/// each, so that whatever else the (shared) machine does weighs on both alike.
+async fn alternate(
+    server: &Server,
+    connections: usize,
+    seconds: u64,
+) -> Result<(LoadResult, LoadResult)> {
+    let slice = Duration::from_secs(1);
+    let mut native = load(&server.url("/bench/native"), connections, slice).await?;
+    let mut wasm = load(&server.url("/api/v1/hello"), connections, slice).await?;
+    for _ in 1..seconds {
+        native.absorb(load(&server.url("/bench/native"), connections, slice).await?);
+        wasm.absorb(load(&server.url("/api/v1/hello"), connections, slice).await?);
+    }
+    Ok((native, wasm))
 }
 
 async fn version_of(server: &Server) -> Result<String> {
@@ -402,9 +401,37 @@ async fn storage(server: &Server) -> Result<()> {
     Ok(())
 }
 
-/// `concurrency` clients send requests made by `make` for `duration` (bounded in count);
-/// a 200 or 201 counts as success.
+/// `concurrency` clients send requests made by `make` back to back for `duration` (bounded
+/// in count): a closed loop, which finds the throughput limit; a 200 or 201 counts as success.
 async fn load_with<F>(concurrency: usize, duration: Duration, make: F) -> Result<LoadResult>
+where
+    F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Clone + Send + 'static,
+{
+    load_scheduled(concurrency, duration, None, make).await
+}
+
+/// Like [`load_with`], but each client sends one request every `interval` (their start
+/// times spread over the first interval): a fixed offered load. A request's latency counts
+/// from when it was due, not when it was sent, so a slow answer delaying the next request
+/// is not hidden (no coordinated omission).
+async fn load_paced<F>(
+    concurrency: usize,
+    duration: Duration,
+    interval: Duration,
+    make: F,
+) -> Result<LoadResult>
+where
+    F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Clone + Send + 'static,
+{
+    load_scheduled(concurrency, duration, Some(interval), make).await
+}
+
+async fn load_scheduled<F>(
+    concurrency: usize,
+    duration: Duration,
+    interval: Option<Duration>,
+    make: F,
+) -> Result<LoadResult>
 where
     F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Clone + Send + 'static,
 {
@@ -414,14 +441,22 @@ where
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
+    for index in 0..concurrency {
         let client = client.clone();
         let make = make.clone();
+        let first_due = interval.map(|every| started + every * index as u32 / concurrency as u32);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0usize;
+            let mut due = first_due;
             while Instant::now() < deadline && latencies.len() < 200_000 {
-                let sent = Instant::now();
+                let sent = match due {
+                    Some(at) => {
+                        tokio::time::sleep_until(at.into()).await;
+                        at
+                    }
+                    None => Instant::now(),
+                };
                 match make(&client).send().await {
                     Ok(response) if response.status().is_success() => {
                         let _ = response.bytes().await;
@@ -429,6 +464,7 @@ where
                     }
                     _ => failures += 1,
                 }
+                due = due.zip(interval).map(|(at, every)| at + every);
             }
             (latencies, failures)
         }));
@@ -443,11 +479,9 @@ where
     let seconds = started.elapsed().as_secs_f64();
     all.sort_unstable();
     Ok(LoadResult {
-        requests: all.len(),
+        latencies_us: all,
         failures,
         seconds,
-        p50_us: percentile(&all, 0.50),
-        p99_us: percentile(&all, 0.99),
     })
 }
 
@@ -455,8 +489,8 @@ fn print_row(name: &str, result: &LoadResult) {
     println!(
         "| {name} | {:.0} | {:.2} | {:.2} | {} |",
         result.rate(),
-        result.p50_us as f64 / 1000.0,
-        result.p99_us as f64 / 1000.0,
+        result.p50_us() as f64 / 1000.0,
+        result.p99_us() as f64 / 1000.0,
         result.failures
     );
 }
@@ -495,11 +529,33 @@ async fn mood_create(server: &Server) -> Result<()> {
         "factors": [{"factor_type": "sleep", "impact_score": -2}, {"factor_type": "exercise", "impact_score": 2}]});
     let url = server.url("/api/v1/mood/logs");
     let make = move |c: &reqwest::Client| c.post(&url).bearer_auth(&token).json(&body);
+    let clients = std::env::var("BENCH_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50usize);
     load_with(4, Duration::from_secs(1), make.clone()).await?;
-    let result = load_with(50, Duration::from_secs(10), make).await?;
-    println!("## POST /mood/logs with a 500-character note (50 clients, 10 s)");
-    println!("| endpoint | req/s | p50 ms | p99 ms | failures |\n|---|---|---|---|---|");
-    print_row("POST /api/v1/mood/logs", &result);
+    let result = load_with(clients, Duration::from_secs(10), make.clone()).await?;
+    println!("## POST /mood/logs with a 500-character note ({clients} clients, 10 s)");
+    println!("| load | req/s | p50 ms | p99 ms | failures |\n|---|---|---|---|---|");
+    print_row("closed loop (back to back)", &result);
+    // The same clients at fixed offered loads below the limit: latency without the
+    // queue a closed loop builds at saturation.
+    for per_client_ms in [200u64, 100] {
+        let result = load_paced(
+            clients,
+            Duration::from_secs(10),
+            Duration::from_millis(per_client_ms),
+            make.clone(),
+        )
+        .await?;
+        print_row(
+            &format!(
+                "paced: each client every {per_client_ms} ms ({} req/s offered)",
+                clients as u64 * 1000 / per_client_ms
+            ),
+            &result,
+        );
+    }
     Ok(())
 }
 

@@ -264,3 +264,24 @@ async fn a_large_response_body_is_streamed_whole() {
     );
     still_serving(&server).await;
 }
+
+/// A component that has finished by the time its answer goes out sends it whole, with a
+/// `content-length`, not chunked.
+#[tokio::test]
+async fn a_finished_components_answer_has_a_content_length() {
+    let server = hostile().await;
+    let response = server
+        .http
+        .get(server.url("/api/v1/hello"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("transfer-encoding").is_none());
+    let length: usize = response.headers()["content-length"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("a number");
+    assert_eq!(response.bytes().await.expect("body").len(), length);
+}

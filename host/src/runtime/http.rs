@@ -174,8 +174,13 @@ impl HttpComponent {
         let timeout_ms = self.limits.timeout_ms;
         let outer = Duration::from_millis(timeout_ms) + Duration::from_millis(250);
         match tokio::time::timeout(outer, run_guest(Box::pin(guest), receiver)).await {
-            Ok(Answer::Response(Ok(response))) => Ok(response),
-            Ok(Answer::Response(Err(code))) => Err(DispatchError::Component(format!("{code:?}"))),
+            Ok(Answer::Response(Ok(response), GuestRan::ToTheEnd)) => {
+                Ok(response.map(with_ready_frames_buffered))
+            }
+            Ok(Answer::Response(Ok(response), GuestRan::Streaming)) => Ok(response),
+            Ok(Answer::Response(Err(code), _)) => {
+                Err(DispatchError::Component(format!("{code:?}")))
+            }
             Ok(Answer::Finished(Ok(()))) => Err(DispatchError::NoResponse),
             Ok(Answer::Finished(Err(failure))) => Err(classify(failure, &exceeded, timeout_ms)),
             // Dropping the guest's future (inside the timeout) drops its store: the
@@ -189,10 +194,18 @@ type GuestRun = std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Sen
 type ResponseResult =
     Result<http::Response<ResponseBody>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>;
 
+/// Whether the guest was still running when its response was handed over.
+enum GuestRan {
+    /// It had finished: its whole body is already waiting in the host's buffer.
+    ToTheEnd,
+    /// It is still writing its body, on a task of its own.
+    Streaming,
+}
+
 /// How a guest's run ended, as far as the request is concerned.
 enum Answer {
-    /// The guest set a response (it may still be writing the body).
-    Response(ResponseResult),
+    /// The guest set a response.
+    Response(ResponseResult, GuestRan),
     /// The guest finished, or failed, without setting a response.
     Finished(Result<(), Failure>),
 }
@@ -208,13 +221,13 @@ async fn run_guest(
     tokio::select! {
         biased;
         finished = &mut guest => match receiver.try_recv() {
-            Ok(response) => Answer::Response(response),
+            Ok(response) => Answer::Response(response, GuestRan::ToTheEnd),
             Err(_) => Answer::Finished(finished),
         },
         response = &mut receiver => match response {
             Ok(response) => {
                 tokio::spawn(guest);
-                Answer::Response(response)
+                Answer::Response(response, GuestRan::Streaming)
             }
             // The guest dropped its response slot without answering: wait for its end.
             Err(_) => Answer::Finished(guest.await),
@@ -241,4 +254,46 @@ fn classify(failure: Failure, exceeded: &AtomicBool, timeout_ms: u64) -> Dispatc
             }
         }
     }
+}
+
+/// The body of a guest that has finished: the frames already buffered are taken now, so a
+/// complete body goes out as one piece with a `content-length` (no chunked encoding). A body
+/// that is not complete (trailers, an error, or a frame not there yet) keeps its frames in
+/// order and streams the rest as before.
+fn with_ready_frames_buffered(mut body: ResponseBody) -> ResponseBody {
+    use futures::FutureExt;
+    use http_body_util::BodyExt;
+
+    let mut data = bytes::BytesMut::new();
+    loop {
+        match body.frame().now_or_never() {
+            // The end of the body: all of it is here.
+            Some(None) => {
+                return Full::new(data.freeze())
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+            }
+            Some(Some(Ok(frame))) => match frame.into_data() {
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(frame) => return prepend(data, Some(Ok(frame)), body),
+            },
+            Some(Some(Err(error))) => return prepend(data, Some(Err(error)), body),
+            None => return prepend(data, None, body),
+        }
+    }
+}
+
+/// `data`, then `next` (a frame already taken), then the rest of `body`.
+fn prepend(
+    data: bytes::BytesMut,
+    next: Option<Result<hyper::body::Frame<Bytes>, wasmtime_wasi_http::Error>>,
+    body: ResponseBody,
+) -> ResponseBody {
+    use futures::StreamExt;
+    use http_body_util::BodyExt;
+
+    let data = (!data.is_empty()).then(|| Ok(hyper::body::Frame::data(data.freeze())));
+    let taken = futures::stream::iter(data.into_iter().chain(next));
+    http_body_util::StreamBody::new(taken.chain(http_body_util::BodyStream::new(body)))
+        .boxed_unsync()
 }
