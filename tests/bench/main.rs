@@ -136,9 +136,7 @@ async fn dispatch(server: &Server) -> Result<()> {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(16usize);
-    println!(
-        "## dispatch overhead ({seconds} s per handler, in alternating 1 s slices, loopback)"
-    );
+    println!("## dispatch overhead ({seconds} s per handler, in alternating 1 s slices, loopback)");
     // Warm up both paths.
     load(&server.url("/bench/native"), 4, Duration::from_secs(1)).await?;
     load(&server.url("/api/v1/hello"), 4, Duration::from_secs(1)).await?;

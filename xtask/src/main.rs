@@ -33,8 +33,13 @@ const HTTP_COMPONENTS: &[&str] = &[
 const PURE_COMPONENTS: &[&str] = &["crisis-rules"];
 
 /// Crates with native unit tests outside the default members.
-const NATIVE_TESTED_COMPONENTS: &[&str] =
-    &["crisis-rules", "mood", "journal", "mindflow-component-kit"];
+const NATIVE_TESTED_COMPONENTS: &[&str] = &[
+    "crisis-rules",
+    "mood",
+    "journal",
+    "mindflow-component-kit",
+    "mindflow-instance-arena",
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

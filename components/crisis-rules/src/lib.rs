@@ -29,6 +29,11 @@ mod compile;
 #[cfg(test)]
 mod ruleset_tests;
 
+/// One call per instance: allocations bump through a static arena (see the crate).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: mindflow_instance_arena::Bump = mindflow_instance_arena::Bump;
+
 #[cfg(target_arch = "wasm32")]
 mod component {
     wit_bindgen::generate!({

@@ -31,3 +31,8 @@ pub mod validate;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+
+/// One request per instance: allocations bump through a static arena (see the crate).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: mindflow_instance_arena::Bump = mindflow_instance_arena::Bump;
