@@ -29,7 +29,17 @@ impl wit::Host for RequestState {
             return Ok(Err(wit::CrisisError::Unavailable));
         };
         let source: String = source.chars().take(30).collect();
-        let outcome = match self.services.crisis.assess(&caller, &text, &source).await {
+        let sentiment = self
+            .last_sentiment
+            .as_ref()
+            .filter(|(scored, _)| *scored == text)
+            .map(|(_, score)| *score);
+        let outcome = match self
+            .services
+            .crisis
+            .assess(&caller, &text, &source, sentiment)
+            .await
+        {
             Ok(outcome) => outcome,
             Err(CrisisError::TooLarge) => return Ok(Err(wit::CrisisError::TooLarge)),
             Err(CrisisError::Unavailable) => return Ok(Err(wit::CrisisError::Unavailable)),

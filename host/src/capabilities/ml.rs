@@ -38,7 +38,11 @@ fn to_wit(emotion: ml::emotion::Emotion) -> wit::Emotion {
 
 impl wit::Host for RequestState {
     async fn sentiment(&mut self, text: String) -> wasmtime::Result<f32> {
-        Ok(ml::sentiment::score(bounded(&text)))
+        let score = ml::sentiment::score(bounded(&text));
+        if bounded(&text).len() == text.len() {
+            self.last_sentiment = Some((text, score));
+        }
+        Ok(score)
     }
 
     async fn classify_emotion(&mut self, text: String) -> wasmtime::Result<wit::EmotionScore> {

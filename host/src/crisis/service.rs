@@ -189,6 +189,8 @@ impl CrisisService {
     }
 
     /// Assesses `text` written by `caller` in `source`; records an event when triggered.
+    /// `sentiment` is the text's score when the caller already has it (it is computed
+    /// otherwise).
     ///
     /// # Errors
     /// [`CrisisError`]; the caller must fail safe.
@@ -197,6 +199,7 @@ impl CrisisService {
         caller: &Caller,
         text: &str,
         source: &str,
+        sentiment: Option<f32>,
     ) -> Result<Outcome, CrisisError> {
         if text.len() > MAX_TEXT_BYTES {
             return Err(CrisisError::TooLarge);
@@ -216,7 +219,7 @@ impl CrisisService {
             source: source.to_owned(),
             language: language.clone(),
             signals: Signals {
-                sentiment: Some(ml::sentiment::score(text)),
+                sentiment: Some(sentiment.unwrap_or_else(|| ml::sentiment::score(text))),
                 exemplar_similarity: Some(self.exemplar_similarity(text)),
             },
         };

@@ -77,6 +77,10 @@ pub(crate) struct RequestState {
     pub(crate) services: HostServices,
     /// The storage collections the component's manifest grants.
     pub(crate) collections: Arc<Vec<String>>,
+    /// The last text this request scored with `ml.sentiment`, and its score: a component
+    /// that scores a note and then has it assessed (which uses the score as a signal) pays
+    /// for the lexicon model once.
+    pub(crate) last_sentiment: Option<(String, f32)>,
 }
 
 impl WasiView for RequestState {
@@ -141,6 +145,7 @@ impl HttpComponent {
             variables: self.variables.clone(),
             services,
             collections: self.collections.clone(),
+            last_sentiment: None,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
