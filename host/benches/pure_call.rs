@@ -54,12 +54,12 @@ fn main() -> anyhow::Result<()> {
             },
         };
         for _ in 0..1_000 {
-            rules.assess(&input)?;
+            rules.assess_blocking(&input)?;
         }
         let mut samples = Vec::with_capacity(20_000);
         for _ in 0..20_000 {
             let started = Instant::now();
-            let assessment = rules.assess(&input)?;
+            let assessment = rules.assess_blocking(&input)?;
             samples.push(started.elapsed().as_nanos());
             std::hint::black_box(assessment);
         }

@@ -308,6 +308,8 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     // Unit tests of the host and xtask, and the components' native tests.
     let mut unit = cargo(root);
     unit.args(["test", "-p", "mindflow", "-p", "xtask"]);
+    // The runtime's own tests call real compiled components.
+    unit.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
     // With PostgreSQL in the run, the host's storage unit tests run on it too.
     if backend != "sqlite" && std::env::var_os("MINDFLOW_TEST_DATABASE_URL").is_none() {
         unit.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);

@@ -40,7 +40,7 @@ fn assess_all(rules: &RulesComponent, cases: &[Case]) -> Result<Vec<Verdict>, (S
                 },
             };
             rules
-                .assess(&input)
+                .assess_blocking(&input)
                 .map(|a| {
                     let severity = severity_name(a.severity);
                     Verdict {

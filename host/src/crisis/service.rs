@@ -223,13 +223,10 @@ impl CrisisService {
                 exemplar_similarity: Some(self.exemplar_similarity(text)),
             },
         };
-        let assessment = tokio::task::spawn_blocking(move || rules.assess(&input))
-            .await
-            .map_err(|_| CrisisError::Unavailable)?
-            .map_err(|error| {
-                tracing::error!(%error, "the crisis-rules component failed");
-                CrisisError::Unavailable
-            })?;
+        let assessment = rules.assess(&input).await.map_err(|error| {
+            tracing::error!(%error, "the crisis-rules component failed");
+            CrisisError::Unavailable
+        })?;
         let severity = severity_name(assessment.severity);
         let rank = severity_rank(severity).unwrap_or(0);
         let about_someone_else = assessment.subject == Subject::OtherPerson;

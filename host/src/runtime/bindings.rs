@@ -11,11 +11,14 @@ pub mod host {
     });
 }
 
-/// The pure crisis-rules world (`mindflow:platform/crisis-rules`).
+/// The pure crisis-rules world (`mindflow:platform/crisis-rules`). Its exports are async:
+/// while serving a request the guest runs on the request's task and yields every so often
+/// (fuel), instead of hopping to a blocking thread.
 #[allow(missing_docs)]
 pub mod crisis_rules {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "mindflow:platform/crisis-rules",
+        exports: { default: async },
     });
 }

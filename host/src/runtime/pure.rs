@@ -1,7 +1,8 @@
 //! Calling pure-function components (the `crisis-rules` world) under an instruction budget,
 //! a deadline, a memory cap and input/output size caps.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use thiserror::Error;
 use wasmtime::Store;
@@ -59,12 +60,17 @@ pub struct RulesComponent {
     pub(crate) limits: Limits,
 }
 
+/// Fuel (about one unit per instruction) a pure call runs between yields to the executor:
+/// an ordinary assessment finishes well within it, a long one lets other tasks of its
+/// thread run every millisecond or so.
+const YIELD_EVERY_FUEL: u64 = 1_000_000;
+
 impl RulesComponent {
-    /// Assesses `input` with a fresh instance.
+    /// Assesses `input` with a fresh instance, on the caller's task (yielding now and then).
     ///
     /// # Errors
     /// [`PureCallError`] when a cap is exceeded or the component traps.
-    pub fn assess(&self, input: &AssessmentInput) -> Result<Assessment, PureCallError> {
+    pub async fn assess(&self, input: &AssessmentInput) -> Result<Assessment, PureCallError> {
         let size = input.text.len() + input.source.len() + input.language.len() + 16;
         if size > self.limits.max_input_bytes {
             return Err(PureCallError::InputTooLarge {
@@ -72,8 +78,16 @@ impl RulesComponent {
                 cap: self.limits.max_input_bytes,
             });
         }
-        let assessment = self
-            .call(|instance, store| instance.mindflow_platform_rules().call_assess(store, input))?;
+        let (mut store, exceeded) = self.store()?;
+        let result = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            instance
+                .mindflow_platform_rules()
+                .call_assess(&mut store, input)
+                .await
+        }
+        .await;
+        let assessment = result.map_err(|error| classify(&error, &exceeded))?;
         let size = assessment
             .matched
             .iter()
@@ -86,21 +100,37 @@ impl RulesComponent {
         }
     }
 
+    /// [`Self::assess`] on the current thread, for callers outside an async context (the
+    /// install gate, benchmarks). The component imports nothing, so nothing is awaited but
+    /// the guest itself.
+    ///
+    /// # Errors
+    /// As [`Self::assess`].
+    pub fn assess_blocking(&self, input: &AssessmentInput) -> Result<Assessment, PureCallError> {
+        futures::executor::block_on(self.assess(input))
+    }
+
     /// Describes the ruleset.
     ///
     /// # Errors
     /// [`PureCallError`] when the component traps or exceeds a cap.
     pub fn info(&self) -> Result<RulesetInfo, PureCallError> {
-        self.call(|instance, store| instance.mindflow_platform_rules().call_info(store))
+        futures::executor::block_on(async {
+            let (mut store, exceeded) = self.store()?;
+            let result = async {
+                let instance = self.pre.instantiate_async(&mut store).await?;
+                instance
+                    .mindflow_platform_rules()
+                    .call_info(&mut store)
+                    .await
+            }
+            .await;
+            result.map_err(|error| classify(&error, &exceeded))
+        })
     }
 
-    fn call<R>(
-        &self,
-        f: impl FnOnce(
-            &super::bindings::crisis_rules::CrisisRules,
-            &mut Store<PureState>,
-        ) -> wasmtime::Result<R>,
-    ) -> Result<R, PureCallError> {
+    /// A fresh store with the component's caps: memory, deadline, fuel.
+    fn store(&self) -> Result<(Store<PureState>, Arc<AtomicBool>), PureCallError> {
         let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
         let mut store = Store::new(self.pre.engine(), PureState { limiter });
         store.limiter(|state| &mut state.limiter);
@@ -108,21 +138,133 @@ impl RulesComponent {
         store.epoch_deadline_trap();
         store
             .set_fuel(self.limits.fuel.unwrap_or(u64::MAX))
+            .and_then(|()| store.fuel_async_yield_interval(Some(YIELD_EVERY_FUEL)))
             .map_err(|e| PureCallError::Trap(e.to_string()))?;
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| f(&instance, &mut store));
-        result.map_err(|error| {
-            if exceeded.load(Ordering::Relaxed) {
-                return PureCallError::MemoryLimit;
-            }
-            match error.downcast_ref::<wasmtime::Trap>() {
-                Some(wasmtime::Trap::OutOfFuel) => PureCallError::OutOfFuel,
-                Some(wasmtime::Trap::Interrupt) => PureCallError::Timeout,
-                Some(trap) => PureCallError::Trap(trap.to_string()),
-                None => PureCallError::Trap(format!("{error:#}")),
-            }
-        })
+        Ok((store, exceeded))
+    }
+}
+
+/// What a failed pure call's error means.
+fn classify(error: &wasmtime::Error, exceeded: &AtomicBool) -> PureCallError {
+    if exceeded.load(Ordering::Relaxed) {
+        return PureCallError::MemoryLimit;
+    }
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => PureCallError::OutOfFuel,
+        Some(wasmtime::Trap::Interrupt) => PureCallError::Timeout,
+        Some(trap) => PureCallError::Trap(trap.to_string()),
+        None => PureCallError::Trap(format!("{error:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::manifest::Manifest;
+    use crate::runtime::Runnable;
+    use crate::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::Signals;
+
+    /// The real crisis-rules component under `limits` (which replace the manifest's).
+    fn rules(runtime: &Runtime, limits: impl FnOnce(&mut Limits)) -> RulesComponent {
+        let components = std::env::var_os("MINDFLOW_COMPONENTS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/components")
+            });
+        let manifest = Manifest::parse(
+            "spin_manifest_version = 2\n[application]\nname = \"t\"\n[component.crisis-rules]\nsource = \"crisis-rules.wasm\"\n[component.crisis-rules.tool.mindflow]\nkind = \"crisis-rules\"\n",
+            &components,
+        )
+        .expect("manifest (build the components first: `cargo xtask components`)");
+        let decl = &manifest.components["crisis-rules"];
+        let bytes = std::fs::read(&decl.source).expect("crisis-rules.wasm");
+        let sha = crate::registry::sha256_hex(&bytes);
+        let prepared = runtime
+            .prepare(decl, &HashMap::new(), &sha, &bytes)
+            .expect("prepare");
+        let Runnable::CrisisRules(mut rules) = prepared.runnable else {
+            panic!("not a crisis-rules component");
+        };
+        limits(&mut rules.limits);
+        rules
+    }
+
+    fn input(text: &str) -> AssessmentInput {
+        AssessmentInput {
+            text: text.into(),
+            source: "mood_log".into(),
+            language: "en".into(),
+            signals: Signals {
+                sentiment: None,
+                exemplar_similarity: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pure_call_is_held_to_its_fuel_input_and_output_caps() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let runtime = Runtime::new(cache.path().to_path_buf()).expect("runtime");
+        let text = "I want to end my life tonight, I have the pills ready.";
+
+        let assessment = rules(&runtime, |_| {})
+            .assess(&input(text))
+            .await
+            .expect("within the default caps");
+        assert!(!assessment.matched.is_empty());
+
+        let starved = rules(&runtime, |l| l.fuel = Some(1_000));
+        assert_eq!(
+            starved.assess(&input(text)).await.err(),
+            Some(PureCallError::OutOfFuel)
+        );
+        let narrow_in = rules(&runtime, |l| l.max_input_bytes = 32);
+        assert!(matches!(
+            narrow_in.assess(&input(text)).await,
+            Err(PureCallError::InputTooLarge { cap: 32, .. })
+        ));
+        let narrow_out = rules(&runtime, |l| l.max_output_bytes = Some(8));
+        assert!(matches!(
+            narrow_out.assess(&input(text)).await,
+            Err(PureCallError::OutputTooLarge { cap: 8, .. })
+        ));
+        // The blocking form answers the same as the async one.
+        let again = rules(&runtime, |_| {})
+            .assess_blocking(&input(text))
+            .expect("blocking");
+        assert_eq!(again.severity, assessment.severity);
+    }
+
+    /// A long call yields to the executor now and then: another task on the same
+    /// single-threaded runtime gets to run while it is in progress.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_long_pure_call_lets_other_tasks_run() {
+        let cache = tempfile::tempdir().expect("tempdir");
+        let runtime = Runtime::new(cache.path().to_path_buf()).expect("runtime");
+        let rules = rules(&runtime, |l| {
+            l.fuel = Some(1_000_000_000);
+            l.timeout_ms = 30_000;
+            l.max_input_bytes = 1 << 20;
+            l.max_output_bytes = None;
+        });
+        let text = "some days are hard and I keep going anyway. ".repeat(12_000);
+        let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let before = ticks.load(Ordering::Relaxed);
+        rules.assess(&input(&text)).await.expect("long call");
+        let during = ticks.load(Ordering::Relaxed) - before;
+        ticker.abort();
+        assert!(during > 0, "the call never yielded");
     }
 }
