@@ -285,3 +285,24 @@ async fn a_finished_components_answer_has_a_content_length() {
         .expect("a number");
     assert_eq!(response.bytes().await.expect("body").len(), length);
 }
+
+/// A guest waiting in a host call (here a sleep) is past the reach of the epoch deadline;
+/// the outer deadline ends its request all the same, and the host carries on.
+#[tokio::test]
+async fn a_guest_blocked_in_a_host_call_is_stopped_at_its_deadline() {
+    let server = hostile().await;
+    let started = Instant::now();
+    let response = server
+        .http
+        .get(server.url("/api/v1/hostile/sleep?ms=20000"))
+        .send()
+        .await
+        .expect("get");
+    let elapsed = started.elapsed();
+    assert_eq!(response.status(), 504);
+    let problem = problem(response).await;
+    assert_eq!(problem["type"], "urn:mindflow:problem:component-timeout");
+    // The manifest's deadline is 1 s; the outer one adds 250 ms and is checked every 25 ms.
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    still_serving(&server).await;
+}
