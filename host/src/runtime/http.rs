@@ -112,8 +112,6 @@ pub struct HttpComponent {
     pub(crate) limits: Limits,
     /// The storage collections the manifest grants (`tool.mindflow.collections`).
     pub(crate) collections: Arc<Vec<String>>,
-    /// Where the request's outer deadline is registered.
-    pub(crate) watchdog: super::watchdog::Watchdog,
 }
 
 impl HttpComponent {
@@ -180,14 +178,7 @@ impl HttpComponent {
         // blocked in a host call (an outbound request that never answers).
         let timeout_ms = self.limits.timeout_ms;
         let outer = Duration::from_millis(timeout_ms) + Duration::from_millis(250);
-        let mut deadline = self.watchdog.arm(outer);
-        let run = run_guest(Box::pin(guest), receiver);
-        let answer = tokio::select! {
-            biased;
-            answer = run => Ok(answer),
-            _ = &mut deadline.expired => Err(()),
-        };
-        match answer {
+        match tokio::time::timeout(outer, run_guest(Box::pin(guest), receiver)).await {
             Ok(Answer::Response(Ok(response), GuestRan::ToTheEnd)) => {
                 Ok(response.map(with_ready_frames_buffered))
             }
@@ -197,9 +188,9 @@ impl HttpComponent {
             }
             Ok(Answer::Finished(Ok(()))) => Err(DispatchError::NoResponse),
             Ok(Answer::Finished(Err(failure))) => Err(classify(failure, &exceeded, timeout_ms)),
-            // The deadline passed first: dropping the guest's future drops its store, and
-            // the instance is gone.
-            Err(()) => Err(DispatchError::Timeout(timeout_ms)),
+            // Dropping the guest's future (inside the timeout) drops its store: the
+            // instance is gone.
+            Err(_elapsed) => Err(DispatchError::Timeout(timeout_ms)),
         }
     }
 }

@@ -16,7 +16,6 @@ mod inspect;
 mod limiter;
 mod prepare;
 mod pure;
-pub(crate) mod watchdog;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,8 +66,6 @@ pub(crate) struct EngineSlot {
 pub struct Runtime {
     pub(crate) http: EngineSlot,
     pub(crate) pure: EngineSlot,
-    /// Outer deadlines of the requests in flight (see [`watchdog`]).
-    pub(crate) watchdog: watchdog::Watchdog,
     _ticker: Arc<EpochTicker>,
 }
 
@@ -86,15 +83,13 @@ impl Runtime {
         };
         let http = slot(false)?;
         let pure = slot(true)?;
-        let watchdog = watchdog::Watchdog::default();
-        let ticker = Arc::new(EpochTicker::start(
-            vec![http.engine.clone(), pure.engine.clone()],
-            watchdog.clone(),
-        ));
+        let ticker = Arc::new(EpochTicker::start(vec![
+            http.engine.clone(),
+            pure.engine.clone(),
+        ]));
         Ok(Self {
             http,
             pure,
-            watchdog,
             _ticker: ticker,
         })
     }
@@ -151,28 +146,22 @@ fn engine_config(fuel: bool) -> Config {
     config
 }
 
-/// Advances the engines' epochs every [`EPOCH_TICK`], and expires overdue request deadlines
-/// every [`watchdog::CHECK_EVERY`], until dropped.
+/// Advances the engines' epochs every [`EPOCH_TICK`] until dropped.
 struct EpochTicker {
     stop: Arc<AtomicBool>,
 }
 
 impl EpochTicker {
-    fn start(engines: Vec<Engine>, watchdog: watchdog::Watchdog) -> Self {
+    fn start(engines: Vec<Engine>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::Builder::new()
             .name("mindflow-epoch".into())
             .spawn(move || {
-                let mut last_check = std::time::Instant::now();
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
                     for engine in &engines {
                         engine.increment_epoch();
-                    }
-                    if last_check.elapsed() >= watchdog::CHECK_EVERY {
-                        last_check = std::time::Instant::now();
-                        watchdog.expire_overdue();
                     }
                 }
             })

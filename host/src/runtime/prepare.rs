@@ -133,7 +133,6 @@ impl Runtime {
                     environment: Arc::new(decl.environment.clone().into_iter().collect()),
                     limits: decl.grants.limits,
                     collections: Arc::new(decl.grants.collections.clone()),
-                    watchdog: self.watchdog.clone(),
                 })
             }
             ComponentKind::CrisisRules => {
