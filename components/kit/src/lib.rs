@@ -14,6 +14,7 @@ pub mod host;
 pub mod instant;
 pub mod params;
 pub mod reply;
+pub mod storage;
 
 pub use params::{Params, Range};
 pub use reply::{Problem, Reply};

@@ -121,7 +121,7 @@ fn dispatch(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> 
 /// A column value as JSON: timestamps, dates and UUIDs as strings, JSON documents inline.
 fn value_json(value: &Value) -> Json {
     match value {
-        Value::Null | Value::Other => Json::Null,
+        Value::Null | Value::Other | Value::Bytes(_) => Json::Null,
         Value::Bool(b) => json!(b),
         Value::Int(i) => json!(i),
         Value::Float(f) => json!(f),

@@ -75,6 +75,7 @@ struct Host;
 fn to_wit(value: Value) -> storage::Value {
     match value {
         Value::Null | Value::Other => storage::Value::Null,
+        Value::Bytes(b) => storage::Value::Bytes(b),
         Value::Bool(b) => storage::Value::Boolean(b),
         Value::Int(i) => storage::Value::Integer(i),
         Value::Float(f) => storage::Value::Float(f),
@@ -97,7 +98,8 @@ fn from_wit(value: storage::Value) -> Value {
         storage::Value::Date(s) => Value::Date(s),
         storage::Value::Uuid(s) => Value::Uuid(s),
         storage::Value::Json(s) => Value::Json(s),
-        storage::Value::Bytes(_) | storage::Value::Vector(_) => Value::Other,
+        storage::Value::Bytes(b) => Value::Bytes(b),
+        storage::Value::Vector(_) => Value::Other,
     }
 }
 

@@ -7,102 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
-/// A typed column value (`storage.value`). Bytes and vectors never occur in the mood
-/// collections; they read back as [`Value::Other`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// SQL NULL.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// An integer.
-    Int(i64),
-    /// A floating-point number.
-    Float(f64),
-    /// Text.
-    Text(String),
-    /// An instant, RFC 3339.
-    Timestamp(String),
-    /// A calendar date, `YYYY-MM-DD`.
-    Date(String),
-    /// A UUID, hyphenated.
-    Uuid(String),
-    /// A JSON document, as JSON text.
-    Json(String),
-    /// Bytes or a vector: not used by this component.
-    Other,
-}
-
-/// A row: column names and values.
-pub type Row = Vec<(String, Value)>;
-
-/// Looks a column up in a row.
-pub fn column<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
-    row.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-}
-
-/// A comparison in a filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
-    /// `=`
-    Eq,
-    /// `<>`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
-
-/// `field <comparison> value`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Filter {
-    /// A filterable field of the collection.
-    pub field: String,
-    /// The comparison.
-    pub comparison: Comparison,
-    /// The value compared with.
-    pub value: Value,
-}
-
-impl Filter {
-    /// A filter.
-    pub fn new(field: &str, comparison: Comparison, value: Value) -> Self {
-        Self {
-            field: field.to_owned(),
-            comparison,
-            value,
-        }
-    }
-}
-
-/// A page request (`storage.page-request`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PageRequest {
-    /// All must hold.
-    pub filters: Vec<Filter>,
-    /// A sortable field; `id` breaks ties.
-    pub order_by: String,
-    /// Largest first.
-    pub descending: bool,
-    /// At most this many rows (the host caps it at 100).
-    pub limit: u32,
-    /// Where the previous page ended.
-    pub cursor: Option<String>,
-}
-
-/// A page of rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page {
-    /// The rows.
-    pub rows: Vec<Row>,
-    /// Opaque; `None` at the end.
-    pub next_cursor: Option<String>,
-}
+pub use mindflow_component_kit::storage::{
+    Comparison, Filter, Page, PageRequest, Row, Value, Write, column,
+};
 
 /// An aggregate function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,17 +63,6 @@ pub struct AggregateRow {
     pub group: Option<String>,
     /// One value per measure.
     pub values: Vec<Option<f64>>,
-}
-
-/// One write of an atomic batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Write {
-    /// Insert `row` into a collection.
-    Insert(String, Row),
-    /// Update the row with this id.
-    Update(String, String, Row),
-    /// Delete the row with this id.
-    Delete(String, String),
 }
 
 /// Why a storage call failed.
