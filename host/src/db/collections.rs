@@ -303,22 +303,29 @@ impl Statement {
     }
 }
 
-/// How a column is selected (PostgreSQL vectors are read as `real[]`).
-fn column_expr(column: &Column, backend: Backend) -> String {
+/// How a column is selected (PostgreSQL vectors are read as `real[]`), named
+/// `{prefix}{column}` in the result.
+fn column_expr(column: &Column, backend: Backend, prefix: &str) -> String {
     match (column.ty, backend) {
         (ColumnType::Vector, Backend::Postgres) => {
-            format!("CAST({0} AS real[]) AS {0}", column.name)
+            format!("CAST({0} AS real[]) AS {prefix}{0}", column.name)
         }
-        _ => column.name.to_owned(),
+        _ if prefix.is_empty() => column.name.to_owned(),
+        _ => format!("{0} AS {prefix}{0}", column.name),
     }
 }
 
 /// The columns to select, in catalog order.
 fn select_list(collection: &Collection, backend: Backend) -> String {
+    select_list_as(collection, backend, "")
+}
+
+/// The columns to select, in catalog order, each named `{prefix}{column}` in the result.
+fn select_list_as(collection: &Collection, backend: Backend, prefix: &str) -> String {
     collection
         .columns
         .iter()
-        .map(|column| column_expr(column, backend))
+        .map(|column| column_expr(column, backend, prefix))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -339,7 +346,11 @@ fn scope(statement: &mut Statement, collection: &Collection, user: Uuid) -> Stri
 }
 
 fn read_typed(column: &Column, row: &DbRow) -> Result<Typed, DbError> {
-    let name = column.name;
+    read_typed_as(column, row, column.name)
+}
+
+/// The value of `column` from the result column named `name`.
+fn read_typed_as(column: &Column, row: &DbRow, name: &str) -> Result<Typed, DbError> {
     Ok(match column.ty {
         ColumnType::Uuid => row.opt_uuid(name)?.map_or(Typed::Null, Typed::Uuid),
         ColumnType::Text { .. } => row.opt_text(name)?.map_or(Typed::Null, Typed::Text),
@@ -355,14 +366,21 @@ fn read_typed(column: &Column, row: &DbRow) -> Result<Typed, DbError> {
 }
 
 fn read_record(collection: &Collection, row: &DbRow) -> Result<Record, DbError> {
+    read_record_as(collection, row, "")
+}
+
+/// A row of `collection` from result columns named `{prefix}{column}`.
+fn read_record_as(collection: &Collection, row: &DbRow, prefix: &str) -> Result<Record, DbError> {
     collection
         .columns
         .iter()
         .map(|column| {
-            Ok((
-                column.name.to_owned(),
-                read_typed(column, row)?.into_value(),
-            ))
+            let typed = if prefix.is_empty() {
+                read_typed(column, row)?
+            } else {
+                read_typed_as(column, row, &format!("{prefix}{}", column.name))?
+            };
+            Ok((column.name.to_owned(), typed.into_value()))
         })
         .collect()
 }
@@ -557,17 +575,34 @@ impl Exec<'_> {
 #[derive(Default)]
 struct OwnRows(HashSet<(&'static str, Uuid)>);
 
-/// Checks, inside the write's transaction, that the parent row and every referenced row
-/// exist and (when user-owned) are the caller's.
-async fn check_references(
-    tx: &mut Exec<'_>,
-    own: &OwnRows,
+/// A row a write points at: its parent, or a row one of its columns references.
+struct Reference {
+    /// The referencing column.
+    column: &'static str,
+    /// The referenced table.
+    table: &'static str,
+    /// The referenced row.
+    id: Uuid,
+    /// Whether the referenced row must be the caller's.
+    owned: bool,
+    /// Whether it is the write's parent (a missing parent is `not-found`).
+    is_parent: bool,
+}
+
+impl OwnRows {
+    /// Whether `reference` is known, without a query, to be there and the caller's.
+    fn covers(&self, reference: &Reference) -> bool {
+        reference.owned && self.0.contains(&(reference.table, reference.id))
+    }
+}
+
+/// The rows a write of `values` to `collection` points at.
+fn references<'a>(
     collection: &'static Collection,
-    user: Uuid,
-    values: &[(&'static Column, Typed)],
-) -> Result<(), CollectionError> {
-    for (column, value) in values {
-        let Typed::Uuid(id) = value else { continue };
+    values: &'a [(&'static Column, Typed)],
+) -> impl Iterator<Item = Reference> + 'a {
+    values.iter().filter_map(move |(column, value)| {
+        let Typed::Uuid(id) = value else { return None };
         let (table, owned, is_parent) = match (collection.ownership, column.references) {
             (
                 Ownership::Parent {
@@ -577,21 +612,48 @@ async fn check_references(
                 _,
             ) if link == column.name => (table, true, true),
             (_, Some(reference)) => (reference.table, reference.owned, false),
-            _ => continue,
+            _ => return None,
         };
-        if owned && own.0.contains(&(table, *id)) {
+        Some(Reference {
+            column: column.name,
+            table,
+            id: *id,
+            owned,
+            is_parent,
+        })
+    })
+}
+
+/// Checks, inside the write's transaction, that the parent row and every referenced row
+/// exist and (when user-owned) are the caller's.
+async fn check_references(
+    tx: &mut Exec<'_>,
+    own: &OwnRows,
+    collection: &'static Collection,
+    user: Uuid,
+    values: &[(&'static Column, Typed)],
+) -> Result<(), CollectionError> {
+    for reference in references(collection, values) {
+        if own.covers(&reference) {
             continue;
         }
+        let Reference {
+            column,
+            table,
+            id,
+            owned,
+            is_parent,
+        } = reference;
         let found = if owned {
             tx.fetch_optional(
                 &format!("SELECT 1 AS one FROM {table} WHERE id = $1 AND user_id = $2"),
-                &[Param::Uuid(*id), Param::Uuid(user)],
+                &[Param::Uuid(id), Param::Uuid(user)],
             )
             .await?
         } else {
             tx.fetch_optional(
                 &format!("SELECT 1 AS one FROM {table} WHERE id = $1"),
-                &[Param::Uuid(*id)],
+                &[Param::Uuid(id)],
             )
             .await?
         };
@@ -599,7 +661,7 @@ async fn check_references(
             return Err(if is_parent {
                 CollectionError::NotFound
             } else {
-                CollectionError::invalid(column.name, format!("no such row in `{table}`"))
+                CollectionError::invalid(column, format!("no such row in `{table}`"))
             });
         }
     }
@@ -614,8 +676,37 @@ async fn insert_in(
     values: Vec<(&'static Column, Typed)>,
 ) -> Result<Record, CollectionError> {
     check_references(tx, own, collection, user, &values).await?;
-    let backend = tx.backend();
-    let mut statement = Statement::new(backend);
+    let mut statement = Statement::new(tx.backend());
+    let (sql, id) = insert_sql(&mut statement, collection, user, values, "");
+    statement.sql = sql;
+    let row = tx
+        .fetch_optional(&statement.sql, &statement.params)
+        .await?
+        .ok_or_else(|| DbError::Config("INSERT … RETURNING returned no row".into()))?;
+    own.record_insert(collection, id);
+    Ok(read_record(collection, &row)?)
+}
+
+impl OwnRows {
+    /// Notes a row the transaction inserted (only user-owned rows are known to be the
+    /// caller's by their own `user_id`).
+    fn record_insert(&mut self, collection: &'static Collection, id: Uuid) {
+        if collection.ownership == Ownership::User {
+            self.0.insert((collection.name, id));
+        }
+    }
+}
+
+/// The INSERT of one row of `collection` for `user`, its values bound into `statement`
+/// (numbered after the parameters already there), returning the stored row's columns named
+/// `{prefix}{column}`. Also returns the row's id: the one it brings, or a new one.
+fn insert_sql(
+    statement: &mut Statement,
+    collection: &'static Collection,
+    user: Uuid,
+    values: Vec<(&'static Column, Typed)>,
+    prefix: &str,
+) -> (String, Uuid) {
     let now =
         catalog::parse_timestamp(&catalog::format_timestamp(&Utc::now())).unwrap_or_else(Utc::now);
     let mut names = Vec::new();
@@ -645,21 +736,14 @@ async fn insert_in(
         names.push(column.name);
         placeholders.push(statement.bind_value(column, value));
     }
-    statement.sql = format!(
+    let sql = format!(
         "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
         collection.name,
         names.join(", "),
         placeholders.join(", "),
-        select_list(collection, backend)
+        select_list_as(collection, statement.backend, prefix)
     );
-    let row = tx
-        .fetch_optional(&statement.sql, &statement.params)
-        .await?
-        .ok_or_else(|| DbError::Config("INSERT … RETURNING returned no row".into()))?;
-    if collection.ownership == Ownership::User {
-        own.0.insert((collection.name, id));
-    }
-    Ok(read_record(collection, &row)?)
+    (sql, id)
 }
 
 async fn update_in(
@@ -1064,7 +1148,9 @@ impl Database {
     }
 
     /// Applies all writes in one transaction: all of them, or none. Field errors name the
-    /// write (`writes[2].mood_score`).
+    /// write (`writes[2].mood_score`). On PostgreSQL, a batch of inserts that point only at
+    /// each other runs as one statement (see `one_statement`): one round trip instead of a
+    /// transaction's several.
     ///
     /// # Errors
     /// [`CollectionError`] from the first write that fails.
@@ -1084,6 +1170,12 @@ impl Database {
             .enumerate()
             .map(|(i, w)| check_write(w).map_err(|e| e.prefixed(&format!("writes[{i}]."))))
             .collect::<Result<Vec<_>, _>>()?;
+        if self.backend() == Backend::Postgres
+            && one_statement::fits(&checked)
+            && let Some(results) = self.insert_batch_in_one_statement(user, &checked).await?
+        {
+            return Ok(results);
+        }
         let mut tx = self.begin().await?;
         let mut own = OwnRows::default();
         let mut results = Vec::with_capacity(checked.len());
@@ -1325,7 +1417,7 @@ impl Database {
             fields
                 .iter()
                 .filter(|c| c.name != "id")
-                .map(|c| column_expr(c, backend)),
+                .map(|c| column_expr(c, backend, "")),
         );
         let mut statement = Statement::new(backend);
         let scope = scope(&mut statement, collection, user);
@@ -1614,6 +1706,8 @@ impl Database {
 
 /// The `platform_settings` key recording the SQLite embedding column's dimension.
 const DIMENSION_SETTING: &str = "chat_messages.embedding.dimension";
+
+mod one_statement;
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,14 @@ fn decode(column: &str, error: impl std::fmt::Display) -> DbError {
     }
 }
 
+/// The PostgreSQL type name (`INT2`, `FLOAT8`...) of a column of `row`.
+fn pg_type<'r>(row: &'r PgRow, column: &str) -> Result<&'r str, DbError> {
+    use sqlx::{Column, TypeInfo};
+    row.try_column(column)
+        .map(|c| c.type_info().name())
+        .map_err(|e| decode(column, e))
+}
+
 impl DbRow {
     /// Optional text.
     pub fn opt_text(&self, column: &str) -> Result<Option<String>, DbError> {
@@ -59,14 +67,8 @@ impl DbRow {
 
     /// An integer (any width).
     pub fn int(&self, column: &str) -> Result<i64, DbError> {
-        match self {
-            Self::Sqlite(r) => r.try_get::<i64, _>(column),
-            Self::Postgres(r) => r
-                .try_get::<i64, _>(column)
-                .or_else(|_| r.try_get::<i32, _>(column).map(i64::from))
-                .or_else(|_| r.try_get::<i16, _>(column).map(i64::from)),
-        }
-        .map_err(|e| decode(column, e))
+        self.opt_int(column)?
+            .ok_or_else(|| decode(column, "unexpected NULL"))
     }
 
     /// A boolean.
@@ -128,16 +130,17 @@ impl DbRow {
     pub fn opt_int(&self, column: &str) -> Result<Option<i64>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get::<Option<i64>, _>(column),
-            Self::Postgres(r) => r
-                .try_get::<Option<i64>, _>(column)
-                .or_else(|_| {
-                    r.try_get::<Option<i32>, _>(column)
-                        .map(|i| i.map(i64::from))
-                })
-                .or_else(|_| {
-                    r.try_get::<Option<i16>, _>(column)
-                        .map(|i| i.map(i64::from))
-                }),
+            // Decoded at the column's own width: trying the widths in turn would build (and
+            // format) a mismatch error for every narrower column read.
+            Self::Postgres(r) => match pg_type(r, column)? {
+                "INT2" => r
+                    .try_get::<Option<i16>, _>(column)
+                    .map(|i| i.map(i64::from)),
+                "INT4" => r
+                    .try_get::<Option<i32>, _>(column)
+                    .map(|i| i.map(i64::from)),
+                _ => r.try_get::<Option<i64>, _>(column),
+            },
         }
         .map_err(|e| decode(column, e))
     }
@@ -146,10 +149,12 @@ impl DbRow {
     pub fn opt_float(&self, column: &str) -> Result<Option<f64>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get::<Option<f64>, _>(column),
-            Self::Postgres(r) => r.try_get::<Option<f64>, _>(column).or_else(|_| {
-                r.try_get::<Option<f32>, _>(column)
-                    .map(|f| f.map(f64::from))
-            }),
+            Self::Postgres(r) => match pg_type(r, column)? {
+                "FLOAT4" => r
+                    .try_get::<Option<f32>, _>(column)
+                    .map(|f| f.map(f64::from)),
+                _ => r.try_get::<Option<f64>, _>(column),
+            },
         }
         .map_err(|e| decode(column, e))
     }

@@ -467,6 +467,24 @@ async fn unique_violations_are_conflicts() {
 }
 
 /// Reads every page and returns the ids in order.
+/// The first ten of `user`'s mood factors.
+async fn mood_factors_of(db: &Database, user: Uuid) -> Vec<Record> {
+    db.storage_query(
+        user,
+        table("mood_factors"),
+        PageRequest {
+            filters: vec![],
+            order_by: String::new(),
+            descending: false,
+            limit: 10,
+            cursor: None,
+        },
+    )
+    .await
+    .expect("factors")
+    .rows
+}
+
 async fn all_pages(
     db: &Database,
     user: Uuid,
@@ -1380,21 +1398,7 @@ async fn a_batch_child_needs_a_parent_still_there_and_the_callers() {
         // Nothing of the refused batches stays: Alice has her one log, Bob nothing.
         for (who, logs) in [(alice, vec![alices.clone()]), (bob, vec![])] {
             assert_eq!(all_pages(&db, who, "", false, 10, vec![]).await, logs);
-            let factors = db
-                .storage_query(
-                    who,
-                    table("mood_factors"),
-                    PageRequest {
-                        filters: vec![],
-                        order_by: String::new(),
-                        descending: false,
-                        limit: 10,
-                        cursor: None,
-                    },
-                )
-                .await
-                .expect("factors");
-            assert!(factors.rows.is_empty());
+            assert!(mood_factors_of(&db, who).await.is_empty());
         }
     }
 }
@@ -1443,5 +1447,75 @@ async fn text_ranges_compare_bytes_on_both_backends() {
             .collect();
         labels.sort();
         assert_eq!(labels, vec!["b".to_owned(), "á".to_owned()]);
+    }
+}
+
+/// A log and its factors in one batch (one statement on PostgreSQL): what the batch returns
+/// is what is stored, every type round-trips, and a batch refused by the database (an id
+/// already taken) leaves nothing behind.
+#[tokio::test]
+async fn a_batch_of_a_parent_and_its_children_returns_the_rows_as_stored() {
+    for TestDb { db, .. } in backends().await {
+        let alice = user(&db).await;
+        let log_id = Uuid::new_v4().to_string();
+        let log = Write::Insert {
+            collection: table("mood_logs"),
+            row: rec(&[
+                ("id", Value::Uuid(log_id.clone())),
+                ("mood_score", Value::Integer(7)),
+                ("energy_level", Value::Integer(3)),
+                ("note", Value::Text("a walk by the river".into())),
+                ("note_sentiment", Value::Float(0.25)),
+                ("crisis_flag_triggered", Value::Boolean(false)),
+            ]),
+        };
+        let factor = |kind: &str, impact: i64| Write::Insert {
+            collection: table("mood_factors"),
+            row: rec(&[
+                ("mood_log_id", Value::Uuid(log_id.clone())),
+                ("factor_type", Value::Text(kind.into())),
+                ("impact_score", Value::Integer(impact)),
+            ]),
+        };
+        let results = db
+            .storage_batch(
+                alice,
+                vec![log.clone(), factor("sleep", -2), factor("exercise", 3)],
+            )
+            .await
+            .expect("batch");
+        let [Some(stored_log), Some(sleep), Some(exercise)] = &results[..] else {
+            panic!("three rows back: {results:?}");
+        };
+        assert_eq!(
+            &db.storage_get(alice, table("mood_logs"), &log_id)
+                .await
+                .expect("log"),
+            stored_log
+        );
+        assert_eq!(field(stored_log, "note_sentiment"), &Value::Float(0.25));
+        assert_eq!(field(stored_log, "energy_level"), &Value::Integer(3));
+        for (row, kind, impact) in [(sleep, "sleep", -2), (exercise, "exercise", 3)] {
+            assert_eq!(
+                &db.storage_get(alice, table("mood_factors"), &id_of(row))
+                    .await
+                    .expect("factor"),
+                row
+            );
+            assert_eq!(field(row, "factor_type"), &Value::Text(kind.into()));
+            assert_eq!(field(row, "impact_score"), &Value::Integer(impact));
+            assert_eq!(field(row, "mood_log_id"), &Value::Uuid(log_id.clone()));
+        }
+        // The same log id again: refused whole, with the transaction path's error.
+        let result = db.storage_batch(alice, vec![log, factor("work", 1)]).await;
+        assert!(
+            matches!(result, Err(CollectionError::Conflict(_))),
+            "{result:?}"
+        );
+        assert_eq!(
+            mood_factors_of(&db, alice).await.len(),
+            2,
+            "the refused batch's factor is not there"
+        );
     }
 }
