@@ -105,12 +105,14 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     );
     crate::identity::housekeeping::spawn(db.clone());
     crate::retention::spawn(db.clone());
+    let callers = crate::identity::callers::CallerCache::start(&db);
     let state = AppState {
         db,
         registry,
         tokens,
         services,
         oidc,
+        callers,
     };
     let listener = TcpListener::bind(serve.listen)
         .await

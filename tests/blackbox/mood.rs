@@ -7,7 +7,7 @@ use mindflow_tests::{Server, ServerOptions, manifest};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn mood_manifest() -> String {
+pub(crate) fn mood_manifest() -> String {
     manifest(
         r#"
 [[trigger.http]]

@@ -1,6 +1,6 @@
-//! Two hosts sharing one PostgreSQL converge on the same active version (LISTEN/NOTIFY).
-//! On SQLite (one host per database file) there is nothing to converge: the test is a no-op
-//! there and says so.
+//! Two hosts sharing one PostgreSQL converge on the same active version, and on who a caller
+//! is (tier, account), through LISTEN/NOTIFY. On SQLite (one host per database file) there
+//! is nothing to converge: the tests are no-ops there and say so.
 
 use std::time::{Duration, Instant};
 
@@ -8,28 +8,97 @@ use mindflow_tests::{Backend, Server, ServerOptions, backend};
 
 use crate::admin::{activate, upload, version_of, versioned_manifest};
 
-#[tokio::test]
-async fn replicas_converge_on_the_activated_version() {
+/// Two replicas of `manifest` on one PostgreSQL database, sharing the token-signing secret
+/// as they would in production; `None` on SQLite.
+async fn two_replicas(manifest: fn() -> String) -> Option<(Server, Server)> {
     if backend() != Backend::Postgres {
         eprintln!("replicas: PostgreSQL only (run with MINDFLOW_TEST_BACKEND=postgres)");
-        return;
+        return None;
     }
-    // Replicas share the token-signing secret, as they would in production.
     let secret = (
         "MINDFLOW_JWT_SECRET".to_owned(),
         "cmVwbGljYXMgc2hhcmUgdGhpcyAzMi1ieXRlIHNlY3JldCE=".to_owned(),
     );
-    let mut options = ServerOptions::new(versioned_manifest())
-        .await
-        .expect("options");
+    let mut options = ServerOptions::new(manifest()).await.expect("options");
     options.env.push(secret.clone());
     let first = Server::start(options).await.expect("first");
-    let mut options = ServerOptions::new(versioned_manifest())
-        .await
-        .expect("options");
+    let mut options = ServerOptions::new(manifest()).await.expect("options");
     options.database_url = first.database_url.clone();
     options.env.push(secret);
     let second = Server::start(options).await.expect("second");
+    Some((first, second))
+}
+
+/// Waits (at most two seconds, far less than the caller cache's ten) until a GET of `path`
+/// on `server` answers `status`.
+async fn until_status(server: &Server, token: &str, path: &str, status: u16, what: &str) {
+    let started = Instant::now();
+    loop {
+        let answer = server
+            .http
+            .get(server.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("probe")
+            .status();
+        if answer == status {
+            eprintln!("replicas: {what} seen in {:?}", started.elapsed());
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{what}: the second replica still answers {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A replica that has just served a caller sees their tier change, and their account's
+/// deletion, made on another replica at once (not after its cache's lifetime).
+#[tokio::test]
+async fn replicas_converge_on_who_a_caller_is() {
+    let Some((first, second)) = two_replicas(crate::mood::mood_manifest).await else {
+        return;
+    };
+    let email = format!("replica-{}@example.com", uuid::Uuid::new_v4().simple());
+    let (token, id) = first.register(&email).await.expect("register");
+    let factors = "/api/v1/mood/factors";
+    // Served (and remembered) as a free user by the second replica.
+    until_status(&second, &token, factors, 403, "free tier").await;
+    until_status(&second, &token, factors, 403, "free tier, again").await;
+
+    let admin = first.admin_token().await.expect("admin");
+    let set_tier = |tier: &'static str| {
+        first
+            .http
+            .put(first.url(&format!("/api/v1/admin/users/{id}/subscription")))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"tier": tier, "expires_at": null}))
+            .send()
+    };
+    assert_eq!(set_tier("premium").await.expect("upgrade").status(), 200);
+    until_status(&second, &token, factors, 200, "upgrade").await;
+    assert_eq!(set_tier("free").await.expect("downgrade").status(), 200);
+    until_status(&second, &token, factors, 403, "downgrade").await;
+
+    let deleted = first
+        .http
+        .delete(first.url("/api/v1/auth/account"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"password": "a long enough passphrase"}))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 204);
+    until_status(&second, &token, factors, 401, "account deletion").await;
+}
+
+#[tokio::test]
+async fn replicas_converge_on_the_activated_version() {
+    let Some((first, second)) = two_replicas(versioned_manifest).await else {
+        return;
+    };
     assert_eq!(version_of(&second).await, "v1");
 
     let admin = first.admin_token().await.expect("admin");

@@ -23,6 +23,9 @@ pub mod profiles;
 pub mod retention;
 pub mod users;
 
+#[cfg(test)]
+pub(crate) mod testing;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

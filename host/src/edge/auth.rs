@@ -742,10 +742,12 @@ pub async fn delete_account(
         tracing::error!(user_id = %user.id, %error, "cannot shred the data key: the account is kept");
         ApiError::unavailable("the key store is unavailable; nothing was deleted")
     })?;
-    state
+    let deleted = state
         .db
         .delete_account(user.id, &user.email, &throttle::account_key(&user.email))
-        .await?;
+        .await;
+    state.callers.forget(user.id);
+    deleted?;
     if let Err(error) = state
         .db
         .audit(

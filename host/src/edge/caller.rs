@@ -10,7 +10,9 @@ use super::problem::ApiError;
 use crate::runtime::Caller;
 
 /// Reads and verifies the bearer token, if any, into the caller as the database knows them
-/// now (a deleted account's tokens stop working at once; the tier is the one in force).
+/// now (a deleted account's tokens stop working at once; the tier is the one in force). On
+/// PostgreSQL the caller may come from the [`CallerCache`](crate::identity::callers), which
+/// forgets a caller as soon as their account or consents change.
 ///
 /// # Errors
 /// 401 for a malformed, expired or tampered token, or a deleted account.
@@ -31,8 +33,8 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Caller>, 
         .verify(token.trim())
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
     let (user, consents) = state
-        .db
-        .user_with_consents(claims.sub)
+        .callers
+        .lookup(&state.db, claims.sub)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
     let premium = user.subscription_tier == "premium"

@@ -45,6 +45,8 @@ pub struct AppState {
     pub services: HostServices,
     /// Verifies Google and Apple ID tokens (`POST /api/v1/auth/oauth/{provider}`).
     pub oidc: crate::identity::oidc::OidcVerifier,
+    /// Callers recently looked up (PostgreSQL), forgotten when they change.
+    pub callers: crate::identity::callers::CallerCache,
 }
 
 /// The whole HTTP application.

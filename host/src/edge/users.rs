@@ -295,7 +295,9 @@ pub async fn patch_me(
     let profile = if changes.is_empty() {
         state.db.profile(caller.user_id).await?
     } else {
-        state.db.update_profile(caller.user_id, &changes).await?
+        let updated = state.db.update_profile(caller.user_id, &changes).await;
+        state.callers.forget(caller.user_id);
+        updated?
     }
     .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
     Ok(private(profile_json(&profile)))
@@ -403,7 +405,9 @@ pub async fn put_consent(
             address.map(|a| a.to_string()).as_deref(),
             user_agent.as_deref(),
         )
-        .await?;
+        .await;
+    state.callers.forget(caller.user_id);
+    let consent = consent?;
     Ok(private(consent_json(&consent_type, Some(&consent))))
 }
 
@@ -578,7 +582,9 @@ pub async fn set_subscription(
         user_id: Some(admin.user_id),
         label: format!("user:{}", admin.user_id),
     };
-    tiers::set_subscription(&state.db, &actor, user_id, tier, expires_at).await?;
+    let changed = tiers::set_subscription(&state.db, &actor, user_id, tier, expires_at).await;
+    state.callers.forget(user_id);
+    changed?;
     let effective = tiers::effective(tier.as_str(), expires_at, Utc::now());
     Ok(private(json!({
         "user_id": user_id,

@@ -9,6 +9,7 @@
 //! against the providers' published keys ([`oidc`]). Failed logins are throttled per account
 //! and per client address ([`throttle`]).
 
+pub mod callers;
 pub mod housekeeping;
 pub mod oidc;
 pub mod opaque;

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use sqlx::Connection;
 use uuid::Uuid;
 
 use super::*;
@@ -18,9 +17,7 @@ struct TestDb {
 }
 
 async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = Database::connect(None, dir.path()).await.expect("sqlite");
-    db.migrate().await.expect("migrate");
+    let (db, dir) = crate::db::testing::sqlite().await;
     db.prepare_embedding_column(DIM).await.expect("embedding");
     TestDb {
         db,
@@ -29,20 +26,7 @@ async fn sqlite() -> TestDb {
 }
 
 async fn postgres() -> Option<TestDb> {
-    let server = std::env::var("MINDFLOW_TEST_DATABASE_URL").ok()?;
-    let name = format!("mf_unit_{}", Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&server).await.expect("pg");
-    // `name` is made here from a UUID.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .expect("create database");
-    let (base, _) = server.rsplit_once('/').expect("database part");
-    let url = format!("{base}/{name}");
-    let db = Database::connect(Some(&url), std::path::Path::new("."))
-        .await
-        .expect("connect");
-    db.migrate().await.expect("migrate");
+    let (db, _) = crate::db::testing::postgres().await?;
     db.prepare_embedding_column(DIM).await.expect("embedding");
     Some(TestDb { db, _dir: None })
 }
