@@ -140,9 +140,19 @@ pub struct Server {
     pub http: reqwest::Client,
 }
 
-fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+/// The address a server's log says it is serving on (`mindflow is serving address=…`).
+///
+/// The server binds port 0 and reports the port it got: a port picked by the test and
+/// released before the server binds it could be taken by another test's server meanwhile,
+/// whose `/readyz` would then answer for this one.
+fn serving_address(log: &str) -> Option<String> {
+    let line = log.lines().find(|l| l.contains("mindflow is serving"))?;
+    let start = line.find("127.0.0.1:")?;
+    let digits = line[start + "127.0.0.1:".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>();
+    (!digits.is_empty()).then(|| format!("127.0.0.1:{digits}"))
 }
 
 impl Server {
@@ -162,8 +172,7 @@ impl Server {
         std::fs::create_dir_all(&data_dir)?;
         let manifest_path = data_dir.join("spin.toml");
         std::fs::write(&manifest_path, &options.manifest)?;
-        let port = free_port()?;
-        let log_path = data_dir.join(format!("server-{port}.log"));
+        let log_path = data_dir.join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
         let log = std::fs::File::create(&log_path)?;
         let mut command = Command::new(binary());
         command
@@ -173,7 +182,7 @@ impl Server {
             .arg(&manifest_path)
             .arg("serve")
             .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
+            .arg("127.0.0.1:0")
             .args(&options.flags)
             .env("MINDFLOW_CACHE_DIR", shared_cache())
             .env("RUST_LOG", "info,sqlx=warn")
@@ -191,7 +200,7 @@ impl Server {
             .with_context(|| format!("cannot start {}", binary().display()))?;
         let mut server = Self {
             child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
+            base: String::new(),
             data_dir,
             manifest_path,
             database_url: options.database_url,
@@ -216,7 +225,13 @@ impl Server {
                     self.log()
                 );
             }
-            if let Ok(response) = self.http.get(self.url("/readyz")).send().await
+            if self.base.is_empty()
+                && let Some(address) = serving_address(&self.log())
+            {
+                self.base = format!("http://{address}");
+            }
+            if !self.base.is_empty()
+                && let Ok(response) = self.http.get(self.url("/readyz")).send().await
                 && response.status() == 200
             {
                 return Ok(());
@@ -327,7 +342,6 @@ pub async fn start_failure(manifest_text: &str) -> Result<String> {
     let temp = tempfile::tempdir()?;
     let manifest_path = temp.path().join("spin.toml");
     std::fs::write(&manifest_path, manifest_text)?;
-    let port = free_port()?;
     let mut command = tokio::process::Command::new(binary());
     command
         .arg("--data-dir")
@@ -336,7 +350,7 @@ pub async fn start_failure(manifest_text: &str) -> Result<String> {
         .arg(&manifest_path)
         .arg("serve")
         .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
+        .arg("127.0.0.1:0")
         .env("MINDFLOW_CACHE_DIR", shared_cache())
         .env_remove("DATABASE_URL");
     if let Some(url) = fresh_database().await? {
