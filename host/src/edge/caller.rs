@@ -32,21 +32,21 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Caller>, 
         .tokens
         .verify(token.trim())
         .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    let (user, consents) = state
+    let known = state
         .callers
         .lookup(&state.db, claims.sub)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
-    let premium = user.subscription_tier == "premium"
-        && user
+    let premium = known.subscription_tier == "premium"
+        && known
             .subscription_expires_at
             .is_none_or(|end| end > Utc::now());
     Ok(Some(Caller {
-        user_id: user.id,
+        user_id: known.id,
         tier: if premium { "premium" } else { "free" }.into(),
-        timezone: user.timezone,
-        locale: user.locale,
-        consents,
+        timezone: known.timezone,
+        locale: known.locale,
+        consents: known.consents,
     }))
 }
 

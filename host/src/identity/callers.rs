@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
@@ -37,8 +38,36 @@ pub const TTL: Duration = Duration::from_secs(10);
 /// The most callers remembered at once.
 const CAPACITY: usize = 100_000;
 
-/// A user row and the consent types they have granted.
-pub type CallerRecord = (UserRecord, Vec<String>);
+/// What a request needs to know about its caller, as the database had it: no email and no
+/// password hash (nothing the cache holds could sign anyone in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownCaller {
+    /// The user's id.
+    pub id: Uuid,
+    /// `free` or `premium`, as stored (the tier in force also depends on the expiry).
+    pub subscription_tier: String,
+    /// When premium ends.
+    pub subscription_expires_at: Option<DateTime<Utc>>,
+    /// IANA time zone.
+    pub timezone: String,
+    /// BCP 47 locale.
+    pub locale: String,
+    /// The consent types granted and not revoked.
+    pub consents: Vec<String>,
+}
+
+impl KnownCaller {
+    fn new(user: UserRecord, consents: Vec<String>) -> Self {
+        Self {
+            id: user.id,
+            subscription_tier: user.subscription_tier,
+            subscription_expires_at: user.subscription_expires_at,
+            timezone: user.timezone,
+            locale: user.locale,
+            consents,
+        }
+    }
+}
 
 /// Callers recently looked up, forgotten on change. Cheap to clone (shared).
 #[derive(Clone, Default)]
@@ -57,7 +86,7 @@ struct Shared {
 }
 
 struct Entry {
-    record: CallerRecord,
+    record: KnownCaller,
     fetched: Instant,
 }
 
@@ -85,15 +114,19 @@ impl CallerCache {
     ///
     /// # Errors
     /// [`DbError`] when the database cannot be asked.
-    pub async fn lookup(&self, db: &Database, id: Uuid) -> Result<Option<CallerRecord>, DbError> {
+    pub async fn lookup(&self, db: &Database, id: Uuid) -> Result<Option<KnownCaller>, DbError> {
+        let ask = || async {
+            let found = db.user_with_consents(id).await?;
+            Ok(found.map(|(user, consents)| KnownCaller::new(user, consents)))
+        };
         let Some(shared) = self.shared.as_deref().filter(|s| s.serving()) else {
-            return db.user_with_consents(id).await;
+            return ask().await;
         };
         if let Some(record) = shared.get(id) {
             return Ok(Some(record));
         }
         let generation = shared.generation.load(Ordering::Acquire);
-        let found = db.user_with_consents(id).await?;
+        let found = ask().await?;
         if let Some(record) = &found {
             shared.remember(id, record.clone(), generation);
         }
@@ -120,7 +153,7 @@ impl Shared {
         self.listening.load(Ordering::Acquire)
     }
 
-    fn get(&self, id: Uuid) -> Option<CallerRecord> {
+    fn get(&self, id: Uuid) -> Option<KnownCaller> {
         let entries = self.entries();
         entries
             .get(&id)
@@ -130,7 +163,7 @@ impl Shared {
 
     /// Remembers `record` unless a change was heard of since `generation` was read (the
     /// record may predate it) or the listener is down.
-    fn remember(&self, id: Uuid, record: CallerRecord, generation: u64) {
+    fn remember(&self, id: Uuid, record: KnownCaller, generation: u64) {
         let mut entries = self.entries();
         if !self.serving() || self.generation.load(Ordering::Acquire) != generation {
             return;
@@ -225,20 +258,15 @@ async fn follow(listener: &mut PgListener, cache: &std::sync::Weak<Shared>) {
 mod tests {
     use super::*;
 
-    fn record(id: Uuid, timezone: &str) -> CallerRecord {
-        (
-            UserRecord {
-                id,
-                email: format!("{}@example.com", id.simple()),
-                password_hash: None,
-                subscription_tier: "free".into(),
-                subscription_expires_at: None,
-                timezone: timezone.into(),
-                locale: "en-US".into(),
-                deleted_at: None,
-            },
-            vec![],
-        )
+    fn record(id: Uuid, timezone: &str) -> KnownCaller {
+        KnownCaller {
+            id,
+            subscription_tier: "free".into(),
+            subscription_expires_at: None,
+            timezone: timezone.into(),
+            locale: "en-US".into(),
+            consents: vec![],
+        }
     }
 
     /// Remembers `id` as of now (no change heard of since).
@@ -261,7 +289,7 @@ mod tests {
         let shared = listening();
         let id = Uuid::new_v4();
         remember_now(&shared, id);
-        assert_eq!(shared.get(id).map(|r| r.0.timezone), Some("UTC".into()));
+        assert_eq!(shared.get(id).map(|r| r.timezone), Some("UTC".into()));
         shared.forget(id);
         assert!(shared.get(id).is_none());
     }
@@ -304,7 +332,7 @@ mod tests {
             .await
             .expect("user");
         let found = cache.lookup(&db, user.id).await.expect("lookup");
-        assert_eq!(found.map(|r| r.0.id), Some(user.id));
+        assert_eq!(found.map(|r| r.id), Some(user.id));
     }
 
     /// On PostgreSQL (when `MINDFLOW_TEST_DATABASE_URL` names a server): a change made
@@ -335,7 +363,7 @@ mod tests {
                 .lookup(&db, user.id)
                 .await
                 .expect("lookup")
-                .map(|(user, _)| user.timezone)
+                .map(|caller| caller.timezone)
         };
         let before = timezone(cache.clone(), db.clone()).await;
         assert!(
@@ -381,7 +409,7 @@ mod tests {
                 .lookup(&db, user.id)
                 .await
                 .expect("lookup")
-                .map(|(_, consents)| consents)
+                .map(|caller| caller.consents)
                 .unwrap_or_default();
             if consents == ["ai_chat"] {
                 break;
