@@ -75,7 +75,8 @@ pub struct CrisisService {
     db: Database,
     keys: KeyService,
     threshold: u8,
-    exemplars: Arc<Vec<Vec<f32>>>,
+    /// The crisis exemplars' embeddings, each with its length.
+    exemplars: Arc<Vec<(Vec<f32>, f32)>>,
 }
 
 /// The country (ISO 3166-1 alpha-2) and language (ISO 639-1) of a BCP 47 locale.
@@ -153,7 +154,11 @@ impl CrisisService {
             })?;
         let exemplars = EXEMPLARS
             .iter()
-            .map(|e| ml::embedding::embed(e, ml::embedding::DEFAULT_DIMENSION))
+            .map(|e| {
+                let vector = ml::embedding::embed(e, ml::embedding::DEFAULT_DIMENSION);
+                let norm = ml::embedding::norm(&vector);
+                (vector, norm)
+            })
             .collect();
         Ok(Self {
             registry,
@@ -182,9 +187,12 @@ impl CrisisService {
 
     fn exemplar_similarity(&self, text: &str) -> f32 {
         let vector = ml::embedding::embed(text, ml::embedding::DEFAULT_DIMENSION);
+        let norm = ml::embedding::norm(&vector);
         self.exemplars
             .iter()
-            .map(|e| ml::embedding::cosine(&vector, e))
+            .map(|(exemplar, exemplar_norm)| {
+                ml::embedding::cosine_with_norms(&vector, norm, exemplar, *exemplar_norm)
+            })
             .fold(0.0, f32::max)
     }
 

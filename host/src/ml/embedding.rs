@@ -12,17 +12,17 @@ pub const DEFAULT_DIMENSION: usize = 384;
 pub fn embed(text: &str, dimension: usize) -> Vec<f32> {
     let mut vector = vec![0f32; dimension.max(1)];
     let tokens = words(text);
-    let mut add = |feature: &str, weight: f32| {
-        let hash = fnv1a(feature.as_bytes());
+    let mut add = |hash: u64, weight: f32| {
         let index = (hash % vector.len() as u64) as usize;
         let sign = if (hash >> 63) & 1 == 0 { 1.0 } else { -1.0 };
         vector[index] += sign * weight;
     };
     for token in &tokens {
-        add(token, 1.0);
+        add(fnv1a(&[token.as_bytes()]), 1.0);
     }
+    // A bigram is the feature "first second", hashed without building the string.
     for pair in tokens.windows(2) {
-        add(&format!("{} {}", pair[0], pair[1]), 0.5);
+        add(fnv1a(&[pair[0].as_bytes(), b" ", pair[1].as_bytes()]), 0.5);
     }
     let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
@@ -33,24 +33,34 @@ pub fn embed(text: &str, dimension: usize) -> Vec<f32> {
     vector
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a over the concatenation of `parts`.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in bytes {
+    for byte in parts.iter().flat_map(|part| part.iter()) {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     hash
 }
 
+/// The Euclidean length of `v`.
+pub fn norm(v: &[f32]) -> f32 {
+    v.iter().map(|x| x * x).sum::<f32>().sqrt()
+}
+
 /// Cosine similarity of two vectors of the same length.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    cosine_with_norms(a, norm(a), b, norm(b))
+}
+
+/// [`cosine`] given both vectors' lengths ([`norm`]), for comparing one vector with many
+/// whose lengths are known: the same result, without recomputing them.
+pub fn cosine_with_norms(a: &[f32], norm_a: f32, b: &[f32], norm_b: f32) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if na == 0.0 || nb == 0.0 {
+    if norm_a == 0.0 || norm_b == 0.0 {
         0.0
     } else {
-        dot / (na * nb)
+        dot / (norm_a * norm_b)
     }
 }
 
@@ -67,5 +77,23 @@ mod tests {
         assert!((norm - 1.0).abs() < 1e-5);
         assert!(cosine(&a, &b) > cosine(&a, &c));
         assert_eq!(embed("", 8), vec![0.0; 8]);
+    }
+
+    #[test]
+    fn a_bigram_hashes_as_its_text() {
+        assert_eq!(
+            fnv1a(&[b"could", b" ", b"not"]),
+            fnv1a(&["could not".as_bytes()])
+        );
+    }
+
+    #[test]
+    fn cosine_with_known_norms_is_cosine() {
+        let a = embed("I have written the letters", 384);
+        let b = embed("found a home for the dog", 384);
+        assert_eq!(
+            cosine(&a, &b).to_bits(),
+            cosine_with_norms(&a, norm(&a), &b, norm(&b)).to_bits()
+        );
     }
 }
