@@ -697,6 +697,14 @@ impl OwnRows {
     }
 }
 
+/// The id an insert brings for its row, if any.
+fn chosen_id(values: &[(&'static Column, Typed)]) -> Option<Uuid> {
+    values.iter().find_map(|(column, value)| match value {
+        Typed::Uuid(id) if column.name == "id" => Some(*id),
+        _ => None,
+    })
+}
+
 /// The INSERT of one row of `collection` for `user`, its values bound into `statement`
 /// (numbered after the parameters already there), returning the stored row's columns named
 /// `{prefix}{column}`. Also returns the row's id: the one it brings, or a new one.
@@ -711,11 +719,7 @@ fn insert_sql(
         catalog::parse_timestamp(&catalog::format_timestamp(&Utc::now())).unwrap_or_else(Utc::now);
     let mut names = Vec::new();
     let mut placeholders = Vec::new();
-    let chosen_id = values.iter().find_map(|(column, value)| match value {
-        Typed::Uuid(id) if column.name == "id" => Some(*id),
-        _ => None,
-    });
-    let id = chosen_id.unwrap_or_else(Uuid::new_v4);
+    let id = chosen_id(&values).unwrap_or_else(Uuid::new_v4);
     if !values.iter().any(|(column, _)| column.name == "id") {
         names.push("id");
         placeholders.push(statement.bind(Param::Uuid(id)));
@@ -1034,11 +1038,7 @@ impl CheckedWrite {
             }
             Self::Delete(..) => return false,
         };
-        values.iter().any(|(column, value)| {
-            matches!(value, Typed::Uuid(_))
-                && (column.references.is_some()
-                    || matches!(collection.ownership, Ownership::Parent { column: link, .. } if link == column.name))
-        })
+        references(collection, values).next().is_some()
     }
 }
 

@@ -14,7 +14,7 @@
 
 use super::{
     Backend, CheckedWrite, Collection, CollectionError, Database, DbError, OwnRows, Record,
-    Statement, Uuid, insert_sql, read_record_as, references,
+    Statement, Uuid, chosen_id, insert_sql, read_record_as, references,
 };
 
 /// The most writes one statement carries (its result row has a column per field of every
@@ -37,11 +37,7 @@ pub(super) fn fits(writes: &[CheckedWrite]) -> bool {
             return false;
         }
         // Only an id the write brings can be pointed at by a later write.
-        let chosen = values.iter().find_map(|(column, value)| match value {
-            super::Typed::Uuid(id) if column.name == "id" => Some(*id),
-            _ => None,
-        });
-        if let Some(id) = chosen {
+        if let Some(id) = chosen_id(values) {
             own.record_insert(collection, id);
         }
     }
