@@ -609,7 +609,10 @@ async fn main() -> Result<()> {
     options
         .env
         .push(("MINDFLOW_BENCH_NATIVE".into(), "true".into()));
-    options.env.push(("RUST_LOG".into(), "warn".into()));
+    // Warnings only, but the line saying which port the server got must still be logged.
+    options
+        .env
+        .push(("RUST_LOG".into(), "warn,mindflow::server=info".into()));
     let server = Arc::new(Server::start(options).await?);
     println!(
         "# MindFlow benchmarks — {} — backend {:?}",
