@@ -601,9 +601,31 @@ async fn journal(server: &Server) -> Result<()> {
     Ok(())
 }
 
+/// `bench load URL [CONNECTIONS] [SECONDS]`: loads a server started by hand (for profiling
+/// it with `perf`) with `GET URL` and prints the figures.
+async fn load_external(args: &[String]) -> Result<()> {
+    let Some(url) = args.first() else {
+        bail!("usage: bench load URL [CONNECTIONS] [SECONDS]");
+    };
+    let connections = args.get(1).map_or(Ok(1), |c| c.parse())?;
+    let seconds = args.get(2).map_or(Ok(10), |s| s.parse())?;
+    let result = load(url, connections, Duration::from_secs(seconds)).await?;
+    println!(
+        "{url}: {connections} connection(s), {:.0} req/s, p50 {} µs, p99 {} µs, {} failures",
+        result.rate(),
+        result.p50_us(),
+        result.p99_us(),
+        result.failures
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let which: Vec<String> = std::env::args().skip(1).collect();
+    if which.first().map(String::as_str) == Some("load") {
+        return load_external(&which[1..]).await;
+    }
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
     let mut options = ServerOptions::new(bench_manifest()).await?;
     options
