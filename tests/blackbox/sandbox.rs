@@ -241,6 +241,25 @@ async fn no_state_survives_from_one_request_to_the_next() {
     }
 }
 
+/// An instance made ahead of its request gets its whole deadline from when the request takes
+/// it, however long it waited: here it waits longer than the deadline itself.
+#[tokio::test]
+async fn an_instance_that_waited_still_gets_its_whole_deadline() {
+    let server = hostile().await;
+    still_serving(&server).await;
+    // The component's deadline is 1,000 ms; its next instance is made now and then waits.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let started = Instant::now();
+    let response = server
+        .http
+        .get(server.url("/api/v1/hostile/sleep?ms=600"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200, "after {:?}", started.elapsed());
+    assert_eq!(response.text().await.expect("text"), "slept");
+}
+
 /// A body larger than the host's buffer reaches the client whole: the guest keeps running
 /// (and streaming) after it has handed over the response head.
 #[tokio::test]

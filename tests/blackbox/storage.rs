@@ -172,6 +172,32 @@ async fn storage_crud_through_a_component() {
     assert_eq!(gone["type"], "urn:mindflow:problem:not-found");
 }
 
+/// Instances are made ahead of their requests; each learns its caller from the request that
+/// takes it, whoever the component's previous caller was.
+#[tokio::test]
+async fn an_instance_made_ahead_learns_its_caller_from_its_request() {
+    let server = start().await;
+    let (alice, alice_id) = server.register(&email("alice")).await.expect("register");
+    let (bob, bob_id) = server.register(&email("bob")).await.expect("register");
+    let users = [(&alice, &alice_id), (&bob, &bob_id)];
+    for round in 0..30 {
+        // a, b, b, a, a, b, b, a, …: every change of caller, and repeats, in a row.
+        let (token, id) = users[round.div_ceil(2) % 2];
+        let (status, who, text) = get(&server, token, "/api/v1/probe/whoami").await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(who["user"].as_str(), Some(id.as_str()), "round {round}");
+    }
+    let concurrent = (0..16).map(|i| {
+        let (token, id) = users[i % 2];
+        let server = &server;
+        async move {
+            let (_, who, _) = get(server, token, "/api/v1/probe/whoami").await;
+            assert_eq!(who["user"].as_str(), Some(id.as_str()));
+        }
+    });
+    futures::future::join_all(concurrent).await;
+}
+
 #[tokio::test]
 async fn storage_validation_is_422_naming_the_field() {
     let server = start().await;

@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::Runtime;
 use super::limiter::MemoryCap;
+use super::ready::{ReadyInstance, ReadyInstances};
 use crate::capabilities::HostServices;
 use crate::capabilities::outbound::OutboundPolicy;
 use crate::manifest::Limits;
@@ -112,6 +113,8 @@ pub struct HttpComponent {
     pub(crate) limits: Limits,
     /// The storage collections the manifest grants (`tool.mindflow.collections`).
     pub(crate) collections: Arc<Vec<String>>,
+    /// Fresh instances made ahead of their requests.
+    pub(crate) ready: Arc<ReadyInstances>,
 }
 
 impl HttpComponent {
@@ -122,6 +125,9 @@ impl HttpComponent {
 
     /// Serves `request` with a fresh instance, under the component's memory cap and deadline.
     ///
+    /// The instance was made for this request ahead of it when one was waiting (see
+    /// [`super::ready`]), or is made now; either way it serves this request only.
+    ///
     /// # Errors
     /// [`DispatchError`] saying how the component failed; the host is unaffected.
     pub async fn handle(
@@ -131,6 +137,76 @@ impl HttpComponent {
         request_id: String,
         services: HostServices,
     ) -> Result<http::Response<ResponseBody>, DispatchError> {
+        self.ready.learn_services(&services);
+        let ReadyInstance {
+            mut store,
+            proxy,
+            exceeded,
+        } = match self.ready.take() {
+            Some(instance) => instance,
+            None => self.instantiate(services).await?,
+        };
+        let state = store.data_mut();
+        state.caller = caller;
+        state.request_id = request_id;
+        store.set_epoch_deadline(Runtime::deadline_ticks(self.limits.timeout_ms));
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let handed_over = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .and_then(|incoming| {
+                let outparam = store.data_mut().http().new_response_outparam(sender)?;
+                Ok((incoming, outparam))
+            });
+        let (incoming, outparam) = match handed_over {
+            Ok(resources) => resources,
+            Err(error) => {
+                self.replenish(Some(store));
+                return Err(DispatchError::Unavailable(error.to_string()));
+            }
+        };
+        let guest = async move {
+            let outcome = proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await;
+            (outcome, store)
+        };
+        // The epoch deadline stops guest code; this outer deadline also covers a guest
+        // blocked in a host call (an outbound request that never answers).
+        let timeout_ms = self.limits.timeout_ms;
+        let outer = Duration::from_millis(timeout_ms) + Duration::from_millis(250);
+        match tokio::time::timeout(outer, self.run_guest(Box::pin(guest), receiver)).await {
+            Ok(Answer::Streaming(Ok(response))) => Ok(response),
+            Ok(Answer::Streaming(Err(code))) => Err(DispatchError::Component(format!("{code:?}"))),
+            Ok(Answer::Finished {
+                outcome,
+                response,
+                store,
+            }) => {
+                let result = match (response, outcome) {
+                    (Some(Ok(response)), _) => Ok(response.map(with_ready_frames_buffered)),
+                    (Some(Err(code)), _) => Err(DispatchError::Component(format!("{code:?}"))),
+                    (None, Ok(())) => Err(DispatchError::NoResponse),
+                    (None, Err(failure)) => Err(classify(failure, &exceeded, timeout_ms)),
+                };
+                self.replenish(Some(store));
+                result
+            }
+            // Dropping the guest's future (inside the timeout) dropped its store: the
+            // instance is gone.
+            Err(_elapsed) => {
+                self.replenish(None);
+                Err(DispatchError::Timeout(timeout_ms))
+            }
+        }
+    }
+
+    /// A new store with a fresh instance of the component in it, not yet called: the
+    /// component's environment, variables and grants, its memory cap and a deadline for the
+    /// instantiation itself.
+    async fn instantiate(&self, services: HostServices) -> Result<ReadyInstance, DispatchError> {
         let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
         let mut wasi = WasiCtx::builder();
         wasi.envs(&self.environment);
@@ -140,8 +216,8 @@ impl HttpComponent {
             table: ResourceTable::new(),
             hooks: self.policy.clone(),
             limiter,
-            caller,
-            request_id,
+            caller: None,
+            request_id: String::new(),
             variables: self.variables.clone(),
             services,
             collections: self.collections.clone(),
@@ -151,113 +227,100 @@ impl HttpComponent {
         store.limiter(|state| &mut state.limiter);
         store.set_epoch_deadline(Runtime::deadline_ticks(self.limits.timeout_ms));
         store.epoch_deadline_trap();
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let incoming = store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, request)
+        let proxy = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
             .map_err(|e| DispatchError::Unavailable(e.to_string()))?;
-        let outparam = store
-            .data_mut()
-            .http()
-            .new_response_outparam(sender)
-            .map_err(|e| DispatchError::Unavailable(e.to_string()))?;
-        let pre = self.pre.clone();
-        let guest = async move {
-            let proxy = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| Failure::Instantiate(e.to_string()))?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await
-                .map_err(Failure::Call)
+        Ok(ReadyInstance {
+            store,
+            proxy,
+            exceeded,
+        })
+    }
+
+    /// After a request: drops its store (resetting the instance's slot) and makes the next
+    /// request's instance, on a task of its own so that neither delays the response.
+    fn replenish(&self, used: Option<Store<RequestState>>) {
+        let component = self.clone();
+        tokio::spawn(async move { component.recycle(used).await });
+    }
+
+    async fn recycle(&self, used: Option<Store<RequestState>>) {
+        drop(used);
+        if !self.ready.wants_more() {
+            return;
+        }
+        let Some(services) = self.ready.services().cloned() else {
+            return;
         };
-        // The epoch deadline stops guest code; this outer deadline also covers a guest
-        // blocked in a host call (an outbound request that never answers).
-        let timeout_ms = self.limits.timeout_ms;
-        let outer = Duration::from_millis(timeout_ms) + Duration::from_millis(250);
-        match tokio::time::timeout(outer, run_guest(Box::pin(guest), receiver)).await {
-            Ok(Answer::Response(Ok(response), GuestRan::ToTheEnd)) => {
-                Ok(response.map(with_ready_frames_buffered))
-            }
-            Ok(Answer::Response(Ok(response), GuestRan::Streaming)) => Ok(response),
-            Ok(Answer::Response(Err(code), _)) => {
-                Err(DispatchError::Component(format!("{code:?}")))
-            }
-            Ok(Answer::Finished(Ok(()))) => Err(DispatchError::NoResponse),
-            Ok(Answer::Finished(Err(failure))) => Err(classify(failure, &exceeded, timeout_ms)),
-            // Dropping the guest's future (inside the timeout) drops its store: the
-            // instance is gone.
-            Err(_elapsed) => Err(DispatchError::Timeout(timeout_ms)),
+        match self.instantiate(services).await {
+            Ok(instance) => self.ready.put(instance),
+            Err(error) => tracing::debug!(%error, "cannot make an instance ahead of its request"),
+        }
+    }
+
+    /// Drives the guest on the request's own task until it sets a response: no task spawn
+    /// and no cross-thread wake-up on the common path, where a guest answers in one go. A
+    /// guest still running when its response arrives (streaming the body) moves to a task of
+    /// its own, so the body keeps flowing while the response is sent.
+    async fn run_guest(
+        &self,
+        mut guest: GuestRun,
+        mut receiver: tokio::sync::oneshot::Receiver<ResponseResult>,
+    ) -> Answer {
+        tokio::select! {
+            biased;
+            (outcome, store) = &mut guest => Answer::Finished {
+                outcome,
+                response: receiver.try_recv().ok(),
+                store,
+            },
+            response = &mut receiver => match response {
+                Ok(response) => {
+                    let component = self.clone();
+                    tokio::spawn(async move {
+                        let (_, store) = guest.await;
+                        component.recycle(Some(store)).await;
+                    });
+                    Answer::Streaming(response)
+                }
+                // The guest dropped its response slot without answering: wait for its end.
+                Err(_) => {
+                    let (outcome, store) = guest.await;
+                    Answer::Finished { outcome, response: None, store }
+                }
+            },
         }
     }
 }
 
-type GuestRun = std::pin::Pin<Box<dyn Future<Output = Result<(), Failure>> + Send>>;
+type GuestRun = std::pin::Pin<
+    Box<dyn Future<Output = (Result<(), wasmtime::Error>, Store<RequestState>)> + Send>,
+>;
 type ResponseResult =
     Result<http::Response<ResponseBody>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>;
 
-/// Whether the guest was still running when its response was handed over.
-enum GuestRan {
-    /// It had finished: its whole body is already waiting in the host's buffer.
-    ToTheEnd,
-    /// It is still writing its body, on a task of its own.
-    Streaming,
-}
-
 /// How a guest's run ended, as far as the request is concerned.
 enum Answer {
-    /// The guest set a response.
-    Response(ResponseResult, GuestRan),
-    /// The guest finished, or failed, without setting a response.
-    Finished(Result<(), Failure>),
+    /// The guest finished (and handed its store back), having set `response` or not.
+    Finished {
+        outcome: Result<(), wasmtime::Error>,
+        response: Option<ResponseResult>,
+        store: Store<RequestState>,
+    },
+    /// The guest set a response and is still writing its body, on a task of its own.
+    Streaming(ResponseResult),
 }
 
-/// Drives the guest on the request's own task until it sets a response: no task spawn and
-/// no cross-thread wake-up on the common path, where a guest answers in one go. A guest
-/// still running when its response arrives (streaming the body) moves to a task of its own,
-/// so the body keeps flowing while the response is sent.
-async fn run_guest(
-    mut guest: GuestRun,
-    mut receiver: tokio::sync::oneshot::Receiver<ResponseResult>,
-) -> Answer {
-    tokio::select! {
-        biased;
-        finished = &mut guest => match receiver.try_recv() {
-            Ok(response) => Answer::Response(response, GuestRan::ToTheEnd),
-            Err(_) => Answer::Finished(finished),
-        },
-        response = &mut receiver => match response {
-            Ok(response) => {
-                tokio::spawn(guest);
-                Answer::Response(response, GuestRan::Streaming)
-            }
-            // The guest dropped its response slot without answering: wait for its end.
-            Err(_) => Answer::Finished(guest.await),
-        },
+fn classify(error: wasmtime::Error, exceeded: &AtomicBool, timeout_ms: u64) -> DispatchError {
+    if exceeded.load(Ordering::Relaxed) {
+        return DispatchError::MemoryLimit;
     }
-}
-
-enum Failure {
-    Instantiate(String),
-    Call(wasmtime::Error),
-}
-
-fn classify(failure: Failure, exceeded: &AtomicBool, timeout_ms: u64) -> DispatchError {
-    match failure {
-        Failure::Instantiate(message) => DispatchError::Unavailable(message),
-        Failure::Call(error) => {
-            if exceeded.load(Ordering::Relaxed) {
-                return DispatchError::MemoryLimit;
-            }
-            match error.downcast_ref::<wasmtime::Trap>() {
-                Some(wasmtime::Trap::Interrupt) => DispatchError::Timeout(timeout_ms),
-                Some(trap) => DispatchError::Trap(trap.to_string()),
-                None => DispatchError::Trap(format!("{error:#}")),
-            }
-        }
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => DispatchError::Timeout(timeout_ms),
+        Some(trap) => DispatchError::Trap(trap.to_string()),
+        None => DispatchError::Trap(format!("{error:#}")),
     }
 }
 

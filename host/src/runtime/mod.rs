@@ -16,6 +16,7 @@ mod inspect;
 mod limiter;
 mod prepare;
 mod pure;
+mod ready;
 
 use std::path::PathBuf;
 use std::sync::Arc;

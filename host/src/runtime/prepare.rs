@@ -133,6 +133,7 @@ impl Runtime {
                     environment: Arc::new(decl.environment.clone().into_iter().collect()),
                     limits: decl.grants.limits,
                     collections: Arc::new(decl.grants.collections.clone()),
+                    ready: Arc::default(),
                 })
             }
             ComponentKind::CrisisRules => {
