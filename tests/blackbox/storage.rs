@@ -180,7 +180,7 @@ async fn an_instance_made_ahead_learns_its_caller_from_its_request() {
     let (alice, alice_id) = server.register(&email("alice")).await.expect("register");
     let (bob, bob_id) = server.register(&email("bob")).await.expect("register");
     let users = [(&alice, &alice_id), (&bob, &bob_id)];
-    for round in 0..30 {
+    for round in 0..30_usize {
         // a, b, b, a, a, b, b, a, …: every change of caller, and repeats, in a row.
         let (token, id) = users[round.div_ceil(2) % 2];
         let (status, who, text) = get(&server, token, "/api/v1/probe/whoami").await;
