@@ -109,7 +109,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     let state = AppState {
         db,
         registry,
-        tokens,
+        tokens: Arc::new(tokens),
         services,
         oidc,
         callers,

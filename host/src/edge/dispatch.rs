@@ -8,7 +8,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use tracing::Instrument;
@@ -19,6 +19,15 @@ use super::caller;
 use super::problem::ApiError;
 use crate::manifest::Authentication;
 use crate::runtime::{DispatchError, Runnable};
+
+// Spin's routing headers, and the request id, as a component sees them.
+const SPIN_FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
+const SPIN_PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
+const SPIN_MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
+const SPIN_RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
+const SPIN_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
+const SPIN_BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The fallback handler: everything not served by the host itself.
 pub async fn to_component(State(state): State<AppState>, request: Request) -> Response {
@@ -90,13 +99,13 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, ApiErro
     headers.remove(header::AUTHORIZATION);
     headers.remove(header::COOKIE);
     let spin_headers = [
-        ("spin-full-url", full_url.as_str()),
-        ("spin-path-info", matched.path_info.as_str()),
-        ("spin-matched-route", raw_route.as_str()),
-        ("spin-raw-component-route", raw_route.as_str()),
-        ("spin-component-route", matched.matched_prefix.as_str()),
-        ("spin-base-path", "/"),
-        ("x-request-id", request_id.as_str()),
+        (SPIN_FULL_URL, full_url.as_str()),
+        (SPIN_PATH_INFO, matched.path_info.as_str()),
+        (SPIN_MATCHED_ROUTE, raw_route.as_str()),
+        (SPIN_RAW_COMPONENT_ROUTE, raw_route.as_str()),
+        (SPIN_COMPONENT_ROUTE, matched.matched_prefix.as_str()),
+        (SPIN_BASE_PATH, "/"),
+        (X_REQUEST_ID, request_id.as_str()),
     ];
     for (name, value) in spin_headers {
         if let Ok(value) = HeaderValue::from_str(value) {

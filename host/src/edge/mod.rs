@@ -32,7 +32,8 @@ pub const MAX_JSON_BODY: usize = 64 * 1024;
 /// Largest component upload.
 pub const MAX_COMPONENT_UPLOAD: usize = 64 << 20;
 
-/// What every handler shares.
+/// What every handler shares. Cloned for every request (axum's `State`), so every field is
+/// a handle: cloning is a few reference counts, never a copy of keys or tables.
 #[derive(Clone)]
 pub struct AppState {
     /// The database.
@@ -40,7 +41,7 @@ pub struct AppState {
     /// The component registry.
     pub registry: Arc<ComponentRegistry>,
     /// Access-token keys.
-    pub tokens: TokenKeys,
+    pub tokens: Arc<TokenKeys>,
     /// What capabilities reach (database, data keys).
     pub services: HostServices,
     /// Verifies Google and Apple ID tokens (`POST /api/v1/auth/oauth/{provider}`).

@@ -227,10 +227,12 @@ impl Manifest {
     /// The component and match for a request path, by Spin's precedence: an exact route
     /// beats a wildcard, and a longer wildcard prefix beats a shorter one.
     pub fn route(&self, path: &str) -> Option<(&HttpRoute, RouteMatch)> {
-        self.routes
+        let best = self
+            .routes
             .iter()
-            .filter_map(|r| r.route.matches(path).map(|m| (r, m)))
-            .max_by_key(|(r, _)| r.route.specificity())
+            .filter(|r| r.route.accepts(path))
+            .max_by_key(|r| r.route.specificity())?;
+        best.route.matches(path).map(|m| (best, m))
     }
 }
 

@@ -80,13 +80,23 @@ impl Route {
         (!self.wildcard, self.segments.len(), literals)
     }
 
+    /// Whether the route matches a request path (without query), without building the match:
+    /// a request is checked against every route, and only the winner's match is built.
+    pub fn accepts(&self, path: &str) -> bool {
+        let mut parts = path_segments(path);
+        for segment in &self.segments {
+            match (segment, parts.next()) {
+                (_, None) => return false,
+                (Segment::Literal(literal), Some(part)) if literal != part => return false,
+                _ => {}
+            }
+        }
+        self.wildcard || parts.next().is_none()
+    }
+
     /// Matches a request path (without query).
     pub fn matches(&self, path: &str) -> Option<RouteMatch> {
-        let trimmed = path
-            .strip_suffix('/')
-            .filter(|p| !p.is_empty())
-            .unwrap_or(path);
-        let mut parts = trimmed.split('/').skip(1).filter(|s| !s.is_empty());
+        let mut parts = path_segments(path);
         let mut parameters = Vec::new();
         let mut prefix = String::new();
         for segment in &self.segments {
@@ -120,12 +130,25 @@ impl Route {
     }
 }
 
+/// A request path's non-empty segments (a trailing `/` is not one).
+fn path_segments(path: &str) -> impl Iterator<Item = &str> {
+    let trimmed = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    trimmed.split('/').skip(1).filter(|s| !s.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The match, after checking that `accepts` agrees with it.
     fn m(route: &str, path: &str) -> Option<RouteMatch> {
-        Route::parse(route).ok()?.matches(path)
+        let route = Route::parse(route).ok()?;
+        let found = route.matches(path);
+        assert_eq!(route.accepts(path), found.is_some(), "{route:?} on {path}");
+        found
     }
 
     #[test]
