@@ -365,3 +365,110 @@ fn prepend(
     http_body_util::StreamBody::new(taken.chain(http_body_util::BodyStream::new(body)))
         .boxed_unsync()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::crisis::service::CrisisService;
+    use crate::crypto::{KeyService, MasterKeys};
+    use crate::manifest::Manifest;
+    use crate::registry::ComponentRegistry;
+    use crate::runtime::ready::WAITING_PER_COMPONENT;
+    use crate::runtime::{Runnable, Runtime};
+
+    const MANIFEST: &str = "spin_manifest_version = 2\n[application]\nname = \"t\"\n[[trigger.http]]\nroute = \"/hello/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello-spin.wasm\"\n[component.hello.tool.mindflow]\nauthentication = \"none\"\n";
+
+    /// The real hello-spin component, active in a registry, and the host services.
+    async fn hello() -> (HttpComponent, HostServices, tempfile::TempDir) {
+        let components = std::env::var_os("MINDFLOW_COMPONENTS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/components")
+            });
+        let manifest = Manifest::parse(MANIFEST, &components)
+            .expect("manifest (build the components first: `cargo xtask components`)");
+        let (db, dir) = crate::db::testing::sqlite().await;
+        let runtime = Runtime::new(dir.path().join("cache")).expect("runtime");
+        let registry = Arc::new(ComponentRegistry::new(
+            runtime,
+            db.clone(),
+            Arc::new(manifest),
+            HashMap::new(),
+        ));
+        registry.bootstrap().await.expect("bootstrap");
+        let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
+        let crisis = CrisisService::new(registry.clone(), db.clone(), keys.clone(), "moderate")
+            .expect("crisis service");
+        let services = HostServices {
+            db,
+            keys,
+            crisis,
+            embedding_dimension: 384,
+        };
+        let active = registry.get("hello").expect("active");
+        let Runnable::Http(component) = &active.prepared.runnable else {
+            panic!("not an HTTP component");
+        };
+        (component.clone(), services, dir)
+    }
+
+    async fn get(component: &HttpComponent, services: &HostServices, path: &str) -> String {
+        let request = http::Request::get(format!("http://localhost{path}"))
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = component
+            .handle(request, None, "test".into(), services.clone())
+            .await
+            .expect("response");
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().collect().await.expect("body");
+        String::from_utf8(body.to_bytes().to_vec()).expect("utf-8")
+    }
+
+    /// Lets the tasks spawned after a request run (this runtime has one thread).
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_request_the_next_instance_is_made_and_waits() {
+        let (component, services, _dir) = hello().await;
+        assert_eq!(component.ready.waiting(), 0);
+        // The first request makes its instance on the spot, then leaves one waiting.
+        assert!(
+            get(&component, &services, "/hello/a")
+                .await
+                .contains("/hello/a")
+        );
+        settle().await;
+        assert_eq!(component.ready.waiting(), 1);
+        // Each later request takes the waiting one, and another is made after it.
+        for round in 0..5 {
+            let body = get(&component, &services, &format!("/hello/{round}")).await;
+            assert!(body.contains(&format!("/hello/{round}")), "{body}");
+            settle().await;
+            assert_eq!(component.ready.waiting(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_leave_at_most_the_limit_waiting() {
+        let (component, services, _dir) = hello().await;
+        let requests = (0..8).map(|i| {
+            let (component, services) = (component.clone(), services.clone());
+            async move { get(&component, &services, &format!("/hello/{i}")).await }
+        });
+        for (i, body) in futures::future::join_all(requests).await.iter().enumerate() {
+            assert!(body.contains(&format!("/hello/{i}")), "{body}");
+        }
+        settle().await;
+        assert_eq!(component.ready.waiting(), WAITING_PER_COMPONENT);
+    }
+}
