@@ -80,6 +80,11 @@ pub struct ServeConfig {
     /// (`low`, `moderate`, `high` or `imminent`).
     #[arg(long, env = "MINDFLOW_CRISIS_THRESHOLD", default_value = "moderate")]
     pub crisis_threshold: String,
+    /// Comma-separated addresses and CIDR ranges of the reverse proxies in front of the
+    /// service: from them, the client's address is read from `X-Forwarded-For` (login
+    /// throttling, session and consent records). None by default: the header is ignored.
+    #[arg(long, env = "MINDFLOW_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
     /// Mount `GET /bench/native`, the native twin of the dispatch benchmark's component.
     #[arg(long, env = "MINDFLOW_BENCH_NATIVE", hide = true)]
     pub bench_native: bool,

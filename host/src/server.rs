@@ -106,6 +106,8 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     crate::identity::housekeeping::spawn(db.clone());
     crate::retention::spawn(db.clone());
     let callers = crate::identity::callers::CallerCache::start(&db);
+    let trusted_proxies = edge::client::TrustedProxies::parse(&serve.trusted_proxies)
+        .map_err(|message| anyhow::anyhow!("--trusted-proxies: {message}"))?;
     let state = AppState {
         db,
         registry,
@@ -113,6 +115,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         services,
         oidc,
         callers,
+        trusted_proxies: Arc::new(trusted_proxies),
     };
     let listener = TcpListener::bind(serve.listen)
         .await

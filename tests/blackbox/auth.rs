@@ -319,26 +319,103 @@ async fn failed_logins_are_throttled_per_account_with_retry_after() {
     );
 }
 
-#[tokio::test]
-async fn failed_logins_are_throttled_per_address() {
-    let server = server().await;
+/// Registers `innocent@example.com`, then fails twenty logins spread over five other
+/// accounts (none of them over the per-account limit), each forwarded for `client(i)` when
+/// that is an address.
+async fn spray_failed_logins(server: &Server, client: impl Fn(usize) -> Option<String>) {
     server
         .register("innocent@example.com")
         .await
         .expect("register");
-    // Twenty failures spread over accounts, none of them over the per-account limit.
     for i in 0..20 {
-        let response = login(
-            &server,
-            &format!("spray{}@example.com", i % 5),
-            "wrong passphrase!",
-        )
-        .await;
+        let email = format!("spray{}@example.com", i % 5);
+        let response = match client(i) {
+            Some(client) => login_via_proxy(server, &client, &email, "wrong passphrase!").await,
+            None => login(server, &email, "wrong passphrase!").await,
+        };
         assert_eq!(response.status(), 401, "attempt {i}");
     }
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_address() {
+    let server = server().await;
+    spray_failed_logins(&server, |_| None).await;
     let throttled = login(&server, "innocent@example.com", PASSWORD).await;
     assert_eq!(throttled.status(), 429);
     assert!(throttled.headers().contains_key("retry-after"));
+}
+
+/// A login as if forwarded by a proxy for `client`.
+async fn login_via_proxy(
+    server: &Server,
+    client: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    server
+        .http
+        .post(server.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+}
+
+/// `X-Forwarded-For` is ignored unless the operator trusts the proxy: a client cannot
+/// escape the per-address throttle by writing a different address in each request.
+#[tokio::test]
+async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
+    let server = server().await;
+    spray_failed_logins(&server, |i| Some(format!("203.0.113.{i}"))).await;
+    let throttled =
+        login_via_proxy(&server, "198.51.100.1", "innocent@example.com", PASSWORD).await;
+    assert_eq!(throttled.status(), 429);
+}
+
+/// Behind a trusted proxy (`MINDFLOW_TRUSTED_PROXIES`), failed logins count against the
+/// client the proxy reports, not against the proxy that every client comes through.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own() {
+    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    options
+        .env
+        .push(("MINDFLOW_TRUSTED_PROXIES".into(), "127.0.0.1, ::1".into()));
+    let server = Server::start(options).await.expect("server");
+    spray_failed_logins(&server, |_| Some("203.0.113.7".into())).await;
+    let sprayer = login_via_proxy(&server, "203.0.113.7", "innocent@example.com", PASSWORD).await;
+    assert_eq!(sprayer.status(), 429);
+    // A client writing its own header in front of the proxy's entry is still the sprayer.
+    let spoofed = login_via_proxy(
+        &server,
+        "198.51.100.1, 203.0.113.7",
+        "innocent@example.com",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(spoofed.status(), 429);
+    let someone_else =
+        login_via_proxy(&server, "198.51.100.1", "innocent@example.com", PASSWORD).await;
+    assert_eq!(someone_else.status(), 200);
+}
+
+#[tokio::test]
+async fn a_malformed_trusted_proxy_list_stops_start_up() {
+    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    options.env.push((
+        "MINDFLOW_TRUSTED_PROXIES".into(),
+        "10.0.0.0/8, proxy.internal".into(),
+    ));
+    let error = Server::start(options)
+        .await
+        .err()
+        .expect("start-up refused");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("trusted-proxies") && text.contains("proxy.internal"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -18,12 +18,12 @@
 //! - Secrets (passwords, tokens, ID tokens) are never logged.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -109,11 +109,12 @@ pub struct DeleteAccountBody {
     password: Option<String>,
 }
 
-/// Who is on the other end: the peer address (from the server's connect info) and the
-/// `User-Agent`, both only recorded with refresh tokens and used for throttling.
+/// Who is on the other end: the client's address (the peer's, or behind trusted proxies the
+/// one they report, see [`super::client`]) and the `User-Agent`, both only recorded with
+/// refresh tokens and used for throttling.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
-    /// The peer address.
+    /// The client's address.
     pub ip: Option<IpAddr>,
     /// The `User-Agent`, without control characters, shortened.
     pub user_agent: Option<String>,
@@ -123,10 +124,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_canonical());
+        let ip = super::client::client_address(parts);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod auth;
 pub mod caller;
+pub mod client;
 pub mod crisis;
 pub mod dispatch;
 pub mod health;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub oidc: crate::identity::oidc::OidcVerifier,
     /// Callers recently looked up (PostgreSQL), forgotten when they change.
     pub callers: crate::identity::callers::CallerCache,
+    /// The reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<client::TrustedProxies>,
 }
 
 /// The whole HTTP application.
@@ -96,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/admin", admin)
         .nest("/api/v1/users", users)
         .fallback(dispatch::to_component)
+        .layer(axum::Extension(state.trusted_proxies.clone()))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

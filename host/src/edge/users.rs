@@ -13,12 +13,12 @@
 //! Every answer about the caller carries `Cache-Control: no-store`.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::str::FromStr;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
@@ -65,8 +65,8 @@ const MAX_USER_AGENT_CHARS: usize = 512;
 const JOURNAL_PURPOSE: &str = "journal";
 const SAFETY_PLAN_PURPOSE: &str = "safety_plan";
 
-/// The client's address as the connection reports it (`None` when the server was started
-/// without connection info, e.g. in tests that call the router directly).
+/// The client's address (see [`super::client`]; `None` when the server was started without
+/// connection info, e.g. in tests that call the router directly).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
@@ -74,12 +74,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_canonical()),
-        ))
+        Ok(Self(super::client::client_address(parts)))
     }
 }
 
