@@ -989,6 +989,45 @@ async fn wait_for_mail(server: &Server, count: usize) -> Vec<Value> {
     }
 }
 
+/// A reset is stored before the answer: killed right after its 202, the server delivers the
+/// mail when it comes back. Known and unknown addresses take the same minimum time.
+#[tokio::test]
+async fn a_requested_reset_survives_a_kill_right_after_the_answer() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    options.data_dir = Some(data.path().join("data"));
+    let restart = ServerOptions {
+        manifest: options.manifest.clone(),
+        database_url: options.database_url.clone(),
+        env: options.env.clone(),
+        flags: options.flags.clone(),
+        data_dir: options.data_dir.clone(),
+    };
+    let server = Server::start(options).await.expect("server");
+    register(&server, "durable@example.com").await;
+    for email in ["nobody@example.com", "durable@example.com"] {
+        let started = Instant::now();
+        let response = post(
+            &server,
+            "/api/v1/auth/forgot-password",
+            json!({"email": email}),
+        )
+        .await;
+        assert_eq!(response.status(), 202);
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "{email} answered after {:?}",
+            started.elapsed()
+        );
+    }
+    // SIGKILL: no graceful shutdown, no chance to finish anything after the answer.
+    drop(server);
+    let again = Server::start(restart).await.expect("restart");
+    let messages = wait_for_mail(&again, 1).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["to"], "durable@example.com");
+}
+
 #[tokio::test]
 async fn forgot_and_reset_password_through_the_file_mailer() {
     let server = server().await;

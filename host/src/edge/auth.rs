@@ -586,55 +586,64 @@ pub async fn oauth(
     .await
 }
 
-/// Stores a reset token and queues its mail, if the account exists (run after answering).
-async fn queue_password_reset(db: Database, email: String) {
-    let result = async {
-        let Some(user) = db.user_by_email(&email).await? else {
-            return Ok(None);
-        };
-        let token = opaque::generate();
-        let now = Utc::now();
-        let expires_at = now + Duration::minutes(RESET_TTL_MINUTES);
-        let outcome = db
-            .request_password_reset(
-                user.id,
-                &token.hash,
-                expires_at,
-                now,
-                now - Duration::minutes(RESET_TTL_MINUTES),
-                MAX_OUTSTANDING_RESETS,
-                &user.email,
-                json!({"token": token.token, "expires_at": expires_at}),
-            )
-            .await?;
-        Ok::<_, crate::db::DbError>(Some((user.id, outcome)))
-    }
-    .await;
-    match result {
-        Ok(Some((user_id, ResetRequest::Queued))) => {
-            tracing::info!(%user_id, "password reset requested");
-        }
-        Ok(Some((user_id, ResetRequest::Throttled))) => {
-            tracing::info!(%user_id, "password reset not sent: too many outstanding requests");
-        }
-        Ok(None) => {}
-        Err(error) => tracing::error!(%error, "cannot queue a password reset"),
-    }
-}
-
-/// Requests a password-reset mail. Always 202 with the same body.
+/// Stores a reset token and queues its mail, in one transaction, if the account exists and
+/// holds fewer than [`MAX_OUTSTANDING_RESETS`] unused tokens.
 ///
 /// # Errors
-/// 400/422 for a malformed body only.
+/// [`crate::db::DbError`] when the database cannot be reached or refuses the write.
+pub async fn queue_password_reset(
+    db: &Database,
+    email: &str,
+) -> Result<Option<ResetRequest>, crate::db::DbError> {
+    let Some(user) = db.user_by_email(email).await? else {
+        return Ok(None);
+    };
+    let token = opaque::generate();
+    let now = Utc::now();
+    let expires_at = now + Duration::minutes(RESET_TTL_MINUTES);
+    let outcome = db
+        .request_password_reset(
+            user.id,
+            &token.hash,
+            expires_at,
+            now,
+            now - Duration::minutes(RESET_TTL_MINUTES),
+            MAX_OUTSTANDING_RESETS,
+            &user.email,
+            json!({"token": token.token, "expires_at": expires_at}),
+        )
+        .await?;
+    match outcome {
+        ResetRequest::Queued => tracing::info!(user_id = %user.id, "password reset requested"),
+        ResetRequest::Throttled => tracing::info!(
+            user_id = %user.id,
+            "password reset not sent: too many outstanding requests"
+        ),
+    }
+    Ok(Some(outcome))
+}
+
+/// How long a forgot-password request takes to answer, at least: whether the address has an
+/// account decides whether a token and a mail are written, and the answer must not tell.
+pub const FORGOT_PASSWORD_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Requests a password-reset mail. Always 202 with the same body, after the same time
+/// ([`FORGOT_PASSWORD_ANSWER_FLOOR`]) whether or not an account uses the address; the token
+/// and its mail are durable before the answer.
+///
+/// # Errors
+/// 400/422 for a malformed body; 503 when the database is unavailable.
 pub async fn forgot_password(
     State(state): State<AppState>,
     body: Result<Json<ForgotPasswordBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let answer_at = tokio::time::Instant::now() + FORGOT_PASSWORD_ANSWER_FLOOR;
     let body = json_body(body)?;
     let email = identity::normalise_email(&body.email);
     if identity::is_plausible_email(&email) {
-        tokio::spawn(queue_password_reset(state.db.clone(), email));
+        queue_password_reset(&state.db, &email).await?;
     }
+    tokio::time::sleep_until(answer_at).await;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
@@ -766,6 +775,42 @@ pub async fn delete_account(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reset and its mail are stored by the time queueing returns (the handler answers
+    /// only after that): for an account, up to the outstanding limit; for an unknown address,
+    /// nothing.
+    #[tokio::test]
+    async fn a_reset_and_its_mail_are_stored_before_queueing_returns() {
+        let (sqlite, _dir) = crate::db::testing::sqlite().await;
+        let postgres = crate::db::testing::postgres().await.map(|(db, _)| db);
+        for db in std::iter::once(sqlite).chain(postgres) {
+            db.create_user("ada@example.com", "not-a-real-hash", None)
+                .await
+                .expect("user");
+            let queue = |email: &'static str| {
+                let db = db.clone();
+                async move { queue_password_reset(&db, email).await.expect("queue") }
+            };
+            let mail = || async { db.undelivered_outbox(100, 100).await.expect("outbox") };
+            assert_eq!(queue("nobody@example.com").await, None);
+            assert!(mail().await.is_empty());
+            for sent in 1..=MAX_OUTSTANDING_RESETS {
+                assert_eq!(queue("ada@example.com").await, Some(ResetRequest::Queued));
+                let queued = mail().await;
+                assert_eq!(queued.len() as i64, sent);
+                assert!(
+                    queued
+                        .iter()
+                        .all(|m| m.kind == "password_reset" && m.recipient == "ada@example.com")
+                );
+            }
+            assert_eq!(
+                queue("ada@example.com").await,
+                Some(ResetRequest::Throttled)
+            );
+            assert_eq!(mail().await.len() as i64, MAX_OUTSTANDING_RESETS);
+        }
+    }
 
     #[test]
     fn attempts_are_keyed_by_account_and_address() {

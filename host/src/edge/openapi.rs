@@ -66,7 +66,7 @@ fn host_document() -> Value {
             "/api/v1/auth/forgot-password": {"post": {
                 "summary": "Request a password-reset code by mail", "operationId": "forgotPassword",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email"], "additionalProperties": false, "properties": {"email": {"type": "string"}}}}}},
-                "responses": {"202": {"description": "Always the same answer, whether or not an account uses the address. If one does, a single-use code valid for one hour is mailed."}, "422": problem_response("Malformed body.")}
+                "responses": {"202": {"description": "Always the same answer, after the same minimum time (250 ms), whether or not an account uses the address. If one does, a single-use code valid for one hour is stored and its mail queued before the answer."}, "422": problem_response("Malformed body."), "503": problem_response("The database is unavailable: nothing was stored; try again.")}
             }},
             "/api/v1/auth/reset-password": {"post": {
                 "summary": "Set a new password with a reset code", "operationId": "resetPassword",
