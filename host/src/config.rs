@@ -76,6 +76,13 @@ pub struct ServeConfig {
     /// How outbox mail is delivered (`file`: JSON files in `<data-dir>/outbox-mail/`).
     #[arg(long, env = "MINDFLOW_MAILER", value_enum, default_value_t = crate::mail::MailerKind::File)]
     pub mailer: crate::mail::MailerKind,
+    /// The SMTP relay for `--mailer smtp`: `smtp://[user:password@]host[:port][?tls=required]`
+    /// (STARTTLS) or `smtps://…` (TLS from the start). A secret: never logged.
+    #[arg(long, env = "MINDFLOW_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of outgoing mail for `--mailer smtp` (`MindFlow <no-reply@example.com>`).
+    #[arg(long, env = "MINDFLOW_MAIL_FROM")]
+    pub mail_from: Option<String>,
     /// The lowest crisis severity that records a crisis event and shows resources
     /// (`low`, `moderate`, `high` or `imminent`).
     #[arg(long, env = "MINDFLOW_CRISIS_THRESHOLD", default_value = "moderate")]

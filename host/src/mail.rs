@@ -7,7 +7,7 @@
 //! update, so one message is not delivered twice by two hosts at once.
 //!
 //! Logs name only the message id and kind, never the address or the payload (a reset token
-//! is a credential).
+//! is a credential), nor the SMTP URL (it may hold the relay's password).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,40 @@ pub enum MailerKind {
     /// Development: each message is written as JSON into `<data-dir>/outbox-mail/`.
     #[default]
     File,
+    /// Production: each message is sent through an SMTP relay (`MINDFLOW_SMTP_URL`) from
+    /// `MINDFLOW_MAIL_FROM`.
+    Smtp,
+}
+
+/// How long one SMTP delivery may take (connect, greet, send) before it counts as failed.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the mailer is configured with.
+#[derive(Debug, Clone)]
+pub struct MailSettings<'a> {
+    /// Which mailer.
+    pub kind: MailerKind,
+    /// The data directory (the file mailer writes under it).
+    pub data_dir: &'a Path,
+    /// The relay, for SMTP: `smtp://[user:password@]host[:port][?tls=required]` (STARTTLS
+    /// when required) or `smtps://…` (TLS from the start).
+    pub smtp_url: Option<&'a str>,
+    /// The sender, for SMTP: `no-reply@example.com` or `MindFlow <no-reply@example.com>`.
+    pub from: Option<&'a str>,
+}
+
+/// Why the mailer configuration was refused (at start-up).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MailConfigError {
+    /// The SMTP mailer needs a setting that is missing.
+    #[error("the smtp mailer needs {0}")]
+    Missing(&'static str),
+    /// The SMTP URL is not one (the URL itself is not repeated: it may hold a password).
+    #[error("MINDFLOW_SMTP_URL is not a valid smtp:// or smtps:// URL")]
+    SmtpUrl,
+    /// The sender is not a mailbox.
+    #[error("MINDFLOW_MAIL_FROM `{0}` is not a mail address")]
+    From(String),
 }
 
 /// Why a message was not delivered.
@@ -47,6 +81,12 @@ pub enum MailError {
     /// The payload lacks what the template needs.
     #[error("the message payload is incomplete")]
     BadPayload,
+    /// The recipient is not a mail address.
+    #[error("the recipient is not a mail address")]
+    Recipient,
+    /// The relay refused the message or could not be reached.
+    #[error("the SMTP relay did not take the message: {0}")]
+    Smtp(String),
 }
 
 /// A message ready to send.
@@ -144,18 +184,91 @@ impl FileMailer {
     }
 }
 
+/// Sends each message through an SMTP relay, one connection per message.
+#[derive(Clone)]
+pub struct SmtpMailer {
+    transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+    from: lettre::message::Mailbox,
+}
+
+impl std::fmt::Debug for SmtpMailer {
+    // The transport holds the relay's credentials: not printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpMailer")
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmtpMailer {
+    /// A mailer for the relay at `url`, sending from `from`.
+    ///
+    /// # Errors
+    /// [`MailConfigError`] when the URL or the sender is malformed.
+    pub fn new(url: &str, from: &str) -> Result<Self, MailConfigError> {
+        let from = from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|_| MailConfigError::From(from.to_owned()))?;
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map_err(|_| MailConfigError::SmtpUrl)?
+            .timeout(Some(SMTP_TIMEOUT))
+            .build();
+        Ok(Self { transport, from })
+    }
+
+    async fn send(&self, message: &OutboxMessage, rendered: Rendered) -> Result<(), MailError> {
+        use lettre::AsyncTransport;
+
+        let to = message
+            .recipient
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|_| MailError::Recipient)?;
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(rendered.subject)
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(rendered.text)
+            .map_err(|_| MailError::Recipient)?;
+        self.transport
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|e| MailError::Smtp(e.to_string()))
+    }
+}
+
 /// The configured mailer.
 #[derive(Debug, Clone)]
 pub enum Mailer {
     /// See [`FileMailer`].
     File(FileMailer),
+    /// See [`SmtpMailer`] (boxed: the transport is large).
+    Smtp(Box<SmtpMailer>),
 }
 
 impl Mailer {
     /// The mailer for a configuration.
-    pub fn from_config(kind: MailerKind, data_dir: &Path) -> Self {
-        match kind {
-            MailerKind::File => Self::File(FileMailer::new(data_dir.join("outbox-mail"))),
+    ///
+    /// # Errors
+    /// [`MailConfigError`] when the SMTP mailer lacks its relay or sender, or either is
+    /// malformed.
+    pub fn from_config(settings: &MailSettings<'_>) -> Result<Self, MailConfigError> {
+        match settings.kind {
+            MailerKind::File => Ok(Self::File(FileMailer::new(
+                settings.data_dir.join("outbox-mail"),
+            ))),
+            MailerKind::Smtp => {
+                let url = settings
+                    .smtp_url
+                    .filter(|u| !u.trim().is_empty())
+                    .ok_or(MailConfigError::Missing("MINDFLOW_SMTP_URL"))?;
+                let from = settings
+                    .from
+                    .filter(|f| !f.trim().is_empty())
+                    .ok_or(MailConfigError::Missing("MINDFLOW_MAIL_FROM"))?;
+                Ok(Self::Smtp(Box::new(SmtpMailer::new(url, from)?)))
+            }
         }
     }
 
@@ -173,6 +286,7 @@ impl Mailer {
                     .await
                     .map_err(|e| MailError::Io(std::io::Error::other(e)))?
             }
+            Self::Smtp(mailer) => mailer.send(message, rendered).await,
         }
     }
 }
@@ -277,10 +391,59 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn the_smtp_mailer_needs_a_valid_relay_and_sender() {
+        let dir = Path::new(".");
+        let smtp = |url: Option<&'static str>, from: Option<&'static str>| {
+            Mailer::from_config(&MailSettings {
+                kind: MailerKind::Smtp,
+                data_dir: dir,
+                smtp_url: url,
+                from,
+            })
+        };
+        let from = Some("MindFlow <no-reply@example.com>");
+        assert!(matches!(
+            smtp(Some("smtps://user:secret@mail.example.com"), from),
+            Ok(Mailer::Smtp(_))
+        ));
+        assert!(matches!(
+            smtp(
+                Some("smtp://mail.example.com:2525?tls=required"),
+                Some("no-reply@example.com")
+            ),
+            Ok(Mailer::Smtp(_))
+        ));
+        assert_eq!(
+            smtp(None, from).err(),
+            Some(MailConfigError::Missing("MINDFLOW_SMTP_URL"))
+        );
+        assert_eq!(
+            smtp(Some("smtp://mail.example.com"), Some(" ")).err(),
+            Some(MailConfigError::Missing("MINDFLOW_MAIL_FROM"))
+        );
+        assert_eq!(
+            smtp(Some("smtp://mail.example.com"), Some("not an address")).err(),
+            Some(MailConfigError::From("not an address".into()))
+        );
+        // A malformed URL is refused without repeating it: it may hold a password.
+        let error = smtp(Some("https://user:hunter2@mail.example.com"), from).expect_err("refused");
+        assert_eq!(error, MailConfigError::SmtpUrl);
+        assert!(!error.to_string().contains("hunter2"));
+        let mailer = smtp(Some("smtps://user:hunter2@mail.example.com"), from).expect("mailer");
+        assert!(!format!("{mailer:?}").contains("hunter2"));
+    }
+
     #[tokio::test]
     async fn the_file_mailer_writes_owner_only_json() {
         let temp = tempfile::tempdir().expect("temp");
-        let mailer = Mailer::from_config(MailerKind::File, temp.path());
+        let mailer = Mailer::from_config(&MailSettings {
+            kind: MailerKind::File,
+            data_dir: temp.path(),
+            smtp_url: None,
+            from: None,
+        })
+        .expect("file mailer");
         let message = message("password_reset", 0);
         mailer.deliver(&message).await.expect("delivered");
         let dir = temp.path().join("outbox-mail");

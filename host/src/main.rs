@@ -29,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the HTTP API.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Run the database migrations and exit.
     Migrate,
     /// Manage component versions.
@@ -122,7 +122,7 @@ async fn main() -> Result<()> {
     init_logging();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(serve) => server::serve(cli.common, serve).await,
+        Command::Serve(serve) => server::serve(cli.common, *serve).await,
         Command::Migrate => {
             server::open_database(&cli.common).await?;
             println!("migrations applied");

@@ -101,7 +101,13 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     )?;
     crate::mail::spawn_outbox_consumer(
         db.clone(),
-        crate::mail::Mailer::from_config(serve.mailer, &common.data_dir),
+        crate::mail::Mailer::from_config(&crate::mail::MailSettings {
+            kind: serve.mailer,
+            data_dir: &common.data_dir,
+            smtp_url: serve.smtp_url.as_deref(),
+            from: serve.mail_from.as_deref(),
+        })
+        .map_err(|error| anyhow::anyhow!("mail: {error}"))?,
     );
     crate::identity::housekeeping::spawn(db.clone());
     crate::retention::spawn(db.clone());

@@ -346,6 +346,17 @@ async fn failed_logins_are_throttled_per_address() {
     assert!(throttled.headers().contains_key("retry-after"));
 }
 
+/// Requests a password reset for `email` and checks the (always the same) 202.
+async fn request_reset(server: &Server, email: &str) {
+    let response = post(
+        server,
+        "/api/v1/auth/forgot-password",
+        json!({"email": email}),
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+}
+
 /// A login as if forwarded by a proxy for `client`.
 async fn login_via_proxy(
     server: &Server,
@@ -753,13 +764,7 @@ async fn provider_sign_in_links_an_existing_account_by_verified_email() {
 
     // An account whose address was proven (by a password reset) keeps its password.
     let proven = register(&server, "ada@example.com").await;
-    let accepted = post(
-        &server,
-        "/api/v1/auth/forgot-password",
-        json!({"email": "ada@example.com"}),
-    )
-    .await;
-    assert_eq!(accepted.status(), 202);
+    request_reset(&server, "ada@example.com").await;
     let mail = wait_for_mail(&server, 1).await;
     let code = mail[0]["payload"]["token"].as_str().expect("token");
     let reset = post(
@@ -987,6 +992,75 @@ async fn wait_for_mail(server: &Server, count: usize) -> Vec<Value> {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// With `--mailer smtp`, a reset mail goes through the relay; a relay that refuses the first
+/// attempt (451, try again later) gets the same mail again later, and its code works.
+#[tokio::test]
+async fn reset_mail_goes_through_an_smtp_relay_even_after_a_refusal() {
+    let relay = mindflow_tests::smtp::FakeRelay::start(1)
+        .await
+        .expect("relay");
+    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    let relay_url = format!("smtp://{}", relay.address);
+    options.env.extend([
+        ("MINDFLOW_MAILER".to_owned(), "smtp".to_owned()),
+        ("MINDFLOW_SMTP_URL".to_owned(), relay_url),
+        (
+            "MINDFLOW_MAIL_FROM".to_owned(),
+            "MindFlow <no-reply@mindflow.test>".to_owned(),
+        ),
+    ]);
+    let server = Server::start(options).await.expect("server");
+    register(&server, "relay.me@example.com").await;
+    request_reset(&server, "relay.me@example.com").await;
+
+    let mail = relay.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(mail.len(), 1, "{}", server.log());
+    assert_eq!(relay.refused(), 1, "the first attempt was refused");
+    let mail = &mail[0];
+    assert_eq!(mail.from, "<no-reply@mindflow.test>");
+    assert_eq!(mail.to, vec!["<relay.me@example.com>".to_owned()]);
+    assert!(
+        mail.data.contains("Subject: Reset your MindFlow password"),
+        "{}",
+        mail.data
+    );
+    // The code is on its own indented line of the plain-text body.
+    let token = mail
+        .data
+        .lines()
+        .find_map(|line| line.strip_prefix("    "))
+        .map(str::trim)
+        .expect("a reset code")
+        .to_owned();
+    let reset = post(
+        &server,
+        "/api/v1/auth/reset-password",
+        json!({"token": token, "new_password": "a relayed new passphrase"}),
+    )
+    .await;
+    assert_eq!(reset.status(), 204);
+    let log = server.log();
+    assert!(!log.contains(&token), "the code is never logged");
+    assert!(
+        !log.contains("relay.me@example.com"),
+        "the address is never logged"
+    );
+}
+
+#[tokio::test]
+async fn the_smtp_mailer_without_a_relay_stops_start_up() {
+    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    options
+        .env
+        .push(("MINDFLOW_MAILER".to_owned(), "smtp".to_owned()));
+    let error = Server::start(options)
+        .await
+        .err()
+        .expect("start-up refused");
+    let text = format!("{error:#}");
+    assert!(text.contains("MINDFLOW_SMTP_URL"), "{text}");
 }
 
 /// A reset is stored before the answer: killed right after its 202, the server delivers the

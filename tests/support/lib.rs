@@ -7,6 +7,8 @@
 //! - `MINDFLOW_TEST_BACKEND`: `sqlite` (default) or `postgres`;
 //! - `MINDFLOW_TEST_DATABASE_URL`: a PostgreSQL server URL (each test gets its own database).
 
+pub mod smtp;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
