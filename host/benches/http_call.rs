@@ -19,6 +19,8 @@ use mindflow::manifest::Manifest;
 use mindflow::registry::ComponentRegistry;
 use mindflow::runtime::{Runnable, Runtime};
 
+mod support;
+
 const MANIFEST: &str = r#"
 spin_manifest_version = 2
 [application]
@@ -35,10 +37,6 @@ greeting = "{{ greeting }}"
 [component.hello.tool.mindflow]
 authentication = "none"
 "#;
-
-fn percentile(sorted: &[u128], p: f64) -> u128 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 /// A request as the edge hands it over: an absolute URI and Spin's routing headers.
 fn request() -> http::Request<Full<Bytes>> {
@@ -113,8 +111,8 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "hello-spin, fresh instance per request, in process: n={} p50 {:.1} µs, p99 {:.1} µs",
         samples.len(),
-        percentile(&samples, 0.5) as f64 / 1000.0,
-        percentile(&samples, 0.99) as f64 / 1000.0
+        support::percentile(&samples, 0.5) as f64 / 1000.0,
+        support::percentile(&samples, 0.99) as f64 / 1000.0
     );
     Ok(())
 }

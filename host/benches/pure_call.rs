@@ -13,9 +13,7 @@ use mindflow::runtime::bindings::crisis_rules::exports::mindflow::platform::rule
     AssessmentInput, Signals,
 };
 
-fn percentile(sorted: &[u128], p: f64) -> u128 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+mod support;
 
 fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -67,8 +65,8 @@ fn main() -> anyhow::Result<()> {
         println!(
             "crisis-rules instantiate+assess, {label}: n={} p50 {:.1} µs, p99 {:.1} µs",
             samples.len(),
-            percentile(&samples, 0.5) as f64 / 1000.0,
-            percentile(&samples, 0.99) as f64 / 1000.0
+            support::percentile(&samples, 0.5) as f64 / 1000.0,
+            support::percentile(&samples, 0.99) as f64 / 1000.0
         );
     }
     Ok(())

@@ -9,9 +9,7 @@ use std::time::Instant;
 use mindflow::crypto::{KeyService, MasterKeys};
 use mindflow::db::Database;
 
-fn percentile(sorted: &[u128], p: f64) -> u128 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+mod support;
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -48,8 +46,8 @@ fn main() -> anyhow::Result<()> {
                 "seal+open {size} B: {:.0} round trips/s ({:.1} MB/s each way), p50 {:.1} µs, p99 {:.1} µs",
                 rounds as f64 / seconds,
                 (rounds * size) as f64 / seconds / 1e6,
-                percentile(&samples, 0.5) as f64 / 1000.0,
-                percentile(&samples, 0.99) as f64 / 1000.0
+                support::percentile(&samples, 0.5) as f64 / 1000.0,
+                support::percentile(&samples, 0.99) as f64 / 1000.0
             );
         }
         anyhow::Ok(())
