@@ -172,6 +172,122 @@ async fn storage_crud_through_a_component() {
     assert_eq!(gone["type"], "urn:mindflow:problem:not-found");
 }
 
+/// `children`: the rows of a child collection for a set of parent ids in one call, scoped to
+/// the caller exactly as a query is, and bounded.
+#[tokio::test]
+async fn storage_children_of_a_page_of_parents_in_one_call() {
+    let server = start().await;
+    let (alice, _) = server.register(&email("kids-a")).await.expect("register");
+    let (bob, _) = server.register(&email("kids-b")).await.expect("register");
+    let mut alice_logs = Vec::new();
+    for (i, factors) in [2, 0, 3].into_iter().enumerate() {
+        let log = uuid::Uuid::new_v4().to_string();
+        let mut writes = vec![json!({"op": "insert", "collection": "mood_logs",
+            "row": {"id": {"$uuid": log.clone()}, "mood_score": 5 + i, "logged_at": "2026-11-25T09:30:00Z"}})];
+        for f in 0..factors {
+            writes.push(json!({"op": "insert", "collection": "mood_factors",
+                "row": {"mood_log_id": {"$uuid": log.clone()}, "factor_type": format!("f{f}")}}));
+        }
+        let (status, _, text) = post(
+            &server,
+            &alice,
+            "/api/v1/probe/batch",
+            json!({"writes": writes}),
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        alice_logs.push(log);
+    }
+    let bob_log = uuid::Uuid::new_v4().to_string();
+    let (status, _, text) = post(
+        &server,
+        &bob,
+        "/api/v1/probe/batch",
+        json!({"writes": [
+            {"op": "insert", "collection": "mood_logs", "row": {"id": {"$uuid": bob_log.clone()}, "mood_score": 2, "logged_at": "2026-11-25T09:30:00Z"}},
+            {"op": "insert", "collection": "mood_factors", "row": {"mood_log_id": {"$uuid": bob_log.clone()}, "factor_type": "secret"}},
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+
+    // Alice asks for her three logs and Bob's: she gets her five factors, grouped by log.
+    let mut ids = alice_logs.clone();
+    ids.push(bob_log.clone());
+    let (status, body, text) = post(
+        &server,
+        &alice,
+        "/api/v1/probe/children/mood_factors",
+        json!({"field": "mood_log_id", "parent_ids": ids}),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    let rows = body["rows"].as_array().cloned().unwrap_or_default();
+    assert_eq!(rows.len(), 5, "{body}");
+    assert!(rows.iter().all(|r| r["mood_log_id"] != bob_log.as_str()));
+    let parents: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r["mood_log_id"].as_str())
+        .collect();
+    let mut sorted = parents.clone();
+    sorted.sort_unstable();
+    assert_eq!(parents, sorted, "ordered by the parent field");
+    // Bob's own call sees only his.
+    let (status, body, _) = post(
+        &server,
+        &bob,
+        "/api/v1/probe/children/mood_factors",
+        json!({"field": "mood_log_id", "parent_ids": ids}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["rows"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["rows"][0]["factor_type"], "secret");
+
+    // Nothing asked, nothing read.
+    let (status, body, _) = post(
+        &server,
+        &alice,
+        "/api/v1/probe/children/mood_factors",
+        json!({"field": "mood_log_id", "parent_ids": []}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["rows"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+
+    // Bad requests name the parameter and change nothing.
+    let too_many: Vec<String> = (0..101).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for (body, field) in [
+        (
+            json!({"field": "factor_type", "parent_ids": [alice_logs[0]]}),
+            "field",
+        ),
+        (
+            json!({"field": "id", "parent_ids": [alice_logs[0]]}),
+            "field",
+        ),
+        (
+            json!({"field": "nope", "parent_ids": [alice_logs[0]]}),
+            "field",
+        ),
+        (
+            json!({"field": "mood_log_id", "parent_ids": ["not-a-uuid"]}),
+            "parent-ids",
+        ),
+        (
+            json!({"field": "mood_log_id", "parent_ids": too_many}),
+            "parent-ids",
+        ),
+    ] {
+        let (status, problem, text) =
+            post(&server, &alice, "/api/v1/probe/children/mood_factors", body).await;
+        assert_eq!(status, 422, "{text}");
+        assert_eq!(problem["errors"][0]["field"], field, "{text}");
+    }
+}
+
 /// Instances are made ahead of their requests; each learns its caller from the request that
 /// takes it, whoever the component's previous caller was.
 #[tokio::test]

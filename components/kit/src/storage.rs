@@ -39,6 +39,20 @@ pub fn column<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
     row.iter().find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
+/// Groups the rows a `storage.children` call returned by the parent they point at through
+/// `field`: read a page of parents, then all their children in one call, then look each
+/// parent's children up here (instead of a storage call per parent).
+pub fn group_by_parent(rows: Vec<Row>, field: &str) -> std::collections::HashMap<String, Vec<Row>> {
+    let mut groups: std::collections::HashMap<String, Vec<Row>> = std::collections::HashMap::new();
+    for row in rows {
+        if let Some(Value::Uuid(parent) | Value::Text(parent)) = column(&row, field) {
+            let parent = parent.clone();
+            groups.entry(parent).or_default().push(row);
+        }
+    }
+    groups
+}
+
 /// A comparison in a filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparison {

@@ -20,7 +20,7 @@ use crate::localtime::{TimeOfDay, format_instant, local_parts};
 use crate::params::{Params, Range};
 use crate::platform::{
     AggregateFn, AggregateRequest, AggregateRow, Comparison, CrisisOutcome, Filter, Grouping,
-    PageRequest, Platform, Row, StorageError, User, Value, Write, column,
+    PageRequest, Platform, Row, StorageError, User, Value, Write, column, group_by_parent,
 };
 use crate::reply::{self, Problem, Reply};
 use crate::stats::{direction, effect_label, least_squares, trailing_moving_average};
@@ -48,8 +48,8 @@ pub const MAX_DAILY_RANGE_DAYS: i64 = 366;
 pub const MAX_WEEKLY_RANGE_WEEKS: i64 = 520;
 /// Pages of logs (of 100) the factor analysis reads at most: the newest 1,000 logs.
 pub const FACTOR_MAX_LOG_PAGES: usize = 10;
-/// Pages of factors (of 100) read in one sweep before falling back to per-log queries.
-pub const FACTOR_MAX_SWEEP_PAGES: usize = 50;
+/// The factor column that points at a log.
+const FACTOR_LOG_FIELD: &str = "mood_log_id";
 
 pub use mindflow_component_kit::Request;
 
@@ -190,31 +190,22 @@ fn not_found() -> Problem {
 
 /// The factors of one log.
 fn factors_of(p: &impl Platform, log_id: &str) -> Result<Vec<Row>, StorageError> {
-    let mut rows = Vec::new();
-    let mut cursor = None;
-    // A log holds at most 20 factors through this API; follow a few pages in case.
-    for _ in 0..5 {
-        let page = p.query(
-            FACTORS,
-            PageRequest {
-                filters: vec![Filter::new(
-                    "mood_log_id",
-                    Comparison::Eq,
-                    Value::Uuid(log_id.to_owned()),
-                )],
-                order_by: "id".into(),
-                descending: false,
-                limit: 100,
-                cursor,
-            },
-        )?;
-        rows.extend(page.rows);
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
+    p.children(FACTORS, FACTOR_LOG_FIELD, &[log_id.to_owned()])
+}
+
+/// The factors of a page of logs (at most 100), by log id: one storage call for the page.
+fn factors_of_page(
+    p: &impl Platform,
+    logs: &[Row],
+) -> Result<HashMap<String, Vec<Row>>, StorageError> {
+    let ids: Vec<String> = logs.iter().filter_map(|row| text_of(row, "id")).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(rows)
+    Ok(group_by_parent(
+        p.children(FACTORS, FACTOR_LOG_FIELD, &ids)?,
+        FACTOR_LOG_FIELD,
+    ))
 }
 
 fn factor_row(log_id: &str, factor: &FactorInput) -> Row {
@@ -443,14 +434,17 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
             }
             other => Problem::from(other),
         })?;
-    let mut items = Vec::with_capacity(page.rows.len());
-    for row in &page.rows {
-        let factors = match text_of(row, "id") {
-            Some(id) => factors_of(p, &id)?,
-            None => Vec::new(),
-        };
-        items.push(Json::Object(log_json(row, &factors)));
-    }
+    let mut factors = factors_of_page(p, &page.rows)?;
+    let items: Vec<Json> = page
+        .rows
+        .iter()
+        .map(|row| {
+            let own = text_of(row, "id")
+                .and_then(|id| factors.remove(&id))
+                .unwrap_or_default();
+            Json::Object(log_json(row, &own))
+        })
+        .collect();
     Ok(Reply::json(
         200,
         &json!({"items": items, "next_cursor": page.next_cursor}),
@@ -968,44 +962,21 @@ fn factors(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Pro
 
 type FactorsByLog = HashMap<String, Vec<(String, Option<i64>)>>;
 
-/// The factors of the given logs: one sweep over all the user's factors when that is small
-/// enough, else one query per log.
+/// The factors of the given logs, a storage call per hundred logs.
 fn load_factors(p: &impl Platform, logs: &[(String, f64)]) -> Result<FactorsByLog, Problem> {
     let mut by_log: FactorsByLog = HashMap::new();
-    let add = |by_log: &mut FactorsByLog, row: &Row| {
-        if let (Some(log), Some(kind)) = (text_of(row, "mood_log_id"), text_of(row, "factor_type"))
-        {
-            by_log
-                .entry(log)
-                .or_default()
-                .push((kind, int_of(row, "impact_score")));
-        }
-    };
-    let mut cursor = None;
-    for _ in 0..FACTOR_MAX_SWEEP_PAGES {
-        let page = p.query(
-            FACTORS,
-            PageRequest {
-                filters: Vec::new(),
-                order_by: "id".into(),
-                descending: false,
-                limit: 100,
-                cursor,
-            },
-        )?;
-        for row in &page.rows {
-            add(&mut by_log, row);
-        }
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            return Ok(by_log);
-        }
-    }
-    // Too many factors to sweep: ask per log instead.
-    by_log.clear();
-    for (id, _) in logs {
-        for row in factors_of(p, id)? {
-            add(&mut by_log, &row);
+    for chunk in logs.chunks(100) {
+        let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+        for row in p.children(FACTORS, FACTOR_LOG_FIELD, &ids)? {
+            if let (Some(log), Some(kind)) = (
+                text_of(&row, FACTOR_LOG_FIELD),
+                text_of(&row, "factor_type"),
+            ) {
+                by_log
+                    .entry(log)
+                    .or_default()
+                    .push((kind, int_of(&row, "impact_score")));
+            }
         }
     }
     Ok(by_log)

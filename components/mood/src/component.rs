@@ -191,6 +191,17 @@ impl Platform for Host {
             .map_err(error_from_wit)
     }
 
+    fn children(
+        &self,
+        collection: &str,
+        field: &str,
+        parent_ids: &[String],
+    ) -> Result<Vec<Row>, StorageError> {
+        storage::children(collection, field, parent_ids)
+            .map(|rows| rows.into_iter().map(row_from_wit).collect())
+            .map_err(error_from_wit)
+    }
+
     fn aggregate(
         &self,
         collection: &str,

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 pub use mindflow_component_kit::storage::{
-    Comparison, Filter, Page, PageRequest, Row, Value, Write, column,
+    Comparison, Filter, Page, PageRequest, Row, Value, Write, column, group_by_parent,
 };
 
 /// An aggregate function.
@@ -106,6 +106,17 @@ pub trait Platform {
     /// # Errors
     /// [`StorageError`].
     fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError>;
+    /// `storage.children`: the rows of `collection` whose `field` is one of `parent_ids`
+    /// (at most 100), in one call.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn children(
+        &self,
+        collection: &str,
+        field: &str,
+        parent_ids: &[String],
+    ) -> Result<Vec<Row>, StorageError>;
     /// `storage.aggregate`.
     ///
     /// # Errors

@@ -1,9 +1,9 @@
 //! `mindflow:platform/storage`: the current user's rows, in the collections the component's
 //! manifest grants.
 //!
-//! Grants: insert, get, update, delete, keyset-paged queries, aggregates (grouped in the
-//! caller's time zone), nearest-neighbour search and atomic batches over the granted
-//! collections, for the store's caller only. Never gives: another user's rows (they answer
+//! Grants: insert, get, update, delete, keyset-paged queries, the children of a page of
+//! parents in one call, aggregates (grouped in the caller's time zone), nearest-neighbour
+//! search and atomic batches over the granted collections, for the store's caller only. Never gives: another user's rows (they answer
 //! `not-found`, like missing ones), a collection the manifest does not grant (`not-granted`),
 //! writes to read-only collections (`content_library`, and `crisis_events`/`safety_plans`,
 //! which the crisis capability writes), SQL, or database details: a database failure is
@@ -253,6 +253,20 @@ impl wit::Host for RequestState {
                 next_cursor: page.next_cursor,
             })
             .map_err(|e| to_wit_error(e, "query", collection.name)))
+    }
+
+    async fn children(
+        &mut self,
+        collection: String,
+        field: String,
+        parent_ids: Vec<String>,
+    ) -> Answer<Vec<wit::Row>> {
+        let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Read));
+        Ok(db
+            .storage_children(user, collection, &field, &parent_ids)
+            .await
+            .map(|rows| rows.into_iter().map(to_wit_row).collect())
+            .map_err(|e| to_wit_error(e, "children", collection.name)))
     }
 
     async fn aggregate(

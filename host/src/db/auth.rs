@@ -51,7 +51,7 @@ pub struct NewRefreshToken<'a> {
 
 fn transaction_backend(tx: &Transaction) -> Backend {
     match tx {
-        Transaction::Sqlite(_) => Backend::Sqlite,
+        Transaction::Sqlite(..) => Backend::Sqlite,
         Transaction::Postgres(_) => Backend::Postgres,
     }
 }

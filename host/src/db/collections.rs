@@ -43,6 +43,10 @@ pub const MAX_MEASURES: usize = 32;
 pub const MAX_BATCH: usize = 100;
 /// The most rows one aggregation reads.
 pub const MAX_AGGREGATE_ROWS: usize = 100_000;
+/// The most parent ids one children read names (a page of parents at most).
+pub const MAX_CHILDREN_PARENTS: usize = MAX_PAGE as usize;
+/// The most rows one children read returns.
+pub const MAX_CHILDREN_ROWS: usize = 5_000;
 
 /// Why a storage operation failed.
 #[derive(Debug, Error)]
@@ -330,8 +334,42 @@ fn select_list_as(collection: &Collection, backend: Backend, prefix: &str) -> St
         .join(", ")
 }
 
+/// How much of a child collection a statement reads, which decides how its ownership is
+/// checked (see [`scope`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Rows pinned by id or by their parent's id: a handful, whatever the user's history.
+    Pinned,
+    /// Any of the user's rows.
+    Open,
+}
+
+impl Reach {
+    /// `Pinned` when the filters fix `collection`'s parent link (or id) to one value.
+    fn of(collection: &Collection, filters: &[(&'static Column, Comparison, Typed)]) -> Self {
+        let link = match collection.ownership {
+            Ownership::Parent { column, .. } => column,
+            Ownership::User | Ownership::Shared => return Self::Open,
+        };
+        if filters.iter().any(|(column, cmp, _)| {
+            *cmp == Comparison::Eq && (column.name == link || column.name == "id")
+        }) {
+            Self::Pinned
+        } else {
+            Self::Open
+        }
+    }
+}
+
 /// The predicate that keeps only `user`'s rows of `collection`.
-fn scope(statement: &mut Statement, collection: &Collection, user: Uuid) -> String {
+///
+/// A child row (`Ownership::Parent`) is the user's when its parent is. A statement pinned to
+/// a few rows checks each row's parent by primary key (`EXISTS`, O(log n) per row, so its
+/// cost does not grow with the user's history); a statement that may read any of the user's
+/// rows walks the user's parents through their `user_id` index instead (`IN (SELECT …)`),
+/// which is what reading all of them costs anyway. (The `IN` form on a pinned statement made
+/// SQLite build the list of every parent of the user for each call.)
+fn scope(statement: &mut Statement, collection: &Collection, user: Uuid, reach: Reach) -> String {
     match collection.ownership {
         Ownership::User => {
             let user = statement.bind(Param::Uuid(user));
@@ -339,7 +377,15 @@ fn scope(statement: &mut Statement, collection: &Collection, user: Uuid) -> Stri
         }
         Ownership::Parent { column, table } => {
             let user = statement.bind(Param::Uuid(user));
-            format!("{column} IN (SELECT p.id FROM {table} p WHERE p.user_id = {user})")
+            let child = collection.name;
+            match reach {
+                Reach::Pinned => format!(
+                    "EXISTS (SELECT 1 FROM {table} p WHERE p.id = {child}.{column} AND p.user_id = {user})"
+                ),
+                Reach::Open => {
+                    format!("{column} IN (SELECT p.id FROM {table} p WHERE p.user_id = {user})")
+                }
+            }
         }
         Ownership::Shared => "1 = 1".to_owned(),
     }
@@ -530,7 +576,7 @@ fn push_filters(statement: &mut Statement, filters: Vec<(&'static Column, Compar
 
 fn tx_backend(tx: &Transaction) -> Backend {
     match tx {
-        Transaction::Sqlite(_) => Backend::Sqlite,
+        Transaction::Sqlite(..) => Backend::Sqlite,
         Transaction::Postgres(_) => Backend::Postgres,
     }
 }
@@ -762,7 +808,7 @@ async fn update_in(
     if values.is_empty() && !collection.updated_at {
         let mut statement = Statement::new(backend);
         let id = statement.bind(Param::Uuid(id));
-        let scope = scope(&mut statement, collection, user);
+        let scope = scope(&mut statement, collection, user, Reach::Pinned);
         statement.sql = format!(
             "SELECT {} FROM {} WHERE id = {id} AND {scope}",
             select_list(collection, backend),
@@ -788,7 +834,7 @@ async fn update_in(
         sets.push(format!("updated_at = {placeholder}"));
     }
     let id = statement.bind(Param::Uuid(id));
-    let scope = scope(&mut statement, collection, user);
+    let scope = scope(&mut statement, collection, user, Reach::Pinned);
     statement.sql = format!(
         "UPDATE {} SET {} WHERE id = {id} AND {scope} RETURNING {}",
         collection.name,
@@ -812,7 +858,7 @@ async fn delete_in(
     own.0.remove(&(collection.name, id));
     let mut statement = Statement::new(tx.backend());
     let id = statement.bind(Param::Uuid(id));
-    let scope = scope(&mut statement, collection, user);
+    let scope = scope(&mut statement, collection, user, Reach::Pinned);
     statement.sql = format!(
         "DELETE FROM {} WHERE id = {id} AND {scope}",
         collection.name
@@ -1095,7 +1141,7 @@ impl Database {
         let backend = self.backend();
         let mut statement = Statement::new(backend);
         let id = statement.bind(Param::Uuid(id));
-        let scope = scope(&mut statement, collection, user);
+        let scope = scope(&mut statement, collection, user, Reach::Pinned);
         statement.sql = format!(
             "SELECT {} FROM {} WHERE id = {id} AND {scope}",
             select_list(collection, backend),
@@ -1106,6 +1152,82 @@ impl Database {
             .await?
             .ok_or(CollectionError::NotFound)?;
         Ok(read_record(collection, &row)?)
+    }
+
+    /// The user's rows of `collection` whose `field` (a filterable UUID field, usually the
+    /// link to a parent row) is one of `parent_ids`, ordered by that field then `id`: the
+    /// children of a whole page of parents in one statement, scoped exactly as a query is.
+    ///
+    /// # Errors
+    /// [`CollectionError::Invalid`] for an unknown or unfit field, a malformed id, more than
+    /// [`MAX_CHILDREN_PARENTS`] ids, or more than [`MAX_CHILDREN_ROWS`] matching rows.
+    pub async fn storage_children(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        field: &str,
+        parent_ids: &[String],
+    ) -> Result<Vec<Record>, CollectionError> {
+        let column = collection
+            .column(field)
+            .filter(|c| c.ty == ColumnType::Uuid && c.filterable() && c.name != "id")
+            .ok_or_else(|| {
+                CollectionError::invalid(
+                    "field",
+                    format!(
+                        "`{}` is not a UUID field of `{}` that rows can be grouped by",
+                        echo(field),
+                        collection.name
+                    ),
+                )
+            })?;
+        if parent_ids.len() > MAX_CHILDREN_PARENTS {
+            return Err(CollectionError::invalid(
+                "parent-ids",
+                format!("at most {MAX_CHILDREN_PARENTS} ids"),
+            ));
+        }
+        let mut ids = parent_ids
+            .iter()
+            .map(|id| {
+                parse_id(id).map_err(|_| {
+                    CollectionError::invalid("parent-ids", "every id must be a hyphenated UUID")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let backend = self.backend();
+        let mut statement = Statement::new(backend);
+        let placeholders: Vec<String> = ids
+            .into_iter()
+            .map(|id| statement.bind(Param::Uuid(id)))
+            .collect();
+        let scope = scope(&mut statement, collection, user, Reach::Pinned);
+        let cap = statement.bind(Param::Int(
+            i64::try_from(MAX_CHILDREN_ROWS).unwrap_or(i64::MAX) + 1,
+        ));
+        let name = column.name;
+        statement.sql = format!(
+            "SELECT {} FROM {} WHERE {name} IN ({}) AND {scope} ORDER BY {name}, id LIMIT {cap}",
+            select_list(collection, backend),
+            collection.name,
+            placeholders.join(", ")
+        );
+        let rows = self.fetch_all(&statement.sql, &statement.params).await?;
+        if rows.len() > MAX_CHILDREN_ROWS {
+            return Err(CollectionError::invalid(
+                "parent-ids",
+                format!("more than {MAX_CHILDREN_ROWS} rows; ask for fewer parents"),
+            ));
+        }
+        Ok(rows
+            .iter()
+            .map(|row| read_record(collection, row))
+            .collect::<Result<_, _>>()?)
     }
 
     /// Changes writable fields of the user's row; returns the row as stored.
@@ -1244,7 +1366,12 @@ impl Database {
         };
         let backend = self.backend();
         let mut statement = Statement::new(backend);
-        let scope = scope(&mut statement, collection, user);
+        let scope = scope(
+            &mut statement,
+            collection,
+            user,
+            Reach::of(collection, &filters),
+        );
         statement.sql = format!(
             "SELECT {} FROM {} WHERE {scope}",
             select_list(collection, backend),
@@ -1420,7 +1547,12 @@ impl Database {
                 .map(|c| column_expr(c, backend, "")),
         );
         let mut statement = Statement::new(backend);
-        let scope = scope(&mut statement, collection, user);
+        let scope = scope(
+            &mut statement,
+            collection,
+            user,
+            Reach::of(collection, &filters),
+        );
         statement.sql = format!(
             "SELECT {} FROM {} WHERE {scope}",
             list.join(", "),
@@ -1502,7 +1634,12 @@ impl Database {
         let backend = self.backend();
         let name = column.name;
         let mut statement = Statement::new(backend);
-        let scope = scope(&mut statement, collection, user);
+        let scope = scope(
+            &mut statement,
+            collection,
+            user,
+            Reach::of(collection, &filters),
+        );
         let mut scored = match backend {
             Backend::Postgres => {
                 let target = statement.bind_value(column, Typed::Vector(target));

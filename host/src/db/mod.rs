@@ -6,6 +6,11 @@
 //! SQL text is only ever this module's own constants (with `$n` placeholders for every
 //! value), which is why passing it through `AssertSqlSafe` is sound.
 //! SQLite runs in WAL mode with `synchronous = FULL`: a committed write survives a crash.
+//! SQLite allows one writer at a time; its own remedy for contention is a busy handler that
+//! sleeps and retries, which under load gives the writes a tail fifty times their median.
+//! So this process queues its SQLite writes fairly itself ([`WriterQueue`]): one write
+//! statement or write transaction at a time, first come first served, while reads run on the
+//! other connections in parallel (WAL readers never wait for the writer).
 
 mod params;
 mod row;
@@ -26,9 +31,45 @@ pub mod users;
 #[cfg(test)]
 pub(crate) mod testing;
 
+/// Unit tests' view of the statements this module runs: each test thread can record the SQL
+/// and parameters of every statement it issues (to check their query plans, say).
+#[cfg(test)]
+pub(crate) mod statement_log {
+    use std::cell::RefCell;
+
+    use super::Param;
+
+    /// A statement's SQL text and parameters.
+    pub(crate) type Recorded = (String, Vec<Param>);
+
+    thread_local! {
+        static LOG: RefCell<Option<Vec<Recorded>>> = const { RefCell::new(None) };
+    }
+
+    /// Starts recording this thread's statements (forgetting any recorded before).
+    pub(crate) fn start() {
+        LOG.with(|log| *log.borrow_mut() = Some(Vec::new()));
+    }
+
+    /// Stops recording; returns what was recorded.
+    pub(crate) fn take() -> Vec<Recorded> {
+        LOG.with(|log| log.borrow_mut().take().unwrap_or_default())
+    }
+
+    pub(super) fn record(sql: &str, params: &[Param]) {
+        LOG.with(|log| {
+            if let Some(log) = log.borrow_mut().as_mut() {
+                log.push((sql.to_owned(), params.to_vec()));
+            }
+        });
+    }
+}
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+
+use std::sync::Arc;
 
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -36,6 +77,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use thiserror::Error;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use params::Param;
 pub use row::DbRow;
@@ -86,10 +128,55 @@ impl DbError {
 /// A pool on one of the backends.
 #[derive(Clone, Debug)]
 pub enum Database {
-    /// SQLite.
-    Sqlite(SqlitePool),
+    /// SQLite, and the queue its writes take turns in.
+    Sqlite(SqlitePool, WriterQueue),
     /// PostgreSQL.
     Postgres(PgPool),
+}
+
+/// How long a SQLite write waits for its turn before it fails as the pool's timeout does
+/// (the same bound the busy handler had, so a mistake can never hang a request).
+const WRITER_TURN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The turn-taking of one SQLite database's writers in this process: a FIFO queue of one
+/// (tokio's semaphore is fair), so writers are served in arrival order and never sleep in
+/// SQLite's busy handler. A transaction holds its turn until it commits or rolls back.
+#[derive(Clone, Debug)]
+pub struct WriterQueue(Arc<Semaphore>);
+
+impl WriterQueue {
+    fn new() -> Self {
+        Self(Arc::new(Semaphore::new(1)))
+    }
+
+    /// Waits for this writer's turn.
+    async fn turn(&self) -> Result<OwnedSemaphorePermit, DbError> {
+        match tokio::time::timeout(WRITER_TURN_TIMEOUT, Arc::clone(&self.0).acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_closed)) => Err(DbError::Sqlx(sqlx::Error::PoolClosed)),
+            Err(_elapsed) => Err(DbError::Sqlx(sqlx::Error::PoolTimedOut)),
+        }
+    }
+}
+
+/// Whether a statement may write: anything but a plain `SELECT` (or `EXPLAIN`) takes a
+/// writer's turn on SQLite.
+fn may_write(sql: &str) -> bool {
+    let head = sql.trim_start();
+    let starts = |word: &str| {
+        head.get(..word.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(word))
+    };
+    !(starts("SELECT") || starts("EXPLAIN"))
+}
+
+/// The writer's turn a SQLite statement needs, if it writes.
+async fn turn_for(queue: &WriterQueue, sql: &str) -> Result<Option<OwnedSemaphorePermit>, DbError> {
+    if may_write(sql) {
+        Ok(Some(queue.turn().await?))
+    } else {
+        Ok(None)
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -142,13 +229,13 @@ impl Database {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        Ok(Self::Sqlite(pool))
+        Ok(Self::Sqlite(pool, WriterQueue::new()))
     }
 
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match self {
-            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Sqlite(..) => Backend::Sqlite,
             Self::Postgres(_) => Backend::Postgres,
         }
     }
@@ -159,7 +246,10 @@ impl Database {
     /// [`DbError`] when a migration fails.
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Self::Sqlite(pool, queue) => {
+                let _turn = queue.turn().await?;
+                SQLITE_MIGRATIONS.run(pool).await?;
+            }
             Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -175,11 +265,16 @@ impl Database {
     /// # Errors
     /// [`DbError`].
     pub async fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        #[cfg(test)]
+        statement_log::record(sql, params);
         Ok(match self {
-            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+            Self::Sqlite(pool, queue) => {
+                let _turn = turn_for(queue, sql).await?;
+                params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
             Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                 .execute(pool)
                 .await?
@@ -196,11 +291,16 @@ impl Database {
         sql: &str,
         params: &[Param],
     ) -> Result<Option<DbRow>, DbError> {
+        #[cfg(test)]
+        statement_log::record(sql, params);
         Ok(match self {
-            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
-                .fetch_optional(pool)
-                .await?
-                .map(DbRow::Sqlite),
+            Self::Sqlite(pool, queue) => {
+                let _turn = turn_for(queue, sql).await?;
+                params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_optional(pool)
+                    .await?
+                    .map(DbRow::Sqlite)
+            }
             Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_optional(pool)
                 .await?
@@ -213,13 +313,18 @@ impl Database {
     /// # Errors
     /// [`DbError`].
     pub async fn fetch_all(&self, sql: &str, params: &[Param]) -> Result<Vec<DbRow>, DbError> {
+        #[cfg(test)]
+        statement_log::record(sql, params);
         Ok(match self {
-            Self::Sqlite(pool) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(DbRow::Sqlite)
-                .collect(),
+            Self::Sqlite(pool, queue) => {
+                let _turn = turn_for(queue, sql).await?;
+                params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_all(pool)
+                    .await?
+                    .into_iter()
+                    .map(DbRow::Sqlite)
+                    .collect()
+            }
             Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_all(pool)
                 .await?
@@ -235,7 +340,11 @@ impl Database {
     /// [`DbError`].
     pub async fn begin(&self) -> Result<Transaction, DbError> {
         Ok(match self {
-            Self::Sqlite(pool) => Transaction::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(pool, queue) => {
+                // The turn first, then a connection: a queued writer holds no connection.
+                let turn = queue.turn().await?;
+                Transaction::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Self::Postgres(pool) => Transaction::Postgres(pool.begin().await?),
         })
     }
@@ -243,8 +352,11 @@ impl Database {
 
 /// An open transaction; dropped without [`Transaction::commit`] it rolls back.
 pub enum Transaction {
-    /// SQLite.
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// SQLite, holding the writer's turn until it ends.
+    Sqlite(
+        sqlx::Transaction<'static, sqlx::Sqlite>,
+        OwnedSemaphorePermit,
+    ),
     /// PostgreSQL.
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
@@ -255,8 +367,10 @@ impl Transaction {
     /// # Errors
     /// [`DbError`].
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        #[cfg(test)]
+        statement_log::record(sql, params);
         Ok(match self {
-            Self::Sqlite(tx) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+            Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
@@ -276,8 +390,10 @@ impl Transaction {
         sql: &str,
         params: &[Param],
     ) -> Result<Option<DbRow>, DbError> {
+        #[cfg(test)]
+        statement_log::record(sql, params);
         Ok(match self {
-            Self::Sqlite(tx) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+            Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_optional(&mut **tx)
                 .await?
                 .map(DbRow::Sqlite),
@@ -294,7 +410,7 @@ impl Transaction {
     /// [`DbError`].
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
-            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Sqlite(tx, _turn) => tx.commit().await?,
             Self::Postgres(tx) => tx.commit().await?,
         }
         Ok(())

@@ -23,6 +23,8 @@ struct Fake {
     assessed: RefCell<Vec<(String, String)>>,
     batches: RefCell<Vec<Vec<Write>>>,
     queries: Cell<usize>,
+    /// Every storage call (get, delete, query, children, aggregate, batch).
+    storage_calls: Cell<usize>,
     aggregates: RefCell<HashMap<&'static str, Vec<AggregateRow>>>,
     aggregate_requests: RefCell<Vec<AggregateRequest>>,
     fail_batch: RefCell<Option<StorageError>>,
@@ -64,10 +66,15 @@ impl Fake {
             assessed: RefCell::default(),
             batches: RefCell::default(),
             queries: Cell::new(0),
+            storage_calls: Cell::new(0),
             aggregates: RefCell::default(),
             aggregate_requests: RefCell::default(),
             fail_batch: RefCell::default(),
         }
+    }
+
+    fn count_call(&self) {
+        self.storage_calls.set(self.storage_calls.get() + 1);
     }
 
     fn id(&self) -> String {
@@ -139,6 +146,7 @@ impl Platform for Fake {
     }
 
     fn get(&self, collection: &str, id: &str) -> Result<Row, StorageError> {
+        self.count_call();
         self.table(collection)
             .borrow()
             .iter()
@@ -148,6 +156,7 @@ impl Platform for Fake {
     }
 
     fn delete(&self, collection: &str, id: &str) -> Result<(), StorageError> {
+        self.count_call();
         let mut rows = self.table(collection).borrow_mut();
         let before = rows.len();
         rows.retain(|r| text_of(r, "id").as_deref() != Some(id));
@@ -164,6 +173,7 @@ impl Platform for Fake {
 
     fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError> {
         self.queries.set(self.queries.get() + 1);
+        self.count_call();
         let mut rows: Vec<Row> = self
             .table(collection)
             .borrow()
@@ -195,11 +205,34 @@ impl Platform for Fake {
         })
     }
 
+    fn children(
+        &self,
+        collection: &str,
+        field: &str,
+        parent_ids: &[String],
+    ) -> Result<Vec<Row>, StorageError> {
+        self.count_call();
+        assert!(
+            parent_ids.len() <= 100,
+            "the host takes at most 100 parent ids"
+        );
+        let mut rows: Vec<Row> = self
+            .table(collection)
+            .borrow()
+            .iter()
+            .filter(|r| text_of(r, field).is_some_and(|parent| parent_ids.contains(&parent)))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|r| (text_of(r, field), text_of(r, "id")));
+        Ok(rows)
+    }
+
     fn aggregate(
         &self,
         _collection: &str,
         request: AggregateRequest,
     ) -> Result<Vec<AggregateRow>, StorageError> {
+        self.count_call();
         let key = match request.grouping {
             Grouping::None => "none",
             Grouping::Day => "day",
@@ -218,6 +251,7 @@ impl Platform for Fake {
     }
 
     fn batch(&self, writes: Vec<Write>) -> Result<Vec<Option<Row>>, StorageError> {
+        self.count_call();
         self.batches.borrow_mut().push(writes.clone());
         if let Some(error) = self.fail_batch.borrow().clone() {
             return Err(error);
@@ -1014,4 +1048,67 @@ fn unknown_paths_and_methods_are_problems() {
             .status,
         401
     );
+}
+
+#[test]
+fn listing_a_page_costs_two_storage_calls_whatever_its_size() {
+    let fake = Fake::new("UTC", false);
+    for i in 0..120 {
+        create(
+            &fake,
+            &json!({"mood_score": 1 + i % 10, "factors": [
+                {"factor_type": "sleep", "impact_score": -2},
+                {"factor_type": "exercise", "impact_score": 3},
+                {"factor_type": "social"},
+            ]}),
+        );
+    }
+    for limit in [1, 20, 100] {
+        let before = fake.storage_calls.get();
+        let reply = fake.call("GET", "/logs", &format!("limit={limit}"), &Json::Null);
+        assert_eq!(reply.status, 200);
+        let items = reply.json_body()["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(items.len(), limit);
+        assert!(
+            items
+                .iter()
+                .all(|item| item["factors"].as_array().map(Vec::len) == Some(3)),
+            "every log of the page carries its own three factors"
+        );
+        assert_eq!(
+            fake.storage_calls.get() - before,
+            2,
+            "a page of {limit} logs: one query for the logs, one call for all their factors"
+        );
+    }
+    let before = fake.storage_calls.get();
+    let any = fake.logs.borrow()[0].clone();
+    let id = text_of(&any, "id").expect("id");
+    let reply = fake.call("GET", &format!("/logs/{id}"), "", &Json::Null);
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        fake.storage_calls.get() - before,
+        2,
+        "a log and its factors"
+    );
+}
+
+#[test]
+fn the_factor_analysis_reads_factors_a_hundred_logs_per_call() {
+    let fake = Fake::new("UTC", true);
+    for i in 0..250 {
+        create(
+            &fake,
+            &json!({"mood_score": 1 + i % 10, "factors": [{"factor_type": "sleep"}]}),
+        );
+    }
+    let before = fake.storage_calls.get();
+    let reply = fake.call("GET", "/factors", "", &Json::Null);
+    assert_eq!(reply.status, 200, "{}", reply.json_body());
+    assert_eq!(reply.json_body()["analyzed_logs"], 250);
+    // Three pages of logs, three calls for their factors.
+    assert_eq!(fake.storage_calls.get() - before, 6);
 }

@@ -10,6 +10,7 @@
 //! - `DELETE /delete/{collection}/{id}` → `204`;
 //! - `POST /query/{collection}` with `{"filters", "order_by", "descending", "limit", "cursor"}`
 //!   → `{"rows": […], "next_cursor": …}`;
+//! - `POST /children/{collection}` with `{"field", "parent_ids": […]}` → `{"rows": […]}`;
 //! - `POST /aggregate/{collection}` with `{"filters", "measures": [[field, fn]…], "grouping",
 //!   "group_field"}` → `{"groups": [{"group", "values"}…]}`;
 //! - `POST /nearest/{collection}` with `{"field", "target", "k", "filters"}` →
@@ -343,6 +344,24 @@ fn nearest(collection: &str, body: &Json) -> Response {
     }
 }
 
+fn children(collection: &str, body: &Json) -> Response {
+    let field = body["field"].as_str().unwrap_or_default();
+    let Some(ids) = body["parent_ids"].as_array() else {
+        return bad_request("`parent_ids` must be an array of strings");
+    };
+    let ids: Vec<String> = ids
+        .iter()
+        .map(|id| id.as_str().unwrap_or_default().to_owned())
+        .collect();
+    match storage::children(collection, field, &ids) {
+        Ok(rows) => json_response(
+            200,
+            &json!({"rows": rows.into_iter().map(from_row).collect::<Vec<_>>()}),
+        ),
+        Err(e) => storage_problem(e),
+    }
+}
+
 fn batch(body: &Json) -> Response {
     let mut writes = Vec::new();
     for write in body["writes"].as_array().into_iter().flatten() {
@@ -404,6 +423,7 @@ fn handle(req: Request) -> Response {
             Err(e) => storage_problem(e),
         },
         (Method::Post, ["query", collection]) => query(collection, &body),
+        (Method::Post, ["children", collection]) => children(collection, &body),
         (Method::Post, ["aggregate", collection]) => aggregate(collection, &body),
         (Method::Post, ["nearest", collection]) => nearest(collection, &body),
         (Method::Post, ["batch"]) => batch(&body),

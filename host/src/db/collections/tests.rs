@@ -1503,3 +1503,251 @@ async fn a_batch_of_a_parent_and_its_children_returns_the_rows_as_stored() {
         );
     }
 }
+
+/// The SQLite query plan of a recorded statement, one line per step.
+async fn sqlite_plan(db: &Database, sql: &str, params: &[Param]) -> Vec<String> {
+    let Database::Sqlite(pool, _) = db else {
+        panic!("SQLite only");
+    };
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let rows = crate::db::params::bind_sqlite(sqlx::query(sqlx::AssertSqlSafe(explain)), params)
+        .fetch_all(pool)
+        .await
+        .expect("explain");
+    rows.iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect()
+}
+
+/// Every statement of a storage call pinned to a row or a parent (get, update, delete,
+/// children, a query or aggregate filtered by parent, inserts and their reference checks)
+/// reaches its rows through an index on SQLite: no table scan, and no list of all the user's
+/// parent rows built per call. So a child row's ownership check costs O(log n) however long
+/// the user's history, which is what keeps reads flat as a history grows.
+#[tokio::test]
+async fn pinned_statements_use_indexes_on_sqlite() {
+    let test = sqlite().await;
+    let db = &test.db;
+    let (alice, bob) = (user(db).await, user(db).await);
+    let logs = table("mood_logs");
+    let factors = table("mood_factors");
+    let sessions = table("chat_sessions");
+    let messages = table("chat_messages");
+    let mut log_ids = Vec::new();
+    for owner in [alice, bob] {
+        for score in 1..=5 {
+            let log = db
+                .storage_insert(owner, logs, rec(&[("mood_score", Value::Integer(score))]))
+                .await
+                .expect("log");
+            log_ids.push(id_of(&log));
+        }
+    }
+    let session = db
+        .storage_insert(alice, sessions, rec(&[("title", Value::Text("t".into()))]))
+        .await
+        .expect("session");
+    let session_id = id_of(&session);
+    let by_parent = |field: &str, id: &str| Filter {
+        field: field.into(),
+        comparison: Comparison::Eq,
+        value: Value::Uuid(id.to_owned()),
+    };
+
+    crate::db::statement_log::start();
+    let factor = db
+        .storage_insert(
+            alice,
+            factors,
+            rec(&[
+                ("mood_log_id", Value::Uuid(log_ids[0].clone())),
+                ("factor_type", Value::Text("sleep".into())),
+            ]),
+        )
+        .await
+        .expect("factor");
+    let factor_id = id_of(&factor);
+    db.storage_get(alice, factors, &factor_id)
+        .await
+        .expect("get");
+    db.storage_children(alice, factors, "mood_log_id", &log_ids)
+        .await
+        .expect("children");
+    db.storage_query(
+        alice,
+        factors,
+        PageRequest {
+            filters: vec![by_parent("mood_log_id", &log_ids[0])],
+            order_by: "id".into(),
+            descending: false,
+            limit: 20,
+            cursor: None,
+        },
+    )
+    .await
+    .expect("query");
+    db.storage_aggregate(
+        alice,
+        factors,
+        AggregateRequest {
+            filters: vec![by_parent("mood_log_id", &log_ids[0])],
+            measures: vec![("impact_score".into(), AggregateFn::Avg)],
+            grouping: Grouping::None,
+            group_field: None,
+        },
+        "UTC",
+    )
+    .await
+    .expect("aggregate");
+    db.storage_update(
+        alice,
+        factors,
+        &factor_id,
+        rec(&[("impact_score", Value::Integer(2))]),
+    )
+    .await
+    .expect("update");
+    let message = db
+        .storage_insert(
+            alice,
+            messages,
+            rec(&[
+                ("session_id", Value::Uuid(session_id.clone())),
+                ("role", Value::Text("user".into())),
+                ("content", Value::Text("hello".into())),
+            ]),
+        )
+        .await
+        .expect("message");
+    db.storage_get(alice, messages, &id_of(&message))
+        .await
+        .expect("get message");
+    db.storage_query(
+        alice,
+        messages,
+        PageRequest {
+            filters: vec![by_parent("session_id", &session_id)],
+            order_by: "created_at".into(),
+            descending: false,
+            limit: 20,
+            cursor: None,
+        },
+    )
+    .await
+    .expect("messages");
+    db.storage_get(alice, logs, &log_ids[0]).await.expect("log");
+    db.storage_query(
+        alice,
+        logs,
+        PageRequest {
+            filters: Vec::new(),
+            order_by: "logged_at".into(),
+            descending: true,
+            limit: 20,
+            cursor: None,
+        },
+    )
+    .await
+    .expect("logs");
+    db.storage_delete(alice, factors, &factor_id)
+        .await
+        .expect("delete");
+    let statements = crate::db::statement_log::take();
+    assert!(statements.len() >= 12, "{statements:?}");
+
+    for (sql, params) in &statements {
+        let plan = sqlite_plan(db, sql, params).await;
+        for step in &plan {
+            assert!(
+                !step.contains("LIST SUBQUERY") && !step.starts_with("SCAN "),
+                "`{sql}` is planned with `{step}` (whole plan: {plan:?})"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn children_answer_a_page_of_parents_in_one_scoped_statement() {
+    for TestDb { db, .. } in backends().await {
+        let (alice, bob) = (user(&db).await, user(&db).await);
+        let logs = table("mood_logs");
+        let factors = table("mood_factors");
+        let mut alice_logs = Vec::new();
+        for n in 0..3 {
+            let log = db
+                .storage_insert(alice, logs, rec(&[("mood_score", Value::Integer(5))]))
+                .await
+                .expect("log");
+            for kind in (0..n).map(|k| format!("f{k}")) {
+                db.storage_insert(
+                    alice,
+                    factors,
+                    rec(&[
+                        ("mood_log_id", Value::Uuid(id_of(&log))),
+                        ("factor_type", Value::Text(kind)),
+                    ]),
+                )
+                .await
+                .expect("factor");
+            }
+            alice_logs.push(id_of(&log));
+        }
+        let bobs = db
+            .storage_insert(bob, logs, rec(&[("mood_score", Value::Integer(1))]))
+            .await
+            .expect("bob's log");
+        db.storage_insert(
+            bob,
+            factors,
+            rec(&[
+                ("mood_log_id", Value::Uuid(id_of(&bobs))),
+                ("factor_type", Value::Text("secret".into())),
+            ]),
+        )
+        .await
+        .expect("bob's factor");
+
+        let mut asked = alice_logs.clone();
+        asked.push(id_of(&bobs));
+        asked.push(alice_logs[2].clone());
+        let rows = db
+            .storage_children(alice, factors, "mood_log_id", &asked)
+            .await
+            .expect("children");
+        assert_eq!(rows.len(), 3, "0 + 1 + 2 factors of Alice's, none of Bob's");
+        let parents: Vec<String> = rows
+            .iter()
+            .map(|r| match field(r, "mood_log_id") {
+                Value::Uuid(id) => id.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let mut sorted = parents.clone();
+        sorted.sort();
+        assert_eq!(parents, sorted);
+        assert!(!parents.contains(&id_of(&bobs)));
+        assert!(
+            db.storage_children(alice, factors, "mood_log_id", &[])
+                .await
+                .expect("none")
+                .is_empty()
+        );
+        let too_many: Vec<String> = (0..=MAX_CHILDREN_PARENTS)
+            .map(|_| Uuid::new_v4().to_string())
+            .collect();
+        for (field_name, ids) in [
+            ("factor_type", vec![alice_logs[0].clone()]),
+            ("id", vec![alice_logs[0].clone()]),
+            ("mood_log_id", vec!["nope".to_owned()]),
+            ("mood_log_id", too_many),
+        ] {
+            assert!(
+                matches!(
+                    db.storage_children(alice, factors, field_name, &ids).await,
+                    Err(CollectionError::Invalid { .. })
+                ),
+                "{field_name}"
+            );
+        }
+    }
+}
