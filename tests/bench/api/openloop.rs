@@ -91,8 +91,8 @@ impl WorkerLog {
 /// At most this many requests in one run (memory and time stay bounded at any rate).
 const MAX_REQUESTS: u64 = 2_000_000;
 
-/// How long a run may go on after its last request was due (or its closed loop stopped):
-/// time for the queue to drain, after which what is left is cancelled.
+/// How long an open loop may go on after its last request was due: time for the queue to
+/// drain, after which what is left is cancelled.
 fn drain(duration: Duration) -> Duration {
     (duration / 4).clamp(Duration::from_secs(1), Duration::from_secs(3))
 }
@@ -165,13 +165,20 @@ async fn gather(
 }
 
 /// `connections` workers send `op` back to back for `duration`: the throughput limit.
-/// Latency counts from each request's actual send.
-pub async fn closed_loop(op: &Op, connections: usize, duration: Duration) -> Result<Outcome> {
+/// Latency counts from each request's actual send. Requests still running when `duration`
+/// is over may finish within `patience` (then they are cut off): with very slow requests a
+/// short patience would leave a closed loop with no answers at all.
+pub async fn closed_loop(
+    op: &Op,
+    connections: usize,
+    duration: Duration,
+    patience: Duration,
+) -> Result<Outcome> {
     let connections = connections.max(1);
     let client = client(connections)?;
     let t0 = Instant::now();
     let stop = t0 + duration;
-    let end = stop + drain(duration);
+    let end = stop + patience;
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::with_capacity(connections);
     for slot in 0..connections {
