@@ -314,14 +314,9 @@ async fn series(
     failure_notes: &mut Vec<String>,
 ) -> Result<()> {
     if !config.warmup.is_zero() {
-        // Discarded: a slow request may be cut off soon.
-        openloop::closed_loop(
-            op,
-            config.connections,
-            config.warmup,
-            Duration::from_secs(1),
-        )
-        .await?;
+        // Discarded, but waited for: a request cut off here would go on running in the
+        // server (nothing cancels it there) during the measurement.
+        openloop::closed_loop(op, config.connections, config.warmup, CLOSED_LOOP_PATIENCE).await?;
     }
     let saturation =
         openloop::closed_loop(op, config.connections, config.seconds, CLOSED_LOOP_PATIENCE).await?;
