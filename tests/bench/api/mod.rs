@@ -3,7 +3,9 @@
 //!
 //! Per endpoint: a closed loop at [`Config::connections`] connections (after a warm-up)
 //! gives the saturation throughput; then open loops at 50% and 80% of it give the latency
-//! at a known offered load (see [`openloop`]). Only run when asked for by name: it is long.
+//! at a known offered load (see [`openloop`]). When nothing at all succeeds at that
+//! concurrency, a closed loop at one connection is measured and the open loops are based on
+//! it instead. Only run when asked for by name: it is long.
 //!
 //! Environment (defaults; `BENCH_QUICK=1` switches to a smoke run of about a minute):
 //! - `BENCH_SECONDS` (8; quick 1): length of each measured run;
@@ -322,7 +324,21 @@ async fn series(
         openloop::closed_loop(op, config.connections, config.seconds, CLOSED_LOOP_PATIENCE).await?;
     let load = format!("closed, {} conn.", config.connections);
     row(label, history, &load, &saturation, failure_notes);
-    let rate = saturation.result.rate();
+    let mut rate = saturation.result.rate();
+    if saturation.result.latencies_us.is_empty() && config.connections > 1 {
+        // Nothing answered at that concurrency (e.g. every request timed out in the
+        // server): one connection at least says what the endpoint can do, and the open
+        // loops are based on it.
+        let alone = openloop::closed_loop(op, 1, config.seconds, CLOSED_LOOP_PATIENCE).await?;
+        row(
+            label,
+            history,
+            "closed, 1 conn. (fallback)",
+            &alone,
+            failure_notes,
+        );
+        rate = alone.result.rate();
+    }
     if rate * 0.5 * config.seconds.as_secs_f64() < 1.0 {
         println!(
             "| {label} | {history} | open loops skipped: not one request in a run at 50% | | | | | | | |"
