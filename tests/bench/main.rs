@@ -7,6 +7,11 @@
 //! - `activation`: from the admin request to the first response served by the new version.
 //! - `storage`: a mood-log insert then a keyset page of the user's 20 newest rows, through the
 //!   `storage-probe` component and the `storage` capability, with several users at once.
+//! - `api`: every mood, journal and refresh endpoint and a realistic mix, at saturation and
+//!   in open loops at 50% and 80% of it, for users with seeded histories (see [`api`]). Long,
+//!   so only run when named.
+
+mod api;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -658,6 +663,10 @@ async fn main() -> Result<()> {
     }
     if wants("storage") {
         storage(&server).await?;
+    }
+    // Named only: not part of a run of every benchmark.
+    if which.iter().any(|w| w == "api") {
+        api::run(&server).await?;
     }
     Ok(())
 }
