@@ -1751,3 +1751,121 @@ async fn children_answer_a_page_of_parents_in_one_scoped_statement() {
         }
     }
 }
+
+/// The *generic* PostgreSQL plan of a recorded statement (PostgreSQL 16's
+/// `EXPLAIN (GENERIC_PLAN)`: the plan a prepared statement switches to after a few
+/// executions), as text lines, planned with nested-loop joins disabled. A per-row lookup
+/// that is not a join (a subplan) is unaffected; an ownership check the planner *may* turn
+/// into a join shows up as a hash or merge join over the parent table, which is what it
+/// becomes under load with statistics that favour it.
+async fn postgres_generic_plan_without_nested_loops(db: &Database, sql: &str) -> Vec<String> {
+    let Database::Postgres(pool) = db else {
+        panic!("PostgreSQL only");
+    };
+    let mut connection = pool.acquire().await.expect("connection");
+    sqlx::raw_sql("SET enable_nestloop = off")
+        .execute(&mut *connection)
+        .await
+        .expect("set");
+    let explain = format!("EXPLAIN (GENERIC_PLAN) {sql}");
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(explain))
+        .fetch_all(&mut *connection)
+        .await
+        .expect("explain");
+    sqlx::raw_sql("RESET enable_nestloop")
+        .execute(&mut *connection)
+        .await
+        .expect("reset");
+    rows.iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "QUERY PLAN"))
+        .collect()
+}
+
+/// On PostgreSQL, with a long history, the pinned statements a page of mood logs needs (its
+/// factors by `children`, one factor by id, a log's factors by query) reach each parent by
+/// primary key whatever the planner prefers: no sequential scan and no hash or merge join
+/// over the user's logs, even in the generic plan with nested loops off. (An `EXISTS` form
+/// of the ownership check can be planned as a semi-join over every log of the user, and was
+/// under load: a page of a 100,000-log history at 46 req/s.) Runs only when a PostgreSQL
+/// server is configured.
+#[tokio::test]
+async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
+    let Some(TestDb { db, .. }) = postgres().await else {
+        return;
+    };
+    let alice = user(&db).await;
+    db.execute(
+        "INSERT INTO mood_logs (user_id, mood_score, logged_at) \
+         SELECT $1, 1 + g % 10, NOW() - g * INTERVAL '8 hours' FROM generate_series(1, 30000) g",
+        &[Param::Uuid(alice)],
+    )
+    .await
+    .expect("logs");
+    db.execute(
+        "INSERT INTO mood_factors (mood_log_id, factor_type) \
+         SELECT id, f FROM mood_logs, (VALUES ('sleep'), ('work')) v(f) WHERE user_id = $1",
+        &[Param::Uuid(alice)],
+    )
+    .await
+    .expect("factors");
+    db.execute("ANALYZE mood_logs", &[]).await.expect("analyze");
+    db.execute("ANALYZE mood_factors", &[])
+        .await
+        .expect("analyze");
+    let logs = table("mood_logs");
+    let factors = table("mood_factors");
+    let page = db
+        .storage_query(
+            alice,
+            logs,
+            PageRequest {
+                filters: Vec::new(),
+                order_by: "logged_at".into(),
+                descending: true,
+                limit: 20,
+                cursor: None,
+            },
+        )
+        .await
+        .expect("page");
+    let ids: Vec<String> = page.rows.iter().map(id_of).collect();
+
+    crate::db::statement_log::start();
+    let children = db
+        .storage_children(alice, factors, "mood_log_id", &ids)
+        .await
+        .expect("children");
+    assert_eq!(children.len(), 40);
+    db.storage_get(alice, factors, &id_of(&children[0]))
+        .await
+        .expect("get");
+    db.storage_query(
+        alice,
+        factors,
+        PageRequest {
+            filters: vec![Filter {
+                field: "mood_log_id".into(),
+                comparison: Comparison::Eq,
+                value: Value::Uuid(ids[0].clone()),
+            }],
+            order_by: "id".into(),
+            descending: false,
+            limit: 20,
+            cursor: None,
+        },
+    )
+    .await
+    .expect("query");
+    let statements = crate::db::statement_log::take();
+    assert_eq!(statements.len(), 3);
+    for (sql, _) in &statements {
+        let plan = postgres_generic_plan_without_nested_loops(&db, sql).await;
+        for step in &plan {
+            assert!(
+                !step.contains("Seq Scan") && !step.contains("Hash") && !step.contains("Merge"),
+                "`{sql}` is planned with `{}` (whole plan: {plan:#?})",
+                step.trim()
+            );
+        }
+    }
+}
