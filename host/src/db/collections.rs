@@ -11,7 +11,7 @@
 //! read-only collection.
 //!
 //! Aggregates group in the user's IANA time zone. SQLite cannot convert time zones in SQL,
-//! so both backends fetch the filtered rows (ordered by id) and aggregate in Rust with
+//! so both backends fetch the filtered rows (put in id order in Rust) and aggregate in Rust with
 //! `chrono-tz`: the figures are identical on both. Nearest-neighbour search uses pgvector's
 //! `<=>` on PostgreSQL (which may use the HNSW index) and an exact scan of the user's rows,
 //! with the same cosine distance, on SQLite.
@@ -1568,7 +1568,10 @@ impl Database {
         let cap = statement.bind(Param::Int(
             i64::try_from(MAX_AGGREGATE_ROWS).unwrap_or(i64::MAX) + 1,
         ));
-        statement.push(&format!(" ORDER BY id LIMIT {cap}"));
+        // No ORDER BY: with one, PostgreSQL may walk the primary key of the whole table
+        // (every user's rows) to serve the order instead of the user's index. The rows are
+        // put in id order here instead, so sums add up in the same order on both backends.
+        statement.push(&format!(" LIMIT {cap}"));
         let rows = self.fetch_all(&statement.sql, &statement.params).await?;
         if rows.len() > MAX_AGGREGATE_ROWS {
             return Err(CollectionError::invalid(
@@ -1578,6 +1581,7 @@ impl Database {
         }
         let mut inputs = Vec::with_capacity(rows.len());
         for row in &rows {
+            let id = row.uuid("id")?;
             let source = match group_column {
                 Some(column) => read_typed(column, row)?,
                 None => Typed::Null,
@@ -1597,10 +1601,18 @@ impl Database {
                     }
                 });
             }
-            inputs.push((source, values));
+            inputs.push((id, source, values));
         }
+        inputs.sort_unstable_by_key(|(id, _, _)| *id);
         let functions: Vec<AggregateFn> = measures.iter().map(|(_, f)| *f).collect();
-        Ok(aggregate_rows(inputs, &functions, request.grouping, tz))
+        Ok(aggregate_rows(
+            inputs
+                .into_iter()
+                .map(|(_, source, values)| (source, values)),
+            &functions,
+            request.grouping,
+            tz,
+        ))
     }
 
     /// The `k` of the user's rows nearest to `target` on a vector field, by cosine distance,
