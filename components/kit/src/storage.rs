@@ -3,6 +3,8 @@
 //! handlers run natively in tests). Each component keeps its own `StorageError`, because how
 //! a failure reads to its users (which row was not found) is the component's.
 
+use std::collections::HashMap;
+
 /// A typed column value (`storage.value`). Vectors are not part of the domain collections;
 /// they read back as [`Value::Other`].
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +41,17 @@ pub fn column<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
     row.iter().find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
+/// The most parent ids one `storage.children` call takes (a page of parents).
+pub const MAX_CHILDREN_PARENTS: usize = 100;
+
 /// Groups the rows a `storage.children` call returned by the parent they point at through
 /// `field`: read a page of parents, then all their children in one call, then look each
 /// parent's children up here (instead of a storage call per parent).
-pub fn group_by_parent(rows: Vec<Row>, field: &str) -> std::collections::HashMap<String, Vec<Row>> {
-    let mut groups: std::collections::HashMap<String, Vec<Row>> = std::collections::HashMap::new();
+pub fn group_by_parent(rows: Vec<Row>, field: &str) -> HashMap<String, Vec<Row>> {
+    let mut groups: HashMap<String, Vec<Row>> = HashMap::new();
     for row in rows {
         if let Some(Value::Uuid(parent) | Value::Text(parent)) = column(&row, field) {
-            let parent = parent.clone();
-            groups.entry(parent).or_default().push(row);
+            groups.entry(parent.clone()).or_default().push(row);
         }
     }
     groups

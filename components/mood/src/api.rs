@@ -20,7 +20,8 @@ use crate::localtime::{TimeOfDay, format_instant, local_parts};
 use crate::params::{Params, Range};
 use crate::platform::{
     AggregateFn, AggregateRequest, AggregateRow, Comparison, CrisisOutcome, Filter, Grouping,
-    PageRequest, Platform, Row, StorageError, User, Value, Write, column, group_by_parent,
+    MAX_CHILDREN_PARENTS, PageRequest, Platform, Row, StorageError, User, Value, Write, column,
+    group_by_parent,
 };
 use crate::reply::{self, Problem, Reply};
 use crate::stats::{direction, effect_label, least_squares, trailing_moving_average};
@@ -193,7 +194,8 @@ fn factors_of(p: &impl Platform, log_id: &str) -> Result<Vec<Row>, StorageError>
     p.children(FACTORS, FACTOR_LOG_FIELD, &[log_id.to_owned()])
 }
 
-/// The factors of a page of logs (at most 100), by log id: one storage call for the page.
+/// The factors of a page of logs (at most [`MAX_CHILDREN_PARENTS`]), by log id: one storage
+/// call for the page.
 fn factors_of_page(
     p: &impl Platform,
     logs: &[Row],
@@ -962,10 +964,10 @@ fn factors(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Pro
 
 type FactorsByLog = HashMap<String, Vec<(String, Option<i64>)>>;
 
-/// The factors of the given logs, a storage call per hundred logs.
+/// The factors of the given logs, a storage call per [`MAX_CHILDREN_PARENTS`] logs.
 fn load_factors(p: &impl Platform, logs: &[(String, f64)]) -> Result<FactorsByLog, Problem> {
     let mut by_log: FactorsByLog = HashMap::new();
-    for chunk in logs.chunks(100) {
+    for chunk in logs.chunks(MAX_CHILDREN_PARENTS) {
         let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
         for row in p.children(FACTORS, FACTOR_LOG_FIELD, &ids)? {
             if let (Some(log), Some(kind)) = (

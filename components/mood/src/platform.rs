@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 
 pub use mindflow_component_kit::storage::{
-    Comparison, Filter, Page, PageRequest, Row, Value, Write, column, group_by_parent,
+    Comparison, Filter, MAX_CHILDREN_PARENTS, Page, PageRequest, Row, Value, Write, column,
+    group_by_parent,
 };
 
 /// An aggregate function.
@@ -107,7 +108,7 @@ pub trait Platform {
     /// [`StorageError`].
     fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError>;
     /// `storage.children`: the rows of `collection` whose `field` is one of `parent_ids`
-    /// (at most 100), in one call.
+    /// (at most [`MAX_CHILDREN_PARENTS`]), in one call.
     ///
     /// # Errors
     /// [`StorageError`].

@@ -31,45 +31,14 @@ pub mod users;
 #[cfg(test)]
 pub(crate) mod testing;
 
-/// Unit tests' view of the statements this module runs: each test thread can record the SQL
-/// and parameters of every statement it issues (to check their query plans, say).
+/// Unit tests' record of the statements this module runs.
 #[cfg(test)]
-pub(crate) mod statement_log {
-    use std::cell::RefCell;
-
-    use super::Param;
-
-    /// A statement's SQL text and parameters.
-    pub(crate) type Recorded = (String, Vec<Param>);
-
-    thread_local! {
-        static LOG: RefCell<Option<Vec<Recorded>>> = const { RefCell::new(None) };
-    }
-
-    /// Starts recording this thread's statements (forgetting any recorded before).
-    pub(crate) fn start() {
-        LOG.with(|log| *log.borrow_mut() = Some(Vec::new()));
-    }
-
-    /// Stops recording; returns what was recorded.
-    pub(crate) fn take() -> Vec<Recorded> {
-        LOG.with(|log| log.borrow_mut().take().unwrap_or_default())
-    }
-
-    pub(super) fn record(sql: &str, params: &[Param]) {
-        LOG.with(|log| {
-            if let Some(log) = log.borrow_mut().as_mut() {
-                log.push((sql.to_owned(), params.to_vec()));
-            }
-        });
-    }
-}
+pub(crate) mod statement_log;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -149,6 +118,15 @@ impl WriterQueue {
         Self(Arc::new(Semaphore::new(1)))
     }
 
+    /// The turn `sql` needs: a writer's turn if it may write, none for a read.
+    async fn turn_for(&self, sql: &str) -> Result<Option<OwnedSemaphorePermit>, DbError> {
+        if may_write(sql) {
+            Ok(Some(self.turn().await?))
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Waits for this writer's turn.
     async fn turn(&self) -> Result<OwnedSemaphorePermit, DbError> {
         match tokio::time::timeout(WRITER_TURN_TIMEOUT, Arc::clone(&self.0).acquire_owned()).await {
@@ -168,15 +146,6 @@ fn may_write(sql: &str) -> bool {
             .is_some_and(|h| h.eq_ignore_ascii_case(word))
     };
     !(starts("SELECT") || starts("EXPLAIN"))
-}
-
-/// The writer's turn a SQLite statement needs, if it writes.
-async fn turn_for(queue: &WriterQueue, sql: &str) -> Result<Option<OwnedSemaphorePermit>, DbError> {
-    if may_write(sql) {
-        Ok(Some(queue.turn().await?))
-    } else {
-        Ok(None)
-    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -269,7 +238,7 @@ impl Database {
         statement_log::record(sql, params);
         Ok(match self {
             Self::Sqlite(pool, queue) => {
-                let _turn = turn_for(queue, sql).await?;
+                let _turn = queue.turn_for(sql).await?;
                 params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                     .execute(pool)
                     .await?
@@ -295,7 +264,7 @@ impl Database {
         statement_log::record(sql, params);
         Ok(match self {
             Self::Sqlite(pool, queue) => {
-                let _turn = turn_for(queue, sql).await?;
+                let _turn = queue.turn_for(sql).await?;
                 params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                     .fetch_optional(pool)
                     .await?
@@ -317,7 +286,7 @@ impl Database {
         statement_log::record(sql, params);
         Ok(match self {
             Self::Sqlite(pool, queue) => {
-                let _turn = turn_for(queue, sql).await?;
+                let _turn = queue.turn_for(sql).await?;
                 params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                     .fetch_all(pool)
                     .await?

@@ -213,8 +213,8 @@ impl Platform for Fake {
     ) -> Result<Vec<Row>, StorageError> {
         self.count_call();
         assert!(
-            parent_ids.len() <= 100,
-            "the host takes at most 100 parent ids"
+            parent_ids.len() <= MAX_CHILDREN_PARENTS,
+            "the host takes at most {MAX_CHILDREN_PARENTS} parent ids"
         );
         let mut rows: Vec<Row> = self
             .table(collection)

@@ -1785,8 +1785,8 @@ async fn postgres_generic_plan_without_nested_loops(db: &Database, sql: &str) ->
 /// factors by `children`, one factor by id, a log's factors by query) reach each parent by
 /// primary key whatever the planner prefers: no sequential scan and no hash or merge join
 /// over the user's logs, even in the generic plan with nested loops off. (An `EXISTS` form
-/// of the ownership check can be planned as a semi-join over every log of the user, and was
-/// under load: a page of a 100,000-log history at 46 req/s.) Runs only when a PostgreSQL
+/// of the ownership check can be planned as a semi-join over every log of the user; with it,
+/// a page of a 100,000-log history fell to 46 req/s under load.) Runs only when a PostgreSQL
 /// server is configured.
 #[tokio::test]
 async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
