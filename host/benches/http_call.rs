@@ -5,6 +5,13 @@
 //!
 //! Run with `cargo bench -p mindflow --bench http_call` after `cargo xtask components`.
 
+// Statistics over timings and counts: converting them to `f64` and rounding back is the point.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;

@@ -3,6 +3,13 @@
 //!
 //! Run with `cargo bench -p mindflow --bench pure_call` after `cargo xtask components`.
 
+// Statistics over timings and counts: converting them to `f64` and rounding back is the point.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;

@@ -4,6 +4,13 @@
 //!
 //! Run with `cargo bench -p mindflow --bench seal_open`.
 
+// Statistics over timings and counts: converting them to `f64` and rounding back is the point.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
 use std::time::Instant;
 
 use mindflow::crypto::{KeyService, MasterKeys};

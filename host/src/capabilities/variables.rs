@@ -69,6 +69,9 @@ impl Template {
     }
 
     /// Renders the template with application values.
+    ///
+    /// # Errors
+    /// The name of a variable the template uses that `values` lacks.
     pub fn render(&self, values: &HashMap<String, String>) -> Result<String, String> {
         let mut out = String::new();
         for part in &self.parts {

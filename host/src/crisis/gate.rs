@@ -172,6 +172,8 @@ pub fn evaluate(candidate: &RulesComponent, current: Option<&RulesComponent>) ->
 }
 
 fn ratio(part: usize, whole: usize) -> Option<f64> {
+    // Case counts are far below 2^52: the conversion is exact.
+    #[allow(clippy::cast_precision_loss)]
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 

@@ -33,6 +33,9 @@ fn pg_type<'r>(row: &'r PgRow, column: &str) -> Result<&'r str, DbError> {
 
 impl DbRow {
     /// Optional text.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_text(&self, column: &str) -> Result<Option<String>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get(column),
@@ -42,18 +45,27 @@ impl DbRow {
     }
 
     /// Text.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type or NULL.
     pub fn text(&self, column: &str) -> Result<String, DbError> {
         self.opt_text(column)?
             .ok_or_else(|| decode(column, "unexpected NULL"))
     }
 
     /// A UUID.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type or NULL.
     pub fn uuid(&self, column: &str) -> Result<Uuid, DbError> {
         self.opt_uuid(column)?
             .ok_or_else(|| decode(column, "unexpected NULL"))
     }
 
     /// An optional UUID.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, DbError> {
         match self {
             Self::Sqlite(r) => {
@@ -66,12 +78,18 @@ impl DbRow {
     }
 
     /// An integer (any width).
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type or NULL.
     pub fn int(&self, column: &str) -> Result<i64, DbError> {
         self.opt_int(column)?
             .ok_or_else(|| decode(column, "unexpected NULL"))
     }
 
     /// A boolean.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type or NULL.
     pub fn bool(&self, column: &str) -> Result<bool, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get(column),
@@ -81,6 +99,9 @@ impl DbRow {
     }
 
     /// Bytes.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type or NULL.
     pub fn bytes(&self, column: &str) -> Result<Vec<u8>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get(column),
@@ -90,6 +111,9 @@ impl DbRow {
     }
 
     /// An optional instant.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_time(&self, column: &str) -> Result<Option<DateTime<Utc>>, DbError> {
         match self {
             Self::Sqlite(r) => {
@@ -106,12 +130,18 @@ impl DbRow {
     }
 
     /// An instant.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type or NULL.
     pub fn time(&self, column: &str) -> Result<DateTime<Utc>, DbError> {
         self.opt_time(column)?
             .ok_or_else(|| decode(column, "unexpected NULL"))
     }
 
     /// An optional JSON document.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_json(&self, column: &str) -> Result<Option<serde_json::Value>, DbError> {
         match self {
             Self::Sqlite(r) => {
@@ -127,6 +157,9 @@ impl DbRow {
     }
 
     /// An optional integer (any width).
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_int(&self, column: &str) -> Result<Option<i64>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get::<Option<i64>, _>(column),
@@ -146,6 +179,9 @@ impl DbRow {
     }
 
     /// An optional double-precision float.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_float(&self, column: &str) -> Result<Option<f64>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get::<Option<f64>, _>(column),
@@ -160,6 +196,9 @@ impl DbRow {
     }
 
     /// An optional boolean.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_bool(&self, column: &str) -> Result<Option<bool>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get(column),
@@ -169,6 +208,9 @@ impl DbRow {
     }
 
     /// Optional bytes.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, DbError> {
         match self {
             Self::Sqlite(r) => r.try_get(column),
@@ -178,6 +220,9 @@ impl DbRow {
     }
 
     /// An optional date.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_date(&self, column: &str) -> Result<Option<chrono::NaiveDate>, DbError> {
         match self {
             Self::Sqlite(r) => {
@@ -193,6 +238,9 @@ impl DbRow {
 
     /// An optional embedding: a BLOB of little-endian f32s in SQLite; in PostgreSQL the
     /// query must select the `vector` column cast to `real[]`.
+    ///
+    /// # Errors
+    /// A decode error naming the column when the row lacks it or it holds another type.
     pub fn opt_vector(&self, column: &str) -> Result<Option<Vec<f32>>, DbError> {
         match self {
             Self::Sqlite(r) => {

@@ -152,6 +152,8 @@ impl<'a> Confusion<'a> {
     }
 }
 
+// Case counts are far below 2^52: the conversion is exact.
+#[allow(clippy::cast_precision_loss)]
 fn ratio(numerator: usize, denominator: usize) -> f64 {
     if denominator == 0 {
         0.0

@@ -13,6 +13,8 @@ pub fn embed(text: &str, dimension: usize) -> Vec<f32> {
     let mut vector = vec![0f32; dimension.max(1)];
     let tokens = words(text);
     let mut add = |hash: u64, weight: f32| {
+        // The remainder is below `vector.len()`, so it fits a `usize`.
+        #[allow(clippy::cast_possible_truncation)]
         let index = (hash % vector.len() as u64) as usize;
         let sign = if (hash >> 63) & 1 == 0 { 1.0 } else { -1.0 };
         vector[index] += sign * weight;

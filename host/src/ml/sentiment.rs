@@ -15,11 +15,14 @@ pub fn score(text: &str) -> f32 {
         return 0.0;
     }
     let scores = analyzer().polarity_scores(text);
-    scores
+    // Clamped to [-1, 1] first: `f32` holds it with room to spare.
+    #[allow(clippy::cast_possible_truncation)]
+    let compound = scores
         .get("compound")
         .copied()
         .unwrap_or(0.0)
-        .clamp(-1.0, 1.0) as f32
+        .clamp(-1.0, 1.0) as f32;
+    compound
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ impl ArtifactCache {
         if path.is_file() {
             // SAFETY: the file was written by `Engine::precompile_component` of an engine with
             // the same compatibility hash, into the host's own data folder, by rename.
+            #[allow(unsafe_code)]
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok(component),
                 Err(error) => {
@@ -69,6 +70,9 @@ impl ArtifactCache {
             let _ = std::fs::remove_file(&temp);
         }
         // SAFETY: `compiled` was produced by this very engine a moment ago.
-        unsafe { Component::deserialize(engine, &compiled) }
+        #[allow(unsafe_code)]
+        unsafe {
+            Component::deserialize(engine, &compiled)
+        }
     }
 }

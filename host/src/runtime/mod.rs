@@ -102,7 +102,7 @@ impl Runtime {
 
     /// The epoch deadline, in ticks, for a timeout.
     pub fn deadline_ticks(timeout_ms: u64) -> u64 {
-        let tick = EPOCH_TICK.as_millis().max(1) as u64;
+        let tick = u64::try_from(EPOCH_TICK.as_millis().max(1)).unwrap_or(u64::MAX);
         timeout_ms.div_ceil(tick).max(1) + 1
     }
 }

@@ -108,7 +108,8 @@ mod tests {
         let ready = ReadyInstances::<Arc<u32>>::default();
         assert!(ready.take().is_none());
         assert!(ready.wants_more());
-        let instances: Vec<Arc<u32>> = (0..=WAITING_PER_COMPONENT as u32).map(Arc::new).collect();
+        let limit = u32::try_from(WAITING_PER_COMPONENT).expect("a small limit");
+        let instances: Vec<Arc<u32>> = (0..=limit).map(Arc::new).collect();
         for instance in &instances {
             ready.put(instance.clone());
         }
@@ -121,7 +122,7 @@ mod tests {
             taken.push(*instance);
         }
         taken.sort_unstable();
-        let expected: Vec<u32> = (0..WAITING_PER_COMPONENT as u32).collect();
+        let expected: Vec<u32> = (0..limit).collect();
         assert_eq!(taken, expected);
         assert!(ready.wants_more());
     }

@@ -1186,7 +1186,9 @@ async fn catalog_matches_the_migrated_schema() {
                 if db.backend() == Backend::Postgres {
                     let max = row.opt_int("max_chars").expect("max");
                     let catalog_max = match column.ty {
-                        ColumnType::Text { max_chars } => max_chars.map(|m| m as i64),
+                        ColumnType::Text { max_chars } => {
+                            max_chars.and_then(|m| i64::try_from(m).ok())
+                        }
                         _ => None,
                     };
                     assert_eq!(max, catalog_max, "{}.{name} length", collection.name);
