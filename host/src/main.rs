@@ -140,7 +140,7 @@ async fn main() -> Result<()> {
             let counts = mindflow::retention::purge_once(&db)
                 .await
                 .context("the retention purge failed")?;
-            println!("deleted {} expired records: {counts:?}", counts.total());
+            println!("deleted {} expired records ({counts})", counts.total());
             Ok(())
         }
         Command::User(UserCommand::GrantAdmin { email }) => {

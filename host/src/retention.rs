@@ -21,14 +21,7 @@ pub async fn purge_once(db: &Database) -> Option<PurgeCounts> {
         Ok(counts) => {
             if counts.total() > 0 {
                 tracing::info!(
-                    mood_logs = counts.mood_logs,
-                    journal_entries = counts.journal_entries,
-                    chat_sessions = counts.chat_sessions,
-                    chat_messages = counts.chat_messages,
-                    insights = counts.insights,
-                    recommendations = counts.recommendations,
-                    crisis_events = counts.crisis_events,
-                    wearable_metrics = counts.wearable_metrics,
+                    deleted = %counts,
                     "retention purge deleted expired records"
                 );
             } else {

@@ -262,6 +262,7 @@ impl Server {
         };
         let pid = i32::try_from(child.id()).unwrap_or(0);
         // SAFETY: sending a signal to our own child process.
+        #[allow(unsafe_code)]
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }

@@ -256,7 +256,11 @@ impl CrisisService {
         let event_id = if triggered {
             let hash = self
                 .keys
-                .keyed_hash(caller.user_id, "crisis_event", text.as_bytes())
+                .keyed_hash(
+                    caller.user_id,
+                    mindflow_contract::purpose::CRISIS_EVENT,
+                    text.as_bytes(),
+                )
                 .await
                 .ok();
             let event = NewCrisisEvent {

@@ -10,6 +10,12 @@
 //! columns (`user_id`, `created_at`, `updated_at`; `id` only as the optional id of a new row)
 //! and host-owned collections.
 //!
+//! Each collection is declared here once, and everything that handles collections reads that
+//! declaration: the storage capability (columns, types, ownership, who writes), the manifest's
+//! grants (which names exist), the GDPR export (which columns, where in the document, what is
+//! sealed under which purpose) and the retention purge (which instant or day ages a row).
+//! Adding a collection is a migration per backend plus one entry in [`CATALOG`].
+//!
 //! The columns mirror `migrations/{postgres,sqlite}`; a unit test checks them against the
 //! migrated SQLite schema (and PostgreSQL's when `MINDFLOW_TEST_DATABASE_URL` is set).
 
@@ -20,6 +26,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use mindflow_contract::purpose;
 
 use super::Param;
 
@@ -124,6 +132,8 @@ pub struct Column {
     pub writer: Writer,
     /// A foreign key other than the ownership link.
     pub references: Option<Reference>,
+    /// Left out of the GDPR export although readable (see [`Column::exported`]).
+    pub unexported: bool,
 }
 
 impl Column {
@@ -135,7 +145,22 @@ impl Column {
             required: false,
             writer: Writer::Component,
             references: None,
+            unexported: false,
         }
+    }
+
+    /// Left out of the GDPR export: derived data that means nothing to the person (keyed
+    /// hashes made for search).
+    const fn unexported(mut self) -> Self {
+        self.unexported = true;
+        self
+    }
+
+    /// Whether the GDPR export shows this column. Bytes never are (sealed values are opened
+    /// by the export, see [`Collection::sealed`]; tokens are secrets), nor vectors (an
+    /// embedding is derived from text the export already holds).
+    pub fn exported(&self) -> bool {
+        !self.unexported && !matches!(self.ty, ColumnType::Bytes | ColumnType::Vector)
     }
 
     /// NOT NULL with a default.
@@ -227,6 +252,50 @@ pub enum Access {
     ReadOnly,
 }
 
+/// Where the GDPR export (`GET /users/me/export`) puts a collection's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    /// A list under `key` of the document, ordered by the `order` columns.
+    List {
+        /// The document's key.
+        key: &'static str,
+        /// Columns to order by (the last one unique).
+        order: &'static [&'static str],
+    },
+    /// At most one row: an object (or `null`) under `key`.
+    One {
+        /// The document's key.
+        key: &'static str,
+    },
+    /// A list under `key` in each parent's record (the parent of [`Ownership::Parent`]),
+    /// without the link column.
+    Nested {
+        /// The key in the parent's record.
+        key: &'static str,
+        /// Columns to order by within a parent (the last one unique).
+        order: &'static [&'static str],
+    },
+    /// Not exported: shared rows that are nobody's.
+    Never,
+}
+
+/// What the retention purge deletes once a user's `data_retention_days` have passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Rows whose instant (the first non-null of these timestamp columns) is before the
+    /// cut-off. Nullable references from other collections to a deleted row are cleared.
+    OlderThan(&'static [&'static str]),
+    /// Rows whose calendar day (a date column) is before the cut-off's day.
+    DayBefore(&'static str),
+    /// Rows go with their parent row (`ON DELETE CASCADE`).
+    WithParent,
+    /// Kept while the account is: what the person set up (a safety plan, a device
+    /// connection), not a record of their days.
+    Kept,
+    /// Shared rows: not user data.
+    Shared,
+}
+
 /// A collection: a table of the schema, as components see it.
 #[derive(Debug)]
 pub struct Collection {
@@ -244,6 +313,13 @@ pub struct Collection {
     pub updated_at: bool,
     /// The default field for time groupings in aggregates.
     pub time_field: Option<&'static str>,
+    /// The purpose the rows' `content_encrypted` / `content_iv` are sealed under (the GDPR
+    /// export opens them; a component opens only its own).
+    pub sealed: Option<&'static str>,
+    /// Where the GDPR export puts the rows.
+    pub export: Export,
+    /// What the retention purge deletes.
+    pub retention: Retention,
 }
 
 impl Collection {
@@ -254,11 +330,14 @@ impl Collection {
 }
 
 const ID: Column = Column::new("id", ColumnType::Uuid).required().host();
+/// The export order of most collections: oldest first.
+const CREATED: &[&str] = &["created_at", "id"];
 const CREATED_AT: Column = Column::new("created_at", ColumnType::Timestamp)
     .not_null()
     .host();
 
-/// Every collection, in the order of [`crate::manifest::COLLECTIONS`].
+/// Every collection. The order matters to the retention purge (a row's children and the rows
+/// that point at it are handled after it) and is the order of the export document.
 pub static CATALOG: &[Collection] = &[
     Collection {
         name: "mood_logs",
@@ -282,6 +361,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("logged_at"),
+        sealed: None,
+        export: Export::List {
+            key: "mood_logs",
+            order: &["logged_at", "id"],
+        },
+        retention: Retention::OlderThan(&["logged_at"]),
     },
     Collection {
         name: "mood_factors",
@@ -300,6 +385,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: false,
         updated_at: false,
         time_field: None,
+        sealed: None,
+        export: Export::Nested {
+            key: "factors",
+            order: &["id"],
+        },
+        retention: Retention::WithParent,
     },
     Collection {
         name: "journal_entries",
@@ -317,13 +408,19 @@ pub static CATALOG: &[Collection] = &[
             Column::new("primary_emotion", varchar(30)),
             Column::new("topics", ColumnType::Json),
             // Keyed hashes of the entry's distinct words, for search (migration 0007).
-            Column::new("term_hashes", ColumnType::Json),
+            Column::new("term_hashes", ColumnType::Json).unexported(),
             CREATED_AT,
             Column::new("updated_at", ColumnType::Timestamp).host(),
         ],
         created_at: true,
         updated_at: true,
         time_field: Some("created_at"),
+        sealed: Some(purpose::JOURNAL),
+        export: Export::List {
+            key: "journal_entries",
+            order: CREATED,
+        },
+        retention: Retention::OlderThan(&["created_at"]),
     },
     Collection {
         name: "chat_sessions",
@@ -343,6 +440,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
+        sealed: None,
+        export: Export::List {
+            key: "chat_sessions",
+            order: CREATED,
+        },
+        retention: Retention::OlderThan(&["last_message_at", "created_at"]),
     },
     Collection {
         name: "chat_messages",
@@ -367,6 +470,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
+        sealed: None,
+        export: Export::Nested {
+            key: "messages",
+            order: CREATED,
+        },
+        retention: Retention::OlderThan(&["created_at"]),
     },
     Collection {
         name: "user_insights",
@@ -389,6 +498,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
+        sealed: None,
+        export: Export::List {
+            key: "insights",
+            order: CREATED,
+        },
+        retention: Retention::OlderThan(&["created_at"]),
     },
     Collection {
         name: "recommendations",
@@ -410,6 +525,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
+        sealed: None,
+        export: Export::List {
+            key: "recommendations",
+            order: CREATED,
+        },
+        retention: Retention::OlderThan(&["created_at"]),
     },
     Collection {
         name: "wearable_connections",
@@ -431,6 +552,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
+        sealed: None,
+        export: Export::List {
+            key: "wearable_connections",
+            order: CREATED,
+        },
+        retention: Retention::Kept,
     },
     Collection {
         name: "wearable_metrics",
@@ -456,6 +583,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("metric_date"),
+        sealed: None,
+        export: Export::List {
+            key: "wearable_metrics",
+            order: &["metric_date", "id"],
+        },
+        retention: Retention::DayBefore("metric_date"),
     },
     Collection {
         name: "crisis_events",
@@ -478,6 +611,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
+        sealed: None,
+        export: Export::List {
+            key: "crisis_events",
+            order: CREATED,
+        },
+        retention: Retention::OlderThan(&["created_at"]),
     },
     Collection {
         name: "safety_plans",
@@ -495,6 +634,9 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: true,
         time_field: Some("created_at"),
+        sealed: Some(purpose::SAFETY_PLAN),
+        export: Export::One { key: "safety_plan" },
+        retention: Retention::Kept,
     },
     Collection {
         name: "content_library",
@@ -521,6 +663,9 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
+        sealed: None,
+        export: Export::Never,
+        retention: Retention::Shared,
     },
 ];
 
@@ -857,17 +1002,74 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::COLLECTIONS;
-
+    /// What the export and the retention purge read from a declaration makes sense: keys are
+    /// unique, named columns exist with the right types, a nested or parent-bound collection
+    /// has a parent declared before it, sealed collections hold the sealed columns.
     #[test]
-    fn every_granted_collection_has_a_catalog_entry_and_back() {
-        for name in COLLECTIONS {
-            assert!(collection(name).is_some(), "{name} is not in the catalog");
+    fn export_and_retention_declarations_are_consistent() {
+        let mut keys = std::collections::HashSet::new();
+        for (position, c) in CATALOG.iter().enumerate() {
+            let parent_position = match c.ownership {
+                Ownership::Parent { table, .. } => CATALOG.iter().position(|p| p.name == table),
+                _ => None,
+            };
+            let order = match c.export {
+                Export::List { key, order } => {
+                    assert!(keys.insert(key), "{}: export key {key} twice", c.name);
+                    order
+                }
+                Export::One { key } => {
+                    assert!(keys.insert(key), "{}: export key {key} twice", c.name);
+                    &[]
+                }
+                Export::Nested { order, .. } => {
+                    assert!(
+                        c.sealed.is_none(),
+                        "{}: nested rows are never sealed",
+                        c.name
+                    );
+                    assert!(
+                        parent_position.is_some_and(|p| p < position),
+                        "{} is nested but has no parent declared before it",
+                        c.name
+                    );
+                    order
+                }
+                Export::Never => {
+                    assert_eq!(c.ownership, Ownership::Shared, "{} is a user's", c.name);
+                    &[]
+                }
+            };
+            for field in order {
+                assert!(c.column(field).is_some(), "{}: order by {field}", c.name);
+            }
+            match c.retention {
+                Retention::OlderThan(fields) => {
+                    assert!(!fields.is_empty());
+                    for field in fields {
+                        let column = c.column(field).expect("retention field");
+                        assert_eq!(column.ty, ColumnType::Timestamp, "{}.{field}", c.name);
+                    }
+                }
+                Retention::DayBefore(field) => {
+                    let column = c.column(field).expect("retention field");
+                    assert_eq!(column.ty, ColumnType::Date, "{}.{field}", c.name);
+                }
+                Retention::WithParent => assert!(parent_position.is_some(), "{}", c.name),
+                Retention::Shared => assert_eq!(c.ownership, Ownership::Shared, "{}", c.name),
+                Retention::Kept => {}
+            }
+            if c.ownership == Ownership::Shared {
+                assert_eq!(c.retention, Retention::Shared, "{}", c.name);
+                assert_eq!(c.export, Export::Never, "{}", c.name);
+            }
+            if c.sealed.is_some() {
+                for field in ["content_encrypted", "content_iv"] {
+                    let column = c.column(field).expect("sealed columns");
+                    assert_eq!(column.ty, ColumnType::Bytes, "{}.{field}", c.name);
+                }
+            }
         }
-        for c in CATALOG {
-            assert!(COLLECTIONS.contains(&c.name), "{} is not grantable", c.name);
-        }
-        assert_eq!(CATALOG.len(), COLLECTIONS.len());
     }
 
     #[test]

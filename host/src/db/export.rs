@@ -1,13 +1,17 @@
 //! Everything stored about one user, as JSON records: the GDPR right of access.
 //!
-//! Columns are listed explicitly per table, so a secret column (password hash, OAuth or
-//! wearable tokens, refresh-token hashes) is exported only if someone adds it here on purpose.
-//! Sealed values come back as bytes for [`crate::crypto`] to open; this module never decrypts.
+//! The account's own tables list their columns explicitly here, so a secret column (password
+//! hash, OAuth tokens, refresh-token hashes) is exported only if someone adds it on purpose.
+//! The storage collections are exported as their catalog declaration says
+//! ([`super::catalog::Export`]): every column but bytes (sealed values and tokens), vectors
+//! and the ones marked unexported. Sealed values come back as bytes, with their purpose, for
+//! [`crate::crypto`] to open; this module never decrypts.
 
 use serde_json::{Map, Value, json};
 use sqlx::Row;
 use uuid::Uuid;
 
+use super::catalog::{CATALOG, Collection, ColumnType, Export, Ownership};
 use super::{Backend, Database, DbError, DbRow, Param};
 
 /// How a column is read and rendered.
@@ -74,138 +78,6 @@ const SESSIONS: Spec = &[
     ("user_agent", Text),
     ("ip_address", Inet),
 ];
-const MOOD_LOGS: Spec = &[
-    ("id", Kind::Uuid),
-    ("mood_score", Int),
-    ("energy_level", Int),
-    ("anxiety_level", Int),
-    ("note", Text),
-    ("note_sentiment", Float),
-    ("logged_at", Time),
-    ("time_of_day", Text),
-    ("day_of_week", Int),
-    ("location_type", Text),
-    ("processed_for_insights", Bool),
-    ("crisis_flag_triggered", Bool),
-    ("created_at", Time),
-];
-const MOOD_FACTORS: Spec = &[
-    ("id", Kind::Uuid),
-    ("mood_log_id", Kind::Uuid),
-    ("factor_type", Text),
-    ("factor_value", Text),
-    ("impact_score", Int),
-];
-const JOURNAL: Spec = &[
-    ("id", Kind::Uuid),
-    ("content_hash", Text),
-    ("word_count", Int),
-    ("entry_type", Text),
-    ("prompt_id", Kind::Uuid),
-    ("sentiment_score", Float),
-    ("primary_emotion", Text),
-    ("topics", Json),
-    ("created_at", Time),
-    ("updated_at", Time),
-];
-const CHAT_SESSIONS: Spec = &[
-    ("id", Kind::Uuid),
-    ("title", Text),
-    ("session_type", Text),
-    ("context_summary", Text),
-    ("mood_context", Json),
-    ("is_active", Bool),
-    ("message_count", Int),
-    ("created_at", Time),
-    ("last_message_at", Time),
-];
-const CHAT_MESSAGES: Spec = &[
-    ("id", Kind::Uuid),
-    ("session_id", Kind::Uuid),
-    ("role", Text),
-    ("content", Text),
-    ("model_used", Text),
-    ("tokens_used", Int),
-    ("response_time_ms", Int),
-    ("crisis_detected", Bool),
-    ("content_filtered", Bool),
-    ("created_at", Time),
-];
-const INSIGHTS: Spec = &[
-    ("id", Kind::Uuid),
-    ("insight_type", Text),
-    ("title", Text),
-    ("description", Text),
-    ("data_points", Json),
-    ("confidence_score", Float),
-    ("shown_at", Time),
-    ("dismissed_at", Time),
-    ("helpful_rating", Int),
-    ("valid_from", Time),
-    ("valid_until", Time),
-    ("created_at", Time),
-];
-const RECOMMENDATIONS: Spec = &[
-    ("id", Kind::Uuid),
-    ("insight_id", Kind::Uuid),
-    ("content_id", Kind::Uuid),
-    ("reason", Text),
-    ("priority", Int),
-    ("shown_at", Time),
-    ("clicked_at", Time),
-    ("completed_at", Time),
-    ("feedback", Text),
-    ("expires_at", Time),
-    ("created_at", Time),
-];
-const WEARABLE_CONNECTIONS: Spec = &[
-    ("id", Kind::Uuid),
-    ("provider", Text),
-    ("provider_user_id", Text),
-    ("token_expires_at", Time),
-    ("scopes", Json),
-    ("last_sync_at", Time),
-    ("sync_status", Text),
-    ("sync_error", Text),
-    ("created_at", Time),
-];
-const WEARABLE_METRICS: Spec = &[
-    ("id", Kind::Uuid),
-    ("connection_id", Kind::Uuid),
-    ("metric_date", Date),
-    ("sleep_duration_minutes", Int),
-    ("sleep_quality_score", Int),
-    ("deep_sleep_minutes", Int),
-    ("rem_sleep_minutes", Int),
-    ("steps", Int),
-    ("active_minutes", Int),
-    ("calories_burned", Int),
-    ("avg_heart_rate", Int),
-    ("hrv_avg", Float),
-    ("stress_score", Int),
-    ("readiness_score", Int),
-    ("created_at", Time),
-];
-const CRISIS_EVENTS: Spec = &[
-    ("id", Kind::Uuid),
-    ("trigger_source", Text),
-    ("trigger_content_hash", Text),
-    ("severity", Text),
-    ("detection_confidence", Float),
-    ("resources_shown", Json),
-    ("resource_clicked", Text),
-    ("hotline_called", Bool),
-    ("resolved_at", Time),
-    ("resolution_type", Text),
-    ("follow_up_scheduled", Bool),
-    ("created_at", Time),
-];
-const SAFETY_PLAN: Spec = &[
-    ("id", Kind::Uuid),
-    ("created_at", Time),
-    ("updated_at", Time),
-];
-
 /// One record with a sealed value still to open.
 #[derive(Debug, Clone)]
 pub struct SealedRecord {
@@ -217,7 +89,31 @@ pub struct SealedRecord {
     pub nonce: Vec<u8>,
 }
 
-/// Every record of one user, grouped by kind.
+/// The user's rows of one collection, as its catalog declaration says to export them.
+#[derive(Debug, Clone)]
+pub enum CollectionRecords {
+    /// Plain records (children already nested in them).
+    Plain(Vec<Map<String, Value>>),
+    /// Records whose content is sealed under `purpose`, for the caller to open.
+    Sealed {
+        /// The crypto purpose.
+        purpose: &'static str,
+        /// The records.
+        records: Vec<SealedRecord>,
+    },
+}
+
+/// One exported collection: its declaration and the user's rows.
+#[derive(Debug, Clone)]
+pub struct ExportedCollection {
+    /// The catalog's declaration (its [`Export`] says where the rows go).
+    pub collection: &'static Collection,
+    /// The rows.
+    pub records: CollectionRecords,
+}
+
+/// Every record of one user: the account's own tables, then every collection the catalog
+/// exports, in catalog order.
 #[derive(Debug, Clone, Default)]
 pub struct UserRecords {
     /// The account (no password hash).
@@ -230,24 +126,9 @@ pub struct UserRecords {
     pub oauth_connections: Vec<Map<String, Value>>,
     /// Sign-in sessions (refresh-token metadata; no token hashes).
     pub sessions: Vec<Map<String, Value>>,
-    /// Mood logs, each with its `factors`.
-    pub mood_logs: Vec<Map<String, Value>>,
-    /// Journal entries, sealed (purpose `journal`).
-    pub journal_entries: Vec<SealedRecord>,
-    /// Chat sessions, each with its `messages`.
-    pub chat_sessions: Vec<Map<String, Value>>,
-    /// Insights.
-    pub insights: Vec<Map<String, Value>>,
-    /// Recommendations.
-    pub recommendations: Vec<Map<String, Value>>,
-    /// Wearable connections (no tokens).
-    pub wearable_connections: Vec<Map<String, Value>>,
-    /// Wearable metrics.
-    pub wearable_metrics: Vec<Map<String, Value>>,
-    /// Crisis events.
-    pub crisis_events: Vec<Map<String, Value>>,
-    /// The safety plan, sealed (purpose `safety_plan`).
-    pub safety_plan: Option<SealedRecord>,
+    /// The collections exported at the top of the document (lists and single rows); nested
+    /// collections are inside their parents' records.
+    pub collections: Vec<ExportedCollection>,
 }
 
 fn column_error(column: &str, error: impl std::fmt::Display) -> DbError {
@@ -321,14 +202,14 @@ fn value(row: &DbRow, column: &str, kind: Kind) -> Result<Value, DbError> {
     Ok(value.unwrap_or(Value::Null))
 }
 
-fn record(row: &DbRow, spec: Spec) -> Result<Map<String, Value>, DbError> {
+fn record(row: &DbRow, spec: &[(&str, Kind)]) -> Result<Map<String, Value>, DbError> {
     spec.iter()
         .map(|(column, kind)| Ok(((*column).to_owned(), value(row, column, *kind)?)))
         .collect()
 }
 
 /// The select list for `spec`, columns qualified by `alias`.
-fn select_list(backend: Backend, alias: &str, spec: Spec) -> String {
+fn select_list(backend: Backend, alias: &str, spec: &[(&str, Kind)]) -> String {
     spec.iter()
         .map(|(column, kind)| match (backend, kind) {
             // `host()` drops the prefix length PostgreSQL's text form of INET carries.
@@ -339,12 +220,46 @@ fn select_list(backend: Backend, alias: &str, spec: Spec) -> String {
         .join(", ")
 }
 
+/// How the export reads and renders a column of this type (`None`: never exported).
+fn kind_of(ty: ColumnType) -> Option<Kind> {
+    Some(match ty {
+        ColumnType::Uuid => Kind::Uuid,
+        ColumnType::Text { .. } => Text,
+        ColumnType::Int { .. } => Int,
+        ColumnType::Float => Float,
+        ColumnType::Bool => Bool,
+        ColumnType::Timestamp => Time,
+        ColumnType::Date => Date,
+        ColumnType::Json => Json,
+        ColumnType::Bytes | ColumnType::Vector => return None,
+    })
+}
+
+/// The exported columns of a catalog collection.
+fn collection_spec(collection: &Collection) -> Vec<(&'static str, Kind)> {
+    collection
+        .columns
+        .iter()
+        .filter(|c| c.exported())
+        .filter_map(|c| kind_of(c.ty).map(|kind| (c.name, kind)))
+        .collect()
+}
+
+/// `t.a, t.b` for an ORDER BY over catalog columns.
+fn order_list(columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("t.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Database {
-    /// Rows of `table` (aliased `t`) matching `filter` (with `$1` the user id), ordered.
-    /// Every argument is one of this module's constants.
+    /// Rows of `from` (the table aliased `t`) matching `filter` (with `$1` the user id),
+    /// ordered. Every identifier comes from this module's constants or the catalog.
     async fn export_rows(
         &self,
-        spec: Spec,
+        spec: &[(&str, Kind)],
         from: &str,
         filter: &str,
         order: &str,
@@ -379,30 +294,66 @@ impl Database {
         .collect()
     }
 
-    async fn export_sealed(
+    /// The user's rows of a collection owned by `user_id`, plain or sealed.
+    async fn export_owned(
         &self,
-        spec: Spec,
-        table: &str,
+        collection: &'static Collection,
+        order: &[&str],
         user: Uuid,
-    ) -> Result<Vec<SealedRecord>, DbError> {
-        self.export_rows(
-            spec,
-            &format!("{table} t"),
-            "t.user_id = $1",
-            "t.created_at, t.id",
-            ", t.content_encrypted, t.content_iv",
-            user,
-        )
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(SealedRecord {
-                fields: record(row, spec)?,
-                ciphertext: row.bytes("content_encrypted")?,
-                nonce: row.bytes("content_iv")?,
+    ) -> Result<CollectionRecords, DbError> {
+        let spec = collection_spec(collection);
+        let from = format!("{} t", collection.name);
+        let order = order_list(order);
+        let Some(purpose) = collection.sealed else {
+            let rows = self
+                .export_rows(&spec, &from, "t.user_id = $1", &order, "", user)
+                .await?;
+            return rows
+                .iter()
+                .map(|row| record(row, &spec))
+                .collect::<Result<_, _>>()
+                .map(CollectionRecords::Plain);
+        };
+        let rows = self
+            .export_rows(
+                &spec,
+                &from,
+                "t.user_id = $1",
+                &order,
+                ", t.content_encrypted, t.content_iv",
+                user,
+            )
+            .await?;
+        let records = rows
+            .iter()
+            .map(|row| {
+                Ok(SealedRecord {
+                    fields: record(row, &spec)?,
+                    ciphertext: row.bytes("content_encrypted")?,
+                    nonce: row.bytes("content_iv")?,
+                })
             })
-        })
-        .collect()
+            .collect::<Result<_, DbError>>()?;
+        Ok(CollectionRecords::Sealed { purpose, records })
+    }
+
+    /// The user's rows of a child collection, ordered by parent and then `order`.
+    async fn export_children(
+        &self,
+        collection: &'static Collection,
+        link: &str,
+        parent: &str,
+        order: &[&str],
+        user: Uuid,
+    ) -> Result<Vec<Map<String, Value>>, DbError> {
+        let spec = collection_spec(collection);
+        let from = format!("{} t JOIN {parent} p ON p.id = t.{link}", collection.name);
+        let order = format!("t.{link}, {}", order_list(order));
+        self.export_rows(&spec, &from, "p.user_id = $1", &order, "", user)
+            .await?
+            .iter()
+            .map(|row| record(row, &spec))
+            .collect()
     }
 
     /// Every record of `user`, or `None` when there is no such account (deleted accounts are
@@ -420,40 +371,43 @@ impl Database {
         else {
             return Ok(None);
         };
-        let mut mood_logs = self
-            .export_table(MOOD_LOGS, "mood_logs", "t.logged_at, t.id", user)
-            .await?;
-        let factors = self
-            .export_rows(
-                MOOD_FACTORS,
-                "mood_factors t JOIN mood_logs m ON m.id = t.mood_log_id",
-                "m.user_id = $1",
-                "t.mood_log_id, t.id",
-                "",
-                user,
-            )
-            .await?
-            .iter()
-            .map(|row| record(row, MOOD_FACTORS))
-            .collect::<Result<Vec<_>, _>>()?;
-        nest(&mut mood_logs, "factors", factors, "mood_log_id");
-        let mut chat_sessions = self
-            .export_table(CHAT_SESSIONS, "chat_sessions", "t.created_at, t.id", user)
-            .await?;
-        let messages = self
-            .export_rows(
-                CHAT_MESSAGES,
-                "chat_messages t JOIN chat_sessions s ON s.id = t.session_id",
-                "s.user_id = $1",
-                "t.session_id, t.created_at, t.id",
-                "",
-                user,
-            )
-            .await?
-            .iter()
-            .map(|row| record(row, CHAT_MESSAGES))
-            .collect::<Result<Vec<_>, _>>()?;
-        nest(&mut chat_sessions, "messages", messages, "session_id");
+        let mut collections: Vec<ExportedCollection> = Vec::new();
+        for collection in CATALOG {
+            match (collection.export, collection.ownership) {
+                (Export::List { order, .. }, Ownership::User) => {
+                    let records = self.export_owned(collection, order, user).await?;
+                    collections.push(ExportedCollection {
+                        collection,
+                        records,
+                    });
+                }
+                (Export::One { .. }, Ownership::User) => {
+                    let records = self.export_owned(collection, &["id"], user).await?;
+                    collections.push(ExportedCollection {
+                        collection,
+                        records,
+                    });
+                }
+                (Export::Nested { key, order }, Ownership::Parent { column, table }) => {
+                    let children = self
+                        .export_children(collection, column, table, order, user)
+                        .await?;
+                    let parent = collections
+                        .iter_mut()
+                        .find(|exported| exported.collection.name == table);
+                    if let Some(ExportedCollection {
+                        records: CollectionRecords::Plain(parents),
+                        ..
+                    }) = parent
+                    {
+                        nest(parents, key, children, column);
+                    }
+                }
+                // Shared rows are nobody's; the catalog's consistency test refuses any
+                // other combination.
+                _ => {}
+            }
+        }
         Ok(Some(UserRecords {
             user: account,
             roles: self
@@ -468,44 +422,7 @@ impl Database {
             sessions: self
                 .export_table(SESSIONS, "refresh_tokens", "t.issued_at, t.id", user)
                 .await?,
-            mood_logs,
-            journal_entries: self.export_sealed(JOURNAL, "journal_entries", user).await?,
-            chat_sessions,
-            insights: self
-                .export_table(INSIGHTS, "user_insights", "t.created_at, t.id", user)
-                .await?,
-            recommendations: self
-                .export_table(
-                    RECOMMENDATIONS,
-                    "recommendations",
-                    "t.created_at, t.id",
-                    user,
-                )
-                .await?,
-            wearable_connections: self
-                .export_table(
-                    WEARABLE_CONNECTIONS,
-                    "wearable_connections",
-                    "t.created_at, t.id",
-                    user,
-                )
-                .await?,
-            wearable_metrics: self
-                .export_table(
-                    WEARABLE_METRICS,
-                    "wearable_metrics",
-                    "t.metric_date, t.id",
-                    user,
-                )
-                .await?,
-            crisis_events: self
-                .export_table(CRISIS_EVENTS, "crisis_events", "t.created_at, t.id", user)
-                .await?,
-            safety_plan: self
-                .export_sealed(SAFETY_PLAN, "safety_plans", user)
-                .await?
-                .into_iter()
-                .next(),
+            collections,
         }))
     }
 }

@@ -1,45 +1,54 @@
 //! Data retention: deleting a user's records older than their `data_retention_days`.
 //!
-//! Users are grouped by their retention period (few distinct values), so one purge is a
-//! handful of statements whatever the number of users. A user whose period is NULL keeps
+//! What goes is the catalog's [`Retention`] declaration of each collection. Users are grouped
+//! by their retention period (few distinct values), so one purge is a handful of statements
+//! whatever the number of users. A user whose period is NULL keeps
 //! everything.
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::catalog::{CATALOG, Collection, Ownership, Retention};
 use super::{Backend, Database, DbError, Param};
 
-/// Rows deleted by one purge, per table.
+/// Rows deleted by one purge, per collection (in catalog order; children that go with
+/// their parent by `ON DELETE CASCADE` are not counted).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PurgeCounts {
-    /// Mood logs (their factors go with them).
-    pub mood_logs: u64,
-    /// Journal entries.
-    pub journal_entries: u64,
-    /// Chat sessions with no activity since the cut-off (their messages go with them).
-    pub chat_sessions: u64,
-    /// Older messages of chat sessions still in use.
-    pub chat_messages: u64,
-    /// Insights.
-    pub insights: u64,
-    /// Recommendations.
-    pub recommendations: u64,
-    /// Crisis events.
-    pub crisis_events: u64,
-    /// Wearable metrics.
-    pub wearable_metrics: u64,
-}
+pub struct PurgeCounts(pub Vec<(&'static str, u64)>);
 
 impl PurgeCounts {
     /// Rows deleted in all.
     pub fn total(&self) -> u64 {
-        self.mood_logs
-            + self.journal_entries
-            + self.chat_sessions
-            + self.chat_messages
-            + self.insights
-            + self.recommendations
-            + self.crisis_events
-            + self.wearable_metrics
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Rows deleted from `collection`.
+    pub fn of(&self, collection: &str) -> u64 {
+        self.0
+            .iter()
+            .filter(|(name, _)| *name == collection)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    fn add(&mut self, collection: &'static str, deleted: u64) {
+        match self.0.iter_mut().find(|(name, _)| *name == collection) {
+            Some((_, n)) => *n += deleted,
+            None => self.0.push((collection, deleted)),
+        }
+    }
+}
+
+impl std::fmt::Display for PurgeCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (name, n) in &self.0 {
+            if !first {
+                f.write_str(", ")?;
+            }
+            first = false;
+            write!(f, "{name}: {n}")?;
+        }
+        Ok(())
     }
 }
 
@@ -47,9 +56,48 @@ impl PurgeCounts {
 const USERS_WITH_PERIOD: &str =
     "SELECT id FROM users WHERE data_retention_days = $2 AND deleted_at IS NULL";
 
+/// The rows of `collection` that belong to a user with the period `$2`.
+fn owned_by_users_with_period(collection: &Collection) -> Option<String> {
+    match collection.ownership {
+        Ownership::User => Some(format!("user_id IN ({USERS_WITH_PERIOD})")),
+        Ownership::Parent { column, table } => Some(format!(
+            "{column} IN (SELECT id FROM {table} WHERE user_id IN ({USERS_WITH_PERIOD}))"
+        )),
+        Ownership::Shared => None,
+    }
+}
+
+/// The condition that a row of the collection has expired (`$1` the cut-off), and the value
+/// to bind as `$1`; `None` when the purge leaves the collection alone.
+fn expired(
+    collection: &Collection,
+    backend: Backend,
+    cutoff: DateTime<Utc>,
+) -> Option<(String, Param)> {
+    match collection.retention {
+        Retention::OlderThan([field]) => Some((format!("{field} < $1"), Param::Time(cutoff))),
+        Retention::OlderThan(fields) => Some((
+            format!("COALESCE({}) < $1", fields.join(", ")),
+            Param::Time(cutoff),
+        )),
+        // A calendar day goes once the whole day is before the cut-off's day.
+        Retention::DayBefore(field) => {
+            let day = cutoff.date_naive().format("%Y-%m-%d").to_string();
+            let condition = match backend {
+                Backend::Postgres => format!("{field} < CAST($1 AS DATE)"),
+                Backend::Sqlite => format!("{field} < $1"),
+            };
+            Some((condition, Param::Text(day)))
+        }
+        Retention::WithParent | Retention::Kept | Retention::Shared => None,
+    }
+}
+
 impl Database {
     /// Deletes, for every live user, the records older than `now` minus their retention
-    /// period.
+    /// period, collection by collection as the catalog declares ([`Retention`]). Before rows
+    /// go, nullable references to them from other collections are cleared (a recommendation
+    /// outlives the insight it came from).
     ///
     /// # Errors
     /// [`DbError`]; counts of the periods already purged are lost with the error (each
@@ -72,73 +120,49 @@ impl Database {
             let Some(cutoff) = now.checked_sub_signed(Duration::days(days)) else {
                 continue;
             };
-            let params = [Param::Time(cutoff), Param::Int(days)];
-            let run = |table_sql: &str| format!("{table_sql} AND user_id IN ({USERS_WITH_PERIOD})");
-            counts.mood_logs += self
-                .execute(&run("DELETE FROM mood_logs WHERE logged_at < $1"), &params)
-                .await?;
-            counts.journal_entries += self
-                .execute(
-                    &run("DELETE FROM journal_entries WHERE created_at < $1"),
-                    &params,
-                )
-                .await?;
-            counts.chat_sessions += self
-                .execute(
-                    &run("DELETE FROM chat_sessions WHERE COALESCE(last_message_at, created_at) < $1"),
-                    &params,
-                )
-                .await?;
-            counts.chat_messages += self
-                .execute(
-                    &format!(
-                        "DELETE FROM chat_messages WHERE created_at < $1 AND session_id IN \
-                         (SELECT id FROM chat_sessions WHERE user_id IN ({USERS_WITH_PERIOD}))"
-                    ),
-                    &params,
-                )
-                .await?;
-            // Recommendations point at insights without ON DELETE CASCADE: old ones go, and
-            // newer ones let go of the insight that is about to be deleted.
-            counts.recommendations += self
-                .execute(
-                    &run("DELETE FROM recommendations WHERE created_at < $1"),
-                    &params,
-                )
-                .await?;
-            self.execute(
-                &format!(
-                    "UPDATE recommendations SET insight_id = NULL WHERE insight_id IN \
-                     (SELECT id FROM user_insights WHERE created_at < $1 AND user_id IN ({USERS_WITH_PERIOD}))"
-                ),
-                &params,
-            )
-            .await?;
-            counts.insights += self
-                .execute(
-                    &run("DELETE FROM user_insights WHERE created_at < $1"),
-                    &params,
-                )
-                .await?;
-            counts.crisis_events += self
-                .execute(
-                    &run("DELETE FROM crisis_events WHERE created_at < $1"),
-                    &params,
-                )
-                .await?;
-            // A metric's date is a calendar day: it goes once the whole day is before the
-            // cut-off's day.
-            let day = cutoff.date_naive().format("%Y-%m-%d").to_string();
-            let before_day = match self.backend() {
-                Backend::Postgres => {
-                    "DELETE FROM wearable_metrics WHERE metric_date < CAST($1 AS DATE)"
+            for collection in CATALOG {
+                let Some((condition, cutoff)) = expired(collection, self.backend(), cutoff) else {
+                    continue;
+                };
+                let Some(owned) = owned_by_users_with_period(collection) else {
+                    continue;
+                };
+                let params = [cutoff, Param::Int(days)];
+                let expiring = format!("{condition} AND {owned}");
+                for (referrer, column) in referrers(collection.name) {
+                    self.execute(
+                        &format!(
+                            "UPDATE {referrer} SET {column} = NULL WHERE {column} IN \
+                             (SELECT id FROM {} WHERE {expiring})",
+                            collection.name
+                        ),
+                        &params,
+                    )
+                    .await?;
                 }
-                Backend::Sqlite => "DELETE FROM wearable_metrics WHERE metric_date < $1",
-            };
-            counts.wearable_metrics += self
-                .execute(&run(before_day), &[Param::Text(day), Param::Int(days)])
-                .await?;
+                let deleted = self
+                    .execute(
+                        &format!("DELETE FROM {} WHERE {expiring}", collection.name),
+                        &params,
+                    )
+                    .await?;
+                counts.add(collection.name, deleted);
+            }
         }
         Ok(counts)
     }
+}
+
+/// The collections and columns that point at `table` with a nullable reference the host
+/// checks (not ownership links, which cascade).
+fn referrers(table: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    CATALOG.iter().flat_map(move |collection| {
+        collection
+            .columns
+            .iter()
+            .filter(move |column| {
+                column.references.is_some_and(|r| r.table == table) && !column.not_null
+            })
+            .map(move |column| (collection.name, column.name))
+    })
 }

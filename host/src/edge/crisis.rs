@@ -17,7 +17,7 @@ use crate::crypto::{CryptoError, Sealed};
 use crate::db::crisis::NewCrisisEvent;
 
 /// The purpose safety plans are sealed under.
-pub const SAFETY_PLAN_PURPOSE: &str = "safety_plan";
+pub const SAFETY_PLAN_PURPOSE: &str = mindflow_contract::purpose::SAFETY_PLAN;
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(b)| b).map_err(|e| {

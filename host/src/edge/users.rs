@@ -34,36 +34,17 @@ use super::caller::{Admin, Authenticated};
 use super::problem::{ApiError, FieldError};
 use crate::audit::{self, Actor};
 use crate::crypto::{CryptoError, Sealed};
-use crate::db::export::SealedRecord;
+use crate::db::catalog::Export;
+use crate::db::export::{CollectionRecords, SealedRecord};
 use crate::db::profiles::{Consent, Profile, ProfileChanges};
 use crate::tiers::{self, Tier, TierError};
 
-/// The consent types a user can grant, with what each covers.
-pub const CONSENT_TYPES: &[(&str, &str)] = &[
-    (
-        "data_processing",
-        "Processing of personal data to provide the service",
-    ),
-    (
-        "ai_chat",
-        "Sending chat messages to the AI model that answers them",
-    ),
-    (
-        "wearables",
-        "Importing data from connected wearable devices",
-    ),
-    ("research", "Use of de-identified data for research"),
-    ("marketing", "Product news and offers by email"),
-    ("analytics", "Usage analytics to improve the product"),
-];
+pub use mindflow_contract::CONSENT_TYPES;
 
 /// Shortest and longest retention periods a user can choose, in days.
 pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 30..=3650;
 /// Longest user agent recorded with a consent (longer ones are cut).
 const MAX_USER_AGENT_CHARS: usize = 512;
-/// The purposes sealed content is opened under for the export.
-const JOURNAL_PURPOSE: &str = "journal";
-const SAFETY_PLAN_PURPOSE: &str = "safety_plan";
 
 /// The client's address (see [`super::client`]; `None` when the server was started without
 /// connection info, e.g. in tests that call the router directly).
@@ -468,16 +449,8 @@ pub async fn export(
         .export_user(user)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
-    let mut journal = Vec::with_capacity(records.journal_entries.len());
-    for entry in records.journal_entries {
-        journal.push(opened(&state, user, JOURNAL_PURPOSE, entry).await?);
-    }
-    let safety_plan = match records.safety_plan {
-        Some(plan) => opened(&state, user, SAFETY_PLAN_PURPOSE, plan).await?,
-        None => Value::Null,
-    };
     let now = Utc::now();
-    let document = json!({
+    let mut document = json!({
         "format": "mindflow-export/1",
         "exported_at": timestamp(now),
         "user": records.user,
@@ -485,16 +458,29 @@ pub async fn export(
         "consents": objects(records.consents),
         "oauth_connections": objects(records.oauth_connections),
         "sessions": objects(records.sessions),
-        "mood_logs": objects(records.mood_logs),
-        "journal_entries": journal,
-        "chat_sessions": objects(records.chat_sessions),
-        "insights": objects(records.insights),
-        "recommendations": objects(records.recommendations),
-        "wearable_connections": objects(records.wearable_connections),
-        "wearable_metrics": objects(records.wearable_metrics),
-        "crisis_events": objects(records.crisis_events),
-        "safety_plan": safety_plan,
     });
+    for exported in records.collections {
+        let values = match exported.records {
+            CollectionRecords::Plain(records) => {
+                records.into_iter().map(Value::Object).collect::<Vec<_>>()
+            }
+            CollectionRecords::Sealed { purpose, records } => {
+                let mut values = Vec::with_capacity(records.len());
+                for record in records {
+                    values.push(opened(&state, user, purpose, record).await?);
+                }
+                values
+            }
+        };
+        let (key, value) = match exported.collection.export {
+            Export::List { key, .. } => (key, Value::Array(values)),
+            Export::One { key } => (key, values.into_iter().next().unwrap_or(Value::Null)),
+            Export::Nested { .. } | Export::Never => continue,
+        };
+        if let Some(document) = document.as_object_mut() {
+            document.insert(key.to_owned(), value);
+        }
+    }
     audit::record(
         &state.db,
         &Actor {

@@ -206,22 +206,6 @@ struct RawGrants {
     max_output_bytes: Option<u64>,
 }
 
-/// The storage collections that exist (the schema's user-owned tables).
-pub const COLLECTIONS: &[&str] = &[
-    "mood_logs",
-    "mood_factors",
-    "journal_entries",
-    "chat_sessions",
-    "chat_messages",
-    "user_insights",
-    "recommendations",
-    "wearable_connections",
-    "wearable_metrics",
-    "crisis_events",
-    "safety_plans",
-    "content_library",
-];
-
 impl Grants {
     /// Parses `[component.NAME.tool.mindflow]`.
     ///
@@ -277,7 +261,7 @@ impl Grants {
             );
         }
         for (i, collection) in raw.collections.iter().enumerate() {
-            if !COLLECTIONS.contains(&collection.as_str()) {
+            if crate::db::catalog::collection(collection).is_none() {
                 return Err((
                     format!("{prefix}.collections[{i}]"),
                     format!("unknown collection `{collection}`"),

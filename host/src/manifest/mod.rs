@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-pub use grants::COLLECTIONS;
 pub use grants::{Authentication, Capability, ComponentKind, Grants, Limits};
 pub use route::{Route, RouteMatch};
 

@@ -1,0 +1,88 @@
+//! Names the host and MindFlow's components must agree on, beyond the types of the WIT
+//! package: which crypto purpose a sealed value or keyed hash is made under, which consents a
+//! user can give, which source a crisis assessment names.
+//!
+//! A purpose is associated data of every seal and the key of every keyed hash: a value sealed
+//! under one purpose never opens under another. Spelling one in two places is how an export
+//! fails to open what a component sealed, so each is named here once and both sides use the
+//! constant. No dependencies, so the host and the wasm components alike link it.
+
+#![cfg_attr(not(test), no_std)]
+
+/// Crypto purposes (`mindflow:platform/crypto`'s `purpose` argument).
+pub mod purpose {
+    /// The text of a journal entry (sealed by the `journal` component, opened by it and by
+    /// the GDPR export).
+    pub const JOURNAL: &str = "journal";
+    /// Keyed hashes of a journal entry's words, for search without plaintext.
+    pub const JOURNAL_TERMS: &str = "journal-term";
+    /// A user's safety plan (sealed and opened by the host's crisis endpoints and the export).
+    pub const SAFETY_PLAN: &str = "safety_plan";
+    /// The keyed hash of the text that raised a crisis event (never the text).
+    pub const CRISIS_EVENT: &str = "crisis_event";
+}
+
+/// The consents a user can grant (`user_consents.consent_type`), each with what it covers,
+/// in the order the API lists them.
+pub const CONSENT_TYPES: &[(&str, &str)] = &[
+    (
+        consent::DATA_PROCESSING,
+        "Processing of personal data to provide the service",
+    ),
+    (
+        consent::AI_CHAT,
+        "Sending chat messages to the AI model that answers them",
+    ),
+    (
+        consent::WEARABLES,
+        "Importing data from connected wearable devices",
+    ),
+    (consent::RESEARCH, "Use of de-identified data for research"),
+    (consent::MARKETING, "Product news and offers by email"),
+    (consent::ANALYTICS, "Usage analytics to improve the product"),
+];
+
+/// Consent types, as `context.current-user`'s `consents` lists them.
+pub mod consent {
+    /// Processing of personal data to provide the service.
+    pub const DATA_PROCESSING: &str = "data_processing";
+    /// Sending chat messages to the AI model.
+    pub const AI_CHAT: &str = "ai_chat";
+    /// Importing data from wearables.
+    pub const WEARABLES: &str = "wearables";
+    /// De-identified research use.
+    pub const RESEARCH: &str = "research";
+    /// Marketing email.
+    pub const MARKETING: &str = "marketing";
+    /// Usage analytics.
+    pub const ANALYTICS: &str = "analytics";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn purposes_are_distinct() {
+        let all = [
+            purpose::JOURNAL,
+            purpose::JOURNAL_TERMS,
+            purpose::SAFETY_PLAN,
+            purpose::CRISIS_EVENT,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn consent_types_are_distinct() {
+        for (i, (a, _)) in CONSENT_TYPES.iter().enumerate() {
+            for (b, _) in &CONSENT_TYPES[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+}
