@@ -19,7 +19,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use mindflow::capabilities::HostServices;
-use mindflow::crisis::service::CrisisService;
 use mindflow::crypto::{KeyService, MasterKeys};
 use mindflow::db::Database;
 use mindflow::manifest::Manifest;
@@ -71,28 +70,23 @@ async fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let manifest = Manifest::parse(MANIFEST, &root.join("target/components"))?;
     let variables =
-        mindflow::capabilities::variables::resolve_application_variables(&manifest.variables)
+        mindflow::manifest::variables::resolve_application_variables(&manifest.variables)
             .map_err(anyhow::Error::msg)?;
     let data = tempfile::tempdir()?;
     let db = Database::connect(None, data.path()).await?;
     db.migrate().await?;
     let runtime = Runtime::new(data.path().join("cache"))?;
+    let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
+    let services =
+        HostServices::new(db.clone(), keys, "moderate", 384).map_err(anyhow::Error::msg)?;
     let registry = Arc::new(ComponentRegistry::new(
         runtime,
-        db.clone(),
+        db,
         Arc::new(manifest),
         variables,
+        services,
     ));
     registry.bootstrap().await?;
-    let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
-    let crisis = CrisisService::new(registry.clone(), db.clone(), keys.clone(), "moderate")
-        .map_err(anyhow::Error::msg)?;
-    let services = HostServices {
-        db,
-        keys,
-        crisis,
-        embedding_dimension: 384,
-    };
     let active = registry
         .get("hello")
         .ok_or_else(|| anyhow::anyhow!("hello is not active"))?;
@@ -102,9 +96,7 @@ async fn main() -> anyhow::Result<()> {
     let mut samples = Vec::with_capacity(20_000);
     for round in 0..22_000 {
         let started = Instant::now();
-        let response = component
-            .handle(request(), None, String::new(), services.clone())
-            .await?;
+        let response = component.handle(request(), None, String::new()).await?;
         let body = response.into_body().collect().await?.to_bytes();
         if round >= 2_000 {
             samples.push(started.elapsed().as_nanos());

@@ -10,15 +10,12 @@
     clippy::cast_sign_loss
 )]
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use mindflow::crisis::rules::{AssessmentInput, Signals};
 use mindflow::manifest::Manifest;
 use mindflow::runtime::Runtime;
-use mindflow::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::{
-    AssessmentInput, Signals,
-};
 
 mod support;
 
@@ -34,10 +31,7 @@ fn main() -> anyhow::Result<()> {
     let cache = tempfile::tempdir()?;
     let runtime = Runtime::new(cache.path().to_path_buf())?;
     let sha = mindflow::registry::sha256_hex(&bytes);
-    let prepared = runtime.prepare(decl, &HashMap::new(), &sha, &bytes)?;
-    let mindflow::runtime::Runnable::CrisisRules(rules) = prepared.runnable else {
-        anyhow::bail!("not a crisis-rules component");
-    };
+    let rules = runtime.prepare_rules(decl, &sha, &bytes)?;
     let sentence =
         "Work was long today and I felt tired and a bit low, but dinner with friends helped. ";
     let mut text = String::new();

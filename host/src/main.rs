@@ -166,7 +166,9 @@ async fn main() -> Result<()> {
 
 async fn component(common: CommonConfig, command: ComponentCommand) -> Result<()> {
     let db = server::open_database(&common).await?;
-    let registry = server::registry(&common, db)?;
+    // The CLI assesses nothing: the default threshold serves.
+    let services = server::host_services(&common, &db, "moderate")?;
+    let registry = server::registry(&common, &services)?;
     let actor = Actor::cli();
     match command {
         ComponentCommand::List => {

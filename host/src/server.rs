@@ -5,6 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
+use crate::capabilities::HostServices;
 use crate::config::{CommonConfig, ServeConfig};
 use crate::db::Database;
 use crate::edge::{self, AppState};
@@ -34,21 +35,43 @@ pub async fn open_database(config: &CommonConfig) -> Result<Database> {
     Ok(db)
 }
 
+/// The host services capabilities reach: they exist before any component is prepared (the
+/// crisis service learns the active rules from the registry through its
+/// [`crate::crisis::rules::ActiveRules`] slot).
+///
+/// # Errors
+/// When the master keys are misconfigured or the threshold is not a severity.
+pub fn host_services(
+    config: &CommonConfig,
+    db: &Database,
+    crisis_threshold: &str,
+) -> Result<HostServices> {
+    let keys =
+        crate::crypto::KeyService::new(db.clone(), crate::crypto::MasterKeys::from_config(config)?);
+    HostServices::new(
+        db.clone(),
+        keys,
+        crisis_threshold,
+        config.embedding_dim as usize,
+    )
+    .map_err(|message| anyhow::anyhow!(message))
+}
+
 /// Loads the manifest and creates the registry (nothing loaded yet).
 ///
 /// # Errors
 /// When the manifest is invalid or the runtime cannot start.
-pub fn registry(config: &CommonConfig, db: Database) -> Result<Arc<ComponentRegistry>> {
+pub fn registry(config: &CommonConfig, services: &HostServices) -> Result<Arc<ComponentRegistry>> {
     let manifest = Manifest::load(&config.manifest)?;
-    let variables =
-        crate::capabilities::variables::resolve_application_variables(&manifest.variables)
-            .map_err(|message| anyhow::anyhow!("manifest: {message}"))?;
+    let variables = crate::manifest::variables::resolve_application_variables(&manifest.variables)
+        .map_err(|message| anyhow::anyhow!("manifest: {message}"))?;
     let runtime = Runtime::new(config.cache_dir())?;
     Ok(Arc::new(ComponentRegistry::new(
         runtime,
-        db,
+        services.db.clone(),
         Arc::new(manifest),
         variables,
+        services.clone(),
     )))
 }
 
@@ -58,7 +81,10 @@ pub fn registry(config: &CommonConfig, db: Database) -> Result<Arc<ComponentRegi
 /// When start-up fails (the message names the component and field at fault).
 pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     let db = open_database(&common).await?;
-    let registry = registry(&common, db.clone())?;
+    let services = host_services(&common, &db, &serve.crisis_threshold)?;
+    // Logs (never fails start-up) when data keys are wrapped by an unconfigured master key.
+    let _ = services.keys.check_master_keys().await;
+    let registry = registry(&common, &services)?;
     registry.bootstrap().await?;
     registry::sync::spawn(registry.clone());
     if serve.watch {
@@ -70,25 +96,6 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         &common.data_dir,
     )
     .map_err(|message| anyhow::anyhow!(message))?;
-    let keys = crate::crypto::KeyService::new(
-        db.clone(),
-        crate::crypto::MasterKeys::from_config(&common)?,
-    );
-    // Logs (never fails start-up) when data keys are wrapped by an unconfigured master key.
-    let _ = keys.check_master_keys().await;
-    let crisis = crate::crisis::service::CrisisService::new(
-        registry.clone(),
-        db.clone(),
-        keys.clone(),
-        &serve.crisis_threshold,
-    )
-    .map_err(|message| anyhow::anyhow!(message))?;
-    let services = crate::capabilities::HostServices {
-        db: db.clone(),
-        keys,
-        crisis,
-        embedding_dimension: common.embedding_dim as usize,
-    };
     let oidc = crate::identity::oidc::OidcVerifier::new(
         crate::identity::oidc::ProviderSettings {
             client_ids: serve.google_client_ids.clone(),

@@ -4,15 +4,62 @@
 //! request id. Never gives: a way to name or act as another user; the identity comes from the
 //! access token the edge verified, never from anything the component or the body says.
 
-use crate::runtime::bindings::host::fermyon::spin::variables;
-use crate::runtime::bindings::host::mindflow::platform::{context, types};
-use crate::runtime::http::RequestState;
+use wasmtime::component::Linker;
 
-impl types::Host for RequestState {}
+use super::bindings::mindflow::platform::{context, types};
+use super::{CapabilityConfigs, CapabilityHost, Has, HostCapability, Install, View, view};
+use crate::manifest::{Capability, ComponentDecl};
 
-impl context::Host for RequestState {
+/// `mindflow:platform/types`: the types the other interfaces share (no functions). Linked
+/// for every domain service.
+pub struct SharedTypes;
+
+impl<T: CapabilityHost> HostCapability<T> for SharedTypes {
+    fn grant(&self) -> Option<Capability> {
+        None
+    }
+
+    fn prepare(
+        &self,
+        _decl: &ComponentDecl,
+        _install: &Install<'_>,
+        _configs: &mut CapabilityConfigs,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn link(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        types::add_to_linker::<T, Has<()>>(linker, view)
+    }
+}
+
+/// The capability.
+pub struct Context;
+
+impl<T: CapabilityHost> HostCapability<T> for Context {
+    fn grant(&self) -> Option<Capability> {
+        Some(Capability::Context)
+    }
+
+    fn prepare(
+        &self,
+        _decl: &ComponentDecl,
+        _install: &Install<'_>,
+        _configs: &mut CapabilityConfigs,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn link(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        context::add_to_linker::<T, Has<()>>(linker, view)
+    }
+}
+
+impl types::Host for View<'_, ()> {}
+
+impl context::Host for View<'_, ()> {
     async fn current_user(&mut self) -> wasmtime::Result<Option<context::User>> {
-        Ok(self.caller.as_ref().map(|caller| context::User {
+        Ok(self.ctx.caller.as_ref().map(|caller| context::User {
             id: caller.user_id.to_string(),
             tier: if caller.tier == "premium" {
                 types::Tier::Premium
@@ -26,21 +73,6 @@ impl context::Host for RequestState {
     }
 
     async fn request_id(&mut self) -> wasmtime::Result<String> {
-        Ok(self.request_id.clone())
-    }
-}
-
-impl variables::Host for RequestState {
-    async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
-        if !crate::manifest::is_variable_name(&name) {
-            return Ok(Err(variables::Error::InvalidName(name)));
-        }
-        Ok(match self.variables.get(&name) {
-            Some(Ok(value)) => Ok(value.clone()),
-            Some(Err(message)) => Err(variables::Error::Provider(message.clone())),
-            None => Err(variables::Error::Undefined(format!(
-                "no variable named `{name}` for this component"
-            ))),
-        })
+        Ok(self.ctx.request_id.clone())
     }
 }

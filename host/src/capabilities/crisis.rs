@@ -4,10 +4,43 @@
 //! and the resources to show for the caller's country and language. Never gives: other users'
 //! events, or a way to record an event for someone else.
 
-use crate::crisis::service::CrisisError;
-use crate::runtime::bindings::host::mindflow::platform::crisis as wit;
-use crate::runtime::bindings::host::mindflow::platform::types::Severity;
-use crate::runtime::http::RequestState;
+use wasmtime::component::Linker;
+
+use super::bindings::mindflow::platform::crisis as wit;
+use super::bindings::mindflow::platform::types::Severity;
+use super::{CapabilityConfigs, CapabilityHost, Has, HostCapability, Install, View, view};
+use crate::crisis::service::{CrisisError, CrisisService};
+use crate::manifest::{Capability, ComponentDecl};
+
+/// The capability.
+pub struct Crisis;
+
+/// What `crisis` requests share: the crisis service.
+struct CrisisGrant {
+    service: CrisisService,
+}
+
+impl<T: CapabilityHost> HostCapability<T> for Crisis {
+    fn grant(&self) -> Option<Capability> {
+        Some(Capability::Crisis)
+    }
+
+    fn prepare(
+        &self,
+        _decl: &ComponentDecl,
+        install: &Install<'_>,
+        configs: &mut CapabilityConfigs,
+    ) -> Result<(), String> {
+        configs.insert(CrisisGrant {
+            service: install.services.crisis.clone(),
+        });
+        Ok(())
+    }
+
+    fn link(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, Has<CrisisGrant>>(linker, view)
+    }
+}
 
 fn severity(name: &str) -> Severity {
     match name {
@@ -19,27 +52,24 @@ fn severity(name: &str) -> Severity {
     }
 }
 
-impl wit::Host for RequestState {
+impl wit::Host for View<'_, CrisisGrant> {
     async fn assess(
         &mut self,
         text: String,
         source: String,
     ) -> wasmtime::Result<Result<wit::Outcome, wit::CrisisError>> {
-        let Some(caller) = self.caller.clone() else {
+        let Some(caller) = self.ctx.caller.clone() else {
             return Ok(Err(wit::CrisisError::Unavailable));
         };
         let source: String = source.chars().take(30).collect();
         let sentiment = self
+            .ctx
             .last_sentiment
             .as_ref()
             .filter(|(scored, _)| *scored == text)
             .map(|(_, score)| *score);
-        let outcome = match self
-            .services
-            .crisis
-            .assess(&caller, &text, &source, sentiment)
-            .await
-        {
+        let service = self.config()?.service.clone();
+        let outcome = match service.assess(&caller, &text, &source, sentiment).await {
             Ok(outcome) => outcome,
             Err(CrisisError::TooLarge) => return Ok(Err(wit::CrisisError::TooLarge)),
             Err(CrisisError::Unavailable) => return Ok(Err(wit::CrisisError::Unavailable)),

@@ -3,10 +3,43 @@
 //! Grants: envelope encryption for the store's caller. Never gives: keys, or a way to seal or
 //! open for another user (the user is the store's caller, never a parameter).
 
+use wasmtime::component::Linker;
+
+use super::bindings::mindflow::platform::crypto as wit;
+use super::{CapabilityConfigs, CapabilityHost, Has, HostCapability, Install, View, view};
 use crate::crypto::{self, KeyService};
-use crate::runtime::Caller;
-use crate::runtime::bindings::host::mindflow::platform::crypto as wit;
-use crate::runtime::http::RequestState;
+use crate::identity::Caller;
+use crate::manifest::{Capability, ComponentDecl};
+
+/// The capability.
+pub struct Crypto;
+
+/// What `crypto` requests share: the key service.
+struct CryptoGrant {
+    keys: KeyService,
+}
+
+impl<T: CapabilityHost> HostCapability<T> for Crypto {
+    fn grant(&self) -> Option<Capability> {
+        Some(Capability::Crypto)
+    }
+
+    fn prepare(
+        &self,
+        _decl: &ComponentDecl,
+        install: &Install<'_>,
+        configs: &mut CapabilityConfigs,
+    ) -> Result<(), String> {
+        configs.insert(CryptoGrant {
+            keys: install.services.keys.clone(),
+        });
+        Ok(())
+    }
+
+    fn link(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, Has<CryptoGrant>>(linker, view)
+    }
+}
 
 fn to_wit(error: crypto::CryptoError) -> wit::CryptoError {
     match error {
@@ -63,19 +96,14 @@ pub(crate) async fn keyed_hash(
         .map_err(to_wit)
 }
 
-impl wit::Host for RequestState {
+impl wit::Host for View<'_, CryptoGrant> {
     async fn seal(
         &mut self,
         purpose: String,
         plaintext: Vec<u8>,
     ) -> wasmtime::Result<Result<wit::Sealed, wit::CryptoError>> {
-        Ok(seal(
-            &self.services.keys,
-            self.caller.as_ref(),
-            &purpose,
-            &plaintext,
-        )
-        .await)
+        let keys = self.config()?.keys.clone();
+        Ok(seal(&keys, self.ctx.caller.as_ref(), &purpose, &plaintext).await)
     }
 
     async fn open(
@@ -83,7 +111,8 @@ impl wit::Host for RequestState {
         purpose: String,
         sealed: wit::Sealed,
     ) -> wasmtime::Result<Result<Vec<u8>, wit::CryptoError>> {
-        Ok(open(&self.services.keys, self.caller.as_ref(), &purpose, sealed).await)
+        let keys = self.config()?.keys.clone();
+        Ok(open(&keys, self.ctx.caller.as_ref(), &purpose, sealed).await)
     }
 
     async fn keyed_hash(
@@ -91,7 +120,8 @@ impl wit::Host for RequestState {
         purpose: String,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<String, wit::CryptoError>> {
-        Ok(keyed_hash(&self.services.keys, self.caller.as_ref(), &purpose, &data).await)
+        let keys = self.config()?.keys.clone();
+        Ok(keyed_hash(&keys, self.ctx.caller.as_ref(), &purpose, &data).await)
     }
 }
 

@@ -3,9 +3,42 @@
 //! Grants: analysis of text the component passes in, computed in the host. Never gives:
 //! anything beyond the text it was given; nothing is sent off the machine.
 
+use wasmtime::component::Linker;
+
+use super::bindings::mindflow::platform::ml as wit;
+use super::{CapabilityConfigs, CapabilityHost, Has, HostCapability, Install, View, view};
+use crate::manifest::{Capability, ComponentDecl};
 use crate::ml;
-use crate::runtime::bindings::host::mindflow::platform::ml as wit;
-use crate::runtime::http::RequestState;
+
+/// The capability.
+pub struct Ml;
+
+/// What `ml` requests share: the deployment's embedding dimension.
+struct MlConfig {
+    embedding_dimension: usize,
+}
+
+impl<T: CapabilityHost> HostCapability<T> for Ml {
+    fn grant(&self) -> Option<Capability> {
+        Some(Capability::Ml)
+    }
+
+    fn prepare(
+        &self,
+        _decl: &ComponentDecl,
+        install: &Install<'_>,
+        configs: &mut CapabilityConfigs,
+    ) -> Result<(), String> {
+        configs.insert(MlConfig {
+            embedding_dimension: install.services.embedding_dimension,
+        });
+        Ok(())
+    }
+
+    fn link(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, Has<MlConfig>>(linker, view)
+    }
+}
 
 /// Texts longer than this are analysed on their first part only (bounded host work).
 const MAX_ANALYSED_BYTES: usize = 256 * 1024;
@@ -36,11 +69,11 @@ fn to_wit(emotion: ml::emotion::Emotion) -> wit::Emotion {
     }
 }
 
-impl wit::Host for RequestState {
+impl wit::Host for View<'_, MlConfig> {
     async fn sentiment(&mut self, text: String) -> wasmtime::Result<f32> {
         let score = ml::sentiment::score(bounded(&text));
         if bounded(&text).len() == text.len() {
-            self.last_sentiment = Some((text, score));
+            self.ctx.last_sentiment = Some((text, score));
         }
         Ok(score)
     }
@@ -60,7 +93,7 @@ impl wit::Host for RequestState {
     async fn embed(&mut self, text: String) -> wasmtime::Result<Vec<f32>> {
         Ok(ml::embedding::embed(
             bounded(&text),
-            self.services.embedding_dimension,
+            self.config()?.embedding_dimension,
         ))
     }
 }

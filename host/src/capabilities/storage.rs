@@ -20,9 +20,52 @@ use crate::db::collections::{
     PageRequest, Record, Write,
 };
 use crate::db::{Database, DbError};
-use crate::runtime::bindings::host::mindflow::platform::storage::{self as wit, StorageError};
-use crate::runtime::bindings::host::mindflow::platform::types::FieldError;
-use crate::runtime::http::RequestState;
+use crate::manifest::{Capability, ComponentDecl};
+use wasmtime::component::Linker;
+
+use super::bindings::mindflow::platform::storage::{self as wit, StorageError};
+use super::bindings::mindflow::platform::types::FieldError;
+use super::{CapabilityConfigs, CapabilityHost, Has, HostCapability, Install, View, view};
+
+/// The capability.
+pub struct Storage;
+
+/// What `storage` requests share: the database and the collections the manifest grants.
+struct StorageGrant {
+    db: Database,
+    collections: Vec<String>,
+}
+
+impl<T: CapabilityHost> HostCapability<T> for Storage {
+    fn grant(&self) -> Option<Capability> {
+        Some(Capability::Storage)
+    }
+
+    fn prepare(
+        &self,
+        decl: &ComponentDecl,
+        install: &Install<'_>,
+        configs: &mut CapabilityConfigs,
+    ) -> Result<(), String> {
+        if let Some(unknown) = decl
+            .grants
+            .collections
+            .iter()
+            .find(|name| catalog::collection(name).is_none())
+        {
+            return Err(format!("no collection named `{unknown}`"));
+        }
+        configs.insert(StorageGrant {
+            db: install.services.db.clone(),
+            collections: decl.grants.collections.clone(),
+        });
+        Ok(())
+    }
+
+    fn link(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<T, Has<StorageGrant>>(linker, view)
+    }
+}
 
 /// Whether an operation writes (read-only collections refuse it).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -31,10 +74,11 @@ enum Intent {
     Write,
 }
 
-impl RequestState {
+impl View<'_, StorageGrant> {
     /// The caller's id, or `not-granted` on an anonymous request.
     fn storage_user(&self) -> Result<Uuid, StorageError> {
-        self.caller
+        self.ctx
+            .caller
             .as_ref()
             .map(|caller| caller.user_id)
             .ok_or_else(|| StorageError::NotGranted("no authenticated user".into()))
@@ -52,7 +96,8 @@ impl RequestState {
                 name.chars().take(64).collect::<String>()
             ))
         };
-        if !self.collections.iter().any(|granted| granted == name) {
+        let granted = self.config().map_err(|_| not_granted())?;
+        if !granted.collections.iter().any(|granted| granted == name) {
             return Err(not_granted());
         }
         let collection = catalog::collection(name).ok_or_else(not_granted)?;
@@ -74,7 +119,12 @@ impl RequestState {
     ) -> Result<(Uuid, &'static Collection, Database), StorageError> {
         let user = self.storage_user()?;
         let collection = self.storage_collection(name, intent)?;
-        Ok((user, collection, self.services.db.clone()))
+        let db = self
+            .config()
+            .map_err(|_| StorageError::Unavailable)?
+            .db
+            .clone();
+        Ok((user, collection, db))
     }
 }
 
@@ -195,7 +245,7 @@ fn to_wit_error(error: CollectionError, operation: &str, collection: &str) -> St
 
 type Answer<T> = wasmtime::Result<Result<T, StorageError>>;
 
-impl wit::Host for RequestState {
+impl wit::Host for View<'_, StorageGrant> {
     async fn insert(&mut self, collection: String, row: wit::Row) -> Answer<wit::Row> {
         let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Write));
         Ok(db
@@ -276,6 +326,7 @@ impl wit::Host for RequestState {
     ) -> Answer<Vec<wit::AggregateRow>> {
         let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Read));
         let timezone = self
+            .ctx
             .caller
             .as_ref()
             .map_or_else(|| "UTC".to_owned(), |caller| caller.timezone.clone());
@@ -375,7 +426,10 @@ impl wit::Host for RequestState {
                 },
             });
         }
-        let db = self.services.db.clone();
+        let db = match self.config() {
+            Ok(grant) => grant.db.clone(),
+            Err(_) => return Ok(Err(StorageError::Unavailable)),
+        };
         Ok(db
             .storage_batch(user, checked)
             .await

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::Severity;
+use super::rules::Severity;
 
 /// The case set shipped with the default ruleset.
 pub const BASELINE: &str = include_str!("../../../components/crisis-rules/cases/cases.jsonl");

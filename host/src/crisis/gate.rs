@@ -10,11 +10,16 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::cases::{self, Case, severity_name, severity_rank};
-use crate::registry::GateReport;
-use crate::runtime::RulesComponent;
-use crate::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::{
-    AssessmentInput, Signals,
-};
+use super::rules::{AssessmentInput, Rules, Signals};
+
+/// What the gate concluded about a candidate.
+#[derive(Debug, Clone)]
+pub struct GateVerdict {
+    /// Whether the candidate may be activated.
+    pub passed: bool,
+    /// Per-severity recall and precision, misses, regressions and changed cases.
+    pub details: Value,
+}
 
 /// The lowest acceptable recall on `high` + `imminent` cases.
 pub const RECALL_FLOOR: f64 = 0.95;
@@ -26,7 +31,7 @@ struct Verdict {
     severity: &'static str,
 }
 
-fn assess_all(rules: &RulesComponent, cases: &[Case]) -> Result<Vec<Verdict>, (String, String)> {
+fn assess_all(rules: &dyn Rules, cases: &[Case]) -> Result<Vec<Verdict>, (String, String)> {
     cases
         .iter()
         .map(|case| {
@@ -48,7 +53,7 @@ fn assess_all(rules: &RulesComponent, cases: &[Case]) -> Result<Vec<Verdict>, (S
                         severity,
                     }
                 })
-                .map_err(|e| (case.id.clone(), e.to_string()))
+                .map_err(|e| (case.id.clone(), e))
         })
         .collect()
 }
@@ -64,7 +69,7 @@ fn caught(case_rank: u8, verdict_rank: u8) -> bool {
 }
 
 /// Evaluates `candidate` (against `current` when one is active) on the baseline case set.
-pub fn evaluate(candidate: &RulesComponent, current: Option<&RulesComponent>) -> GateReport {
+pub fn evaluate(candidate: &dyn Rules, current: Option<&dyn Rules>) -> GateVerdict {
     let cases = match cases::parse(cases::BASELINE) {
         Ok(cases) => cases,
         Err(error) => return refused(json!({"error": format!("case set: {error}")})),
@@ -154,8 +159,7 @@ pub fn evaluate(candidate: &RulesComponent, current: Option<&RulesComponent>) ->
             "recall on high+imminent is {serious_recall:.3}, below the floor of {RECALL_FLOOR}"
         ));
     }
-    GateReport {
-        gate: "crisis-rules",
+    GateVerdict {
         passed: reasons.is_empty(),
         details: json!({
             "cases": cases.len(),
@@ -177,9 +181,8 @@ fn ratio(part: usize, whole: usize) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-fn refused(details: Value) -> GateReport {
-    GateReport {
-        gate: "crisis-rules",
+fn refused(details: Value) -> GateVerdict {
+    GateVerdict {
         passed: false,
         details,
     }

@@ -3,4 +3,5 @@
 
 pub mod cases;
 pub mod gate;
+pub mod rules;
 pub mod service;

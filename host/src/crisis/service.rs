@@ -12,15 +12,12 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use super::cases::{severity_name, severity_rank};
+use super::rules::{ActiveRules, AssessmentInput, Signals, Subject};
 use crate::crypto::KeyService;
 use crate::db::Database;
 use crate::db::crisis::{CrisisResource, NewCrisisEvent};
+use crate::identity::Caller;
 use crate::ml;
-use crate::registry::ComponentRegistry;
-use crate::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::{
-    AssessmentInput, Signals, Subject,
-};
-use crate::runtime::{Caller, Runnable};
 
 /// The largest text assessed (the rules' input cap is 128 KiB).
 pub const MAX_TEXT_BYTES: usize = 120 * 1024;
@@ -71,7 +68,7 @@ pub struct Outcome {
 /// The crisis service. Cheap to clone.
 #[derive(Clone)]
 pub struct CrisisService {
-    registry: Arc<ComponentRegistry>,
+    rules: ActiveRules,
     db: Database,
     keys: KeyService,
     threshold: u8,
@@ -142,7 +139,7 @@ impl CrisisService {
     /// # Errors
     /// A message when the threshold is not a severity name.
     pub fn new(
-        registry: Arc<ComponentRegistry>,
+        rules: ActiveRules,
         db: Database,
         keys: KeyService,
         threshold: &str,
@@ -161,12 +158,17 @@ impl CrisisService {
             })
             .collect();
         Ok(Self {
-            registry,
+            rules,
             db,
             keys,
             threshold,
             exemplars: Arc::new(exemplars),
         })
+    }
+
+    /// Where the registry publishes the active crisis-rules version.
+    pub fn active_rules(&self) -> &ActiveRules {
+        &self.rules
     }
 
     /// The resources for a locale.
@@ -212,15 +214,7 @@ impl CrisisService {
         if text.len() > MAX_TEXT_BYTES {
             return Err(CrisisError::TooLarge);
         }
-        let rules = self
-            .registry
-            .active()
-            .values()
-            .find_map(|active| match &active.prepared.runnable {
-                Runnable::CrisisRules(rules) => Some(rules.clone()),
-                Runnable::Http(_) => None,
-            })
-            .ok_or(CrisisError::Unavailable)?;
+        let rules = self.rules.current().ok_or(CrisisError::Unavailable)?;
         let (country, language) = locale_parts(&caller.locale);
         let input = AssessmentInput {
             text: text.to_owned(),

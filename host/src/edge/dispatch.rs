@@ -115,7 +115,7 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, ApiErro
     let request = http::Request::from_parts(parts, Full::new(body));
     let span = tracing::info_span!("component", component = %name, version = %active.record.version, %request_id);
     match component
-        .handle(request, caller, request_id, state.services.clone())
+        .handle(request, caller, request_id)
         .instrument(span)
         .await
     {

@@ -20,6 +20,23 @@ pub mod tokens;
 
 pub use tokens::{AccessClaims, TokenError, TokenKeys};
 
+use uuid::Uuid;
+
+/// The authenticated caller of a request, as the `context` capability reveals it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// `free` or `premium`, as in force now.
+    pub tier: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// BCP 47 locale.
+    pub locale: String,
+    /// Granted consent types.
+    pub consents: Vec<String>,
+}
+
 /// Normalises an email for storage and lookup: trimmed and lowercased.
 pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()

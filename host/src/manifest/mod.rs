@@ -5,8 +5,10 @@
 //! `[component.NAME.tool.mindflow]` and Spin ignores them. Every error names the component
 //! and the field at fault, so a broken manifest is fixed from the message alone.
 
+pub mod allowed_hosts;
 mod grants;
 mod route;
+pub mod variables;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -103,7 +105,7 @@ pub struct ComponentDecl {
     /// The `.wasm` file, resolved against the manifest's folder.
     pub source: PathBuf,
     /// Spin's `allowed_outbound_hosts`, parsed.
-    pub allowed_outbound_hosts: Vec<crate::capabilities::outbound::AllowedHost>,
+    pub allowed_outbound_hosts: Vec<allowed_hosts::AllowedHost>,
     /// Component variables: name → template over application variables.
     pub variables: BTreeMap<String, String>,
     /// Environment variables given to the component.
@@ -334,7 +336,7 @@ fn parse_component(
         .iter()
         .enumerate()
         .map(|(i, text)| {
-            crate::capabilities::outbound::AllowedHost::parse(text).map_err(|message| {
+            allowed_hosts::AllowedHost::parse(text).map_err(|message| {
                 ManifestError::component(name, &format!("allowed_outbound_hosts[{i}]"), message)
             })
         })
@@ -347,7 +349,7 @@ fn parse_component(
                 "variable names are lowercase letters, digits and underscores",
             ));
         }
-        crate::capabilities::variables::Template::parse(template)
+        variables::Template::parse(template)
             .and_then(|t| t.check_references(app_variables))
             .map_err(|message| {
                 ManifestError::component(name, &format!("variables.{var}"), message)

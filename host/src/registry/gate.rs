@@ -29,7 +29,13 @@ pub fn run(kind: ComponentKind, candidate: &Prepared, current: Option<&Prepared>
                 Runnable::CrisisRules(r) => Some(r),
                 Runnable::Http(_) => None,
             });
-            crate::crisis::gate::evaluate(rules, current)
+            let current = current.map(|r| r as &dyn crate::crisis::rules::Rules);
+            let verdict = crate::crisis::gate::evaluate(rules, current);
+            GateReport {
+                gate: "crisis-rules",
+                passed: verdict.passed,
+                details: verdict.details,
+            }
         }
         _ => GateReport {
             gate: "none",

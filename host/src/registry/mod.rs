@@ -26,10 +26,11 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::audit::{self, Actor};
+use crate::capabilities::{HostServices, Install};
 use crate::db::components::{NewVersion, VersionRecord};
 use crate::db::{Database, DbError};
 use crate::manifest::{ComponentDecl, Manifest};
-use crate::runtime::{PrepareError, Prepared, Runtime};
+use crate::runtime::{PrepareError, Prepared, Runnable, Runtime};
 
 pub use gate::GateReport;
 
@@ -124,6 +125,8 @@ pub struct ComponentRegistry {
     db: Database,
     manifest: Arc<Manifest>,
     app_variables: HashMap<String, String>,
+    /// The host services capabilities are prepared with.
+    services: HostServices,
     active: ArcSwap<HashMap<String, Arc<ActiveComponent>>>,
     /// Serialises installs and activations within this process.
     changes: tokio::sync::Mutex<()>,
@@ -141,12 +144,14 @@ impl ComponentRegistry {
         db: Database,
         manifest: Arc<Manifest>,
         app_variables: HashMap<String, String>,
+        services: HostServices,
     ) -> Self {
         Self {
             runtime,
             db,
             manifest,
             app_variables,
+            services,
             active: ArcSwap::from_pointee(HashMap::new()),
             changes: tokio::sync::Mutex::new(()),
         }
@@ -238,8 +243,12 @@ impl ComponentRegistry {
         sha: &str,
         bytes: &[u8],
     ) -> Result<Prepared, RegistryError> {
+        let install = Install {
+            services: &self.services,
+            app_variables: &self.app_variables,
+        };
         self.runtime
-            .prepare(decl, &self.app_variables, sha, bytes)
+            .prepare(decl, &install, sha, bytes)
             .map_err(|source| RegistryError::Invalid {
                 name: decl.name.clone(),
                 source,
@@ -271,18 +280,25 @@ impl ComponentRegistry {
         let prepared = {
             let decl = decl.clone();
             let vars = self.app_variables.clone();
+            let services = self.services.clone();
             let sha = sha.clone();
             let bytes = bytes.to_vec();
-            tokio::task::spawn_blocking(move || runtime.prepare(&decl, &vars, &sha, &bytes))
-                .await
-                .map_err(|e| RegistryError::Invalid {
-                    name: name.to_owned(),
-                    source: PrepareError::Invalid(e.to_string()),
-                })?
-                .map_err(|source| RegistryError::Invalid {
-                    name: name.to_owned(),
-                    source,
-                })?
+            tokio::task::spawn_blocking(move || {
+                let install = Install {
+                    services: &services,
+                    app_variables: &vars,
+                };
+                runtime.prepare(&decl, &install, &sha, &bytes)
+            })
+            .await
+            .map_err(|e| RegistryError::Invalid {
+                name: name.to_owned(),
+                source: PrepareError::Invalid(e.to_string()),
+            })?
+            .map_err(|source| RegistryError::Invalid {
+                name: name.to_owned(),
+                source,
+            })?
         };
         let current = self.get(name);
         let report = {
@@ -434,6 +450,12 @@ impl ComponentRegistry {
     }
 
     fn swap(&self, name: &str, record: VersionRecord, prepared: Prepared) {
+        if let Runnable::CrisisRules(rules) = &prepared.runnable {
+            self.services
+                .crisis
+                .active_rules()
+                .publish(Box::new(rules.clone()));
+        }
         let entry = Arc::new(ActiveComponent { record, prepared });
         self.active.rcu(|current| {
             let mut next = HashMap::clone(current);

@@ -1,6 +1,5 @@
 //! Serving one HTTP request with a domain-service component (`wasi:http/incoming-handler`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -8,7 +7,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use thiserror::Error;
-use uuid::Uuid;
 use wasmtime::Store;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -20,24 +18,10 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::Runtime;
 use super::limiter::MemoryCap;
 use super::ready::{ReadyInstance, ReadyInstances};
-use crate::capabilities::HostServices;
 use crate::capabilities::outbound::OutboundPolicy;
+use crate::capabilities::{CapabilityConfigs, CapabilityHost, RequestContext};
+use crate::identity::Caller;
 use crate::manifest::Limits;
-
-/// The authenticated caller of a request, as the `context` capability reveals it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    /// The user's id.
-    pub user_id: Uuid,
-    /// `free` or `premium`, as in force now.
-    pub tier: String,
-    /// IANA time zone.
-    pub timezone: String,
-    /// BCP 47 locale.
-    pub locale: String,
-    /// Granted consent types.
-    pub consents: Vec<String>,
-}
 
 /// A response body streamed from a component.
 pub type ResponseBody = HyperOutgoingBody;
@@ -65,23 +49,23 @@ pub enum DispatchError {
     Unavailable(String),
 }
 
-/// The per-request state of a domain-service store.
+/// The per-request state of a domain-service store: WASI and `wasi:http` with the outbound
+/// policy, the memory cap, and what the capabilities see (the request's context and the
+/// version's prepared capabilities).
 pub(crate) struct RequestState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: OutboundPolicy,
     pub(crate) limiter: MemoryCap,
-    pub(crate) caller: Option<Caller>,
-    pub(crate) request_id: String,
-    pub(crate) variables: Arc<HashMap<String, Result<String, String>>>,
-    pub(crate) services: HostServices,
-    /// The storage collections the component's manifest grants.
-    pub(crate) collections: Arc<Vec<String>>,
-    /// The last text this request scored with `ml.sentiment`, and its score: a component
-    /// that scores a note and then has it assessed (which uses the score as a signal) pays
-    /// for the lexicon model once.
-    pub(crate) last_sentiment: Option<(String, f32)>,
+    pub(crate) context: RequestContext,
+    capabilities: Arc<CapabilityConfigs>,
+}
+
+impl CapabilityHost for RequestState {
+    fn capability_parts(&mut self) -> (&mut RequestContext, &CapabilityConfigs) {
+        (&mut self.context, &self.capabilities)
+    }
 }
 
 impl WasiView for RequestState {
@@ -108,11 +92,10 @@ impl WasiHttpView for RequestState {
 pub struct HttpComponent {
     pub(crate) pre: ProxyPre<RequestState>,
     pub(crate) policy: OutboundPolicy,
-    pub(crate) variables: Arc<HashMap<String, Result<String, String>>>,
     pub(crate) environment: Arc<Vec<(String, String)>>,
     pub(crate) limits: Limits,
-    /// The storage collections the manifest grants (`tool.mindflow.collections`).
-    pub(crate) collections: Arc<Vec<String>>,
+    /// What the granted capabilities prepared for this version.
+    pub(crate) capabilities: Arc<CapabilityConfigs>,
     /// Fresh instances made ahead of their requests.
     pub(crate) ready: Arc<ReadyInstances>,
 }
@@ -135,20 +118,18 @@ impl HttpComponent {
         request: http::Request<Full<Bytes>>,
         caller: Option<Caller>,
         request_id: String,
-        services: HostServices,
     ) -> Result<http::Response<ResponseBody>, DispatchError> {
-        self.ready.learn_services(&services);
         let ReadyInstance {
             mut store,
             proxy,
             exceeded,
         } = match self.ready.take() {
             Some(instance) => instance,
-            None => self.instantiate(services).await?,
+            None => self.instantiate().await?,
         };
-        let state = store.data_mut();
-        state.caller = caller;
-        state.request_id = request_id;
+        let context = &mut store.data_mut().context;
+        context.caller = caller;
+        context.request_id = request_id;
         store.set_epoch_deadline(Runtime::deadline_ticks(self.limits.timeout_ms));
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let handed_over = store
@@ -206,7 +187,7 @@ impl HttpComponent {
     /// A new store with a fresh instance of the component in it, not yet called: the
     /// component's environment, variables and grants, its memory cap and a deadline for the
     /// instantiation itself.
-    async fn instantiate(&self, services: HostServices) -> Result<ReadyInstance, DispatchError> {
+    async fn instantiate(&self) -> Result<ReadyInstance, DispatchError> {
         let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
         let mut wasi = WasiCtx::builder();
         wasi.envs(&self.environment);
@@ -216,12 +197,8 @@ impl HttpComponent {
             table: ResourceTable::new(),
             hooks: self.policy.clone(),
             limiter,
-            caller: None,
-            request_id: String::new(),
-            variables: self.variables.clone(),
-            services,
-            collections: self.collections.clone(),
-            last_sentiment: None,
+            context: RequestContext::default(),
+            capabilities: self.capabilities.clone(),
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -251,10 +228,7 @@ impl HttpComponent {
         if !self.ready.wants_more() {
             return;
         }
-        let Some(services) = self.ready.services().cloned() else {
-            return;
-        };
-        match self.instantiate(services).await {
+        match self.instantiate().await {
             Ok(instance) => self.ready.put(instance),
             Err(error) => tracing::debug!(%error, "cannot make an instance ahead of its request"),
         }
@@ -374,7 +348,9 @@ mod tests {
     use http_body_util::BodyExt;
 
     use super::*;
-    use crate::crisis::service::CrisisService;
+    use std::collections::HashMap;
+
+    use crate::capabilities::HostServices;
     use crate::crypto::{KeyService, MasterKeys};
     use crate::manifest::Manifest;
     use crate::registry::ComponentRegistry;
@@ -394,22 +370,16 @@ mod tests {
             .expect("manifest (build the components first: `cargo xtask components`)");
         let (db, dir) = crate::db::testing::sqlite().await;
         let runtime = Runtime::new(dir.path().join("cache")).expect("runtime");
+        let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
+        let services = HostServices::new(db.clone(), keys, "moderate", 384).expect("host services");
         let registry = Arc::new(ComponentRegistry::new(
             runtime,
-            db.clone(),
+            db,
             Arc::new(manifest),
             HashMap::new(),
+            services.clone(),
         ));
         registry.bootstrap().await.expect("bootstrap");
-        let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
-        let crisis = CrisisService::new(registry.clone(), db.clone(), keys.clone(), "moderate")
-            .expect("crisis service");
-        let services = HostServices {
-            db,
-            keys,
-            crisis,
-            embedding_dimension: 384,
-        };
         let active = registry.get("hello").expect("active");
         let Runnable::Http(component) = &active.prepared.runnable else {
             panic!("not an HTTP component");
@@ -417,12 +387,12 @@ mod tests {
         (component.clone(), services, dir)
     }
 
-    async fn get(component: &HttpComponent, services: &HostServices, path: &str) -> String {
+    async fn get(component: &HttpComponent, path: &str) -> String {
         let request = http::Request::get(format!("http://localhost{path}"))
             .body(Full::new(Bytes::new()))
             .expect("request");
         let response = component
-            .handle(request, None, "test".into(), services.clone())
+            .handle(request, None, "test".into())
             .await
             .expect("response");
         assert_eq!(response.status(), 200);
@@ -448,18 +418,14 @@ mod tests {
 
     #[tokio::test]
     async fn after_a_request_the_next_instance_is_made_and_waits() {
-        let (component, services, _dir) = hello().await;
+        let (component, _services, _dir) = hello().await;
         assert_eq!(component.ready.waiting(), 0);
         // The first request makes its instance on the spot, then leaves one waiting.
-        assert!(
-            get(&component, &services, "/hello/a")
-                .await
-                .contains("/hello/a")
-        );
+        assert!(get(&component, "/hello/a").await.contains("/hello/a"));
         assert_eq!(settle(&component, 1).await, 1);
         // Each later request takes the waiting one, and another is made after it.
         for round in 0..5 {
-            let body = get(&component, &services, &format!("/hello/{round}")).await;
+            let body = get(&component, &format!("/hello/{round}")).await;
             assert!(body.contains(&format!("/hello/{round}")), "{body}");
             assert_eq!(settle(&component, 1).await, 1);
         }
@@ -467,10 +433,10 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_requests_leave_at_most_the_limit_waiting() {
-        let (component, services, _dir) = hello().await;
+        let (component, _services, _dir) = hello().await;
         let requests = (0..8).map(|i| {
-            let (component, services) = (component.clone(), services.clone());
-            async move { get(&component, &services, &format!("/hello/{i}")).await }
+            let component = component.clone();
+            async move { get(&component, &format!("/hello/{i}")).await }
         });
         for (i, body) in futures::future::join_all(requests).await.iter().enumerate() {
             assert!(body.contains(&format!("/hello/{i}")), "{body}");

@@ -9,7 +9,6 @@
 //! - Every store has a memory cap, a deadline and, for pure worlds, a fuel budget; a
 //!   component exceeding them fails its own call and nothing else.
 
-pub mod bindings;
 mod cache;
 pub(crate) mod http;
 mod inspect;
@@ -26,10 +25,11 @@ use std::time::Duration;
 use thiserror::Error;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub use self::http::{Caller, DispatchError, HttpComponent, ResponseBody};
+pub use self::http::{DispatchError, HttpComponent, ResponseBody};
 pub use self::inspect::{ComponentImport, component_imports, custom_section};
 pub use self::prepare::{PrepareError, Prepared, Runnable};
 pub use self::pure::{PureCallError, RulesComponent};
+pub use crate::identity::Caller;
 
 use crate::manifest::Limits;
 

@@ -2,35 +2,23 @@
 //! validate the imports against the component's world and grants, link exactly the granted
 //! capabilities, and pre-instantiate.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use thiserror::Error;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::Runtime;
-use super::bindings::crisis_rules::CrisisRulesPre;
-use super::bindings::host::fermyon::spin::variables;
-use super::bindings::host::mindflow::platform::{context, crisis, crypto, ml, storage, types};
 use super::http::{HttpComponent, RequestState};
 use super::inspect::{ComponentImport, component_imports, custom_section};
 use super::pure::{PureState, RulesComponent};
 use crate::capabilities::outbound::OutboundPolicy;
+use crate::capabilities::{self, Install};
+use crate::crisis::rules::world::CrisisRulesPre;
 use crate::manifest::{Capability, ComponentDecl, ComponentKind};
 
 /// The custom section in which a domain service ships its part of the OpenAPI document.
 pub const OPENAPI_SECTION: &str = "mindflow:openapi";
-
-/// Capabilities this host implements today. A granted capability outside this list cannot be
-/// imported yet: the install fails and says so.
-const IMPLEMENTED: &[Capability] = &[
-    Capability::Context,
-    Capability::Crisis,
-    Capability::Ml,
-    Capability::Crypto,
-    Capability::Storage,
-];
 
 /// Why a component cannot be installed.
 #[derive(Debug, Error)]
@@ -38,6 +26,14 @@ pub enum PrepareError {
     /// The bytes are not a valid component (or do not compile).
     #[error("not a valid WebAssembly component: {0}")]
     Invalid(String),
+    /// A capability refused the component's configuration.
+    #[error("capability `{capability}`: {reason}")]
+    Capability {
+        /// The capability's interface name.
+        capability: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// An import the component may not have.
     #[error("import `{import}` refused: {reason}")]
     Import {
@@ -87,7 +83,7 @@ impl Runtime {
     pub fn prepare(
         &self,
         decl: &ComponentDecl,
-        app_variables: &HashMap<String, String>,
+        install: &Install<'_>,
         sha256: &str,
         bytes: &[u8],
     ) -> Result<Prepared, PrepareError> {
@@ -122,36 +118,22 @@ impl Runtime {
                     world,
                     reason: format!("{e:#}"),
                 })?;
-                let variables = crate::capabilities::variables::resolve_component_variables(
-                    &decl.variables,
-                    app_variables,
-                );
+                let capabilities = capabilities::prepare_granted::<RequestState>(decl, install)
+                    .map_err(|reason| PrepareError::Capability {
+                        capability: "tool.mindflow.capabilities",
+                        reason,
+                    })?;
                 Runnable::Http(HttpComponent {
                     pre,
                     policy: OutboundPolicy::new(&decl.name, &decl.allowed_outbound_hosts),
-                    variables: Arc::new(variables),
                     environment: Arc::new(decl.environment.clone().into_iter().collect()),
                     limits: decl.grants.limits,
-                    collections: Arc::new(decl.grants.collections.clone()),
+                    capabilities,
                     ready: Arc::default(),
                 })
             }
             ComponentKind::CrisisRules => {
-                let linker = Linker::<PureState>::new(&self.pure.engine);
-                let pre = linker
-                    .instantiate_pre(&component)
-                    .map_err(|e| PrepareError::World {
-                        world,
-                        reason: format!("{e:#}"),
-                    })?;
-                let pre = CrisisRulesPre::new(pre).map_err(|e| PrepareError::World {
-                    world,
-                    reason: format!("{e:#}"),
-                })?;
-                Runnable::CrisisRules(RulesComponent {
-                    pre,
-                    limits: decl.grants.limits,
-                })
+                Runnable::CrisisRules(self.rules_component(decl, &component)?)
             }
             ComponentKind::WearableAdapter | ComponentKind::ContentProvider => {
                 return Err(PrepareError::World {
@@ -167,27 +149,61 @@ impl Runtime {
         })
     }
 
+    /// Compiles (or loads from cache), validates and pre-instantiates a crisis-rules
+    /// component: a pure function, which needs no host services.
+    ///
+    /// # Errors
+    /// [`PrepareError`]; also when `decl` is not of the crisis-rules kind.
+    pub fn prepare_rules(
+        &self,
+        decl: &ComponentDecl,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> Result<RulesComponent, PrepareError> {
+        if decl.grants.kind != ComponentKind::CrisisRules {
+            return Err(PrepareError::World {
+                world: decl.grants.kind.as_str(),
+                reason: "not a crisis-rules component".into(),
+            });
+        }
+        let component = self
+            .pure
+            .cache
+            .load_or_compile(&self.pure.engine, sha256, bytes)
+            .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
+        check_imports(decl, &component_imports(&self.pure.engine, &component))?;
+        self.rules_component(decl, &component)
+    }
+
+    fn rules_component(
+        &self,
+        decl: &ComponentDecl,
+        component: &wasmtime::component::Component,
+    ) -> Result<RulesComponent, PrepareError> {
+        let world = decl.grants.kind.as_str();
+        let linker = Linker::<PureState>::new(&self.pure.engine);
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| PrepareError::World {
+                world,
+                reason: format!("{e:#}"),
+            })?;
+        let pre = CrisisRulesPre::new(pre).map_err(|e| PrepareError::World {
+            world,
+            reason: format!("{e:#}"),
+        })?;
+        Ok(RulesComponent {
+            pre,
+            limits: decl.grants.limits,
+        })
+    }
+
+    /// WASI and `wasi:http`, then exactly the capabilities the manifest grants.
     fn domain_linker(&self, decl: &ComponentDecl) -> wasmtime::Result<Linker<RequestState>> {
         let mut linker = Linker::new(&self.http.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        variables::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
-        types::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
-        if decl.grants.allows(Capability::Context) {
-            context::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
-        }
-        if decl.grants.allows(Capability::Crisis) {
-            crisis::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
-        }
-        if decl.grants.allows(Capability::Ml) {
-            ml::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
-        }
-        if decl.grants.allows(Capability::Crypto) {
-            crypto::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
-        }
-        if decl.grants.allows(Capability::Storage) {
-            storage::add_to_linker::<_, HasSelf<RequestState>>(&mut linker, |s| s)?;
-        }
+        capabilities::link_granted(decl, &mut linker)?;
         Ok(linker)
     }
 }
@@ -244,7 +260,7 @@ fn check_imports(decl: &ComponentDecl, imports: &[ComponentImport]) -> Result<()
                     ),
                 ));
             }
-            if !IMPLEMENTED.contains(&capability) {
+            if !capabilities::is_provided(capability) {
                 return Err(refuse(
                     import,
                     format!(

@@ -8,11 +8,9 @@ use thiserror::Error;
 use wasmtime::Store;
 
 use super::Runtime;
-use super::bindings::crisis_rules::CrisisRulesPre;
-use super::bindings::crisis_rules::exports::mindflow::platform::rules::{
-    Assessment, AssessmentInput, RulesetInfo,
-};
 use super::limiter::MemoryCap;
+use crate::crisis::rules::world::CrisisRulesPre;
+use crate::crisis::rules::{Assessment, AssessmentInput, Rules, RulesetInfo};
 use crate::manifest::Limits;
 
 /// Why a pure call failed.
@@ -157,15 +155,31 @@ fn classify(error: &wasmtime::Error, exceeded: &AtomicBool) -> PureCallError {
     }
 }
 
+/// What the crisis service and the gate need of a rules component.
+impl Rules for RulesComponent {
+    fn assess<'a>(
+        &'a self,
+        input: &'a AssessmentInput,
+    ) -> futures::future::BoxFuture<'a, Result<Assessment, String>> {
+        Box::pin(async move {
+            RulesComponent::assess(self, input)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn assess_blocking(&self, input: &AssessmentInput) -> Result<Assessment, String> {
+        RulesComponent::assess_blocking(self, input).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::path::PathBuf;
 
     use super::*;
+    use crate::crisis::rules::Signals;
     use crate::manifest::Manifest;
-    use crate::runtime::Runnable;
-    use crate::runtime::bindings::crisis_rules::exports::mindflow::platform::rules::Signals;
 
     /// The real crisis-rules component under `limits` (which replace the manifest's).
     fn rules(runtime: &Runtime, limits: impl FnOnce(&mut Limits)) -> RulesComponent {
@@ -182,12 +196,7 @@ mod tests {
         let decl = &manifest.components["crisis-rules"];
         let bytes = std::fs::read(&decl.source).expect("crisis-rules.wasm");
         let sha = crate::registry::sha256_hex(&bytes);
-        let prepared = runtime
-            .prepare(decl, &HashMap::new(), &sha, &bytes)
-            .expect("prepare");
-        let Runnable::CrisisRules(mut rules) = prepared.runnable else {
-            panic!("not a crisis-rules component");
-        };
+        let mut rules = runtime.prepare_rules(decl, &sha, &bytes).expect("prepare");
         limits(&mut rules.limits);
         rules
     }

@@ -10,19 +10,18 @@
 //! - An instance serves at most one request, and a store is never reused: a waiting
 //!   instance has run nothing but its instantiation.
 //! - A waiting instance holds only what every request of its component gets alike (the
-//!   environment, variables, grants and host services). The caller and the request id are
+//!   environment, variables, grants and the capabilities prepared at install). The caller and the request id are
 //!   set when a request takes it.
 //! - At most [`WAITING_PER_COMPONENT`] instances wait per component version, each holding
 //!   one slot of the instance pool; they are dropped with the version.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::Proxy;
 
 use super::http::RequestState;
-use crate::capabilities::HostServices;
 
 /// How many instances wait per component version. One covers a client that sends a request
 /// at a time; under concurrent load requests that find none instantiate inline, as before.
@@ -40,16 +39,12 @@ pub(crate) struct ReadyInstance {
 /// bookkeeping can be tested without a component).
 pub(crate) struct ReadyInstances<I = ReadyInstance> {
     waiting: Mutex<Vec<I>>,
-    /// The host services every instance gets, learnt from the first request (they are the
-    /// process's, the same for every request).
-    services: OnceLock<HostServices>,
 }
 
 impl<I> Default for ReadyInstances<I> {
     fn default() -> Self {
         Self {
             waiting: Mutex::new(Vec::with_capacity(WAITING_PER_COMPONENT)),
-            services: OnceLock::new(),
         }
     }
 }
@@ -71,18 +66,6 @@ impl<I> ReadyInstances<I> {
     /// Whether a new instance would be kept.
     pub(crate) fn wants_more(&self) -> bool {
         self.lock().len() < WAITING_PER_COMPONENT
-    }
-
-    /// Remembers the host services instances are made with (the first caller's).
-    pub(crate) fn learn_services(&self, services: &HostServices) {
-        if self.services.get().is_none() {
-            let _ = self.services.set(services.clone());
-        }
-    }
-
-    /// The host services instances are made with, once a request has brought them.
-    pub(crate) fn services(&self) -> Option<&HostServices> {
-        self.services.get()
     }
 
     /// How many instances wait now.
