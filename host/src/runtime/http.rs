@@ -17,7 +17,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::Runtime;
 use super::limiter::MemoryCap;
-use super::ready::{ReadyInstance, ReadyInstances};
+use super::ready::ReadyInstances;
 use crate::capabilities::outbound::OutboundPolicy;
 use crate::capabilities::{CapabilityConfigs, CapabilityHost, RequestContext};
 use crate::identity::Caller;
@@ -87,6 +87,14 @@ impl WasiHttpView for RequestState {
     }
 }
 
+/// A store with a freshly instantiated component in it, not yet called.
+pub(crate) struct ReadyInstance {
+    store: Store<RequestState>,
+    proxy: wasmtime_wasi_http::p2::bindings::Proxy,
+    /// Set when the store's memory cap refused to grow memory.
+    exceeded: Arc<AtomicBool>,
+}
+
 /// A domain-service component, pre-instantiated and ready to serve.
 #[derive(Clone)]
 pub struct HttpComponent {
@@ -97,7 +105,7 @@ pub struct HttpComponent {
     /// What the granted capabilities prepared for this version.
     pub(crate) capabilities: Arc<CapabilityConfigs>,
     /// Fresh instances made ahead of their requests.
-    pub(crate) ready: Arc<ReadyInstances>,
+    pub(crate) ready: Arc<ReadyInstances<ReadyInstance>>,
 }
 
 impl HttpComponent {

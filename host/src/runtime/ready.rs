@@ -15,29 +15,16 @@
 //! - At most [`WAITING_PER_COMPONENT`] instances wait per component version, each holding
 //!   one slot of the instance pool; they are dropped with the version.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
-
-use wasmtime::Store;
-use wasmtime_wasi_http::p2::bindings::Proxy;
-
-use super::http::RequestState;
+use std::sync::Mutex;
 
 /// How many instances wait per component version. One covers a client that sends a request
 /// at a time; under concurrent load requests that find none instantiate inline, as before.
 pub(crate) const WAITING_PER_COMPONENT: usize = 2;
 
-/// A store with a freshly instantiated component in it, not yet called.
-pub(crate) struct ReadyInstance {
-    pub(crate) store: Store<RequestState>,
-    pub(crate) proxy: Proxy,
-    /// Set when the store's memory cap refused to grow memory.
-    pub(crate) exceeded: Arc<AtomicBool>,
-}
-
-/// The instances waiting for requests of one component version (generic only so that its
-/// bookkeeping can be tested without a component).
-pub(crate) struct ReadyInstances<I = ReadyInstance> {
+/// The instances waiting for requests of one component version (the HTTP runtime's
+/// `ReadyInstance`s; generic so that the bookkeeping knows nothing of stores and can be
+/// tested without a component).
+pub(crate) struct ReadyInstances<I> {
     waiting: Mutex<Vec<I>>,
 }
 
@@ -84,6 +71,8 @@ impl<I> ReadyInstances<I> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
