@@ -29,12 +29,12 @@ pub mod capabilities;
 pub mod config;
 pub mod crisis;
 pub mod crypto;
-pub mod db;
+/// The database (the `mindflow-db` crate).
+pub use mindflow_db as db;
 pub mod edge;
 pub mod identity;
 pub mod mail;
 pub mod manifest;
-pub mod ml;
 pub mod registry;
 pub mod retention;
 pub mod runtime;

@@ -1,4 +1,4 @@
-//! `mindflow:platform/ml`: offline sentiment, emotion, topics and embeddings ([`crate::ml`]).
+//! `mindflow:platform/ml`: offline sentiment, emotion, topics and embeddings ([`mindflow_ml`]).
 //!
 //! Grants: analysis of text the component passes in, computed in the host. Never gives:
 //! anything beyond the text it was given; nothing is sent off the machine.
@@ -8,7 +8,7 @@ use wasmtime::component::Linker;
 use super::bindings::mindflow::platform::ml as wit;
 use super::{CapabilityConfigs, CapabilityHost, Has, HostCapability, Install, View, view};
 use crate::manifest::{Capability, ComponentDecl};
-use crate::ml;
+use mindflow_ml as ml;
 
 /// The capability.
 pub struct Ml;

@@ -17,7 +17,7 @@ use crate::crypto::KeyService;
 use crate::db::Database;
 use crate::db::crisis::{CrisisResource, NewCrisisEvent};
 use crate::identity::Caller;
-use crate::ml;
+use mindflow_ml as ml;
 
 /// The largest text assessed (the rules' input cap is 128 KiB).
 pub const MAX_TEXT_BYTES: usize = 120 * 1024;

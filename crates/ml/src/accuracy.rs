@@ -10,8 +10,8 @@
 use super::emotion::{self, Emotion};
 use super::sentiment;
 
-const SENTIMENT_SAMPLE: &str = include_str!("../../tests/fixtures/sentiment_sample.jsonl");
-const EMOTION_SAMPLE: &str = include_str!("../../tests/fixtures/emotion_sample.jsonl");
+const SENTIMENT_SAMPLE: &str = include_str!("../tests/fixtures/sentiment_sample.jsonl");
+const EMOTION_SAMPLE: &str = include_str!("../tests/fixtures/emotion_sample.jsonl");
 
 const SENTIMENT_LABELS: [&str; 3] = ["positive", "negative", "neutral"];
 const EMOTION_LABELS: [&str; 9] = [

@@ -99,8 +99,8 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::catalog::{Value, collection};
-    use crate::db::collections::{Write, check_write};
+    use crate::catalog::{Value, collection};
+    use crate::collections::{Write, check_write};
 
     fn checked(writes: Vec<Write>) -> Vec<CheckedWrite> {
         writes

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::Database;
 
 /// A migrated SQLite database and the folder that holds it (removed when dropped).
-pub(crate) async fn sqlite() -> (Database, tempfile::TempDir) {
+pub async fn sqlite() -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Database::connect(None, dir.path()).await.expect("sqlite");
     db.migrate().await.expect("migrate");
@@ -16,7 +16,7 @@ pub(crate) async fn sqlite() -> (Database, tempfile::TempDir) {
 }
 
 /// A new migrated PostgreSQL database and its URL; `None` without a test server.
-pub(crate) async fn postgres() -> Option<(Database, String)> {
+pub async fn postgres() -> Option<(Database, String)> {
     let server = std::env::var("MINDFLOW_TEST_DATABASE_URL").ok()?;
     let name = format!("mf_unit_{}", Uuid::new_v4().simple());
     let mut connection = sqlx::PgConnection::connect(&server).await.expect("pg");

@@ -1,5 +1,9 @@
 //! The database: SQLite (embedded, the default) or PostgreSQL + pgvector, behind one API.
 //!
+//! A crate of its own (`mindflow-db`, the host's `db`): storage with its catalog and SQL
+//! builder depends on nothing of the host, so the compiler keeps the one place that writes SQL
+//! apart, and touching a host file does not recompile it.
+//!
 //! Invariant: only this module writes SQL. Queries are written once, with `$1`-style
 //! placeholders that both backends accept, and values cross as [`Param`]s so each backend
 //! gets its own encoding (UUIDs as text in SQLite, timestamps as RFC 3339 text in UTC).
@@ -28,12 +32,14 @@ pub mod profiles;
 pub mod retention;
 pub mod users;
 
-#[cfg(test)]
-pub(crate) mod testing;
+/// Fresh migrated databases for tests (this crate's and the host's, through the `testing`
+/// feature).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 /// Unit tests' record of the statements this module runs.
 #[cfg(test)]
-pub(crate) mod statement_log;
+pub mod statement_log;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -148,8 +154,8 @@ fn may_write(sql: &str) -> bool {
     !(starts("SELECT") || starts("EXPLAIN"))
 }
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
 impl Database {
     /// Connects to `url` (`postgres://…` or `sqlite://…`), or to `mindflow.db` in `data_dir`

@@ -5,7 +5,7 @@
 //! The storage collections are exported as their catalog declaration says
 //! ([`super::catalog::Export`]): every column but bytes (sealed values and tokens), vectors
 //! and the ones marked unexported. Sealed values come back as bytes, with their purpose, for
-//! [`crate::crypto`] to open; this module never decrypts.
+//! the host's `crypto` module to open; this module never decrypts.
 
 use serde_json::{Map, Value, json};
 use sqlx::Row;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::db::catalog::{CATALOG, collection};
+use crate::catalog::{CATALOG, collection};
 
 const DIM: usize = 3;
 
@@ -17,7 +17,7 @@ struct TestDb {
 }
 
 async fn sqlite() -> TestDb {
-    let (db, dir) = crate::db::testing::sqlite().await;
+    let (db, dir) = crate::testing::sqlite().await;
     db.prepare_embedding_column(DIM).await.expect("embedding");
     TestDb {
         db,
@@ -26,7 +26,7 @@ async fn sqlite() -> TestDb {
 }
 
 async fn postgres() -> Option<TestDb> {
-    let (db, _) = crate::db::testing::postgres().await?;
+    let (db, _) = crate::testing::postgres().await?;
     db.prepare_embedding_column(DIM).await.expect("embedding");
     Some(TestDb { db, _dir: None })
 }
@@ -1512,7 +1512,7 @@ async fn sqlite_plan(db: &Database, sql: &str, params: &[Param]) -> Vec<String> 
         panic!("SQLite only");
     };
     let explain = format!("EXPLAIN QUERY PLAN {sql}");
-    let rows = crate::db::params::bind_sqlite(sqlx::query(sqlx::AssertSqlSafe(explain)), params)
+    let rows = crate::params::bind_sqlite(sqlx::query(sqlx::AssertSqlSafe(explain)), params)
         .fetch_all(pool)
         .await
         .expect("explain");
@@ -1556,7 +1556,7 @@ async fn pinned_statements_use_indexes_on_sqlite() {
         value: Value::Uuid(id.to_owned()),
     };
 
-    crate::db::statement_log::start();
+    crate::statement_log::start();
     let factor = db
         .storage_insert(
             alice,
@@ -1654,7 +1654,7 @@ async fn pinned_statements_use_indexes_on_sqlite() {
     db.storage_delete(alice, factors, &factor_id)
         .await
         .expect("delete");
-    let statements = crate::db::statement_log::take();
+    let statements = crate::statement_log::take();
     assert!(statements.len() >= 12, "{statements:?}");
 
     for (sql, params) in &statements {
@@ -1832,7 +1832,7 @@ async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
         .expect("page");
     let ids: Vec<String> = page.rows.iter().map(id_of).collect();
 
-    crate::db::statement_log::start();
+    crate::statement_log::start();
     let children = db
         .storage_children(alice, factors, "mood_log_id", &ids)
         .await
@@ -1858,7 +1858,7 @@ async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
     )
     .await
     .expect("query");
-    let statements = crate::db::statement_log::take();
+    let statements = crate::statement_log::take();
     assert_eq!(statements.len(), 3);
     for (sql, _) in &statements {
         let plan = postgres_generic_plan_without_nested_loops(&db, sql).await;

@@ -1,7 +1,7 @@
 //! Per-user data keys, stored only wrapped by a master key (`user_data_keys`).
 //!
 //! This module stores and reads opaque wrapped bytes; wrapping and unwrapping belong to
-//! [`crate::crypto`]. No plaintext key ever reaches the database.
+//! the host's `crypto` module. No plaintext key ever reaches the database.
 
 use chrono::Utc;
 use uuid::Uuid;

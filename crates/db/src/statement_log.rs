@@ -7,19 +7,19 @@ use std::cell::RefCell;
 use super::Param;
 
 /// A statement's SQL text and parameters.
-pub(crate) type Recorded = (String, Vec<Param>);
+pub type Recorded = (String, Vec<Param>);
 
 thread_local! {
     static LOG: RefCell<Option<Vec<Recorded>>> = const { RefCell::new(None) };
 }
 
 /// Starts recording this thread's statements (forgetting any recorded before).
-pub(crate) fn start() {
+pub fn start() {
     LOG.with(|log| *log.borrow_mut() = Some(Vec::new()));
 }
 
 /// Stops recording; returns what was recorded.
-pub(crate) fn take() -> Vec<Recorded> {
+pub fn take() -> Vec<Recorded> {
     LOG.with(|log| log.borrow_mut().take().unwrap_or_default())
 }
 

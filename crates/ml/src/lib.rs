@@ -9,6 +9,9 @@
 //! - [`topics`]: keyword themes (sleep, work, family, ...).
 //! - [`embedding`]: a hashed bag of words and bigrams, L2-normalised: a lexical (not semantic)
 //!   vector of the deployment's dimension, so similarity search works offline.
+//!
+//! A crate of its own: it depends on nothing of the host, and the host's `ml` capability and
+//! crisis signals are its only callers.
 
 #[cfg(test)]
 mod accuracy;
