@@ -207,13 +207,14 @@ pub fn provided<T: CapabilityHost>() -> [&'static dyn HostCapability<T>; 7] {
     ]
 }
 
-/// The capabilities a component's manifest entry grants (plus those every domain service
-/// gets), from [`provided`].
-pub fn granted<T: CapabilityHost>(
-    decl: &ComponentDecl,
-) -> impl Iterator<Item = &'static dyn HostCapability<T>> + '_ {
-    provided::<T>()
-        .into_iter()
+/// The capabilities of `list` a component's manifest entry grants (plus those every domain
+/// service gets).
+pub fn granted<'a, T: CapabilityHost>(
+    list: &'a [&'static dyn HostCapability<T>],
+    decl: &'a ComponentDecl,
+) -> impl Iterator<Item = &'static dyn HostCapability<T>> + 'a {
+    list.iter()
+        .copied()
         .filter(|capability| capability.grant().is_none_or(|g| decl.grants.allows(g)))
 }
 
@@ -234,31 +235,36 @@ impl CapabilityHost for NoHost {
     }
 }
 
-/// Prepares every granted capability of a component version.
+/// Prepares every capability of `list` that a component version is granted.
 ///
 /// # Errors
 /// The first capability's message.
 pub fn prepare_granted<T: CapabilityHost>(
+    list: &[&'static dyn HostCapability<T>],
     decl: &ComponentDecl,
     install: &Install<'_>,
 ) -> Result<Arc<CapabilityConfigs>, String> {
     let mut configs = CapabilityConfigs::default();
-    for capability in granted::<T>(decl) {
+    for capability in granted(list, decl) {
         capability.prepare(decl, install, &mut configs)?;
     }
     Ok(Arc::new(configs))
 }
 
-/// Links every granted capability of a component version.
+/// Links every capability of `list` that a component version is granted.
 ///
 /// # Errors
 /// A wasmtime linking error.
 pub fn link_granted<T: CapabilityHost>(
+    list: &[&'static dyn HostCapability<T>],
     decl: &ComponentDecl,
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
-    for capability in granted::<T>(decl) {
+    for capability in granted(list, decl) {
         capability.link(linker)?;
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod walk_through;

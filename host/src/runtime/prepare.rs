@@ -118,11 +118,15 @@ impl Runtime {
                     world,
                     reason: format!("{e:#}"),
                 })?;
-                let capabilities = capabilities::prepare_granted::<RequestState>(decl, install)
-                    .map_err(|reason| PrepareError::Capability {
-                        capability: "tool.mindflow.capabilities",
-                        reason,
-                    })?;
+                let capabilities = capabilities::prepare_granted(
+                    &capabilities::provided::<RequestState>(),
+                    decl,
+                    install,
+                )
+                .map_err(|reason| PrepareError::Capability {
+                    capability: "tool.mindflow.capabilities",
+                    reason,
+                })?;
                 Runnable::Http(HttpComponent {
                     pre,
                     policy: OutboundPolicy::new(&decl.name, &decl.allowed_outbound_hosts),
@@ -203,7 +207,7 @@ impl Runtime {
         let mut linker = Linker::new(&self.http.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        capabilities::link_granted(decl, &mut linker)?;
+        capabilities::link_granted(&capabilities::provided(), decl, &mut linker)?;
         Ok(linker)
     }
 }
