@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use mindflow_tests::{Server, ServerOptions, component, manifest};
+use mindflow_tests::accounts::email;
+use mindflow_tests::{Manifest, Server, ServerOptions, component};
 use serde_json::{Value, json};
 
 /// Latency figures of one load run.
@@ -67,23 +68,13 @@ async fn load(url: &str, concurrency: usize, duration: Duration) -> Result<LoadR
     .await
 }
 
-fn bench_manifest() -> String {
-    manifest(
-        r#"
-[variables]
-greeting = { default = "hello" }
-
-[[trigger.http]]
-route = "/api/v1/hello/..."
-component = "hello"
-
-[component.hello]
-source = "{components}/hello-spin.wasm"
-[component.hello.variables]
-greeting = "{{ greeting }}"
-[component.hello.tool.mindflow]
-authentication = "none"
-
+/// The product's hello, mood, journal and crisis rules, with the test components the
+/// benchmarks need: `versioned` (activation) and `storage-probe` (storage round trip).
+fn bench_manifest() -> Manifest {
+    Manifest::product(&["hello", "mood", "journal", "crisis-rules"])
+        .set("variables.greeting.default", "hello")
+        .with(
+            r#"
 [[trigger.http]]
 route = "/api/v1/versioned/..."
 component = "versioned"
@@ -92,32 +83,6 @@ component = "versioned"
 source = "{components}/versioned-v1.wasm"
 [component.versioned.tool.mindflow]
 authentication = "none"
-
-[[trigger.http]]
-route = "/api/v1/mood/..."
-component = "mood"
-
-[component.mood]
-source = "{components}/mood.wasm"
-[component.mood.tool.mindflow]
-capabilities = ["context", "storage", "ml", "crisis"]
-collections = ["mood_logs", "mood_factors"]
-
-[component.crisis-rules]
-source = "{components}/crisis-rules.wasm"
-[component.crisis-rules.tool.mindflow]
-kind = "crisis-rules"
-fuel = 100000000
-
-[[trigger.http]]
-route = "/api/v1/journal/..."
-component = "journal"
-
-[component.journal]
-source = "{components}/journal.wasm"
-[component.journal.tool.mindflow]
-capabilities = ["context", "storage", "crypto", "ml", "crisis"]
-collections = ["journal_entries", "content_library"]
 
 [[trigger.http]]
 route = "/api/v1/probe/..."
@@ -129,7 +94,7 @@ source = "{components}/storage-probe.wasm"
 capabilities = ["context", "storage"]
 collections = ["mood_logs"]
 "#,
-    )
+        )
 }
 
 async fn dispatch(server: &Server) -> Result<()> {
@@ -375,8 +340,7 @@ async fn storage(server: &Server) -> Result<()> {
     );
     let mut tokens = Vec::new();
     for i in 0..concurrency {
-        let email = format!("bench-{i}-{}@example.com", uuid::Uuid::new_v4().simple());
-        tokens.push(server.register(&email).await?.0);
+        tokens.push(server.register(&email(&format!("bench-{i}"))).await?.0);
     }
     // Warm up (instances, connections, caches).
     storage_load(server, &tokens, Duration::from_secs(1)).await?;
@@ -500,9 +464,7 @@ fn print_row(name: &str, result: &LoadResult) {
 
 /// Authenticated `GET /api/v1/users/me` (token check + two lookups).
 async fn users_me(server: &Server) -> Result<()> {
-    let (token, _) = server
-        .register(&format!("me-{}@example.com", uuid::Uuid::new_v4().simple()))
-        .await?;
+    let (token, _) = server.register(&email("me")).await?;
     let url = server.url("/api/v1/users/me");
     let make = move |c: &reqwest::Client| c.get(&url).bearer_auth(&token);
     load_with(4, Duration::from_secs(1), make.clone()).await?;
@@ -516,12 +478,7 @@ async fn users_me(server: &Server) -> Result<()> {
 /// `POST /api/v1/mood/logs` with a 500-character note: auth, the mood component, sentiment,
 /// crisis rules and a durable write, at 50 concurrent clients.
 async fn mood_create(server: &Server) -> Result<()> {
-    let (token, _) = server
-        .register(&format!(
-            "mood-{}@example.com",
-            uuid::Uuid::new_v4().simple()
-        ))
-        .await?;
+    let (token, _) = server.register(&email("mood")).await?;
     let sentence = "Slept badly but the morning walk helped, work was busy and a bit stressful, dinner with my sister was lovely. ";
     let mut note = String::new();
     while note.len() < 500 {
@@ -564,12 +521,7 @@ async fn mood_create(server: &Server) -> Result<()> {
 
 /// Create and read of a 2,000-word journal entry (sealed, analysed, crisis-checked).
 async fn journal(server: &Server) -> Result<()> {
-    let (token, _) = server
-        .register(&format!(
-            "journal-{}@example.com",
-            uuid::Uuid::new_v4().simple()
-        ))
-        .await?;
+    let (token, _) = server.register(&email("journal")).await?;
     let words = [
         "today", "I", "walked", "to", "work", "and", "thought", "about", "the", "week", "ahead",
         "feeling", "calm", "tired", "hopeful", "grateful", "for", "small", "things", "again",

@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow, bail};
+use mindflow_tests::accounts::PASSWORD;
 use serde_json::{Value, json};
 
 use super::mix::Mix;
 use super::openloop::{Call, Op};
-use super::seed::PASSWORD;
 
 /// One endpoint under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

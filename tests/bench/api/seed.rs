@@ -6,14 +6,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use mindflow_tests::Server;
+use mindflow_tests::{Server, accounts};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
 use super::endpoints::{FACTORS, NOTES, journal_text, mix64, send_json, string_field};
-
-/// Every seeded user's password.
-pub const PASSWORD: &str = "a long enough passphrase";
 
 /// Mood-log ids kept per user for `GET /mood/logs/{id}` (a sample spread over the history).
 const KEPT_IDS: usize = 2_000;
@@ -38,17 +35,12 @@ pub struct SeededUser {
     pub journal_ids: Vec<String>,
 }
 
-/// Registers a user (password [`PASSWORD`]).
+/// Registers a user (password [`accounts::PASSWORD`]).
 pub async fn register(server: &Server, tag: &str) -> Result<SeededUser> {
-    let email = format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple());
-    let body = send_json(
-        server
-            .http
-            .post(server.url("/api/v1/auth/register"))
-            .json(&json!({"email": email, "password": PASSWORD})),
-    )
-    .await
-    .with_context(|| format!("registering {email}"))?;
+    let email = accounts::email(tag);
+    let body = accounts::register(server, &email)
+        .await
+        .with_context(|| format!("registering {email}"))?;
     Ok(SeededUser {
         id: body["user"]["id"]
             .as_str()
@@ -108,7 +100,7 @@ pub async fn sessions(
                     server
                         .http
                         .post(server.url("/api/v1/auth/login"))
-                        .json(&json!({"email": email, "password": PASSWORD})),
+                        .json(&json!({"email": email, "password": accounts::PASSWORD})),
                 )
                 .await
                 .with_context(|| format!("logging in as {email}"))?;
