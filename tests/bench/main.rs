@@ -31,7 +31,7 @@ struct LoadResult {
 
 impl LoadResult {
     fn rate(&self) -> f64 {
-        self.latencies_us.len() as f64 / self.seconds
+        per_second(self.latencies_us.len(), self.seconds)
     }
 
     fn p50_us(&self) -> u64 {
@@ -51,12 +51,43 @@ impl LoadResult {
     }
 }
 
+/// The `p`-quantile (0 to 1) of sorted samples, or 0 without any.
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the nearest rank: a sample count far below 2^52, times p in [0, 1], rounded"
+)]
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
+}
+
+/// A duration in whole microseconds (saturating, though no latency comes near 2^64 µs).
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// A count or a latency in µs as a float, for rates, shares and printing.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "counts and latencies in µs stay far below 2^52, where f64 stops being exact"
+)]
+fn float(n: u64) -> f64 {
+    n as f64
+}
+
+/// Microseconds in milliseconds, for printing.
+fn ms(us: u64) -> f64 {
+    float(us) / 1000.0
+}
+
+/// `count` events in `seconds`, per second.
+fn per_second(count: usize, seconds: f64) -> f64 {
+    float(count as u64) / seconds
 }
 
 /// `concurrency` keep-alive clients send `GET url` for `duration` (bounded as [`load_with`] is).
@@ -219,16 +250,16 @@ async fn activation(server: &Server) -> Result<()> {
                 bail!("the new version never answered");
             }
         }
-        samples.push(started.elapsed().as_micros() as u64);
+        samples.push(micros(started.elapsed()));
         expected_next = if expected_next == "v1" { "v2" } else { "v1" };
     }
     samples.sort_unstable();
     println!(
         "activations: {}; p50 {:.2} ms; p99 {:.2} ms; max {:.2} ms",
         samples.len(),
-        percentile(&samples, 0.5) as f64 / 1000.0,
-        percentile(&samples, 0.99) as f64 / 1000.0,
-        samples.last().copied().unwrap_or(0) as f64 / 1000.0
+        ms(percentile(&samples, 0.5)),
+        ms(percentile(&samples, 0.99)),
+        ms(samples.last().copied().unwrap_or(0))
     );
     Ok(())
 }
@@ -293,9 +324,9 @@ async fn storage_load(
                     let _ = response.bytes().await;
                 }
                 if ok {
-                    samples.insert_us.push((inserted - sent).as_micros() as u64);
-                    samples.query_us.push(inserted.elapsed().as_micros() as u64);
-                    samples.round_trip_us.push(sent.elapsed().as_micros() as u64);
+                    samples.insert_us.push(micros(inserted - sent));
+                    samples.query_us.push(micros(inserted.elapsed()));
+                    samples.round_trip_us.push(micros(sent.elapsed()));
                 } else {
                     samples.failures += 1;
                 }
@@ -355,14 +386,14 @@ async fn storage(server: &Server) -> Result<()> {
     ] {
         println!(
             "| {name} | {:.0} | {} | {} |",
-            sorted.len() as f64 / elapsed,
+            per_second(sorted.len(), elapsed),
             percentile(sorted, 0.50),
             percentile(sorted, 0.99)
         );
     }
     println!(
         "round trips: {trips} in {elapsed:.1} s ({:.0} HTTP requests/s); failures: {}",
-        2.0 * trips as f64 / elapsed,
+        per_second(2 * trips, elapsed),
         samples.failures
     );
     Ok(())
@@ -411,7 +442,8 @@ where
     for index in 0..concurrency {
         let client = client.clone();
         let make = make.clone();
-        let first_due = interval.map(|every| started + every * index as u32 / concurrency as u32);
+        let (index, clients) = (u32::try_from(index)?, u32::try_from(concurrency)?);
+        let first_due = interval.map(|every| started + every * index / clients);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0usize;
@@ -427,7 +459,7 @@ where
                 match make(&client).send().await {
                     Ok(response) if response.status().is_success() => {
                         let _ = response.bytes().await;
-                        latencies.push(sent.elapsed().as_micros() as u64);
+                        latencies.push(micros(sent.elapsed()));
                     }
                     _ => failures += 1,
                 }
@@ -456,8 +488,8 @@ fn print_row(name: &str, result: &LoadResult) {
     println!(
         "| {name} | {:.0} | {:.2} | {:.2} | {} |",
         result.rate(),
-        result.p50_us() as f64 / 1000.0,
-        result.p99_us() as f64 / 1000.0,
+        ms(result.p50_us()),
+        ms(result.p99_us()),
         result.failures
     );
 }

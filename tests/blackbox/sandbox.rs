@@ -261,7 +261,7 @@ async fn a_large_response_body_is_streamed_whole() {
     assert!(
         body.iter()
             .enumerate()
-            .all(|(i, &b)| b == b'a' + (i % 26) as u8),
+            .all(|(i, &b)| b == b'a' + u8::try_from(i % 26).expect("below 26")),
         "the body arrived corrupted"
     );
     still_serving(&server).await;

@@ -780,7 +780,12 @@ impl Rng {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        usize::try_from(self.next() % n as u64).expect("a remainder below a usize is a usize")
+    }
+
+    /// A whole number below `n`, as a float (one draw, like [`Rng::below`]).
+    fn float_below(&mut self, n: u32) -> f64 {
+        f64::from(u32::try_from(self.next() % u64::from(n)).expect("below a u32"))
     }
 }
 
@@ -879,7 +884,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                 assert_eq!(status, 201, "{text}");
                 let session = body["row"]["id"].as_str().expect("id").to_owned();
                 actor.remember("chat_sessions", &session);
-                let embedding = [rng.below(100) as f64 + 1.0, rng.below(100) as f64, 1.0];
+                let embedding = [rng.float_below(100) + 1.0, rng.float_below(100), 1.0];
                 let (status, message, text) = post(
                     &server,
                     &actor.token,
@@ -1022,7 +1027,10 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                 } else {
                     assert_eq!(groups.len(), 1, "{text}");
                     assert_eq!(groups[0]["group"], json!(actor.marker));
-                    assert_eq!(groups[0]["values"][0], json!(own_logs as f64));
+                    assert_eq!(
+                        groups[0]["values"][0],
+                        json!(f64::from(u32::try_from(own_logs).expect("a count")))
+                    );
                 }
                 ("aggregate", status, body, text)
             }
@@ -1099,7 +1107,7 @@ async fn storage_isolates_users_doing_random_operations_concurrently() {
     let seed_base = std::env::var("STORAGE_ISOLATION_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| u64::from(uuid::Uuid::new_v4().as_u128() as u32));
+        .unwrap_or_else(|| u64::from(uuid::Uuid::new_v4().as_fields().0));
     println!("isolation seed: {seed_base}");
     let mut tasks = Vec::new();
     for (i, token) in tokens.into_iter().enumerate() {
