@@ -4,6 +4,8 @@
 //!   workspace root (whatever `CARGO_TARGET_DIR` says, so `spin.toml` can name them).
 //!   HTTP components build for `wasm32-wasip2`; pure-function worlds build for
 //!   `wasm32-unknown-unknown` and are turned into import-free components with `wit-component`.
+//!   Which crates are components, of what kind, and their variants, each crate says in its
+//!   `[package.metadata.mindflow]` table ([`components`]).
 //! - `cargo xtask build`: the components, then the host (`--release` for an optimised host).
 //! - `cargo xtask run`: the components, then `mindflow serve` on the embedded SQLite default.
 //! - `cargo xtask test`: builds everything, then runs the unit tests, the components' native
@@ -11,35 +13,23 @@
 //!   `scripts/postgres-for-tests.sh`). `--backend sqlite|postgres` runs the suite on one.
 //! - `cargo xtask bench`: builds a release host and runs the benchmarks (figures printed).
 
+mod components;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// HTTP (wasi:http) components: crate name and output file name.
-const HTTP_COMPONENTS: &[&str] = &[
-    "hello-spin",
-    "outbound-spin",
-    "hostile",
-    "greedy-imports",
-    "crypto-probe",
-    "storage-probe",
-    "versioned",
-    "mood",
-    "journal",
-];
+use crate::components::{Change, Component, Kind, Variant};
 
-/// Pure-function components (no imports at all).
-const PURE_COMPONENTS: &[&str] = &["crisis-rules"];
+/// The wasm target of HTTP components.
+const HTTP_TARGET: &str = "wasm32-wasip2";
 
-/// Crates with native unit tests outside the default members.
-const NATIVE_TESTED_COMPONENTS: &[&str] = &[
-    "crisis-rules",
-    "mood",
-    "journal",
-    "mindflow-component-kit",
-    "mindflow-instance-arena",
-];
+/// The wasm target of pure-function components (componentized afterwards).
+const PURE_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The cargo profile components are built with.
+const PROFILE: &str = "component";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -129,125 +119,97 @@ fn ensure_target(target: &str) -> Result<()> {
     run(add)
 }
 
+/// `cargo build` of `packages` for a component target.
+fn build_for(root: &Path, target: &str, packages: &[&Component]) -> Command {
+    let mut build = cargo(root);
+    build.args(["build", "--target", target, "--profile", PROFILE]);
+    for component in packages {
+        build.args(["-p", &component.package]);
+    }
+    build
+}
+
 fn build_components(root: &Path) -> Result<()> {
-    ensure_target("wasm32-wasip2")?;
-    ensure_target("wasm32-unknown-unknown")?;
+    ensure_target(HTTP_TARGET)?;
+    ensure_target(PURE_TARGET)?;
+    let found = components::discover(root)?;
     let out = components_dir(root);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let built = target_dir(root).join("wasm32-wasip2").join("component");
-
-    let mut http = cargo(root);
-    http.args([
-        "build",
-        "--target",
-        "wasm32-wasip2",
-        "--profile",
-        "component",
-    ]);
-    for name in HTTP_COMPONENTS {
-        http.args(["-p", name]);
+    for (kind, target) in [(Kind::Http, HTTP_TARGET), (Kind::Pure, PURE_TARGET)] {
+        let selected: Vec<&Component> = found.iter().filter(|c| c.kind == kind).collect();
+        if selected.is_empty() {
+            continue;
+        }
+        run(build_for(root, target, &selected))?;
+        let built = target_dir(root).join(target).join(PROFILE);
+        for component in &selected {
+            deliver(
+                kind,
+                &built.join(component.artifact()),
+                &out.join(format!("{}.wasm", component.file)),
+            )?;
+        }
+        for component in selected {
+            for variant in &component.variants {
+                build_variant(root, target, component, variant, &out)?;
+            }
+        }
     }
-    run(http)?;
-    for name in HTTP_COMPONENTS {
-        let file = format!("{}.wasm", name.replace('-', "_"));
-        let dest = if *name == "versioned" {
-            "versioned-v1.wasm".to_owned()
-        } else {
-            format!("{name}.wasm")
-        };
-        copy(&built.join(&file), &out.join(dest))?;
-    }
-    // The second version of `versioned`, for the hot-swap tests.
-    let mut v2 = cargo(root);
-    v2.args([
-        "build",
-        "--target",
-        "wasm32-wasip2",
-        "--profile",
-        "component",
-        "-p",
-        "versioned",
-        "--features",
-        "versioned/v2",
-    ]);
-    run(v2)?;
-    copy(
-        &built.join("versioned.wasm"),
-        &out.join("versioned-v2.wasm"),
-    )?;
-
-    let pure_built = target_dir(root)
-        .join("wasm32-unknown-unknown")
-        .join("component");
-    let mut pure = cargo(root);
-    pure.args([
-        "build",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        "component",
-    ]);
-    for name in PURE_COMPONENTS {
-        pure.args(["-p", name]);
-    }
-    run(pure)?;
-    for name in PURE_COMPONENTS {
-        let module = pure_built.join(format!("{}.wasm", name.replace('-', "_")));
-        componentize(&module, &out.join(format!("{name}.wasm")))?;
-    }
-    build_crisis_rules_variants(root, &out)?;
     eprintln!("xtask: components are in {}", out.display());
     Ok(())
 }
 
-/// The crisis-rules variants the gate tests need (see components/crisis-rules/variants).
-fn build_crisis_rules_variants(root: &Path, out: &Path) -> Result<()> {
-    let crate_dir = root.join("components").join("crisis-rules");
-    let ruleset = std::fs::read_to_string(crate_dir.join("rules").join("ruleset.toml"))
-        .context("cannot read the crisis ruleset")?;
-    let extra = std::fs::read_to_string(crate_dir.join("variants").join("improved-rule.toml"))
-        .context("cannot read variants/improved-rule.toml")?;
-    let improved = format!(
-        "{}{extra}",
-        ruleset.replacen("version = \"", "version = \"improved-", 1)
-    );
-    let weakened: Vec<&str> = ruleset
-        .split("\n[[rule]]\n")
-        .filter(|block| !block.starts_with("id = \"plan.note-written\""))
-        .collect();
-    let weakened = weakened.join("\n[[rule]]\n");
-    if weakened.len() == ruleset.len() {
-        bail!("rule plan.note-written is gone from the ruleset: update the weakened variant");
+/// Puts a built `.wasm` where the manifest names it: an HTTP component as it is, a pure
+/// one's core module turned into a component.
+fn deliver(kind: Kind, built: &Path, out: &Path) -> Result<()> {
+    match kind {
+        Kind::Pure => componentize(built, out),
+        Kind::Http | Kind::Library => copy(built, out),
     }
-    let variants_dir = root.join("target").join("crisis-variants");
-    std::fs::create_dir_all(&variants_dir)?;
-    for (variant, text) in [("improved", improved), ("weakened", weakened)] {
-        let file = variants_dir.join(format!("{variant}.toml"));
-        std::fs::write(&file, text)?;
-        let mut build = cargo(root);
-        build.args([
-            "build",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            "component",
-            "-p",
-            "crisis-rules",
-        ]);
-        // A target folder per variant keeps each one (and the default) incrementally cached.
-        let variant_target = target_dir(root).join(format!("crisis-variant-{variant}"));
-        build.env("MINDFLOW_CRISIS_RULESET", &file);
-        build.env("CARGO_TARGET_DIR", &variant_target);
-        run(build)?;
-        componentize(
-            &variant_target
-                .join("wasm32-unknown-unknown")
-                .join("component")
-                .join("crisis_rules.wasm"),
-            &out.join(format!("crisis-rules-{variant}.wasm")),
-        )?;
+}
+
+/// Builds `variant` of `component` into `NAME-VARIANT.wasm`. A feature variant builds in the
+/// shared target folder (cargo keeps each feature set's artifacts apart); a ruleset variant
+/// in a folder of its own, so each ruleset (and the default) stays incrementally cached.
+fn build_variant(
+    root: &Path,
+    target: &str,
+    component: &Component,
+    variant: &Variant,
+    out: &Path,
+) -> Result<()> {
+    let mut build = build_for(root, target, &[component]);
+    let mut variant_target = target_dir(root);
+    match &variant.change {
+        Change::Features(features) => {
+            let features: Vec<String> = features
+                .iter()
+                .map(|f| format!("{}/{f}", component.package))
+                .collect();
+            build.args(["--features", &features.join(",")]);
+        }
+        Change::Ruleset(change) => {
+            let name = format!("{}-{}", component.package, variant.name);
+            let rulesets = root.join("target").join("variant-rulesets");
+            std::fs::create_dir_all(&rulesets)
+                .with_context(|| format!("cannot create {}", rulesets.display()))?;
+            let file = rulesets.join(format!("{name}.toml"));
+            std::fs::write(&file, change.derive(&component.dir, &variant.name)?)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            variant_target = variant_target.join(format!("variant-{name}"));
+            build.env(components::RULESET_ENV, &file);
+            build.env("CARGO_TARGET_DIR", &variant_target);
+        }
     }
-    Ok(())
+    run(build)?;
+    deliver(
+        component.kind,
+        &variant_target
+            .join(target)
+            .join(PROFILE)
+            .join(component.artifact()),
+        &out.join(component.variant_file(variant)),
+    )
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {
@@ -317,8 +279,11 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     run(unit)?;
     let mut native = cargo(root);
     native.arg("test");
-    for name in NATIVE_TESTED_COMPONENTS {
-        native.args(["-p", name]);
+    for component in components::discover(root)?
+        .iter()
+        .filter(|c| c.native_tests)
+    {
+        native.args(["-p", &component.package]);
     }
     run(native)?;
 
