@@ -11,6 +11,10 @@
 //! - `cargo xtask test`: builds everything, then runs the unit tests, the components' native
 //!   tests and the black-box suite on SQLite and on PostgreSQL 16 + pgvector (provisioned by
 //!   `scripts/postgres-for-tests.sh`). `--backend sqlite|postgres` runs the suite on one.
+//! - `cargo xtask lint [fmt|host|xtask|tests|components]...`: `cargo fmt --check` and clippy
+//!   with `-D warnings` on every crate: host, xtask and tests natively (`--all-targets`), each
+//!   component for its wasm target, the component crates with native tests natively. Every
+//!   part runs; the command fails if any did. Naming parts runs only those.
 //! - `cargo xtask bench`: builds a release host and runs the benchmarks (figures printed).
 
 mod components;
@@ -51,10 +55,11 @@ fn main() -> Result<()> {
             let backend = option(&args, "--backend").unwrap_or_else(|| "all".into());
             test(&root, &backend)
         }
+        Some("lint") => lint(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <components | build [--release] | run [SERVE FLAGS] | test [--backend sqlite|postgres|all] | bench [NAME]>"
+                "usage: cargo xtask <components | build [--release] | run [SERVE FLAGS] | test [--backend sqlite|postgres|all] | lint [fmt|host|xtask|tests|components]... | bench [NAME]>"
             );
             bail!("unknown or missing command")
         }
@@ -306,6 +311,118 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         run(suite)?;
     }
     Ok(())
+}
+
+/// The parts of `cargo xtask lint`.
+const LINT_PARTS: &[&str] = &["fmt", "host", "xtask", "tests", "components"];
+
+/// `cargo fmt --check` and clippy with `-D warnings`; `parts` (default: all) selects.
+fn lint(root: &Path, parts: &[String]) -> Result<()> {
+    if let Some(unknown) = parts.iter().find(|p| !LINT_PARTS.contains(&p.as_str())) {
+        bail!("unknown lint part `{unknown}` (one of {LINT_PARTS:?})");
+    }
+    let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    let mut steps: Vec<(String, Command)> = Vec::new();
+    if wants("fmt") {
+        let mut fmt = cargo(root);
+        fmt.args(["fmt", "--all", "--", "--check"]);
+        steps.push(("cargo fmt --check".into(), fmt));
+    }
+    let native: Vec<&str> = [
+        ("host", "mindflow"),
+        ("xtask", "xtask"),
+        ("tests", "mindflow-tests"),
+    ]
+    .into_iter()
+    .filter(|(part, _)| wants(part))
+    .map(|(_, package)| package)
+    .collect();
+    if !native.is_empty() {
+        steps.push((
+            format!("clippy {}", native.join(", ")),
+            clippy(root, &native, None, &[]),
+        ));
+    }
+    if wants("components") {
+        ensure_target(HTTP_TARGET)?;
+        ensure_target(PURE_TARGET)?;
+        let found = components::discover(root)?;
+        for (kind, target) in [(Kind::Http, HTTP_TARGET), (Kind::Pure, PURE_TARGET)] {
+            let selected: Vec<&str> = found
+                .iter()
+                .filter(|c| c.kind == kind)
+                .map(|c| c.package.as_str())
+                .collect();
+            if !selected.is_empty() {
+                steps.push((
+                    format!("clippy {target}: {}", selected.join(", ")),
+                    clippy(root, &selected, Some(target), &[]),
+                ));
+            }
+            // Code behind a variant's features is linted with them.
+            for component in found.iter().filter(|c| c.kind == kind) {
+                for variant in &component.variants {
+                    if let Change::Features(features) = &variant.change {
+                        let features: Vec<String> = features
+                            .iter()
+                            .map(|f| format!("{}/{f}", component.package))
+                            .collect();
+                        steps.push((
+                            format!("clippy {target}: {} ({})", component.package, variant.name),
+                            clippy(root, &[&component.package], Some(target), &features),
+                        ));
+                    }
+                }
+            }
+        }
+        let tested: Vec<&str> = found
+            .iter()
+            .filter(|c| c.native_tests)
+            .map(|c| c.package.as_str())
+            .collect();
+        if !tested.is_empty() {
+            steps.push((
+                format!("clippy native: {}", tested.join(", ")),
+                clippy(root, &tested, None, &[]),
+            ));
+        }
+    }
+    let mut failed = Vec::new();
+    for (name, command) in steps {
+        if let Err(error) = run(command) {
+            eprintln!("xtask: lint step failed: {name}: {error:#}");
+            failed.push(name);
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} lint step(s) failed: {}",
+            failed.len(),
+            failed.join("; ")
+        );
+    }
+    eprintln!("xtask: lint passed");
+    Ok(())
+}
+
+/// `cargo clippy -- -D warnings` on `packages` with `features` (`PACKAGE/FEATURE`): for a
+/// wasm `target` with the component profile (the libraries they are built with), or
+/// natively with every target (tests, examples, benches).
+fn clippy(root: &Path, packages: &[&str], target: Option<&str>, features: &[String]) -> Command {
+    let mut command = cargo(root);
+    command.arg("clippy");
+    match target {
+        Some(target) => command.args(["--target", target, "--profile", PROFILE]),
+        None => command.arg("--all-targets"),
+    };
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    command.args(["--", "-D", "warnings"]);
+    command
 }
 
 fn bench(root: &Path, args: &[String]) -> Result<()> {
