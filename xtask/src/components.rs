@@ -134,12 +134,22 @@ struct VariantTable {
     ruleset: Option<RulesetChange>,
 }
 
-/// The workspace's component crates, sorted by package name.
+/// The workspace's members: its component crates and the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// The crates under `components/`, sorted by package name.
+    pub components: Vec<Component>,
+    /// Every other member's package name (the host and the crates beside it, xtask, the
+    /// tests), sorted.
+    pub others: Vec<String>,
+}
+
+/// The workspace's members, read with `cargo metadata`.
 ///
 /// # Errors
 /// When `cargo metadata` fails, or a crate under `components/` has no valid
 /// `[package.metadata.mindflow]` table.
-pub fn discover(root: &Path) -> Result<Vec<Component>> {
+pub fn discover(root: &Path) -> Result<Workspace> {
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(root)
@@ -156,22 +166,29 @@ pub fn discover(root: &Path) -> Result<Vec<Component>> {
     from_metadata(&metadata)
 }
 
-/// The component crates in `cargo metadata --format-version 1` output.
+/// The workspace in `cargo metadata --format-version 1 --no-deps` output.
 ///
 /// # Errors
 /// As [`discover`].
-pub fn from_metadata(metadata: &Value) -> Result<Vec<Component>> {
+pub fn from_metadata(metadata: &Value) -> Result<Workspace> {
     let root = metadata["workspace_root"]
         .as_str()
         .context("cargo metadata has no workspace_root")?;
     let folder = Path::new(root).join(COMPONENTS_FOLDER);
     let mut components = Vec::new();
+    let mut others = Vec::new();
     for package in metadata["packages"].as_array().into_iter().flatten() {
         let manifest = package["manifest_path"]
             .as_str()
             .map(PathBuf::from)
             .context("a package without manifest_path")?;
         if !manifest.starts_with(&folder) {
+            others.push(
+                package["name"]
+                    .as_str()
+                    .context("a package without a name")?
+                    .to_owned(),
+            );
             continue;
         }
         components.push(
@@ -179,7 +196,8 @@ pub fn from_metadata(metadata: &Value) -> Result<Vec<Component>> {
         );
     }
     components.sort_by(|a, b| a.package.cmp(&b.package));
-    Ok(components)
+    others.sort();
+    Ok(Workspace { components, others })
 }
 
 /// One package of `cargo metadata` under `components/`.
@@ -386,7 +404,9 @@ mod tests {
 
     #[test]
     fn crates_under_components_are_found_with_their_kind() {
-        let found = from_metadata(&the_workspace()).expect("components");
+        let workspace = from_metadata(&the_workspace()).expect("components");
+        assert_eq!(workspace.others, ["mindflow"]);
+        let found = workspace.components;
         let names: Vec<(&str, Kind)> = found.iter().map(|c| (c.package.as_str(), c.kind)).collect();
         assert_eq!(
             names,
@@ -406,7 +426,9 @@ mod tests {
 
     #[test]
     fn rlibs_and_libraries_have_native_tests() {
-        let found = from_metadata(&the_workspace()).expect("components");
+        let found = from_metadata(&the_workspace())
+            .expect("components")
+            .components;
         let native: Vec<&str> = found
             .iter()
             .filter(|c| c.native_tests)
@@ -417,7 +439,9 @@ mod tests {
 
     #[test]
     fn variants_have_their_own_files() {
-        let found = from_metadata(&the_workspace()).expect("components");
+        let found = from_metadata(&the_workspace())
+            .expect("components")
+            .components;
         let versioned = &found[4];
         assert_eq!(versioned.file, "versioned-v1");
         assert_eq!(
@@ -540,7 +564,11 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()
             .expect("workspace");
-        let found = discover(root).expect("every crate under components/ has its table");
+        let workspace = discover(root).expect("every crate under components/ has its table");
+        for member in ["mindflow", "xtask", "mindflow-tests"] {
+            assert!(workspace.others.iter().any(|o| o == member), "{member}");
+        }
+        let found = workspace.components;
         let outputs: Vec<String> = found
             .iter()
             .filter(|c| c.kind != Kind::Library)

@@ -12,9 +12,10 @@
 //!   tests and the black-box suite on SQLite and on PostgreSQL 16 + pgvector (provisioned by
 //!   `scripts/postgres-for-tests.sh`). `--backend sqlite|postgres` runs the suite on one.
 //! - `cargo xtask lint [fmt|host|xtask|tests|components]...`: `cargo fmt --check` and clippy
-//!   with `-D warnings` on every crate: host, xtask and tests natively (`--all-targets`), each
-//!   component for its wasm target, the component crates with native tests natively. Every
-//!   part runs; the command fails if any did. Naming parts runs only those.
+//!   with `-D warnings` on every crate: every member outside `components/` natively
+//!   (`--all-targets`: the host and the crates beside it, xtask, tests), each component for
+//!   its wasm target, the component crates with native tests natively. Every part runs; the
+//!   command fails if any did. Naming parts runs only those.
 //! - `cargo xtask bench`: builds a release host and runs the benchmarks (figures printed).
 
 mod components;
@@ -137,7 +138,7 @@ fn build_for(root: &Path, target: &str, packages: &[&Component]) -> Command {
 fn build_components(root: &Path) -> Result<()> {
     ensure_target(HTTP_TARGET)?;
     ensure_target(PURE_TARGET)?;
-    let found = components::discover(root)?;
+    let found = components::discover(root)?.components;
     let out = components_dir(root);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     for (kind, target) in [(Kind::Http, HTTP_TARGET), (Kind::Pure, PURE_TARGET)] {
@@ -285,6 +286,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     let mut native = cargo(root);
     native.arg("test");
     for component in components::discover(root)?
+        .components
         .iter()
         .filter(|c| c.native_tests)
     {
@@ -328,15 +330,21 @@ fn lint(root: &Path, parts: &[String]) -> Result<()> {
         fmt.args(["fmt", "--all", "--", "--check"]);
         steps.push(("cargo fmt --check".into(), fmt));
     }
-    let native: Vec<&str> = [
-        ("host", "mindflow"),
-        ("xtask", "xtask"),
-        ("tests", "mindflow-tests"),
-    ]
-    .into_iter()
-    .filter(|(part, _)| wants(part))
-    .map(|(_, package)| package)
-    .collect();
+    let workspace = components::discover(root)?;
+    // Everything outside components/ is linted natively: `xtask`, `tests`, and under `host`
+    // the host with the crates beside it.
+    let native: Vec<&str> = workspace
+        .others
+        .iter()
+        .map(String::as_str)
+        .filter(|package| {
+            wants(match *package {
+                "xtask" => "xtask",
+                "mindflow-tests" => "tests",
+                _ => "host",
+            })
+        })
+        .collect();
     if !native.is_empty() {
         steps.push((
             format!("clippy {}", native.join(", ")),
@@ -346,7 +354,7 @@ fn lint(root: &Path, parts: &[String]) -> Result<()> {
     if wants("components") {
         ensure_target(HTTP_TARGET)?;
         ensure_target(PURE_TARGET)?;
-        let found = components::discover(root)?;
+        let found = &workspace.components;
         for (kind, target) in [(Kind::Http, HTTP_TARGET), (Kind::Pure, PURE_TARGET)] {
             let selected: Vec<&str> = found
                 .iter()
