@@ -273,23 +273,24 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     build_host(root, false)?;
     let binary = target_dir(root).join("debug").join("mindflow");
 
-    // Unit tests of the host and xtask, and the components' native tests.
+    // Unit tests of every member outside components/ but the black-box suite (the host, the
+    // crates beside it, xtask), then the components' native tests.
+    let workspace = components::discover(root)?;
     let mut unit = cargo(root);
-    unit.args(["test", "-p", "mindflow", "-p", "xtask"]);
+    unit.arg("test");
+    for package in workspace.others.iter().filter(|p| *p != "mindflow-tests") {
+        unit.args(["-p", package]);
+    }
     // The runtime's own tests call real compiled components.
     unit.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
-    // With PostgreSQL in the run, the host's storage unit tests run on it too.
+    // With PostgreSQL in the run, the storage unit tests run on it too.
     if backend != "sqlite" && std::env::var_os("MINDFLOW_TEST_DATABASE_URL").is_none() {
         unit.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
     }
     run(unit)?;
     let mut native = cargo(root);
     native.arg("test");
-    for component in components::discover(root)?
-        .components
-        .iter()
-        .filter(|c| c.native_tests)
-    {
+    for component in workspace.components.iter().filter(|c| c.native_tests) {
         native.args(["-p", &component.package]);
     }
     run(native)?;
