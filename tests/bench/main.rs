@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use mindflow_tests::{Server, ServerOptions, component, manifest};
+use mindflow_tests::accounts::email;
+use mindflow_tests::{Manifest, Server, ServerOptions, component};
 use serde_json::{Value, json};
 
 /// Latency figures of one load run.
@@ -30,7 +31,7 @@ struct LoadResult {
 
 impl LoadResult {
     fn rate(&self) -> f64 {
-        self.latencies_us.len() as f64 / self.seconds
+        per_second(self.latencies_us.len(), self.seconds)
     }
 
     fn p50_us(&self) -> u64 {
@@ -50,12 +51,43 @@ impl LoadResult {
     }
 }
 
+/// The `p`-quantile (0 to 1) of sorted samples, or 0 without any.
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the nearest rank: a sample count far below 2^52, times p in [0, 1], rounded"
+)]
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
+}
+
+/// A duration in whole microseconds (saturating, though no latency comes near 2^64 µs).
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// A count or a latency in µs as a float, for rates, shares and printing.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "counts and latencies in µs stay far below 2^52, where f64 stops being exact"
+)]
+fn float(n: u64) -> f64 {
+    n as f64
+}
+
+/// Microseconds in milliseconds, for printing.
+fn ms(us: u64) -> f64 {
+    float(us) / 1000.0
+}
+
+/// `count` events in `seconds`, per second.
+fn per_second(count: usize, seconds: f64) -> f64 {
+    float(count as u64) / seconds
 }
 
 /// `concurrency` keep-alive clients send `GET url` for `duration` (bounded as [`load_with`] is).
@@ -67,23 +99,13 @@ async fn load(url: &str, concurrency: usize, duration: Duration) -> Result<LoadR
     .await
 }
 
-fn bench_manifest() -> String {
-    manifest(
-        r#"
-[variables]
-greeting = { default = "hello" }
-
-[[trigger.http]]
-route = "/api/v1/hello/..."
-component = "hello"
-
-[component.hello]
-source = "{components}/hello-spin.wasm"
-[component.hello.variables]
-greeting = "{{ greeting }}"
-[component.hello.tool.mindflow]
-authentication = "none"
-
+/// The product's hello, mood, journal and crisis rules, with the test components the
+/// benchmarks need: `versioned` (activation) and `storage-probe` (storage round trip).
+fn bench_manifest() -> Manifest {
+    Manifest::product(&["hello", "mood", "journal", "crisis-rules"])
+        .set("variables.greeting.default", "hello")
+        .with(
+            r#"
 [[trigger.http]]
 route = "/api/v1/versioned/..."
 component = "versioned"
@@ -92,32 +114,6 @@ component = "versioned"
 source = "{components}/versioned-v1.wasm"
 [component.versioned.tool.mindflow]
 authentication = "none"
-
-[[trigger.http]]
-route = "/api/v1/mood/..."
-component = "mood"
-
-[component.mood]
-source = "{components}/mood.wasm"
-[component.mood.tool.mindflow]
-capabilities = ["context", "storage", "ml", "crisis"]
-collections = ["mood_logs", "mood_factors"]
-
-[component.crisis-rules]
-source = "{components}/crisis-rules.wasm"
-[component.crisis-rules.tool.mindflow]
-kind = "crisis-rules"
-fuel = 100000000
-
-[[trigger.http]]
-route = "/api/v1/journal/..."
-component = "journal"
-
-[component.journal]
-source = "{components}/journal.wasm"
-[component.journal.tool.mindflow]
-capabilities = ["context", "storage", "crypto", "ml", "crisis"]
-collections = ["journal_entries", "content_library"]
 
 [[trigger.http]]
 route = "/api/v1/probe/..."
@@ -129,7 +125,7 @@ source = "{components}/storage-probe.wasm"
 capabilities = ["context", "storage"]
 collections = ["mood_logs"]
 "#,
-    )
+        )
 }
 
 async fn dispatch(server: &Server) -> Result<()> {
@@ -254,16 +250,16 @@ async fn activation(server: &Server) -> Result<()> {
                 bail!("the new version never answered");
             }
         }
-        samples.push(started.elapsed().as_micros() as u64);
+        samples.push(micros(started.elapsed()));
         expected_next = if expected_next == "v1" { "v2" } else { "v1" };
     }
     samples.sort_unstable();
     println!(
         "activations: {}; p50 {:.2} ms; p99 {:.2} ms; max {:.2} ms",
         samples.len(),
-        percentile(&samples, 0.5) as f64 / 1000.0,
-        percentile(&samples, 0.99) as f64 / 1000.0,
-        samples.last().copied().unwrap_or(0) as f64 / 1000.0
+        ms(percentile(&samples, 0.5)),
+        ms(percentile(&samples, 0.99)),
+        ms(samples.last().copied().unwrap_or(0))
     );
     Ok(())
 }
@@ -328,9 +324,9 @@ async fn storage_load(
                     let _ = response.bytes().await;
                 }
                 if ok {
-                    samples.insert_us.push((inserted - sent).as_micros() as u64);
-                    samples.query_us.push(inserted.elapsed().as_micros() as u64);
-                    samples.round_trip_us.push(sent.elapsed().as_micros() as u64);
+                    samples.insert_us.push(micros(inserted - sent));
+                    samples.query_us.push(micros(inserted.elapsed()));
+                    samples.round_trip_us.push(micros(sent.elapsed()));
                 } else {
                     samples.failures += 1;
                 }
@@ -375,8 +371,7 @@ async fn storage(server: &Server) -> Result<()> {
     );
     let mut tokens = Vec::new();
     for i in 0..concurrency {
-        let email = format!("bench-{i}-{}@example.com", uuid::Uuid::new_v4().simple());
-        tokens.push(server.register(&email).await?.0);
+        tokens.push(server.register(&email(&format!("bench-{i}"))).await?.0);
     }
     // Warm up (instances, connections, caches).
     storage_load(server, &tokens, Duration::from_secs(1)).await?;
@@ -391,14 +386,14 @@ async fn storage(server: &Server) -> Result<()> {
     ] {
         println!(
             "| {name} | {:.0} | {} | {} |",
-            sorted.len() as f64 / elapsed,
+            per_second(sorted.len(), elapsed),
             percentile(sorted, 0.50),
             percentile(sorted, 0.99)
         );
     }
     println!(
         "round trips: {trips} in {elapsed:.1} s ({:.0} HTTP requests/s); failures: {}",
-        2.0 * trips as f64 / elapsed,
+        per_second(2 * trips, elapsed),
         samples.failures
     );
     Ok(())
@@ -447,7 +442,8 @@ where
     for index in 0..concurrency {
         let client = client.clone();
         let make = make.clone();
-        let first_due = interval.map(|every| started + every * index as u32 / concurrency as u32);
+        let (index, clients) = (u32::try_from(index)?, u32::try_from(concurrency)?);
+        let first_due = interval.map(|every| started + every * index / clients);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0usize;
@@ -463,7 +459,7 @@ where
                 match make(&client).send().await {
                     Ok(response) if response.status().is_success() => {
                         let _ = response.bytes().await;
-                        latencies.push(sent.elapsed().as_micros() as u64);
+                        latencies.push(micros(sent.elapsed()));
                     }
                     _ => failures += 1,
                 }
@@ -492,17 +488,15 @@ fn print_row(name: &str, result: &LoadResult) {
     println!(
         "| {name} | {:.0} | {:.2} | {:.2} | {} |",
         result.rate(),
-        result.p50_us() as f64 / 1000.0,
-        result.p99_us() as f64 / 1000.0,
+        ms(result.p50_us()),
+        ms(result.p99_us()),
         result.failures
     );
 }
 
 /// Authenticated `GET /api/v1/users/me` (token check + two lookups).
 async fn users_me(server: &Server) -> Result<()> {
-    let (token, _) = server
-        .register(&format!("me-{}@example.com", uuid::Uuid::new_v4().simple()))
-        .await?;
+    let (token, _) = server.register(&email("me")).await?;
     let url = server.url("/api/v1/users/me");
     let make = move |c: &reqwest::Client| c.get(&url).bearer_auth(&token);
     load_with(4, Duration::from_secs(1), make.clone()).await?;
@@ -516,12 +510,7 @@ async fn users_me(server: &Server) -> Result<()> {
 /// `POST /api/v1/mood/logs` with a 500-character note: auth, the mood component, sentiment,
 /// crisis rules and a durable write, at 50 concurrent clients.
 async fn mood_create(server: &Server) -> Result<()> {
-    let (token, _) = server
-        .register(&format!(
-            "mood-{}@example.com",
-            uuid::Uuid::new_v4().simple()
-        ))
-        .await?;
+    let (token, _) = server.register(&email("mood")).await?;
     let sentence = "Slept badly but the morning walk helped, work was busy and a bit stressful, dinner with my sister was lovely. ";
     let mut note = String::new();
     while note.len() < 500 {
@@ -564,12 +553,7 @@ async fn mood_create(server: &Server) -> Result<()> {
 
 /// Create and read of a 2,000-word journal entry (sealed, analysed, crisis-checked).
 async fn journal(server: &Server) -> Result<()> {
-    let (token, _) = server
-        .register(&format!(
-            "journal-{}@example.com",
-            uuid::Uuid::new_v4().simple()
-        ))
-        .await?;
+    let (token, _) = server.register(&email("journal")).await?;
     let words = [
         "today", "I", "walked", "to", "work", "and", "thought", "about", "the", "week", "ahead",
         "feeling", "calm", "tired", "hopeful", "grateful", "for", "small", "things", "again",

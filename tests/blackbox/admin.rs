@@ -1,81 +1,12 @@
 //! The admin API: identity required, upload, activate, roll back, list, audit; and the CLI.
 
-use mindflow_tests::{Server, ServerOptions, component, manifest};
-use serde_json::{Value, json};
-
-pub fn versioned_manifest() -> String {
-    manifest(
-        r#"
-[[trigger.http]]
-route = "/api/v1/versioned/..."
-component = "versioned"
-
-[component.versioned]
-source = "{components}/versioned-v1.wasm"
-[component.versioned.tool.mindflow]
-authentication = "none"
-
-[component.crisis-rules]
-source = "{components}/crisis-rules.wasm"
-[component.crisis-rules.tool.mindflow]
-kind = "crisis-rules"
-"#,
-    )
-}
-
-pub async fn version_of(server: &Server) -> String {
-    let body: Value = server
-        .http
-        .get(server.url("/api/v1/versioned"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
-    body["version"].as_str().unwrap_or_default().to_owned()
-}
-
-pub async fn upload(
-    server: &Server,
-    token: &str,
-    name: &str,
-    label: &str,
-    file: &str,
-) -> reqwest::Response {
-    server
-        .http
-        .post(server.url(&format!(
-            "/api/v1/admin/components/{name}/versions?version={label}"
-        )))
-        .bearer_auth(token)
-        .header("content-type", "application/wasm")
-        .body(std::fs::read(component(file)).expect("component file"))
-        .send()
-        .await
-        .expect("upload")
-}
-
-pub async fn activate(server: &Server, token: &str, name: &str, label: &str) -> reqwest::Response {
-    server
-        .http
-        .post(server.url(&format!("/api/v1/admin/components/{name}/activate")))
-        .bearer_auth(token)
-        .json(&json!({"version": label}))
-        .send()
-        .await
-        .expect("activate")
-}
+use mindflow_tests::admin::{activate, upload, version_of, versioned_manifest};
+use mindflow_tests::{Server, ServerOptions, component, manifest, server};
+use serde_json::Value;
 
 #[tokio::test]
 async fn admin_api_needs_an_admin_identity() {
-    let server = Server::start(
-        ServerOptions::new(versioned_manifest())
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server");
+    let server = server(versioned_manifest()).await;
     let anonymous = server
         .http
         .get(server.url("/api/v1/admin/components"))
@@ -109,13 +40,7 @@ async fn admin_api_needs_an_admin_identity() {
 
 #[tokio::test]
 async fn upload_activate_rollback_and_audit() {
-    let server = Server::start(
-        ServerOptions::new(versioned_manifest())
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server");
+    let server = server(versioned_manifest()).await;
     let admin = server.admin_token().await.expect("admin");
     assert_eq!(version_of(&server).await, "v1");
 
@@ -222,11 +147,7 @@ async fn upload_activate_rollback_and_audit() {
 
 #[tokio::test]
 async fn active_version_survives_a_restart() {
-    let options = ServerOptions::new(versioned_manifest())
-        .await
-        .expect("options");
-    let database_url = options.database_url.clone();
-    let mut server = Server::start(options).await.expect("server");
+    let mut server = server(versioned_manifest()).await;
     let admin = server.admin_token().await.expect("admin");
     assert_eq!(
         upload(&server, &admin, "versioned", "v2", "versioned-v2")
@@ -241,8 +162,8 @@ async fn active_version_survives_a_restart() {
     assert!(server.terminate().expect("terminate"));
     let data_dir = server.data_dir.clone();
     let restarted = Server::start(ServerOptions {
-        manifest: versioned_manifest(),
-        database_url,
+        manifest: versioned_manifest().into(),
+        database_url: server.database_url.clone(),
         env: Vec::new(),
         flags: Vec::new(),
         data_dir: Some(data_dir),
@@ -255,13 +176,7 @@ async fn active_version_survives_a_restart() {
 
 #[tokio::test]
 async fn cli_installs_activates_and_rolls_back() {
-    let server = Server::start(
-        ServerOptions::new(versioned_manifest())
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server");
+    let server = server(versioned_manifest()).await;
     let file = component("versioned-v2");
     let install = server
         .cli(&[
@@ -314,13 +229,7 @@ async fn cli_installs_activates_and_rolls_back() {
 
 #[tokio::test]
 async fn crisis_rules_upload_runs_the_gate_and_keeps_its_report() {
-    let server = Server::start(
-        ServerOptions::new(versioned_manifest())
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server");
+    let server = server(versioned_manifest()).await;
     let admin = server.admin_token().await.expect("admin");
     let uploaded = upload(
         &server,

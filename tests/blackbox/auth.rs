@@ -9,14 +9,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use mindflow_tests::{Server, ServerOptions};
+use mindflow_tests::accounts::{PASSWORD, login, refresh, register};
+use mindflow_tests::http::{json_of, post};
+use mindflow_tests::{Manifest, Server, ServerOptions, hex, server, server_with};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::health::hello_manifest;
-
-const PASSWORD: &str = "a long enough passphrase";
 const GOOGLE_CLIENT: &str = "mindflow-test.apps.googleusercontent.com";
 const APPLE_CLIENT: &str = "com.example.mindflow.test";
 const RS256_KID: &str = "mindflow-test-rs256";
@@ -27,56 +25,6 @@ const ES256_PRIVATE: &[u8] = include_bytes!("../fixtures/oidc-test-only-es256-pr
 const JWKS: &str = include_str!("../fixtures/oidc-test-only-jwks.json");
 /// The HS256 secret the server under test signs access tokens with (test-only).
 const JWT_SECRET: &[u8] = b"mindflow black-box test secret: never use it anywhere else";
-
-async fn server() -> Server {
-    Server::start(ServerOptions::new(hello_manifest()).await.expect("options"))
-        .await
-        .expect("server")
-}
-
-async fn post(server: &Server, path: &str, body: Value) -> reqwest::Response {
-    server
-        .http
-        .post(server.url(path))
-        .json(&body)
-        .send()
-        .await
-        .expect("request")
-}
-
-async fn json_of(response: reqwest::Response) -> Value {
-    response.json().await.expect("json body")
-}
-
-/// Registers `email` and returns the whole token answer.
-async fn register(server: &Server, email: &str) -> Value {
-    let response = post(
-        server,
-        "/api/v1/auth/register",
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(response.status(), 201);
-    json_of(response).await
-}
-
-async fn login(server: &Server, email: &str, password: &str) -> reqwest::Response {
-    post(
-        server,
-        "/api/v1/auth/login",
-        json!({"email": email, "password": password}),
-    )
-    .await
-}
-
-async fn refresh(server: &Server, token: &str) -> reqwest::Response {
-    post(
-        server,
-        "/api/v1/auth/refresh",
-        json!({"refresh_token": token}),
-    )
-    .await
-}
 
 fn str_of<'a>(document: &'a Value, field: &str) -> &'a str {
     document[field]
@@ -105,8 +53,10 @@ async fn problem_type(response: reqwest::Response) -> String {
 
 #[tokio::test]
 async fn register_then_login_with_normalised_email() {
-    let server = server().await;
-    let registered = register(&server, "Ada@Example.com ").await;
+    let server = server(Manifest::product(&["hello"])).await;
+    let registered = register(&server, "Ada@Example.com ")
+        .await
+        .expect("register");
     assert_eq!(registered["token_type"], "Bearer");
     assert_eq!(str_of(&registered, "refresh_token").len(), 43);
     let response = login(&server, "ada@example.COM", PASSWORD).await;
@@ -123,7 +73,7 @@ async fn register_then_login_with_normalised_email() {
 
 #[tokio::test]
 async fn taken_email_is_409_and_bad_fields_are_422() {
-    let server = server().await;
+    let server = server(Manifest::product(&["hello"])).await;
     server
         .register("taken@example.com")
         .await
@@ -161,7 +111,7 @@ async fn taken_email_is_409_and_bad_fields_are_422() {
 
 #[tokio::test]
 async fn unknown_email_and_wrong_password_get_the_same_answer() {
-    let server = server().await;
+    let server = server(Manifest::product(&["hello"])).await;
     server
         .register("known@example.com")
         .await
@@ -177,8 +127,10 @@ async fn unknown_email_and_wrong_password_get_the_same_answer() {
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
-    let server = server().await;
-    let first = register(&server, "rotate@example.com").await;
+    let server = server(Manifest::product(&["hello"])).await;
+    let first = register(&server, "rotate@example.com")
+        .await
+        .expect("register");
     let r0 = str_of(&first, "refresh_token").to_owned();
 
     let response = refresh(&server, &r0).await;
@@ -223,8 +175,10 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
 #[tokio::test]
 async fn logout_revokes_and_never_tells_whether_the_token_existed() {
-    let server = server().await;
-    let session = register(&server, "bye@example.com").await;
+    let server = server(Manifest::product(&["hello"])).await;
+    let session = register(&server, "bye@example.com")
+        .await
+        .expect("register");
     let token = str_of(&session, "refresh_token").to_owned();
     let rotated = json_of(refresh(&server, &token).await).await;
     let current = str_of(&rotated, "refresh_token").to_owned();
@@ -252,7 +206,7 @@ async fn logout_revokes_and_never_tells_whether_the_token_existed() {
 
 #[tokio::test]
 async fn failed_logins_are_throttled_per_account_with_retry_after() {
-    let server = server().await;
+    let server = server(Manifest::product(&["hello"])).await;
     server
         .register("target@example.com")
         .await
@@ -339,7 +293,7 @@ async fn spray_failed_logins(server: &Server, client: impl Fn(usize) -> Option<S
 
 #[tokio::test]
 async fn failed_logins_are_throttled_per_address() {
-    let server = server().await;
+    let server = server(Manifest::product(&["hello"])).await;
     spray_failed_logins(&server, |_| None).await;
     let throttled = login(&server, "innocent@example.com", PASSWORD).await;
     assert_eq!(throttled.status(), 429);
@@ -378,7 +332,7 @@ async fn login_via_proxy(
 /// escape the per-address throttle by writing a different address in each request.
 #[tokio::test]
 async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
-    let server = server().await;
+    let server = server(Manifest::product(&["hello"])).await;
     spray_failed_logins(&server, |i| Some(format!("203.0.113.{i}"))).await;
     let throttled =
         login_via_proxy(&server, "198.51.100.1", "innocent@example.com", PASSWORD).await;
@@ -389,11 +343,11 @@ async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
 /// client the proxy reports, not against the proxy that every client comes through.
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own() {
-    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
-    options
-        .env
-        .push(("MINDFLOW_TRUSTED_PROXIES".into(), "127.0.0.1, ::1".into()));
-    let server = Server::start(options).await.expect("server");
+    let server = server_with(
+        Manifest::product(&["hello"]),
+        &[("MINDFLOW_TRUSTED_PROXIES", "127.0.0.1, ::1")],
+    )
+    .await;
     spray_failed_logins(&server, |_| Some("203.0.113.7".into())).await;
     let sprayer = login_via_proxy(&server, "203.0.113.7", "innocent@example.com", PASSWORD).await;
     assert_eq!(sprayer.status(), 429);
@@ -413,7 +367,9 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own() 
 
 #[tokio::test]
 async fn a_malformed_trusted_proxy_list_stops_start_up() {
-    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    let mut options = ServerOptions::new(Manifest::product(&["hello"]))
+        .await
+        .expect("options");
     options.env.push((
         "MINDFLOW_TRUSTED_PROXIES".into(),
         "10.0.0.0/8, proxy.internal".into(),
@@ -432,10 +388,14 @@ async fn a_malformed_trusted_proxy_list_stops_start_up() {
 #[tokio::test]
 async fn tampered_foreign_and_expired_access_tokens_are_refused() {
     let secret_b64 = base64::engine::general_purpose::STANDARD.encode(JWT_SECRET);
-    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
-    options.env.push(("MINDFLOW_JWT_SECRET".into(), secret_b64));
-    let server = Server::start(options).await.expect("server");
-    let session = register(&server, "jwt@example.com").await;
+    let server = server_with(
+        Manifest::product(&["hello"]),
+        &[("MINDFLOW_JWT_SECRET", &secret_b64)],
+    )
+    .await;
+    let session = register(&server, "jwt@example.com")
+        .await
+        .expect("register");
     let access = str_of(&session, "access_token").to_owned();
     let user_id = session["user"]["id"].as_str().expect("user id").to_owned();
     assert_eq!(probe(&server, &access).await, 403);
@@ -565,7 +525,9 @@ async fn jwks_server(document: String) -> JwksServer {
 }
 
 async fn oauth_server(jwks: &JwksServer, apple: bool) -> Server {
-    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    let mut options = ServerOptions::new(Manifest::product(&["hello"]))
+        .await
+        .expect("options");
     options.env.extend([
         (
             "MINDFLOW_GOOGLE_CLIENT_IDS".to_owned(),
@@ -652,10 +614,7 @@ async fn sign_in(
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(text.as_bytes()))
 }
 
 #[tokio::test]
@@ -722,7 +681,9 @@ async fn provider_sign_in_links_an_existing_account_by_verified_email() {
     let server = oauth_server(&jwks, false).await;
     // Registered with a password, the address never proven: it could be someone else
     // squatting the owner's address ahead of their first Google sign-in.
-    let registered = register(&server, "linus@example.com").await;
+    let registered = register(&server, "linus@example.com")
+        .await
+        .expect("register");
     let squatter_session = str_of(&registered, "refresh_token").to_owned();
 
     // An unverified email neither links nor creates.
@@ -763,7 +724,9 @@ async fn provider_sign_in_links_an_existing_account_by_verified_email() {
     assert_eq!(again["user"]["id"], registered["user"]["id"]);
 
     // An account whose address was proven (by a password reset) keeps its password.
-    let proven = register(&server, "ada@example.com").await;
+    let proven = register(&server, "ada@example.com")
+        .await
+        .expect("register");
     request_reset(&server, "ada@example.com").await;
     let mail = wait_for_mail(&server, 1).await;
     let code = mail[0]["payload"]["token"].as_str().expect("token");
@@ -1001,18 +964,19 @@ async fn reset_mail_goes_through_an_smtp_relay_even_after_a_refusal() {
     let relay = mindflow_tests::smtp::FakeRelay::start(1)
         .await
         .expect("relay");
-    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
     let relay_url = format!("smtp://{}", relay.address);
-    options.env.extend([
-        ("MINDFLOW_MAILER".to_owned(), "smtp".to_owned()),
-        ("MINDFLOW_SMTP_URL".to_owned(), relay_url),
-        (
-            "MINDFLOW_MAIL_FROM".to_owned(),
-            "MindFlow <no-reply@mindflow.test>".to_owned(),
-        ),
-    ]);
-    let server = Server::start(options).await.expect("server");
-    register(&server, "relay.me@example.com").await;
+    let server = server_with(
+        Manifest::product(&["hello"]),
+        &[
+            ("MINDFLOW_MAILER", "smtp"),
+            ("MINDFLOW_SMTP_URL", &relay_url),
+            ("MINDFLOW_MAIL_FROM", "MindFlow <no-reply@mindflow.test>"),
+        ],
+    )
+    .await;
+    register(&server, "relay.me@example.com")
+        .await
+        .expect("register");
     request_reset(&server, "relay.me@example.com").await;
 
     let mail = relay.wait_for(1, Duration::from_secs(30)).await;
@@ -1051,7 +1015,9 @@ async fn reset_mail_goes_through_an_smtp_relay_even_after_a_refusal() {
 
 #[tokio::test]
 async fn the_smtp_mailer_without_a_relay_stops_start_up() {
-    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    let mut options = ServerOptions::new(Manifest::product(&["hello"]))
+        .await
+        .expect("options");
     options
         .env
         .push(("MINDFLOW_MAILER".to_owned(), "smtp".to_owned()));
@@ -1068,7 +1034,9 @@ async fn the_smtp_mailer_without_a_relay_stops_start_up() {
 #[tokio::test]
 async fn a_requested_reset_survives_a_kill_right_after_the_answer() {
     let data = tempfile::tempdir().expect("tempdir");
-    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
+    let mut options = ServerOptions::new(Manifest::product(&["hello"]))
+        .await
+        .expect("options");
     options.data_dir = Some(data.path().join("data"));
     let restart = ServerOptions {
         manifest: options.manifest.clone(),
@@ -1078,7 +1046,9 @@ async fn a_requested_reset_survives_a_kill_right_after_the_answer() {
         data_dir: options.data_dir.clone(),
     };
     let server = Server::start(options).await.expect("server");
-    register(&server, "durable@example.com").await;
+    register(&server, "durable@example.com")
+        .await
+        .expect("register");
     for email in ["nobody@example.com", "durable@example.com"] {
         let started = Instant::now();
         let response = post(
@@ -1104,8 +1074,10 @@ async fn a_requested_reset_survives_a_kill_right_after_the_answer() {
 
 #[tokio::test]
 async fn forgot_and_reset_password_through_the_file_mailer() {
-    let server = server().await;
-    let session = register(&server, "Reset.Me@example.com").await;
+    let server = server(Manifest::product(&["hello"])).await;
+    let session = register(&server, "Reset.Me@example.com")
+        .await
+        .expect("register");
     let old_refresh = str_of(&session, "refresh_token").to_owned();
 
     let known = post(
@@ -1221,8 +1193,10 @@ async fn forgot_and_reset_password_through_the_file_mailer() {
 
 #[tokio::test]
 async fn a_deleted_account_stops_working_at_once_and_is_purged() {
-    let server = server().await;
-    let session = register(&server, "leaving@example.com").await;
+    let server = server(Manifest::product(&["hello"])).await;
+    let session = register(&server, "leaving@example.com")
+        .await
+        .expect("register");
     let access = str_of(&session, "access_token").to_owned();
     let refresh_token = str_of(&session, "refresh_token").to_owned();
     let delete = |body: Option<Value>, token: String| {
@@ -1290,7 +1264,9 @@ async fn a_deleted_account_stops_working_at_once_and_is_purged() {
         401
     );
     // Purged: the address is free again, for a new account with a new id.
-    let again = register(&server, "leaving@example.com").await;
+    let again = register(&server, "leaving@example.com")
+        .await
+        .expect("register");
     assert_ne!(again["user"]["id"], session["user"]["id"]);
 }
 
@@ -1331,7 +1307,7 @@ async fn an_account_without_a_password_is_deleted_with_its_token() {
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_auth_endpoint() {
-    let server = server().await;
+    let server = server(Manifest::product(&["hello"])).await;
     let document: Value = server
         .http
         .get(server.url("/api/v1/openapi.json"))

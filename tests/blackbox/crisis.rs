@@ -5,40 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mindflow_tests::{Server, ServerOptions, manifest};
+use mindflow_tests::admin::{activate, upload};
+use mindflow_tests::{Manifest, server};
 use serde_json::{Value, json};
 
-use crate::admin::{activate, upload};
-
-pub fn crisis_manifest() -> String {
-    manifest(
-        r#"
-[[trigger.http]]
-route = "/api/v1/hello/..."
-component = "hello"
-
-[component.hello]
-source = "{components}/hello-spin.wasm"
-[component.hello.tool.mindflow]
-authentication = "none"
-
-[component.crisis-rules]
-source = "{components}/crisis-rules.wasm"
-[component.crisis-rules.tool.mindflow]
-kind = "crisis-rules"
-fuel = 100000000
-"#,
-    )
-}
-
-async fn server() -> Server {
-    Server::start(
-        ServerOptions::new(crisis_manifest())
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server")
+/// The product's crisis rules, and `hello` (a component the host serves next to them).
+fn crisis_manifest() -> Manifest {
+    Manifest::product(&["hello", "crisis-rules"])
 }
 
 fn names(body: &Value) -> Vec<String> {
@@ -52,7 +25,7 @@ fn names(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn resources_follow_country_and_language() {
-    let server = server().await;
+    let server = server(crisis_manifest()).await;
     let get = |query: &'static str| {
         let server = &server;
         async move {
@@ -96,7 +69,7 @@ async fn resources_follow_country_and_language() {
 
 #[tokio::test]
 async fn self_check_maps_answers_and_records_an_event() {
-    let server = server().await;
+    let server = server(crisis_manifest()).await;
     let (token, _) = server
         .register("check@example.com")
         .await
@@ -162,7 +135,7 @@ async fn self_check_maps_answers_and_records_an_event() {
 
 #[tokio::test]
 async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
-    let server = Arc::new(server().await);
+    let server = Arc::new(server(crisis_manifest()).await);
     let admin = server.admin_token().await.expect("admin");
     let (user, _) = server
         .register("stream@example.com")
@@ -312,7 +285,7 @@ async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
 
 #[tokio::test]
 async fn safety_plan_round_trips_and_is_never_stored_in_plaintext() {
-    let server = server().await;
+    let server = server(crisis_manifest()).await;
     let (token, _) = server.register("plan@example.com").await.expect("register");
     let (other, _) = server
         .register("other-plan@example.com")

@@ -1,33 +1,11 @@
 //! Health checks, problem documents and the OpenAPI document.
 
-use mindflow_tests::{Server, ServerOptions, manifest};
+use mindflow_tests::{Manifest, server};
 use serde_json::Value;
-
-pub fn hello_manifest() -> String {
-    manifest(
-        r#"
-[variables]
-greeting = { default = "hi there" }
-
-[[trigger.http]]
-route = "/api/v1/hello/..."
-component = "hello"
-
-[component.hello]
-source = "{components}/hello-spin.wasm"
-[component.hello.variables]
-greeting = "{{ greeting }}"
-[component.hello.tool.mindflow]
-authentication = "none"
-"#,
-    )
-}
 
 #[tokio::test]
 async fn health_and_readiness_answer() {
-    let server = Server::start(ServerOptions::new(hello_manifest()).await.expect("options"))
-        .await
-        .expect("server");
+    let server = server(Manifest::product(&["hello"])).await;
     let live = server
         .http
         .get(server.url("/healthz"))
@@ -50,9 +28,7 @@ async fn health_and_readiness_answer() {
 
 #[tokio::test]
 async fn unknown_route_is_a_problem_document() {
-    let server = Server::start(ServerOptions::new(hello_manifest()).await.expect("options"))
-        .await
-        .expect("server");
+    let server = server(Manifest::product(&["hello"])).await;
     let response = server
         .http
         .get(server.url("/api/v1/nowhere"))
@@ -76,9 +52,7 @@ async fn unknown_route_is_a_problem_document() {
 
 #[tokio::test]
 async fn openapi_document_merges_host_and_component_paths() {
-    let server = Server::start(ServerOptions::new(hello_manifest()).await.expect("options"))
-        .await
-        .expect("server");
+    let server = server(Manifest::product(&["hello"])).await;
     let doc: Value = server
         .http
         .get(server.url("/api/v1/openapi.json"))

@@ -5,22 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use mindflow_tests::{Server, ServerOptions};
+use mindflow_tests::admin::{activate, upload, versioned_manifest};
+use mindflow_tests::server;
 use serde_json::Value;
-
-use crate::admin::{activate, upload, versioned_manifest};
 
 #[tokio::test]
 async fn activation_and_rollback_under_load_fail_no_request() {
-    let server = Arc::new(
-        Server::start(
-            ServerOptions::new(versioned_manifest())
-                .await
-                .expect("options"),
-        )
-        .await
-        .expect("server"),
-    );
+    let server = Arc::new(server(versioned_manifest()).await);
     let admin = server.admin_token().await.expect("admin");
     assert_eq!(
         upload(&server, &admin, "versioned", "v2", "versioned-v2")

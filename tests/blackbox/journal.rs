@@ -3,99 +3,15 @@
 //! filters, other users' entries, search by keyed word hashes, crisis assessment, prompts,
 //! and account deletion.
 
-use mindflow_tests::{Server, ServerOptions, manifest};
+use mindflow_tests::accounts::user;
+use mindflow_tests::database::{Db, Param};
+use mindflow_tests::http::{get, send};
+use mindflow_tests::{Manifest, Server, server};
 use reqwest::Method;
 use serde_json::{Value, json};
-use sqlx::Connection as _;
 
-fn journal_manifest() -> String {
-    manifest(
-        r#"
-[[trigger.http]]
-route = "/api/v1/journal/..."
-component = "journal"
-
-[component.journal]
-source = "{components}/journal.wasm"
-[component.journal.tool.mindflow]
-capabilities = ["context", "storage", "crypto", "ml", "crisis"]
-collections = ["journal_entries", "content_library"]
-
-[component.crisis-rules]
-source = "{components}/crisis-rules.wasm"
-[component.crisis-rules.tool.mindflow]
-kind = "crisis-rules"
-fuel = 100000000
-"#,
-    )
-}
-
-async fn server() -> Server {
-    Server::start(
-        ServerOptions::new(journal_manifest())
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server")
-}
-
-/// A user: (token, id).
-async fn user(server: &Server, tag: &str) -> (String, String) {
-    let email = format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple());
-    server.register(&email).await.expect("register")
-}
-
-struct Answer {
-    status: u16,
-    body: Value,
-    headers: reqwest::header::HeaderMap,
-}
-
-impl Answer {
-    fn fields(&self) -> Vec<String> {
-        let mut fields: Vec<String> = self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        fields.sort();
-        fields
-    }
-}
-
-async fn send(
-    server: &Server,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Answer {
-    let mut request = server
-        .http
-        .request(method, server.url(path))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        body,
-        headers,
-    }
-}
-
-async fn get(server: &Server, path: &str, token: &str) -> Answer {
-    send(server, Method::GET, path, token, None).await
+fn journal_manifest() -> Manifest {
+    Manifest::product(&["journal", "crisis-rules"])
 }
 
 async fn post_entry(server: &Server, token: &str, body: Value) -> Value {
@@ -103,7 +19,7 @@ async fn post_entry(server: &Server, token: &str, body: Value) -> Value {
         server,
         Method::POST,
         "/api/v1/journal/entries",
-        token,
+        Some(token),
         Some(body),
     )
     .await;
@@ -113,46 +29,25 @@ async fn post_entry(server: &Server, token: &str, body: Value) -> Value {
 
 /// The number of journal entries the database holds for a user, read directly.
 async fn stored_entries(server: &Server, user_id: &str) -> i64 {
-    match &server.database_url {
-        Some(url) => {
-            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-            let (n,): (i64,) =
-                sqlx::query_as("SELECT count(*) FROM journal_entries WHERE user_id::text = $1")
-                    .bind(user_id)
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("count");
-            n
-        }
-        None => {
-            let url = format!(
-                "sqlite://{}?mode=ro",
-                server.data_dir.join("mindflow.db").display()
-            );
-            let mut c = sqlx::SqliteConnection::connect(&url)
-                .await
-                .expect("connect");
-            let (n,): (i64,) =
-                sqlx::query_as("SELECT count(*) FROM journal_entries WHERE user_id = ?1")
-                    .bind(user_id)
-                    .fetch_one(&mut c)
-                    .await
-                    .expect("count");
-            n
-        }
-    }
+    Db::open(server)
+        .await
+        .count(
+            "SELECT count(*) FROM journal_entries WHERE user_id = $1",
+            &[Param::Uuid(user_id.to_owned())],
+        )
+        .await
 }
 
 #[tokio::test]
 async fn entries_are_created_read_changed_and_deleted() {
-    let server = server().await;
+    let server = server(journal_manifest()).await;
     let (token, _) = user(&server, "journal-crud").await;
     let text = "Walked the dog by the river this morning. I felt calm and happy afterwards.";
     let created = send(
         &server,
         Method::POST,
         "/api/v1/journal/entries",
-        &token,
+        Some(&token),
         Some(json!({"content": text, "entry_type": "gratitude"})),
     )
     .await;
@@ -242,7 +137,7 @@ async fn entries_are_created_read_changed_and_deleted() {
         &server,
         Method::PATCH,
         &format!("/api/v1/journal/entries/{id}"),
-        &token,
+        Some(&token),
         Some(json!({"content": "Short now."})),
     )
     .await;
@@ -256,7 +151,7 @@ async fn entries_are_created_read_changed_and_deleted() {
         &server,
         Method::PATCH,
         &format!("/api/v1/journal/entries/{id}"),
-        &token,
+        Some(&token),
         Some(json!({"entry_type": "reflection"})),
     )
     .await;
@@ -268,7 +163,7 @@ async fn entries_are_created_read_changed_and_deleted() {
         &server,
         Method::DELETE,
         &format!("/api/v1/journal/entries/{id}"),
-        &token,
+        Some(&token),
         None,
     )
     .await;
@@ -283,7 +178,7 @@ async fn entries_are_created_read_changed_and_deleted() {
 
 #[tokio::test]
 async fn invalid_bodies_name_their_fields_and_other_users_entries_do_not_exist() {
-    let server = server().await;
+    let server = server(journal_manifest()).await;
     let (token, _) = user(&server, "journal-validation").await;
     let cases = [
         (json!({}), vec!["content"]),
@@ -308,7 +203,7 @@ async fn invalid_bodies_name_their_fields_and_other_users_entries_do_not_exist()
             &server,
             Method::POST,
             "/api/v1/journal/entries",
-            &token,
+            Some(&token),
             Some(body.clone()),
         )
         .await;
@@ -336,7 +231,7 @@ async fn invalid_bodies_name_their_fields_and_other_users_entries_do_not_exist()
             &server,
             method.clone(),
             &format!("/api/v1/journal/entries/{id}"),
-            &other,
+            Some(&other),
             body,
         )
         .await;
@@ -362,7 +257,7 @@ async fn invalid_bodies_name_their_fields_and_other_users_entries_do_not_exist()
 
 #[tokio::test]
 async fn search_finds_entries_by_word_without_plaintext_at_rest() {
-    let server = server().await;
+    let server = server(journal_manifest()).await;
     let (token, _) = user(&server, "journal-search").await;
     let secret = "Xylophone-lessons with Marguerite made me surprisingly nervous";
     let first = post_entry(&server, &token, json!({"content": secret})).await;
@@ -460,7 +355,7 @@ async fn search_finds_entries_by_word_without_plaintext_at_rest() {
 
 #[tokio::test]
 async fn crisis_language_returns_resources() {
-    let server = server().await;
+    let server = server(journal_manifest()).await;
     let (token, _) = user(&server, "journal-crisis").await;
     let created = post_entry(
         &server,
@@ -487,7 +382,7 @@ async fn crisis_language_returns_resources() {
         &server,
         Method::PATCH,
         &format!("/api/v1/journal/entries/{id}"),
-        &token,
+        Some(&token),
         Some(json!({"content": "Feeling steadier today."})),
     )
     .await;
@@ -497,7 +392,7 @@ async fn crisis_language_returns_resources() {
         &server,
         Method::PATCH,
         &format!("/api/v1/journal/entries/{id}"),
-        &token,
+        Some(&token),
         Some(json!({"content": "I want to end my life, I have the pills ready"})),
     )
     .await;
@@ -512,7 +407,7 @@ async fn crisis_language_returns_resources() {
 
 #[tokio::test]
 async fn prompts_come_from_the_content_library() {
-    let server = server().await;
+    let server = server(journal_manifest()).await;
     let (token, _) = user(&server, "journal-prompts").await;
     let answer = get(&server, "/api/v1/journal/prompts", &token).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -541,7 +436,7 @@ async fn prompts_come_from_the_content_library() {
             &server,
             Method::POST,
             "/api/v1/journal/prompts",
-            &token,
+            Some(&token),
             None
         )
         .await
@@ -552,7 +447,7 @@ async fn prompts_come_from_the_content_library() {
 
 #[tokio::test]
 async fn deleting_the_account_removes_the_entries() {
-    let server = server().await;
+    let server = server(journal_manifest()).await;
     let (token, id) = user(&server, "journal-leaving").await;
     post_entry(&server, &token, json!({"content": "Something to forget."})).await;
     post_entry(
@@ -580,7 +475,7 @@ async fn deleting_the_account_removes_the_entries() {
 
 #[tokio::test]
 async fn the_export_contains_the_decrypted_entries() {
-    let server = server().await;
+    let server = server(journal_manifest()).await;
     let (token, _) = user(&server, "export").await;
     let text = "Wrote this under the old oak tree, thinking about the move to Galway.";
     let created = post_entry(

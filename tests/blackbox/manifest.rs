@@ -1,6 +1,6 @@
 //! A broken manifest stops start-up with a message naming the component and the field.
 
-use mindflow_tests::{manifest, start_failure};
+use mindflow_tests::{Manifest, manifest, start_failure};
 
 #[tokio::test]
 async fn missing_source_file_names_component_and_field() {
@@ -18,14 +18,11 @@ source = "{components}/no-such-component.wasm"
 
 #[tokio::test]
 async fn malformed_grant_names_component_and_field() {
-    let stderr = start_failure(&manifest(
-        r#"
-[component.hello]
-source = "{components}/hello-spin.wasm"
-[component.hello.tool.mindflow]
-timeout_ms = 0
-"#,
-    ))
+    let stderr = start_failure(
+        &Manifest::product(&["hello"])
+            .set("component.hello.tool.mindflow.timeout_ms", 0)
+            .to_string(),
+    )
     .await
     .expect("refused");
     assert!(stderr.contains("component `hello`"), "{stderr}");

@@ -3,102 +3,14 @@
 //! batch), pagination, other users' logs, statistics and trends in the user's zone, and the
 //! premium factor analysis.
 
-use mindflow_tests::{Server, ServerOptions, manifest};
+use mindflow_tests::accounts::user;
+use mindflow_tests::http::{get, send};
+use mindflow_tests::{Manifest, Server, server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-pub(crate) fn mood_manifest() -> String {
-    manifest(
-        r#"
-[[trigger.http]]
-route = "/api/v1/mood/..."
-component = "mood"
-
-[component.mood]
-source = "{components}/mood.wasm"
-[component.mood.tool.mindflow]
-capabilities = ["context", "storage", "ml", "crisis"]
-collections = ["mood_logs", "mood_factors"]
-
-[component.crisis-rules]
-source = "{components}/crisis-rules.wasm"
-[component.crisis-rules.tool.mindflow]
-kind = "crisis-rules"
-fuel = 100000000
-"#,
-    )
-}
-
-async fn server() -> Server {
-    Server::start(ServerOptions::new(mood_manifest()).await.expect("options"))
-        .await
-        .expect("server")
-}
-
-fn email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-/// A user: (token, id).
-async fn user(server: &Server, tag: &str) -> (String, String) {
-    server.register(&email(tag)).await.expect("register")
-}
-
-struct Answer {
-    status: u16,
-    body: Value,
-    headers: reqwest::header::HeaderMap,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// The fields a 422 names, sorted.
-    fn fields(&self) -> Vec<String> {
-        let mut fields: Vec<String> = self.body["errors"]
-            .as_array()
-            .map(|errors| {
-                errors
-                    .iter()
-                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        fields.sort();
-        fields
-    }
-}
-
-async fn send(
-    server: &Server,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Answer {
-    let mut request = server.http.request(method, server.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        body,
-        headers,
-    }
-}
-
-async fn get(server: &Server, path: &str, token: &str) -> Answer {
-    send(server, Method::GET, path, Some(token), None).await
+fn mood_manifest() -> Manifest {
+    Manifest::product(&["mood", "crisis-rules"])
 }
 
 async fn post_log(server: &Server, token: &str, body: Value) -> Value {
@@ -132,7 +44,7 @@ fn close(value: &Value, expected: f64) -> bool {
 
 #[tokio::test]
 async fn logs_are_created_read_updated_and_deleted() {
-    let server = server().await;
+    let server = server(mood_manifest()).await;
     let (token, _) = user(&server, "crud").await;
     set_timezone(&server, &token, "America/New_York").await;
 
@@ -258,7 +170,7 @@ async fn logs_are_created_read_updated_and_deleted() {
 
 #[tokio::test]
 async fn invalid_requests_are_422_problems_naming_the_field() {
-    let server = server().await;
+    let server = server(mood_manifest()).await;
     let (token, _) = user(&server, "invalid").await;
     let cases = [
         (json!({}), vec!["mood_score"]),
@@ -417,7 +329,7 @@ async fn invalid_requests_are_422_problems_naming_the_field() {
 
 #[tokio::test]
 async fn pages_cover_every_log_once_newest_first() {
-    let server = server().await;
+    let server = server(mood_manifest()).await;
     let (token, _) = user(&server, "pages").await;
     for i in 0..45 {
         let minute = i % 60;
@@ -488,7 +400,7 @@ async fn pages_cover_every_log_once_newest_first() {
 
 #[tokio::test]
 async fn another_users_logs_do_not_exist() {
-    let server = server().await;
+    let server = server(mood_manifest()).await;
     let (alice, _) = user(&server, "alice").await;
     let (bob, _) = user(&server, "bob").await;
     let log = post_log(
@@ -537,7 +449,7 @@ async fn another_users_logs_do_not_exist() {
 
 #[tokio::test]
 async fn crisis_language_flags_the_log_and_shows_resources() {
-    let server = server().await;
+    let server = server(mood_manifest()).await;
     let (token, _) = user(&server, "crisis").await;
     let created = post_log(
         &server,
@@ -608,22 +520,7 @@ async fn crisis_language_flags_the_log_and_shows_resources() {
 #[tokio::test]
 async fn an_unavailable_crisis_assessment_fails_safe() {
     // No crisis-rules component: `crisis.assess` cannot answer.
-    let without_rules = manifest(
-        r#"
-[[trigger.http]]
-route = "/api/v1/mood/..."
-component = "mood"
-
-[component.mood]
-source = "{components}/mood.wasm"
-[component.mood.tool.mindflow]
-capabilities = ["context", "storage", "ml", "crisis"]
-collections = ["mood_logs", "mood_factors"]
-"#,
-    );
-    let server = Server::start(ServerOptions::new(without_rules).await.expect("options"))
-        .await
-        .expect("server");
+    let server = server(Manifest::product(&["mood"])).await;
     let (token, _) = user(&server, "failsafe").await;
     let created = post_log(
         &server,
@@ -642,7 +539,7 @@ collections = ["mood_logs", "mood_factors"]
 
 #[tokio::test]
 async fn stats_and_trends_follow_the_users_time_zone() {
-    let server = server().await;
+    let server = server(mood_manifest()).await;
     let (token, _) = user(&server, "stats").await;
     set_timezone(&server, &token, "America/New_York").await;
     // (instant, mood, energy): local times in New York (EST, UTC−5).
@@ -751,7 +648,7 @@ async fn stats_and_trends_follow_the_users_time_zone() {
 
 #[tokio::test]
 async fn factor_correlations_are_for_premium_users() {
-    let server = server().await;
+    let server = server(mood_manifest()).await;
     let (token, id) = user(&server, "factors").await;
     let free = get(&server, "/api/v1/mood/factors", &token).await;
     assert_eq!(free.status, 403, "{}", free.body);
@@ -831,7 +728,7 @@ async fn factor_correlations_are_for_premium_users() {
 
 #[tokio::test]
 async fn unknown_paths_wrong_methods_and_anonymous_callers_get_problems() {
-    let server = server().await;
+    let server = server(mood_manifest()).await;
     let (token, _) = user(&server, "routes").await;
     for path in [
         "/api/v1/mood",

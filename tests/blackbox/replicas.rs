@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use mindflow_tests::{Backend, Server, ServerOptions, backend};
-
-use crate::admin::{activate, upload, version_of, versioned_manifest};
+use mindflow_tests::accounts::{PASSWORD, email};
+use mindflow_tests::admin::{activate, upload, version_of, versioned_manifest};
+use mindflow_tests::{Backend, Manifest, Server, ServerOptions, backend};
 
 /// Two replicas of `manifest` on one PostgreSQL database, sharing the token-signing secret
 /// as they would in production; `None` on SQLite.
-async fn two_replicas(manifest: fn() -> String) -> Option<(Server, Server)> {
+async fn two_replicas(manifest: Manifest) -> Option<(Server, Server)> {
     if backend() != Backend::Postgres {
         eprintln!("replicas: PostgreSQL only (run with MINDFLOW_TEST_BACKEND=postgres)");
         return None;
@@ -19,10 +19,10 @@ async fn two_replicas(manifest: fn() -> String) -> Option<(Server, Server)> {
         "MINDFLOW_JWT_SECRET".to_owned(),
         "cmVwbGljYXMgc2hhcmUgdGhpcyAzMi1ieXRlIHNlY3JldCE=".to_owned(),
     );
-    let mut options = ServerOptions::new(manifest()).await.expect("options");
+    let mut options = ServerOptions::new(manifest.clone()).await.expect("options");
     options.env.push(secret.clone());
     let first = Server::start(options).await.expect("first");
-    let mut options = ServerOptions::new(manifest()).await.expect("options");
+    let mut options = ServerOptions::new(manifest).await.expect("options");
     options.database_url = first.database_url.clone();
     options.env.push(secret);
     let second = Server::start(options).await.expect("second");
@@ -58,10 +58,11 @@ async fn until_status(server: &Server, token: &str, path: &str, status: u16, wha
 /// deletion, made on another replica at once (not after its cache's lifetime).
 #[tokio::test]
 async fn replicas_converge_on_who_a_caller_is() {
-    let Some((first, second)) = two_replicas(crate::mood::mood_manifest).await else {
+    let Some((first, second)) = two_replicas(Manifest::product(&["mood", "crisis-rules"])).await
+    else {
         return;
     };
-    let email = format!("replica-{}@example.com", uuid::Uuid::new_v4().simple());
+    let email = email("replica");
     let (token, id) = first.register(&email).await.expect("register");
     let factors = "/api/v1/mood/factors";
     // Served (and remembered) as a free user by the second replica.
@@ -86,7 +87,7 @@ async fn replicas_converge_on_who_a_caller_is() {
         .http
         .delete(first.url("/api/v1/auth/account"))
         .bearer_auth(&token)
-        .json(&serde_json::json!({"password": "a long enough passphrase"}))
+        .json(&serde_json::json!({"password": PASSWORD}))
         .send()
         .await
         .expect("delete");
@@ -96,7 +97,7 @@ async fn replicas_converge_on_who_a_caller_is() {
 
 #[tokio::test]
 async fn replicas_converge_on_the_activated_version() {
-    let Some((first, second)) = two_replicas(versioned_manifest).await else {
+    let Some((first, second)) = two_replicas(versioned_manifest()).await else {
         return;
     };
     assert_eq!(version_of(&second).await, "v1");

@@ -2,19 +2,17 @@
 
 use std::time::{Duration, Instant};
 
-use mindflow_tests::{Server, ServerOptions, manifest, start_failure};
+use mindflow_tests::{Manifest, Server, manifest, server, start_failure};
 use serde_json::Value;
 
-fn hostile_manifest() -> String {
-    manifest(
+/// The `hostile` test component (anonymous, 1 s deadline, 32 MiB, one allowed outbound
+/// host) next to the product's `hello`, which must keep answering.
+fn hostile_manifest() -> Manifest {
+    Manifest::product(&["hello"]).with(
         r#"
 [[trigger.http]]
 route = "/api/v1/hostile/..."
 component = "hostile"
-
-[[trigger.http]]
-route = "/api/v1/hello/..."
-component = "hello"
 
 [component.hostile]
 source = "{components}/hostile.wasm"
@@ -23,23 +21,8 @@ allowed_outbound_hosts = ["http://example.invalid"]
 authentication = "none"
 timeout_ms = 1000
 memory_limit_mb = 32
-
-[component.hello]
-source = "{components}/hello-spin.wasm"
-[component.hello.tool.mindflow]
-authentication = "none"
 "#,
     )
-}
-
-async fn hostile() -> Server {
-    Server::start(
-        ServerOptions::new(hostile_manifest())
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server")
 }
 
 async fn still_serving(server: &Server) {
@@ -70,7 +53,7 @@ async fn problem(response: reqwest::Response) -> Value {
 
 #[tokio::test]
 async fn infinite_loop_is_stopped_at_its_deadline() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     let started = Instant::now();
     let response = server
         .http
@@ -92,7 +75,7 @@ async fn infinite_loop_is_stopped_at_its_deadline() {
 
 #[tokio::test]
 async fn memory_bomb_fails_its_request_not_the_host() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     let response = server
         .http
         .get(server.url("/api/v1/hostile/memory"))
@@ -107,7 +90,7 @@ async fn memory_bomb_fails_its_request_not_the_host() {
 
 #[tokio::test]
 async fn trap_gives_500_for_that_request_only() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     let (trap, ok) = tokio::join!(
         server.http.get(server.url("/api/v1/hostile/trap")).send(),
         server.http.get(server.url("/api/v1/hostile/fine")).send(),
@@ -122,7 +105,7 @@ async fn trap_gives_500_for_that_request_only() {
 
 #[tokio::test]
 async fn egress_to_a_host_not_allowed_is_refused() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     for url in [
         "http://127.0.0.1:9/",
         "http://169.254.169.254/latest/meta-data/",
@@ -152,7 +135,7 @@ async fn egress_to_a_host_not_allowed_is_refused() {
 #[tokio::test]
 async fn oversized_body_is_refused_with_413() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     // Announce a 2 MiB body (the cap is 1 MiB) and read the answer before sending it: the
     // edge refuses on the declared length, without reading the body.
     let address = server.base.trim_start_matches("http://").to_owned();
@@ -192,7 +175,7 @@ source = "{components}/greedy-imports.wasm"
 
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish() {
-    let mut server = hostile().await;
+    let mut server = server(hostile_manifest()).await;
     let http = server.http.clone();
     let url = server.url("/api/v1/hostile/sleep?ms=700");
     let in_flight = tokio::spawn(async move { http.get(url).send().await });
@@ -216,7 +199,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
 /// host keeps resident) must be gone for the next, however the host recycles memory slots.
 #[tokio::test]
 async fn no_state_survives_from_one_request_to_the_next() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     let pristine = serde_json::json!({"data": "pristine", "bss": "", "heap_dirty_bytes": 0});
     let remember = |value: String| {
         let request = server
@@ -245,7 +228,7 @@ async fn no_state_survives_from_one_request_to_the_next() {
 /// it, however long it waited: here it waits longer than the deadline itself.
 #[tokio::test]
 async fn an_instance_that_waited_still_gets_its_whole_deadline() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     still_serving(&server).await;
     // The component's deadline is 1,000 ms; its next instance is made now and then waits.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -264,7 +247,7 @@ async fn an_instance_that_waited_still_gets_its_whole_deadline() {
 /// (and streaming) after it has handed over the response head.
 #[tokio::test]
 async fn a_large_response_body_is_streamed_whole() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     let bytes = 3 << 20;
     let response = server
         .http
@@ -278,7 +261,7 @@ async fn a_large_response_body_is_streamed_whole() {
     assert!(
         body.iter()
             .enumerate()
-            .all(|(i, &b)| b == b'a' + (i % 26) as u8),
+            .all(|(i, &b)| b == b'a' + u8::try_from(i % 26).expect("below 26")),
         "the body arrived corrupted"
     );
     still_serving(&server).await;
@@ -288,7 +271,7 @@ async fn a_large_response_body_is_streamed_whole() {
 /// `content-length`, not chunked.
 #[tokio::test]
 async fn a_finished_components_answer_has_a_content_length() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     let response = server
         .http
         .get(server.url("/api/v1/hello"))
@@ -309,7 +292,7 @@ async fn a_finished_components_answer_has_a_content_length() {
 /// the outer deadline ends its request all the same, and the host carries on.
 #[tokio::test]
 async fn a_guest_blocked_in_a_host_call_is_stopped_at_its_deadline() {
-    let server = hostile().await;
+    let server = server(hostile_manifest()).await;
     let started = Instant::now();
     let response = server
         .http

@@ -1,15 +1,16 @@
 //! Unmodified Spin components: variables, routing and outbound HTTP to allowed hosts.
 
-use mindflow_tests::{Server, ServerOptions, manifest};
+use mindflow_tests::{Manifest, manifest, server, server_with};
 use serde_json::Value;
 
-use crate::health::hello_manifest;
+/// The product's `hello`, with a greeting of the test's own as the variable's default.
+fn hello_manifest() -> Manifest {
+    Manifest::product(&["hello"]).set("variables.greeting.default", "hi there")
+}
 
 #[tokio::test]
 async fn spin_component_reads_its_variable_and_path() {
-    let server = Server::start(ServerOptions::new(hello_manifest()).await.expect("options"))
-        .await
-        .expect("server");
+    let server = server(hello_manifest()).await;
     let body: Value = server
         .http
         .get(server.url("/api/v1/hello/some/where"))
@@ -26,12 +27,11 @@ async fn spin_component_reads_its_variable_and_path() {
 
 #[tokio::test]
 async fn application_variable_comes_from_the_environment() {
-    let mut options = ServerOptions::new(hello_manifest()).await.expect("options");
-    options.env.push((
-        "SPIN_VARIABLE_GREETING".into(),
-        "from the environment".into(),
-    ));
-    let server = Server::start(options).await.expect("server");
+    let server = server_with(
+        hello_manifest(),
+        &[("SPIN_VARIABLE_GREETING", "from the environment")],
+    )
+    .await;
     let body: Value = server
         .http
         .get(server.url("/api/v1/hello"))
@@ -91,13 +91,7 @@ authentication = "none"
 async fn outbound_request_to_an_explicitly_allowed_address_succeeds() {
     let port = upstream().await;
     let allowed = format!("\"http://127.0.0.1:{port}\"");
-    let server = Server::start(
-        ServerOptions::new(outbound_manifest(&allowed))
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server");
+    let server = server(outbound_manifest(&allowed)).await;
     let response = server
         .http
         .get(server.url(&format!("/api/v1/outbound?url=http://127.0.0.1:{port}/x")))
@@ -114,13 +108,7 @@ async fn outbound_request_to_an_explicitly_allowed_address_succeeds() {
 async fn outbound_request_to_a_host_not_allowed_is_refused() {
     let port = upstream().await;
     let allowed = format!("\"http://127.0.0.1:{}\"", port.wrapping_add(1));
-    let server = Server::start(
-        ServerOptions::new(outbound_manifest(&allowed))
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server");
+    let server = server(outbound_manifest(&allowed)).await;
     let response = server
         .http
         .get(server.url(&format!("/api/v1/outbound?url=http://127.0.0.1:{port}/x")))
@@ -149,13 +137,7 @@ async fn allowed_name_resolving_to_loopback_is_refused() {
     // `localhost` is allowed by name, but it resolves to a loopback address that the
     // manifest does not name: refused (the same rule stops 169.254.169.254 and friends).
     let allowed = format!("\"http://localhost:{port}\"");
-    let server = Server::start(
-        ServerOptions::new(outbound_manifest(&allowed))
-            .await
-            .expect("options"),
-    )
-    .await
-    .expect("server");
+    let server = server(outbound_manifest(&allowed)).await;
     let response = server
         .http
         .get(server.url(&format!("/api/v1/outbound?url=http://localhost:{port}/x")))

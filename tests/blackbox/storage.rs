@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use mindflow_tests::{Server, ServerOptions, manifest};
+use mindflow_tests::accounts::user;
+use mindflow_tests::{Server, ServerOptions, manifest, server_with};
 use serde_json::{Value, json};
 
 /// The probe with most collections, and a second instance granted only `mood_logs`.
@@ -35,15 +36,8 @@ collections = ["mood_logs"]
     )
 }
 
-async fn start() -> Server {
-    let mut options = ServerOptions::new(storage_manifest())
-        .await
-        .expect("options");
-    options
-        .env
-        .push(("MINDFLOW_EMBEDDING_DIM".into(), "3".into()));
-    Server::start(options).await.expect("server")
-}
+/// The embedding dimension the tests' vectors have.
+const EMBEDDING_DIM: (&str, &str) = ("MINDFLOW_EMBEDDING_DIM", "3");
 
 /// Sends a request; returns the status, the JSON body (or `null`) and the raw text.
 async fn call(
@@ -75,14 +69,10 @@ async fn get(server: &Server, token: &str, path: &str) -> (u16, Value, String) {
     call(server, token, reqwest::Method::GET, path, None).await
 }
 
-fn email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
 #[tokio::test]
 async fn storage_crud_through_a_component() {
-    let server = start().await;
-    let (token, user_id) = server.register(&email("crud")).await.expect("register");
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (token, user_id) = user(&server, "crud").await;
     let (status, who, _) = get(&server, &token, "/api/v1/probe/whoami").await;
     assert_eq!(
         (status, who["user"].as_str()),
@@ -176,9 +166,9 @@ async fn storage_crud_through_a_component() {
 /// the caller exactly as a query is, and bounded.
 #[tokio::test]
 async fn storage_children_of_a_page_of_parents_in_one_call() {
-    let server = start().await;
-    let (alice, _) = server.register(&email("kids-a")).await.expect("register");
-    let (bob, _) = server.register(&email("kids-b")).await.expect("register");
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (alice, _) = user(&server, "kids-a").await;
+    let (bob, _) = user(&server, "kids-b").await;
     let mut alice_logs = Vec::new();
     for (i, factors) in [2, 0, 3].into_iter().enumerate() {
         let log = uuid::Uuid::new_v4().to_string();
@@ -292,9 +282,9 @@ async fn storage_children_of_a_page_of_parents_in_one_call() {
 /// takes it, whoever the component's previous caller was.
 #[tokio::test]
 async fn an_instance_made_ahead_learns_its_caller_from_its_request() {
-    let server = start().await;
-    let (alice, alice_id) = server.register(&email("alice")).await.expect("register");
-    let (bob, bob_id) = server.register(&email("bob")).await.expect("register");
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (alice, alice_id) = user(&server, "alice").await;
+    let (bob, bob_id) = user(&server, "bob").await;
     let users = [(&alice, &alice_id), (&bob, &bob_id)];
     for round in 0..30_usize {
         // a, b, b, a, a, b, b, a, …: every change of caller, and repeats, in a row.
@@ -316,8 +306,8 @@ async fn an_instance_made_ahead_learns_its_caller_from_its_request() {
 
 #[tokio::test]
 async fn storage_validation_is_422_naming_the_field() {
-    let server = start().await;
-    let (token, _) = server.register(&email("invalid")).await.expect("register");
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (token, _) = user(&server, "invalid").await;
     let cases = [
         (json!({"mood_score": 11}), "mood_score"),
         (json!({"mood_score": "seven"}), "mood_score"),
@@ -413,8 +403,8 @@ async fn storage_validation_is_422_naming_the_field() {
 
 #[tokio::test]
 async fn storage_pages_have_no_duplicates_or_gaps() {
-    let server = start().await;
-    let (token, _) = server.register(&email("pages")).await.expect("register");
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (token, _) = user(&server, "pages").await;
     // 31 rows over 5 distinct instants, written in one batch.
     let writes: Vec<Value> = (0..31)
         .map(|i| {
@@ -484,8 +474,8 @@ async fn storage_pages_have_no_duplicates_or_gaps() {
 
 #[tokio::test]
 async fn storage_aggregates_group_in_the_users_time_zone() {
-    let server = start().await;
-    let (token, _) = server.register(&email("zone")).await.expect("register");
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (token, _) = user(&server, "zone").await;
     let rows = [
         ("2026-11-24T04:30:00Z", 4), // Monday 23:30 in New York
         ("2026-11-24T04:45:00Z", 6), // Monday 23:45
@@ -574,8 +564,8 @@ async fn storage_aggregates_group_in_the_users_time_zone() {
 
 #[tokio::test]
 async fn storage_ungranted_and_read_only_collections_are_refused() {
-    let server = start().await;
-    let (token, _) = server.register(&email("grants")).await.expect("register");
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (token, _) = user(&server, "grants").await;
     let (status, problem, _) = post(
         &server,
         &token,
@@ -646,9 +636,9 @@ async fn storage_ungranted_and_read_only_collections_are_refused() {
 
 #[tokio::test]
 async fn storage_nearest_and_atomic_batches() {
-    let server = start().await;
-    let (token, _) = server.register(&email("nearest")).await.expect("register");
-    let (other, _) = server.register(&email("other")).await.expect("register");
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (token, _) = user(&server, "nearest").await;
+    let (other, _) = user(&server, "other").await;
     let mut sessions = Vec::new();
     for t in [&token, &other] {
         let (status, session, _) = post(
@@ -760,19 +750,12 @@ async fn storage_nearest_and_atomic_batches() {
 
 #[tokio::test]
 async fn storage_embedding_dimension_is_fixed_once_the_column_exists() {
-    let mut options = ServerOptions::new(storage_manifest())
-        .await
-        .expect("options");
-    options
-        .env
-        .push(("MINDFLOW_EMBEDDING_DIM".into(), "3".into()));
-    let database_url = options.database_url.clone();
-    let mut first = Server::start(options).await.expect("server");
+    let mut first = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
     assert!(first.terminate().expect("terminate"));
     let mut again = ServerOptions::new(storage_manifest())
         .await
         .expect("options");
-    again.database_url = database_url;
+    again.database_url = first.database_url.clone();
     again.data_dir = Some(first.data_dir.clone());
     again
         .env
@@ -797,7 +780,12 @@ impl Rng {
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        usize::try_from(self.next() % n as u64).expect("a remainder below a usize is a usize")
+    }
+
+    /// A whole number below `n`, as a float (one draw, like [`Rng::below`]).
+    fn float_below(&mut self, n: u32) -> f64 {
+        f64::from(u32::try_from(self.next() % u64::from(n)).expect("below a u32"))
     }
 }
 
@@ -896,7 +884,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                 assert_eq!(status, 201, "{text}");
                 let session = body["row"]["id"].as_str().expect("id").to_owned();
                 actor.remember("chat_sessions", &session);
-                let embedding = [rng.below(100) as f64 + 1.0, rng.below(100) as f64, 1.0];
+                let embedding = [rng.float_below(100) + 1.0, rng.float_below(100), 1.0];
                 let (status, message, text) = post(
                     &server,
                     &actor.token,
@@ -1039,7 +1027,10 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                 } else {
                     assert_eq!(groups.len(), 1, "{text}");
                     assert_eq!(groups[0]["group"], json!(actor.marker));
-                    assert_eq!(groups[0]["values"][0], json!(own_logs as f64));
+                    assert_eq!(
+                        groups[0]["values"][0],
+                        json!(f64::from(u32::try_from(own_logs).expect("a count")))
+                    );
                 }
                 ("aggregate", status, body, text)
             }
@@ -1100,15 +1091,12 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn storage_isolates_users_doing_random_operations_concurrently() {
-    let server = Arc::new(start().await);
+    let server = Arc::new(server_with(storage_manifest(), &[EMBEDDING_DIM]).await);
     let users = 8;
     let mut tokens = Vec::new();
     let mut markers = Vec::new();
     for i in 0..users {
-        let (token, _) = server
-            .register(&email(&format!("iso{i}")))
-            .await
-            .expect("register");
+        let (token, _) = user(&server, &format!("iso{i}")).await;
         tokens.push(token);
         markers.push(format!(
             "owner{i}-{}",
@@ -1119,7 +1107,7 @@ async fn storage_isolates_users_doing_random_operations_concurrently() {
     let seed_base = std::env::var("STORAGE_ISOLATION_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| u64::from(uuid::Uuid::new_v4().as_u128() as u32));
+        .unwrap_or_else(|| u64::from(uuid::Uuid::new_v4().as_fields().0));
     println!("isolation seed: {seed_base}");
     let mut tasks = Vec::new();
     for (i, token) in tokens.into_iter().enumerate() {

@@ -8,9 +8,11 @@
 
 use std::time::Duration;
 
-use mindflow_tests::{Server, ServerOptions, binary, manifest};
+use mindflow_tests::accounts::{email, user};
+use mindflow_tests::database::{Db, Param};
+use mindflow_tests::http::{Answer, get_ok, problem_fields, send};
+use mindflow_tests::{Server, ServerOptions, binary, hex, manifest, server, server_with};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
 const MASTER_A: &str = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="; // 32 × 'A', test-only
 const MASTER_B: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="; // 32 × 'B', test-only
@@ -30,51 +32,6 @@ capabilities = ["crypto"]
 authentication = "optional"
 "#,
     )
-}
-
-async fn server_with(env: &[(&str, &str)]) -> Server {
-    let mut options = ServerOptions::new(probe_manifest()).await.expect("options");
-    options.env = env
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    Server::start(options).await.expect("server")
-}
-
-async fn server() -> Server {
-    server_with(&[]).await
-}
-
-fn email(tag: &str) -> String {
-    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-async fn send(
-    server: &Server,
-    method: reqwest::Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut request = server.http.request(method, server.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body, headers)
-}
-
-async fn get(server: &Server, path: &str, token: &str) -> Value {
-    let (status, body, _) = send(server, reqwest::Method::GET, path, Some(token), None).await;
-    assert_eq!(status, 200, "GET {path}: {body}");
-    body
 }
 
 /// A call to the `crypto-probe` component: (status, body text).
@@ -112,151 +69,6 @@ async fn seal(server: &Server, token: &str, purpose: &str, plaintext: &str) -> (
     (unhex(nonce), unhex(ciphertext))
 }
 
-fn problem_fields(body: &Value) -> Vec<String> {
-    let mut fields: Vec<String> = body["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    fields.sort();
-    fields
-}
-
-/// A value bound into a test's own SQL; PostgreSQL gets explicit casts, SQLite the text forms
-/// the schema stores.
-#[derive(Clone, Debug)]
-enum V {
-    Uuid(String),
-    Time(&'static str),
-    Date(&'static str),
-    Json(&'static str),
-    Text(String),
-    Int(i64),
-    Bytes(Vec<u8>),
-}
-
-impl V {
-    fn pg_type(&self) -> Option<&'static str> {
-        match self {
-            Self::Uuid(_) => Some("UUID"),
-            Self::Time(_) => Some("TIMESTAMPTZ"),
-            Self::Date(_) => Some("DATE"),
-            Self::Json(_) => Some("JSONB"),
-            _ => None,
-        }
-    }
-}
-
-fn pg_casts(sql: &str, values: &[V]) -> String {
-    let bytes = sql.as_bytes();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'$' {
-            let mut j = i + 1;
-            while j < bytes.len() && bytes[j].is_ascii_digit() {
-                j += 1;
-            }
-            if j > i + 1 {
-                let n: usize = sql[i + 1..j].parse().expect("placeholder");
-                let placeholder = &sql[i..j];
-                match values.get(n - 1).and_then(V::pg_type) {
-                    Some(ty) => out.push_str(&format!("CAST({placeholder} AS {ty})")),
-                    None => out.push_str(placeholder),
-                }
-                i = j;
-                continue;
-            }
-        }
-        out.push(char::from(bytes[i]));
-        i += 1;
-    }
-    out
-}
-
-/// A direct connection to the server's database.
-enum Db {
-    Pg(sqlx::PgConnection),
-    Lite(sqlx::SqliteConnection),
-}
-
-macro_rules! bind_all {
-    ($query:expr, $values:expr) => {{
-        let mut query = $query;
-        for value in $values {
-            query = match value.clone() {
-                V::Uuid(s) | V::Text(s) => query.bind(s),
-                V::Time(s) | V::Date(s) | V::Json(s) => query.bind(s.to_owned()),
-                V::Int(i) => query.bind(i),
-                V::Bytes(b) => query.bind(b),
-            };
-        }
-        query
-    }};
-}
-
-impl Db {
-    async fn open(server: &Server) -> Self {
-        match &server.database_url {
-            Some(url) => Self::Pg(sqlx::PgConnection::connect(url).await.expect("postgres")),
-            None => {
-                let options = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(server.data_dir.join("mindflow.db"))
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10));
-                Self::Lite(
-                    sqlx::SqliteConnection::connect_with(&options)
-                        .await
-                        .expect("sqlite"),
-                )
-            }
-        }
-    }
-
-    async fn exec(&mut self, sql: &str, values: &[V]) {
-        match self {
-            Self::Pg(connection) => {
-                let sql = pg_casts(sql, values);
-                bind_all!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), values)
-                    .execute(&mut *connection)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            }
-            Self::Lite(connection) => {
-                bind_all!(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), values)
-                    .execute(&mut *connection)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"));
-            }
-        }
-    }
-
-    async fn count(&mut self, sql: &str, values: &[V]) -> i64 {
-        use sqlx::Row;
-        match self {
-            Self::Pg(connection) => {
-                let sql = pg_casts(sql, values);
-                bind_all!(sqlx::query(sqlx::AssertSqlSafe(sql)), values)
-                    .fetch_one(&mut *connection)
-                    .await
-                    .expect("count")
-                    .get::<i64, _>(0)
-            }
-            Self::Lite(connection) => {
-                bind_all!(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), values)
-                    .fetch_one(&mut *connection)
-                    .await
-                    .expect("count")
-                    .get::<i64, _>(0)
-            }
-        }
-    }
-}
-
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -272,64 +84,64 @@ async fn insert_dated_records(db: &mut Db, user: &str, at: Option<&'static str>)
         Some(at) => {
             db.exec(
                 "INSERT INTO mood_logs (id, user_id, mood_score, logged_at, created_at) VALUES ($1, $2, 4, $3, $3)",
-                &[V::Uuid(mood.clone()), V::Uuid(user.into()), V::Time(at)],
+                &[Param::Uuid(mood.clone()), Param::Uuid(user.into()), Param::Time(at)],
             )
             .await;
             db.exec(
                 "INSERT INTO journal_entries (id, user_id, content_encrypted, content_iv, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-                &[V::Uuid(journal), V::Uuid(user.into()), V::Bytes(vec![1; 32]), V::Bytes(vec![2; 24]), V::Time(at)],
+                &[Param::Uuid(journal), Param::Uuid(user.into()), Param::Bytes(vec![1; 32]), Param::Bytes(vec![2; 24]), Param::Time(at)],
             )
             .await;
             db.exec(
                 "INSERT INTO chat_sessions (id, user_id, title, created_at, last_message_at) VALUES ($1, $2, 'old chat', $3, $3)",
-                &[V::Uuid(chat), V::Uuid(user.into()), V::Time(at)],
+                &[Param::Uuid(chat), Param::Uuid(user.into()), Param::Time(at)],
             )
             .await;
             db.exec(
                 "INSERT INTO user_insights (id, user_id, insight_type, title, description, created_at) VALUES ($1, $2, 'pattern', 'old', 'old insight', $3)",
-                &[V::Uuid(insight), V::Uuid(user.into()), V::Time(at)],
+                &[Param::Uuid(insight), Param::Uuid(user.into()), Param::Time(at)],
             )
             .await;
             db.exec(
                 "INSERT INTO wearable_metrics (id, user_id, metric_date, steps, created_at) VALUES ($1, $2, $3, 1000, $4)",
-                &[V::Uuid(metric), V::Uuid(user.into()), V::Date(OLD_DAY), V::Time(at)],
+                &[Param::Uuid(metric), Param::Uuid(user.into()), Param::Date(OLD_DAY), Param::Time(at)],
             )
             .await;
             db.exec(
                 "INSERT INTO crisis_events (id, user_id, trigger_source, severity, created_at) VALUES ($1, $2, 'mood_note', 'low', $3)",
-                &[V::Uuid(crisis), V::Uuid(user.into()), V::Time(at)],
+                &[Param::Uuid(crisis), Param::Uuid(user.into()), Param::Time(at)],
             )
             .await;
         }
         None => {
             db.exec(
                 "INSERT INTO mood_logs (id, user_id, mood_score) VALUES ($1, $2, 7)",
-                &[V::Uuid(mood.clone()), V::Uuid(user.into())],
+                &[Param::Uuid(mood.clone()), Param::Uuid(user.into())],
             )
             .await;
             db.exec(
                 "INSERT INTO journal_entries (id, user_id, content_encrypted, content_iv) VALUES ($1, $2, $3, $4)",
-                &[V::Uuid(journal), V::Uuid(user.into()), V::Bytes(vec![1; 32]), V::Bytes(vec![2; 24])],
+                &[Param::Uuid(journal), Param::Uuid(user.into()), Param::Bytes(vec![1; 32]), Param::Bytes(vec![2; 24])],
             )
             .await;
             db.exec(
                 "INSERT INTO chat_sessions (id, user_id, title) VALUES ($1, $2, 'new chat')",
-                &[V::Uuid(chat), V::Uuid(user.into())],
+                &[Param::Uuid(chat), Param::Uuid(user.into())],
             )
             .await;
             db.exec(
                 "INSERT INTO user_insights (id, user_id, insight_type, title, description) VALUES ($1, $2, 'pattern', 'new', 'new insight')",
-                &[V::Uuid(insight), V::Uuid(user.into())],
+                &[Param::Uuid(insight), Param::Uuid(user.into())],
             )
             .await;
             db.exec(
                 "INSERT INTO wearable_metrics (id, user_id, metric_date, steps) VALUES ($1, $2, $3, 2000)",
-                &[V::Uuid(metric), V::Uuid(user.into()), V::Date("2099-01-01")],
+                &[Param::Uuid(metric), Param::Uuid(user.into()), Param::Date("2099-01-01")],
             )
             .await;
             db.exec(
                 "INSERT INTO crisis_events (id, user_id, trigger_source, severity) VALUES ($1, $2, 'mood_note', 'low')",
-                &[V::Uuid(crisis), V::Uuid(user.into())],
+                &[Param::Uuid(crisis), Param::Uuid(user.into())],
             )
             .await;
         }
@@ -339,7 +151,7 @@ async fn insert_dated_records(db: &mut Db, user: &str, at: Option<&'static str>)
 
 #[tokio::test]
 async fn user_endpoints_need_a_valid_token() {
-    let server = server().await;
+    let server = server(probe_manifest()).await;
     let cases = [
         (reqwest::Method::GET, "/api/v1/users/me"),
         (reqwest::Method::PATCH, "/api/v1/users/me"),
@@ -353,8 +165,11 @@ async fn user_endpoints_need_a_valid_token() {
     ];
     for (method, path) in cases {
         for token in [None, Some("not-a-token")] {
-            let (status, body, headers) =
-                send(&server, method.clone(), path, token, Some(json!({}))).await;
+            let Answer {
+                status,
+                body,
+                headers,
+            } = send(&server, method.clone(), path, token, Some(json!({}))).await;
             assert_eq!(status, 401, "{method} {path} with {token:?}: {body}");
             assert_eq!(body["type"], "urn:mindflow:problem:unauthorized");
             assert_eq!(
@@ -367,11 +182,15 @@ async fn user_endpoints_need_a_valid_token() {
 
 #[tokio::test]
 async fn me_shows_the_profile_and_patch_validates_every_field() {
-    let server = server().await;
+    let server = server(probe_manifest()).await;
     let address = email("me");
     let (token, id) = server.register(&address).await.expect("register");
 
-    let (status, me, headers) = send(
+    let Answer {
+        status,
+        body: me,
+        headers,
+    } = send(
         &server,
         reqwest::Method::GET,
         "/api/v1/users/me",
@@ -391,7 +210,11 @@ async fn me_shows_the_profile_and_patch_validates_every_field() {
     let created_updated_at = me["updated_at"].as_str().expect("updated_at").to_owned();
 
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let (status, patched, _) = send(
+    let Answer {
+        status,
+        body: patched,
+        ..
+    } = send(
         &server,
         reqwest::Method::PATCH,
         "/api/v1/users/me",
@@ -419,10 +242,14 @@ async fn me_shows_the_profile_and_patch_validates_every_field() {
         updated_at > created_updated_at,
         "{updated_at} after {created_updated_at}"
     );
-    assert_eq!(get(&server, "/api/v1/users/me", &token).await, patched);
+    assert_eq!(get_ok(&server, "/api/v1/users/me", &token).await, patched);
 
     // Every bad field is reported, and nothing changes.
-    let (status, problem, headers) = send(
+    let Answer {
+        status,
+        body: problem,
+        headers,
+    } = send(
         &server,
         reqwest::Method::PATCH,
         "/api/v1/users/me",
@@ -467,7 +294,11 @@ async fn me_shows_the_profile_and_patch_validates_every_field() {
         ("locale", json!("en_US")),
         ("display_name", json!("   ")),
     ] {
-        let (status, problem, _) = send(
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = send(
             &server,
             reqwest::Method::PATCH,
             "/api/v1/users/me",
@@ -478,7 +309,7 @@ async fn me_shows_the_profile_and_patch_validates_every_field() {
         assert_eq!(status, 422, "{field} = {value}: {problem}");
         assert_eq!(problem_fields(&problem), [field]);
     }
-    let (status, _, _) = send(
+    let Answer { status, .. } = send(
         &server,
         reqwest::Method::PATCH,
         "/api/v1/users/me",
@@ -497,10 +328,14 @@ async fn me_shows_the_profile_and_patch_validates_every_field() {
         .await
         .expect("request");
     assert_eq!(response.status(), 400);
-    assert_eq!(get(&server, "/api/v1/users/me", &token).await, patched);
+    assert_eq!(get_ok(&server, "/api/v1/users/me", &token).await, patched);
 
     // `null` clears the optional fields.
-    let (status, cleared, _) = send(
+    let Answer {
+        status,
+        body: cleared,
+        ..
+    } = send(
         &server,
         reqwest::Method::PATCH,
         "/api/v1/users/me",
@@ -516,9 +351,9 @@ async fn me_shows_the_profile_and_patch_validates_every_field() {
 
 #[tokio::test]
 async fn consents_record_when_where_and_from_what_client() {
-    let server = server().await;
-    let (token, _) = server.register(&email("consent")).await.expect("register");
-    let list = get(&server, "/api/v1/users/me/consents", &token).await;
+    let server = server(probe_manifest()).await;
+    let (token, _) = user(&server, "consent").await;
+    let list = get_ok(&server, "/api/v1/users/me/consents", &token).await;
     let types: Vec<&str> = list["items"]
         .as_array()
         .expect("items")
@@ -593,7 +428,7 @@ async fn consents_record_when_where_and_from_what_client() {
     assert_eq!(regranted["revoked_at"], Value::Null);
     assert!(regranted["granted_at"].as_str().expect("granted_at") > revoked_at);
 
-    let list = get(&server, "/api/v1/users/me/consents", &token).await;
+    let list = get_ok(&server, "/api/v1/users/me/consents", &token).await;
     let ai_chat = list["items"]
         .as_array()
         .expect("items")
@@ -604,7 +439,9 @@ async fn consents_record_when_where_and_from_what_client() {
     assert_eq!(ai_chat, regranted);
 
     let (status, problem) = {
-        let (s, b, _) = send(
+        let Answer {
+            status: s, body: b, ..
+        } = send(
             &server,
             reqwest::Method::PUT,
             "/api/v1/users/me/consents/telepathy",
@@ -621,7 +458,11 @@ async fn consents_record_when_where_and_from_what_client() {
         (json!({}), vec!["granted"]),
         (json!({"granted": true, "scope": "all"}), vec!["scope"]),
     ] {
-        let (status, problem, _) = send(
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = send(
             &server,
             reqwest::Method::PUT,
             "/api/v1/users/me/consents/research",
@@ -636,9 +477,9 @@ async fn consents_record_when_where_and_from_what_client() {
 
 #[tokio::test]
 async fn crypto_capability_acts_for_the_caller_only() {
-    let server = server().await;
-    let (alice, _) = server.register(&email("alice")).await.expect("register");
-    let (bob, _) = server.register(&email("bob")).await.expect("register");
+    let server = server(probe_manifest()).await;
+    let (alice, _) = user(&server, "alice").await;
+    let (bob, _) = user(&server, "bob").await;
     let (nonce, ciphertext) = seal(&server, &alice, "journal", "dear diary").await;
     let sealed = format!("{}:{}", hex(&nonce), hex(&ciphertext));
     assert_eq!(nonce.len(), 24);
@@ -686,16 +527,12 @@ async fn crypto_capability_acts_for_the_caller_only() {
     );
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[tokio::test]
 async fn export_holds_every_record_opened_and_no_secret() {
-    let server = server().await;
+    let server = server(probe_manifest()).await;
     let address = email("export");
     let (token, id) = server.register(&address).await.expect("register");
-    let (other, other_id) = server.register(&email("other")).await.expect("register");
+    let (other, other_id) = user(&server, "other").await;
     send(
         &server,
         reqwest::Method::PATCH,
@@ -722,18 +559,18 @@ async fn export_holds_every_record_opened_and_no_secret() {
     let mood = insert_dated_records(&mut db, &id, None).await;
     db.exec(
         "INSERT INTO mood_factors (id, mood_log_id, factor_type, factor_value, impact_score) VALUES ($1, $2, 'sleep', 'poor', $3)",
-        &[V::Uuid(new_id()), V::Uuid(mood.clone()), V::Int(-2)],
+        &[Param::Uuid(new_id()), Param::Uuid(mood.clone()), Param::Int(-2)],
     )
     .await;
     let journal = new_id();
     db.exec(
         "INSERT INTO journal_entries (id, user_id, content_encrypted, content_iv, word_count, topics) VALUES ($1, $2, $3, $4, 6, $5)",
         &[
-            V::Uuid(journal.clone()),
-            V::Uuid(id.clone()),
-            V::Bytes(journal_ciphertext.clone()),
-            V::Bytes(journal_nonce.clone()),
-            V::Json(r#"["sea"]"#),
+            Param::Uuid(journal.clone()),
+            Param::Uuid(id.clone()),
+            Param::Bytes(journal_ciphertext.clone()),
+            Param::Bytes(journal_nonce.clone()),
+            Param::Json(r#"["sea"]"#),
         ],
     )
     .await;
@@ -741,68 +578,68 @@ async fn export_holds_every_record_opened_and_no_secret() {
     db.exec(
         "INSERT INTO journal_entries (id, user_id, content_encrypted, content_iv) VALUES ($1, $2, $3, $4)",
         &[
-            V::Uuid(new_id()),
-            V::Uuid(id.clone()),
-            V::Bytes(plan_ciphertext.clone()),
-            V::Bytes(plan_nonce.clone()),
+            Param::Uuid(new_id()),
+            Param::Uuid(id.clone()),
+            Param::Bytes(plan_ciphertext.clone()),
+            Param::Bytes(plan_nonce.clone()),
         ],
     )
     .await;
     db.exec(
         "INSERT INTO safety_plans (id, user_id, content_encrypted, content_iv) VALUES ($1, $2, $3, $4)",
         &[
-            V::Uuid(new_id()),
-            V::Uuid(id.clone()),
-            V::Bytes(plan_ciphertext),
-            V::Bytes(plan_nonce),
+            Param::Uuid(new_id()),
+            Param::Uuid(id.clone()),
+            Param::Bytes(plan_ciphertext),
+            Param::Bytes(plan_nonce),
         ],
     )
     .await;
     let session = new_id();
     db.exec(
         "INSERT INTO chat_sessions (id, user_id, title, message_count) VALUES ($1, $2, 'Evening talk', 1)",
-        &[V::Uuid(session.clone()), V::Uuid(id.clone())],
+        &[Param::Uuid(session.clone()), Param::Uuid(id.clone())],
     )
     .await;
     db.exec(
         "INSERT INTO chat_messages (id, session_id, role, content) VALUES ($1, $2, 'user', 'I feel calm')",
-        &[V::Uuid(new_id()), V::Uuid(session.clone())],
+        &[Param::Uuid(new_id()), Param::Uuid(session.clone())],
     )
     .await;
     let connection = new_id();
     db.exec(
         "INSERT INTO wearable_connections (id, user_id, provider, access_token_encrypted, refresh_token_encrypted, scopes) VALUES ($1, $2, 'oura', $3, $3, $4)",
         &[
-            V::Uuid(connection.clone()),
-            V::Uuid(id.clone()),
-            V::Bytes(b"SECRET-WEARABLE-TOKEN".to_vec()),
-            V::Json(r#"["sleep"]"#),
+            Param::Uuid(connection.clone()),
+            Param::Uuid(id.clone()),
+            Param::Bytes(b"SECRET-WEARABLE-TOKEN".to_vec()),
+            Param::Json(r#"["sleep"]"#),
         ],
     )
     .await;
     db.exec(
         "INSERT INTO oauth_connections (id, user_id, provider, provider_user_id, access_token_encrypted) VALUES ($1, $2, 'google', $3, $4)",
         &[
-            V::Uuid(new_id()),
-            V::Uuid(id.clone()),
-            V::Text(format!("google-{id}")),
-            V::Bytes(b"SECRET-OAUTH-TOKEN".to_vec()),
+            Param::Uuid(new_id()),
+            Param::Uuid(id.clone()),
+            Param::Text(format!("google-{id}")),
+            Param::Bytes(b"SECRET-OAUTH-TOKEN".to_vec()),
         ],
     )
     .await;
     db.exec(
         "INSERT INTO recommendations (id, user_id, reason, priority) VALUES ($1, $2, 'because', 3)",
-        &[V::Uuid(new_id()), V::Uuid(id.clone())],
+        &[Param::Uuid(new_id()), Param::Uuid(id.clone())],
     )
     .await;
     // Another user's rows never appear.
     db.exec(
         "INSERT INTO journal_entries (id, user_id, content_encrypted, content_iv) VALUES ($1, $2, $3, $4)",
         &[
-            V::Uuid(new_id()),
-            V::Uuid(other_id.clone()),
-            V::Bytes(other_ciphertext),
-            V::Bytes(other_nonce),
+            Param::Uuid(new_id()),
+            Param::Uuid(other_id.clone()),
+            Param::Bytes(other_ciphertext),
+            Param::Bytes(other_nonce),
         ],
     )
     .await;
@@ -892,10 +729,10 @@ async fn export_holds_every_record_opened_and_no_secret() {
 
 #[tokio::test]
 async fn retention_purge_deletes_only_what_is_past_each_users_period() {
-    let server = server().await;
-    let (short_token, short) = server.register(&email("short")).await.expect("register");
-    let (long_token, long) = server.register(&email("long")).await.expect("register");
-    let (status, _, _) = send(
+    let server = server(probe_manifest()).await;
+    let (short_token, short) = user(&server, "short").await;
+    let (long_token, long) = user(&server, "long").await;
+    let Answer { status, .. } = send(
         &server,
         reqwest::Method::PATCH,
         "/api/v1/users/me",
@@ -917,20 +754,20 @@ async fn retention_purge_deletes_only_what_is_past_each_users_period() {
     let fresh_mood = insert_dated_records(&mut db, &short, None).await;
     db.exec(
         "INSERT INTO mood_factors (id, mood_log_id, factor_type) VALUES ($1, $2, 'sleep')",
-        &[V::Uuid(new_id()), V::Uuid(old_mood.clone())],
+        &[Param::Uuid(new_id()), Param::Uuid(old_mood.clone())],
     )
     .await;
     // A recommendation still pointing at an expired insight must not block its deletion.
     db.exec(
         "INSERT INTO recommendations (id, user_id, insight_id) SELECT $1, user_id, id FROM user_insights WHERE user_id = $2 AND title = 'old'",
-        &[V::Uuid(new_id()), V::Uuid(short.clone())],
+        &[Param::Uuid(new_id()), Param::Uuid(short.clone())],
     )
     .await;
     db.exec(
         "UPDATE recommendations SET created_at = $1 WHERE user_id = $2",
         &[
-            V::Time("2099-01-01T00:00:00.000000Z"),
-            V::Uuid(short.clone()),
+            Param::Time("2099-01-01T00:00:00.000000Z"),
+            Param::Uuid(short.clone()),
         ],
     )
     .await;
@@ -946,7 +783,7 @@ async fn retention_purge_deletes_only_what_is_past_each_users_period() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("deleted 6 expired records"), "{stdout}");
 
-    let export = get(&server, "/api/v1/users/me/export", &short_token).await;
+    let export = get_ok(&server, "/api/v1/users/me/export", &short_token).await;
     let moods = export["mood_logs"].as_array().expect("moods");
     assert_eq!(moods.len(), 1);
     assert_eq!(moods[0]["id"], fresh_mood.as_str());
@@ -968,12 +805,12 @@ async fn retention_purge_deletes_only_what_is_past_each_users_period() {
     assert_eq!(
         db.count(
             "SELECT COUNT(*) FROM mood_factors WHERE mood_log_id = $1",
-            &[V::Uuid(old_mood)]
+            &[Param::Uuid(old_mood)]
         )
         .await,
         0
     );
-    let long_export = get(&server, "/api/v1/users/me/export", &long_token).await;
+    let long_export = get_ok(&server, "/api/v1/users/me/export", &long_token).await;
     assert_eq!(long_export["mood_logs"].as_array().expect("moods").len(), 1);
     assert_eq!(
         long_export["crisis_events"]
@@ -990,17 +827,21 @@ async fn retention_purge_deletes_only_what_is_past_each_users_period() {
 
 #[tokio::test]
 async fn subscription_tiers_follow_the_admin_api_and_the_cli() {
-    let server = server().await;
+    let server = server(probe_manifest()).await;
     let admin = server.admin_token().await.expect("admin");
     let address = email("tier");
     let (token, id) = server.register(&address).await.expect("register");
     let path = format!("/api/v1/admin/users/{id}/subscription");
     let tier = |token: String| {
         let server = &server;
-        async move { get(server, "/api/v1/users/me", &token).await["subscription_tier"].clone() }
+        async move { get_ok(server, "/api/v1/users/me", &token).await["subscription_tier"].clone() }
     };
 
-    let (status, problem, _) = send(
+    let Answer {
+        status,
+        body: problem,
+        ..
+    } = send(
         &server,
         reqwest::Method::PUT,
         &path,
@@ -1010,7 +851,7 @@ async fn subscription_tiers_follow_the_admin_api_and_the_cli() {
     .await;
     assert_eq!(status, 403, "{problem}");
 
-    let (status, body, _) = send(
+    let Answer { status, body, .. } = send(
         &server,
         reqwest::Method::PUT,
         &path,
@@ -1021,11 +862,11 @@ async fn subscription_tiers_follow_the_admin_api_and_the_cli() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["effective_tier"], "premium");
     assert_eq!(tier(token.clone()).await, "premium");
-    let me = get(&server, "/api/v1/users/me", &token).await;
+    let me = get_ok(&server, "/api/v1/users/me", &token).await;
     assert_eq!(me["subscription_expires_at"], "2099-01-01T00:00:00.000000Z");
 
     // An expired premium is free in effect.
-    let (status, body, _) = send(
+    let Answer { status, body, .. } = send(
         &server,
         reqwest::Method::PUT,
         &path,
@@ -1049,7 +890,11 @@ async fn subscription_tiers_follow_the_admin_api_and_the_cli() {
             vec!["expires_at"],
         ),
     ] {
-        let (status, problem, _) = send(
+        let Answer {
+            status,
+            body: problem,
+            ..
+        } = send(
             &server,
             reqwest::Method::PUT,
             &path,
@@ -1064,7 +909,7 @@ async fn subscription_tiers_follow_the_admin_api_and_the_cli() {
         "/api/v1/admin/users/00000000-0000-4000-8000-000000000000/subscription",
         "/api/v1/admin/users/not-a-uuid/subscription",
     ] {
-        let (status, _, _) = send(
+        let Answer { status, .. } = send(
             &server,
             reqwest::Method::PUT,
             unknown,
@@ -1086,7 +931,7 @@ async fn subscription_tiers_follow_the_admin_api_and_the_cli() {
     );
     assert_eq!(tier(token.clone()).await, "premium");
     assert_eq!(
-        get(&server, "/api/v1/users/me", &token).await["subscription_expires_at"],
+        get_ok(&server, "/api/v1/users/me", &token).await["subscription_expires_at"],
         Value::Null
     );
     let output = server
@@ -1122,7 +967,7 @@ async fn subscription_tiers_follow_the_admin_api_and_the_cli() {
         assert!(!output.status.success(), "{bad:?} succeeded");
     }
 
-    let audit = get(&server, "/api/v1/admin/audit?limit=100", &admin).await;
+    let audit = get_ok(&server, "/api/v1/admin/audit?limit=100", &admin).await;
     let changes = audit["items"]
         .as_array()
         .expect("items")
@@ -1134,8 +979,8 @@ async fn subscription_tiers_follow_the_admin_api_and_the_cli() {
 
 #[tokio::test]
 async fn rotating_the_master_key_keeps_sealed_data_readable() {
-    let mut first = server_with(&[("MINDFLOW_MASTER_KEY", MASTER_A)]).await;
-    let (token, _) = first.register(&email("rotate")).await.expect("register");
+    let mut first = server_with(probe_manifest(), &[("MINDFLOW_MASTER_KEY", MASTER_A)]).await;
+    let (token, _) = user(&first, "rotate").await;
     let (nonce, ciphertext) = seal(&first, &token, "journal", "before the rotation").await;
     let sealed = format!("{}:{}", hex(&nonce), hex(&ciphertext));
     assert!(first.terminate().expect("terminate"));

@@ -1,20 +1,34 @@
 //! Test support: start the real `mindflow` binary on a fresh database with a manifest made
 //! for the test, and talk HTTP to it.
 //!
+//! - [`server`] / [`Server::start`]: a running server; [`start_failure`]: one that must refuse
+//!   to start;
+//! - [`manifest`](mod@manifest): manifests, from the repository's `spin.toml`
+//!   ([`Manifest::product`]) or for test-only components;
+//! - [`accounts`]: addresses, registration, login; [`http`]: requests and their answers;
+//!   [`admin`]: component versions through the admin API; [`database`]: the server's
+//!   database, directly; [`smtp`]: a fake mail relay.
+//!
 //! Environment (set by `cargo xtask test`):
 //! - `MINDFLOW_BIN`: the binary (default `target/debug/mindflow`);
 //! - `MINDFLOW_COMPONENTS_DIR`: the built components (default `target/components`);
 //! - `MINDFLOW_TEST_BACKEND`: `sqlite` (default) or `postgres`;
 //! - `MINDFLOW_TEST_DATABASE_URL`: a PostgreSQL server URL (each test gets its own database).
 
+pub mod accounts;
+pub mod admin;
+pub mod database;
+pub mod http;
+pub mod manifest;
 pub mod smtp;
+
+pub use manifest::{Manifest, manifest};
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
 use sqlx::Connection;
 
 /// The workspace root.
@@ -64,6 +78,9 @@ pub fn backend() -> Backend {
 
 /// A fresh database for one test: `None` on SQLite (the server uses its data directory), a
 /// new PostgreSQL database's URL otherwise.
+///
+/// # Errors
+/// When `MINDFLOW_TEST_DATABASE_URL` is missing or the database cannot be created.
 pub async fn fresh_database() -> Result<Option<String>> {
     if backend() == Backend::Sqlite {
         return Ok(None);
@@ -88,16 +105,6 @@ pub async fn fresh_database() -> Result<Option<String>> {
     Ok(Some(format!("{base}/{name}{query}")))
 }
 
-/// A `spin.toml` with the given body; `{components}` is replaced by the components folder.
-pub fn manifest(body: &str) -> String {
-    let dir = component("x");
-    let dir = dir.parent().map(Path::to_path_buf).unwrap_or_default();
-    format!(
-        "spin_manifest_version = 2\n[application]\nname = \"test\"\n\n{}",
-        body.replace("{components}", &dir.display().to_string())
-    )
-}
-
 /// How to start a server.
 pub struct ServerOptions {
     /// The manifest text.
@@ -114,9 +121,12 @@ pub struct ServerOptions {
 
 impl ServerOptions {
     /// Options with a manifest and a fresh database of the selected backend.
-    pub async fn new(manifest: String) -> Result<Self> {
+    ///
+    /// # Errors
+    /// As [`fresh_database`].
+    pub async fn new(manifest: impl Into<String>) -> Result<Self> {
         Ok(Self {
-            manifest,
+            manifest: manifest.into(),
             database_url: fresh_database().await?,
             env: Vec::new(),
             flags: Vec::new(),
@@ -255,14 +265,19 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly.
+    /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly
+    /// (a process still running after 20 s is killed: not clean).
+    ///
+    /// # Errors
+    /// When the process's status cannot be read.
     pub fn terminate(&mut self) -> Result<bool> {
         let Some(mut child) = self.child.take() else {
             return Ok(true);
         };
         let pid = i32::try_from(child.id()).unwrap_or(0);
-        // SAFETY: sending a signal to our own child process.
-        #[allow(unsafe_code)]
+        // SAFETY: `kill` only sends a signal; `pid` is our own child, not yet waited for, so
+        // the id cannot have been reused by another process.
+        #[allow(unsafe_code, reason = "SIGTERM is what this method is for")]
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
@@ -281,6 +296,9 @@ impl Server {
     }
 
     /// Runs the `mindflow` CLI against this server's data directory, manifest and database.
+    ///
+    /// # Errors
+    /// When the binary cannot be run.
     pub fn cli(&self, args: &[&str]) -> Result<std::process::Output> {
         let mut command = Command::new(binary());
         command
@@ -297,19 +315,12 @@ impl Server {
         Ok(command.output()?)
     }
 
-    /// Registers a user; returns the access token and the user id.
+    /// Registers a user ([`accounts::register`]); returns the access token and the user id.
+    ///
+    /// # Errors
+    /// As [`accounts::register`].
     pub async fn register(&self, email: &str) -> Result<(String, String)> {
-        let response = self
-            .http
-            .post(self.url("/api/v1/auth/register"))
-            .json(&json!({"email": email, "password": "a long enough passphrase"}))
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if status != 201 {
-            bail!("register {email}: {status} {body}");
-        }
+        let body = accounts::register(self, email).await?;
         Ok((
             body["access_token"].as_str().unwrap_or_default().to_owned(),
             body["user"]["id"].as_str().unwrap_or_default().to_owned(),
@@ -317,8 +328,11 @@ impl Server {
     }
 
     /// Registers a user and grants them the admin role through the CLI; returns a token.
+    ///
+    /// # Errors
+    /// When registration or the CLI fails.
     pub async fn admin_token(&self) -> Result<String> {
-        let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+        let email = accounts::email("admin");
         let (token, _) = self.register(&email).await?;
         let output = self.cli(&["user", "grant-admin", &email])?;
         if !output.status.success() {
@@ -340,7 +354,31 @@ impl Drop for Server {
     }
 }
 
+/// A server started with `manifest` and a fresh database.
+///
+/// # Panics
+/// When it does not start ([`Server::start`]).
+pub async fn server(manifest: impl Into<String>) -> Server {
+    server_with(manifest, &[]).await
+}
+
+/// A server started with `manifest`, a fresh database and extra environment `env`.
+///
+/// # Panics
+/// When it does not start ([`Server::start`]).
+pub async fn server_with(manifest: impl Into<String>, env: &[(&str, &str)]) -> Server {
+    let mut options = ServerOptions::new(manifest).await.expect("options");
+    options.env = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Server::start(options).await.expect("server")
+}
+
 /// Runs `mindflow` with a manifest and expects it to fail at start-up; returns its stderr.
+///
+/// # Errors
+/// When it cannot be run, does not exit within two minutes, or starts.
 pub async fn start_failure(manifest_text: &str) -> Result<String> {
     let temp = tempfile::tempdir()?;
     let manifest_path = temp.path().join("spin.toml");
@@ -371,6 +409,9 @@ pub async fn start_failure(manifest_text: &str) -> Result<String> {
 /// Whether `phrase` appears anywhere in the server's raw database: every byte of the SQLite
 /// file and its write-ahead log, or every row of every PostgreSQL table as text (with bytea
 /// rendered in hex, so the phrase is looked for in hex too).
+///
+/// # Errors
+/// When the PostgreSQL database cannot be read.
 pub async fn raw_database_contains(server: &Server, phrase: &str) -> Result<bool> {
     match &server.database_url {
         None => {
@@ -391,7 +432,7 @@ pub async fn raw_database_contains(server: &Server, phrase: &str) -> Result<bool
             )
             .fetch_all(&mut connection)
             .await?;
-            let hex: String = phrase.bytes().map(|b| format!("{b:02x}")).collect();
+            let hex = hex(phrase.as_bytes());
             for (table,) in tables {
                 // Table names come from the catalog, not from outside input.
                 let sql = format!(
@@ -409,4 +450,10 @@ pub async fn raw_database_contains(server: &Server, phrase: &str) -> Result<bool
             Ok(false)
         }
     }
+}
+
+/// `bytes` in lowercase hexadecimal.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

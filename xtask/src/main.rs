@@ -4,42 +4,37 @@
 //!   workspace root (whatever `CARGO_TARGET_DIR` says, so `spin.toml` can name them).
 //!   HTTP components build for `wasm32-wasip2`; pure-function worlds build for
 //!   `wasm32-unknown-unknown` and are turned into import-free components with `wit-component`.
+//!   Which crates are components, of what kind, and their variants, each crate says in its
+//!   `[package.metadata.mindflow]` table ([`components`]).
 //! - `cargo xtask build`: the components, then the host (`--release` for an optimised host).
 //! - `cargo xtask run`: the components, then `mindflow serve` on the embedded SQLite default.
 //! - `cargo xtask test`: builds everything, then runs the unit tests, the components' native
 //!   tests and the black-box suite on SQLite and on PostgreSQL 16 + pgvector (provisioned by
 //!   `scripts/postgres-for-tests.sh`). `--backend sqlite|postgres` runs the suite on one.
+//! - `cargo xtask lint [fmt|host|xtask|tests|components]...`: `cargo fmt --check` and clippy
+//!   with `-D warnings` on every crate: every member outside `components/` natively
+//!   (`--all-targets`: the host and the crates beside it, xtask, tests), each component for
+//!   its wasm target, the component crates with native tests natively. Every part runs; the
+//!   command fails if any did. Naming parts runs only those.
 //! - `cargo xtask bench`: builds a release host and runs the benchmarks (figures printed).
+
+mod components;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// HTTP (wasi:http) components: crate name and output file name.
-const HTTP_COMPONENTS: &[&str] = &[
-    "hello-spin",
-    "outbound-spin",
-    "hostile",
-    "greedy-imports",
-    "crypto-probe",
-    "storage-probe",
-    "versioned",
-    "mood",
-    "journal",
-];
+use crate::components::{Change, Component, Kind, Variant};
 
-/// Pure-function components (no imports at all).
-const PURE_COMPONENTS: &[&str] = &["crisis-rules"];
+/// The wasm target of HTTP components.
+const HTTP_TARGET: &str = "wasm32-wasip2";
 
-/// Crates with native unit tests outside the default members.
-const NATIVE_TESTED_COMPONENTS: &[&str] = &[
-    "crisis-rules",
-    "mood",
-    "journal",
-    "mindflow-component-kit",
-    "mindflow-instance-arena",
-];
+/// The wasm target of pure-function components (componentized afterwards).
+const PURE_TARGET: &str = "wasm32-unknown-unknown";
+
+/// The cargo profile components are built with.
+const PROFILE: &str = "component";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -61,10 +56,11 @@ fn main() -> Result<()> {
             let backend = option(&args, "--backend").unwrap_or_else(|| "all".into());
             test(&root, &backend)
         }
+        Some("lint") => lint(&root, &args[1..]),
         Some("bench") => bench(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <components | build [--release] | run [SERVE FLAGS] | test [--backend sqlite|postgres|all] | bench [NAME]>"
+                "usage: cargo xtask <components | build [--release] | run [SERVE FLAGS] | test [--backend sqlite|postgres|all] | lint [fmt|host|xtask|tests|components]... | bench [NAME]>"
             );
             bail!("unknown or missing command")
         }
@@ -129,125 +125,97 @@ fn ensure_target(target: &str) -> Result<()> {
     run(add)
 }
 
+/// `cargo build` of `packages` for a component target.
+fn build_for(root: &Path, target: &str, packages: &[&Component]) -> Command {
+    let mut build = cargo(root);
+    build.args(["build", "--target", target, "--profile", PROFILE]);
+    for component in packages {
+        build.args(["-p", &component.package]);
+    }
+    build
+}
+
 fn build_components(root: &Path) -> Result<()> {
-    ensure_target("wasm32-wasip2")?;
-    ensure_target("wasm32-unknown-unknown")?;
+    ensure_target(HTTP_TARGET)?;
+    ensure_target(PURE_TARGET)?;
+    let found = components::discover(root)?.components;
     let out = components_dir(root);
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let built = target_dir(root).join("wasm32-wasip2").join("component");
-
-    let mut http = cargo(root);
-    http.args([
-        "build",
-        "--target",
-        "wasm32-wasip2",
-        "--profile",
-        "component",
-    ]);
-    for name in HTTP_COMPONENTS {
-        http.args(["-p", name]);
+    for (kind, target) in [(Kind::Http, HTTP_TARGET), (Kind::Pure, PURE_TARGET)] {
+        let selected: Vec<&Component> = found.iter().filter(|c| c.kind == kind).collect();
+        if selected.is_empty() {
+            continue;
+        }
+        run(build_for(root, target, &selected))?;
+        let built = target_dir(root).join(target).join(PROFILE);
+        for component in &selected {
+            deliver(
+                kind,
+                &built.join(component.artifact()),
+                &out.join(format!("{}.wasm", component.file)),
+            )?;
+        }
+        for component in selected {
+            for variant in &component.variants {
+                build_variant(root, target, component, variant, &out)?;
+            }
+        }
     }
-    run(http)?;
-    for name in HTTP_COMPONENTS {
-        let file = format!("{}.wasm", name.replace('-', "_"));
-        let dest = if *name == "versioned" {
-            "versioned-v1.wasm".to_owned()
-        } else {
-            format!("{name}.wasm")
-        };
-        copy(&built.join(&file), &out.join(dest))?;
-    }
-    // The second version of `versioned`, for the hot-swap tests.
-    let mut v2 = cargo(root);
-    v2.args([
-        "build",
-        "--target",
-        "wasm32-wasip2",
-        "--profile",
-        "component",
-        "-p",
-        "versioned",
-        "--features",
-        "versioned/v2",
-    ]);
-    run(v2)?;
-    copy(
-        &built.join("versioned.wasm"),
-        &out.join("versioned-v2.wasm"),
-    )?;
-
-    let pure_built = target_dir(root)
-        .join("wasm32-unknown-unknown")
-        .join("component");
-    let mut pure = cargo(root);
-    pure.args([
-        "build",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--profile",
-        "component",
-    ]);
-    for name in PURE_COMPONENTS {
-        pure.args(["-p", name]);
-    }
-    run(pure)?;
-    for name in PURE_COMPONENTS {
-        let module = pure_built.join(format!("{}.wasm", name.replace('-', "_")));
-        componentize(&module, &out.join(format!("{name}.wasm")))?;
-    }
-    build_crisis_rules_variants(root, &out)?;
     eprintln!("xtask: components are in {}", out.display());
     Ok(())
 }
 
-/// The crisis-rules variants the gate tests need (see components/crisis-rules/variants).
-fn build_crisis_rules_variants(root: &Path, out: &Path) -> Result<()> {
-    let crate_dir = root.join("components").join("crisis-rules");
-    let ruleset = std::fs::read_to_string(crate_dir.join("rules").join("ruleset.toml"))
-        .context("cannot read the crisis ruleset")?;
-    let extra = std::fs::read_to_string(crate_dir.join("variants").join("improved-rule.toml"))
-        .context("cannot read variants/improved-rule.toml")?;
-    let improved = format!(
-        "{}{extra}",
-        ruleset.replacen("version = \"", "version = \"improved-", 1)
-    );
-    let weakened: Vec<&str> = ruleset
-        .split("\n[[rule]]\n")
-        .filter(|block| !block.starts_with("id = \"plan.note-written\""))
-        .collect();
-    let weakened = weakened.join("\n[[rule]]\n");
-    if weakened.len() == ruleset.len() {
-        bail!("rule plan.note-written is gone from the ruleset: update the weakened variant");
+/// Puts a built `.wasm` where the manifest names it: an HTTP component as it is, a pure
+/// one's core module turned into a component.
+fn deliver(kind: Kind, built: &Path, out: &Path) -> Result<()> {
+    match kind {
+        Kind::Pure => componentize(built, out),
+        Kind::Http | Kind::Library => copy(built, out),
     }
-    let variants_dir = root.join("target").join("crisis-variants");
-    std::fs::create_dir_all(&variants_dir)?;
-    for (variant, text) in [("improved", improved), ("weakened", weakened)] {
-        let file = variants_dir.join(format!("{variant}.toml"));
-        std::fs::write(&file, text)?;
-        let mut build = cargo(root);
-        build.args([
-            "build",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            "component",
-            "-p",
-            "crisis-rules",
-        ]);
-        // A target folder per variant keeps each one (and the default) incrementally cached.
-        let variant_target = target_dir(root).join(format!("crisis-variant-{variant}"));
-        build.env("MINDFLOW_CRISIS_RULESET", &file);
-        build.env("CARGO_TARGET_DIR", &variant_target);
-        run(build)?;
-        componentize(
-            &variant_target
-                .join("wasm32-unknown-unknown")
-                .join("component")
-                .join("crisis_rules.wasm"),
-            &out.join(format!("crisis-rules-{variant}.wasm")),
-        )?;
+}
+
+/// Builds `variant` of `component` into `NAME-VARIANT.wasm`. A feature variant builds in the
+/// shared target folder (cargo keeps each feature set's artifacts apart); a ruleset variant
+/// in a folder of its own, so each ruleset (and the default) stays incrementally cached.
+fn build_variant(
+    root: &Path,
+    target: &str,
+    component: &Component,
+    variant: &Variant,
+    out: &Path,
+) -> Result<()> {
+    let mut build = build_for(root, target, &[component]);
+    let mut variant_target = target_dir(root);
+    match &variant.change {
+        Change::Features(features) => {
+            let features: Vec<String> = features
+                .iter()
+                .map(|f| format!("{}/{f}", component.package))
+                .collect();
+            build.args(["--features", &features.join(",")]);
+        }
+        Change::Ruleset(change) => {
+            let name = format!("{}-{}", component.package, variant.name);
+            let rulesets = root.join("target").join("variant-rulesets");
+            std::fs::create_dir_all(&rulesets)
+                .with_context(|| format!("cannot create {}", rulesets.display()))?;
+            let file = rulesets.join(format!("{name}.toml"));
+            std::fs::write(&file, change.derive(&component.dir, &variant.name)?)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            variant_target = variant_target.join(format!("variant-{name}"));
+            build.env(components::RULESET_ENV, &file);
+            build.env("CARGO_TARGET_DIR", &variant_target);
+        }
     }
-    Ok(())
+    run(build)?;
+    deliver(
+        component.kind,
+        &variant_target
+            .join(target)
+            .join(PROFILE)
+            .join(component.artifact()),
+        &out.join(component.variant_file(variant)),
+    )
 }
 
 fn copy(from: &Path, to: &Path) -> Result<()> {
@@ -305,20 +273,25 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     build_host(root, false)?;
     let binary = target_dir(root).join("debug").join("mindflow");
 
-    // Unit tests of the host and xtask, and the components' native tests.
+    // Unit tests of every member outside components/ but the black-box suite (the host, the
+    // crates beside it, xtask), then the components' native tests.
+    let workspace = components::discover(root)?;
     let mut unit = cargo(root);
-    unit.args(["test", "-p", "mindflow", "-p", "xtask"]);
+    unit.arg("test");
+    for package in workspace.others.iter().filter(|p| *p != "mindflow-tests") {
+        unit.args(["-p", package]);
+    }
     // The runtime's own tests call real compiled components.
     unit.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
-    // With PostgreSQL in the run, the host's storage unit tests run on it too.
+    // With PostgreSQL in the run, the storage unit tests run on it too.
     if backend != "sqlite" && std::env::var_os("MINDFLOW_TEST_DATABASE_URL").is_none() {
         unit.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
     }
     run(unit)?;
     let mut native = cargo(root);
     native.arg("test");
-    for name in NATIVE_TESTED_COMPONENTS {
-        native.args(["-p", name]);
+    for component in workspace.components.iter().filter(|c| c.native_tests) {
+        native.args(["-p", &component.package]);
     }
     run(native)?;
 
@@ -341,6 +314,124 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         run(suite)?;
     }
     Ok(())
+}
+
+/// The parts of `cargo xtask lint`.
+const LINT_PARTS: &[&str] = &["fmt", "host", "xtask", "tests", "components"];
+
+/// `cargo fmt --check` and clippy with `-D warnings`; `parts` (default: all) selects.
+fn lint(root: &Path, parts: &[String]) -> Result<()> {
+    if let Some(unknown) = parts.iter().find(|p| !LINT_PARTS.contains(&p.as_str())) {
+        bail!("unknown lint part `{unknown}` (one of {LINT_PARTS:?})");
+    }
+    let wants = |part: &str| parts.is_empty() || parts.iter().any(|p| p == part);
+    let mut steps: Vec<(String, Command)> = Vec::new();
+    if wants("fmt") {
+        let mut fmt = cargo(root);
+        fmt.args(["fmt", "--all", "--", "--check"]);
+        steps.push(("cargo fmt --check".into(), fmt));
+    }
+    let workspace = components::discover(root)?;
+    // Everything outside components/ is linted natively: `xtask`, `tests`, and under `host`
+    // the host with the crates beside it.
+    let native: Vec<&str> = workspace
+        .others
+        .iter()
+        .map(String::as_str)
+        .filter(|package| {
+            wants(match *package {
+                "xtask" => "xtask",
+                "mindflow-tests" => "tests",
+                _ => "host",
+            })
+        })
+        .collect();
+    if !native.is_empty() {
+        steps.push((
+            format!("clippy {}", native.join(", ")),
+            clippy(root, &native, None, &[]),
+        ));
+    }
+    if wants("components") {
+        ensure_target(HTTP_TARGET)?;
+        ensure_target(PURE_TARGET)?;
+        let found = &workspace.components;
+        for (kind, target) in [(Kind::Http, HTTP_TARGET), (Kind::Pure, PURE_TARGET)] {
+            let selected: Vec<&str> = found
+                .iter()
+                .filter(|c| c.kind == kind)
+                .map(|c| c.package.as_str())
+                .collect();
+            if !selected.is_empty() {
+                steps.push((
+                    format!("clippy {target}: {}", selected.join(", ")),
+                    clippy(root, &selected, Some(target), &[]),
+                ));
+            }
+            // Code behind a variant's features is linted with them.
+            for component in found.iter().filter(|c| c.kind == kind) {
+                for variant in &component.variants {
+                    if let Change::Features(features) = &variant.change {
+                        let features: Vec<String> = features
+                            .iter()
+                            .map(|f| format!("{}/{f}", component.package))
+                            .collect();
+                        steps.push((
+                            format!("clippy {target}: {} ({})", component.package, variant.name),
+                            clippy(root, &[&component.package], Some(target), &features),
+                        ));
+                    }
+                }
+            }
+        }
+        let tested: Vec<&str> = found
+            .iter()
+            .filter(|c| c.native_tests)
+            .map(|c| c.package.as_str())
+            .collect();
+        if !tested.is_empty() {
+            steps.push((
+                format!("clippy native: {}", tested.join(", ")),
+                clippy(root, &tested, None, &[]),
+            ));
+        }
+    }
+    let mut failed = Vec::new();
+    for (name, command) in steps {
+        if let Err(error) = run(command) {
+            eprintln!("xtask: lint step failed: {name}: {error:#}");
+            failed.push(name);
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} lint step(s) failed: {}",
+            failed.len(),
+            failed.join("; ")
+        );
+    }
+    eprintln!("xtask: lint passed");
+    Ok(())
+}
+
+/// `cargo clippy -- -D warnings` on `packages` with `features` (`PACKAGE/FEATURE`): for a
+/// wasm `target` with the component profile (the libraries they are built with), or
+/// natively with every target (tests, examples, benches).
+fn clippy(root: &Path, packages: &[&str], target: Option<&str>, features: &[String]) -> Command {
+    let mut command = cargo(root);
+    command.arg("clippy");
+    match target {
+        Some(target) => command.args(["--target", target, "--profile", PROFILE]),
+        None => command.arg("--all-targets"),
+    };
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    command.args(["--", "-D", "warnings"]);
+    command
 }
 
 fn bench(root: &Path, args: &[String]) -> Result<()> {

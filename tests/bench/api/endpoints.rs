@@ -4,11 +4,11 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow, bail};
+use mindflow_tests::accounts::PASSWORD;
 use serde_json::{Value, json};
 
 use super::mix::Mix;
 use super::openloop::{Call, Op};
-use super::seed::PASSWORD;
 
 /// One endpoint under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,7 +176,7 @@ impl Target {
         if self.actors.is_empty() {
             bail!("no users to act as");
         }
-        Ok(&self.actors[(seq % self.actors.len() as u64) as usize])
+        Ok(&self.actors[index_below(seq, self.actors.len())])
     }
 
     /// Sends `endpoint`'s request for `call`.
@@ -274,7 +274,12 @@ fn pick(items: &[String], spread: u64) -> Option<&str> {
     if items.is_empty() {
         return None;
     }
-    Some(&items[(spread % items.len() as u64) as usize])
+    Some(&items[index_below(spread, items.len())])
+}
+
+/// `spread` reduced to an index below `len` (not 0).
+pub fn index_below(spread: u64, len: usize) -> usize {
+    usize::try_from(spread % len as u64).expect("a remainder below a usize is a usize")
 }
 
 /// Everyday notes (nothing a crisis assessment would flag).
@@ -301,18 +306,17 @@ pub const FACTORS: [(&str, &str); 6] = [
 
 /// A new mood log: scores, a note and two factors.
 fn mood_body(spread: u64) -> Value {
-    let first = (spread % FACTORS.len() as u64) as usize;
-    let second =
-        (first + 1 + ((spread >> 8) % (FACTORS.len() as u64 - 1)) as usize) % FACTORS.len();
+    let first = index_below(spread, FACTORS.len());
+    let second = (first + 1 + index_below(spread >> 8, FACTORS.len() - 1)) % FACTORS.len();
     json!({
         "mood_score": 1 + spread % 10,
         "energy_level": 1 + (spread >> 4) % 10,
         "anxiety_level": 1 + (spread >> 12) % 10,
-        "note": NOTES[((spread >> 16) % NOTES.len() as u64) as usize],
+        "note": NOTES[index_below(spread >> 16, NOTES.len())],
         "location_type": "home",
         "factors": [
-            {"factor_type": FACTORS[first].0, "factor_value": FACTORS[first].1, "impact_score": ((spread >> 20) % 7) as i64 - 3},
-            {"factor_type": FACTORS[second].0, "factor_value": FACTORS[second].1, "impact_score": ((spread >> 24) % 5) as i64 - 2}
+            {"factor_type": FACTORS[first].0, "factor_value": FACTORS[first].1, "impact_score": ((spread >> 20) % 7).cast_signed() - 3},
+            {"factor_type": FACTORS[second].0, "factor_value": FACTORS[second].1, "impact_score": ((spread >> 24) % 5).cast_signed() - 2}
         ]
     })
 }
@@ -357,7 +361,7 @@ pub fn journal_text(spread: u64, words: usize) -> String {
     let mut text = Vec::with_capacity(words);
     for _ in 0..words {
         state = mix64(state);
-        text.push(WORDS[(state % WORDS.len() as u64) as usize]);
+        text.push(WORDS[index_below(state, WORDS.len())]);
     }
     let mut text = text.join(" ");
     text.push('.');

@@ -50,7 +50,7 @@ impl Mix {
                 format!(
                     "{} {:.1}%",
                     endpoint.label(),
-                    100.0 * *weight as f64 / self.total as f64
+                    100.0 * crate::float(*weight) / crate::float(self.total)
                 )
             })
             .collect::<Vec<_>>()

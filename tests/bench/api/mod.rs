@@ -362,7 +362,7 @@ async fn series(
 
 /// One table row (and its failures, for the notes under the table).
 fn row(label: &str, history: &str, load: &str, outcome: &Outcome, notes: &mut Vec<String>) {
-    let ms = |us: u64| format!("{:.2}", us as f64 / 1000.0);
+    let ms = |us: u64| format!("{:.2}", crate::ms(us));
     // Slow endpoints run at a few requests per second: keep a decimal there.
     let per_second = |r: f64| {
         if r < 10.0 {

@@ -76,7 +76,7 @@ impl WorkerLog {
         match answer {
             Ok(Ok(())) => self
                 .latencies_us
-                .push(now.saturating_duration_since(since).as_micros() as u64),
+                .push(crate::micros(now.saturating_duration_since(since))),
             Ok(Err(error)) => *self.errors.entry(kind(&error)).or_default() += 1,
             Err(_) => {
                 *self
@@ -219,6 +219,11 @@ pub async fn open_loop(
     if !(rate.is_finite() && rate > 0.0) {
         bail!("an open loop needs a positive rate, not {rate}");
     }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a positive, finite number of requests, clamped to MAX_REQUESTS"
+    )]
     let total = ((rate * duration.as_secs_f64()).floor() as u64).clamp(1, MAX_REQUESTS);
     let workers = max_in_flight.clamp(1, usize::try_from(total).unwrap_or(usize::MAX));
     let client = client(workers)?;
@@ -238,7 +243,7 @@ pub async fn open_loop(
                 if seq >= total {
                     break;
                 }
-                let due = t0 + Duration::from_secs_f64(seq as f64 / rate);
+                let due = t0 + Duration::from_secs_f64(crate::float(seq) / rate);
                 tokio::time::sleep_until(due.into()).await;
                 if Instant::now() >= end {
                     // This request and every later one are left unsent.

@@ -6,14 +6,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use mindflow_tests::Server;
+use mindflow_tests::{Server, accounts};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
 
-use super::endpoints::{FACTORS, NOTES, journal_text, mix64, send_json, string_field};
-
-/// Every seeded user's password.
-pub const PASSWORD: &str = "a long enough passphrase";
+use super::endpoints::{FACTORS, NOTES, index_below, journal_text, mix64, send_json, string_field};
 
 /// Mood-log ids kept per user for `GET /mood/logs/{id}` (a sample spread over the history).
 const KEPT_IDS: usize = 2_000;
@@ -38,17 +35,12 @@ pub struct SeededUser {
     pub journal_ids: Vec<String>,
 }
 
-/// Registers a user (password [`PASSWORD`]).
+/// Registers a user (password [`accounts::PASSWORD`]).
 pub async fn register(server: &Server, tag: &str) -> Result<SeededUser> {
-    let email = format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple());
-    let body = send_json(
-        server
-            .http
-            .post(server.url("/api/v1/auth/register"))
-            .json(&json!({"email": email, "password": PASSWORD})),
-    )
-    .await
-    .with_context(|| format!("registering {email}"))?;
+    let email = accounts::email(tag);
+    let body = accounts::register(server, &email)
+        .await
+        .with_context(|| format!("registering {email}"))?;
     Ok(SeededUser {
         id: body["user"]["id"]
             .as_str()
@@ -108,7 +100,7 @@ pub async fn sessions(
                     server
                         .http
                         .post(server.url("/api/v1/auth/login"))
-                        .json(&json!({"email": email, "password": PASSWORD})),
+                        .json(&json!({"email": email, "password": accounts::PASSWORD})),
                 )
                 .await
                 .with_context(|| format!("logging in as {email}"))?;
@@ -245,7 +237,8 @@ impl Db {
     /// from yesterday (08:xx, 13:xx and 19:xx UTC, the user's default zone), in multi-row
     /// statements and large transactions; keeps a sample of the ids in `user.mood_ids`.
     pub async fn mood_history(&mut self, user: &mut SeededUser, count: usize) -> Result<()> {
-        let today = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64 / 86_400;
+        let today =
+            i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())? / 86_400;
         let salt = mix64(
             user.id
                 .bytes()
@@ -332,7 +325,7 @@ impl MoodRow {
         const PARTS: [(u32, &str); 3] = [(19, "evening"), (13, "afternoon"), (8, "morning")];
         const LOCATIONS: [&str; 4] = ["home", "work", "outdoors", "social"];
         let r = mix64(salt ^ k as u64);
-        let day = today - 1 - (k / 3) as i64;
+        let day = today - 1 - i64::try_from(k / 3).expect("a log's index");
         let (hour, time_of_day) = PARTS[k % 3];
         let (year, month, date) = civil_from_days(day);
         let minute = r % 60;
@@ -340,31 +333,30 @@ impl MoodRow {
         // Weekends a little better, plus noise: 1..=10.
         let day_of_week = (day + 3).rem_euclid(7) + 1;
         let mood = (4 + (r >> 12) % 5 + u64::from(day_of_week >= 6)).min(10);
-        let first = ((r >> 20) % FACTORS.len() as u64) as usize;
-        let second_factor =
-            (first + 1 + ((r >> 24) % (FACTORS.len() as u64 - 1)) as usize) % FACTORS.len();
+        let first = index_below(r >> 20, FACTORS.len());
+        let second_factor = (first + 1 + index_below(r >> 24, FACTORS.len() - 1)) % FACTORS.len();
         Self {
             mood,
             energy: 1 + (r >> 28) % 10,
             anxiety: 1 + (r >> 32) % 10,
-            note: NOTES[((r >> 36) % NOTES.len() as u64) as usize],
-            sentiment: ((r >> 40) % 200) as f64 / 100.0 - 1.0,
+            note: NOTES[index_below(r >> 36, NOTES.len())],
+            sentiment: crate::float((r >> 40) % 200) / 100.0 - 1.0,
             logged_at: format!(
                 "{year:04}-{month:02}-{date:02}T{hour:02}:{minute:02}:{second:02}.000000Z"
             ),
             time_of_day,
             day_of_week,
-            location: LOCATIONS[((r >> 44) % LOCATIONS.len() as u64) as usize],
+            location: LOCATIONS[index_below(r >> 44, LOCATIONS.len())],
             factors: [
                 (
                     FACTORS[first].0,
                     FACTORS[first].1,
-                    ((r >> 48) % 7) as i64 - 3,
+                    ((r >> 48) % 7).cast_signed() - 3,
                 ),
                 (
                     FACTORS[second_factor].0,
                     FACTORS[second_factor].1,
-                    ((r >> 52) % 5) as i64 - 2,
+                    ((r >> 52) % 5).cast_signed() - 2,
                 ),
             ],
         }
@@ -379,8 +371,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).expect("a day of the month");
+    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).expect("a month");
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
