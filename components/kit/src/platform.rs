@@ -3,7 +3,8 @@
 //! [`Platform`] mirrors the `mindflow:platform` interfaces the domain components import
 //! (`context`, `storage`, `crypto`, `ml`, `crisis`) plus the clock and fresh ids. Handlers are
 //! written against it, generic over `P: Platform`, so they run natively in tests against
-//! `fake::FakePlatform` and, in the component, against the WIT bindings.
+//! `fake::FakePlatform` and, in the component, against the WIT bindings
+//! (`crate::wasm::Host`).
 //!
 //! Dispatch stays static on purpose: wit-component imports only the WIT functions the core
 //! module really calls, and a component's imports must stay within its grants (mood is not
