@@ -406,3 +406,6 @@ fn prompts(p: &impl Platform) -> Result<Reply, Problem> {
     }
     Ok(Reply::json(200, &json!({"items": items})))
 }
+
+#[cfg(test)]
+mod tests;
