@@ -34,10 +34,7 @@ pub const PROMPT_CONTENT_TYPE: &str = "journaling_prompt";
 /// Where the component is mounted (for `Location`).
 pub const BASE_PATH: &str = "/api/v1/journal";
 /// How the service words an entry storage did not find, and its own failures.
-pub const WORDING: Wording = Wording {
-    not_found: "no such journal entry",
-    failed: "the journal service failed to handle the request",
-};
+pub const WORDING: Wording = Wording::new("journal", "no such journal entry");
 /// The `source` given to `crisis.assess`.
 pub const CRISIS_SOURCE: &str = "journal";
 /// The crypto purpose of an entry's text.
@@ -52,11 +49,6 @@ pub const SEARCH_MAX_SCANNED: usize = 1000;
 pub const SEARCH_MAX_CALLS: usize = 50;
 /// The most words a search query may hold.
 pub const MAX_QUERY_TERMS: usize = 10;
-
-/// Answers a request; every failure becomes a problem document.
-pub fn handle(platform: &impl Platform, request: &Request<'_>) -> Reply {
-    mindflow_component_kit::answer(dispatch(platform, request), &WORDING)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Resource<'a> {
@@ -84,7 +76,12 @@ fn resource<'a>(request: &Request<'a>) -> Option<Resource<'a>> {
     }
 }
 
-fn dispatch(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
+/// Answers a request, or fails with the problem to answer with: the kit turns it into a
+/// problem document in the service's words ([`WORDING`]).
+///
+/// # Errors
+/// Every failure, as a [`Problem`].
+pub fn handle(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
     let resource =
         resource(request).ok_or_else(|| Problem::not_found("no such journal resource"))?;
     let params = Params::parse(request.query);

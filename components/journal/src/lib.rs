@@ -19,7 +19,7 @@ pub mod api;
 pub mod validate;
 
 #[cfg(target_arch = "wasm32")]
-mindflow_component_kit::export_http!(api::handle, api::BASE_PATH);
+mindflow_component_kit::export_http!(api::handle, api::BASE_PATH, api::WORDING);
 
 /// One request per instance: allocations bump through a static arena (see the crate).
 #[cfg(target_arch = "wasm32")]

@@ -26,7 +26,7 @@ use crate::storage::{
     AggregateRequest, AggregateRow, Comparison, Filter, Grouping, MAX_CHILDREN_PARENTS, Page,
     PageRequest, Row, StorageError, Value, Write, column, text_of,
 };
-use crate::{Reply, Request};
+use crate::{Problem, Reply, Request, Wording, answer};
 
 /// The fake's caller until a test says otherwise.
 pub const USER_ID: &str = "00000000-0000-4000-8000-000000000001";
@@ -188,10 +188,12 @@ impl FakePlatform {
     }
 
     /// Calls `handler` (a service's `api::handle`) as the host would, with `body` as JSON
-    /// (`null`: no body).
+    /// (`null`: no body), and answers as the component would: a problem in the service's
+    /// `wording`.
     pub fn send(
         &self,
-        handler: impl FnOnce(&Self, &Request<'_>) -> Reply,
+        handler: impl FnOnce(&Self, &Request<'_>) -> Result<Reply, Problem>,
+        wording: &Wording,
         method: &str,
         path: &str,
         query: &str,
@@ -202,15 +204,13 @@ impl FakePlatform {
         } else {
             body.to_string()
         };
-        handler(
-            self,
-            &Request {
-                method,
-                path,
-                query,
-                body: body.as_bytes(),
-            },
-        )
+        let request = Request {
+            method,
+            path,
+            query,
+            body: body.as_bytes(),
+        };
+        answer(handler(self, &request), wording)
     }
 
     /// Another user of the same fake (their rows are kept apart from the first one's).

@@ -71,13 +71,27 @@ impl Reply {
 /// How a service words the problems the kit makes on its behalf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wording {
-    /// The detail of a 404 for a row storage did not find (`no such mood log`).
-    pub not_found: &'static str,
-    /// The detail of a 500 (`the mood service failed to handle the request`).
-    pub failed: &'static str,
+    service: &'static str,
+    not_found: &'static str,
 }
 
 impl Wording {
+    /// The words of the service named `service` (`mood`), whose 404 for a row storage did not
+    /// find says `not_found` (`no such mood log`).
+    pub const fn new(service: &'static str, not_found: &'static str) -> Self {
+        Self { service, not_found }
+    }
+
+    /// The detail of a 404 for a row storage did not find.
+    pub fn not_found(&self) -> &'static str {
+        self.not_found
+    }
+
+    /// The detail of a 500: `the mood service failed to handle the request`.
+    pub fn failed(&self) -> String {
+        format!("the {} service failed to handle the request", self.service)
+    }
+
     /// The canonical id of a row named in a path (see [`crate::validate::uuid`]).
     ///
     /// # Errors
@@ -89,7 +103,8 @@ impl Wording {
 }
 
 /// The reply to a handler's result: the reply, or the problem document, worded for the
-/// service (see [`Problem::worded`]).
+/// service (see [`Problem::worded`]). The kit answers so for the component
+/// (`export_http!`) and for tests (`FakePlatform::send`).
 pub fn answer(result: Result<Reply, Problem>, wording: &Wording) -> Reply {
     result.unwrap_or_else(|problem| problem.worded(wording).into_reply())
 }
@@ -216,8 +231,8 @@ impl Problem {
     #[must_use]
     pub fn worded(mut self, wording: &Wording) -> Self {
         match self.unworded.take() {
-            Some(Unworded::NotFound) => self.detail = wording.not_found.to_owned(),
-            Some(Unworded::Failed) => self.detail = wording.failed.to_owned(),
+            Some(Unworded::NotFound) => self.detail = wording.not_found().to_owned(),
+            Some(Unworded::Failed) => self.detail = wording.failed(),
             None => {}
         }
         self
@@ -336,10 +351,7 @@ mod tests {
         assert_eq!(body["title"], "Internal Server Error");
     }
 
-    const WORDING: Wording = Wording {
-        not_found: "no such diary page",
-        failed: "the diary service failed",
-    };
+    const WORDING: Wording = Wording::new("diary", "no such diary page");
 
     #[test]
     fn capability_failures_map_to_statuses_in_the_services_words() {
@@ -363,7 +375,7 @@ mod tests {
             (
                 StorageError::NotGranted("diary".into()),
                 500,
-                "the diary service failed",
+                "the diary service failed to handle the request",
             ),
         ];
         for (error, status, detail) in storage {
@@ -381,7 +393,7 @@ mod tests {
         }
         assert_eq!(
             Problem::from(CryptoError::Tampered).worded(&WORDING).detail,
-            "the diary service failed"
+            "the diary service failed to handle the request"
         );
         let reply = Problem::from(invalid()).into_reply();
         assert_eq!(reply.json_body()["errors"][0]["field"], "body_text");
@@ -399,7 +411,10 @@ mod tests {
         assert_eq!(own.detail, "no such diary resource");
         let answered = answer(Err(Problem::failed()), &WORDING);
         assert_eq!(answered.status, 500);
-        assert_eq!(answered.json_body()["detail"], "the diary service failed");
+        assert_eq!(
+            answered.json_body()["detail"],
+            "the diary service failed to handle the request"
+        );
         let ok = answer(Ok(Reply::no_content()), &WORDING);
         assert_eq!(ok.status, 204);
     }

@@ -16,7 +16,7 @@ use crate::storage::{
     AggregateFn, AggregateRequest, AggregateRow, Comparison, Filter, Grouping, Page, PageRequest,
     Row, StorageError, Value, Write,
 };
-use crate::{Reply, Request};
+use crate::{Problem, Reply, Request, Wording, answer};
 
 mod bindings {
     wit_bindgen::generate!({
@@ -30,11 +30,13 @@ use bindings::mindflow::platform::{context, crisis, crypto, ml, storage, types};
 
 /// Answers a Spin HTTP request with `handler`: the method, the path below `base_path` (Spin's
 /// `spin-path-info`, else the request's path without `base_path`), the query and the body
-/// become a [`Request`]; the [`Reply`] becomes the response.
+/// become a [`Request`]; the [`Reply`], or the problem in the service's `wording`, becomes
+/// the response.
 pub fn serve(
     request: &spin_sdk::http::Request,
     base_path: &str,
-    handler: impl FnOnce(&Host, &Request<'_>) -> Reply,
+    wording: &Wording,
+    handler: impl FnOnce(&Host, &Request<'_>) -> Result<Reply, Problem>,
 ) -> Response {
     let path = request
         .header("spin-path-info")
@@ -56,14 +58,17 @@ pub fn serve(
         Method::Trace => "TRACE",
         Method::Other(other) => other.as_str(),
     };
-    let reply = handler(
-        &Host,
-        &Request {
-            method,
-            path: &path,
-            query: request.query(),
-            body: request.body(),
-        },
+    let reply = answer(
+        handler(
+            &Host,
+            &Request {
+                method,
+                path: &path,
+                query: request.query(),
+                body: request.body(),
+            },
+        ),
+        wording,
     );
     let mut response = Response::builder();
     response.status(reply.status);
@@ -77,18 +82,19 @@ pub fn serve(
 ///
 /// ```ignore
 /// #[cfg(target_arch = "wasm32")]
-/// mindflow_component_kit::export_http!(api::handle, api::BASE_PATH);
+/// mindflow_component_kit::export_http!(api::handle, api::BASE_PATH, api::WORDING);
 /// ```
 ///
 /// `handler` is a function generic over the platform,
-/// `fn(&impl Platform, &Request<'_>) -> Reply`; the service is mounted at `base_path`. The
-/// macro emits the Spin `#[http_component]` export that calls it with [`Host`], and the
+/// `fn(&impl Platform, &Request<'_>) -> Result<Reply, Problem>`; the service is mounted at
+/// `base_path` and words its problems with `wording` ([`Wording`]). The macro emits the Spin
+/// `#[http_component]` export that calls it with [`Host`] and answers with [`serve`], and the
 /// component's `openapi.json` (next to its `Cargo.toml`) as the `mindflow:openapi` custom
 /// section the host reads. The component crate needs `spin-sdk` among its `wasm32`
 /// dependencies (Spin's macro names it).
 #[macro_export]
 macro_rules! export_http {
-    ($handler:path, $base_path:expr $(,)?) => {
+    ($handler:path, $base_path:expr, $wording:expr $(,)?) => {
         /// The component's OpenAPI 3.1 fragment (paths relative to where it is mounted), read
         /// by the host from this custom section.
         // SAFETY: `mindflow:openapi` is a custom section of the wasm file: its bytes are never
@@ -103,7 +109,9 @@ macro_rules! export_http {
         .len()] = *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"));
 
         fn mindflow_serve(request: &::spin_sdk::http::Request) -> ::spin_sdk::http::Response {
-            $crate::wasm::serve(request, $base_path, |host, request| $handler(host, request))
+            $crate::wasm::serve(request, $base_path, &$wording, |host, request| {
+                $handler(host, request)
+            })
         }
 
         /// The wasi:http export. Spin's `#[http_component]` expands to an `export_name`

@@ -37,10 +37,7 @@ pub const FACTORS: &str = "mood_factors";
 /// Where the component is mounted (for `Location`).
 pub const BASE_PATH: &str = "/api/v1/mood";
 /// How the service words a log storage did not find, and its own failures.
-pub const WORDING: Wording = Wording {
-    not_found: "no such mood log",
-    failed: "the mood service failed to handle the request",
-};
+pub const WORDING: Wording = Wording::new("mood", "no such mood log");
 /// The `source` given to `crisis.assess`.
 pub const CRISIS_SOURCE: &str = "mood_log";
 
@@ -59,11 +56,6 @@ pub const FACTOR_MAX_LOG_PAGES: usize = 10;
 const FACTOR_LOG_FIELD: &str = "mood_log_id";
 
 use mindflow_component_kit::Request;
-
-/// Answers a request; every failure becomes a problem document.
-pub fn handle(platform: &impl Platform, request: &Request<'_>) -> Reply {
-    mindflow_component_kit::answer(dispatch(platform, request), &WORDING)
-}
 
 /// The resources of this API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +88,12 @@ fn resource<'a>(request: &Request<'a>) -> Option<Resource<'a>> {
     }
 }
 
-fn dispatch(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
+/// Answers a request, or fails with the problem to answer with: the kit turns it into a
+/// problem document in the service's words ([`WORDING`]).
+///
+/// # Errors
+/// Every failure, as a [`Problem`].
+pub fn handle(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
     let resource = resource(request).ok_or_else(|| Problem::not_found("no such mood resource"))?;
     let params = Params::parse(request.query);
     let user = || p.current_user().ok_or_else(Problem::unauthorized);

@@ -23,7 +23,7 @@ fn journal_host() -> FakePlatform {
 }
 
 fn call(host: &FakePlatform, method: &str, path: &str, query: &str, body: &Json) -> Reply {
-    host.send(handle, method, path, query, body)
+    host.send(handle, &WORDING, method, path, query, body)
 }
 
 /// Writes an entry (a minute after the previous one, so the newest is clear).

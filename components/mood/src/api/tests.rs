@@ -28,7 +28,7 @@ trait Call {
 
 impl Call for Fake {
     fn call(&self, method: &str, path: &str, query: &str, body: &Json) -> Reply {
-        self.send(handle, method, path, query, body)
+        self.send(handle, &WORDING, method, path, query, body)
     }
 }
 
@@ -184,14 +184,17 @@ fn invalid_bodies_write_nothing() {
     );
     assert!(fake.batches.borrow().is_empty());
     assert!(fake.assessed.borrow().is_empty());
-    let not_json = handle(
-        &fake,
-        &Request {
-            method: "POST",
-            path: "/logs",
-            query: "",
-            body: b"{not json",
-        },
+    let not_json = mindflow_component_kit::answer(
+        handle(
+            &fake,
+            &Request {
+                method: "POST",
+                path: "/logs",
+                query: "",
+                body: b"{not json",
+            },
+        ),
+        &WORDING,
     );
     assert_eq!(not_json.status, 422);
     assert_eq!(error_fields(&not_json), ["body"]);
