@@ -4,7 +4,7 @@
 //! The handlers of a service are plain Rust, generic over [`Platform`] (the host's
 //! capabilities as one trait): they take a [`Request`] and answer a [`Reply`] or a
 //! [`Problem`]. Natively they run in unit tests against `fake::FakePlatform` (cargo feature
-//! `fake`); in the component (`wasm32`), [`export_http!`] exports them as a Spin HTTP
+//! `fake`); in the component (`wasm32`), `export_http!` exports them as a Spin HTTP
 //! component over the WIT bindings (`wasm::Host`) and ships the component's `openapi.json`.
 //!
 //! - [`platform`]: the [`Platform`] trait (context, storage, crypto, ml, crisis, clock, ids).
