@@ -31,6 +31,7 @@ pub const ARENA_BYTES: usize = 1 << 20;
 struct Arena(UnsafeCell<[u8; ARENA_BYTES]>);
 
 // SAFETY: the arena is handed out in disjoint pieces, each to one owner, by `Bump::alloc`.
+#[allow(unsafe_code)]
 unsafe impl Sync for Arena {}
 
 static ARENA: Arena = Arena(UnsafeCell::new([0; ARENA_BYTES]));
@@ -57,6 +58,7 @@ impl Bump {
 
 // SAFETY: every block is either a fresh, suitably aligned range of the arena that no other
 // block overlaps, or comes from (and goes back to) `System` with the same layout.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let start = ARENA.0.get() as usize;
@@ -93,7 +95,9 @@ unsafe impl GlobalAlloc for Bump {
     }
 }
 
+// The test drives the allocator directly, which is `unsafe` by the trait's contract.
 #[cfg(test)]
+#[allow(unsafe_code)]
 mod tests {
     use super::*;
 

@@ -172,6 +172,8 @@ impl<'a> Fields<'a> {
     /// A whole number in `lo..=hi`.
     fn int(&self, key: &str, default: u32, lo: u32, hi: u32, errors: &mut Errors) -> u32 {
         match self.ranged(key, false, f64::from(lo), f64::from(hi), errors) {
+            // A whole number within `lo..=hi`, both `u32`: the cast is exact.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             Some(n) if n.fract() == 0.0 => n as u32,
             Some(_) => {
                 errors.at(
@@ -235,7 +237,7 @@ impl<'a> Fields<'a> {
     fn severity(&self, key: &str, default: Option<u8>, errors: &mut Errors) -> u8 {
         match self.string(key, default.is_none(), errors) {
             Some((s, line)) => match SEVERITIES.iter().position(|n| *n == s) {
-                Some(i) => i as u8,
+                Some(i) => narrow(i),
                 None => {
                     errors.at(
                         line,
@@ -619,7 +621,7 @@ impl TrieBuilder {
         let mut root = vec![0u16; num_words + 1];
         for &(k, c) in &table[0].1 {
             if let Some(slot) = root.get_mut(usize::from(k)) {
-                *slot = c as u16;
+                *slot = narrow(c);
             } else {
                 return Err(format!("the {name} trie starts with a gap"));
             }
@@ -638,7 +640,7 @@ impl TrieBuilder {
             if node != 0 {
                 for &(k, c) in kids {
                     child_key.push(k);
-                    child_node.push(c as u16);
+                    child_node.push(narrow::<u16>(c));
                     f |= if k == END_KEY {
                         2
                     } else if k >= GAP_BASE {
@@ -649,9 +651,9 @@ impl TrieBuilder {
                 }
             }
             flags.push(f);
-            child_off.push(child_key.len() as u32);
+            child_off.push(narrow::<u32>(child_key.len()));
             term.extend(terms.iter().copied());
-            term_off.push(term.len() as u32);
+            term_off.push(narrow::<u32>(term.len()));
         }
         let _ = writeln!(out, "/// Trie `{name}`.\npub static {name}: Trie = Trie {{");
         array_field(out, "root", &root);
@@ -709,7 +711,17 @@ fn severity_expr(s: u8) -> &'static str {
 }
 
 fn float(x: f64) -> String {
-    format!("{:?}", x as f32)
+    // The tables hold `f32`: rounding to the nearest `f32` is the point.
+    #[allow(clippy::cast_possible_truncation)]
+    let x = x as f32;
+    format!("{x:?}")
+}
+
+/// `n` as a table entry of a narrower type. Every count that becomes an index is checked
+/// against its type first (the `too many …` errors), so a ruleset that got this far always
+/// fits; were one not to, the build stops here instead of emitting a truncated index.
+fn narrow<T: TryFrom<usize>>(n: usize) -> T {
+    T::try_from(n).unwrap_or_else(|_| panic!("a table index ({n}) overflows its type"))
 }
 
 /// Compiles the ruleset text into Rust source. `file` names the file in error messages.
@@ -843,7 +855,8 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     let negation_window = en.int("negation_window", 4, 1, 16, &mut errors);
     let long_negation_window = en.int("long_negation_window", 8, 1, 24, &mut errors);
     let subject_window = en.int("subject_window", 12, 1, 40, &mut errors);
-    let default_gap = en.int("default_gap", 3, 1, u32::from(MAX_GAP), &mut errors) as u8;
+    let default_gap = u8::try_from(en.int("default_gap", 3, 1, u32::from(MAX_GAP), &mut errors))
+        .unwrap_or(MAX_GAP);
     let combo_window = en.int("combo_window", 40, 1, 10_000, &mut errors);
     let echo_window = en.int("echo_window", 30, 1, 1000, &mut errors);
     let echo_cap = en.severity("echo_cap", Some(3), &mut errors);
@@ -1260,7 +1273,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     let id_of = |w: &str| -> u16 {
         words
             .binary_search_by(|x| x.as_str().cmp(w))
-            .map(|i| i as u16 + 1)
+            .map(|i| narrow::<u16>(i + 1))
             .unwrap_or(0)
     };
     let num_words = words.len();
@@ -1280,14 +1293,14 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     let mut alias_rhs = Vec::new();
     for (i, a) in aliases.iter().enumerate() {
         let keys: Vec<u16> = a.lhs.iter().map(|w| id_of(w)).collect();
-        alias_trie.insert(&keys, i as u16);
+        alias_trie.insert(&keys, narrow(i));
         alias_rhs.extend(a.rhs.iter().map(|w| id_of(w)));
-        alias_rhs_off.push(alias_rhs.len() as u32);
+        alias_rhs_off.push(narrow::<u32>(alias_rhs.len()));
     }
     let mut neg_trie = TrieBuilder::new();
     let mut neg_kind = Vec::new();
     for (kind, seqs) in &neg_phrases {
-        let entry = neg_kind.len() as u16;
+        let entry: u16 = narrow(neg_kind.len());
         neg_kind.push(*kind);
         for seq in seqs {
             neg_trie.insert(&keys_of(seq), entry);
@@ -1302,7 +1315,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
             if phrase >= usize::from(u16::MAX) {
                 return Err(vec![format!("{file}: too many phrases")]);
             }
-            phrase_rule.push(r as u16);
+            phrase_rule.push(narrow::<u16>(r));
             for seq in seqs {
                 let span: u32 = seq
                     .iter()
@@ -1313,7 +1326,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
                     })
                     .sum();
                 max_span = max_span.max(span);
-                rule_trie.insert(&keys_of(seq), phrase as u16);
+                rule_trie.insert(&keys_of(seq), narrow(phrase));
             }
         }
     }
@@ -1364,13 +1377,13 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
             s = (s + 1) & (slots - 1);
         }
         hash_key[s] = h;
-        hash_id[s] = i as u16 + 1;
+        hash_id[s] = narrow::<u16>(i + 1);
     }
     let mut word_text = String::new();
     let mut word_off = vec![0u32, 0u32];
     for w in &words {
         word_text.push_str(w);
-        word_off.push(word_text.len() as u32);
+        word_off.push(narrow::<u32>(word_text.len()));
     }
 
     // Emit.

@@ -155,7 +155,7 @@ pub const MAX_MATCHED: usize = 32;
 pub fn info() -> Info {
     Info {
         version: VERSION,
-        rule_count: RULES.len() as u32,
+        rule_count: u32::try_from(RULES.len()).unwrap_or(u32::MAX),
     }
 }
 
@@ -238,6 +238,11 @@ fn who(toks: &[Tok], start: usize, end: usize) -> u8 {
     WHO_NONE
 }
 
+/// A token index as a [`Hit`] keeps it (saturating: no text comes near 2³² tokens).
+fn position(index: usize) -> u32 {
+    u32::try_from(index).unwrap_or(u32::MAX)
+}
+
 /// Finds every rule phrase, with negation and subject.
 fn find_hits(toks: &[Tok]) -> Vec<Hit> {
     let mut hits = Vec::new();
@@ -262,15 +267,15 @@ fn find_hits(toks: &[Tok]) -> Vec<Hit> {
                     return;
                 };
                 let r = usize::from(rule);
-                if (i as u32) < last_end[r] {
+                if position(i) < last_end[r] {
                     return; // overlaps an earlier match of the same rule
                 }
-                last_end[r] = end as u32;
+                last_end[r] = position(end);
                 hits.push(Hit {
                     rule,
                     phrase,
-                    start: i as u32,
-                    end: end as u32,
+                    start: position(i),
+                    end: position(end),
                     negated,
                     who: if RULES[r].flags & FLAG_WRITER != 0 {
                         WHO_FIRST
@@ -621,7 +626,10 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         match slot[r] {
             u16::MAX => {
                 if matched.len() < MAX_MATCHED {
-                    slot[r] = matched.len() as u16;
+                    // Below `MAX_MATCHED` (32): the cast is exact.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let index = matched.len() as u16;
+                    slot[r] = index;
                     matched.push(MatchedRule {
                         id: h.rule().id,
                         severity: h.eff,

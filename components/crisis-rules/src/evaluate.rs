@@ -249,6 +249,8 @@ pub fn parse_cases(jsonl: &str) -> Result<Vec<Case>, String> {
             _ => None,
         };
         let number = |k: &str| match get(k) {
+            // Signals are `f32`: rounding to the nearest one is the point.
+            #[allow(clippy::cast_possible_truncation)]
             Some(Json::Num(x)) => Some(*x as f32),
             _ => None,
         };
@@ -319,6 +321,8 @@ impl SeverityStats {
     }
 }
 
+// Counts of cases, far below 2⁵²: exact as `f64`.
+#[allow(clippy::cast_precision_loss)]
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }
 }
@@ -388,6 +392,8 @@ pub struct Report {
 
 impl Report {
     /// False-positive rate on `everyday` and `idiom` cases (predicted moderate or above).
+    // Counts of cases, far below 2⁵²: exact as `f64`.
+    #[allow(clippy::cast_precision_loss)]
     pub fn false_positive_rate(&self) -> f64 {
         if self.benign_total == 0 {
             0.0

@@ -34,7 +34,10 @@ mod ruleset_tests;
 #[global_allocator]
 static ALLOCATOR: mindflow_instance_arena::Bump = mindflow_instance_arena::Bump;
 
+/// The export of the `crisis-rules` world. wit-bindgen's `export!` expands to `export_name`
+/// functions and `unsafe` lifting and lowering of the arguments, all of its own making.
 #[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
 mod component {
     wit_bindgen::generate!({
         path: "../../wit",

@@ -33,6 +33,8 @@ static CLASS: [u8; 256] = {
     let mut t = [C_SEP; 256];
     let mut b = 0;
     while b < 256 {
+        // `b` < 256: the cast is exact (`u8::try_from` is not `const`).
+        #[allow(clippy::cast_possible_truncation)]
         let c = b as u8;
         t[b] = if c.is_ascii_alphanumeric() {
             C_WORD
@@ -59,6 +61,8 @@ pub fn hash(bytes: &[u8]) -> u32 {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
+    // Folding: dropping the high half (already mixed into the low one) is the point.
+    #[allow(clippy::cast_possible_truncation)]
     let folded = (h ^ (h >> 32)) as u32;
     if folded == 0 { 1 } else { folded }
 }

@@ -64,6 +64,8 @@ fn time_grows_linearly_up_to_128_kilobytes() {
     let t_small = time_per_call(&small, 100);
     let t_large = time_per_call(&large, 5);
     let ratio = t_large.as_secs_f64() / t_small.as_secs_f64().max(1e-9);
+    // Lengths of at most 128 KiB: exact as `f64`.
+    #[allow(clippy::cast_precision_loss)]
     let size_ratio = large.len() as f64 / small.len() as f64;
     println!(
         "2 KB: {t_small:?}, 128 KB: {t_large:?}, time ratio {ratio:.1} for size ratio {size_ratio:.1}"

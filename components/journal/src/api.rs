@@ -14,17 +14,16 @@
 //! lowercase words in `term_hashes`; a query's words are hashed the same way and the user's
 //! entries are scanned here, newest first (see [`SEARCH_MAX_SCANNED`]).
 
-use chrono::{DateTime, Utc};
+use mindflow_component_kit::analysis::{self, CrisisView};
+use mindflow_component_kit::handlers;
+use mindflow_component_kit::host::Sealed;
+use mindflow_component_kit::storage::{
+    Comparison, Filter, PageRequest, Row, Value, bytes_of, column, text_of,
+};
+use mindflow_component_kit::{FieldError, Params, Platform, Problem, Reply, Request, Wording};
 use serde_json::{Map, Value as Json, json};
 
-use crate::localtime::format_instant;
-use crate::params::{Params, Range};
-use crate::platform::{
-    Comparison, CrisisOutcome, Filter, PageRequest, Platform, Row, Sealed, StorageError, Value,
-    column,
-};
-use crate::reply::{self, Problem, Reply};
-use crate::validate::{self, FieldError};
+use crate::validate;
 
 /// The journal entries collection.
 pub const ENTRIES: &str = "journal_entries";
@@ -34,8 +33,8 @@ pub const CONTENT: &str = "content_library";
 pub const PROMPT_CONTENT_TYPE: &str = "journaling_prompt";
 /// Where the component is mounted (for `Location`).
 pub const BASE_PATH: &str = "/api/v1/journal";
-/// Where crisis resources can be fetched when an assessment is unavailable.
-pub const CRISIS_RESOURCES_URL: &str = "/api/v1/crisis/resources";
+/// How the service words an entry storage did not find, and its own failures.
+pub const WORDING: Wording = Wording::new("journal", "no such journal entry");
 /// The `source` given to `crisis.assess`.
 pub const CRISIS_SOURCE: &str = "journal";
 /// The crypto purpose of an entry's text.
@@ -50,13 +49,6 @@ pub const SEARCH_MAX_SCANNED: usize = 1000;
 pub const SEARCH_MAX_CALLS: usize = 50;
 /// The most words a search query may hold.
 pub const MAX_QUERY_TERMS: usize = 10;
-
-pub use mindflow_component_kit::Request;
-
-/// Answers a request; every failure becomes a problem document.
-pub fn handle(platform: &impl Platform, request: &Request<'_>) -> Reply {
-    dispatch(platform, request).unwrap_or_else(Problem::into_reply)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Resource<'a> {
@@ -75,16 +67,8 @@ impl Resource<'_> {
     }
 }
 
-fn resource(path: &str) -> Option<Resource<'_>> {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    let path = path.strip_suffix('/').unwrap_or(path);
-    let mut segments = path.split('/');
-    let first = segments.next()?;
-    let second = segments.next();
-    if segments.next().is_some() {
-        return None;
-    }
-    match (first, second) {
+fn resource<'a>(request: &Request<'a>) -> Option<Resource<'a>> {
+    match request.segments()? {
         ("entries", None) => Some(Resource::Entries),
         ("entries", Some(id)) if !id.is_empty() => Some(Resource::Entry(id)),
         ("prompts", None) => Some(Resource::Prompts),
@@ -92,9 +76,14 @@ fn resource(path: &str) -> Option<Resource<'_>> {
     }
 }
 
-fn dispatch(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
+/// Answers a request, or fails with the problem to answer with: the kit turns it into a
+/// problem document in the service's words ([`WORDING`]).
+///
+/// # Errors
+/// Every failure, as a [`Problem`].
+pub fn handle(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
     let resource =
-        resource(request.path).ok_or_else(|| Problem::not_found("no such journal resource"))?;
+        resource(request).ok_or_else(|| Problem::not_found("no such journal resource"))?;
     let params = Params::parse(request.query);
     p.current_user().ok_or_else(Problem::unauthorized)?;
     match (resource, request.method) {
@@ -114,38 +103,13 @@ fn dispatch(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> 
 /// Columns never shown to a client.
 const HIDDEN: [&str; 3] = ["content_encrypted", "content_iv", "term_hashes"];
 
-fn value_json(value: &Value) -> Json {
-    match value {
-        Value::Null | Value::Other | Value::Bytes(_) => Json::Null,
-        Value::Bool(b) => json!(b),
-        Value::Int(i) => json!(i),
-        Value::Float(f) => json!(f),
-        Value::Text(s) | Value::Timestamp(s) | Value::Date(s) | Value::Uuid(s) => json!(s),
-        Value::Json(text) => serde_json::from_str(text).unwrap_or(Json::Null),
-    }
-}
-
-fn text_of(row: &Row, name: &str) -> Option<String> {
-    match column(row, name)? {
-        Value::Text(s) | Value::Uuid(s) | Value::Timestamp(s) | Value::Date(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn bytes_of(row: &Row, name: &str) -> Option<Vec<u8>> {
-    match column(row, name)? {
-        Value::Bytes(b) => Some(b.clone()),
-        _ => None,
-    }
-}
-
 /// An entry as a client sees it: its columns (never the ciphertext, nonce or term hashes)
 /// and its decrypted `content`.
 fn entry_json(row: &Row, content: &str) -> Map<String, Json> {
     let mut entry: Map<String, Json> = row
         .iter()
         .filter(|(name, _)| !HIDDEN.contains(&name.as_str()))
-        .map(|(name, value)| (name.clone(), value_json(value)))
+        .map(|(name, value)| (name.clone(), value.to_json()))
         .collect();
     entry.insert("content".into(), json!(content));
     entry
@@ -154,84 +118,15 @@ fn entry_json(row: &Row, content: &str) -> Map<String, Json> {
 /// Opens a stored entry's text.
 fn open_content(p: &impl Platform, row: &Row) -> Result<String, Problem> {
     let sealed = Sealed {
-        ciphertext: bytes_of(row, "content_encrypted").ok_or_else(reply::internal)?,
-        nonce: bytes_of(row, "content_iv").ok_or_else(reply::internal)?,
+        ciphertext: bytes_of(row, "content_encrypted").ok_or_else(Problem::failed)?,
+        nonce: bytes_of(row, "content_iv").ok_or_else(Problem::failed)?,
     };
     let plaintext = p.open(CONTENT_PURPOSE, &sealed)?;
-    String::from_utf8(plaintext).map_err(|_| reply::internal())
-}
-
-/// The canonical form of an entry id; `None` when it is not a UUID.
-fn entry_id(raw: &str) -> Option<String> {
-    if raw.len() != 36 {
-        return None;
-    }
-    uuid::Uuid::try_parse(raw)
-        .ok()
-        .map(|u| u.hyphenated().to_string())
-}
-
-fn not_found() -> Problem {
-    Problem::not_found("no such journal entry")
-}
-
-fn instant_filters(range: Range) -> Vec<Filter> {
-    let mut filters = Vec::new();
-    let bound = |at: DateTime<Utc>| Value::Timestamp(format_instant(&at));
-    if let Some(from) = range.from {
-        filters.push(Filter::new("created_at", Comparison::Ge, bound(from)));
-    }
-    if let Some(to) = range.to {
-        filters.push(Filter::new("created_at", Comparison::Lt, bound(to)));
-    }
-    filters
+    String::from_utf8(plaintext).map_err(|_| Problem::failed())
 }
 
 // ---------------------------------------------------------------------------------------
 // Analysis: sentiment, emotion, topics, crisis, sealing, search terms.
-
-/// What the crisis assessment of an entry means for the response.
-#[derive(Debug, Clone, Default, PartialEq)]
-enum CrisisView {
-    #[default]
-    Nothing,
-    Show(CrisisOutcome),
-    Unavailable,
-}
-
-impl CrisisView {
-    fn to_json(&self) -> Json {
-        match self {
-            Self::Nothing => Json::Null,
-            Self::Show(outcome) => json!({
-                "severity": outcome.severity,
-                "about_someone_else": outcome.about_someone_else,
-                "resources": outcome.resources.iter().map(|r| json!({
-                    "name": r.name,
-                    "description": r.description,
-                    "phone_number": r.phone_number,
-                    "sms_number": r.sms_number,
-                    "website_url": r.website_url,
-                    "available_24_7": r.available_24_7,
-                })).collect::<Vec<_>>(),
-                "resources_url": CRISIS_RESOURCES_URL,
-            }),
-            Self::Unavailable => json!({
-                "status": "unavailable",
-                "resources_url": CRISIS_RESOURCES_URL,
-            }),
-        }
-    }
-}
-
-/// Assesses the text; a failed assessment fails safe (points at the resources).
-fn assess(p: &impl Platform, text: &str) -> CrisisView {
-    match p.assess(text, CRISIS_SOURCE) {
-        Ok(outcome) if outcome.triggered || outcome.about_someone_else => CrisisView::Show(outcome),
-        Ok(_) => CrisisView::Nothing,
-        Err(_) => CrisisView::Unavailable,
-    }
-}
 
 /// The keyed hashes of a text's distinct words, sorted.
 fn term_hashes(p: &impl Platform, words: &[String]) -> Result<Vec<String>, Problem> {
@@ -250,10 +145,7 @@ fn derived_columns(p: &impl Platform, content: &str) -> Result<Row, Problem> {
     let content_hash = p.keyed_hash(CONTENT_PURPOSE, content.as_bytes())?;
     let words = validate::terms(content);
     let hashes = term_hashes(p, &words)?;
-    let raw = f64::from(p.sentiment(content));
-    let sentiment = raw
-        .is_finite()
-        .then(|| (raw.clamp(-1.0, 1.0) * 10_000.0).round() / 10_000.0);
+    let sentiment = analysis::sentiment(p, content);
     let emotion = p.emotion(content);
     let topics = p.topics(content, MAX_TOPICS);
     let word_count = i64::try_from(validate::word_count(content)).unwrap_or(i64::MAX);
@@ -278,7 +170,7 @@ fn derived_columns(p: &impl Platform, content: &str) -> Result<Row, Problem> {
 /// `POST /entries`.
 fn create(p: &impl Platform, body: &[u8]) -> Result<Reply, Problem> {
     let input = validate::parse_new(body)?;
-    let crisis = assess(p, &input.content);
+    let crisis = CrisisView::assess(p, &input.content, CRISIS_SOURCE);
     let mut row: Row = vec![
         ("entry_type".into(), Value::Text(input.entry_type.clone())),
         (
@@ -288,11 +180,9 @@ fn create(p: &impl Platform, body: &[u8]) -> Result<Reply, Problem> {
     ];
     row.extend(derived_columns(p, &input.content)?);
     let stored = p.insert(ENTRIES, row)?;
-    let id = text_of(&stored, "id").ok_or_else(reply::internal)?;
-    let mut body = entry_json(&stored, &input.content);
-    body.insert("crisis".into(), crisis.to_json());
-    Ok(Reply::json(201, &Json::Object(body))
-        .with_header("location", format!("{BASE_PATH}/entries/{id}")))
+    let id = text_of(&stored, "id").ok_or_else(Problem::failed)?;
+    let body = crisis.added_to(entry_json(&stored, &input.content));
+    Ok(Reply::json(201, &body).with_header("location", format!("{BASE_PATH}/entries/{id}")))
 }
 
 /// The parameters of `GET /entries`.
@@ -306,7 +196,7 @@ fn list_query(params: &Params) -> Result<ListQuery, Problem> {
     let mut errors: Vec<FieldError> = Vec::new();
     let limit = params.limit().map_err(|e| errors.push(e)).ok();
     let range = params.range().map_err(|e| errors.extend(e)).ok();
-    let mut filters = range.map(instant_filters).unwrap_or_default();
+    let mut filters = range.map(|r| r.filters("created_at")).unwrap_or_default();
     if let Some(kind) = params.get("entry_type") {
         if validate::ENTRY_TYPES.contains(&kind) {
             filters.push(Filter::new(
@@ -355,16 +245,6 @@ fn list_query(params: &Params) -> Result<ListQuery, Problem> {
     }
 }
 
-fn cursor_problem(error: StorageError) -> Problem {
-    match error {
-        // A stale or forged cursor: name the parameter the client sent.
-        StorageError::Invalid { field, message } if field.contains("cursor") => {
-            Problem::invalid("cursor", message)
-        }
-        other => Problem::from(other),
-    }
-}
-
 /// Whether an entry's stored term hashes hold every hash of the query.
 fn matches(row: &Row, wanted: &[String]) -> bool {
     let Some(Value::Json(text)) = column(row, "term_hashes") else {
@@ -403,7 +283,7 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
                     cursor: cursor.clone(),
                 },
             )
-            .map_err(cursor_problem)?;
+            .map_err(Problem::from_query)?;
         calls += 1;
         scanned += page.rows.len();
         cursor = page.next_cursor;
@@ -433,7 +313,7 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
 
 /// `GET /entries/{id}`.
 fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
-    let id = entry_id(raw_id).ok_or_else(not_found)?;
+    let id = WORDING.row_id(raw_id)?;
     let row = p.get(ENTRIES, &id)?;
     let content = open_content(p, &row)?;
     Ok(Reply::json(200, &Json::Object(entry_json(&row, &content))))
@@ -442,7 +322,7 @@ fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
 /// `PATCH /entries/{id}`: new content is re-sealed, its derived fields recomputed and
 /// re-assessed; `updated_at` is bumped by the host.
 fn update(p: &impl Platform, raw_id: &str, body: &[u8]) -> Result<Reply, Problem> {
-    let id = entry_id(raw_id).ok_or_else(not_found)?;
+    let id = WORDING.row_id(raw_id)?;
     p.get(ENTRIES, &id)?;
     let patch = validate::parse_patch(body)?;
     let mut changes: Row = Vec::new();
@@ -457,7 +337,7 @@ fn update(p: &impl Platform, raw_id: &str, body: &[u8]) -> Result<Reply, Problem
     }
     let mut crisis = CrisisView::Nothing;
     if let Some(content) = &patch.content {
-        crisis = assess(p, content);
+        crisis = CrisisView::assess(p, content, CRISIS_SOURCE);
         changes.extend(derived_columns(p, content)?);
     }
     let stored = p.update(ENTRIES, &id, changes)?;
@@ -465,16 +345,13 @@ fn update(p: &impl Platform, raw_id: &str, body: &[u8]) -> Result<Reply, Problem
         Some(content) => content,
         None => open_content(p, &stored)?,
     };
-    let mut body = entry_json(&stored, &content);
-    body.insert("crisis".into(), crisis.to_json());
-    Ok(Reply::json(200, &Json::Object(body)))
+    let body = crisis.added_to(entry_json(&stored, &content));
+    Ok(Reply::json(200, &body))
 }
 
 /// `DELETE /entries/{id}`.
 fn remove(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
-    let id = entry_id(raw_id).ok_or_else(not_found)?;
-    p.delete(ENTRIES, &id)?;
-    Ok(Reply::no_content())
+    handlers::delete_row(p, ENTRIES, raw_id, &WORDING)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -514,7 +391,7 @@ fn prompts(p: &impl Platform) -> Result<Reply, Problem> {
             ] {
                 item.insert(
                     name.into(),
-                    column(row, name).map_or(Json::Null, value_json),
+                    column(row, name).map_or(Json::Null, Value::to_json),
                 );
             }
             items.push(Json::Object(item));
@@ -526,3 +403,6 @@ fn prompts(p: &impl Platform) -> Result<Reply, Problem> {
     }
     Ok(Reply::json(200, &json!({"items": items})))
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,9 +3,9 @@
 //! the distinct words indexed for search). Unknown members are refused; members the server
 //! computes are refused with a message saying so.
 
+use mindflow_component_kit::FieldError;
+use mindflow_component_kit::validate::{keep, object};
 use serde_json::{Map, Value};
-
-pub use mindflow_component_kit::FieldError;
 
 /// The kinds of entry (`entry_type`).
 pub const ENTRY_TYPES: [&str; 4] = ["freeform", "prompted", "gratitude", "reflection"];
@@ -156,28 +156,6 @@ fn unknown(object: &Map<String, Value>, errors: &mut Vec<FieldError>) {
     }
 }
 
-fn keep<T>(result: Result<T, FieldError>, errors: &mut Vec<FieldError>) -> Option<T> {
-    result.map_err(|e| errors.push(e)).ok()
-}
-
-fn object(body: &[u8]) -> Result<Map<String, Value>, Vec<FieldError>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(vec![FieldError::new("body", "a JSON object is required")]);
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(vec![FieldError::new("body", "must be a JSON object")]),
-        Err(e) => Err(vec![FieldError::new(
-            "body",
-            format!(
-                "is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )]),
-    }
-}
-
 fn content(value: &Value) -> Result<String, FieldError> {
     let Value::String(s) = value else {
         return Err(FieldError::new(
@@ -220,9 +198,9 @@ fn entry_type(value: &Value) -> Result<String, FieldError> {
 fn prompt_id(value: &Value) -> Result<Option<String>, FieldError> {
     match value {
         Value::Null => Ok(None),
-        Value::String(s) if s.len() == 36 => uuid::Uuid::try_parse(s)
-            .map(|u| Some(u.hyphenated().to_string()))
-            .map_err(|_| FieldError::new("prompt_id", "must be a UUID")),
+        Value::String(s) => mindflow_component_kit::validate::uuid(s)
+            .map(Some)
+            .ok_or_else(|| FieldError::new("prompt_id", "must be a UUID")),
         _ => Err(FieldError::new("prompt_id", "must be a UUID")),
     }
 }

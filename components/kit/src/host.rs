@@ -1,6 +1,6 @@
-//! The host types the handlers see that are the same for every component: the caller and
-//! the outcome of a crisis assessment (mirroring `mindflow:platform`'s `context` and
-//! `crisis` interfaces as plain Rust).
+//! The host types the handlers see that are the same for every component: the caller, the
+//! outcome of a crisis assessment and sealed values (mirroring `mindflow:platform`'s
+//! `context`, `crisis` and `crypto` interfaces as plain Rust).
 
 /// The caller, as far as a component needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,3 +47,26 @@ pub struct CrisisOutcome {
 /// caller must fail safe: treat the text as a possible crisis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CrisisUnavailable;
+
+/// A sealed value: ciphertext (with tag) and nonce (`crypto.sealed`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealed {
+    /// The ciphertext and its tag.
+    pub ciphertext: Vec<u8>,
+    /// The nonce.
+    pub nonce: Vec<u8>,
+}
+
+/// Why a crypto call failed (`crypto.crypto-error`). How each becomes a problem document is
+/// in [`crate::reply`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CryptoError {
+    /// No authenticated user.
+    NoUser,
+    /// The user's key is destroyed.
+    KeyDestroyed,
+    /// Corrupt ciphertext, or sealed for another user or purpose.
+    Tampered,
+    /// The key store is unreachable.
+    Unavailable,
+}

@@ -7,7 +7,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::FieldError;
-use crate::instant::parse_instant;
+use crate::instant::{format_instant, parse_instant};
+use crate::storage::{Comparison, Filter, Value};
 
 /// The default page size.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -103,6 +104,21 @@ pub struct Range {
     pub to: Option<DateTime<Utc>>,
 }
 
+impl Range {
+    /// The storage filters that keep the rows whose timestamp `field` lies in the range.
+    pub fn filters(self, field: &str) -> Vec<Filter> {
+        let bound = |at: DateTime<Utc>| Value::Timestamp(format_instant(&at));
+        let mut filters = Vec::new();
+        if let Some(from) = self.from {
+            filters.push(Filter::new(field, Comparison::Ge, bound(from)));
+        }
+        if let Some(to) = self.to {
+            filters.push(Filter::new(field, Comparison::Lt, bound(to)));
+        }
+        filters
+    }
+}
+
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -180,6 +196,22 @@ mod tests {
         assert_eq!(
             fields("from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z"),
             vec!["to"]
+        );
+        let since = Params::parse("from=2026-11-01T01:00:00+01:00").range();
+        assert_eq!(
+            since.map(|r| r.filters("created_at")),
+            Ok(vec![Filter::new(
+                "created_at",
+                Comparison::Ge,
+                Value::Timestamp("2026-11-01T00:00:00.000000Z".into())
+            )])
+        );
+        assert_eq!(
+            r.filters("logged_at")
+                .iter()
+                .map(|f| f.comparison)
+                .collect::<Vec<_>>(),
+            [Comparison::Ge, Comparison::Lt]
         );
     }
 }

@@ -1,9 +1,10 @@
 //! The `storage` vocabulary the handlers see, the same for every component: values, rows,
-//! filters, pages and batch writes (mirroring `mindflow:platform/storage` as plain Rust, so
-//! handlers run natively in tests). Each component keeps its own `StorageError`, because how
-//! a failure reads to its users (which row was not found) is the component's.
+//! filters, pages, aggregates, batch writes and errors (mirroring `mindflow:platform/storage`
+//! as plain Rust, so handlers run natively in tests), and the row helpers every service needs.
 
 use std::collections::HashMap;
+
+use serde_json::{Value as Json, json};
 
 /// A typed column value (`storage.value`). Vectors are not part of the domain collections;
 /// they read back as [`Value::Other`].
@@ -33,12 +34,58 @@ pub enum Value {
     Other,
 }
 
+impl Value {
+    /// The value as a client sees it in JSON: timestamps, dates and UUIDs as strings, JSON
+    /// documents inline; bytes (ciphertexts) and vectors never leave the service (`null`).
+    pub fn to_json(&self) -> Json {
+        match self {
+            Self::Null | Self::Other | Self::Bytes(_) => Json::Null,
+            Self::Bool(b) => json!(b),
+            Self::Int(i) => json!(i),
+            Self::Float(f) => json!(f),
+            Self::Text(s) | Self::Timestamp(s) | Self::Date(s) | Self::Uuid(s) => json!(s),
+            Self::Json(text) => serde_json::from_str(text).unwrap_or(Json::Null),
+        }
+    }
+}
+
 /// A row: column names and values.
 pub type Row = Vec<(String, Value)>;
 
 /// Looks a column up in a row.
 pub fn column<'a>(row: &'a Row, name: &str) -> Option<&'a Value> {
     row.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+/// A text-like column (text, UUID, timestamp or date) as a string.
+pub fn text_of(row: &Row, name: &str) -> Option<String> {
+    match column(row, name)? {
+        Value::Text(s) | Value::Uuid(s) | Value::Timestamp(s) | Value::Date(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// An integer column.
+pub fn int_of(row: &Row, name: &str) -> Option<i64> {
+    match column(row, name)? {
+        Value::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+/// A bytes column (a ciphertext, a nonce).
+pub fn bytes_of(row: &Row, name: &str) -> Option<Vec<u8>> {
+    match column(row, name)? {
+        Value::Bytes(b) => Some(b.clone()),
+        _ => None,
+    }
+}
+
+/// A row as a JSON object whose members are the column names (see [`Value::to_json`]).
+pub fn row_json(row: &Row) -> serde_json::Map<String, Json> {
+    row.iter()
+        .map(|(name, value)| (name.clone(), value.to_json()))
+        .collect()
 }
 
 /// The most parent ids one `storage.children` call takes (a page of parents).
@@ -129,4 +176,79 @@ pub enum Write {
     Update(String, String, Row),
     /// Delete the row with this id.
     Delete(String, String),
+}
+
+/// An aggregate function (`storage.aggregate-fn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateFn {
+    /// Number of non-null values.
+    Count,
+    /// Mean.
+    Avg,
+    /// Smallest.
+    Min,
+    /// Largest.
+    Max,
+    /// Standard deviation.
+    Stddev,
+}
+
+/// How rows are grouped (time groupings are in the user's time zone, computed by the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Grouping {
+    /// One group.
+    None,
+    /// Calendar day, `2026-11-25`.
+    Day,
+    /// ISO week, `2026-W48`.
+    IsoWeek,
+    /// ISO weekday, `1` (Monday) .. `7`.
+    Weekday,
+    /// Hour of day, `0` .. `23`.
+    Hour,
+    /// The value of `group_field`.
+    FieldValue,
+}
+
+/// An aggregation request (`storage.aggregate-request`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRequest {
+    /// All must hold.
+    pub filters: Vec<Filter>,
+    /// Fields and functions, in the order the values come back.
+    pub measures: Vec<(String, AggregateFn)>,
+    /// How to group.
+    pub grouping: Grouping,
+    /// The timestamp field for time groupings, or the field for `FieldValue`.
+    pub group_field: Option<String>,
+}
+
+/// One group's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRow {
+    /// The group key.
+    pub group: Option<String>,
+    /// One value per measure.
+    pub values: Vec<Option<f64>>,
+}
+
+/// Why a storage call failed (`storage.storage-error`). How each becomes a problem document
+/// is in [`crate::reply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StorageError {
+    /// The collection is not granted (the component's bug).
+    NotGranted(String),
+    /// No such row for this user.
+    NotFound,
+    /// A value does not fit its column.
+    Invalid {
+        /// The field at fault.
+        field: String,
+        /// Why.
+        message: String,
+    },
+    /// A constraint failed.
+    Conflict(String),
+    /// The database is unreachable.
+    Unavailable,
 }

@@ -15,17 +15,20 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use serde_json::{Map, Value as Json, json};
 
-use crate::factors::{self, FactorReport, Sample};
-use crate::localtime::{TimeOfDay, format_instant, local_parts};
-use crate::params::{Params, Range};
-use crate::platform::{
-    AggregateFn, AggregateRequest, AggregateRow, Comparison, CrisisOutcome, Filter, Grouping,
-    MAX_CHILDREN_PARENTS, PageRequest, Platform, Row, StorageError, User, Value, Write, column,
-    group_by_parent,
+use mindflow_component_kit::analysis::{self, CrisisView};
+use mindflow_component_kit::handlers;
+use mindflow_component_kit::host::User;
+use mindflow_component_kit::instant::format_instant;
+use mindflow_component_kit::storage::{
+    AggregateFn, AggregateRequest, AggregateRow, Grouping, MAX_CHILDREN_PARENTS, PageRequest, Row,
+    StorageError, Value, Write, group_by_parent, int_of, row_json, text_of,
 };
-use crate::reply::{self, Problem, Reply};
+use mindflow_component_kit::{FieldError, Params, Platform, Problem, Range, Reply, Wording};
+
+use crate::factors::{self, FactorReport, Sample};
+use crate::localtime::{TimeOfDay, local_parts};
 use crate::stats::{direction, effect_label, least_squares, trailing_moving_average};
-use crate::validate::{self, FactorInput, FieldError};
+use crate::validate::{self, FactorInput};
 
 /// The mood logs collection.
 pub const LOGS: &str = "mood_logs";
@@ -33,8 +36,8 @@ pub const LOGS: &str = "mood_logs";
 pub const FACTORS: &str = "mood_factors";
 /// Where the component is mounted (for `Location`).
 pub const BASE_PATH: &str = "/api/v1/mood";
-/// Where crisis resources can be fetched when an assessment is unavailable.
-pub const CRISIS_RESOURCES_URL: &str = "/api/v1/crisis/resources";
+/// How the service words a log storage did not find, and its own failures.
+pub const WORDING: Wording = Wording::new("mood", "no such mood log");
 /// The `source` given to `crisis.assess`.
 pub const CRISIS_SOURCE: &str = "mood_log";
 
@@ -52,12 +55,7 @@ pub const FACTOR_MAX_LOG_PAGES: usize = 10;
 /// The factor column that points at a log.
 const FACTOR_LOG_FIELD: &str = "mood_log_id";
 
-pub use mindflow_component_kit::Request;
-
-/// Answers a request; every failure becomes a problem document.
-pub fn handle(platform: &impl Platform, request: &Request<'_>) -> Reply {
-    dispatch(platform, request).unwrap_or_else(Problem::into_reply)
-}
+use mindflow_component_kit::Request;
 
 /// The resources of this API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,16 +77,8 @@ impl Resource<'_> {
     }
 }
 
-fn resource(path: &str) -> Option<Resource<'_>> {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    let path = path.strip_suffix('/').unwrap_or(path);
-    let mut segments = path.split('/');
-    let first = segments.next()?;
-    let second = segments.next();
-    if segments.next().is_some() {
-        return None;
-    }
-    match (first, second) {
+fn resource<'a>(request: &Request<'a>) -> Option<Resource<'a>> {
+    match request.segments()? {
         ("logs", None) => Some(Resource::Logs),
         ("logs", Some(id)) if !id.is_empty() => Some(Resource::Log(id)),
         ("stats", None) => Some(Resource::Stats),
@@ -98,9 +88,13 @@ fn resource(path: &str) -> Option<Resource<'_>> {
     }
 }
 
-fn dispatch(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
-    let resource =
-        resource(request.path).ok_or_else(|| Problem::not_found("no such mood resource"))?;
+/// Answers a request, or fails with the problem to answer with: the kit turns it into a
+/// problem document in the service's words ([`WORDING`]).
+///
+/// # Errors
+/// Every failure, as a [`Problem`].
+pub fn handle(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> {
+    let resource = resource(request).ok_or_else(|| Problem::not_found("no such mood resource"))?;
     let params = Params::parse(request.query);
     let user = || p.current_user().ok_or_else(Problem::unauthorized);
     match (resource, request.method) {
@@ -118,39 +112,6 @@ fn dispatch(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem> 
 
 // ---------------------------------------------------------------------------------------
 // Rows and JSON.
-
-/// A column value as JSON: timestamps, dates and UUIDs as strings, JSON documents inline.
-fn value_json(value: &Value) -> Json {
-    match value {
-        Value::Null | Value::Other | Value::Bytes(_) => Json::Null,
-        Value::Bool(b) => json!(b),
-        Value::Int(i) => json!(i),
-        Value::Float(f) => json!(f),
-        Value::Text(s) | Value::Timestamp(s) | Value::Date(s) | Value::Uuid(s) => json!(s),
-        Value::Json(text) => serde_json::from_str(text).unwrap_or(Json::Null),
-    }
-}
-
-/// A row as a JSON object whose members are the column names.
-fn row_json(row: &Row) -> Map<String, Json> {
-    row.iter()
-        .map(|(name, value)| (name.clone(), value_json(value)))
-        .collect()
-}
-
-fn text_of(row: &Row, name: &str) -> Option<String> {
-    match column(row, name)? {
-        Value::Text(s) | Value::Uuid(s) | Value::Timestamp(s) | Value::Date(s) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn int_of(row: &Row, name: &str) -> Option<i64> {
-    match column(row, name)? {
-        Value::Int(i) => Some(*i),
-        _ => None,
-    }
-}
 
 /// A log with its factors (sorted by type, value and id, so every read shows one order).
 fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
@@ -173,20 +134,6 @@ fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
         ),
     );
     log
-}
-
-/// The canonical (lowercase, hyphenated) form of a log id; `None` when it is not a UUID.
-fn log_id(raw: &str) -> Option<String> {
-    if raw.len() != 36 {
-        return None;
-    }
-    uuid::Uuid::try_parse(raw)
-        .ok()
-        .map(|u| u.hyphenated().to_string())
-}
-
-fn not_found() -> Problem {
-    Problem::not_found("no such mood log")
 }
 
 /// The factors of one log.
@@ -227,25 +174,6 @@ fn factor_row(log_id: &str, factor: &FactorInput) -> Row {
     row
 }
 
-fn range_filters(range: Range) -> Vec<Filter> {
-    let mut filters = Vec::new();
-    if let Some(from) = range.from {
-        filters.push(Filter::new(
-            "logged_at",
-            Comparison::Ge,
-            Value::Timestamp(format_instant(&from)),
-        ));
-    }
-    if let Some(to) = range.to {
-        filters.push(Filter::new(
-            "logged_at",
-            Comparison::Lt,
-            Value::Timestamp(format_instant(&to)),
-        ));
-    }
-    filters
-}
-
 fn instant_json(instant: Option<DateTime<Utc>>) -> Json {
     instant.map_or(Json::Null, |t| json!(format_instant(&t)))
 }
@@ -279,43 +207,6 @@ fn relabel(error: StorageError, labels: &[Option<String>]) -> StorageError {
 // ---------------------------------------------------------------------------------------
 // Notes: sentiment and crisis assessment.
 
-/// What the crisis assessment of a note means for the response.
-#[derive(Debug, Clone, Default, PartialEq)]
-enum CrisisView {
-    /// Nothing to show.
-    #[default]
-    Nothing,
-    /// Triggered, or about someone else (help-a-friend): show the resources.
-    Show(CrisisOutcome),
-    /// The assessment failed: fail safe, point at the resources.
-    Unavailable,
-}
-
-impl CrisisView {
-    fn to_json(&self) -> Json {
-        match self {
-            Self::Nothing => Json::Null,
-            Self::Show(outcome) => json!({
-                "severity": outcome.severity,
-                "about_someone_else": outcome.about_someone_else,
-                "resources": outcome.resources.iter().map(|r| json!({
-                    "name": r.name,
-                    "description": r.description,
-                    "phone_number": r.phone_number,
-                    "sms_number": r.sms_number,
-                    "website_url": r.website_url,
-                    "available_24_7": r.available_24_7,
-                })).collect::<Vec<_>>(),
-                "resources_url": CRISIS_RESOURCES_URL,
-            }),
-            Self::Unavailable => json!({
-                "status": "unavailable",
-                "resources_url": CRISIS_RESOURCES_URL,
-            }),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq)]
 struct NoteAnalysis {
     sentiment: Option<f64>,
@@ -328,21 +219,11 @@ fn analyse_note(p: &impl Platform, note: &str) -> NoteAnalysis {
     if note.trim().is_empty() {
         return NoteAnalysis::default();
     }
-    let raw = f64::from(p.sentiment(note));
-    // f32 → f64 carries noise digits; four decimals is the model's own precision.
-    let sentiment = raw
-        .is_finite()
-        .then(|| (raw.clamp(-1.0, 1.0) * 10_000.0).round() / 10_000.0);
-    let (triggered, crisis) = match p.assess(note, CRISIS_SOURCE) {
-        Ok(outcome) if outcome.triggered || outcome.about_someone_else => {
-            (outcome.triggered, CrisisView::Show(outcome))
-        }
-        Ok(_) => (false, CrisisView::Nothing),
-        Err(_) => (false, CrisisView::Unavailable),
-    };
+    let sentiment = analysis::sentiment(p, note);
+    let crisis = CrisisView::assess(p, note, CRISIS_SOURCE);
     NoteAnalysis {
         sentiment,
-        triggered,
+        triggered: crisis.triggered(),
         crisis,
     }
 }
@@ -401,13 +282,11 @@ fn create(p: &impl Platform, user: &User, body: &[u8]) -> Result<Reply, Problem>
         .batch(writes)
         .map_err(|e| relabel(e, &labels))?
         .into_iter();
-    let stored = results.next().flatten().ok_or_else(reply::internal)?;
+    let stored = results.next().flatten().ok_or_else(Problem::failed)?;
     let factor_rows: Vec<Row> = results.flatten().collect();
     let id = text_of(&stored, "id").unwrap_or(id);
-    let mut body = log_json(&stored, &factor_rows);
-    body.insert("crisis".into(), note.crisis.to_json());
-    Ok(Reply::json(201, &Json::Object(body))
-        .with_header("location", format!("{BASE_PATH}/logs/{id}")))
+    let body = note.crisis.added_to(log_json(&stored, &factor_rows));
+    Ok(Reply::json(201, &body).with_header("location", format!("{BASE_PATH}/logs/{id}")))
 }
 
 /// `GET /logs`.
@@ -422,20 +301,14 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
         .query(
             LOGS,
             PageRequest {
-                filters: range_filters(range),
+                filters: range.filters("logged_at"),
                 order_by: "logged_at".into(),
                 descending: true,
                 limit,
                 cursor: params.cursor(),
             },
         )
-        .map_err(|e| match e {
-            // A stale or forged cursor: name the parameter the client sent.
-            StorageError::Invalid { field, message } if field.contains("cursor") => {
-                Problem::invalid("cursor", message)
-            }
-            other => Problem::from(other),
-        })?;
+        .map_err(Problem::from_query)?;
     let mut factors = factors_of_page(p, &page.rows)?;
     let items: Vec<Json> = page
         .rows
@@ -455,7 +328,7 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
 
 /// `GET /logs/{id}`.
 fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
-    let id = log_id(raw_id).ok_or_else(not_found)?;
+    let id = WORDING.row_id(raw_id)?;
     let row = p.get(LOGS, &id)?;
     let factors = factors_of(p, &id)?;
     Ok(Reply::json(200, &Json::Object(log_json(&row, &factors))))
@@ -468,7 +341,7 @@ fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
 /// `crisis_flag_triggered` only ever turns on: once a note of this log triggered a crisis
 /// event, editing the note does not erase that the event happened.
 fn update(p: &impl Platform, user: &User, raw_id: &str, body: &[u8]) -> Result<Reply, Problem> {
-    let id = log_id(raw_id).ok_or_else(not_found)?;
+    let id = WORDING.row_id(raw_id)?;
     let current = p.get(LOGS, &id)?;
     let patch = validate::parse_patch(body, p.now())?;
     let mut changes: Row = Vec::new();
@@ -549,7 +422,7 @@ fn update(p: &impl Platform, user: &User, raw_id: &str, body: &[u8]) -> Result<R
             .first()
             .cloned()
             .flatten()
-            .ok_or_else(reply::internal)?
+            .ok_or_else(Problem::failed)?
     } else {
         current
     };
@@ -557,16 +430,13 @@ fn update(p: &impl Platform, user: &User, raw_id: &str, body: &[u8]) -> Result<R
         let start = results.len().saturating_sub(inserted);
         results[start..].iter().flatten().cloned().collect()
     });
-    let mut body = log_json(&stored, &factors);
-    body.insert("crisis".into(), crisis.to_json());
-    Ok(Reply::json(200, &Json::Object(body)))
+    let body = crisis.added_to(log_json(&stored, &factors));
+    Ok(Reply::json(200, &body))
 }
 
 /// `DELETE /logs/{id}`: the log and (by the schema's cascade) its factors.
 fn remove(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
-    let id = log_id(raw_id).ok_or_else(not_found)?;
-    p.delete(LOGS, &id)?;
-    Ok(Reply::no_content())
+    handlers::delete_row(p, LOGS, raw_id, &WORDING)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -627,7 +497,7 @@ fn group_count(values: Option<&[Option<f64>]>) -> Json {
 fn stats(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Problem> {
     let range = params.range()?;
     let request = |grouping, group_field: Option<&str>| AggregateRequest {
-        filters: range_filters(range),
+        filters: range.filters("logged_at"),
         measures: summary_measures(),
         grouping,
         group_field: group_field.map(str::to_owned),
@@ -801,10 +671,11 @@ fn trends(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Prob
     let rows = p.aggregate(
         LOGS,
         AggregateRequest {
-            filters: range_filters(Range {
+            filters: Range {
                 from: Some(from),
                 to: Some(to),
-            }),
+            }
+            .filters("logged_at"),
             measures: vec![
                 ("mood_score".into(), AggregateFn::Count),
                 ("mood_score".into(), AggregateFn::Avg),
@@ -911,7 +782,9 @@ fn trends(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Prob
 /// [`FACTOR_MAX_LOG_PAGES`] × 100 logs of the range (`truncated` says when there were more).
 fn factors(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Problem> {
     if !user.premium {
-        return Err(reply::premium_required());
+        return Err(Problem::premium_required(
+            "factor correlations are part of the premium tier",
+        ));
     }
     let range = params.range()?;
     let mut logs: Vec<(String, f64)> = Vec::new();
@@ -921,7 +794,7 @@ fn factors(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Pro
         let page = p.query(
             LOGS,
             PageRequest {
-                filters: range_filters(range),
+                filters: range.filters("logged_at"),
                 order_by: "logged_at".into(),
                 descending: true,
                 limit: 100,

@@ -98,6 +98,8 @@ fn report(factor_type: &str, samples: &[Sample]) -> FactorReport {
     let mut moods = Vec::with_capacity(samples.len());
     let mut impact_pairs: (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
     for sample in samples {
+        // Impact scores are −5..=5: exact as `f64`.
+        #[allow(clippy::cast_precision_loss)]
         let impacts: Vec<f64> = sample
             .factors
             .iter()

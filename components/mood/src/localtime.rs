@@ -1,5 +1,5 @@
-//! Instants and the user's clock: parsing RFC 3339, and the time of day and ISO weekday of a
-//! log in the user's own time zone (daylight-saving time included, via `chrono-tz`).
+//! The user's clock: the time of day and ISO weekday of a log in the user's own time zone
+//! (daylight-saving time included, via `chrono-tz`).
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
@@ -57,10 +57,10 @@ pub fn local_parts(instant: DateTime<Utc>, tz: &str) -> (TimeOfDay, u32) {
     )
 }
 
-pub use mindflow_component_kit::instant::{format_instant, parse_instant};
-
 #[cfg(test)]
 mod tests {
+    use mindflow_component_kit::instant::{format_instant, parse_instant};
+
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {

@@ -4,11 +4,10 @@
 //! with a message saying so.
 
 use chrono::{DateTime, Duration, Utc};
+use mindflow_component_kit::FieldError;
+use mindflow_component_kit::instant::parse_instant;
+use mindflow_component_kit::validate::{keep, object};
 use serde_json::{Map, Value};
-
-use crate::localtime::parse_instant;
-
-pub use mindflow_component_kit::FieldError;
 
 /// Where a log was written (`location_type`).
 pub const LOCATION_TYPES: [&str; 7] = [
@@ -221,29 +220,6 @@ impl<'a> Fields<'a> {
             *slot = Some(value);
         }
         fields
-    }
-}
-
-/// Records a problem and keeps going.
-fn keep<T>(result: Result<T, FieldError>, errors: &mut Vec<FieldError>) -> Option<T> {
-    result.map_err(|e| errors.push(e)).ok()
-}
-
-fn object(body: &[u8]) -> Result<Map<String, Value>, Vec<FieldError>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(vec![FieldError::new("body", "a JSON object is required")]);
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(vec![FieldError::new("body", "must be a JSON object")]),
-        Err(e) => Err(vec![FieldError::new(
-            "body",
-            format!(
-                "is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )]),
     }
 }
 

@@ -1,328 +1,34 @@
-//! The handlers against an in-memory [`Platform`]: what they write, in which batches, and
-//! what they answer. The real storage's semantics (scoping, cursors, aggregates in the
+//! The handlers against the kit's in-memory platform: what they write, in which batches,
+//! and what they answer. The real storage's semantics (scoping, cursors, aggregates in the
 //! user's zone) are covered by the black-box suite.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
+use mindflow_component_kit::fake::{Collection, FakePlatform as Fake, calm, lifeline};
+use mindflow_component_kit::host::{CrisisOutcome, CrisisUnavailable};
+use mindflow_component_kit::instant::parse_instant;
+use mindflow_component_kit::storage::column;
 use serde_json::{Value as Json, json};
 
 use super::*;
-use crate::localtime::parse_instant;
-use crate::platform::{CrisisResource, CrisisUnavailable, Page};
 
-/// An in-memory stand-in for the host.
-struct Fake {
-    user: Option<User>,
-    now: DateTime<Utc>,
-    logs: RefCell<Vec<Row>>,
-    factors: RefCell<Vec<Row>>,
-    next_id: Cell<u32>,
-    crisis: RefCell<Result<CrisisOutcome, CrisisUnavailable>>,
-    assessed: RefCell<Vec<(String, String)>>,
-    batches: RefCell<Vec<Vec<Write>>>,
-    queries: Cell<usize>,
-    /// Every storage call (get, delete, query, children, aggregate, batch).
-    storage_calls: Cell<usize>,
-    aggregates: RefCell<HashMap<&'static str, Vec<AggregateRow>>>,
-    aggregate_requests: RefCell<Vec<AggregateRequest>>,
-    fail_batch: RefCell<Option<StorageError>>,
-}
-
-fn calm() -> CrisisOutcome {
-    CrisisOutcome {
-        severity: "none",
-        triggered: false,
-        about_someone_else: false,
-        resources: Vec::new(),
-    }
-}
-
-fn lifeline() -> CrisisResource {
-    CrisisResource {
-        name: "988 Suicide & Crisis Lifeline".into(),
-        description: "Call or text 988".into(),
-        phone_number: Some("988".into()),
-        sms_number: Some("988".into()),
-        website_url: Some("https://988lifeline.org".into()),
-        available_24_7: true,
-    }
-}
-
-impl Fake {
-    fn new(timezone: &str, premium: bool) -> Self {
-        Self {
-            user: Some(User {
-                id: "00000000-0000-4000-8000-000000000001".into(),
-                premium,
-                timezone: timezone.into(),
-            }),
-            now: parse_instant("2026-11-25T17:30:00Z").expect("now"),
-            logs: RefCell::default(),
-            factors: RefCell::default(),
-            next_id: Cell::new(1),
-            crisis: RefCell::new(Ok(calm())),
-            assessed: RefCell::default(),
-            batches: RefCell::default(),
-            queries: Cell::new(0),
-            storage_calls: Cell::new(0),
-            aggregates: RefCell::default(),
-            aggregate_requests: RefCell::default(),
-            fail_batch: RefCell::default(),
-        }
-    }
-
-    fn count_call(&self) {
-        self.storage_calls.set(self.storage_calls.get() + 1);
-    }
-
-    fn id(&self) -> String {
-        let n = self.next_id.get();
-        self.next_id.set(n + 1);
-        format!("00000000-0000-4000-8000-{n:012x}")
-    }
-
-    fn call(&self, method: &str, path: &str, query: &str, body: &Json) -> Reply {
-        let body = if body.is_null() {
-            String::new()
-        } else {
-            body.to_string()
-        };
-        handle(
-            self,
-            &Request {
-                method,
-                path,
-                query,
-                body: body.as_bytes(),
-            },
+/// A fake host with the mood collections: a log is stamped `created_at` on insert, a factor
+/// needs its log and goes with it.
+fn fake_host(timezone: &str, premium: bool) -> Fake {
+    Fake::new(timezone, premium)
+        .with_collection(LOGS, Collection::default().stamped_on_insert("created_at"))
+        .with_collection(
+            FACTORS,
+            Collection::default().child_of(LOGS, FACTOR_LOG_FIELD),
         )
-    }
-
-    fn table(&self, collection: &str) -> &RefCell<Vec<Row>> {
-        if collection == LOGS {
-            &self.logs
-        } else {
-            &self.factors
-        }
-    }
 }
 
-fn text(value: &Value) -> Option<&str> {
-    match value {
-        Value::Text(s) | Value::Uuid(s) | Value::Timestamp(s) => Some(s),
-        _ => None,
-    }
+/// The mood API, called through the fake host.
+trait Call {
+    fn call(&self, method: &str, path: &str, query: &str, body: &Json) -> Reply;
 }
 
-fn matches(row: &Row, filter: &Filter) -> bool {
-    let Some(have) = column(row, &filter.field) else {
-        return false;
-    };
-    match (text(have), text(&filter.value)) {
-        (Some(a), Some(b)) => match filter.comparison {
-            Comparison::Eq => a == b,
-            Comparison::Ne => a != b,
-            Comparison::Lt => a < b,
-            Comparison::Le => a <= b,
-            Comparison::Gt => a > b,
-            Comparison::Ge => a >= b,
-        },
-        _ => false,
-    }
-}
-
-fn set(row: &mut Row, name: &str, value: Value) {
-    match row.iter_mut().find(|(n, _)| n == name) {
-        Some((_, v)) => *v = value,
-        None => row.push((name.to_owned(), value)),
-    }
-}
-
-impl Platform for Fake {
-    fn current_user(&self) -> Option<User> {
-        self.user.clone()
-    }
-
-    fn get(&self, collection: &str, id: &str) -> Result<Row, StorageError> {
-        self.count_call();
-        self.table(collection)
-            .borrow()
-            .iter()
-            .find(|r| text_of(r, "id").as_deref() == Some(id))
-            .cloned()
-            .ok_or(StorageError::NotFound)
-    }
-
-    fn delete(&self, collection: &str, id: &str) -> Result<(), StorageError> {
-        self.count_call();
-        let mut rows = self.table(collection).borrow_mut();
-        let before = rows.len();
-        rows.retain(|r| text_of(r, "id").as_deref() != Some(id));
-        if rows.len() == before {
-            return Err(StorageError::NotFound);
-        }
-        if collection == LOGS {
-            self.factors
-                .borrow_mut()
-                .retain(|f| text_of(f, "mood_log_id").as_deref() != Some(id));
-        }
-        Ok(())
-    }
-
-    fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError> {
-        self.queries.set(self.queries.get() + 1);
-        self.count_call();
-        let mut rows: Vec<Row> = self
-            .table(collection)
-            .borrow()
-            .iter()
-            .filter(|r| request.filters.iter().all(|f| matches(r, f)))
-            .cloned()
-            .collect();
-        let key = |r: &Row| (text_of(r, &request.order_by), text_of(r, "id"));
-        rows.sort_by_key(key);
-        if request.descending {
-            rows.reverse();
-        }
-        let start = match &request.cursor {
-            None => 0,
-            Some(c) => c.parse::<usize>().map_err(|_| StorageError::Invalid {
-                field: "cursor".into(),
-                message: "not a cursor".into(),
-            })?,
-        };
-        let limit = request.limit.min(100) as usize;
-        let end = (start + limit).min(rows.len());
-        let next_cursor = (end < rows.len()).then(|| end.to_string());
-        Ok(Page {
-            rows: rows
-                .get(start..end)
-                .map(<[Row]>::to_vec)
-                .unwrap_or_default(),
-            next_cursor,
-        })
-    }
-
-    fn children(
-        &self,
-        collection: &str,
-        field: &str,
-        parent_ids: &[String],
-    ) -> Result<Vec<Row>, StorageError> {
-        self.count_call();
-        assert!(
-            parent_ids.len() <= MAX_CHILDREN_PARENTS,
-            "the host takes at most {MAX_CHILDREN_PARENTS} parent ids"
-        );
-        let mut rows: Vec<Row> = self
-            .table(collection)
-            .borrow()
-            .iter()
-            .filter(|r| text_of(r, field).is_some_and(|parent| parent_ids.contains(&parent)))
-            .cloned()
-            .collect();
-        rows.sort_by_key(|r| (text_of(r, field), text_of(r, "id")));
-        Ok(rows)
-    }
-
-    fn aggregate(
-        &self,
-        _collection: &str,
-        request: AggregateRequest,
-    ) -> Result<Vec<AggregateRow>, StorageError> {
-        self.count_call();
-        let key = match request.grouping {
-            Grouping::None => "none",
-            Grouping::Day => "day",
-            Grouping::IsoWeek => "week",
-            Grouping::Weekday => "weekday",
-            Grouping::Hour => "hour",
-            Grouping::FieldValue => "field",
-        };
-        self.aggregate_requests.borrow_mut().push(request);
-        Ok(self
-            .aggregates
-            .borrow()
-            .get(key)
-            .cloned()
-            .unwrap_or_default())
-    }
-
-    fn batch(&self, writes: Vec<Write>) -> Result<Vec<Option<Row>>, StorageError> {
-        self.count_call();
-        self.batches.borrow_mut().push(writes.clone());
-        if let Some(error) = self.fail_batch.borrow().clone() {
-            return Err(error);
-        }
-        let mut logs = self.logs.borrow().clone();
-        let mut factors = self.factors.borrow().clone();
-        let mut out = Vec::new();
-        for write in writes {
-            match write {
-                Write::Insert(collection, mut row) => {
-                    if column(&row, "id").is_none() {
-                        row.insert(0, ("id".into(), Value::Uuid(self.id())));
-                    }
-                    if collection == LOGS {
-                        set(
-                            &mut row,
-                            "created_at",
-                            Value::Timestamp(format_instant(&self.now)),
-                        );
-                        logs.push(row.clone());
-                    } else {
-                        let parent = text_of(&row, "mood_log_id");
-                        if !logs.iter().any(|l| text_of(l, "id") == parent) {
-                            return Err(StorageError::NotFound);
-                        }
-                        factors.push(row.clone());
-                    }
-                    out.push(Some(row));
-                }
-                Write::Update(_, id, changes) => {
-                    let row = logs
-                        .iter_mut()
-                        .find(|r| text_of(r, "id").as_deref() == Some(id.as_str()))
-                        .ok_or(StorageError::NotFound)?;
-                    for (name, value) in changes {
-                        set(row, &name, value);
-                    }
-                    out.push(Some(row.clone()));
-                }
-                Write::Delete(_, id) => {
-                    factors.retain(|f| text_of(f, "id").as_deref() != Some(id.as_str()));
-                    out.push(None);
-                }
-            }
-        }
-        *self.logs.borrow_mut() = logs;
-        *self.factors.borrow_mut() = factors;
-        Ok(out)
-    }
-
-    fn sentiment(&self, text: &str) -> f32 {
-        if text.contains("great") {
-            0.624_9
-        } else {
-            -0.3
-        }
-    }
-
-    fn assess(&self, text: &str, source: &str) -> Result<CrisisOutcome, CrisisUnavailable> {
-        self.assessed
-            .borrow_mut()
-            .push((text.to_owned(), source.to_owned()));
-        self.crisis.borrow().clone()
-    }
-
-    fn now(&self) -> DateTime<Utc> {
-        self.now
-    }
-
-    fn new_id(&self) -> String {
-        self.id()
+impl Call for Fake {
+    fn call(&self, method: &str, path: &str, query: &str, body: &Json) -> Reply {
+        self.send(handle, &WORDING, method, path, query, body)
     }
 }
 
@@ -347,7 +53,7 @@ fn error_fields(reply: &Reply) -> Vec<String> {
 
 #[test]
 fn create_derives_local_time_and_writes_one_batch() {
-    let fake = Fake::new("America/New_York", false);
+    let fake = fake_host("America/New_York", false);
     let reply = fake.call(
         "POST",
         "/logs",
@@ -391,7 +97,7 @@ fn create_derives_local_time_and_writes_one_batch() {
 
 #[test]
 fn a_note_gets_sentiment_and_a_crisis_assessment() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     let body = create(&fake, &json!({"mood_score": 8, "note": "a great day"}));
     assert_eq!(body["note_sentiment"], 0.6249);
     assert_eq!(body["crisis"], Json::Null);
@@ -407,7 +113,7 @@ fn a_note_gets_sentiment_and_a_crisis_assessment() {
 
 #[test]
 fn a_triggered_assessment_flags_the_log_and_shows_resources() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     *fake.crisis.borrow_mut() = Ok(CrisisOutcome {
         severity: "imminent",
         triggered: true,
@@ -424,7 +130,7 @@ fn a_triggered_assessment_flags_the_log_and_shows_resources() {
 
 #[test]
 fn help_a_friend_shows_resources_without_flagging() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     *fake.crisis.borrow_mut() = Ok(CrisisOutcome {
         severity: "high",
         triggered: false,
@@ -445,19 +151,19 @@ fn help_a_friend_shows_resources_without_flagging() {
 
 #[test]
 fn a_failed_assessment_fails_safe() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     *fake.crisis.borrow_mut() = Err(CrisisUnavailable);
     let body = create(&fake, &json!({"mood_score": 3, "note": "bad day"}));
     assert_eq!(
         body["crisis"],
         json!({"status": "unavailable", "resources_url": "/api/v1/crisis/resources"})
     );
-    assert_eq!(fake.logs.borrow().len(), 1);
+    assert_eq!(fake.rows(LOGS).len(), 1);
 }
 
 #[test]
 fn invalid_bodies_write_nothing() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     let reply = fake.call(
         "POST",
         "/logs",
@@ -478,14 +184,17 @@ fn invalid_bodies_write_nothing() {
     );
     assert!(fake.batches.borrow().is_empty());
     assert!(fake.assessed.borrow().is_empty());
-    let not_json = handle(
-        &fake,
-        &Request {
-            method: "POST",
-            path: "/logs",
-            query: "",
-            body: b"{not json",
-        },
+    let not_json = mindflow_component_kit::answer(
+        handle(
+            &fake,
+            &Request {
+                method: "POST",
+                path: "/logs",
+                query: "",
+                body: b"{not json",
+            },
+        ),
+        &WORDING,
     );
     assert_eq!(not_json.status, 422);
     assert_eq!(error_fields(&not_json), ["body"]);
@@ -493,7 +202,7 @@ fn invalid_bodies_write_nothing() {
 
 #[test]
 fn storage_failures_become_problems() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     *fake.fail_batch.borrow_mut() = Some(StorageError::Unavailable);
     let reply = fake.call("POST", "/logs", "", &json!({"mood_score": 5}));
     assert_eq!(reply.status, 503);
@@ -533,7 +242,7 @@ fn storage_failures_become_problems() {
 
 #[test]
 fn listing_pages_newest_first_without_gaps_or_duplicates() {
-    let mut fake = Fake::new("UTC", false);
+    let mut fake = fake_host("UTC", false);
     let start = parse_instant("2026-11-01T00:00:00Z").expect("start");
     for i in 0..45 {
         fake.now = start + Duration::hours(i);
@@ -601,7 +310,7 @@ fn listing_pages_newest_first_without_gaps_or_duplicates() {
 
 #[test]
 fn reading_a_log_needs_a_well_formed_id_of_ones_own() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     let body = create(&fake, &json!({"mood_score": 5}));
     let id = body["id"].as_str().expect("id").to_owned();
     let reply = fake.call("GET", &format!("/logs/{id}"), "", &Json::Null);
@@ -636,7 +345,7 @@ fn reading_a_log_needs_a_well_formed_id_of_ones_own() {
 
 #[test]
 fn patch_recomputes_what_depends_on_a_changed_field() {
-    let fake = Fake::new("Europe/Dublin", false);
+    let fake = fake_host("Europe/Dublin", false);
     let body = create(
         &fake,
         &json!({"mood_score": 5, "note": "a great day", "energy_level": 3,
@@ -722,7 +431,7 @@ fn patch_recomputes_what_depends_on_a_changed_field() {
         .collect();
     assert_eq!(kinds, ["delete", "delete", "insert"]);
     drop(batches);
-    assert_eq!(fake.factors.borrow().len(), 1);
+    assert_eq!(fake.rows(FACTORS).len(), 1);
 
     // An empty patch writes nothing; a bad one names its field.
     let before = fake.batches.borrow().len();
@@ -742,7 +451,7 @@ fn patch_recomputes_what_depends_on_a_changed_field() {
 
 #[test]
 fn delete_removes_the_log_and_its_factors() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     let body = create(
         &fake,
         &json!({"mood_score": 5, "factors": [{"factor_type": "sleep"}]}),
@@ -751,7 +460,7 @@ fn delete_removes_the_log_and_its_factors() {
     let reply = fake.call("DELETE", &path, "", &Json::Null);
     assert_eq!(reply.status, 204);
     assert!(reply.body.is_empty());
-    assert!(fake.factors.borrow().is_empty());
+    assert!(fake.rows(FACTORS).is_empty());
     assert_eq!(fake.call("GET", &path, "", &Json::Null).status, 404);
     assert_eq!(fake.call("DELETE", &path, "", &Json::Null).status, 404);
     assert_eq!(
@@ -769,7 +478,7 @@ fn agg(group: Option<&str>, values: &[Option<f64>]) -> AggregateRow {
 
 #[test]
 fn stats_reports_every_weekday_and_part_of_the_day() {
-    let fake = Fake::new("Europe/Dublin", false);
+    let fake = fake_host("Europe/Dublin", false);
     // mood, energy, anxiety × count, mean, min, max, stddev.
     let full = [
         Some(4.0),
@@ -790,13 +499,14 @@ fn stats_reports_every_weekday_and_part_of_the_day() {
     ];
     fake.aggregates
         .borrow_mut()
-        .insert("none", vec![agg(None, &full)]);
+        .insert(Grouping::None, vec![agg(None, &full)]);
     fake.aggregates
         .borrow_mut()
-        .insert("weekday", vec![agg(Some("3"), &full)]);
-    fake.aggregates
-        .borrow_mut()
-        .insert("field", vec![agg(Some("evening"), &full), agg(None, &full)]);
+        .insert(Grouping::Weekday, vec![agg(Some("3"), &full)]);
+    fake.aggregates.borrow_mut().insert(
+        Grouping::FieldValue,
+        vec![agg(Some("evening"), &full), agg(None, &full)],
+    );
     let reply = fake.call("GET", "/stats", "from=2026-11-01T00:00:00Z", &Json::Null);
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body = reply.json_body();
@@ -835,7 +545,7 @@ fn stats_reports_every_weekday_and_part_of_the_day() {
 
 #[test]
 fn trends_fit_a_line_and_smooth_the_series() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     // Days 1..=10 of November, mood rising 0.3 a day, day 5 missing.
     let rows: Vec<AggregateRow> = (1..=10)
         .filter(|d| *d != 5)
@@ -848,7 +558,7 @@ fn trends_fit_a_line_and_smooth_the_series() {
         })
         .rev()
         .collect();
-    fake.aggregates.borrow_mut().insert("day", rows);
+    fake.aggregates.borrow_mut().insert(Grouping::Day, rows);
     let reply = fake.call(
         "GET",
         "/trends",
@@ -881,7 +591,7 @@ fn trends_fit_a_line_and_smooth_the_series() {
 
     // Weekly keys parse; two points are not enough for a direction.
     fake.aggregates.borrow_mut().insert(
-        "week",
+        Grouping::IsoWeek,
         vec![
             agg(Some("2026-W47"), &[Some(3.0), Some(5.0), None, None]),
             agg(Some("2026-W48"), &[Some(3.0), Some(3.0), None, None]),
@@ -917,7 +627,7 @@ fn trends_fit_a_line_and_smooth_the_series() {
 
 #[test]
 fn a_flat_or_falling_series_has_its_direction() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     let series = |step: f64| -> Vec<AggregateRow> {
         (1..=8)
             .map(|d| {
@@ -929,7 +639,9 @@ fn a_flat_or_falling_series_has_its_direction() {
             .collect()
     };
     for (step, direction) in [(0.05, "stable"), (-0.2, "declining"), (0.0, "stable")] {
-        fake.aggregates.borrow_mut().insert("day", series(step));
+        fake.aggregates
+            .borrow_mut()
+            .insert(Grouping::Day, series(step));
         let body = fake
             .call(
                 "GET",
@@ -944,7 +656,7 @@ fn a_flat_or_falling_series_has_its_direction() {
 
 #[test]
 fn factors_are_premium_only() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     let reply = fake.call("GET", "/factors", "", &Json::Null);
     assert_eq!(reply.status, 403);
     let body = reply.json_body();
@@ -954,7 +666,7 @@ fn factors_are_premium_only() {
 
 #[test]
 fn factor_analysis_compares_logs_with_and_without_each_factor() {
-    let mut fake = Fake::new("UTC", true);
+    let mut fake = fake_host("UTC", true);
     let start = parse_instant("2026-11-01T00:00:00Z").expect("start");
     for i in 0..12_i64 {
         fake.now = start + Duration::hours(i);
@@ -1007,7 +719,7 @@ fn factor_analysis_compares_logs_with_and_without_each_factor() {
 
 #[test]
 fn unknown_paths_and_methods_are_problems() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     for path in ["/", "", "/log", "/logs/a/b", "/stats/x", "/logs//"] {
         let reply = fake.call("GET", path, "", &Json::Null);
         assert_eq!(reply.status, 404, "{path}");
@@ -1038,10 +750,8 @@ fn unknown_paths_and_methods_are_problems() {
     }
     // A trailing slash is the same resource.
     assert_eq!(fake.call("GET", "/logs/", "", &Json::Null).status, 200);
-    let anonymous = Fake {
-        user: None,
-        ..Fake::new("UTC", false)
-    };
+    let mut anonymous = fake_host("UTC", false);
+    anonymous.user = None;
     assert_eq!(
         anonymous
             .call("POST", "/logs", "", &json!({"mood_score": 5}))
@@ -1052,7 +762,7 @@ fn unknown_paths_and_methods_are_problems() {
 
 #[test]
 fn listing_a_page_costs_two_storage_calls_whatever_its_size() {
-    let fake = Fake::new("UTC", false);
+    let fake = fake_host("UTC", false);
     for i in 0..120 {
         create(
             &fake,
@@ -1085,7 +795,7 @@ fn listing_a_page_costs_two_storage_calls_whatever_its_size() {
         );
     }
     let before = fake.storage_calls.get();
-    let any = fake.logs.borrow()[0].clone();
+    let any = fake.rows(LOGS)[0].clone();
     let id = text_of(&any, "id").expect("id");
     let reply = fake.call("GET", &format!("/logs/{id}"), "", &Json::Null);
     assert_eq!(reply.status, 200);
@@ -1098,7 +808,7 @@ fn listing_a_page_costs_two_storage_calls_whatever_its_size() {
 
 #[test]
 fn the_factor_analysis_reads_factors_a_hundred_logs_per_call() {
-    let fake = Fake::new("UTC", true);
+    let fake = fake_host("UTC", true);
     for i in 0..250 {
         create(
             &fake,
@@ -1111,4 +821,61 @@ fn the_factor_analysis_reads_factors_a_hundred_logs_per_call() {
     assert_eq!(reply.json_body()["analyzed_logs"], 250);
     // Three pages of logs, three calls for their factors.
     assert_eq!(fake.storage_calls.get() - before, 6);
+}
+
+#[test]
+fn storage_errors_map_to_statuses() {
+    let cases = [
+        (StorageError::NotFound, 404),
+        (
+            StorageError::Invalid {
+                field: "note".into(),
+                message: "too long".into(),
+            },
+            422,
+        ),
+        (StorageError::Conflict("x".into()), 409),
+        (StorageError::Unavailable, 503),
+        (StorageError::NotGranted("mood_logs".into()), 500),
+    ];
+    for (error, status) in cases {
+        assert_eq!(Problem::from(error).status, status);
+    }
+    let reply = Problem::from(StorageError::Invalid {
+        field: "note".into(),
+        message: "too long".into(),
+    })
+    .into_reply();
+    let body = reply.json_body();
+    assert_eq!(body["errors"][0]["field"], "note");
+    assert_eq!(body["type"], "urn:mindflow:problem:validation");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    let unavailable = Problem::from(StorageError::Unavailable).into_reply();
+    assert_eq!(unavailable.header("retry-after"), Some("1"));
+    // In the mood service's words.
+    let worded = |error| Problem::from(error).worded(&WORDING).detail;
+    assert_eq!(worded(StorageError::NotFound), "no such mood log");
+    assert_eq!(
+        worded(StorageError::NotGranted("mood_logs".into())),
+        "the mood service failed to handle the request"
+    );
+}
+
+#[test]
+fn premium_problem_names_the_tier() {
+    let fake = fake_host("UTC", false);
+    let reply = fake.call("GET", "/factors", "", &Json::Null);
+    let body = reply.json_body();
+    assert_eq!(reply.status, 403);
+    assert_eq!(body["type"], "urn:mindflow:problem:premium-required");
+    assert_eq!(body["required_tier"], "premium");
+    assert_eq!(body["title"], "Forbidden");
+    assert_eq!(body["status"], 403);
+    assert_eq!(
+        body["detail"],
+        "factor correlations are part of the premium tier"
+    );
 }

@@ -1,17 +1,22 @@
-//! The wasm32 glue: the Spin HTTP export, and [`Platform`] implemented with the
-//! `mindflow:platform` imports (bound by `wit-bindgen` from the `domain-imports` world; only
-//! the interfaces called here become imports of the component).
+//! The wasm32 glue (the component build only): [`Platform`] implemented with the
+//! `mindflow:platform` imports, bound by `wit-bindgen` from the `domain-imports` world, and
+//! the Spin HTTP request turned into a [`Request`] and a [`Reply`] into a response
+//! ([`serve`]). A component exports its handler with [`crate::export_http!`].
+//!
+//! Only the WIT functions a component's handlers really call become imports of the
+//! component: the handlers are generic over `P: Platform`, so [`Host`]'s other methods are
+//! never compiled into it (mood, which is not granted `crypto`, imports no crypto function).
 
 use chrono::{DateTime, Utc};
-use spin_sdk::http::{Method, Request, Response};
-use spin_sdk::http_component;
+use spin_sdk::http::{Method, Response};
 
-use crate::api;
-use crate::platform::{
-    AggregateFn, AggregateRequest, AggregateRow, Comparison, CrisisOutcome, CrisisResource,
-    CrisisUnavailable, Filter, Grouping, Page, PageRequest, Platform, Row, StorageError, User,
-    Value, Write,
+use crate::host::{CrisisOutcome, CrisisResource, CrisisUnavailable, CryptoError, Sealed, User};
+use crate::platform::Platform;
+use crate::storage::{
+    AggregateFn, AggregateRequest, AggregateRow, Comparison, Filter, Grouping, Page, PageRequest,
+    Row, StorageError, Value, Write,
 };
+use crate::{Problem, Reply, Request, Wording, answer};
 
 mod bindings {
     wit_bindgen::generate!({
@@ -21,26 +26,27 @@ mod bindings {
     });
 }
 
-use bindings::mindflow::platform::{context, crisis, ml, storage, types};
+use bindings::mindflow::platform::{context, crisis, crypto, ml, storage, types};
 
-const OPENAPI_JSON: &[u8] = include_bytes!("../openapi.json");
-/// The component's OpenAPI 3.1 fragment (paths relative to `/api/v1/mood`), read by the host
-/// from this custom section.
-#[unsafe(link_section = "mindflow:openapi")]
-#[used]
-static OPENAPI: [u8; OPENAPI_JSON.len()] = *include_bytes!("../openapi.json");
-
-#[http_component]
-fn handle(req: Request) -> Response {
-    let path = req
+/// Answers a Spin HTTP request with `handler`: the method, the path below `base_path` (Spin's
+/// `spin-path-info`, else the request's path without `base_path`), the query and the body
+/// become a [`Request`]; the [`Reply`], or the problem in the service's `wording`, becomes
+/// the response.
+pub fn serve(
+    request: &spin_sdk::http::Request,
+    base_path: &str,
+    wording: &Wording,
+    handler: impl FnOnce(&Host, &Request<'_>) -> Result<Reply, Problem>,
+) -> Response {
+    let path = request
         .header("spin-path-info")
         .and_then(|h| h.as_str())
         .map(str::to_owned)
         .unwrap_or_else(|| {
-            let full = req.path();
-            full.strip_prefix(api::BASE_PATH).unwrap_or(full).to_owned()
+            let full = request.path();
+            full.strip_prefix(base_path).unwrap_or(full).to_owned()
         });
-    let method = match req.method() {
+    let method = match request.method() {
         Method::Get => "GET",
         Method::Post => "POST",
         Method::Put => "PUT",
@@ -52,14 +58,17 @@ fn handle(req: Request) -> Response {
         Method::Trace => "TRACE",
         Method::Other(other) => other.as_str(),
     };
-    let reply = api::handle(
-        &Host,
-        &api::Request {
-            method,
-            path: &path,
-            query: req.query(),
-            body: req.body(),
-        },
+    let reply = answer(
+        handler(
+            &Host,
+            &Request {
+                method,
+                path: &path,
+                query: request.query(),
+                body: request.body(),
+            },
+        ),
+        wording,
     );
     let mut response = Response::builder();
     response.status(reply.status);
@@ -69,13 +78,61 @@ fn handle(req: Request) -> Response {
     response.body(reply.body).build()
 }
 
+/// Exports a domain service from its component crate (on `wasm32` only):
+///
+/// ```ignore
+/// #[cfg(target_arch = "wasm32")]
+/// mindflow_component_kit::export_http!(api::handle, api::BASE_PATH, api::WORDING);
+/// ```
+///
+/// `handler` is a function generic over the platform,
+/// `fn(&impl Platform, &Request<'_>) -> Result<Reply, Problem>`; the service is mounted at
+/// `base_path` and words its problems with `wording` ([`Wording`]). The macro emits the Spin
+/// `#[http_component]` export that calls it with [`Host`] and answers with [`serve`], and the
+/// component's `openapi.json` (next to its `Cargo.toml`) as the `mindflow:openapi` custom
+/// section the host reads. The component crate needs `spin-sdk` among its `wasm32`
+/// dependencies (Spin's macro names it).
+#[macro_export]
+macro_rules! export_http {
+    ($handler:path, $base_path:expr, $wording:expr $(,)?) => {
+        /// The component's OpenAPI 3.1 fragment (paths relative to where it is mounted), read
+        /// by the host from this custom section.
+        // SAFETY: `mindflow:openapi` is a custom section of the wasm file: its bytes are never
+        // loaded into linear memory or run, only read by the host from the file.
+        #[allow(unsafe_code)]
+        #[unsafe(link_section = "mindflow:openapi")]
+        #[used]
+        static MINDFLOW_OPENAPI: [u8; include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/openapi.json"
+        ))
+        .len()] = *include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"));
+
+        fn mindflow_serve(request: &::spin_sdk::http::Request) -> ::spin_sdk::http::Response {
+            $crate::wasm::serve(request, $base_path, &$wording, |host, request| {
+                $handler(host, request)
+            })
+        }
+
+        /// The wasi:http export. Spin's `#[http_component]` expands to an `export_name`
+        /// function and `unsafe` conversions of resource handles, all of Spin's own making.
+        #[allow(unsafe_code)]
+        mod component {
+            #[::spin_sdk::http_component]
+            fn handle(request: ::spin_sdk::http::Request) -> ::spin_sdk::http::Response {
+                super::mindflow_serve(&request)
+            }
+        }
+    };
+}
+
 /// The host, through the WIT imports.
-struct Host;
+#[derive(Debug, Clone, Copy)]
+pub struct Host;
 
 fn to_wit(value: Value) -> storage::Value {
     match value {
         Value::Null | Value::Other => storage::Value::Null,
-        Value::Bytes(b) => storage::Value::Bytes(b),
         Value::Bool(b) => storage::Value::Boolean(b),
         Value::Int(i) => storage::Value::Integer(i),
         Value::Float(f) => storage::Value::Float(f),
@@ -84,6 +141,7 @@ fn to_wit(value: Value) -> storage::Value {
         Value::Date(s) => storage::Value::Date(s),
         Value::Uuid(s) => storage::Value::Uuid(s),
         Value::Json(s) => storage::Value::Json(s),
+        Value::Bytes(b) => storage::Value::Bytes(b),
     }
 }
 
@@ -133,7 +191,7 @@ fn filter_to_wit(filter: Filter) -> storage::Filter {
     }
 }
 
-fn error_from_wit(error: storage::StorageError) -> StorageError {
+fn storage_error(error: storage::StorageError) -> StorageError {
     match error {
         storage::StorageError::NotGranted(c) => StorageError::NotGranted(c),
         storage::StorageError::NotFound => StorageError::NotFound,
@@ -143,6 +201,15 @@ fn error_from_wit(error: storage::StorageError) -> StorageError {
         },
         storage::StorageError::Conflict(c) => StorageError::Conflict(c),
         storage::StorageError::Unavailable => StorageError::Unavailable,
+    }
+}
+
+fn crypto_error(error: crypto::CryptoError) -> CryptoError {
+    match error {
+        crypto::CryptoError::NoUser => CryptoError::NoUser,
+        crypto::CryptoError::KeyDestroyed => CryptoError::KeyDestroyed,
+        crypto::CryptoError::Tampered => CryptoError::Tampered,
+        crypto::CryptoError::Unavailable => CryptoError::Unavailable,
     }
 }
 
@@ -165,14 +232,26 @@ impl Platform for Host {
         })
     }
 
+    fn insert(&self, collection: &str, row: Row) -> Result<Row, StorageError> {
+        storage::insert(collection, &row_to_wit(row))
+            .map(row_from_wit)
+            .map_err(storage_error)
+    }
+
     fn get(&self, collection: &str, id: &str) -> Result<Row, StorageError> {
         storage::get(collection, id)
             .map(row_from_wit)
-            .map_err(error_from_wit)
+            .map_err(storage_error)
+    }
+
+    fn update(&self, collection: &str, id: &str, changes: Row) -> Result<Row, StorageError> {
+        storage::update(collection, id, &row_to_wit(changes))
+            .map(row_from_wit)
+            .map_err(storage_error)
     }
 
     fn delete(&self, collection: &str, id: &str) -> Result<(), StorageError> {
-        storage::delete(collection, id).map_err(error_from_wit)
+        storage::delete(collection, id).map_err(storage_error)
     }
 
     fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError> {
@@ -188,7 +267,7 @@ impl Platform for Host {
                 rows: page.rows.into_iter().map(row_from_wit).collect(),
                 next_cursor: page.next_cursor,
             })
-            .map_err(error_from_wit)
+            .map_err(storage_error)
     }
 
     fn children(
@@ -199,7 +278,7 @@ impl Platform for Host {
     ) -> Result<Vec<Row>, StorageError> {
         storage::children(collection, field, parent_ids)
             .map(|rows| rows.into_iter().map(row_from_wit).collect())
-            .map_err(error_from_wit)
+            .map_err(storage_error)
     }
 
     fn aggregate(
@@ -242,7 +321,7 @@ impl Platform for Host {
                     })
                     .collect()
             })
-            .map_err(error_from_wit)
+            .map_err(storage_error)
     }
 
     fn batch(&self, writes: Vec<Write>) -> Result<Vec<Option<Row>>, StorageError> {
@@ -256,11 +335,51 @@ impl Platform for Host {
             .collect();
         storage::batch(&writes)
             .map(|rows| rows.into_iter().map(|r| r.map(row_from_wit)).collect())
-            .map_err(error_from_wit)
+            .map_err(storage_error)
+    }
+
+    fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<Sealed, CryptoError> {
+        crypto::seal(purpose, plaintext)
+            .map(|s| Sealed {
+                ciphertext: s.ciphertext,
+                nonce: s.nonce,
+            })
+            .map_err(crypto_error)
+    }
+
+    fn open(&self, purpose: &str, sealed: &Sealed) -> Result<Vec<u8>, CryptoError> {
+        let sealed = crypto::Sealed {
+            ciphertext: sealed.ciphertext.clone(),
+            nonce: sealed.nonce.clone(),
+        };
+        crypto::open(purpose, &sealed).map_err(crypto_error)
+    }
+
+    fn keyed_hash(&self, purpose: &str, data: &[u8]) -> Result<String, CryptoError> {
+        crypto::keyed_hash(purpose, data).map_err(crypto_error)
     }
 
     fn sentiment(&self, text: &str) -> f32 {
         ml::sentiment(text)
+    }
+
+    fn emotion(&self, text: &str) -> String {
+        match ml::classify_emotion(text).emotion {
+            ml::Emotion::Joy => "joy",
+            ml::Emotion::Sadness => "sadness",
+            ml::Emotion::Anger => "anger",
+            ml::Emotion::Fear => "fear",
+            ml::Emotion::Surprise => "surprise",
+            ml::Emotion::Disgust => "disgust",
+            ml::Emotion::Trust => "trust",
+            ml::Emotion::Anticipation => "anticipation",
+            ml::Emotion::Neutral => "neutral",
+        }
+        .to_owned()
+    }
+
+    fn topics(&self, text: &str, max: u32) -> Vec<String> {
+        ml::topics(text, max)
     }
 
     fn assess(&self, text: &str, source: &str) -> Result<CrisisOutcome, CrisisUnavailable> {
