@@ -14,6 +14,7 @@ pub mod engine;
 pub mod evaluate;
 pub mod matcher;
 pub mod normalize;
+pub mod severity;
 pub mod tables;
 
 pub use engine::{Assessment, Info, Input, MatchedRule, Severity, Signals, Subject, assess, info};

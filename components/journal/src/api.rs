@@ -37,10 +37,10 @@ pub const BASE_PATH: &str = "/api/v1/journal";
 pub const WORDING: Wording = Wording::new("journal", "no such journal entry");
 /// The `source` given to `crisis.assess`.
 pub const CRISIS_SOURCE: &str = "journal";
-/// The crypto purpose of an entry's text.
-pub const CONTENT_PURPOSE: &str = "journal";
+/// The crypto purpose of an entry's text (the host's GDPR export opens it under the same).
+pub const CONTENT_PURPOSE: &str = mindflow_component_kit::purpose::JOURNAL;
 /// The crypto purpose of the search terms' keyed hashes.
-pub const TERM_PURPOSE: &str = "journal-term";
+pub const TERM_PURPOSE: &str = mindflow_component_kit::purpose::JOURNAL_TERMS;
 /// How many topics `ml.topics` is asked for.
 pub const MAX_TOPICS: u32 = 5;
 /// The most entries one search request scans before answering with a cursor to continue.

@@ -35,6 +35,8 @@ pub mod validate;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+/// Names the host and the components agree on: crypto purposes, consent types.
+pub use mindflow_contract::{consent, purpose};
 pub use params::{Params, Range};
 pub use platform::Platform;
 pub use reply::{Problem, Reply, Wording, answer};
