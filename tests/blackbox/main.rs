@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod crisis;
+mod greeter;
 mod health;
 mod hotswap;
 mod journal;
