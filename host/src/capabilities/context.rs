@@ -7,8 +7,8 @@
 use wasmtime::component::Linker;
 
 use super::bindings::mindflow::platform::{context, types};
-use super::{CapabilityConfigs, CapabilityHost, Has, HostCapability, Install, View, view};
-use crate::manifest::{Capability, ComponentDecl};
+use super::{CapabilityHost, Has, HostCapability, View, view};
+use crate::manifest::Capability;
 
 /// `mindflow:platform/types`: the types the other interfaces share (no functions). Linked
 /// for every domain service.
@@ -17,15 +17,6 @@ pub struct SharedTypes;
 impl<T: CapabilityHost> HostCapability<T> for SharedTypes {
     fn grant(&self) -> Option<Capability> {
         None
-    }
-
-    fn prepare(
-        &self,
-        _decl: &ComponentDecl,
-        _install: &Install<'_>,
-        _configs: &mut CapabilityConfigs,
-    ) -> Result<(), String> {
-        Ok(())
     }
 
     fn link(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {
@@ -39,15 +30,6 @@ pub struct Context;
 impl<T: CapabilityHost> HostCapability<T> for Context {
     fn grant(&self) -> Option<Capability> {
         Some(Capability::Context)
-    }
-
-    fn prepare(
-        &self,
-        _decl: &ComponentDecl,
-        _install: &Install<'_>,
-        _configs: &mut CapabilityConfigs,
-    ) -> Result<(), String> {
-        Ok(())
     }
 
     fn link(&self, linker: &mut Linker<T>) -> wasmtime::Result<()> {

@@ -176,16 +176,19 @@ pub trait HostCapability<T: CapabilityHost>: Sync {
     fn grant(&self) -> Option<Capability>;
 
     /// Install: checks the component's configuration for this capability and adds what its
-    /// requests will share to `configs`.
+    /// requests will share to `configs`. A capability that needs nothing but the request's
+    /// context keeps this default.
     ///
     /// # Errors
     /// A message naming what is wrong; the install fails with it.
     fn prepare(
         &self,
-        decl: &ComponentDecl,
-        install: &Install<'_>,
-        configs: &mut CapabilityConfigs,
-    ) -> Result<(), String>;
+        _decl: &ComponentDecl,
+        _install: &Install<'_>,
+        _configs: &mut CapabilityConfigs,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 
     /// Adds the capability's imports to a component version's linker.
     ///
