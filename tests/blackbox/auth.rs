@@ -1337,3 +1337,37 @@ async fn the_openapi_document_lists_every_auth_endpoint() {
             .is_object()
     );
 }
+
+/// Token answers are never kept by a cache or a browser (RFC 6749 §5.1).
+#[tokio::test]
+async fn token_responses_are_not_cached() {
+    let server = server(Manifest::product(&[])).await;
+    let email = mindflow_tests::accounts::email("no-store");
+    let no_store = |response: &reqwest::Response| {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        assert_eq!(header("cache-control").as_deref(), Some("no-store"));
+        assert_eq!(header("pragma").as_deref(), Some("no-cache"));
+    };
+    let registered = server
+        .http
+        .post(server.url("/api/v1/auth/register"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    no_store(&registered);
+    let logged_in = login(&server, &email, PASSWORD).await;
+    assert_eq!(logged_in.status(), 200);
+    no_store(&logged_in);
+    let tokens: Value = logged_in.json().await.expect("json");
+    let refreshed = refresh(&server, str_of(&tokens, "refresh_token")).await;
+    assert_eq!(refreshed.status(), 200);
+    no_store(&refreshed);
+}

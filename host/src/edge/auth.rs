@@ -25,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -179,6 +179,20 @@ fn token_json(user: Value, access: &str, refresh_token: &str) -> Value {
     })
 }
 
+/// A response carrying tokens: never stored by a cache or a browser (RFC 6749 §5.1:
+/// `Cache-Control: no-store` and `Pragma: no-cache`).
+fn token_response(status: StatusCode, document: Value) -> Response {
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        ],
+        Json(document),
+    )
+        .into_response()
+}
+
 fn new_refresh_token<'a>(
     user_id: Uuid,
     family_id: Uuid,
@@ -226,7 +240,7 @@ async fn start_session(
     if let (Some((key, value)), Some(object)) = (extra, document.as_object_mut()) {
         object.insert(key.to_owned(), value);
     }
-    Ok((status, Json(document)).into_response())
+    Ok(token_response(status, document))
 }
 
 async fn hash_blocking(password: String) -> Result<String, ApiError> {
@@ -409,11 +423,10 @@ pub async fn refresh(
         .tokens
         .issue(user.id, &user.subscription_tier)
         .map_err(|_| ApiError::internal())?;
-    Ok((
+    Ok(token_response(
         StatusCode::OK,
-        Json(token_document(&user, &access, &next.token)),
-    )
-        .into_response())
+        token_document(&user, &access, &next.token),
+    ))
 }
 
 /// Ends the session of a refresh token (revokes its family). Always 204, whether or not the
