@@ -40,17 +40,49 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || o[0] >= 240)
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            // An address that carries an IPv4 address is as public as that address: mapped
+            // (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96 and the
+            // local-use 64:ff9b:1::/48) and 6to4 (2002:AABB:CCDD::/48) would otherwise reach
+            // loopback or private IPv4 hosts through a translator.
+            if let Some(v4) = embedded_ipv4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // Unique local fc00::/7, link-local fe80::/10, site-local fec0::/10.
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x2001 && s[1] == 0x0db8))
+                || (s[0] & 0xffc0) == 0xfec0
+                // Documentation 2001:db8::/32, Teredo 2001::/32 (an obfuscated IPv4 inside),
+                // benchmarking 2001:2::/48, ORCHID 2001:10::/28, discard-only 100::/64.
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x2001 && s[1] == 0)
+                || (s[0] == 0x2001 && s[1] == 2 && s[2] == 0)
+                || (s[0] == 0x2001 && (s[1] & 0xfff0) == 0x10)
+                || (s[0] == 0x100 && s[1] == 0 && s[2] == 0 && s[3] == 0))
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address carries by a transition scheme, if any.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    let s = v6.segments();
+    let o = v6.octets();
+    let last = std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    let low = std::net::Ipv4Addr::new(o[2], o[3], o[4], o[5]);
+    match s {
+        // IPv4-compatible (deprecated), but not :: and ::1 themselves.
+        [0, 0, 0, 0, 0, 0, _, _] if !v6.is_unspecified() && !v6.is_loopback() => Some(last),
+        // NAT64: the well-known prefix and the local-use one (the IPv4 in the last 32 bits).
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => Some(last),
+        // 6to4: 2002:AABB:CCDD::/48.
+        [0x2002, ..] => Some(low),
+        _ => None,
     }
 }
 
@@ -220,13 +252,34 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            // IPv4 inside IPv6: compatible, NAT64 (well-known and local-use), 6to4.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::c0a8:1",
+            "2002:7f00:1::1",
+            "2002:a00:1::",
+            // Site-local, Teredo, benchmarking, ORCHID, discard-only.
+            "fec0::1",
+            "2001::1",
+            "2001:2::1",
+            "2001:10::1",
+            "100::1",
         ] {
             assert!(
                 !is_public(ip.parse().expect("ip")),
                 "{ip} must not be public"
             );
         }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700::1111",
+            // Transition addresses of public IPv4 hosts stay reachable.
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(ip.parse().expect("ip")), "{ip} is public");
         }
     }
