@@ -237,22 +237,34 @@ impl ComponentRegistry {
             .ok_or_else(|| RegistryError::UnknownComponent(name.to_owned()))
     }
 
-    fn prepare(
+    /// Compiles (or loads from the cache) and prepares a version on the blocking pool:
+    /// compiling takes seconds, and an async worker thread must not stall on it while it
+    /// serves requests.
+    async fn prepare(
         &self,
         decl: &ComponentDecl,
         sha: &str,
-        bytes: &[u8],
+        bytes: Vec<u8>,
     ) -> Result<Prepared, RegistryError> {
-        let install = Install {
-            services: &self.services,
-            app_variables: &self.app_variables,
-        };
-        self.runtime
-            .prepare(decl, &install, sha, bytes)
-            .map_err(|source| RegistryError::Invalid {
-                name: decl.name.clone(),
-                source,
-            })
+        let runtime = self.runtime.clone();
+        let decl = decl.clone();
+        let name = decl.name.clone();
+        let vars = self.app_variables.clone();
+        let services = self.services.clone();
+        let sha = sha.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let install = Install {
+                services: &services,
+                app_variables: &vars,
+            };
+            runtime.prepare(&decl, &install, &sha, &bytes)
+        })
+        .await
+        .map_err(|e| RegistryError::Invalid {
+            name: name.clone(),
+            source: PrepareError::Invalid(e.to_string()),
+        })?
+        .map_err(|source| RegistryError::Invalid { name, source })
     }
 
     /// Validates, compiles, gates and stores a new version (not yet active). A version the
@@ -276,30 +288,7 @@ impl ComponentRegistry {
             });
         }
         let sha = sha256_hex(bytes);
-        let runtime = self.runtime.clone();
-        let prepared = {
-            let decl = decl.clone();
-            let vars = self.app_variables.clone();
-            let services = self.services.clone();
-            let sha = sha.clone();
-            let bytes = bytes.to_vec();
-            tokio::task::spawn_blocking(move || {
-                let install = Install {
-                    services: &services,
-                    app_variables: &vars,
-                };
-                runtime.prepare(&decl, &install, &sha, &bytes)
-            })
-            .await
-            .map_err(|e| RegistryError::Invalid {
-                name: name.to_owned(),
-                source: PrepareError::Invalid(e.to_string()),
-            })?
-            .map_err(|source| RegistryError::Invalid {
-                name: name.to_owned(),
-                source,
-            })?
-        };
+        let prepared = self.prepare(decl, &sha, bytes.to_vec()).await?;
         let current = self.get(name);
         let report = {
             let kind = decl.grants.kind;
@@ -429,7 +418,7 @@ impl ComponentRegistry {
             .component_bytes(id)
             .await?
             .ok_or_else(|| RegistryError::NoPrevious(name.to_owned()))?;
-        let prepared = self.prepare(decl, &record.sha256, &bytes)?;
+        let prepared = self.prepare(decl, &record.sha256, bytes).await?;
         let previous = self
             .db
             .activate_component_version(name, id, action, &actor.label)
@@ -488,7 +477,7 @@ impl ComponentRegistry {
             .component_bytes(record.id)
             .await?
             .ok_or_else(|| RegistryError::NoPrevious(name.to_owned()))?;
-        let prepared = self.prepare(decl, &record.sha256, &bytes)?;
+        let prepared = self.prepare(decl, &record.sha256, bytes).await?;
         tracing::info!(component = %name, version = %record.version, "loaded the active version");
         self.swap(name, record, prepared);
         Ok(())
