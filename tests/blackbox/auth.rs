@@ -1371,3 +1371,76 @@ async fn token_responses_are_not_cached() {
     assert_eq!(refreshed.status(), 200);
     no_store(&refreshed);
 }
+
+/// Deleting an account that fails part-way keeps the person's data readable: the data key is
+/// destroyed with the account, never before it.
+#[tokio::test]
+async fn a_failed_account_deletion_keeps_the_data_readable() {
+    use mindflow_tests::database::Db;
+
+    let server = server(Manifest::product(&["journal"])).await;
+    let session = register(&server, "staying@example.com")
+        .await
+        .expect("register");
+    let access = str_of(&session, "access_token").to_owned();
+    let created: Value = server
+        .http
+        .post(server.url("/api/v1/journal/entries"))
+        .bearer_auth(&access)
+        .json(&json!({"content": "a page I want to keep"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let entry = str_of(&created, "id").to_owned();
+
+    // The database refuses to delete users from now on.
+    let mut db = Db::open(&server).await;
+    match mindflow_tests::backend() {
+        mindflow_tests::Backend::Sqlite => {
+            db.exec(
+                "CREATE TRIGGER refuse_user_delete BEFORE DELETE ON users \
+                 BEGIN SELECT RAISE(ABORT, 'deletion refused by the test'); END",
+                &[],
+            )
+            .await;
+        }
+        mindflow_tests::Backend::Postgres => {
+            db.exec(
+                "CREATE FUNCTION refuse_user_delete() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'deletion refused by the test'; END $$",
+                &[],
+            )
+            .await;
+            db.exec(
+                "CREATE TRIGGER refuse_user_delete BEFORE DELETE ON users \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_user_delete()",
+                &[],
+            )
+            .await;
+        }
+    }
+    let deleted = server
+        .http
+        .delete(server.url("/api/v1/auth/account"))
+        .bearer_auth(&access)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .expect("delete");
+    assert!(deleted.status().is_server_error(), "{}", deleted.status());
+
+    // The account is still there, and so is everything it wrote, readable.
+    let read = server
+        .http
+        .get(server.url(&format!("/api/v1/journal/entries/{entry}")))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(read.status(), 200);
+    let read: Value = read.json().await.expect("json");
+    assert_eq!(read["content"], "a page I want to keep");
+}

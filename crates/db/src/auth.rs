@@ -538,6 +538,13 @@ impl Database {
             &[Param::Text(attempts_key.into())],
         )
         .await?;
+        // The wrapped data key, with the account or not at all (the foreign key would cascade;
+        // saying it here keeps the shredding visible).
+        tx.execute(
+            "DELETE FROM user_data_keys WHERE user_id = $1",
+            &[Param::Uuid(user_id)],
+        )
+        .await?;
         let deleted = tx
             .execute("DELETE FROM users WHERE id = $1", &[Param::Uuid(user_id)])
             .await?;

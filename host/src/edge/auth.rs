@@ -758,16 +758,19 @@ pub async fn delete_account(
             return Err(ApiError::forbidden("the password is wrong"));
         }
     }
-    state.services.keys.shred(user.id).await.map_err(|error| {
-        tracing::error!(user_id = %user.id, %error, "cannot shred the data key: the account is kept");
-        ApiError::unavailable("the key store is unavailable; nothing was deleted")
-    })?;
+    // The wrapped data key goes in the same transaction as the account (crypto-shredding
+    // whatever a backup or a straggling row still holds of the user's sealed data); a
+    // deletion that fails leaves both, so nothing becomes unreadable while the account stays.
     let deleted = state
         .db
         .delete_account(user.id, &user.email, &throttle::account_key(&user.email))
         .await;
     state.callers.forget(user.id);
     deleted?;
+    // Only now forget any unwrapped copy the key service holds.
+    if let Err(error) = state.services.keys.shred(user.id).await {
+        tracing::warn!(user_id = %user.id, %error, "cannot confirm the data key is gone after the account was deleted");
+    }
     if let Err(error) = state
         .db
         .audit(
