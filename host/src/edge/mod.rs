@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use tower_http::trace::TraceLayer;
 
 use crate::capabilities::HostServices;
@@ -53,56 +53,122 @@ pub struct AppState {
     pub trusted_proxies: Arc<client::TrustedProxies>,
 }
 
+/// The host's own routes, added and listed together: the list is what the OpenAPI document
+/// is held to (`openapi::tests`), so a route cannot be served without being documented.
+struct HostRoutes {
+    router: Router<AppState>,
+    listed: Vec<(&'static str, &'static str)>,
+}
+
+impl HostRoutes {
+    /// Serves `method` at `path` with `route` (whose method must be `method`).
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        route: MethodRouter<AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, route);
+        self.listed.push((method, path));
+        self
+    }
+}
+
+/// Every host route (health, documentation, auth, crisis, admin, users); anything else goes
+/// to the components.
+fn host_routes() -> HostRoutes {
+    use axum::routing::{delete, patch, put};
+    HostRoutes {
+        router: Router::new(),
+        listed: Vec::new(),
+    }
+    .add("GET", "/healthz", get(health::live))
+    .add("GET", "/readyz", get(health::ready))
+    .add("GET", "/api/v1/openapi.json", get(openapi::document))
+    .add("POST", "/api/v1/auth/register", post(auth::register))
+    .add("POST", "/api/v1/auth/login", post(auth::login))
+    .add("POST", "/api/v1/auth/refresh", post(auth::refresh))
+    .add("POST", "/api/v1/auth/logout", post(auth::logout))
+    .add("POST", "/api/v1/auth/oauth/{provider}", post(auth::oauth))
+    .add(
+        "POST",
+        "/api/v1/auth/forgot-password",
+        post(auth::forgot_password),
+    )
+    .add(
+        "POST",
+        "/api/v1/auth/reset-password",
+        post(auth::reset_password),
+    )
+    .add(
+        "DELETE",
+        "/api/v1/auth/account",
+        delete(auth::delete_account),
+    )
+    .add("GET", "/api/v1/crisis/resources", get(crisis::resources))
+    .add("POST", "/api/v1/crisis/check", post(crisis::check))
+    .add(
+        "GET",
+        "/api/v1/crisis/safety-plan",
+        get(crisis::get_safety_plan),
+    )
+    .add(
+        "PUT",
+        "/api/v1/crisis/safety-plan",
+        put(crisis::put_safety_plan),
+    )
+    .add("GET", "/api/v1/admin/components", get(admin::list))
+    .add(
+        "POST",
+        "/api/v1/admin/components/{name}/versions",
+        post(admin::upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_UPLOAD)),
+    )
+    .add(
+        "POST",
+        "/api/v1/admin/components/{name}/activate",
+        post(admin::activate),
+    )
+    .add(
+        "POST",
+        "/api/v1/admin/components/{name}/rollback",
+        post(admin::rollback),
+    )
+    .add("GET", "/api/v1/admin/audit", get(admin::audit))
+    .add(
+        "PUT",
+        "/api/v1/admin/users/{id}/subscription",
+        put(users::set_subscription),
+    )
+    .add("GET", "/api/v1/users/me", get(users::get_me))
+    .add("PATCH", "/api/v1/users/me", patch(users::patch_me))
+    .add(
+        "GET",
+        "/api/v1/users/me/consents",
+        get(users::list_consents),
+    )
+    .add(
+        "PUT",
+        "/api/v1/users/me/consents/{consent_type}",
+        put(users::put_consent),
+    )
+    .add("GET", "/api/v1/users/me/export", get(users::export))
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let admin = Router::new()
-        .route("/components", get(admin::list))
-        .route(
-            "/components/{name}/versions",
-            post(admin::upload).layer(DefaultBodyLimit::max(MAX_COMPONENT_UPLOAD)),
-        )
-        .route("/components/{name}/activate", post(admin::activate))
-        .route("/components/{name}/rollback", post(admin::rollback))
-        .route("/audit", get(admin::audit))
-        .route(
-            "/users/{id}/subscription",
-            axum::routing::put(users::set_subscription),
-        );
-    let users = Router::new()
-        .route("/me", get(users::get_me).patch(users::patch_me))
-        .route("/me/consents", get(users::list_consents))
-        .route(
-            "/me/consents/{consent_type}",
-            axum::routing::put(users::put_consent),
-        )
-        .route("/me/export", get(users::export));
-    let auth = Router::new()
-        .route("/register", post(auth::register))
-        .route("/login", post(auth::login))
-        .route("/refresh", post(auth::refresh))
-        .route("/logout", post(auth::logout))
-        .route("/oauth/{provider}", post(auth::oauth))
-        .route("/forgot-password", post(auth::forgot_password))
-        .route("/reset-password", post(auth::reset_password))
-        .route("/account", axum::routing::delete(auth::delete_account));
-    Router::new()
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .nest("/api/v1/auth", auth)
-        .route("/api/v1/crisis/resources", get(crisis::resources))
-        .route("/api/v1/crisis/check", post(crisis::check))
-        .route(
-            "/api/v1/crisis/safety-plan",
-            get(crisis::get_safety_plan).put(crisis::put_safety_plan),
-        )
-        .nest("/api/v1/admin", admin)
-        .nest("/api/v1/users", users)
+    host_routes()
+        .router
         .fallback(dispatch::to_component)
         .layer(axum::Extension(state.trusted_proxies.clone()))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The method and path of every host route, for the document's completeness test.
+#[cfg(test)]
+pub(crate) fn host_route_list() -> Vec<(&'static str, &'static str)> {
+    host_routes().listed
 }
 
 /// `GET /bench/native`: the dispatch benchmark's native twin of `hello-spin` (same JSON),

@@ -29,6 +29,34 @@ fn host_document() -> Value {
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "The process is up."}}}},
             "/readyz": {"get": {"summary": "Readiness", "operationId": "readyz", "responses": {"200": {"description": "Database reachable and components loaded."}, "503": problem_response("Not ready.")}}},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
+            "/api/v1/crisis/resources": {"get": {
+                "summary": "Crisis services for a country and language", "operationId": "crisisResources",
+                "description": "Hotlines, text lines and emergency numbers, ordered by priority: the country's own (in the language when one speaks it) and the international ones. Without `country`/`language` the caller's locale is used when an access token is given. No account needed: a person in crisis is never asked to sign in first.",
+                "parameters": [
+                    {"name": "country", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[A-Za-z]{2}$"}},
+                    {"name": "language", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[A-Za-z]{2,3}$"}}
+                ],
+                "responses": {"200": {"description": "The services.", "content": {"application/json": {"schema": {"type": "object"}}}}, "422": problem_response("Malformed country or language."), "503": problem_response("The database is unavailable.")}
+            }},
+            "/api/v1/crisis/check": {"post": {
+                "summary": "A structured self-check (the C-SSRS screener's questions)", "operationId": "crisisCheck",
+                "description": "Maps the answers to a severity and the resources to show; at or above the deployment's threshold a crisis event is recorded (never the answers' text). A screen, never a diagnosis.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["wish_to_be_dead", "suicidal_thoughts", "behavior"], "properties": {
+                    "wish_to_be_dead": {"type": "boolean"}, "suicidal_thoughts": {"type": "boolean"}, "method": {"type": "boolean"}, "intent": {"type": "boolean"}, "plan": {"type": "boolean"}, "behavior": {"type": "boolean"}, "behavior_past_3_months": {"type": "boolean"}
+                }}}}},
+                "responses": {"200": {"description": "Severity, message and resources.", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": problem_response("No valid access token."), "422": problem_response("Missing, unknown or inconsistent answers.")}
+            }},
+            "/api/v1/crisis/safety-plan": {
+                "get": {
+                    "summary": "The caller's safety plan", "operationId": "getSafetyPlan",
+                    "responses": {"200": {"description": "The plan (stored sealed under the caller's key).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SafetyPlan"}}}}, "401": problem_response("No valid access token."), "404": problem_response("No plan yet.")}
+                },
+                "put": {
+                    "summary": "Replace the caller's safety plan", "operationId": "putSafetyPlan",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SafetyPlan"}}}},
+                    "responses": {"200": {"description": "The stored plan.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SafetyPlan"}}}}, "401": problem_response("No valid access token."), "422": problem_response("Invalid sections.")}
+                }
+            },
             "/api/v1/auth/register": {"post": {
                 "summary": "Register with email and password", "operationId": "register",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {"email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 10}, "display_name": {"type": "string", "maxLength": 100}}}}}},
@@ -103,6 +131,16 @@ fn host_document() -> Value {
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": {
+                "SafetyPlan": {"type": "object", "description": "The Stanley–Brown safety plan's six sections and reasons for living.", "additionalProperties": false, "properties": {
+                    "warning_signs": {"type": "array", "items": {"type": "string"}},
+                    "internal_coping_strategies": {"type": "array", "items": {"type": "string"}},
+                    "social_distractions": {"type": "array", "items": {"$ref": "#/components/schemas/SafetyPlanContact"}},
+                    "people_to_ask_for_help": {"type": "array", "items": {"$ref": "#/components/schemas/SafetyPlanContact"}},
+                    "professionals_and_agencies": {"type": "array", "items": {"$ref": "#/components/schemas/SafetyPlanContact"}},
+                    "making_environment_safe": {"type": "array", "items": {"type": "string"}},
+                    "reasons_for_living": {"type": "array", "items": {"type": "string"}}
+                }},
+                "SafetyPlanContact": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "phone": {"type": "string"}}},
                 "Problem": {"type": "object", "description": "RFC 9457 problem details.", "required": ["type", "title", "status"], "properties": {
                     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
                     "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}
@@ -182,7 +220,32 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::mount;
+    use super::{host_document, mount};
+
+    /// Every route the host serves itself is in the document, with its method.
+    #[test]
+    fn every_host_route_is_documented() {
+        let mut document = host_document();
+        if let (Some(Value::Object(paths)), Value::Object(users)) = (
+            document.get_mut("paths"),
+            crate::edge::users::openapi_paths(),
+        ) {
+            paths.extend(users);
+        }
+        let routes = crate::edge::host_route_list();
+        assert!(routes.len() > 20, "{routes:?}");
+        let missing: Vec<_> = routes
+            .iter()
+            .filter(|(method, path)| {
+                document["paths"][*path]
+                    .get(method.to_ascii_lowercase())
+                    .is_none()
+            })
+            .collect();
+        assert!(missing.is_empty(), "undocumented host routes: {missing:?}");
+    }
+
+    use serde_json::Value;
 
     #[test]
     fn mounts_relative_paths_under_the_route() {
