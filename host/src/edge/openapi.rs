@@ -220,6 +220,8 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::{host_document, mount};
 
     /// Every route the host serves itself is in the document, with its method.
@@ -244,8 +246,6 @@ mod tests {
             .collect();
         assert!(missing.is_empty(), "undocumented host routes: {missing:?}");
     }
-
-    use serde_json::Value;
 
     #[test]
     fn mounts_relative_paths_under_the_route() {
