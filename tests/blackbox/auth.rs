@@ -1444,3 +1444,28 @@ async fn a_failed_account_deletion_keeps_the_data_readable() {
     let read: Value = read.json().await.expect("json");
     assert_eq!(read["content"], "a page I want to keep");
 }
+
+/// Account deletion reads its body as JSON only when it says it is JSON.
+#[tokio::test]
+async fn account_deletion_refuses_a_body_not_sent_as_json() {
+    let server = server(Manifest::product(&[])).await;
+    let session = register(&server, "plain@example.com")
+        .await
+        .expect("register");
+    let access = str_of(&session, "access_token").to_owned();
+    let refused = server
+        .http
+        .delete(server.url("/api/v1/auth/account"))
+        .bearer_auth(&access)
+        .header("content-type", "text/plain")
+        .body(json!({"password": PASSWORD}).to_string())
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(refused.status(), 415);
+    assert_eq!(
+        probe(&server, &access).await,
+        403,
+        "the account is still there"
+    );
+}

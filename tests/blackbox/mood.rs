@@ -786,3 +786,38 @@ async fn unknown_paths_wrong_methods_and_anonymous_callers_get_problems() {
     }
     assert!(document["components"]["schemas"].get("MoodLog").is_some());
 }
+
+/// A body that does not say it is JSON is refused with 415, as on the host's own endpoints,
+/// and nothing is written.
+#[tokio::test]
+async fn a_body_not_sent_as_json_is_unsupported() {
+    let server = server(Manifest::product(&["mood"])).await;
+    let (token, _) = user(&server, "plain-text").await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = server
+            .http
+            .post(server.url("/api/v1/mood/logs"))
+            .bearer_auth(&token)
+            .body(r#"{"mood_score": 5}"#);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("post");
+        assert_eq!(response.status(), 415, "{content_type:?}");
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+    }
+    let list = get(&server, "/api/v1/mood/logs", &token).await;
+    assert_eq!(list.body["items"], json!([]));
+    // Sent as JSON, the same body is a log.
+    post_log(&server, &token, json!({"mood_score": 5})).await;
+}

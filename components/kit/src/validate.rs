@@ -28,6 +28,32 @@ pub fn object(body: &[u8]) -> Result<Map<String, Value>, Vec<FieldError>> {
     }
 }
 
+/// A body must say it is JSON (`application/json`, or a `+json` type such as
+/// `application/merge-patch+json`), as the host's own endpoints require: text sent as
+/// `text/plain` or a form is not read as JSON on a guess.
+///
+/// # Errors
+/// 415 for a non-empty body without a JSON content type.
+pub fn json_content_type(content_type: Option<&str>, body: &[u8]) -> Result<(), crate::Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let essence = content_type
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(essence) if essence.starts_with("application/") && essence.ends_with("+json") => {
+            Ok(())
+        }
+        _ => Err(crate::Problem::new(
+            415,
+            "unsupported-media-type",
+            "the body must be JSON, sent with `Content-Type: application/json`",
+        )),
+    }
+}
+
 /// Records a problem and keeps going: the value, or `None` with the problem in `errors`.
 pub fn keep<T>(result: Result<T, FieldError>, errors: &mut Vec<FieldError>) -> Option<T> {
     result.map_err(|e| errors.push(e)).ok()
@@ -47,6 +73,30 @@ pub fn uuid(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_must_say_it_is_json() {
+        let body = br#"{"mood_score": 5}"#;
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ] {
+            assert!(json_content_type(Some(ok), body).is_ok(), "{ok}");
+        }
+        for refused in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let problem = json_content_type(refused, body).expect_err("refused");
+            assert_eq!(problem.status, 415, "{refused:?}");
+        }
+        // No body, nothing to say.
+        assert!(json_content_type(None, b"").is_ok());
+        assert!(json_content_type(Some("text/plain"), b"  ").is_ok());
+    }
 
     #[test]
     fn bodies_must_be_json_objects() {

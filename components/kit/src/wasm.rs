@@ -58,16 +58,19 @@ pub fn serve(
         Method::Trace => "TRACE",
         Method::Other(other) => other.as_str(),
     };
+    let content_type = request.header("content-type").and_then(|h| h.as_str());
     let reply = answer(
-        handler(
-            &Host,
-            &Request {
-                method,
-                path: &path,
-                query: request.query(),
-                body: request.body(),
-            },
-        ),
+        crate::validate::json_content_type(content_type, request.body()).and_then(|()| {
+            handler(
+                &Host,
+                &Request {
+                    method,
+                    path: &path,
+                    query: request.query(),
+                    body: request.body(),
+                },
+            )
+        }),
         wording,
     );
     let mut response = Response::builder();

@@ -145,6 +145,20 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::new(e.status(), "invalid-body", e.body_text()))
 }
 
+/// Whether the request says its body is JSON (`application/json` or a `+json` type), as
+/// axum's `Json` extractor requires for the other endpoints.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| {
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        })
+}
+
 fn refresh_refused() -> ApiError {
     ApiError::unauthorized("the refresh token is invalid, expired or revoked")
 }
@@ -720,10 +734,17 @@ pub async fn delete_account(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     client: ClientInfo,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     let body: DeleteAccountBody = if body.iter().all(u8::is_ascii_whitespace) {
         DeleteAccountBody::default()
+    } else if !is_json(&headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "the body must be JSON, sent with `Content-Type: application/json`",
+        ));
     } else {
         serde_json::from_slice(&body).map_err(|e| {
             let status = if e.is_data() {
