@@ -18,7 +18,7 @@ use mindflow_component_kit::analysis::{self, CrisisView};
 use mindflow_component_kit::handlers;
 use mindflow_component_kit::host::Sealed;
 use mindflow_component_kit::storage::{
-    Comparison, Filter, PageRequest, Row, Value, bytes_of, column, text_of,
+    Comparison, Filter, PageRequest, Row, StorageError, Value, bytes_of, column, text_of,
 };
 use mindflow_component_kit::{FieldError, Params, Platform, Problem, Reply, Request, Wording};
 use serde_json::{Map, Value as Json, json};
@@ -167,9 +167,33 @@ fn derived_columns(p: &impl Platform, content: &str) -> Result<Row, Problem> {
 // ---------------------------------------------------------------------------------------
 // Entries.
 
+/// A `prompt_id` must name a journaling prompt of the content library.
+///
+/// # Errors
+/// 422 naming `prompt_id` when it names nothing, or content that is not a prompt.
+fn check_prompt(p: &impl Platform, prompt_id: Option<&String>) -> Result<(), Problem> {
+    let Some(id) = prompt_id else {
+        return Ok(());
+    };
+    let is_prompt = match p.get(CONTENT, id) {
+        Ok(row) => text_of(&row, "content_type").as_deref() == Some(PROMPT_CONTENT_TYPE),
+        Err(StorageError::NotFound) => false,
+        Err(other) => return Err(other.into()),
+    };
+    if is_prompt {
+        Ok(())
+    } else {
+        Err(Problem::invalid(
+            "prompt_id",
+            "names no journaling prompt (see GET /prompts)",
+        ))
+    }
+}
+
 /// `POST /entries`.
 fn create(p: &impl Platform, body: &[u8]) -> Result<Reply, Problem> {
     let input = validate::parse_new(body)?;
+    check_prompt(p, input.prompt_id.as_ref())?;
     let crisis = CrisisView::assess(p, &input.content, CRISIS_SOURCE);
     let mut row: Row = vec![
         ("entry_type".into(), Value::Text(input.entry_type.clone())),
@@ -325,6 +349,9 @@ fn update(p: &impl Platform, raw_id: &str, body: &[u8]) -> Result<Reply, Problem
     let id = WORDING.row_id(raw_id)?;
     p.get(ENTRIES, &id)?;
     let patch = validate::parse_patch(body)?;
+    if let Some(prompt) = &patch.prompt_id {
+        check_prompt(p, prompt.as_ref())?;
+    }
     let mut changes: Row = Vec::new();
     if let Some(kind) = &patch.entry_type {
         changes.push(("entry_type".into(), Value::Text(kind.clone())));

@@ -476,23 +476,25 @@ fn crisis_language_shows_resources_and_a_failed_assessment_fails_safe() {
     );
 }
 
+/// A row of the content library.
+fn prompt(title: &str, kind: &str, active: bool) -> Vec<(String, Value)> {
+    vec![
+        ("title".to_owned(), Value::Text(title.into())),
+        ("description".to_owned(), Value::Null),
+        ("content_type".to_owned(), Value::Text(kind.into())),
+        ("content_body".to_owned(), Value::Text(format!("{title}?"))),
+        ("difficulty".to_owned(), Value::Text("easy".into())),
+        (
+            "target_moods".to_owned(),
+            Value::Json(r#"["sad","anxious"]"#.into()),
+        ),
+        ("is_active".to_owned(), Value::Bool(active)),
+    ]
+}
+
 #[test]
 fn prompts_come_from_the_content_library() {
     let mut host = journal_host();
-    let prompt = |title: &str, kind: &str, active: bool| {
-        vec![
-            ("title".to_owned(), Value::Text(title.into())),
-            ("description".to_owned(), Value::Null),
-            ("content_type".to_owned(), Value::Text(kind.into())),
-            ("content_body".to_owned(), Value::Text(format!("{title}?"))),
-            ("difficulty".to_owned(), Value::Text("easy".into())),
-            (
-                "target_moods".to_owned(),
-                Value::Json(r#"["sad","anxious"]"#.into()),
-            ),
-            ("is_active".to_owned(), Value::Bool(active)),
-        ]
-    };
     host.seed(
         CONTENT,
         prompt("What went well?", PROMPT_CONTENT_TYPE, true),
@@ -519,6 +521,53 @@ fn prompts_come_from_the_content_library() {
         &json!({"content": "The sun came out.", "entry_type": "prompted", "prompt_id": id}),
     );
     assert_eq!(answered["prompt_id"], id);
+}
+
+#[test]
+fn a_prompt_id_must_name_a_journaling_prompt() {
+    let mut host = journal_host();
+    host.seed(
+        CONTENT,
+        prompt("What went well?", PROMPT_CONTENT_TYPE, true),
+    );
+    host.seed(CONTENT, prompt("Box breathing", "breathing", true));
+    let reply = call(&host, "GET", "/prompts", "", &Json::Null);
+    let prompt_id = items(&reply)[0]["id"].clone();
+    let breathing = host
+        .rows(CONTENT)
+        .into_iter()
+        .find(|row| text_of(row, "content_type").as_deref() == Some("breathing"))
+        .and_then(|row| text_of(&row, "id"))
+        .expect("the breathing exercise");
+    for wrong in [
+        json!("5f0c2a52-3c6e-4cf1-9d9a-2f1b0c7e8d11"),
+        json!(breathing),
+    ] {
+        let reply = call(
+            &host,
+            "POST",
+            "/entries",
+            "",
+            &json!({"content": "ok", "prompt_id": wrong}),
+        );
+        assert_eq!(reply.status, 422, "{}", reply.body);
+        assert_eq!(error_fields(&reply), ["prompt_id"]);
+    }
+    assert!(host.rows(ENTRIES).is_empty(), "nothing written");
+    let entry = write(
+        &mut host,
+        &json!({"content": "The sun came out.", "prompt_id": prompt_id}),
+    );
+    let path = format!("/entries/{}", entry["id"].as_str().expect("id"));
+    let reply = call(
+        &host,
+        "PATCH",
+        &path,
+        "",
+        &json!({"prompt_id": "5f0c2a52-3c6e-4cf1-9d9a-2f1b0c7e8d11"}),
+    );
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(error_fields(&reply), ["prompt_id"]);
 }
 
 #[test]
