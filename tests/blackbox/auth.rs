@@ -1469,3 +1469,26 @@ async fn account_deletion_refuses_a_body_not_sent_as_json() {
         "the account is still there"
     );
 }
+
+/// A refresh token that names no session is refused without waiting for SQLite's write lock:
+/// a flood of garbage tokens cannot serialise every write behind it.
+#[tokio::test]
+async fn an_unknown_refresh_token_never_waits_for_the_write_lock() {
+    if mindflow_tests::backend() != mindflow_tests::Backend::Sqlite {
+        // PostgreSQL's transactions take no database-wide write lock.
+        return;
+    }
+    let server = server(Manifest::product(&[])).await;
+    // Somebody else holds the write lock for the whole request.
+    let mut db = mindflow_tests::database::Db::open(&server).await;
+    db.exec("BEGIN IMMEDIATE", &[]).await;
+    let started = Instant::now();
+    let response = refresh(&server, &"x".repeat(43)).await;
+    let elapsed = started.elapsed();
+    db.exec("ROLLBACK", &[]).await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "the refusal waited {elapsed:?} for the write lock"
+    );
+}

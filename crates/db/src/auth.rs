@@ -617,3 +617,25 @@ mod tests {
         assert_eq!(ip_placeholder(Backend::Postgres, 8), "CAST($8 AS INET)");
     }
 }
+
+impl Database {
+    /// The refresh token with this hash, read without a transaction or a lock: a refresh looks
+    /// its token up first, so an unknown, expired or revoked token (a flood of garbage ones)
+    /// never takes SQLite's write lock.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, DbError> {
+        self.fetch_optional(
+            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+            &[Param::Text(token_hash.into())],
+        )
+        .await?
+        .as_ref()
+        .map(refresh_record)
+        .transpose()
+    }
+}

@@ -404,6 +404,23 @@ pub async fn refresh(
     }
     let presented = opaque::hash(&body.refresh_token);
     let now = Utc::now();
+    // Read first, without a transaction: an unknown, expired or revoked token is refused
+    // without taking SQLite's write lock, and the user is read before the lock is held (a
+    // transaction never waits for a second pool connection while it holds the lock).
+    let Some(seen) = state.db.refresh_token(&presented).await? else {
+        return Err(refresh_refused());
+    };
+    if matches!(
+        refresh::assess(&seen, now),
+        Verdict::Revoked | Verdict::Expired
+    ) {
+        return Err(refresh_refused());
+    }
+    let Some(user) = state.db.user_by_id(seen.user_id).await? else {
+        return Err(refresh_refused());
+    };
+    // Then decide under the lock, on the row as it is now (a concurrent refresh may have
+    // rotated it in between).
     let mut tx = state.db.begin().await?;
     let Some(record) = tx.refresh_token_for_update(&presented).await? else {
         return Err(refresh_refused());
@@ -423,9 +440,6 @@ pub async fn refresh(
             return Err(refresh_refused());
         }
     }
-    let Some(user) = state.db.user_by_id(record.user_id).await? else {
-        return Err(refresh_refused());
-    };
     let next = opaque::generate();
     let new = new_refresh_token(user.id, record.family_id, &next, &client, now);
     tx.insert_refresh_token(&new).await?;
