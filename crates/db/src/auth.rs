@@ -607,17 +607,6 @@ impl Database {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn client_addresses_are_cast_only_in_postgres() {
-        assert_eq!(ip_placeholder(Backend::Sqlite, 8), "$8");
-        assert_eq!(ip_placeholder(Backend::Postgres, 8), "CAST($8 AS INET)");
-    }
-}
-
 impl Database {
     /// The refresh token with this hash, read without a transaction or a lock: a refresh looks
     /// its token up first, so an unknown, expired or revoked token (a flood of garbage ones)
@@ -637,5 +626,16 @@ impl Database {
         .as_ref()
         .map(refresh_record)
         .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_addresses_are_cast_only_in_postgres() {
+        assert_eq!(ip_placeholder(Backend::Sqlite, 8), "$8");
+        assert_eq!(ip_placeholder(Backend::Postgres, 8), "CAST($8 AS INET)");
     }
 }
