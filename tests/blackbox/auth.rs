@@ -1492,3 +1492,73 @@ async fn an_unknown_refresh_token_never_waits_for_the_write_lock() {
         "the refusal waited {elapsed:?} for the write lock"
     );
 }
+
+/// A burst of registrations and parallel password guesses does not stall the service:
+/// password hashing waits its turn (or is refused with 503 and `Retry-After`), and crisis
+/// support keeps answering meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hashing_flood_leaves_crisis_support_answering() {
+    let server = Arc::new(server(Manifest::product(&[])).await);
+    register(&server, "target@example.com")
+        .await
+        .expect("register");
+    let mut flood = Vec::new();
+    for i in 0..200 {
+        let server = server.clone();
+        flood.push(tokio::spawn(async move {
+            server
+                .http
+                .post(server.url("/api/v1/auth/register"))
+                .json(&json!({"email": format!("flood-{i}@example.com"), "password": PASSWORD}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }));
+    }
+    for _ in 0..100 {
+        let server = server.clone();
+        flood.push(tokio::spawn(async move {
+            login(&server, "target@example.com", "not the passphrase at all")
+                .await
+                .status()
+                .as_u16()
+        }));
+    }
+    // Meanwhile, crisis resources, one request at a time.
+    let mut latencies = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let response = server
+            .http
+            .get(server.url("/api/v1/crisis/resources?country=US&language=en"))
+            .send()
+            .await
+            .expect("resources");
+        assert_eq!(response.status(), 200);
+        latencies.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut statuses = Vec::new();
+    for task in flood {
+        statuses.push(task.await.expect("task"));
+    }
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    let worst = latencies[latencies.len() - 1];
+    eprintln!("crisis resources during the flood: median {median:?}, worst {worst:?}");
+    assert!(median < Duration::from_millis(100), "median {median:?}");
+    assert!(worst < Duration::from_millis(500), "worst {worst:?}");
+    // Every flood request got an answer the client can act on: created, refused,
+    // throttled, or busy (503, retry later) — never a failure of the server.
+    for status in &statuses {
+        assert!(
+            matches!(status, 201 | 401 | 429 | 503),
+            "unexpected status {status}"
+        );
+    }
+    // Of the 100 parallel guesses against one account, the throttle (5 failures per account)
+    // let only a handful be checked; the rest were refused (429) or told to wait (503).
+    let unauthorized = statuses.iter().filter(|s| **s == 401).count();
+    assert!(unauthorized <= 10, "{unauthorized} guesses were checked");
+}

@@ -209,16 +209,35 @@ impl Database {
         keys: &[String],
         succeeded: bool,
         at: DateTime<Utc>,
-    ) -> Result<(), DbError> {
+    ) -> Result<Vec<Uuid>, DbError> {
+        let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
+            let id = Uuid::new_v4();
             self.execute(
                 "INSERT INTO login_attempts (id, key, attempted_at, succeeded) VALUES ($1, $2, $3, $4)",
                 &[
-                    Param::Uuid(Uuid::new_v4()),
+                    Param::Uuid(id),
                     Param::Text(key.clone()),
                     Param::Time(at),
                     Param::Bool(succeeded),
                 ],
+            )
+            .await?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// Marks attempts recorded as failures (before their password was checked) as
+    /// successes, once it matched.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn mark_login_attempts_succeeded(&self, ids: &[Uuid]) -> Result<(), DbError> {
+        for id in ids {
+            self.execute(
+                "UPDATE login_attempts SET succeeded = $2 WHERE id = $1",
+                &[Param::Uuid(*id), Param::Bool(true)],
             )
             .await?;
         }

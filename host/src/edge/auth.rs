@@ -257,16 +257,47 @@ async fn start_session(
     Ok(token_response(status, document))
 }
 
-async fn hash_blocking(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || passwords::hash(&password))
+/// Checks a password the way a login must: the attempt is recorded as a failure first, the
+/// throttle is checked again once a hashing turn is free (so of a burst of parallel guesses
+/// only those within the limit are ever verified), and the attempt becomes a success only if
+/// the password matched.
+async fn verify_throttled(
+    db: &Database,
+    keys: &[String],
+    password: String,
+    phc: String,
+) -> Result<bool, ApiError> {
+    let attempt = db.record_login_attempt(keys, false, Utc::now()).await?;
+    let turn = passwords::turn().await.map_err(hashing_error)?;
+    check_throttle(db, keys, Utc::now(), 1).await?;
+    let matches = passwords::run(turn, move || passwords::verify(&password, &phc))
         .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|_| ApiError::internal())
+        .map_err(hashing_error)?;
+    if matches {
+        db.mark_login_attempts_succeeded(&attempt).await?;
+    }
+    Ok(matches)
 }
 
-async fn verify_blocking(password: String, phc: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || passwords::verify(&password, &phc))
+/// 503 with `Retry-After` when password hashing is saturated.
+fn hashing_error(busy: passwords::Busy) -> ApiError {
+    match busy {
+        passwords::Busy::Saturated => ApiError {
+            retry_after: Some(2),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many sign-ins at once; try again in a moment",
+            )
+        },
+        passwords::Busy::Failed => ApiError::internal(),
+    }
+}
+
+async fn hash_blocking(password: String) -> Result<String, ApiError> {
+    passwords::bounded(move || passwords::hash(&password))
         .await
+        .map_err(hashing_error)?
         .map_err(|_| ApiError::internal())
 }
 
@@ -278,10 +309,14 @@ fn attempt_keys(normalised_email: &str, ip: Option<IpAddr>) -> Vec<String> {
 }
 
 /// Refuses with 429 when the account or the address has too many recent failures.
+/// Refuses an attempt when an account or address is over its limit of failures. `pending`
+/// is how many of the recorded failures are this attempt's own (recorded before its
+/// password is checked, so a burst of parallel guesses cannot all pass the check).
 async fn check_throttle(
     db: &Database,
     keys: &[String],
     now: DateTime<Utc>,
+    pending: usize,
 ) -> Result<(), ApiError> {
     let since = throttle::window_start(now);
     let mut wait: Option<u64> = None;
@@ -291,6 +326,7 @@ async fn check_throttle(
         } else {
             (throttle::IP_LIMIT, false)
         };
+        let limit = limit + pending;
         let failures = db
             .recent_login_failures(key, since, after_last_success, limit)
             .await?;
@@ -370,18 +406,14 @@ pub async fn login(
     let email = identity::normalise_email(&body.email);
     let now = Utc::now();
     let keys = attempt_keys(&email, client.ip);
-    check_throttle(&state.db, &keys, now).await?;
+    check_throttle(&state.db, &keys, now, 0).await?;
     let user = state.db.user_by_email(&email).await?;
     let phc = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| passwords::decoy_hash().to_owned());
-    let matches = verify_blocking(body.password, phc).await?;
+    let matches = verify_throttled(&state.db, &keys, body.password, phc).await?;
     let user = user.filter(|u| matches && u.password_hash.is_some());
-    state
-        .db
-        .record_login_attempt(&keys, user.is_some(), Utc::now())
-        .await?;
     match user {
         Some(user) => start_session(&state, &user, &client, StatusCode::OK, None).await,
         None => Err(ApiError::unauthorized("the email or password is wrong")),
@@ -783,12 +815,8 @@ pub async fn delete_account(
         })?;
         let now = Utc::now();
         let keys = attempt_keys(&user.email, client.ip);
-        check_throttle(&state.db, &keys, now).await?;
-        let matches = verify_blocking(password, phc).await?;
-        state
-            .db
-            .record_login_attempt(&keys, matches, Utc::now())
-            .await?;
+        check_throttle(&state.db, &keys, now, 0).await?;
+        let matches = verify_throttled(&state.db, &keys, password, phc).await?;
         if !matches {
             return Err(ApiError::forbidden("the password is wrong"));
         }

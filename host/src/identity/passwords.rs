@@ -50,6 +50,76 @@ pub fn verify(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// How long a hash or verification waits for its turn before the request is answered 503.
+pub const QUEUE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Password hashing is bounded: each Argon2id run holds ~19 MiB and a core for tens of
+/// milliseconds, so a flood of registrations or parallel logins would otherwise fill the
+/// blocking pool (512 threads) and stall every endpoint, crisis support included. At most
+/// half the cores hash at once (at least one), the rest keep serving; a run waits its turn in
+/// a fair queue for at most [`QUEUE_DEADLINE`].
+fn turns() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
+/// Why a bounded run did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Busy {
+    /// No turn within [`QUEUE_DEADLINE`]: the caller should answer 503 with `Retry-After`.
+    #[error("password hashing is saturated")]
+    Saturated,
+    /// The hashing task failed.
+    #[error("the hashing task failed")]
+    Failed,
+}
+
+/// A turn to hash: held while one hash or verification runs.
+pub struct Turn {
+    _permit: tokio::sync::SemaphorePermit<'static>,
+}
+
+/// Waits for a turn to hash (a caller may check, once it has one, that the work is still
+/// worth doing: a login re-checks its throttle).
+///
+/// # Errors
+/// [`Busy::Saturated`] when no turn came within [`QUEUE_DEADLINE`].
+pub async fn turn() -> Result<Turn, Busy> {
+    tokio::time::timeout(QUEUE_DEADLINE, turns().acquire())
+        .await
+        .map_err(|_| Busy::Saturated)?
+        .map(|permit| Turn { _permit: permit })
+        .map_err(|_| Busy::Failed)
+}
+
+/// Runs `work` (a hash or a verification) on the blocking pool during `turn`.
+///
+/// # Errors
+/// [`Busy::Failed`] when the task panicked.
+pub async fn run<T: Send + 'static>(
+    turn: Turn,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Busy> {
+    let result = tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| Busy::Failed);
+    drop(turn);
+    result
+}
+
+/// Waits for a turn, then runs `work` in it.
+///
+/// # Errors
+/// [`Busy`].
+pub async fn bounded<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Busy> {
+    run(turn().await?, work).await
+}
+
 /// A hash to verify against when the account does not exist, so an unknown email costs as
 /// much time as a wrong password.
 pub fn decoy_hash() -> &'static str {
