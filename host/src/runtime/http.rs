@@ -166,7 +166,13 @@ impl HttpComponent {
         // blocked in a host call (an outbound request that never answers).
         let timeout_ms = self.limits.timeout_ms;
         let outer = Duration::from_millis(timeout_ms) + Duration::from_millis(250);
-        match tokio::time::timeout(outer, self.run_guest(Box::pin(guest), receiver)).await {
+        let deadline = tokio::time::Instant::now() + outer;
+        match tokio::time::timeout_at(
+            deadline,
+            self.run_guest(Box::pin(guest), receiver, deadline),
+        )
+        .await
+        {
             Ok(Answer::Streaming(Ok(response))) => Ok(response),
             Ok(Answer::Streaming(Err(code))) => Err(DispatchError::Component(format!("{code:?}"))),
             Ok(Answer::Finished {
@@ -246,10 +252,16 @@ impl HttpComponent {
     /// and no cross-thread wake-up on the common path, where a guest answers in one go. A
     /// guest still running when its response arrives (streaming the body) moves to a task of
     /// its own, so the body keeps flowing while the response is sent.
+    ///
+    /// The request's deadline covers the body too: a guest still writing when it passes (a
+    /// client that does not read, a body that never ends) is stopped and its instance
+    /// dropped, and the client's body ends there. Without it, slow readers would hold
+    /// instances, and with them the instance pool, for as long as they liked.
     async fn run_guest(
         &self,
         mut guest: GuestRun,
         mut receiver: tokio::sync::oneshot::Receiver<ResponseResult>,
+        deadline: tokio::time::Instant,
     ) -> Answer {
         tokio::select! {
             biased;
@@ -262,8 +274,15 @@ impl HttpComponent {
                 Ok(response) => {
                     let component = self.clone();
                     tokio::spawn(async move {
-                        let (_, store) = guest.await;
-                        component.recycle(Some(store)).await;
+                        match tokio::time::timeout_at(deadline, guest).await {
+                            Ok((_, store)) => component.recycle(Some(store)).await,
+                            // Dropping the guest's future dropped its store: the instance
+                            // and its half-written body are gone.
+                            Err(_elapsed) => {
+                                tracing::warn!("a response body was still being written at the request's deadline: stopped");
+                                component.recycle(None).await;
+                            }
+                        }
                     });
                     Answer::Streaming(response)
                 }
@@ -369,12 +388,20 @@ mod tests {
 
     /// The real hello-spin component, active in a registry, and the host services.
     async fn hello() -> (HttpComponent, HostServices, tempfile::TempDir) {
+        active(MANIFEST, "hello").await
+    }
+
+    /// Component `name` of `manifest`, active in a registry, and the host services.
+    async fn active(
+        manifest: &str,
+        name: &str,
+    ) -> (HttpComponent, HostServices, tempfile::TempDir) {
         let components = std::env::var_os("MINDFLOW_COMPONENTS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/components")
             });
-        let manifest = Manifest::parse(MANIFEST, &components)
+        let manifest = Manifest::parse(manifest, &components)
             .expect("manifest (build the components first: `cargo xtask components`)");
         let (db, dir) = crate::db::testing::sqlite().await;
         let runtime = Runtime::new(dir.path().join("cache")).expect("runtime");
@@ -388,7 +415,7 @@ mod tests {
             services.clone(),
         ));
         registry.bootstrap().await.expect("bootstrap");
-        let active = registry.get("hello").expect("active");
+        let active = registry.get(name).expect("active");
         let Runnable::Http(component) = &active.prepared.runnable else {
             panic!("not an HTTP component");
         };
@@ -453,5 +480,37 @@ mod tests {
             settle(&component, WAITING_PER_COMPONENT).await,
             WAITING_PER_COMPONENT
         );
+    }
+
+    /// A guest writing a body nobody reads is stopped at the request's deadline, and its
+    /// instance is released (a new one is made to wait), instead of holding a slot of the
+    /// pool for as long as the reader stalls.
+    #[tokio::test]
+    async fn a_body_nobody_reads_is_stopped_at_the_deadline() {
+        const HOSTILE: &str = "spin_manifest_version = 2\n[application]\nname = \"t\"\n[[trigger.http]]\nroute = \"/hostile/...\"\ncomponent = \"hostile\"\n[component.hostile]\nsource = \"hostile.wasm\"\n[component.hostile.tool.mindflow]\nauthentication = \"none\"\ntimeout_ms = 300\n";
+        let (component, _services, _dir) = active(HOSTILE, "hostile").await;
+        let request = http::Request::get("http://localhost/hostile/big?bytes=16777216")
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = component
+            .handle(request, None, "test".into())
+            .await
+            .expect("the head arrives");
+        assert_eq!(response.status(), 200);
+        // Nobody reads the body: the guest blocks writing it. Past the deadline (300 ms
+        // + 250 ms of grace), its store is dropped and an instance is made to wait instead.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert_eq!(
+            settle(&component, 1).await,
+            1,
+            "the stalled instance was not released"
+        );
+        // The body ends (short of 16 MiB) instead of hanging.
+        let body = tokio::time::timeout(Duration::from_secs(5), response.into_body().collect())
+            .await
+            .expect("the body ends");
+        if let Ok(collected) = body {
+            assert!(collected.to_bytes().len() < 16 * 1024 * 1024);
+        }
     }
 }
