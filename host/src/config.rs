@@ -92,6 +92,22 @@ pub struct ServeConfig {
     /// throttling, session and consent records). None by default: the header is ignored.
     #[arg(long, env = "MINDFLOW_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// How long a request's head may take to arrive, and a keep-alive connection may stay
+    /// idle, in milliseconds: a slow or idle client is disconnected after it.
+    #[arg(
+        long,
+        env = "MINDFLOW_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_read_timeout_ms: u64,
+    /// Open connections one client address may hold at once (trusted proxies are exempt).
+    /// Generous, because many people can share one address (a campus, a carrier's NAT).
+    #[arg(
+        long,
+        env = "MINDFLOW_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 1024
+    )]
+    pub max_connections_per_address: usize,
     /// Mount `GET /bench/native`, the native twin of the dispatch benchmark's component.
     #[arg(long, env = "MINDFLOW_BENCH_NATIVE", hide = true)]
     pub bench_native: bool,

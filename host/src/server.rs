@@ -134,16 +134,16 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", serve.listen))?;
     tracing::info!(address = %listener.local_addr()?, "mindflow is serving");
+    let trusted = state.trusted_proxies.clone();
     let mut app = edge::router(state);
     if serve.bench_native {
         app = app.merge(edge::bench_native_route());
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let limits = edge::listener::ConnectionLimits {
+        header_read_timeout: std::time::Duration::from_millis(serve.header_read_timeout_ms.max(1)),
+        max_per_address: serve.max_connections_per_address.max(1),
+    };
+    edge::listener::serve(listener, app, limits, trusted, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }

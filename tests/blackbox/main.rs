@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod connections;
 mod crisis;
 mod greeter;
 mod health;

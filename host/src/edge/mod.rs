@@ -12,6 +12,7 @@ pub mod client;
 pub mod crisis;
 pub mod dispatch;
 pub mod health;
+pub mod listener;
 pub mod openapi;
 pub mod problem;
 pub mod users;
