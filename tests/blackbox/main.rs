@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod connections;
 mod crisis;
+mod durability;
 mod greeter;
 mod health;
 mod hotswap;

@@ -295,6 +295,19 @@ impl Server {
         }
     }
 
+    /// Kills the process with SIGKILL (a crash: nothing is flushed or finished) and waits
+    /// for it to be gone.
+    ///
+    /// # Errors
+    /// When the process cannot be killed or waited for.
+    pub fn kill(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
     /// Runs the `mindflow` CLI against this server's data directory, manifest and database.
     ///
     /// # Errors
