@@ -111,7 +111,11 @@ fi
 mkdir -p "$PGHOME" "$SOCK"
 if [[ $IS_ROOT -eq 1 ]]; then
     chown "$PG_USER:" "$PGHOME" "$SOCK"
-    [[ -d "$DATA" ]] && chown -R "$PG_USER:" "$DATA"
+    # Only a data folder not yet the user's: walking a running server's folder races with the
+    # files it removes (a dropped test database's), and chown then fails on a vanished file.
+    if [[ -d "$DATA" && "$(stat -c %U "$DATA")" != "$PG_USER" ]]; then
+        chown -R "$PG_USER:" "$DATA"
+    fi
     [[ -f "$LOGFILE" ]] && chown "$PG_USER:" "$LOGFILE"
     if ! as_pg test -x "$BIN/pg_ctl" -a -w "$PGHOME"; then
         die "user $PG_USER cannot reach $BIN or write $PGHOME: every parent folder of $CACHE must be traversable (o+x); choose another MINDFLOW_CI_CACHE"

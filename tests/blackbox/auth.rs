@@ -613,6 +613,12 @@ async fn sign_in(
     .await
 }
 
+/// A sign-in nonce issued by the server (`POST /auth/oauth/nonce`).
+async fn issue_nonce(server: &Server) -> String {
+    let issued = json_of(post(server, "/api/v1/auth/oauth/nonce", json!({})).await).await;
+    str_of(&issued, "nonce").to_owned()
+}
+
 fn sha256_hex(text: &str) -> String {
     hex(&Sha256::digest(text.as_bytes()))
 }
@@ -622,11 +628,12 @@ async fn google_rs256_and_apple_es256_sign_in_create_then_find_the_account() {
     let jwks = jwks_server(JWKS.to_owned()).await;
     let server = oauth_server(&jwks, true).await;
 
+    let nonce = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Rs256,
-        &google_claims("google-sub-1", "Grace@Example.com", "nonce-1"),
+        &google_claims("google-sub-1", "Grace@Example.com", &nonce),
     );
-    let response = sign_in(&server, "google", &token, "nonce-1").await;
+    let response = sign_in(&server, "google", &token, &nonce).await;
     assert_eq!(response.status(), 200);
     let first = json_of(response).await;
     assert_eq!(first["new_account"], true);
@@ -641,11 +648,12 @@ async fn google_rs256_and_apple_es256_sign_in_create_then_find_the_account() {
     );
 
     // The same Google user again: the same account.
+    let nonce = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Rs256,
-        &google_claims("google-sub-1", "grace@example.com", "nonce-2"),
+        &google_claims("google-sub-1", "grace@example.com", &nonce),
     );
-    let again = json_of(sign_in(&server, "google", &token, "nonce-2").await).await;
+    let again = json_of(sign_in(&server, "google", &token, &nonce).await).await;
     assert_eq!(again["new_account"], false);
     assert_eq!(again["user"]["id"], first["user"]["id"]);
 
@@ -656,16 +664,16 @@ async fn google_rs256_and_apple_es256_sign_in_create_then_find_the_account() {
     );
 
     // Apple, ES256, with the hashed nonce Apple clients send.
-    let nonce = "raw-apple-nonce-4f1c";
+    let nonce = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Es256,
         &apple_claims(
             "001234.apple.sub",
             "hopper@privaterelay.appleid.com",
-            &sha256_hex(nonce),
+            &sha256_hex(&nonce),
         ),
     );
-    let response = sign_in(&server, "apple", &token, nonce).await;
+    let response = sign_in(&server, "apple", &token, &nonce).await;
     assert_eq!(response.status(), 200);
     let apple = json_of(response).await;
     assert_eq!(apple["new_account"], true);
@@ -687,20 +695,22 @@ async fn provider_sign_in_links_an_existing_account_by_verified_email() {
     let squatter_session = str_of(&registered, "refresh_token").to_owned();
 
     // An unverified email neither links nor creates.
-    let mut claims = google_claims("google-sub-unverified", "linus@example.com", "n");
+    let n = issue_nonce(&server).await;
+    let mut claims = google_claims("google-sub-unverified", "linus@example.com", &n);
     claims["email_verified"] = json!(false);
-    let unverified = sign_in(&server, "google", &sign_id_token(Key::Rs256, &claims), "n").await;
+    let unverified = sign_in(&server, "google", &sign_id_token(Key::Rs256, &claims), &n).await;
     assert_eq!(unverified.status(), 422);
     assert_eq!(
         problem_type(unverified).await,
         "urn:mindflow:problem:email-not-verified"
     );
 
+    let n = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Es256,
-        &google_claims("google-sub-linus", "LINUS@example.com", "n"),
+        &google_claims("google-sub-linus", "LINUS@example.com", &n),
     );
-    let linked = json_of(sign_in(&server, "google", &token, "n").await).await;
+    let linked = json_of(sign_in(&server, "google", &token, &n).await).await;
     assert_eq!(linked["new_account"], false);
     assert_eq!(linked["user"]["id"], registered["user"]["id"]);
     // The unproven password and its sessions are gone (no pre-hijacking).
@@ -716,11 +726,12 @@ async fn provider_sign_in_links_an_existing_account_by_verified_email() {
         200
     );
     // The link holds even if the provider's email changes.
+    let m = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Rs256,
-        &google_claims("google-sub-linus", "linus@new.example.org", "m"),
+        &google_claims("google-sub-linus", "linus@new.example.org", &m),
     );
-    let again = json_of(sign_in(&server, "google", &token, "m").await).await;
+    let again = json_of(sign_in(&server, "google", &token, &m).await).await;
     assert_eq!(again["user"]["id"], registered["user"]["id"]);
 
     // An account whose address was proven (by a password reset) keeps its password.
@@ -737,11 +748,12 @@ async fn provider_sign_in_links_an_existing_account_by_verified_email() {
     )
     .await;
     assert_eq!(reset.status(), 204);
+    let o = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Rs256,
-        &google_claims("google-sub-ada", "ada@example.com", "o"),
+        &google_claims("google-sub-ada", "ada@example.com", &o),
     );
-    let linked = json_of(sign_in(&server, "google", &token, "o").await).await;
+    let linked = json_of(sign_in(&server, "google", &token, &o).await).await;
     assert_eq!(linked["user"]["id"], proven["user"]["id"]);
     assert_eq!(
         login(&server, "ada@example.com", "ada's new passphrase")
@@ -756,7 +768,8 @@ async fn bad_id_tokens_are_refused() {
     let jwks = jwks_server(JWKS.to_owned()).await;
     let server = oauth_server(&jwks, true).await;
     let now = chrono_now();
-    let base = google_claims("google-sub-x", "x@example.com", "the-nonce");
+    let the_nonce = issue_nonce(&server).await;
+    let base = google_claims("google-sub-x", "x@example.com", &the_nonce);
     let mut cases: Vec<(&str, &str, String, &str)> = Vec::new();
 
     let mut wrong_audience = base.clone();
@@ -765,7 +778,7 @@ async fn bad_id_tokens_are_refused() {
         "wrong audience",
         "google",
         sign_id_token(Key::Rs256, &wrong_audience),
-        "the-nonce",
+        &the_nonce,
     ));
 
     let mut expired = base.clone();
@@ -775,7 +788,7 @@ async fn bad_id_tokens_are_refused() {
         "expired",
         "google",
         sign_id_token(Key::Rs256, &expired),
-        "the-nonce",
+        &the_nonce,
     ));
 
     cases.push((
@@ -791,7 +804,7 @@ async fn bad_id_tokens_are_refused() {
         "no nonce claim",
         "google",
         sign_id_token(Key::Rs256, &no_nonce),
-        "the-nonce",
+        &the_nonce,
     ));
 
     let mut wrong_issuer = base.clone();
@@ -800,7 +813,7 @@ async fn bad_id_tokens_are_refused() {
         "wrong issuer",
         "google",
         sign_id_token(Key::Rs256, &wrong_issuer),
-        "the-nonce",
+        &the_nonce,
     ));
 
     // A Google token presented as Apple's: Apple's issuer and audience do not match.
@@ -808,7 +821,7 @@ async fn bad_id_tokens_are_refused() {
         "other provider",
         "apple",
         sign_id_token(Key::Rs256, &base),
-        "the-nonce",
+        &the_nonce,
     ));
 
     let good = sign_id_token(Key::Rs256, &base);
@@ -821,7 +834,7 @@ async fn bad_id_tokens_are_refused() {
         "tampered payload",
         "google",
         format!("{}.{tampered_payload}.{}", parts[0], parts[2]),
-        "the-nonce",
+        &the_nonce,
     ));
 
     // Signed by a key with a kid the provider does not publish.
@@ -830,23 +843,23 @@ async fn bad_id_tokens_are_refused() {
     let unknown_kid =
         jsonwebtoken::encode(&header, &base, &EncodingKey::from_rsa_der(RS256_PRIVATE))
             .expect("sign");
-    cases.push(("unknown kid", "google", unknown_kid, "the-nonce"));
+    cases.push(("unknown kid", "google", unknown_kid, &the_nonce));
 
     // The RSA key's kid on an ES256 signature.
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(RS256_KID.into());
     let confused = jsonwebtoken::encode(&header, &base, &EncodingKey::from_ec_der(ES256_PRIVATE))
         .expect("sign");
-    cases.push(("algorithm confusion", "google", confused, "the-nonce"));
+    cases.push(("algorithm confusion", "google", confused, &the_nonce));
 
     // HS256 "signed" with the RSA key id.
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(RS256_KID.into());
     let hs =
         jsonwebtoken::encode(&header, &base, &EncodingKey::from_secret(b"guess")).expect("sign");
-    cases.push(("hs256", "google", hs, "the-nonce"));
+    cases.push(("hs256", "google", hs, &the_nonce));
 
-    cases.push(("not a jwt", "google", "not.a.jwt".into(), "the-nonce"));
+    cases.push(("not a jwt", "google", "not.a.jwt".into(), &the_nonce));
 
     for (name, provider, token, nonce) in cases {
         let response = sign_in(&server, provider, &token, nonce).await;
@@ -859,9 +872,30 @@ async fn bad_id_tokens_are_refused() {
     }
 
     // Nothing was created: the good token still makes a new account.
-    let response = sign_in(&server, "google", &good, "the-nonce").await;
+    let response = sign_in(&server, "google", &good, &the_nonce).await;
     assert_eq!(response.status(), 200);
     assert_eq!(json_of(response).await["new_account"], true);
+
+    // A nonce signs in once: the same token again (a captured one) is refused.
+    let replayed = sign_in(&server, "google", &good, &the_nonce).await;
+    assert_eq!(replayed.status(), 401, "replay");
+    // A nonce this server never issued is refused, even in a well-signed token.
+    let invented = sign_id_token(
+        Key::Rs256,
+        &google_claims("google-sub-y", "y@example.com", "a-nonce-of-my-own"),
+    );
+    let response = sign_in(&server, "google", &invented, "a-nonce-of-my-own").await;
+    assert_eq!(response.status(), 401, "nonce not issued here");
+    // So is a token issued long before it is presented.
+    let fresh = issue_nonce(&server).await;
+    let mut old = google_claims("google-sub-z", "z@example.com", &fresh);
+    old["iat"] = json!(now - 3600);
+    let response = sign_in(&server, "google", &sign_id_token(Key::Rs256, &old), &fresh).await;
+    assert_eq!(response.status(), 401, "issued an hour ago");
+    assert_eq!(
+        problem_type(response).await,
+        "urn:mindflow:problem:invalid-id-token"
+    );
 
     let missing = post(
         &server,
@@ -895,17 +929,20 @@ async fn a_new_signing_key_is_fetched_when_a_token_names_it() {
     let jwks = jwks_server(rsa_only.to_string()).await;
     let server = oauth_server(&jwks, false).await;
 
+    let n = issue_nonce(&server).await;
     let rs = sign_id_token(
         Key::Rs256,
-        &google_claims("sub-rotation", "rot@example.com", "n"),
+        &google_claims("sub-rotation", "rot@example.com", &n),
     );
-    assert_eq!(sign_in(&server, "google", &rs, "n").await.status(), 200);
+    assert_eq!(sign_in(&server, "google", &rs, &n).await.status(), 200);
+    // Refused before its nonce is used, so the same token can succeed later.
+    let n = issue_nonce(&server).await;
     let es = sign_id_token(
         Key::Es256,
-        &google_claims("sub-rotation", "rot@example.com", "n"),
+        &google_claims("sub-rotation", "rot@example.com", &n),
     );
     assert_eq!(
-        sign_in(&server, "google", &es, "n").await.status(),
+        sign_in(&server, "google", &es, &n).await.status(),
         401,
         "not published yet"
     );
@@ -914,7 +951,7 @@ async fn a_new_signing_key_is_fetched_when_a_token_names_it() {
     // (after the one-second cool-down).
     *jwks.document.lock().expect("lock") = JWKS.to_owned();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(sign_in(&server, "google", &es, "n").await.status(), 200);
+    assert_eq!(sign_in(&server, "google", &es, &n).await.status(), 200);
     assert!(jwks.hits.load(Ordering::SeqCst) >= 2);
 }
 
@@ -1274,11 +1311,12 @@ async fn a_deleted_account_stops_working_at_once_and_is_purged() {
 async fn an_account_without_a_password_is_deleted_with_its_token() {
     let jwks = jwks_server(JWKS.to_owned()).await;
     let server = oauth_server(&jwks, false).await;
+    let n = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Rs256,
-        &google_claims("google-sub-del", "del@example.com", "n"),
+        &google_claims("google-sub-del", "del@example.com", &n),
     );
-    let session = json_of(sign_in(&server, "google", &token, "n").await).await;
+    let session = json_of(sign_in(&server, "google", &token, &n).await).await;
     let access = str_of(&session, "access_token").to_owned();
     let response = server
         .http
@@ -1296,11 +1334,12 @@ async fn an_account_without_a_password_is_deleted_with_its_token() {
         401
     );
     // Signing in again with the provider starts a fresh account.
+    let m = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Rs256,
-        &google_claims("google-sub-del", "del@example.com", "m"),
+        &google_claims("google-sub-del", "del@example.com", &m),
     );
-    let fresh = json_of(sign_in(&server, "google", &token, "m").await).await;
+    let fresh = json_of(sign_in(&server, "google", &token, &m).await).await;
     assert_eq!(fresh["new_account"], true);
     assert_ne!(fresh["user"]["id"], session["user"]["id"]);
 }

@@ -583,6 +583,8 @@ pub struct Pruned {
     pub password_resets: u64,
     /// Outbox messages.
     pub outbox: u64,
+    /// Expired sign-in nonces.
+    pub oauth_nonces: u64,
 }
 
 impl Database {
@@ -622,7 +624,51 @@ impl Database {
                     &[Param::Time(outbox_before)],
                 )
                 .await?,
+            oauth_nonces: self
+                .execute(
+                    "DELETE FROM oauth_nonces WHERE expires_at < $1",
+                    &[Param::Time(tokens_before)],
+                )
+                .await?,
         })
+    }
+
+    /// Stores a nonce issued for provider sign-in (its SHA-256 hex), valid until
+    /// `expires_at`.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn insert_oauth_nonce(
+        &self,
+        nonce_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.execute(
+            "INSERT INTO oauth_nonces (nonce_hash, expires_at) VALUES ($1, $2)",
+            &[Param::Text(nonce_hash.into()), Param::Time(expires_at)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Uses up an issued nonce: `true` once for a nonce issued here, unexpired and unused;
+    /// `false` for anything else (never issued, expired, or used before).
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn consume_oauth_nonce(
+        &self,
+        nonce_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, DbError> {
+        Ok(self
+            .execute(
+                "UPDATE oauth_nonces SET used_at = $2 \
+                 WHERE nonce_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                &[Param::Text(nonce_hash.into()), Param::Time(now)],
+            )
+            .await?
+            == 1)
     }
 }
 

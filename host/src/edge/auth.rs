@@ -604,6 +604,28 @@ async fn oauth_account(
     ))
 }
 
+/// How long a sign-in nonce may wait for its ID token.
+pub const NONCE_TTL_SECONDS: i64 = 600;
+
+/// `POST /oauth/nonce`: a nonce for provider sign-in. The client puts it (or, for Apple, its
+/// SHA-256) in the provider's authorisation request and sends it back with the ID token. It
+/// is single use and expires in [`NONCE_TTL_SECONDS`], so a captured ID token cannot sign in
+/// again.
+///
+/// # Errors
+/// 503 when the database fails.
+pub async fn oauth_nonce(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let nonce = opaque::generate();
+    let expires_at = Utc::now() + Duration::seconds(NONCE_TTL_SECONDS);
+    state.db.insert_oauth_nonce(&nonce.hash, expires_at).await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(json!({"nonce": nonce.token, "expires_in": NONCE_TTL_SECONDS})),
+    )
+        .into_response())
+}
+
 /// Signs in with a Google or Apple ID token: links or creates the account and answers like
 /// login (plus `new_account`).
 ///
@@ -645,6 +667,19 @@ pub async fn oauth(
         .verify(provider, &body.id_token, &body.nonce)
         .await
         .map_err(oidc_problem)?;
+    // The nonce must be one this server issued, unexpired, and it is used up now: the same
+    // ID token (or any token for that nonce) never signs in twice.
+    if !state
+        .db
+        .consume_oauth_nonce(&opaque::hash(&body.nonce), Utc::now())
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-id-token",
+            "the nonce was not issued by POST /auth/oauth/nonce, has expired, or was used already",
+        ));
+    }
     let (user, created) = oauth_account(&state, &identity).await?;
     if created {
         tracing::info!(user_id = %user.id, provider = provider.name(), "account created by provider sign-in");

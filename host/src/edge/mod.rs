@@ -90,6 +90,7 @@ fn host_routes() -> HostRoutes {
     .add("POST", "/api/v1/auth/login", post(auth::login))
     .add("POST", "/api/v1/auth/refresh", post(auth::refresh))
     .add("POST", "/api/v1/auth/logout", post(auth::logout))
+    .add("POST", "/api/v1/auth/oauth/nonce", post(auth::oauth_nonce))
     .add("POST", "/api/v1/auth/oauth/{provider}", post(auth::oauth))
     .add(
         "POST",

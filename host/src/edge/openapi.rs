@@ -78,9 +78,14 @@ fn host_document() -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RefreshTokenRequest"}}}},
                 "responses": {"204": {"description": "Done; the same answer whether or not the token existed."}, "422": problem_response("Malformed body.")}
             }},
+            "/api/v1/auth/oauth/nonce": {"post": {
+                "summary": "A nonce for provider sign-in", "operationId": "oauthNonce",
+                "description": "Single use, valid for 10 minutes. Put it (Apple: its SHA-256 hex) in the provider's authorisation request, then send it with the ID token to `/auth/oauth/{provider}`.",
+                "responses": {"201": {"description": "The nonce.", "content": {"application/json": {"schema": {"type": "object", "required": ["nonce", "expires_in"], "properties": {"nonce": {"type": "string"}, "expires_in": {"type": "integer"}}}}}}, "503": problem_response("The database is unavailable.")}
+            }},
             "/api/v1/auth/oauth/{provider}": {"post": {
                 "summary": "Sign in with Google or Apple", "operationId": "oauthSignIn",
-                "description": "Verifies the provider's ID token (signature against the provider's JWKS, issuer, audience, expiry, and `nonce`: equal to the given nonce or to its SHA-256 hex), then signs in the linked account, links the account with the same verified email (an account whose email was never proven loses its password and sessions then), or creates an account without a password.",
+                "description": "Verifies the provider's ID token (signature against the provider's JWKS, issuer, audience, expiry, an issue time within 10 minutes, and `nonce`: equal to the given nonce or to its SHA-256 hex, where the given nonce must come from `POST /auth/oauth/nonce` and is used up by the sign-in, so a token never signs in twice), then signs in the linked account, links the account with the same verified email (an account whose email was never proven loses its password and sessions then), or creates an account without a password.",
                 "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string", "enum": ["google", "apple"]}}],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["id_token", "nonce"], "additionalProperties": false, "properties": {"id_token": {"type": "string"}, "nonce": {"type": "string", "maxLength": 512}}}}}},
                 "responses": {

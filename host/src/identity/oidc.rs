@@ -2,8 +2,11 @@
 //!
 //! An ID token is accepted when its signature verifies (RS256 or ES256) under a key of the
 //! provider's published JWKS, its issuer is the provider's, its audience is one of the
-//! configured client ids, it has not expired, and its `nonce` equals the nonce the client
-//! sent us, or that nonce's SHA-256 in hex (Apple clients pass Apple a hashed nonce).
+//! configured client ids, it has not expired, it was issued within the last
+//! [`MAX_ID_TOKEN_AGE_SECONDS`], and its `nonce` equals the nonce the client sent us, or that
+//! nonce's SHA-256 in hex (Apple clients pass Apple a hashed nonce). The edge then uses up
+//! that nonce, which must be one the server issued (`POST /auth/oauth/nonce`): a captured ID
+//! token cannot sign in again.
 //!
 //! The JWKS is cached (for the `max-age` the provider announces, clamped to a minute to a
 //! day; an hour otherwise) and fetched again when a token names a key id the cache lacks, at
@@ -302,7 +305,13 @@ struct IdClaims {
     email_verified: Option<serde_json::Value>,
     #[serde(default)]
     nonce: Option<String>,
+    #[serde(default)]
+    iat: Option<i64>,
 }
+
+/// The oldest an ID token may be when it is presented: a sign-in happens right after the
+/// provider issued the token, so an old one is a replayed one.
+pub const MAX_ID_TOKEN_AGE_SECONDS: i64 = 600;
 
 /// Verifies ID tokens of the configured providers. Cheap to clone.
 #[derive(Clone)]
@@ -394,6 +403,18 @@ impl OidcVerifier {
         }
         if !nonce_matches(claims.nonce.as_deref(), nonce) {
             return Err(OidcError::Nonce);
+        }
+        let now = chrono::Utc::now().timestamp();
+        let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(60);
+        match claims.iat {
+            Some(iat) if iat > now + leeway => {
+                return Err(OidcError::Invalid("it was issued in the future"));
+            }
+            Some(iat) if iat < now - MAX_ID_TOKEN_AGE_SECONDS - leeway => {
+                return Err(OidcError::Invalid("it was issued too long ago"));
+            }
+            Some(_) => {}
+            None => return Err(OidcError::Invalid("it has no issue time")),
         }
         let email_verified = match claims.email_verified {
             Some(serde_json::Value::Bool(b)) => b,
