@@ -502,3 +502,65 @@ impl ComponentRegistry {
         Ok(self.db.component_versions().await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::crypto::{KeyService, MasterKeys};
+
+    const MANIFEST: &str = "spin_manifest_version = 2\n[application]\nname = \"t\"\n[[trigger.http]]\nroute = \"/hello/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello-spin.wasm\"\n[component.hello.tool.mindflow]\nauthentication = \"none\"\n";
+
+    fn registry(db: &Database, cache: PathBuf) -> ComponentRegistry {
+        let components = std::env::var_os("MINDFLOW_COMPONENTS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/components")
+            });
+        let manifest = Manifest::parse(MANIFEST, &components)
+            .expect("manifest (build the components first: `cargo xtask components`)");
+        let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
+        let services = HostServices::new(db.clone(), keys, "moderate", 384).expect("services");
+        ComponentRegistry::new(
+            Runtime::new(cache).expect("runtime"),
+            db.clone(),
+            Arc::new(manifest),
+            HashMap::new(),
+            services,
+        )
+    }
+
+    /// A replica loading a version it never compiled compiles it on the blocking pool: the
+    /// thread serving requests keeps running other tasks meanwhile.
+    #[tokio::test(flavor = "current_thread")]
+    async fn loading_a_version_compiles_off_the_serving_thread() {
+        let (db, dir) = crate::db::testing::sqlite().await;
+        let first = registry(&db, dir.path().join("cache-first"));
+        first.bootstrap().await.expect("bootstrap");
+        // Another replica, with an empty artifact cache, on the same database.
+        let second = registry(&db, dir.path().join("cache-second"));
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            })
+        };
+        let started = std::time::Instant::now();
+        second.reload("hello").await.expect("reload");
+        let took = started.elapsed();
+        ticker.abort();
+        assert!(second.get("hello").is_some(), "the version is loaded");
+        let ticked = ticks.load(Ordering::Relaxed);
+        // A tick every millisecond while compiling: at least a few, however slow the machine.
+        assert!(
+            ticked >= 5,
+            "the serving thread ran {ticked} ticks during a {took:?} load"
+        );
+    }
+}
