@@ -38,20 +38,14 @@ pub fn json_content_type(content_type: Option<&str>, body: &[u8]) -> Result<(), 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let essence = content_type
-        .and_then(|value| value.split(';').next())
-        .map(|essence| essence.trim().to_ascii_lowercase());
-    match essence.as_deref() {
-        Some("application/json") => Ok(()),
-        Some(essence) if essence.starts_with("application/") && essence.ends_with("+json") => {
-            Ok(())
-        }
-        _ => Err(crate::Problem::new(
-            415,
-            "unsupported-media-type",
-            "the body must be JSON, sent with `Content-Type: application/json`",
-        )),
+    if content_type.is_some_and(mindflow_contract::is_json_content_type) {
+        return Ok(());
     }
+    Err(crate::Problem::new(
+        415,
+        "unsupported-media-type",
+        "the body must be JSON, sent with `Content-Type: application/json`",
+    ))
 }
 
 /// Records a problem and keeps going: the value, or `None` with the problem in `errors`.

@@ -1,6 +1,6 @@
 //! Names the host and MindFlow's components must agree on, beyond the types of the WIT
 //! package: which crypto purpose a sealed value or keyed hash is made under, which consents a
-//! user can give, which source a crisis assessment names.
+//! user can give, which source a crisis assessment names, and which bodies count as JSON.
 //!
 //! A purpose is associated data of every seal and the key of every keyed hash: a value sealed
 //! under one purpose never opens under another. Spelling one in two places is how an export
@@ -20,6 +20,21 @@ pub mod purpose {
     pub const SAFETY_PLAN: &str = "safety_plan";
     /// The keyed hash of the text that raised a crisis event (never the text).
     pub const CRISIS_EVENT: &str = "crisis_event";
+}
+
+/// Whether a `Content-Type` header value says the body is JSON: `application/json` or a
+/// `+json` type (`application/merge-patch+json`), parameters and case aside. The host's
+/// endpoints and the domain components read a body as JSON only then.
+pub fn is_json_content_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > "application/+json".len()
+            && essence
+                .get(..12)
+                .is_some_and(|p| p.eq_ignore_ascii_case("application/"))
+            && essence
+                .get(essence.len() - 5..)
+                .is_some_and(|s| s.eq_ignore_ascii_case("+json")))
 }
 
 /// The consents a user can grant (`user_consents.consent_type`), each with what it covers,
@@ -74,6 +89,26 @@ mod tests {
             for b in &all[i + 1..] {
                 assert_ne!(a, b);
             }
+        }
+    }
+
+    #[test]
+    fn json_content_types() {
+        for yes in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json_content_type(yes), "{yes}");
+        }
+        for no in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/+json",
+            "",
+        ] {
+            assert!(!is_json_content_type(no), "{no}");
         }
     }
 

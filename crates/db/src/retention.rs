@@ -21,15 +21,6 @@ impl PurgeCounts {
         self.0.iter().map(|(_, n)| n).sum()
     }
 
-    /// Rows deleted from `collection`.
-    pub fn of(&self, collection: &str) -> u64 {
-        self.0
-            .iter()
-            .filter(|(name, _)| *name == collection)
-            .map(|(_, n)| n)
-            .sum()
-    }
-
     fn add(&mut self, collection: &'static str, deleted: u64) {
         match self.0.iter_mut().find(|(name, _)| *name == collection) {
             Some((_, n)) => *n += deleted,

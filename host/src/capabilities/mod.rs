@@ -221,23 +221,6 @@ pub fn granted<'a, T: CapabilityHost>(
         .filter(|capability| capability.grant().is_none_or(|g| decl.grants.allows(g)))
 }
 
-/// Whether this host provides `capability` (a granted capability it does not provide fails
-/// the install).
-pub fn is_provided(capability: Capability) -> bool {
-    provided::<NoHost>()
-        .iter()
-        .any(|provided| provided.grant() == Some(capability))
-}
-
-/// A store type for asking [`provided`] questions that need no store.
-struct NoHost(RequestContext, CapabilityConfigs);
-
-impl CapabilityHost for NoHost {
-    fn capability_parts(&mut self) -> (&mut RequestContext, &CapabilityConfigs) {
-        (&mut self.0, &self.1)
-    }
-}
-
 /// Prepares every capability of `list` that a component version is granted.
 ///
 /// # Errors

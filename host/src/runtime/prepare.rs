@@ -264,7 +264,10 @@ fn check_imports(decl: &ComponentDecl, imports: &[ComponentImport]) -> Result<()
                     ),
                 ));
             }
-            if !capabilities::is_provided(capability) {
+            if !capabilities::provided::<RequestState>()
+                .iter()
+                .any(|provided| provided.grant() == Some(capability))
+            {
                 return Err(refuse(
                     import,
                     format!(
