@@ -9,6 +9,8 @@
 //! - [`topics`]: keyword themes (sleep, work, family, ...).
 //! - [`embedding`]: a hashed bag of words and bigrams, L2-normalised: a lexical (not semantic)
 //!   vector of the deployment's dimension, so similarity search works offline.
+//! - [`sentence`]: a pre-trained sentence-embedding model (all-MiniLM-L6-v2 by default),
+//!   loaded from a folder the project's scripts fetch: vectors that carry meaning.
 //!
 //! A crate of its own: it depends on nothing of the host, and the host's `ml` capability and
 //! crisis signals are its only callers.
@@ -17,6 +19,7 @@
 mod accuracy;
 pub mod embedding;
 pub mod emotion;
+pub mod sentence;
 pub mod sentiment;
 mod tokens;
 pub mod topics;

