@@ -77,8 +77,13 @@ async fn main() -> anyhow::Result<()> {
     db.migrate().await?;
     let runtime = Runtime::new(data.path().join("cache"))?;
     let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
-    let services =
-        HostServices::new(db.clone(), keys, "moderate", 384).map_err(anyhow::Error::msg)?;
+    let services = HostServices::new(
+        db.clone(),
+        keys,
+        "moderate",
+        mindflow::crisis::semantic::from_environment(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let registry = Arc::new(ComponentRegistry::new(
         runtime,
         db,

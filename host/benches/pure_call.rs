@@ -31,7 +31,12 @@ fn main() -> anyhow::Result<()> {
     let cache = tempfile::tempdir()?;
     let runtime = Runtime::new(cache.path().to_path_buf())?;
     let sha = mindflow::registry::sha256_hex(&bytes);
-    let rules = runtime.prepare_rules(decl, &sha, &bytes)?;
+    let rules = runtime.prepare_rules(
+        decl,
+        &sha,
+        &bytes,
+        &mindflow::crisis::semantic::from_environment(),
+    )?;
     let sentence =
         "Work was long today and I felt tired and a bit low, but dinner with friends helped. ";
     let mut text = String::new();
@@ -50,6 +55,8 @@ fn main() -> anyhow::Result<()> {
             signals: Signals {
                 sentiment: Some(-0.2),
                 exemplar_similarity: Some(0.1),
+                exemplar_severity: None,
+                negative_similarity: Some(0.1),
             },
         };
         for _ in 0..1_000 {

@@ -33,6 +33,14 @@ pub struct CommonConfig {
     /// exists; start-up refuses a different value).
     #[arg(long, env = "MINDFLOW_EMBEDDING_DIM", default_value_t = 384, value_parser = clap::value_parser!(u32).range(1..=2000))]
     pub embedding_dim: u32,
+    /// The sentence-embedding model's folder (`config.json`, `tokenizer.json`,
+    /// `model.safetensors`): `scripts/fetch-models.sh` fetches all-MiniLM-L6-v2 and prints it.
+    /// Required: crisis detection never falls back to a model-free signal.
+    #[arg(long, env = "MINDFLOW_EMBEDDING_MODEL")]
+    pub embedding_model: Option<PathBuf>,
+    /// The SHA-256 the model's `model.safetensors` must have (default: all-MiniLM-L6-v2's).
+    #[arg(long, env = "MINDFLOW_EMBEDDING_MODEL_SHA256", default_value = mindflow_ml::sentence::ALL_MINILM_L6_V2_SHA256)]
+    pub embedding_model_sha256: String,
 }
 
 impl CommonConfig {

@@ -44,6 +44,31 @@ enum Command {
     /// Apply the data-retention policy (the server also does it hourly).
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// Crisis detection tools.
+    #[command(subcommand)]
+    Crisis(CrisisCommand),
+}
+
+#[derive(Subcommand)]
+enum CrisisCommand {
+    /// Judge labelled case files with a crisis-rules component exactly as the server does
+    /// (its exemplars, the sentence encoder, the rules) and print recall and false-positive
+    /// rates per group. Needs no database.
+    Evaluate {
+        /// Case files (JSON lines: `text` or `messages`, `expected`, `category`, `kind`).
+        #[arg(required = true)]
+        cases: Vec<std::path::PathBuf>,
+        /// The crisis-rules component (default: the manifest's).
+        #[arg(long)]
+        component: Option<std::path::PathBuf>,
+        /// Also list the ids of the cases missed or falsely flagged.
+        #[arg(long)]
+        misses: bool,
+        /// Write the single-text cases with their computed signals to this file, in the
+        /// crisis-rules case format (for `cargo run -p crisis-rules --example evaluate`).
+        #[arg(long)]
+        annotate: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -129,6 +154,21 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Component(command) => component(cli.common, command).await,
+        Command::Crisis(CrisisCommand::Evaluate {
+            cases,
+            component,
+            misses,
+            annotate,
+        }) => {
+            crisis_evaluate(
+                &cli.common,
+                &cases,
+                component.as_deref(),
+                misses,
+                annotate.as_deref(),
+            )
+            .await
+        }
         Command::User(UserCommand::SetTier {
             email,
             tier,
@@ -216,6 +256,73 @@ async fn component(common: CommonConfig, command: ComponentCommand) -> Result<()
             let record = registry.rollback(&name, &actor).await?;
             println!("{name}@{} is active again", record.version);
         }
+    }
+    Ok(())
+}
+
+async fn crisis_evaluate(
+    common: &CommonConfig,
+    files: &[std::path::PathBuf],
+    component: Option<&std::path::Path>,
+    show_misses: bool,
+    annotate: Option<&std::path::Path>,
+) -> Result<()> {
+    use mindflow::crisis::{evaluation, judge::SharedRules};
+    let semantic = mindflow::crisis::semantic::Semantic::new(
+        server::sentence_encoder(common)?,
+        Some(common.cache_dir().join("embeddings")),
+    );
+    let manifest = mindflow::manifest::Manifest::load(&common.manifest)?;
+    let decl = manifest
+        .components
+        .values()
+        .find(|d| d.grants.kind == mindflow::manifest::ComponentKind::CrisisRules)
+        .context("the manifest declares no crisis-rules component")?;
+    let source = component.map_or_else(|| decl.source.clone(), std::path::Path::to_path_buf);
+    let bytes =
+        std::fs::read(&source).with_context(|| format!("cannot read {}", source.display()))?;
+    let runtime = mindflow::runtime::Runtime::new(common.cache_dir())?;
+    let sha = mindflow::registry::sha256_hex(&bytes);
+    let prepared = {
+        let (decl, semantic) = (decl.clone(), semantic.clone());
+        tokio::task::spawn_blocking(move || runtime.prepare_rules(&decl, &sha, &bytes, &semantic))
+            .await??
+    };
+    let rules: SharedRules = std::sync::Arc::new(Box::new(prepared));
+    let mut annotated = String::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let cases = evaluation::parse(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let judged = evaluation::judge_all(&semantic, &rules, &cases)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!(
+            "{}",
+            evaluation::report(&file.display().to_string(), &judged, show_misses)
+        );
+        for j in judged.iter().filter(|j| j.case.text.is_some()) {
+            let mut line = serde_json::to_value(&j.case)?;
+            if let (Some(object), Some(signals)) = (line.as_object_mut(), &j.signals) {
+                for (key, value) in signals.as_object().into_iter().flatten() {
+                    if !value.is_null() {
+                        object.insert(key.clone(), value.clone());
+                    }
+                }
+                object.retain(|_, v| !v.is_null());
+                object.remove("messages");
+                object
+                    .entry("category")
+                    .or_insert_with(|| serde_json::json!("uncategorised"));
+            }
+            annotated.push_str(&line.to_string());
+            annotated.push('\n');
+        }
+    }
+    if let Some(path) = annotate {
+        std::fs::write(path, annotated)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }

@@ -7,12 +7,14 @@ use tokio::net::TcpListener;
 
 use crate::capabilities::HostServices;
 use crate::config::{CommonConfig, ServeConfig};
+use crate::crisis::semantic::Semantic;
 use crate::db::Database;
 use crate::edge::{self, AppState};
 use crate::identity::TokenKeys;
 use crate::manifest::Manifest;
 use crate::registry::{self, ComponentRegistry};
 use crate::runtime::Runtime;
+use mindflow_ml::sentence::SentenceEncoder;
 
 /// Opens and migrates the database.
 ///
@@ -48,13 +50,40 @@ pub fn host_services(
 ) -> Result<HostServices> {
     let keys =
         crate::crypto::KeyService::new(db.clone(), crate::crypto::MasterKeys::from_config(config)?);
-    HostServices::new(
-        db.clone(),
-        keys,
-        crisis_threshold,
-        config.embedding_dim as usize,
-    )
-    .map_err(|message| anyhow::anyhow!(message))
+    let encoder = sentence_encoder(config)?;
+    let semantic = Semantic::new(encoder, Some(config.cache_dir().join("embeddings")));
+    HostServices::new(db.clone(), keys, crisis_threshold, semantic)
+        .map_err(|message| anyhow::anyhow!(message))
+}
+
+/// Loads the sentence-embedding model the configuration names; a missing, corrupt or
+/// mismatched model is an error that says how to fix it.
+///
+/// # Errors
+/// When no model is configured, it cannot be loaded, or its dimension is not the
+/// deployment's embedding dimension.
+pub fn sentence_encoder(config: &CommonConfig) -> Result<Arc<SentenceEncoder>> {
+    let fix = "run scripts/fetch-models.sh and set MINDFLOW_EMBEDDING_MODEL (or \
+               --embedding-model) to the folder it prints; `cargo xtask run` does both";
+    let dir = config
+        .embedding_model
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no sentence-embedding model is configured: {fix}"))?;
+    let encoder =
+        SentenceEncoder::load(dir, Some(&config.embedding_model_sha256)).map_err(|error| {
+            anyhow::anyhow!(
+                "the sentence-embedding model in {}: {error}; {fix}",
+                dir.display()
+            )
+        })?;
+    if encoder.dimension() != config.embedding_dim as usize {
+        anyhow::bail!(
+            "the sentence-embedding model makes {}-dimensional vectors but MINDFLOW_EMBEDDING_DIM is {}",
+            encoder.dimension(),
+            config.embedding_dim
+        );
+    }
+    Ok(Arc::new(encoder))
 }
 
 /// Loads the manifest and creates the registry (nothing loaded yet).

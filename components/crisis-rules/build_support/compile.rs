@@ -1168,6 +1168,8 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     struct Signal {
         id: String,
         min_similarity: Option<f64>,
+        min_lead: Option<f64>,
+        exemplar_at_least: Option<u8>,
         max_sentiment: Option<f64>,
         min_sentiment: Option<f64>,
         requires: u32,
@@ -1182,6 +1184,8 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
             &[
                 "id",
                 "min_similarity",
+                "min_lead",
+                "exemplar_at_least",
                 "max_sentiment",
                 "min_sentiment",
                 "requires",
@@ -1202,6 +1206,10 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
             errors.at(t.line, format!("signal `{id}`: the id is used twice"));
         }
         let min_similarity = f.ranged("min_similarity", false, 0.0, 1.0, &mut errors);
+        let min_lead = f.ranged("min_lead", false, -1.0, 1.0, &mut errors);
+        let exemplar_at_least = f
+            .string("exemplar_at_least", false, &mut errors)
+            .map(|_| f.severity("exemplar_at_least", None, &mut errors));
         let max_sentiment = f.ranged("max_sentiment", false, -1.0, 1.0, &mut errors);
         let min_sentiment = f.ranged("min_sentiment", false, -1.0, 1.0, &mut errors);
         if min_similarity.is_none() && max_sentiment.is_none() && min_sentiment.is_none() {
@@ -1222,6 +1230,8 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
         signals.push(Signal {
             id,
             min_similarity,
+            min_lead,
+            exemplar_at_least,
             max_sentiment,
             min_sentiment,
             requires,
@@ -1548,9 +1558,12 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     for s in &signals {
         let _ = writeln!(
             out,
-            "    SignalRule {{ id: {:?}, min_similarity: {}, max_sentiment: {}, min_sentiment: {}, requires: {:#x}, raise_to: {}, weight: {} }},",
+            "    SignalRule {{ id: {:?}, min_similarity: {}, min_lead: {}, exemplar_at_least: {}, max_sentiment: {}, min_sentiment: {}, requires: {:#x}, raise_to: {}, weight: {} }},",
             s.id,
             opt(s.min_similarity),
+            opt(s.min_lead),
+            s.exemplar_at_least
+                .map_or("None".to_owned(), |v| format!("Some({})", severity_expr(v))),
             opt(s.max_sentiment),
             opt(s.min_sentiment),
             s.requires,

@@ -56,8 +56,12 @@ impl Subject {
 pub struct Signals {
     /// Sentiment in [-1, 1].
     pub sentiment: Option<f32>,
-    /// Highest cosine similarity to the host's crisis exemplars, in [0, 1].
+    /// Cosine similarity of the reported passage to its nearest positive exemplar.
     pub exemplar_similarity: Option<f32>,
+    /// The severity of that exemplar.
+    pub exemplar_severity: Option<Severity>,
+    /// Cosine similarity of the same passage to its nearest negative exemplar.
+    pub negative_similarity: Option<f32>,
 }
 
 /// What to assess.
@@ -559,8 +563,17 @@ pub fn assess(input: &Input<'_>) -> Assessment {
             .sentiment
             .filter(|x| x.is_finite())
             .map(|x| x.clamp(-1.0, 1.0));
+        let negative = input
+            .signals
+            .negative_similarity
+            .filter(|x| x.is_finite())
+            .map(|x| x.clamp(-1.0, 1.0));
+        let lead = sim.map(|v| v - negative.unwrap_or(0.0));
         for (k, s) in SIGNALS.iter().enumerate() {
             let ok = s.min_similarity.is_none_or(|t| sim.is_some_and(|v| v >= t))
+                && s.min_lead.is_none_or(|t| lead.is_some_and(|v| v >= t))
+                && s.exemplar_at_least
+                    .is_none_or(|t| input.signals.exemplar_severity.is_some_and(|v| v >= t))
                 && s.max_sentiment.is_none_or(|t| sent.is_some_and(|v| v <= t))
                 && s.min_sentiment.is_none_or(|t| sent.is_some_and(|v| v >= t))
                 && (s.requires == 0 || writer_flags & s.requires != 0);
@@ -802,6 +815,7 @@ mod tests {
                 signals: Signals {
                     sentiment: Some(sentiment),
                     exemplar_similarity: Some(similarity),
+                    ..Signals::default()
                 },
             })
         };
@@ -860,6 +874,7 @@ mod tests {
             signals: Signals {
                 sentiment: Some(-0.8),
                 exemplar_similarity: Some(0.9),
+                ..Signals::default()
             },
         };
         let a = assess(&input);

@@ -285,6 +285,8 @@ pub fn parse_cases(jsonl: &str) -> Result<Vec<Case>, String> {
             signals: Signals {
                 sentiment: number("sentiment"),
                 exemplar_similarity: number("similarity"),
+                exemplar_severity: string("exemplar_severity").and_then(|s| Severity::parse(&s)),
+                negative_similarity: number("negative_similarity"),
             },
         });
     }

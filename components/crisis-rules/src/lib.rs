@@ -12,6 +12,7 @@
 
 pub mod engine;
 pub mod evaluate;
+pub mod exemplars;
 pub mod matcher;
 pub mod normalize;
 pub mod severity;
@@ -46,7 +47,7 @@ mod component {
     });
 
     use exports::mindflow::platform::rules::{
-        Assessment, AssessmentInput, Guest, MatchedRule, RulesetInfo, Severity, Subject,
+        Assessment, AssessmentInput, Exemplar, Guest, MatchedRule, RulesetInfo, Severity, Subject,
     };
 
     use crate::engine;
@@ -63,6 +64,16 @@ mod component {
         }
     }
 
+    fn from_wit(s: Severity) -> engine::Severity {
+        match s {
+            Severity::None => engine::Severity::None,
+            Severity::Low => engine::Severity::Low,
+            Severity::Moderate => engine::Severity::Moderate,
+            Severity::High => engine::Severity::High,
+            Severity::Imminent => engine::Severity::Imminent,
+        }
+    }
+
     impl Guest for Component {
         fn assess(input: AssessmentInput) -> Assessment {
             let a = engine::assess(&engine::Input {
@@ -72,6 +83,8 @@ mod component {
                 signals: engine::Signals {
                     sentiment: input.signals.sentiment,
                     exemplar_similarity: input.signals.exemplar_similarity,
+                    exemplar_severity: input.signals.exemplar_severity.map(from_wit),
+                    negative_similarity: input.signals.negative_similarity,
                 },
             });
             Assessment {
@@ -92,6 +105,16 @@ mod component {
                     })
                     .collect(),
             }
+        }
+
+        fn exemplars() -> Vec<Exemplar> {
+            crate::exemplars::shipped()
+                .into_iter()
+                .map(|e| Exemplar {
+                    text: e.text,
+                    severity: severity(e.severity),
+                })
+                .collect()
         }
 
         fn info() -> RulesetInfo {

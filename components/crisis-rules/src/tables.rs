@@ -101,6 +101,10 @@ pub struct SignalRule {
     pub id: &'static str,
     /// Exemplar similarity must be at least this (and present).
     pub min_similarity: Option<f32>,
+    /// Exemplar similarity minus negative-exemplar similarity must be at least this.
+    pub min_lead: Option<f32>,
+    /// The nearest positive exemplar's severity must be at least this.
+    pub exemplar_at_least: Option<Severity>,
     /// Sentiment must be at most this (and present).
     pub max_sentiment: Option<f32>,
     /// Sentiment must be at least this (and present).

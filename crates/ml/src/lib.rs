@@ -19,6 +19,7 @@
 mod accuracy;
 pub mod embedding;
 pub mod emotion;
+pub mod semantic;
 pub mod sentence;
 pub mod sentiment;
 mod tokens;

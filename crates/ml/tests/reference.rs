@@ -24,10 +24,12 @@ struct Sentence {
 }
 
 fn model_dir() -> PathBuf {
-    std::env::var_os("MINDFLOW_EMBEDDING_MODEL").map(PathBuf::from).expect(
-        "MINDFLOW_EMBEDDING_MODEL must name the model folder: run scripts/fetch-models.sh \
+    std::env::var_os("MINDFLOW_EMBEDDING_MODEL")
+        .map(PathBuf::from)
+        .expect(
+            "MINDFLOW_EMBEDDING_MODEL must name the model folder: run scripts/fetch-models.sh \
          (it prints the folder) or use `cargo xtask test`",
-    )
+        )
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -41,12 +43,15 @@ fn agrees_with_sentence_transformers() {
     let encoder = SentenceEncoder::load(&model_dir(), Some(ALL_MINILM_L6_V2_SHA256))
         .expect("the model loads");
     assert_eq!(encoder.dimension(), 384);
-    let reference: Reference = serde_json::from_str(include_str!(
-        "data/all-minilm-l6-v2-reference.json"
-    ))
-    .expect("reference parses");
+    let reference: Reference =
+        serde_json::from_str(include_str!("data/all-minilm-l6-v2-reference.json"))
+            .expect("reference parses");
     assert!(reference.sentences.len() >= 20);
-    let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
+    let texts: Vec<&str> = reference
+        .sentences
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
     let batch = encoder.embed_batch(&texts);
     let mut worst = 1.0f32;
     for (sentence, batched) in reference.sentences.iter().zip(&batch) {
@@ -63,13 +68,13 @@ fn agrees_with_sentence_transformers() {
             "cosine {similarity} for {:?}",
             sentence.text
         );
-        assert!(
-            cosine(&alone, batched) > 0.99999,
-            "a batch changes nothing"
-        );
+        assert!(cosine(&alone, batched) > 0.99999, "a batch changes nothing");
         worst = worst.min(similarity);
     }
-    println!("worst cosine to the reference over {} texts: {worst:.6}", texts.len());
+    println!(
+        "worst cosine to the reference over {} texts: {worst:.6}",
+        texts.len()
+    );
 }
 
 #[test]

@@ -69,12 +69,39 @@ impl wit::Host for View<'_, CrisisGrant> {
             .filter(|(scored, _)| *scored == text)
             .map(|(_, score)| *score);
         let service = self.config()?.service.clone();
-        let outcome = match service.assess(&caller, &text, &source, sentiment).await {
-            Ok(outcome) => outcome,
-            Err(CrisisError::TooLarge) => return Ok(Err(wit::CrisisError::TooLarge)),
-            Err(CrisisError::Unavailable) => return Ok(Err(wit::CrisisError::Unavailable)),
+        Ok(to_wit(
+            service.assess(&caller, &text, &source, sentiment).await,
+        ))
+    }
+
+    async fn assess_conversation(
+        &mut self,
+        messages: Vec<String>,
+        source: String,
+    ) -> wasmtime::Result<Result<wit::Outcome, wit::CrisisError>> {
+        let Some(caller) = self.ctx.caller.clone() else {
+            return Ok(Err(wit::CrisisError::Unavailable));
         };
-        Ok(Ok(wit::Outcome {
+        let source: String = source.chars().take(30).collect();
+        let service = self.config()?.service.clone();
+        Ok(to_wit(
+            service
+                .assess_conversation(&caller, &messages, &source)
+                .await,
+        ))
+    }
+}
+
+/// An outcome (or failure) as the WIT interface gives it.
+fn to_wit(
+    outcome: Result<crate::crisis::service::Outcome, CrisisError>,
+) -> Result<wit::Outcome, wit::CrisisError> {
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(CrisisError::TooLarge) => return Err(wit::CrisisError::TooLarge),
+        Err(CrisisError::Unavailable) => return Err(wit::CrisisError::Unavailable),
+    };
+    Ok(wit::Outcome {
             severity: severity(outcome.severity),
             confidence: outcome.confidence,
             triggered: outcome.triggered,
@@ -92,6 +119,5 @@ impl wit::Host for View<'_, CrisisGrant> {
                     available_24_7: r.available_24_7,
                 })
                 .collect(),
-        }))
-    }
+    })
 }

@@ -13,9 +13,9 @@ use mindflow_ml as ml;
 /// The capability.
 pub struct Ml;
 
-/// What `ml` requests share: the deployment's embedding dimension.
+/// What `ml` requests share: the sentence encoder.
 struct MlConfig {
-    embedding_dimension: usize,
+    encoder: std::sync::Arc<ml::sentence::SentenceEncoder>,
 }
 
 impl<T: CapabilityHost> HostCapability<T> for Ml {
@@ -30,7 +30,7 @@ impl<T: CapabilityHost> HostCapability<T> for Ml {
         configs: &mut CapabilityConfigs,
     ) -> Result<(), String> {
         configs.insert(MlConfig {
-            embedding_dimension: install.services.embedding_dimension,
+            encoder: install.services.semantic.encoder().clone(),
         });
         Ok(())
     }
@@ -90,10 +90,12 @@ impl wit::Host for View<'_, MlConfig> {
         Ok(ml::topics::extract(bounded(&text), max.min(16) as usize))
     }
 
+    /// The sentence encoder's embedding (its first 256 tokens), computed on the blocking pool.
     async fn embed(&mut self, text: String) -> wasmtime::Result<Vec<f32>> {
-        Ok(ml::embedding::embed(
-            bounded(&text),
-            self.config()?.embedding_dimension,
-        ))
+        let encoder = self.config()?.encoder.clone();
+        let vector = tokio::task::spawn_blocking(move || encoder.embed(bounded(&text)))
+            .await
+            .map_err(|e| wasmtime::Error::msg(format!("embedding failed: {e}")))?;
+        Ok(vector)
     }
 }

@@ -49,8 +49,8 @@ pub struct HostServices {
     pub keys: crate::crypto::KeyService,
     /// Crisis assessment with the active crisis rules.
     pub crisis: crate::crisis::service::CrisisService,
-    /// The dimension of `ml.embed` vectors (the deployment's embedding dimension).
-    pub embedding_dimension: usize,
+    /// The sentence encoder behind `ml.embed` and the semantic crisis signal.
+    pub semantic: crate::crisis::semantic::Semantic,
 }
 
 impl HostServices {
@@ -63,19 +63,20 @@ impl HostServices {
         db: crate::db::Database,
         keys: crate::crypto::KeyService,
         crisis_threshold: &str,
-        embedding_dimension: usize,
+        semantic: crate::crisis::semantic::Semantic,
     ) -> Result<Self, String> {
         let crisis = crate::crisis::service::CrisisService::new(
             crate::crisis::rules::ActiveRules::default(),
             db.clone(),
             keys.clone(),
             crisis_threshold,
+            semantic.clone(),
         )?;
         Ok(Self {
             db,
             keys,
             crisis,
-            embedding_dimension,
+            semantic,
         })
     }
 }

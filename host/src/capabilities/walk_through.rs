@@ -86,7 +86,13 @@ async fn a_capability_is_a_module_and_a_line_in_the_list() {
     .expect("manifest");
     let decl = &manifest.components["demo"];
     let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
-    let services = HostServices::new(db, keys, "moderate", 384).expect("services");
+    let services = HostServices::new(
+        db,
+        keys,
+        "moderate",
+        crate::crisis::semantic::from_environment(),
+    )
+    .expect("services");
     let app_variables = HashMap::new();
     let install = Install {
         services: &services,

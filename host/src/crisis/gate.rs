@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use mindflow_ml::sentence::Passage;
+
 use super::cases::{self, Case, severity_name, severity_rank};
-use super::rules::{AssessmentInput, Rules, Signals};
+use super::rules::{AssessmentInput, Rules};
+use super::semantic::{self, Semantic};
 
 /// What the gate concluded about a candidate.
 #[derive(Debug, Clone)]
@@ -31,18 +34,29 @@ struct Verdict {
     severity: &'static str,
 }
 
-fn assess_all(rules: &dyn Rules, cases: &[Case]) -> Result<Vec<Verdict>, (String, String)> {
-    cases
+/// The cases with what the host computes for each before any rules see it: the sentiment
+/// and the embedded passages (the same for every version judged).
+struct Prepared<'a> {
+    cases: &'a [Case],
+    sentiments: Vec<f32>,
+    passages: Vec<Vec<Passage>>,
+}
+
+fn assess_all(
+    rules: &dyn Rules,
+    prepared: &Prepared<'_>,
+) -> Result<Vec<Verdict>, (String, String)> {
+    prepared
+        .cases
         .iter()
-        .map(|case| {
+        .zip(&prepared.sentiments)
+        .zip(&prepared.passages)
+        .map(|((case, sentiment), passages)| {
             let input = AssessmentInput {
                 text: case.text.clone(),
                 source: "gate".into(),
                 language: "en".into(),
-                signals: Signals {
-                    sentiment: None,
-                    exemplar_similarity: None,
-                },
+                signals: semantic::signals(rules.exemplar_index(), passages, *sentiment),
             };
             rules
                 .assess_blocking(&input)
@@ -68,13 +82,28 @@ fn caught(case_rank: u8, verdict_rank: u8) -> bool {
     }
 }
 
-/// Evaluates `candidate` (against `current` when one is active) on the baseline case set.
-pub fn evaluate(candidate: &dyn Rules, current: Option<&dyn Rules>) -> GateVerdict {
+/// Evaluates `candidate` (against `current` when one is active) on the baseline case set,
+/// each case with the signals production computes: its sentiment and, under each version's
+/// own exemplars, the nearest exemplars by meaning. Blocking (embeds the case set, cached).
+pub fn evaluate(
+    candidate: &dyn Rules,
+    current: Option<&dyn Rules>,
+    semantic: &Semantic,
+) -> GateVerdict {
     let cases = match cases::parse(cases::BASELINE) {
         Ok(cases) => cases,
         Err(error) => return refused(json!({"error": format!("case set: {error}")})),
     };
-    let verdicts = match assess_all(candidate, &cases) {
+    let texts: Vec<&str> = cases.iter().map(|c| c.text.as_str()).collect();
+    let prepared = Prepared {
+        sentiments: texts
+            .iter()
+            .map(|t| mindflow_ml::sentiment::score(t))
+            .collect(),
+        passages: semantic.passages_of_all(&texts),
+        cases: &cases,
+    };
+    let verdicts = match assess_all(candidate, &prepared) {
         Ok(v) => v,
         Err((case, error)) => {
             return refused(
@@ -82,7 +111,7 @@ pub fn evaluate(candidate: &dyn Rules, current: Option<&dyn Rules>) -> GateVerdi
             );
         }
     };
-    let previous = current.and_then(|c| assess_all(c, &cases).ok());
+    let previous = current.and_then(|c| assess_all(c, &prepared).ok());
 
     let mut per_severity = BTreeMap::new();
     for name in ["none", "low", "moderate", "high", "imminent"] {

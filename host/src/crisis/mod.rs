@@ -2,6 +2,9 @@
 //! and journal domains) the `crisis` capability.
 
 pub mod cases;
+pub mod evaluation;
 pub mod gate;
+pub mod judge;
 pub mod rules;
+pub mod semantic;
 pub mod service;

@@ -24,8 +24,10 @@ pub mod world {
 }
 
 pub use world::exports::mindflow::platform::rules::{
-    Assessment, AssessmentInput, RulesetInfo, Severity, Signals, Subject,
+    Assessment, AssessmentInput, Exemplar, RulesetInfo, Severity, Signals, Subject,
 };
+
+use mindflow_ml::semantic::ExemplarIndex;
 
 /// A crisis-rules component, ready to assess.
 pub trait Rules: Send + Sync {
@@ -43,6 +45,9 @@ pub trait Rules: Send + Sync {
     /// # Errors
     /// As [`Rules::assess`].
     fn assess_blocking(&self, input: &AssessmentInput) -> Result<Assessment, String>;
+
+    /// The version's exemplars, embedded when it was prepared (the semantic signal's).
+    fn exemplar_index(&self) -> &ExemplarIndex;
 }
 
 /// The crisis-rules version active now, published by the registry on every activation and

@@ -2,40 +2,25 @@
 //! events and choosing the resources to show.
 //!
 //! The host computes the signals the rules may combine with words (VADER sentiment, and the
-//! highest similarity to a set of crisis exemplars), runs the active `crisis-rules` component
+//! nearest of the active version's exemplars by meaning: [`super::semantic`]), runs the active `crisis-rules` component
 //! in a fresh instance, and, at or above the threshold, records a `crisis_events` row with a
 //! keyed hash of the text (never the text) and the resources shown.
 
-use std::sync::Arc;
 
 use thiserror::Error;
 use uuid::Uuid;
 
 use super::cases::{severity_name, severity_rank};
-use super::rules::{ActiveRules, AssessmentInput, Signals, Subject};
+use super::judge;
+use super::rules::{ActiveRules, Assessment, Subject};
+use super::semantic::Semantic;
 use crate::crypto::KeyService;
 use crate::db::Database;
 use crate::db::crisis::{CrisisResource, NewCrisisEvent};
 use crate::identity::Caller;
-use mindflow_ml as ml;
 
 /// The largest text assessed (the rules' input cap is 128 KiB).
 pub const MAX_TEXT_BYTES: usize = 120 * 1024;
-
-/// Sentences a person in crisis might write without a crisis keyword; the similarity of a
-/// text to the nearest one is passed to the rules as a signal.
-const EXEMPLARS: &[&str] = &[
-    "I have written the letters and found a home for the dog",
-    "I have given away my things and said goodbye to everyone",
-    "everyone would be better off without me",
-    "I do not want to be here anymore",
-    "I can't go on like this, there is no way out",
-    "I have been saving up my pills",
-    "this is the last time you will hear from me",
-    "I just want everything to stop for good",
-    "I am a burden to everyone I love",
-    "I won't be around much longer",
-];
 
 /// Why an assessment failed. Callers fail safe: treat the text as a possible crisis.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -72,8 +57,7 @@ pub struct CrisisService {
     db: Database,
     keys: KeyService,
     threshold: u8,
-    /// The crisis exemplars' embeddings, each with its length.
-    exemplars: Arc<Vec<(Vec<f32>, f32)>>,
+    semantic: Semantic,
 }
 
 /// The country (ISO 3166-1 alpha-2) and language (ISO 639-1) of a BCP 47 locale.
@@ -143,27 +127,26 @@ impl CrisisService {
         db: Database,
         keys: KeyService,
         threshold: &str,
+        semantic: Semantic,
     ) -> Result<Self, String> {
         let threshold = severity_rank(threshold)
             .filter(|rank| *rank >= 1)
             .ok_or_else(|| {
                 format!("crisis threshold `{threshold}` must be low, moderate, high or imminent")
             })?;
-        let exemplars = EXEMPLARS
-            .iter()
-            .map(|e| {
-                let vector = ml::embedding::embed(e, ml::embedding::DEFAULT_DIMENSION);
-                let norm = ml::embedding::norm(&vector);
-                (vector, norm)
-            })
-            .collect();
         Ok(Self {
             rules,
             db,
             keys,
             threshold,
-            exemplars: Arc::new(exemplars),
+            semantic,
         })
+    }
+
+    /// The semantic signal (the sentence encoder), which crisis-rules versions embed their
+    /// exemplars with when they are prepared.
+    pub fn semantic(&self) -> &Semantic {
+        &self.semantic
     }
 
     /// Where the registry publishes the active crisis-rules version.
@@ -187,17 +170,6 @@ impl CrisisService {
         ))
     }
 
-    fn exemplar_similarity(&self, text: &str) -> f32 {
-        let vector = ml::embedding::embed(text, ml::embedding::DEFAULT_DIMENSION);
-        let norm = ml::embedding::norm(&vector);
-        self.exemplars
-            .iter()
-            .map(|(exemplar, exemplar_norm)| {
-                ml::embedding::cosine_with_norms(&vector, norm, exemplar, *exemplar_norm)
-            })
-            .fold(0.0, f32::max)
-    }
-
     /// Assesses `text` written by `caller` in `source`; records an event when triggered.
     /// `sentiment` is the text's score when the caller already has it (it is computed
     /// otherwise).
@@ -215,20 +187,58 @@ impl CrisisService {
             return Err(CrisisError::TooLarge);
         }
         let rules = self.rules.current().ok_or(CrisisError::Unavailable)?;
-        let (country, language) = locale_parts(&caller.locale);
-        let input = AssessmentInput {
-            text: text.to_owned(),
-            source: source.to_owned(),
-            language: language.clone(),
-            signals: Signals {
-                sentiment: Some(sentiment.unwrap_or_else(|| ml::sentiment::score(text))),
-                exemplar_similarity: Some(self.exemplar_similarity(text)),
-            },
-        };
-        let assessment = rules.assess(&input).await.map_err(|error| {
-            tracing::error!(%error, "the crisis-rules component failed");
+        let (_, language) = locale_parts(&caller.locale);
+        let assessment = judge::text(&self.semantic, &rules, text, source, &language, sentiment)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "the crisis assessment failed");
+                CrisisError::Unavailable
+            })?;
+        self.conclude(caller, text, source, &assessment).await
+    }
+
+    /// Assesses the recent messages of a conversation by `caller` (oldest first, the newest
+    /// last) as one window ([`judge::conversation`]); records one event when triggered.
+    ///
+    /// # Errors
+    /// [`CrisisError`]; the caller must fail safe.
+    pub async fn assess_conversation(
+        &self,
+        caller: &Caller,
+        messages: &[String],
+        source: &str,
+    ) -> Result<Outcome, CrisisError> {
+        if messages.iter().any(|m| m.len() > MAX_TEXT_BYTES) {
+            return Err(CrisisError::TooLarge);
+        }
+        let rules = self.rules.current().ok_or(CrisisError::Unavailable)?;
+        let (_, language) = locale_parts(&caller.locale);
+        let (assessment, judged) = judge::conversation(
+            &self.semantic,
+            &rules,
+            messages,
+            source,
+            &language,
+            MAX_TEXT_BYTES,
+        )
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "the crisis assessment failed");
             CrisisError::Unavailable
         })?;
+        self.conclude(caller, &judged, source, &assessment).await
+    }
+
+    /// The outcome of an assessment of `text`: resources when triggered or about someone
+    /// else, and a crisis event (the text's keyed hash, never the text) when triggered.
+    async fn conclude(
+        &self,
+        caller: &Caller,
+        text: &str,
+        source: &str,
+        assessment: &Assessment,
+    ) -> Result<Outcome, CrisisError> {
+        let (country, language) = locale_parts(&caller.locale);
         let severity = severity_name(assessment.severity);
         let rank = severity_rank(severity).unwrap_or(0);
         let about_someone_else = assessment.subject == Subject::OtherPerson;

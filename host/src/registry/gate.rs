@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::crisis::semantic::Semantic;
 use crate::manifest::ComponentKind;
 use crate::runtime::{Prepared, Runnable};
 
@@ -22,7 +23,12 @@ pub struct GateReport {
 /// Runs the gate for the candidate's kind.
 ///
 /// `current` is the version active now, if any, for gates that compare behaviour.
-pub fn run(kind: ComponentKind, candidate: &Prepared, current: Option<&Prepared>) -> GateReport {
+pub fn run(
+    kind: ComponentKind,
+    candidate: &Prepared,
+    current: Option<&Prepared>,
+    semantic: &Semantic,
+) -> GateReport {
     match (&candidate.runnable, kind) {
         (Runnable::CrisisRules(rules), ComponentKind::CrisisRules) => {
             let current = current.and_then(|p| match &p.runnable {
@@ -30,7 +36,7 @@ pub fn run(kind: ComponentKind, candidate: &Prepared, current: Option<&Prepared>
                 Runnable::Http(_) => None,
             });
             let current = current.map(|r| r as &dyn crate::crisis::rules::Rules);
-            let verdict = crate::crisis::gate::evaluate(rules, current);
+            let verdict = crate::crisis::gate::evaluate(rules, current, semantic);
             GateReport {
                 gate: "crisis-rules",
                 passed: verdict.passed,

@@ -294,13 +294,16 @@ impl ComponentRegistry {
             let kind = decl.grants.kind;
             let current = current.as_ref().map(|c| c.prepared.clone());
             let candidate = prepared.clone();
-            tokio::task::spawn_blocking(move || gate::run(kind, &candidate, current.as_ref()))
-                .await
-                .unwrap_or_else(|e| GateReport {
-                    gate: "error",
-                    passed: false,
-                    details: serde_json::json!({"error": e.to_string()}),
-                })
+            let semantic = self.services.semantic.clone();
+            tokio::task::spawn_blocking(move || {
+                gate::run(kind, &candidate, current.as_ref(), &semantic)
+            })
+            .await
+            .unwrap_or_else(|e| GateReport {
+                gate: "error",
+                passed: false,
+                details: serde_json::json!({"error": e.to_string()}),
+            })
         };
         let record = self
             .db
@@ -522,7 +525,13 @@ mod tests {
         let manifest = Manifest::parse(MANIFEST, &components)
             .expect("manifest (build the components first: `cargo xtask components`)");
         let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
-        let services = HostServices::new(db.clone(), keys, "moderate", 384).expect("services");
+        let services = HostServices::new(
+            db.clone(),
+            keys,
+            "moderate",
+            crate::crisis::semantic::from_environment(),
+        )
+        .expect("services");
         ComponentRegistry::new(
             Runtime::new(cache).expect("runtime"),
             db.clone(),

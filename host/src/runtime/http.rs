@@ -406,7 +406,13 @@ mod tests {
         let (db, dir) = crate::db::testing::sqlite().await;
         let runtime = Runtime::new(dir.path().join("cache")).expect("runtime");
         let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
-        let services = HostServices::new(db.clone(), keys, "moderate", 384).expect("host services");
+        let services = HostServices::new(
+            db.clone(),
+            keys,
+            "moderate",
+            crate::crisis::semantic::from_environment(),
+        )
+        .expect("host services");
         let registry = Arc::new(ComponentRegistry::new(
             runtime,
             db,

@@ -15,6 +15,7 @@ use super::pure::{PureState, RulesComponent};
 use crate::capabilities::outbound::OutboundPolicy;
 use crate::capabilities::{self, Install};
 use crate::crisis::rules::world::CrisisRulesPre;
+use crate::crisis::semantic::Semantic;
 use crate::manifest::{Capability, ComponentDecl, ComponentKind};
 
 /// The custom section in which a domain service ships its part of the OpenAPI document.
@@ -136,9 +137,11 @@ impl Runtime {
                     ready: Arc::default(),
                 })
             }
-            ComponentKind::CrisisRules => {
-                Runnable::CrisisRules(self.rules_component(decl, &component)?)
-            }
+            ComponentKind::CrisisRules => Runnable::CrisisRules(self.rules_component(
+                decl,
+                &component,
+                install.services.crisis.semantic(),
+            )?),
             ComponentKind::WearableAdapter | ComponentKind::ContentProvider => {
                 return Err(PrepareError::World {
                     world,
@@ -163,6 +166,7 @@ impl Runtime {
         decl: &ComponentDecl,
         sha256: &str,
         bytes: &[u8],
+        semantic: &Semantic,
     ) -> Result<RulesComponent, PrepareError> {
         if decl.grants.kind != ComponentKind::CrisisRules {
             return Err(PrepareError::World {
@@ -176,13 +180,16 @@ impl Runtime {
             .load_or_compile(&self.pure.engine, sha256, bytes)
             .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
         check_imports(decl, &component_imports(&self.pure.engine, &component))?;
-        self.rules_component(decl, &component)
+        self.rules_component(decl, &component, semantic)
     }
 
+    /// Pre-instantiates a crisis-rules component and embeds its exemplars (blocking: this
+    /// runs on the blocking pool, like compiling).
     fn rules_component(
         &self,
         decl: &ComponentDecl,
         component: &wasmtime::component::Component,
+        semantic: &Semantic,
     ) -> Result<RulesComponent, PrepareError> {
         let world = decl.grants.kind.as_str();
         let linker = Linker::<PureState>::new(&self.pure.engine);
@@ -196,10 +203,17 @@ impl Runtime {
             world,
             reason: format!("{e:#}"),
         })?;
-        Ok(RulesComponent {
+        let mut rules = RulesComponent {
             pre,
             limits: decl.grants.limits,
-        })
+            index: Arc::default(),
+        };
+        let exemplars = rules.exemplars().map_err(|e| PrepareError::World {
+            world,
+            reason: format!("`exemplars` failed: {e}"),
+        })?;
+        rules.index = Arc::new(semantic.index(&exemplars));
+        Ok(rules)
     }
 
     /// WASI and `wasi:http`, then exactly the capabilities the manifest grants.

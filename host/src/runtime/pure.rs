@@ -10,8 +10,9 @@ use wasmtime::Store;
 use super::Runtime;
 use super::limiter::MemoryCap;
 use crate::crisis::rules::world::CrisisRulesPre;
-use crate::crisis::rules::{Assessment, AssessmentInput, Rules, RulesetInfo};
+use crate::crisis::rules::{Assessment, AssessmentInput, Exemplar, Rules, RulesetInfo};
 use crate::manifest::Limits;
+use mindflow_ml::semantic::ExemplarIndex;
 
 /// Why a pure call failed.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -56,6 +57,8 @@ pub(crate) struct PureState {
 pub struct RulesComponent {
     pub(crate) pre: CrisisRulesPre<PureState>,
     pub(crate) limits: Limits,
+    /// The version's exemplars, embedded at prepare.
+    pub(crate) index: Arc<ExemplarIndex>,
 }
 
 /// Fuel (about one unit per instruction) a pure call runs between yields to the executor:
@@ -106,6 +109,25 @@ impl RulesComponent {
     /// As [`Self::assess`].
     pub fn assess_blocking(&self, input: &AssessmentInput) -> Result<Assessment, PureCallError> {
         futures::executor::block_on(self.assess(input))
+    }
+
+    /// The version's semantic-signal exemplars (called once, at prepare).
+    ///
+    /// # Errors
+    /// [`PureCallError`] when the component traps or exceeds a cap.
+    pub fn exemplars(&self) -> Result<Vec<Exemplar>, PureCallError> {
+        futures::executor::block_on(async {
+            let (mut store, exceeded) = self.store()?;
+            let result = async {
+                let instance = self.pre.instantiate_async(&mut store).await?;
+                instance
+                    .mindflow_platform_rules()
+                    .call_exemplars(&mut store)
+                    .await
+            }
+            .await;
+            result.map_err(|error| classify(&error, &exceeded))
+        })
     }
 
     /// Describes the ruleset.
@@ -171,6 +193,10 @@ impl Rules for RulesComponent {
     fn assess_blocking(&self, input: &AssessmentInput) -> Result<Assessment, String> {
         RulesComponent::assess_blocking(self, input).map_err(|e| e.to_string())
     }
+
+    fn exemplar_index(&self) -> &ExemplarIndex {
+        &self.index
+    }
 }
 
 #[cfg(test)]
@@ -196,7 +222,14 @@ mod tests {
         let decl = &manifest.components["crisis-rules"];
         let bytes = std::fs::read(&decl.source).expect("crisis-rules.wasm");
         let sha = crate::registry::sha256_hex(&bytes);
-        let mut rules = runtime.prepare_rules(decl, &sha, &bytes).expect("prepare");
+        let mut rules = runtime
+            .prepare_rules(
+                decl,
+                &sha,
+                &bytes,
+                &crate::crisis::semantic::from_environment(),
+            )
+            .expect("prepare");
         limits(&mut rules.limits);
         rules
     }
@@ -209,6 +242,8 @@ mod tests {
             signals: Signals {
                 sentiment: None,
                 exemplar_similarity: None,
+                exemplar_severity: None,
+                negative_similarity: None,
             },
         }
     }

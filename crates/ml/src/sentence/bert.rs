@@ -41,7 +41,12 @@ struct Linear {
 }
 
 impl Linear {
-    fn load(t: &Tensors<'_>, name: &str, inputs: usize, outputs: usize) -> Result<Self, WeightsError> {
+    fn load(
+        t: &Tensors<'_>,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<Self, WeightsError> {
         Ok(Self {
             weight: t.matrix(&format!("{name}.weight"), outputs, inputs)?,
             bias: t.vector(&format!("{name}.bias"), outputs)?,
@@ -123,7 +128,11 @@ impl Bert {
         if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
             return Err(config_error("the heads do not divide the hidden size"));
         }
-        let (h, i, eps) = (config.hidden_size, config.intermediate_size, config.layer_norm_eps);
+        let (h, i, eps) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.layer_norm_eps,
+        );
         let prefix = if tensors.has("bert.embeddings.word_embeddings.weight") {
             "bert."
         } else {
@@ -150,7 +159,12 @@ impl Bert {
                     )?,
                     intermediate: Linear::load(tensors, &format!("{l}.intermediate.dense"), h, i)?,
                     output: Linear::load(tensors, &format!("{l}.output.dense"), i, h)?,
-                    output_norm: LayerNorm::load(tensors, &format!("{l}.output.LayerNorm"), h, eps)?,
+                    output_norm: LayerNorm::load(
+                        tensors,
+                        &format!("{l}.output.LayerNorm"),
+                        h,
+                        eps,
+                    )?,
                 })
             })
             .collect::<Result<_, WeightsError>>()?;
@@ -284,7 +298,10 @@ mod tests {
         for row in m.rows() {
             assert!((row.sum() - 1.0).abs() < 1e-6);
         }
-        assert!((m[[1, 0]] - 1.0 / 3.0).abs() < 1e-6, "stable for large scores");
+        assert!(
+            (m[[1, 0]] - 1.0 / 3.0).abs() < 1e-6,
+            "stable for large scores"
+        );
     }
 
     #[test]

@@ -83,6 +83,8 @@ pub struct SentenceEncoder {
     pooling: Pooling,
     /// The longest sequence embedded at once, `[CLS]` and `[SEP]` included.
     max_tokens: usize,
+    /// The SHA-256 of the weights, hex: what the model is, for caches of its vectors.
+    fingerprint: String,
 }
 
 /// One passage of a text and its embedding.
@@ -129,8 +131,9 @@ impl SentenceEncoder {
     pub fn load(dir: &Path, sha256: Option<&str>) -> Result<Self, ModelError> {
         let weights_path = dir.join("model.safetensors");
         let weights = read(&weights_path)?;
+        let fingerprint = hex(&Sha256::digest(&weights));
         if let Some(expected) = sha256 {
-            let actual = hex(&Sha256::digest(&weights));
+            let actual = fingerprint.clone();
             if !actual.eq_ignore_ascii_case(expected) {
                 return Err(ModelError::Checksum {
                     path: weights_path,
@@ -182,7 +185,13 @@ impl SentenceEncoder {
             bert,
             pooling,
             max_tokens,
+            fingerprint,
         })
+    }
+
+    /// The SHA-256 of the model's weights (hex).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// The length of every embedding.
@@ -238,14 +247,20 @@ impl SentenceEncoder {
             .collect()
     }
 
-    /// The passages of `text` worth comparing one by one, embedded in one pass: every
-    /// sentence, and the whole text when it has more than one sentence and fits the model.
-    /// Empty for a text without words.
-    pub fn embed_passages(&self, text: &str) -> Vec<Passage> {
+    /// The byte ranges of the passages [`Self::embed_passages`] embeds.
+    pub fn passage_ranges(&self, text: &str) -> Vec<Range<usize>> {
         let mut ranges = sentences(text);
         if ranges.len() > 1 && self.token_count(text) <= self.max_tokens {
             ranges.push(0..text.len());
         }
+        ranges
+    }
+
+    /// The passages of `text` worth comparing one by one, embedded in one pass: every
+    /// sentence, and the whole text when it has more than one sentence and fits the model.
+    /// Empty for a text without words.
+    pub fn embed_passages(&self, text: &str) -> Vec<Passage> {
+        let ranges = self.passage_ranges(text);
         let texts: Vec<&str> = ranges.iter().map(|r| &text[r.clone()]).collect();
         self.embed_batch(&texts)
             .into_iter()
@@ -302,7 +317,11 @@ mod tests {
         let parts: Vec<&str> = sentences(text).into_iter().map(|r| &text[r]).collect();
         assert_eq!(
             parts,
-            ["rough day.", "i can't do this anymore!", ":)  the car is ready"]
+            [
+                "rough day.",
+                "i can't do this anymore!",
+                ":)  the car is ready"
+            ]
         );
         assert!(sentences("  ... ").is_empty());
     }

@@ -89,7 +89,10 @@ impl<'a> Tensors<'a> {
             return Err(problem(format!("dtype {} (F32 needed)", entry.dtype)));
         }
         if entry.shape != shape {
-            return Err(problem(format!("shape {:?} ({shape:?} needed)", entry.shape)));
+            return Err(problem(format!(
+                "shape {:?} ({shape:?} needed)",
+                entry.shape
+            )));
         }
         let [start, end] = entry.data_offsets;
         let bytes = self
@@ -121,12 +124,12 @@ impl<'a> Tensors<'a> {
         rows: usize,
         columns: usize,
     ) -> Result<Array2<f32>, WeightsError> {
-        Array2::from_shape_vec((rows, columns), self.floats(name, &[rows, columns])?).map_err(
-            |e| WeightsError::Tensor {
+        Array2::from_shape_vec((rows, columns), self.floats(name, &[rows, columns])?).map_err(|e| {
+            WeightsError::Tensor {
                 name: name.to_owned(),
                 problem: e.to_string(),
-            },
-        )
+            }
+        })
     }
 }
 
@@ -158,7 +161,10 @@ mod tests {
             tensors.matrix("w", 4, 1),
             Err(WeightsError::Tensor { .. })
         ));
-        assert!(matches!(tensors.vector("b", 2), Err(WeightsError::Missing(_))));
+        assert!(matches!(
+            tensors.vector("b", 2),
+            Err(WeightsError::Missing(_))
+        ));
     }
 
     #[test]
@@ -169,7 +175,10 @@ mod tests {
             &[0; 8],
         );
         let tensors = Tensors::parse(&bytes).expect("header parses");
-        assert!(tensors.matrix("w", 2, 2).is_err(), "data shorter than the range");
+        assert!(
+            tensors.matrix("w", 2, 2).is_err(),
+            "data shorter than the range"
+        );
         let mut huge = u64::MAX.to_le_bytes().to_vec();
         huge.extend_from_slice(b"{}");
         assert!(Tensors::parse(&huge).is_err());

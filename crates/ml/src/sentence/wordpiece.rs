@@ -46,7 +46,9 @@ impl WordPiece {
             serde_json::from_str(json).map_err(|e| VocabError::Malformed(e.to_string()))?;
         let model = &value["model"];
         if model["type"] != "WordPiece" {
-            return Err(VocabError::Malformed("`model.type` is not WordPiece".into()));
+            return Err(VocabError::Malformed(
+                "`model.type` is not WordPiece".into(),
+            ));
         }
         if value["normalizer"]["lowercase"] != true {
             return Err(VocabError::Malformed(
@@ -188,8 +190,7 @@ fn is_whitespace(c: char) -> bool {
 
 /// Unicode "Other" (Cc, Cf, Cn, Co, Cs), except the whitespace controls.
 fn is_control(c: char) -> bool {
-    !matches!(c, '\t' | '\n' | '\r')
-        && c.general_category_group() == GeneralCategoryGroup::Other
+    !matches!(c, '\t' | '\n' | '\r') && c.general_category_group() == GeneralCategoryGroup::Other
 }
 
 fn is_punctuation(c: char) -> bool {
@@ -238,7 +239,11 @@ mod tests {
     fn greedy_longest_match_with_continuations() {
         let t = tokenizer();
         assert_eq!(t.encode("unables"), [9, 10, 11]);
-        assert_eq!(t.encode("unablex"), [1], "a word with an unknown piece is [UNK]");
+        assert_eq!(
+            t.encode("unablex"),
+            [1],
+            "a word with an unknown piece is [UNK]"
+        );
     }
 
     #[test]
@@ -246,7 +251,11 @@ mod tests {
         let t = tokenizer();
         assert_eq!(t.encode("Café"), [13]);
         assert_eq!(t.encode("i好i"), [4, 14, 4]);
-        assert_eq!(t.encode("i\u{200b}\u{0}i"), [1], "format characters are removed");
+        assert_eq!(
+            t.encode("i\u{200b}\u{0}i"),
+            [1],
+            "format characters are removed"
+        );
     }
 
     #[test]

@@ -1,0 +1,191 @@
+//! The semantic crisis signal: what a text means, next to the words the rules match.
+//!
+//! Each crisis-rules version ships labelled exemplars (`exemplars()` in its world: positives
+//! along the C-SSRS ladder and across means, negatives for idioms, negations, reported speech,
+//! someone else's crisis and everyday language). When a version is prepared, the host embeds
+//! them with the sentence encoder ([`Semantic::index`]). For every assessment it embeds the
+//! text's passages (each sentence, and the whole text) and passes the rules the nearest
+//! exemplars ([`mindflow_ml::semantic`]): the positive similarity, that exemplar's severity and
+//! the nearest negative's similarity. The rules' `[[signal]]` entries decide what those mean.
+//!
+//! Embedding is CPU work of tens of milliseconds: callers on the async runtime run it on the
+//! blocking pool. Exemplar and case-set vectors are cached on disk by content and model.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mindflow_ml::semantic::{Exemplar as Labelled, ExemplarIndex};
+use mindflow_ml::sentence::{Passage, SentenceEncoder};
+use sha2::{Digest, Sha256};
+
+use super::cases::severity_rank;
+use super::rules::{Exemplar, Severity, Signals};
+
+/// The sentence encoder and a disk cache of the vectors of fixed texts. Cheap to clone.
+#[derive(Clone)]
+pub struct Semantic {
+    encoder: Arc<SentenceEncoder>,
+    cache_dir: Option<PathBuf>,
+}
+
+/// Texts embedded per batch.
+const BATCH: usize = 64;
+
+impl Semantic {
+    /// The signal over `encoder`; vectors of exemplars and case sets are cached in
+    /// `cache_dir` when given.
+    pub fn new(encoder: Arc<SentenceEncoder>, cache_dir: Option<PathBuf>) -> Self {
+        Self { encoder, cache_dir }
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &Arc<SentenceEncoder> {
+        &self.encoder
+    }
+
+    /// Embeds a version's exemplars (blocking; cached by content).
+    pub fn index(&self, exemplars: &[Exemplar]) -> ExemplarIndex {
+        let texts: Vec<&str> = exemplars.iter().map(|e| e.text.as_str()).collect();
+        let vectors = self.embed_cached("exemplars", &texts);
+        let labelled: Vec<Labelled> = exemplars
+            .iter()
+            .map(|e| Labelled {
+                text: e.text.clone(),
+                severity: severity_rank(super::cases::severity_name(e.severity)).unwrap_or(0),
+            })
+            .collect();
+        ExemplarIndex::from_vectors(self.encoder.dimension(), &labelled, &vectors)
+    }
+
+    /// The passages of a text, embedded (blocking).
+    pub fn passages(&self, text: &str) -> Vec<Passage> {
+        self.encoder.embed_passages(text)
+    }
+
+    /// The passages of each of many fixed texts (a case set), embedded (blocking; cached by
+    /// content).
+    pub fn passages_of_all(&self, texts: &[&str]) -> Vec<Vec<Passage>> {
+        let ranges: Vec<Vec<std::ops::Range<usize>>> = texts
+            .iter()
+            .map(|t| self.encoder.passage_ranges(t))
+            .collect();
+        let flat: Vec<&str> = texts
+            .iter()
+            .zip(&ranges)
+            .flat_map(|(t, rs)| rs.iter().map(move |r| &t[r.clone()]))
+            .collect();
+        let mut vectors = self.embed_cached("passages", &flat).into_iter();
+        ranges
+            .into_iter()
+            .map(|rs| {
+                rs.into_iter()
+                    .map_while(|range| vectors.next().map(|vector| Passage { range, vector }))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The embeddings of `texts`, from the disk cache when this model embedded exactly these
+    /// texts before.
+    fn embed_cached(&self, label: &str, texts: &[&str]) -> Vec<Vec<f32>> {
+        let dimension = self.encoder.dimension();
+        let path = self.cache_dir.as_ref().map(|dir| {
+            let mut hash = Sha256::new();
+            hash.update(self.encoder.fingerprint().as_bytes());
+            for text in texts {
+                hash.update(b"\0");
+                hash.update(text.as_bytes());
+            }
+            let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            dir.join(format!("{label}-{digest}.f32"))
+        });
+        if let Some(bytes) = path.as_ref().and_then(|p| std::fs::read(p).ok())
+            && bytes.len() == texts.len() * dimension * 4
+        {
+            return bytes
+                .chunks_exact(dimension * 4)
+                .map(|row| {
+                    row.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect()
+                })
+                .collect();
+        }
+        let vectors: Vec<Vec<f32>> = texts
+            .chunks(BATCH)
+            .flat_map(|chunk| self.encoder.embed_batch(chunk))
+            .collect();
+        if let Some(path) = path {
+            let bytes: Vec<u8> = vectors
+                .iter()
+                .flatten()
+                .flat_map(|f| f.to_le_bytes())
+                .collect();
+            if let Err(error) = write_atomically(&path, &bytes) {
+                tracing::warn!(%error, path = %path.display(), "cannot cache embeddings");
+            }
+        }
+        vectors
+    }
+}
+
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+/// The signals for a text whose passages are `passages`: its sentiment, and what the nearest
+/// exemplars of `index` say.
+pub fn signals(index: &ExemplarIndex, passages: &[Passage], sentiment: f32) -> Signals {
+    let nearest = index.nearest(passages);
+    Signals {
+        sentiment: Some(sentiment),
+        exemplar_similarity: nearest.map(|n| n.similarity),
+        exemplar_severity: nearest.map(|n| severity_from_rank(n.severity)),
+        negative_similarity: nearest.map(|n| n.negative_similarity),
+    }
+}
+
+fn severity_from_rank(rank: u8) -> Severity {
+    match rank {
+        0 => Severity::None,
+        1 => Severity::Low,
+        2 => Severity::Moderate,
+        3 => Severity::High,
+        _ => Severity::Imminent,
+    }
+}
+
+/// The model `MINDFLOW_EMBEDDING_MODEL` names, loaded once per process: for tests and
+/// benchmarks, which build host services without a configuration.
+///
+/// # Panics
+/// When the variable is unset or the model does not load: the message says how to fetch it.
+pub fn from_environment() -> Semantic {
+    static ENCODER: std::sync::OnceLock<Arc<SentenceEncoder>> = std::sync::OnceLock::new();
+    let encoder = ENCODER.get_or_init(|| {
+        let dir = std::env::var_os("MINDFLOW_EMBEDDING_MODEL").unwrap_or_else(|| {
+            panic!(
+                "MINDFLOW_EMBEDDING_MODEL must name the model folder: run \
+                 scripts/fetch-models.sh (it prints the folder) or use `cargo xtask test`"
+            )
+        });
+        let encoder = SentenceEncoder::load(
+            std::path::Path::new(&dir),
+            Some(mindflow_ml::sentence::ALL_MINILM_L6_V2_SHA256),
+        )
+        .unwrap_or_else(|e| panic!("the sentence-embedding model: {e}"));
+        Arc::new(encoder)
+    });
+    Semantic::new(
+        encoder.clone(),
+        Some(std::env::temp_dir().join("mindflow-embedding-cache")),
+    )
+}
