@@ -57,6 +57,7 @@ fn main() -> anyhow::Result<()> {
                 exemplar_similarity: Some(0.1),
                 exemplar_severity: None,
                 negative_similarity: Some(0.1),
+                semantic_risk: Some(0.1),
             },
         };
         for _ in 0..1_000 {

@@ -68,6 +68,11 @@ enum CrisisCommand {
         /// crisis-rules case format (for `cargo run -p crisis-rules --example evaluate`).
         #[arg(long)]
         annotate: Option<std::path::PathBuf>,
+        /// Also cross-validate the semantic signal over the component's own training
+        /// examples in this many folds: each fold is judged with a classifier and exemplar
+        /// index built without it.
+        #[arg(long)]
+        folds: Option<usize>,
     },
 }
 
@@ -159,6 +164,7 @@ async fn main() -> Result<()> {
             component,
             misses,
             annotate,
+            folds,
         }) => {
             crisis_evaluate(
                 &cli.common,
@@ -166,6 +172,7 @@ async fn main() -> Result<()> {
                 component.as_deref(),
                 misses,
                 annotate.as_deref(),
+                folds,
             )
             .await
         }
@@ -266,6 +273,7 @@ async fn crisis_evaluate(
     component: Option<&std::path::Path>,
     show_misses: bool,
     annotate: Option<&std::path::Path>,
+    folds: Option<usize>,
 ) -> Result<()> {
     use mindflow::crisis::{evaluation, judge::SharedRules};
     let semantic = mindflow::crisis::semantic::Semantic::new(
@@ -288,13 +296,19 @@ async fn crisis_evaluate(
         tokio::task::spawn_blocking(move || runtime.prepare_rules(&decl, &sha, &bytes, &semantic))
             .await??
     };
+    if let Some(folds) = folds {
+        let report = evaluation::cross_validate(&semantic, &prepared, folds)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!("{report}");
+    }
     let rules: SharedRules = std::sync::Arc::new(Box::new(prepared));
     let mut annotated = String::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
-        let cases = evaluation::parse(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let cases =
+            evaluation::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         let judged = evaluation::judge_all(&semantic, &rules, &cases)
             .await
             .map_err(anyhow::Error::msg)?;

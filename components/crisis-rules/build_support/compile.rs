@@ -1169,6 +1169,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
         id: String,
         min_similarity: Option<f64>,
         min_lead: Option<f64>,
+        min_risk: Option<f64>,
         exemplar_at_least: Option<u8>,
         max_sentiment: Option<f64>,
         min_sentiment: Option<f64>,
@@ -1185,6 +1186,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
                 "id",
                 "min_similarity",
                 "min_lead",
+                "min_risk",
                 "exemplar_at_least",
                 "max_sentiment",
                 "min_sentiment",
@@ -1207,12 +1209,17 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
         }
         let min_similarity = f.ranged("min_similarity", false, 0.0, 1.0, &mut errors);
         let min_lead = f.ranged("min_lead", false, -1.0, 1.0, &mut errors);
+        let min_risk = f.ranged("min_risk", false, 0.0, 1.0, &mut errors);
         let exemplar_at_least = f
             .string("exemplar_at_least", false, &mut errors)
             .map(|_| f.severity("exemplar_at_least", None, &mut errors));
         let max_sentiment = f.ranged("max_sentiment", false, -1.0, 1.0, &mut errors);
         let min_sentiment = f.ranged("min_sentiment", false, -1.0, 1.0, &mut errors);
-        if min_similarity.is_none() && max_sentiment.is_none() && min_sentiment.is_none() {
+        if min_similarity.is_none()
+            && min_risk.is_none()
+            && max_sentiment.is_none()
+            && min_sentiment.is_none()
+        {
             errors.at(t.line, format!("signal `{id}`: set at least one threshold"));
         }
         let mut requires = 0u32;
@@ -1231,6 +1238,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
             id,
             min_similarity,
             min_lead,
+            min_risk,
             exemplar_at_least,
             max_sentiment,
             min_sentiment,
@@ -1558,10 +1566,11 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     for s in &signals {
         let _ = writeln!(
             out,
-            "    SignalRule {{ id: {:?}, min_similarity: {}, min_lead: {}, exemplar_at_least: {}, max_sentiment: {}, min_sentiment: {}, requires: {:#x}, raise_to: {}, weight: {} }},",
+            "    SignalRule {{ id: {:?}, min_similarity: {}, min_lead: {}, min_risk: {}, exemplar_at_least: {}, max_sentiment: {}, min_sentiment: {}, requires: {:#x}, raise_to: {}, weight: {} }},",
             s.id,
             opt(s.min_similarity),
             opt(s.min_lead),
+            opt(s.min_risk),
             s.exemplar_at_least
                 .map_or("None".to_owned(), |v| format!("Some({})", severity_expr(v))),
             opt(s.max_sentiment),

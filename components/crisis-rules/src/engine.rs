@@ -62,6 +62,8 @@ pub struct Signals {
     pub exemplar_severity: Option<Severity>,
     /// Cosine similarity of the same passage to its nearest negative exemplar.
     pub negative_similarity: Option<f32>,
+    /// The classifier's probability that the text expresses risk (moderate or above).
+    pub semantic_risk: Option<f32>,
 }
 
 /// What to assess.
@@ -569,9 +571,15 @@ pub fn assess(input: &Input<'_>) -> Assessment {
             .filter(|x| x.is_finite())
             .map(|x| x.clamp(-1.0, 1.0));
         let lead = sim.map(|v| v - negative.unwrap_or(0.0));
+        let risk = input
+            .signals
+            .semantic_risk
+            .filter(|x| x.is_finite())
+            .map(|x| x.clamp(0.0, 1.0));
         for (k, s) in SIGNALS.iter().enumerate() {
             let ok = s.min_similarity.is_none_or(|t| sim.is_some_and(|v| v >= t))
                 && s.min_lead.is_none_or(|t| lead.is_some_and(|v| v >= t))
+                && s.min_risk.is_none_or(|t| risk.is_some_and(|v| v >= t))
                 && s.exemplar_at_least
                     .is_none_or(|t| input.signals.exemplar_severity.is_some_and(|v| v >= t))
                 && s.max_sentiment.is_none_or(|t| sent.is_some_and(|v| v <= t))
@@ -807,31 +815,36 @@ mod tests {
 
     #[test]
     fn signals_raise_implicit_texts_but_not_negated_ones() {
-        let with = |text, sentiment, similarity| {
+        let with = |text, risk, severity| {
             assess(&Input {
                 text,
                 source: "chat",
                 language: "en",
                 signals: Signals {
-                    sentiment: Some(sentiment),
-                    exemplar_similarity: Some(similarity),
-                    ..Signals::default()
+                    sentiment: Some(-0.5),
+                    exemplar_similarity: Some(0.7),
+                    exemplar_severity: Some(severity),
+                    negative_similarity: Some(0.3),
+                    semantic_risk: Some(risk),
                 },
             })
         };
-        let a = with("I don't think I can keep going like this", -0.8, 0.86);
-        assert_eq!(a.severity, Severity::Moderate);
-        assert!(a.matched.iter().any(|m| m.id == "signal.exemplar-negative"));
-        // Below the similarity threshold: unchanged.
-        assert!(
-            with("I don't think I can keep going like this", -0.8, 0.5).severity <= Severity::Low
+        let implicit = "it is all arranged for thursday";
+        let a = with(implicit, 0.99, Severity::Imminent);
+        assert_eq!(a.severity, Severity::Imminent);
+        assert!(a.matched.iter().any(|m| m.id == "semantic.imminent"));
+        // The nearest exemplar's severity caps the raise.
+        assert_eq!(with(implicit, 0.99, Severity::Moderate).severity, Severity::Moderate);
+        // Below the risk threshold: unchanged.
+        assert!(with(implicit, 0.5, Severity::Imminent).severity <= Severity::Low);
+        // Negated text and idioms: never raised.
+        assert!(with("I would never kill myself", 0.99, Severity::Imminent).severity <= Severity::Low);
+        assert_eq!(
+            with("this traffic is killing me", 0.99, Severity::Imminent).severity,
+            Severity::None
         );
-        // Positive sentiment: unchanged.
-        assert!(with("dying to see it", 0.6, 0.85).severity == Severity::None);
-        // Negated text: never raised.
-        assert!(with("I would never kill myself", -0.9, 0.95).severity <= Severity::Low);
         // Non-finite signals are ignored.
-        assert!(with("hello", f32::NAN, f32::NAN).severity == Severity::None);
+        assert_eq!(with("hello", f32::NAN, Severity::Imminent).severity, Severity::None);
     }
 
     #[test]

@@ -287,6 +287,7 @@ pub fn parse_cases(jsonl: &str) -> Result<Vec<Case>, String> {
                 exemplar_similarity: number("similarity"),
                 exemplar_severity: string("exemplar_severity").and_then(|s| Severity::parse(&s)),
                 negative_similarity: number("negative_similarity"),
+                semantic_risk: number("semantic_risk"),
             },
         });
     }

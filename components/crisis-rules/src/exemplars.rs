@@ -1,7 +1,10 @@
-//! The exemplars of the semantic signal: `exemplars/exemplars.jsonl`, compiled into the
-//! component as data. Each line is a labelled sentence (`severity` with its C-SSRS `rung` for
-//! a positive, `none` with its `kind` for a negative); the host embeds them when it installs
-//! this version and compares every text with them by meaning (see `exemplars/README.md`).
+//! The training data of the semantic signal, compiled into the component as data:
+//! `exemplars/exemplars.jsonl` (labelled sentences: `severity` with its C-SSRS `rung` for a
+//! positive, `none` with its `kind` for a negative) and the development case set
+//! `cases/cases.jsonl` (moderate and above are positives; none and low, which include
+//! negations, idioms and someone else's crisis, are negatives). The host embeds them when it
+//! installs this version, trains its classifier on them and compares every text with them by
+//! meaning (see `exemplars/README.md`).
 
 use crate::engine::Severity;
 use crate::evaluate::{Json, parse_json};
@@ -18,6 +21,8 @@ pub struct Exemplar {
     pub text: String,
     /// `None` for a negative.
     pub severity: Severity,
+    /// The rung, the negative kind, or `case:<category>`.
+    pub kind: String,
 }
 
 /// Parses an exemplar file (JSON lines; blank lines and `//` lines are skipped).
@@ -52,19 +57,44 @@ pub fn parse(jsonl: &str) -> Result<Vec<Exemplar>, String> {
         if out.iter().any(|e: &Exemplar| e.id == id) {
             return Err(at(&format!("duplicate id {id}")));
         }
-        out.push(Exemplar { id, text, severity });
+        let kind = string("rung")
+            .filter(|r| r != "negative")
+            .or_else(|| string("kind"))
+            .unwrap_or_default();
+        out.push(Exemplar {
+            id,
+            text,
+            severity,
+            kind,
+        });
     }
     Ok(out)
 }
 
-/// The shipped exemplars.
+/// The shipped exemplars, then the development cases as training examples.
 ///
 /// # Panics
-/// Never for the shipped file: the tests below parse it (a malformed file fails the build's
-/// tests and, in a component, its install: the gate sees a trap).
+/// Never for the shipped files: the tests below parse them (a malformed file fails the
+/// build's tests and, in a component, its install: the prepare step sees a trap).
 pub fn shipped() -> Vec<Exemplar> {
-    parse(EXEMPLARS).unwrap_or_else(|e| panic!("exemplars/exemplars.jsonl: {e}"))
+    let mut all = parse(EXEMPLARS).unwrap_or_else(|e| panic!("exemplars/exemplars.jsonl: {e}"));
+    let cases = crate::evaluate::parse_cases(CASES)
+        .unwrap_or_else(|e| panic!("cases/cases.jsonl: {e}"));
+    all.extend(cases.into_iter().map(|case| Exemplar {
+        id: case.id,
+        text: case.text,
+        severity: if case.expected >= Severity::Moderate {
+            case.expected
+        } else {
+            Severity::None
+        },
+        kind: format!("case:{}", case.category),
+    }));
+    all
 }
+
+/// The development case set, also used as training examples.
+pub const CASES: &str = include_str!("../cases/cases.jsonl");
 
 #[cfg(test)]
 mod tests {
@@ -89,6 +119,9 @@ mod tests {
     #[test]
     fn refuses_bad_lines() {
         assert!(parse(r#"{"id":"a","text":"x","severity":"low"}"#).is_err());
+        let ok = parse(r#"{"id":"a","text":"x","severity":"none","rung":"negative","kind":"idiom"}"#)
+            .expect("parses");
+        assert_eq!(ok[0].kind, "idiom");
         assert!(parse(r#"{"id":"a","severity":"high"}"#).is_err());
         let twice = "{\"id\":\"a\",\"text\":\"x\",\"severity\":\"high\"}\n{\"id\":\"a\",\"text\":\"y\",\"severity\":\"none\"}";
         assert!(parse(twice).is_err());

@@ -85,6 +85,7 @@ mod component {
                     exemplar_similarity: input.signals.exemplar_similarity,
                     exemplar_severity: input.signals.exemplar_severity.map(from_wit),
                     negative_similarity: input.signals.negative_similarity,
+                    semantic_risk: input.signals.semantic_risk,
                 },
             });
             Assessment {
@@ -113,6 +114,7 @@ mod component {
                 .map(|e| Exemplar {
                     text: e.text,
                     severity: severity(e.severity),
+                    kind: e.kind,
                 })
                 .collect()
         }

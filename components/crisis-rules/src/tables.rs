@@ -103,6 +103,8 @@ pub struct SignalRule {
     pub min_similarity: Option<f32>,
     /// Exemplar similarity minus negative-exemplar similarity must be at least this.
     pub min_lead: Option<f32>,
+    /// The semantic risk must be at least this.
+    pub min_risk: Option<f32>,
     /// The nearest positive exemplar's severity must be at least this.
     pub exemplar_at_least: Option<Severity>,
     /// Sentiment must be at most this (and present).

@@ -102,22 +102,22 @@ fn to_wit(
         Err(CrisisError::Unavailable) => return Err(wit::CrisisError::Unavailable),
     };
     Ok(wit::Outcome {
-            severity: severity(outcome.severity),
-            confidence: outcome.confidence,
-            triggered: outcome.triggered,
-            event_id: outcome.event_id.map(|id| id.to_string()),
-            about_someone_else: outcome.about_someone_else,
-            resources: outcome
-                .resources
-                .into_iter()
-                .map(|r| wit::CrisisResource {
-                    name: r.name,
-                    description: r.description.unwrap_or_default(),
-                    phone_number: r.phone_number,
-                    sms_number: r.sms_number,
-                    website_url: r.website_url,
-                    available_24_7: r.available_24_7,
-                })
-                .collect(),
+        severity: severity(outcome.severity),
+        confidence: outcome.confidence,
+        triggered: outcome.triggered,
+        event_id: outcome.event_id.map(|id| id.to_string()),
+        about_someone_else: outcome.about_someone_else,
+        resources: outcome
+            .resources
+            .into_iter()
+            .map(|r| wit::CrisisResource {
+                name: r.name,
+                description: r.description.unwrap_or_default(),
+                phone_number: r.phone_number,
+                sms_number: r.sms_number,
+                website_url: r.website_url,
+                available_24_7: r.available_24_7,
+            })
+            .collect(),
     })
 }

@@ -56,7 +56,11 @@ pub fn parse(jsonl: &str) -> Result<Vec<LabelledCase>, String> {
             let case: LabelledCase =
                 serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
             if severity_rank(&case.expected).is_none() {
-                return Err(format!("line {}: unknown severity `{}`", n + 1, case.expected));
+                return Err(format!(
+                    "line {}: unknown severity `{}`",
+                    n + 1,
+                    case.expected
+                ));
             }
             if case.text.is_none() == case.messages.is_none() {
                 return Err(format!("line {}: give `text` or `messages`", n + 1));
@@ -103,15 +107,15 @@ pub async fn judge_all(
         } else {
             let text = case.text.clone().unwrap_or_default();
             let signals = judge::signals(semantic, rules, &text, None).await?;
-            let assessment =
-                judge::with_signals(rules, &text, "evaluation", "en", signals.clone())
-                    .await
-                    .map_err(|e| format!("{}: {e}", case.id))?;
+            let assessment = judge::with_signals(rules, &text, "evaluation", "en", signals.clone())
+                .await
+                .map_err(|e| format!("{}: {e}", case.id))?;
             let annotation = json!({
                 "sentiment": signals.sentiment,
                 "similarity": signals.exemplar_similarity,
                 "exemplar_severity": signals.exemplar_severity.map(|s| super::cases::severity_name(s)),
                 "negative_similarity": signals.negative_similarity,
+                "semantic_risk": signals.semantic_risk,
             });
             (judge::rank(assessment.severity), Some(annotation))
         };
@@ -122,6 +126,70 @@ pub async fn judge_all(
         });
     }
     Ok(out)
+}
+
+/// K-fold cross-validation of the semantic signal over a version's own training examples:
+/// the examples are dealt into `folds` folds (in an order fixed by a hash of their text);
+/// each fold is judged by the same rules with an exemplar index and classifier built from the
+/// other folds only. Returns the report.
+///
+/// # Errors
+/// When the component fails.
+pub async fn cross_validate(
+    semantic: &Semantic,
+    rules: &crate::runtime::RulesComponent,
+    folds: usize,
+) -> Result<String, String> {
+    let folds = folds.max(2);
+    let examples = rules.exemplars().map_err(|e| e.to_string())?;
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    order.sort_by_key(|&i| fnv1a(examples[i].text.as_bytes()));
+    let mut judged = Vec::with_capacity(examples.len());
+    for fold in 0..folds {
+        let (test, train): (Vec<usize>, Vec<usize>) =
+            (0..order.len()).partition(|position| position % folds == fold);
+        let train: Vec<_> = train.iter().map(|&p| examples[order[p]].clone()).collect();
+        let index = {
+            let semantic = semantic.clone();
+            tokio::task::spawn_blocking(move || semantic.index(&train))
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let fold_rules: SharedRules =
+            std::sync::Arc::new(Box::new(rules.with_index(std::sync::Arc::new(index))));
+        let cases: Vec<LabelledCase> = test
+            .iter()
+            .map(|&p| {
+                let example = &examples[order[p]];
+                let expected = super::cases::severity_name(example.severity).to_owned();
+                let source = if example.kind.starts_with("case:") {
+                    "dev case"
+                } else {
+                    "exemplar"
+                };
+                LabelledCase {
+                    id: format!("fold{fold}-{p}"),
+                    text: Some(example.text.clone()),
+                    messages: None,
+                    expected,
+                    category: Some(source.to_owned()),
+                    kind: Some(source.to_owned()),
+                }
+            })
+            .collect();
+        judged.extend(judge_all(semantic, &fold_rules, &cases).await?);
+    }
+    Ok(report(
+        &format!("cross-validated over the component's training examples ({folds} folds)"),
+        &judged,
+        false,
+    ))
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[derive(Default)]

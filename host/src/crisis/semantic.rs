@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mindflow_ml::semantic::{Exemplar as Labelled, ExemplarIndex};
+use mindflow_ml::semantic::{Exemplar as Labelled, ExemplarIndex, Logistic};
 use mindflow_ml::sentence::{Passage, SentenceEncoder};
 use sha2::{Digest, Sha256};
 
@@ -55,7 +55,33 @@ impl Semantic {
                 severity: severity_rank(super::cases::severity_name(e.severity)).unwrap_or(0),
             })
             .collect();
-        ExemplarIndex::from_vectors(self.encoder.dimension(), &labelled, &vectors)
+        let dimension = self.encoder.dimension();
+        // Training is deterministic: the weights are cached by the exemplars and their labels.
+        let key: Vec<String> = labelled
+            .iter()
+            .map(|e| format!("{}\u{1}{}", e.severity, e.text))
+            .collect();
+        let key: Vec<&str> = key.iter().map(String::as_str).collect();
+        let path = self.cache_path("classifier", &key);
+        if let Some(classifier) = path
+            .as_ref()
+            .and_then(|p| read_floats(p, dimension + 1))
+            .and_then(|values| Logistic::from_slice(&values))
+        {
+            return ExemplarIndex::with_classifier(dimension, &labelled, &vectors, classifier);
+        }
+        let index = ExemplarIndex::from_vectors(dimension, &labelled, &vectors);
+        if let (Some(path), Some(classifier)) = (path, index.classifier()) {
+            let bytes: Vec<u8> = classifier
+                .to_vec()
+                .iter()
+                .flat_map(|f| f.to_le_bytes())
+                .collect();
+            if let Err(error) = write_atomically(&path, &bytes) {
+                tracing::warn!(%error, path = %path.display(), "cannot cache the classifier");
+            }
+        }
+        index
     }
 
     /// The passages of a text, embedded (blocking).
@@ -90,26 +116,14 @@ impl Semantic {
     /// texts before.
     fn embed_cached(&self, label: &str, texts: &[&str]) -> Vec<Vec<f32>> {
         let dimension = self.encoder.dimension();
-        let path = self.cache_dir.as_ref().map(|dir| {
-            let mut hash = Sha256::new();
-            hash.update(self.encoder.fingerprint().as_bytes());
-            for text in texts {
-                hash.update(b"\0");
-                hash.update(text.as_bytes());
-            }
-            let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-            dir.join(format!("{label}-{digest}.f32"))
-        });
-        if let Some(bytes) = path.as_ref().and_then(|p| std::fs::read(p).ok())
-            && bytes.len() == texts.len() * dimension * 4
+        let path = self.cache_path(label, texts);
+        if let Some(values) = path
+            .as_ref()
+            .and_then(|p| read_floats(p, texts.len() * dimension))
         {
-            return bytes
-                .chunks_exact(dimension * 4)
-                .map(|row| {
-                    row.chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                        .collect()
-                })
+            return values
+                .chunks_exact(dimension.max(1))
+                .map(<[f32]>::to_vec)
                 .collect();
         }
         let vectors: Vec<Vec<f32>> = texts
@@ -128,6 +142,32 @@ impl Semantic {
         }
         vectors
     }
+}
+
+impl Semantic {
+    /// Where the vectors of `texts` under this model are cached, if anywhere.
+    fn cache_path(&self, label: &str, texts: &[&str]) -> Option<PathBuf> {
+        let dir = self.cache_dir.as_ref()?;
+        let mut hash = Sha256::new();
+        hash.update(self.encoder.fingerprint().as_bytes());
+        for text in texts {
+            hash.update(b"\0");
+            hash.update(text.as_bytes());
+        }
+        let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Some(dir.join(format!("{label}-{digest}.f32")))
+    }
+}
+
+/// Exactly `count` little-endian floats from `path`, or `None`.
+fn read_floats(path: &std::path::Path, count: usize) -> Option<Vec<f32>> {
+    let bytes = std::fs::read(path).ok()?;
+    (bytes.len() == count * 4).then(|| {
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    })
 }
 
 fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -150,6 +190,7 @@ pub fn signals(index: &ExemplarIndex, passages: &[Passage], sentiment: f32) -> S
         exemplar_similarity: nearest.map(|n| n.similarity),
         exemplar_severity: nearest.map(|n| severity_from_rank(n.severity)),
         negative_similarity: nearest.map(|n| n.negative_similarity),
+        semantic_risk: nearest.map(|n| n.risk),
     }
 }
 

@@ -6,7 +6,6 @@
 //! in a fresh instance, and, at or above the threshold, records a `crisis_events` row with a
 //! keyed hash of the text (never the text) and the resources shown.
 
-
 use thiserror::Error;
 use uuid::Uuid;
 

@@ -111,6 +111,16 @@ impl RulesComponent {
         futures::executor::block_on(self.assess(input))
     }
 
+    /// The same component judging with another exemplar index (cross-validation).
+    #[must_use]
+    pub fn with_index(&self, index: Arc<ExemplarIndex>) -> Self {
+        Self {
+            pre: self.pre.clone(),
+            limits: self.limits,
+            index,
+        }
+    }
+
     /// The version's semantic-signal exemplars (called once, at prepare).
     ///
     /// # Errors
@@ -244,6 +254,7 @@ mod tests {
                 exemplar_similarity: None,
                 exemplar_severity: None,
                 negative_similarity: None,
+                semantic_risk: None,
             },
         }
     }
