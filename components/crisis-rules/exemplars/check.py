@@ -29,7 +29,7 @@ MEANS = ["overdose", "hanging", "heights", "firearm", "carbon-monoxide", "cuttin
 KINDS = ["idiom", "negation", "reported", "third-person", "everyday"]
 POSITIVE_KEYS = {"id", "text", "severity", "rung", "means"}
 NEGATIVE_KEYS = {"id", "text", "severity", "rung", "kind"}
-MIN_WORDS, MAX_WORDS = 5, 25
+MIN_WORDS, MAX_WORDS = 5, 45
 TARGET_RUNG, TARGET_MEANS, TARGET_KIND = 25, 15, 20
 
 
