@@ -296,14 +296,15 @@ async fn crisis_evaluate(
         tokio::task::spawn_blocking(move || runtime.prepare_rules(&decl, &sha, &bytes, &semantic))
             .await??
     };
+    let mut all_judged = Vec::new();
     if let Some(folds) = folds {
-        let report = evaluation::cross_validate(&semantic, &prepared, folds)
+        let (report, judged) = evaluation::cross_validate(&semantic, &prepared, folds)
             .await
             .map_err(anyhow::Error::msg)?;
         println!("{report}");
+        all_judged.extend(judged);
     }
     let rules: SharedRules = std::sync::Arc::new(Box::new(prepared));
-    let mut annotated = String::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?;
@@ -316,23 +317,23 @@ async fn crisis_evaluate(
             "{}",
             evaluation::report(&file.display().to_string(), &judged, show_misses)
         );
-        for j in judged.iter().filter(|j| j.case.text.is_some()) {
-            let mut line = serde_json::to_value(&j.case)?;
-            if let (Some(object), Some(signals)) = (line.as_object_mut(), &j.signals) {
-                for (key, value) in signals.as_object().into_iter().flatten() {
-                    if !value.is_null() {
-                        object.insert(key.clone(), value.clone());
-                    }
-                }
-                object.retain(|_, v| !v.is_null());
-                object.remove("messages");
-                object
-                    .entry("category")
-                    .or_insert_with(|| serde_json::json!("uncategorised"));
+        all_judged.extend(judged);
+    }
+    let mut annotated = String::new();
+    for j in all_judged.iter().filter(|j| j.case.text.is_some()) {
+        let mut line = serde_json::to_value(&j.case)?;
+        if let (Some(object), Some(signals)) = (line.as_object_mut(), &j.signals) {
+            for (key, value) in signals.as_object().into_iter().flatten() {
+                object.insert(key.clone(), value.clone());
             }
-            annotated.push_str(&line.to_string());
-            annotated.push('\n');
+            object.retain(|_, v| !v.is_null());
+            object.remove("messages");
+            object
+                .entry("category")
+                .or_insert_with(|| serde_json::json!("uncategorised"));
         }
+        annotated.push_str(&line.to_string());
+        annotated.push('\n');
     }
     if let Some(path) = annotate {
         std::fs::write(path, annotated)

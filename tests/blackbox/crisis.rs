@@ -43,7 +43,10 @@ async fn resources_follow_country_and_language() {
         .await
         .expect("json");
     let us = names(&us);
-    assert_eq!(us.first().map(String::as_str), Some("Emergency services"));
+    assert_eq!(
+        us.first().map(String::as_str),
+        Some("Emergency services (911)")
+    );
     assert!(us.contains(&"988 Suicide & Crisis Lifeline".to_owned()));
     assert!(us.contains(&"Crisis Text Line".to_owned()));
     assert!(us.contains(&"Find A Helpline".to_owned()));
@@ -62,9 +65,75 @@ async fn resources_follow_country_and_language() {
         .await
         .expect("json");
     assert!(names(&ca_fr).contains(&"9-8-8 Suicide Crisis Helpline".to_owned()));
-    let elsewhere: Value = get("?country=JP").await.json().await.expect("json");
-    assert_eq!(names(&elsewhere), ["Emergency services", "Find A Helpline"]);
+    let jp: Value = get("?country=JP").await.json().await.expect("json");
+    assert_eq!(names(&jp), ["Emergency services (119)", "Find A Helpline"]);
+    let unknown: Value = get("?country=AQ").await.json().await.expect("json");
+    assert_eq!(
+        names(&unknown),
+        ["Emergency numbers by country", "Find A Helpline"]
+    );
     assert_eq!(get("?country=USA").await.status(), 422);
+}
+
+/// The countries the seed gives an emergency number (from the migration itself, so a row
+/// added later is checked too).
+fn seeded_emergency_countries() -> Vec<String> {
+    let seed = include_str!("../../migrations/sqlite/0009_emergency_numbers.sql");
+    seed.lines()
+        .filter(|line| line.contains("'emergency'"))
+        .flat_map(|line| {
+            let start = line.find("'[\"").map_or(0, |i| i + 2);
+            let end = line[start..].find(']').map_or(start, |i| start + i);
+            line[start..end]
+                .split(',')
+                .map(|code| code.trim_matches('"').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_resource_shown_can_be_acted_on_and_the_emergency_number_comes_first() {
+    let server = server(crisis_manifest()).await;
+    let countries = seeded_emergency_countries();
+    assert!(countries.len() >= 60, "{countries:?}");
+    // Every seeded country, plus countries without a number on file.
+    for country in countries
+        .iter()
+        .map(String::as_str)
+        .chain(["AQ", "ZW", "PE"])
+    {
+        let body: Value = server
+            .http
+            .get(server.url(&format!("/api/v1/crisis/resources?country={country}")))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        let items = body["items"].as_array().expect("items");
+        for item in items {
+            let reachable = ["phone_number", "sms_number", "website_url"]
+                .iter()
+                .any(|key| item[key].as_str().is_some_and(|v| !v.trim().is_empty()));
+            assert!(reachable, "{country}: {item} has no number or address");
+        }
+        let first = &items[0];
+        if countries.iter().any(|c| c == country) {
+            assert_eq!(first["resource_type"], "emergency", "{country}: {first}");
+            assert!(first["phone_number"].is_string(), "{country}: {first}");
+            assert!(
+                items
+                    .iter()
+                    .all(|i| i["resource_type"] != "emergency_directory"),
+                "{country}: the directory is only for countries without a number"
+            );
+        } else {
+            assert_eq!(first["resource_type"], "emergency_directory", "{country}");
+            assert!(first["website_url"].is_string(), "{country}");
+        }
+    }
 }
 
 #[tokio::test]

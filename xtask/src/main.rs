@@ -49,6 +49,7 @@ fn main() -> Result<()> {
             build_components(&root)?;
             let mut serve = cargo(&root);
             serve.args(["run", "-p", "mindflow", "--", "serve"]);
+            serve.env("MINDFLOW_EMBEDDING_MODEL", embedding_model(&root)?);
             serve.args(&args[1..]);
             run(serve)
         }
@@ -268,10 +269,33 @@ fn postgres_url(root: &Path) -> Result<String> {
         .context("scripts/postgres-for-tests.sh printed no URL")
 }
 
+/// The sentence-embedding model's folder: `MINDFLOW_EMBEDDING_MODEL` when set, otherwise
+/// what `scripts/fetch-models.sh` fetches (once) and prints.
+fn embedding_model(root: &Path) -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("MINDFLOW_EMBEDDING_MODEL") {
+        return Ok(PathBuf::from(dir));
+    }
+    let output = Command::new("bash")
+        .arg(root.join("scripts").join("fetch-models.sh"))
+        .current_dir(root)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run scripts/fetch-models.sh")?;
+    if !output.status.success() {
+        bail!("scripts/fetch-models.sh failed with {}", output.status);
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .map(|line| PathBuf::from(line.trim()))
+        .context("scripts/fetch-models.sh printed no folder")
+}
+
 fn test(root: &Path, backend: &str) -> Result<()> {
     build_components(root)?;
     build_host(root, false)?;
     let binary = target_dir(root).join("debug").join("mindflow");
+    let model = embedding_model(root)?;
 
     // Unit tests of every member outside components/ but the black-box suite (the host, the
     // crates beside it, xtask), then the components' native tests.
@@ -281,8 +305,9 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     for package in workspace.others.iter().filter(|p| *p != "mindflow-tests") {
         unit.args(["-p", package]);
     }
-    // The runtime's own tests call real compiled components.
+    // The runtime's own tests call real compiled components and the real model.
     unit.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
+    unit.env("MINDFLOW_EMBEDDING_MODEL", &model);
     // With PostgreSQL in the run, the storage unit tests run on it too.
     if backend != "sqlite" && std::env::var_os("MINDFLOW_TEST_DATABASE_URL").is_none() {
         unit.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
@@ -307,6 +332,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         suite.env("MINDFLOW_BIN", &binary);
         suite.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
         suite.env("MINDFLOW_TEST_BACKEND", backend);
+        suite.env("MINDFLOW_EMBEDDING_MODEL", &model);
         if backend == "postgres" {
             suite.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
         }
@@ -453,6 +479,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
         target_dir(root).join("release").join("mindflow"),
     );
     bench.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
+    bench.env("MINDFLOW_EMBEDDING_MODEL", embedding_model(root)?);
     if std::env::var_os("MINDFLOW_TEST_DATABASE_URL").is_none() {
         bench.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
     }

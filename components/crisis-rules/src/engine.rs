@@ -834,17 +834,25 @@ mod tests {
         assert_eq!(a.severity, Severity::Imminent);
         assert!(a.matched.iter().any(|m| m.id == "semantic.imminent"));
         // The nearest exemplar's severity caps the raise.
-        assert_eq!(with(implicit, 0.99, Severity::Moderate).severity, Severity::Moderate);
+        assert_eq!(
+            with(implicit, 0.99, Severity::Moderate).severity,
+            Severity::Moderate
+        );
         // Below the risk threshold: unchanged.
         assert!(with(implicit, 0.5, Severity::Imminent).severity <= Severity::Low);
         // Negated text and idioms: never raised.
-        assert!(with("I would never kill myself", 0.99, Severity::Imminent).severity <= Severity::Low);
+        assert!(
+            with("I would never kill myself", 0.99, Severity::Imminent).severity <= Severity::Low
+        );
         assert_eq!(
             with("this traffic is killing me", 0.99, Severity::Imminent).severity,
             Severity::None
         );
         // Non-finite signals are ignored.
-        assert_eq!(with("hello", f32::NAN, Severity::Imminent).severity, Severity::None);
+        assert_eq!(
+            with("hello", f32::NAN, Severity::Imminent).severity,
+            Severity::None
+        );
     }
 
     #[test]

@@ -78,8 +78,8 @@ pub fn parse(jsonl: &str) -> Result<Vec<Exemplar>, String> {
 /// build's tests and, in a component, its install: the prepare step sees a trap).
 pub fn shipped() -> Vec<Exemplar> {
     let mut all = parse(EXEMPLARS).unwrap_or_else(|e| panic!("exemplars/exemplars.jsonl: {e}"));
-    let cases = crate::evaluate::parse_cases(CASES)
-        .unwrap_or_else(|e| panic!("cases/cases.jsonl: {e}"));
+    let cases =
+        crate::evaluate::parse_cases(CASES).unwrap_or_else(|e| panic!("cases/cases.jsonl: {e}"));
     all.extend(cases.into_iter().map(|case| Exemplar {
         id: case.id,
         text: case.text,
@@ -119,8 +119,9 @@ mod tests {
     #[test]
     fn refuses_bad_lines() {
         assert!(parse(r#"{"id":"a","text":"x","severity":"low"}"#).is_err());
-        let ok = parse(r#"{"id":"a","text":"x","severity":"none","rung":"negative","kind":"idiom"}"#)
-            .expect("parses");
+        let ok =
+            parse(r#"{"id":"a","text":"x","severity":"none","rung":"negative","kind":"idiom"}"#)
+                .expect("parses");
         assert_eq!(ok[0].kind, "idiom");
         assert!(parse(r#"{"id":"a","severity":"high"}"#).is_err());
         let twice = "{\"id\":\"a\",\"text\":\"x\",\"severity\":\"high\"}\n{\"id\":\"a\",\"text\":\"y\",\"severity\":\"none\"}";

@@ -131,7 +131,7 @@ pub async fn judge_all(
 /// K-fold cross-validation of the semantic signal over a version's own training examples:
 /// the examples are dealt into `folds` folds (in an order fixed by a hash of their text);
 /// each fold is judged by the same rules with an exemplar index and classifier built from the
-/// other folds only. Returns the report.
+/// other folds only. Returns the report and every example as judged.
 ///
 /// # Errors
 /// When the component fails.
@@ -139,7 +139,7 @@ pub async fn cross_validate(
     semantic: &Semantic,
     rules: &crate::runtime::RulesComponent,
     folds: usize,
-) -> Result<String, String> {
+) -> Result<(String, Vec<Judged>), String> {
     let folds = folds.max(2);
     let examples = rules.exemplars().map_err(|e| e.to_string())?;
     let mut order: Vec<usize> = (0..examples.len()).collect();
@@ -173,17 +173,18 @@ pub async fn cross_validate(
                     messages: None,
                     expected,
                     category: Some(source.to_owned()),
-                    kind: Some(source.to_owned()),
+                    kind: Some(format!("{source}: {}", example.kind)),
                 }
             })
             .collect();
         judged.extend(judge_all(semantic, &fold_rules, &cases).await?);
     }
-    Ok(report(
+    let report = report(
         &format!("cross-validated over the component's training examples ({folds} folds)"),
         &judged,
         false,
-    ))
+    );
+    Ok((report, judged))
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {

@@ -76,8 +76,15 @@ pub fn locale_parts(locale: &str) -> (Option<String>, String) {
     )
 }
 
-/// The resources for a country and language: the country's own services in that language
-/// (or in any language when none speaks it), then the international ones, by priority.
+/// A country's emergency number (`countries` lists where it is the number to dial).
+pub const EMERGENCY: &str = "emergency";
+/// Where to find the emergency number of a country that has no [`EMERGENCY`] entry.
+pub const EMERGENCY_DIRECTORY: &str = "emergency_directory";
+
+/// The resources for a country and language: the country's emergency number first (or, for
+/// a country without one on file or an unknown country, the directory of emergency
+/// numbers), then the country's own services in that language (or in any language when none
+/// speaks it), then the international ones, by priority.
 pub fn choose_resources(
     all: &[CrisisResource],
     country: Option<&str>,
@@ -87,29 +94,48 @@ pub fn choose_resources(
         list.iter()
             .any(|v| v == "*" || v.eq_ignore_ascii_case(value))
     };
+    let in_country = |r: &&CrisisResource| {
+        country.is_some_and(|c| r.countries.iter().any(|v| v.eq_ignore_ascii_case(c)))
+    };
+    // The emergency number is shown whatever the language; services by language.
+    let emergency: Vec<&CrisisResource> = all
+        .iter()
+        .filter(in_country)
+        .filter(|r| r.resource_type == EMERGENCY)
+        .collect();
     let local: Vec<&CrisisResource> = all
         .iter()
-        .filter(|r| country.is_some_and(|c| r.countries.iter().any(|v| v.eq_ignore_ascii_case(c))))
+        .filter(in_country)
+        .filter(|r| r.resource_type != EMERGENCY)
         .collect();
     let local_in_language: Vec<&CrisisResource> = local
         .iter()
         .copied()
         .filter(|r| covers(&r.languages, language))
         .collect();
-    let chosen_local = if local_in_language.is_empty() {
+    let mut chosen_local = if local_in_language.is_empty() {
         local
     } else {
         local_in_language
     };
+    let local_emergency = !emergency.is_empty();
+    chosen_local.extend(emergency);
     let mut chosen: Vec<CrisisResource> = all
         .iter()
         .filter(|r| r.countries.iter().any(|v| v == "*"))
+        .filter(|r| !(local_emergency && r.resource_type == EMERGENCY_DIRECTORY))
         .chain(chosen_local)
         .cloned()
         .collect();
+    let emergency_first = |r: &CrisisResource| match r.resource_type.as_str() {
+        EMERGENCY => 0,
+        EMERGENCY_DIRECTORY => 1,
+        _ => 2,
+    };
     chosen.sort_by(|a, b| {
         a.priority
             .cmp(&b.priority)
+            .then_with(|| emergency_first(a).cmp(&emergency_first(b)))
             .then_with(|| a.name.cmp(&b.name))
     });
     chosen.dedup_by(|a, b| a.id == b.id);
@@ -306,11 +332,18 @@ mod tests {
         languages: &[&str],
         priority: i64,
     ) -> CrisisResource {
+        let resource_type = if name.starts_with("Emergency numbers") {
+            EMERGENCY_DIRECTORY
+        } else if name.starts_with("Emergency") {
+            EMERGENCY
+        } else {
+            "hotline"
+        };
         CrisisResource {
             id: Uuid::new_v4(),
             name: name.into(),
             description: None,
-            resource_type: "hotline".into(),
+            resource_type: resource_type.into(),
             phone_number: None,
             sms_number: None,
             website_url: None,
@@ -330,9 +363,10 @@ mod tests {
     }
 
     #[test]
-    fn chooses_local_in_language_then_international() {
+    fn chooses_the_emergency_number_then_local_in_language_then_international() {
         let all = vec![
-            resource("Emergency", &["*"], &["*"], 0),
+            resource("Emergency numbers by country", &["*"], &["*"], 0),
+            resource("Emergency services (911)", &["US", "CA"], &["*"], 0),
             resource("US line", &["US"], &["en", "es"], 1),
             resource("CA line", &["CA"], &["en", "fr"], 1),
             resource("Directory", &["*"], &["*"], 9),
@@ -340,16 +374,26 @@ mod tests {
         let names = |v: Vec<CrisisResource>| v.into_iter().map(|r| r.name).collect::<Vec<_>>();
         assert_eq!(
             names(choose_resources(&all, Some("US"), "es")),
-            ["Emergency", "US line", "Directory"]
+            ["Emergency services (911)", "US line", "Directory"]
         );
         assert_eq!(
             names(choose_resources(&all, Some("CA"), "de")),
-            ["Emergency", "CA line", "Directory"],
+            ["Emergency services (911)", "CA line", "Directory"],
             "falls back to any language"
         );
         assert_eq!(
+            names(choose_resources(&all, Some("US"), "fr")),
+            ["Emergency services (911)", "US line", "Directory"],
+            "the emergency number does not hide the services in other languages"
+        );
+        assert_eq!(
+            names(choose_resources(&all, Some("JP"), "ja")),
+            ["Emergency numbers by country", "Directory"],
+            "a country without a number on file gets the directory of numbers"
+        );
+        assert_eq!(
             names(choose_resources(&all, None, "en")),
-            ["Emergency", "Directory"]
+            ["Emergency numbers by country", "Directory"]
         );
     }
 }

@@ -66,6 +66,10 @@ pub struct RulesComponent {
 /// thread run every millisecond or so.
 const YIELD_EVERY_FUEL: u64 = 1_000_000;
 
+/// The deadline of install-time calls (the exemplars): generous, since they run once per
+/// version on the blocking pool, but a component that loops still fails its install.
+const INSTALL_TIMEOUT_MS: u64 = 30_000;
+
 impl RulesComponent {
     /// Assesses `input` with a fresh instance, on the caller's task (yielding now and then).
     ///
@@ -121,13 +125,14 @@ impl RulesComponent {
         }
     }
 
-    /// The version's semantic-signal exemplars (called once, at prepare).
+    /// The version's semantic-signal exemplars (called once, at prepare, off the request
+    /// path: it runs under the install budget, not a request's fuel and deadline).
     ///
     /// # Errors
     /// [`PureCallError`] when the component traps or exceeds a cap.
     pub fn exemplars(&self) -> Result<Vec<Exemplar>, PureCallError> {
         futures::executor::block_on(async {
-            let (mut store, exceeded) = self.store()?;
+            let (mut store, exceeded) = self.store_with(INSTALL_TIMEOUT_MS, None)?;
             let result = async {
                 let instance = self.pre.instantiate_async(&mut store).await?;
                 instance
@@ -161,13 +166,22 @@ impl RulesComponent {
 
     /// A fresh store with the component's caps: memory, deadline, fuel.
     fn store(&self) -> Result<(Store<PureState>, Arc<AtomicBool>), PureCallError> {
+        self.store_with(self.limits.timeout_ms, self.limits.fuel)
+    }
+
+    /// A fresh store with the component's memory cap, `timeout_ms` and `fuel`.
+    fn store_with(
+        &self,
+        timeout_ms: u64,
+        fuel: Option<u64>,
+    ) -> Result<(Store<PureState>, Arc<AtomicBool>), PureCallError> {
         let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
         let mut store = Store::new(self.pre.engine(), PureState { limiter });
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(Runtime::deadline_ticks(self.limits.timeout_ms));
+        store.set_epoch_deadline(Runtime::deadline_ticks(timeout_ms));
         store.epoch_deadline_trap();
         store
-            .set_fuel(self.limits.fuel.unwrap_or(u64::MAX))
+            .set_fuel(fuel.unwrap_or(u64::MAX))
             .and_then(|()| store.fuel_async_yield_interval(Some(YIELD_EVERY_FUEL)))
             .map_err(|e| PureCallError::Trap(e.to_string()))?;
         Ok((store, exceeded))
