@@ -448,6 +448,36 @@ async fn another_users_logs_do_not_exist() {
 }
 
 #[tokio::test]
+async fn a_note_at_risk_in_other_words_than_the_rules_is_flagged_by_its_meaning() {
+    let server = server(mood_manifest()).await;
+    let (token, _) = user(&server, "meaning").await;
+    // No rule matches these words (`cargo run -p crisis-rules --example assess` says none);
+    // the semantic signal, from the real sentence encoder and the classifier trained on the
+    // rules' exemplars, raises it.
+    let created = post_log(
+        &server,
+        &token,
+        json!({"mood_score": 2, "note": "honestly it would be easier for everyone if I was just removed from the picture"}),
+    )
+    .await;
+    assert_eq!(created["crisis_flag_triggered"], true, "{created}");
+    assert!(
+        !created["crisis"]["resources"]
+            .as_array()
+            .expect("resources")
+            .is_empty()
+    );
+    // Ordinary notes that share its words are not.
+    for note in [
+        "took the old picture frames to the charity shop, easier for everyone",
+        "my phone is dying and the bus is late",
+    ] {
+        let calm = post_log(&server, &token, json!({"mood_score": 6, "note": note})).await;
+        assert_eq!(calm["crisis_flag_triggered"], false, "{note}: {calm}");
+    }
+}
+
+#[tokio::test]
 async fn crisis_language_flags_the_log_and_shows_resources() {
     let server = server(mood_manifest()).await;
     let (token, _) = user(&server, "crisis").await;

@@ -393,6 +393,18 @@ pub async fn server_with(manifest: impl Into<String>, env: &[(&str, &str)]) -> S
 /// # Errors
 /// When it cannot be run, does not exit within two minutes, or starts.
 pub async fn start_failure(manifest_text: &str) -> Result<String> {
+    start_failure_with(manifest_text, &[]).await
+}
+
+/// [`start_failure`] with environment changes: `(name, Some(value))` sets a variable,
+/// `(name, None)` removes it.
+///
+/// # Errors
+/// As [`start_failure`].
+pub async fn start_failure_with(
+    manifest_text: &str,
+    environment: &[(&str, Option<&str>)],
+) -> Result<String> {
     let temp = tempfile::tempdir()?;
     let manifest_path = temp.path().join("spin.toml");
     std::fs::write(&manifest_path, manifest_text)?;
@@ -409,6 +421,12 @@ pub async fn start_failure(manifest_text: &str) -> Result<String> {
         .env_remove("DATABASE_URL");
     if let Some(url) = fresh_database().await? {
         command.env("DATABASE_URL", url);
+    }
+    for (name, value) in environment {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
     }
     let output = tokio::time::timeout(Duration::from_secs(120), command.output())
         .await

@@ -138,3 +138,82 @@ pub fn rank(severity: Severity) -> u8 {
         Severity::Imminent => 4,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Runtime;
+
+    fn shipped() -> (Semantic, SharedRules) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let runtime = Runtime::new(dir.path().to_path_buf()).expect("runtime");
+        let rules = crate::runtime::pure::tests::rules(&runtime, |_| {});
+        (
+            super::semantic::from_environment(),
+            Arc::new(Box::new(rules)),
+        )
+    }
+
+    fn messages(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| (*t).to_owned()).collect()
+    }
+
+    async fn judged(semantic: &Semantic, rules: &SharedRules, texts: &[&str]) -> u8 {
+        let (assessment, _) =
+            conversation(semantic, rules, &messages(texts), "chat", "en", 120 * 1024)
+                .await
+                .expect("judged");
+        rank(assessment.severity)
+    }
+
+    #[tokio::test]
+    async fn a_later_reassurance_does_not_clear_a_high_risk_message() {
+        let (semantic, rules) = shipped();
+        let alone = text(
+            &semantic,
+            &rules,
+            "jk i'm fine now, forget it",
+            "chat",
+            "en",
+            None,
+        )
+        .await
+        .expect("judged");
+        assert!(rank(alone.severity) <= 1);
+        let window = [
+            "I'm going to take all my pills tonight when everyone is asleep",
+            "jk i'm fine now, forget it",
+        ];
+        assert_eq!(judged(&semantic, &rules, &window).await, 4);
+    }
+
+    #[tokio::test]
+    async fn escalation_spread_over_short_messages_is_judged_together() {
+        let (semantic, rules) = shipped();
+        let parts = ["i've been saving up my tablets", "tonight's the night"];
+        for part in parts {
+            let alone = text(&semantic, &rules, part, "chat", "en", None)
+                .await
+                .expect("judged");
+            assert!(rank(alone.severity) < 4, "{part} alone");
+        }
+        assert_eq!(judged(&semantic, &rules, &parts).await, 4);
+    }
+
+    #[tokio::test]
+    async fn only_the_recent_window_counts_and_everyday_talk_stays_calm() {
+        let (semantic, rules) = shipped();
+        let mut old = vec!["I want to kill myself"];
+        old.extend(["work was fine"; CONVERSATION_WINDOW]);
+        assert!(
+            judged(&semantic, &rules, &old).await <= 1,
+            "aged out of the window"
+        );
+        let calm = [
+            "long day at work",
+            "had pizza with sam",
+            "feeling better now",
+        ];
+        assert!(judged(&semantic, &rules, &calm).await <= 1);
+    }
+}

@@ -14,7 +14,7 @@ pub(crate) mod http;
 mod inspect;
 mod limiter;
 mod prepare;
-mod pure;
+pub(crate) mod pure;
 mod ready;
 
 use std::path::PathBuf;

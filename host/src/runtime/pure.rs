@@ -224,7 +224,7 @@ impl Rules for RulesComponent {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::path::PathBuf;
 
     use super::*;
@@ -232,7 +232,7 @@ mod tests {
     use crate::manifest::Manifest;
 
     /// The real crisis-rules component under `limits` (which replace the manifest's).
-    fn rules(runtime: &Runtime, limits: impl FnOnce(&mut Limits)) -> RulesComponent {
+    pub(crate) fn rules(runtime: &Runtime, limits: impl FnOnce(&mut Limits)) -> RulesComponent {
         let components = std::env::var_os("MINDFLOW_COMPONENTS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
