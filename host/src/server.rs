@@ -60,8 +60,7 @@ pub fn host_services(
 /// mismatched model is an error that says how to fix it.
 ///
 /// # Errors
-/// When no model is configured, it cannot be loaded, or its dimension is not the
-/// deployment's embedding dimension.
+/// When no model is configured or it cannot be loaded.
 pub fn sentence_encoder(config: &CommonConfig) -> Result<Arc<SentenceEncoder>> {
     let fix = "run scripts/fetch-models.sh and set MINDFLOW_EMBEDDING_MODEL (or \
                --embedding-model) to the folder it prints; `cargo xtask run` does both";
@@ -77,10 +76,12 @@ pub fn sentence_encoder(config: &CommonConfig) -> Result<Arc<SentenceEncoder>> {
             )
         })?;
     if encoder.dimension() != config.embedding_dim as usize {
-        anyhow::bail!(
-            "the sentence-embedding model makes {}-dimensional vectors but MINDFLOW_EMBEDDING_DIM is {}",
-            encoder.dimension(),
-            config.embedding_dim
+        // The column may be filled by another embedder (a provider's embeddings API); the
+        // model's vectors then cannot be stored in it, which storage refuses per request.
+        tracing::warn!(
+            model = encoder.dimension(),
+            column = config.embedding_dim,
+            "ml.embed vectors do not have the dimension of chat_messages.embedding"
         );
     }
     Ok(Arc::new(encoder))

@@ -15,7 +15,9 @@
 //! - `BENCH_USERS` (32; quick 8), `BENCH_JOURNAL` (200; quick 20): journal entries per user;
 //! - `BENCH_CONNECTIONS` (32): closed-loop connections;
 //! - `BENCH_MAX_IN_FLIGHT` (256; quick 64): open-loop workers (and refresh sessions);
-//! - `BENCH_API_ONLY`: comma-separated parts of row labels to run (e.g. `stats,mix`).
+//! - `BENCH_API_ONLY`: comma-separated parts of row labels to run (e.g. `stats,mix`);
+//! - `BENCH_RATES`: comma-separated offered loads (requests/s) to run open loops at as well,
+//!   after 50% and 80% (e.g. `200` for a target stated at that load).
 
 mod endpoints;
 mod mix;
@@ -47,6 +49,7 @@ struct Config {
     connections: usize,
     max_in_flight: usize,
     only: Vec<String>,
+    rates: Vec<f64>,
 }
 
 /// `name` from the environment, parsed, or `default`.
@@ -95,6 +98,18 @@ impl Config {
                 .map(|s| s.trim().to_lowercase())
                 .filter(|s| !s.is_empty())
                 .collect(),
+            rates: std::env::var("BENCH_RATES")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| {
+                    s.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|r| *r > 0.0)
+                        .with_context(|| format!("BENCH_RATES: `{s}` is not a rate"))
+                })
+                .collect::<Result<_>>()?,
         })
     }
 
@@ -353,6 +368,18 @@ async fn series(
             label,
             history,
             &format!("open {:.0}%", 100.0 * share),
+            &outcome,
+            failure_notes,
+        );
+    }
+    for &offered in &config.rates {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let outcome =
+            openloop::open_loop(op, offered, config.seconds, config.max_in_flight).await?;
+        row(
+            label,
+            history,
+            &format!("open {offered:.0}/s"),
             &outcome,
             failure_notes,
         );

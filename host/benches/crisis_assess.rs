@@ -1,0 +1,82 @@
+//! The cost of a crisis assessment as production computes it, one request at a time: the
+//! sentence encoder over every passage of the note, the nearest exemplars and the classifier,
+//! VADER, then the crisis-rules component in a fresh instance ([`mindflow::crisis::judge`]).
+//! Notes of about 500 bytes (a mood note) and 2 KB (a journal entry). Prints p50/p99;
+//! asserts nothing.
+//!
+//! `MINDFLOW_EMBEDDING_MODEL=$(scripts/fetch-models.sh) cargo bench -p mindflow --bench
+//! crisis_assess` after `cargo xtask components`.
+
+// Statistics over timings: converting them to `f64` is the point.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mindflow::crisis::judge::{self, SharedRules};
+use mindflow::crisis::semantic;
+use mindflow::manifest::Manifest;
+use mindflow::runtime::Runtime;
+
+mod support;
+
+const NOTE: &str = "Rough day at work again. My manager moved the deadline up and I stayed \
+late to finish the slides, then missed the bus home. Ate cereal for dinner standing at the \
+counter. I keep telling myself that tomorrow will be different, that I'll get up early and go \
+for a walk before work. Called mum but she didn't pick up. Honestly I'm tired of feeling like \
+this every single week and I don't know who to talk to about it. Going to try to sleep early.";
+
+fn main() -> anyhow::Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let components = root.join("target/components");
+    let manifest = Manifest::parse(
+        "spin_manifest_version = 2\n[application]\nname = \"bench\"\n[component.crisis-rules]\nsource = \"crisis-rules.wasm\"\n[component.crisis-rules.tool.mindflow]\nkind = \"crisis-rules\"\nfuel = 100000000\n",
+        &components,
+    )?;
+    let decl = &manifest.components["crisis-rules"];
+    let bytes = std::fs::read(&decl.source)?;
+    let cache = tempfile::tempdir()?;
+    let runtime = Runtime::new(cache.path().to_path_buf())?;
+    let semantic = semantic::from_environment();
+    let sha = mindflow::registry::sha256_hex(&bytes);
+    let rules: SharedRules = Arc::new(Box::new(
+        runtime.prepare_rules(decl, &sha, &bytes, &semantic)?,
+    ));
+    let journal: String = [NOTE; 4].join(" ");
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    for round in 1..=rounds {
+        for (label, text) in [("500 B note", NOTE), ("2 KB note", journal.as_str())] {
+            let mut samples = Vec::with_capacity(100);
+            for _ in 0..100 {
+                let started = Instant::now();
+                let assessment = tokio.block_on(judge::text(
+                    &semantic, &rules, text, "mood_log", "en", None,
+                ))
+                .map_err(anyhow::Error::msg)?;
+                samples.push(started.elapsed().as_nanos());
+                std::hint::black_box(assessment);
+            }
+            samples.sort_unstable();
+            println!(
+                "round {round}: assessment of a {label} ({} bytes, {} passages), one at a time: p50 {:.1} ms, p99 {:.1} ms",
+                text.len(),
+                semantic.encoder().passage_ranges(text).len(),
+                support::percentile(&samples, 0.5) as f64 / 1e6,
+                support::percentile(&samples, 0.99) as f64 / 1e6
+            );
+        }
+    }
+    Ok(())
+}
