@@ -61,10 +61,9 @@ fn main() -> anyhow::Result<()> {
             let mut samples = Vec::with_capacity(100);
             for _ in 0..100 {
                 let started = Instant::now();
-                let assessment = tokio.block_on(judge::text(
-                    &semantic, &rules, text, "mood_log", "en", None,
-                ))
-                .map_err(anyhow::Error::msg)?;
+                let assessment = tokio
+                    .block_on(judge::text(&semantic, &rules, text, "mood_log", "en", None))
+                    .map_err(anyhow::Error::msg)?;
                 samples.push(started.elapsed().as_nanos());
                 std::hint::black_box(assessment);
             }

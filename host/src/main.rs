@@ -279,7 +279,7 @@ async fn crisis_evaluate(
     let semantic = mindflow::crisis::semantic::Semantic::new(
         server::sentence_encoder(common)?,
         Some(common.cache_dir().join("embeddings")),
-    );
+    )?;
     let manifest = mindflow::manifest::Manifest::load(&common.manifest)?;
     let decl = manifest
         .components

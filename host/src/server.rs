@@ -51,7 +51,8 @@ pub fn host_services(
     let keys =
         crate::crypto::KeyService::new(db.clone(), crate::crypto::MasterKeys::from_config(config)?);
     let encoder = sentence_encoder(config)?;
-    let semantic = Semantic::new(encoder, Some(config.cache_dir().join("embeddings")));
+    let semantic = Semantic::new(encoder, Some(config.cache_dir().join("embeddings")))
+        .context("cannot start the embedding worker")?;
     HostServices::new(db.clone(), keys, crisis_threshold, semantic)
         .map_err(|message| anyhow::anyhow!(message))
 }

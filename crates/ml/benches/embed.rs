@@ -1,12 +1,16 @@
-//! The sentence encoder's cost on these cores, one text at a time: a typical 500-character
-//! mood note and a 2 KB journal-sized note, embedded whole (one sequence) and as passages
+//! The sentence encoder's cost on these cores, one text at a time: a short mood note, a
+//! typical 500-character one and a 2 KB journal-sized note, embedded whole (one sequence) and as passages
 //! (every sentence plus the whole text, in one batch), in alternating rounds. Prints figures;
 //! asserts nothing.
 //!
 //! `MINDFLOW_EMBEDDING_MODEL=$(scripts/fetch-models.sh) cargo bench -p mindflow-ml --bench embed`
 
 // Statistics over timings: converting them to `f64` is the point.
-#![allow(clippy::cast_precision_loss)]
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -29,11 +33,12 @@ fn main() {
         .map(PathBuf::from)
         .expect("MINDFLOW_EMBEDDING_MODEL: run scripts/fetch-models.sh");
     let encoder = SentenceEncoder::load(&dir, None).expect("model loads");
-    let note_2k: String = std::iter::repeat(NOTE_500)
-        .take(4)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let texts = [("500 B", NOTE_500.to_owned()), ("2 KB", note_2k)];
+    let note_2k: String = [NOTE_500; 4].join(" ");
+    let texts = [
+        ("40 B", "Busy day at work, a bit tired but fine.".to_owned()),
+        ("500 B", NOTE_500.to_owned()),
+        ("2 KB", note_2k),
+    ];
     let rounds = std::env::var("ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())

@@ -107,13 +107,13 @@ pub async fn judge_all(
         } else {
             let text = case.text.clone().unwrap_or_default();
             let signals = judge::signals(semantic, rules, &text, None).await?;
-            let assessment = judge::with_signals(rules, &text, "evaluation", "en", signals.clone())
+            let assessment = judge::with_signals(rules, &text, "evaluation", "en", signals)
                 .await
                 .map_err(|e| format!("{}: {e}", case.id))?;
             let annotation = json!({
                 "sentiment": signals.sentiment,
                 "similarity": signals.exemplar_similarity,
-                "exemplar_severity": signals.exemplar_severity.map(|s| super::cases::severity_name(s)),
+                "exemplar_severity": signals.exemplar_severity.map(super::cases::severity_name),
                 "negative_similarity": signals.negative_similarity,
                 "semantic_risk": signals.semantic_risk,
             });

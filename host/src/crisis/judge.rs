@@ -38,8 +38,8 @@ pub async fn text(
     with_signals(rules, text, source, language, signals).await
 }
 
-/// The host's signals for `text` under `rules` (on the blocking pool: embedding is tens of
-/// milliseconds of CPU).
+/// The host's signals for `text` under `rules` (the embedding runs on the shared embedding
+/// worker, batched with concurrent requests: it is milliseconds of CPU).
 ///
 /// # Errors
 /// When the blocking task fails.
@@ -49,13 +49,13 @@ pub async fn signals(
     text: &str,
     sentiment: Option<f32>,
 ) -> Result<Signals, String> {
-    let (semantic, rules, text) = (semantic.clone(), rules.clone(), text.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let sentiment = sentiment.unwrap_or_else(|| ml::sentiment::score(&text));
-        semantic::signals(rules.exemplar_index(), &semantic.passages(&text), sentiment)
-    })
-    .await
-    .map_err(|e| format!("computing the signals failed: {e}"))
+    let passages = semantic.passages_batched(text).await?;
+    let sentiment = sentiment.unwrap_or_else(|| ml::sentiment::score(text));
+    Ok(semantic::signals(
+        rules.exemplar_index(),
+        &passages,
+        sentiment,
+    ))
 }
 
 /// Runs the rules on `text` with `signals` already computed.

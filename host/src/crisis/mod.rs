@@ -1,6 +1,7 @@
 //! Crisis support in the host: the gate that protects the crisis rules, and (with the mood
 //! and journal domains) the `crisis` capability.
 
+pub mod batcher;
 pub mod cases;
 pub mod evaluation;
 pub mod gate;

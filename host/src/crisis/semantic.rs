@@ -19,6 +19,7 @@ use mindflow_ml::semantic::{Exemplar as Labelled, ExemplarIndex, Logistic};
 use mindflow_ml::sentence::{Passage, SentenceEncoder};
 use sha2::{Digest, Sha256};
 
+use super::batcher::EmbeddingQueue;
 use super::cases::severity_rank;
 use super::rules::{Exemplar, Severity, Signals};
 
@@ -27,6 +28,7 @@ use super::rules::{Exemplar, Severity, Signals};
 pub struct Semantic {
     encoder: Arc<SentenceEncoder>,
     cache_dir: Option<PathBuf>,
+    queue: EmbeddingQueue,
 }
 
 /// Texts embedded per batch.
@@ -35,8 +37,15 @@ const BATCH: usize = 64;
 impl Semantic {
     /// The signal over `encoder`; vectors of exemplars and case sets are cached in
     /// `cache_dir` when given.
-    pub fn new(encoder: Arc<SentenceEncoder>, cache_dir: Option<PathBuf>) -> Self {
-        Self { encoder, cache_dir }
+    ///
+    /// # Errors
+    /// When the embedding worker thread cannot be started.
+    pub fn new(encoder: Arc<SentenceEncoder>, cache_dir: Option<PathBuf>) -> std::io::Result<Self> {
+        Ok(Self {
+            queue: EmbeddingQueue::start(encoder.clone())?,
+            encoder,
+            cache_dir,
+        })
     }
 
     /// The encoder.
@@ -87,6 +96,15 @@ impl Semantic {
     /// The passages of a text, embedded (blocking).
     pub fn passages(&self, text: &str) -> Vec<Passage> {
         self.encoder.embed_passages(text)
+    }
+
+    /// The passages of a text, embedded by the shared worker together with those of
+    /// concurrent requests ([`super::batcher`]).
+    ///
+    /// # Errors
+    /// When the worker is gone.
+    pub async fn passages_batched(&self, text: &str) -> Result<Vec<Passage>, String> {
+        self.queue.passages(text).await
     }
 
     /// The passages of each of many fixed texts (a case set), embedded (blocking; cached by
@@ -229,4 +247,5 @@ pub fn from_environment() -> Semantic {
         encoder.clone(),
         Some(std::env::temp_dir().join("mindflow-embedding-cache")),
     )
+    .unwrap_or_else(|e| panic!("the embedding worker: {e}"))
 }

@@ -125,7 +125,11 @@ impl Bert {
         if config.hidden_act != "gelu" {
             return Err(config_error("only the `gelu` activation is supported"));
         }
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+        if config.num_attention_heads == 0
+            || !config
+                .hidden_size
+                .is_multiple_of(config.num_attention_heads)
+        {
             return Err(config_error("the heads do not divide the hidden size"));
         }
         let (h, i, eps) = (
