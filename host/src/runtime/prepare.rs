@@ -212,6 +212,7 @@ impl Runtime {
             world,
             reason: format!("`exemplars` failed: {e}"),
         })?;
+        check_exemplars(&exemplars).map_err(|reason| PrepareError::World { world, reason })?;
         rules.index = Arc::new(semantic.index(&exemplars));
         Ok(rules)
     }
@@ -223,6 +224,29 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         capabilities::link_granted(&capabilities::provided(), decl, &mut linker)?;
         Ok(linker)
+    }
+}
+
+/// The most exemplars a crisis-rules version may ship (the shipped one has about 1,500): the
+/// host embeds each when it prepares the version.
+pub const MAX_EXEMPLARS: usize = 20_000;
+/// The longest exemplar, in bytes.
+pub const MAX_EXEMPLAR_BYTES: usize = 2_000;
+
+/// Embedding is the host's own work: what a version may ask of it is bounded.
+fn check_exemplars(exemplars: &[crate::crisis::rules::Exemplar]) -> Result<(), String> {
+    if exemplars.len() > MAX_EXEMPLARS {
+        return Err(format!(
+            "{} exemplars; at most {MAX_EXEMPLARS} are embedded",
+            exemplars.len()
+        ));
+    }
+    match exemplars.iter().find(|e| e.text.len() > MAX_EXEMPLAR_BYTES) {
+        Some(long) => Err(format!(
+            "an exemplar of {} bytes; at most {MAX_EXEMPLAR_BYTES}",
+            long.text.len()
+        )),
+        None => Ok(()),
     }
 }
 
@@ -306,5 +330,29 @@ fn parse_openapi(data: &[u8]) -> Result<serde_json::Value, PrepareError> {
     match value.get("paths") {
         Some(serde_json::Value::Object(_)) => Ok(value),
         _ => Err(PrepareError::OpenApi("missing `paths` object".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crisis::rules::{Exemplar, Severity};
+
+    fn exemplar(text: String) -> Exemplar {
+        Exemplar {
+            text,
+            severity: Severity::None,
+            kind: "everyday".into(),
+        }
+    }
+
+    #[test]
+    fn a_version_may_not_ask_the_host_to_embed_without_bound() {
+        assert!(check_exemplars(&[exemplar("a walk in the park".into())]).is_ok());
+        let many: Vec<Exemplar> = (0..=MAX_EXEMPLARS)
+            .map(|i| exemplar(i.to_string()))
+            .collect();
+        assert!(check_exemplars(&many).is_err());
+        assert!(check_exemplars(&[exemplar("x".repeat(MAX_EXEMPLAR_BYTES + 1))]).is_err());
     }
 }
