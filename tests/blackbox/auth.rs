@@ -1116,6 +1116,12 @@ async fn forgot_and_reset_password_through_the_file_mailer() {
         .await
         .expect("register");
     let old_refresh = str_of(&session, "refresh_token").to_owned();
+    let old_access = str_of(&session, "access_token").to_owned();
+    assert_ne!(
+        probe(&server, &old_access).await,
+        401,
+        "the token works before the reset"
+    );
 
     let known = post(
         &server,
@@ -1221,8 +1227,94 @@ async fn forgot_and_reset_password_through_the_file_mailer() {
             .status(),
         200
     );
-    // Every session from before the reset is gone.
+    // Every session from before the reset is gone, its access token included (not only
+    // when it expires).
     assert_eq!(refresh(&server, &old_refresh).await.status(), 401);
+    assert_eq!(probe(&server, &old_access).await, 401);
+}
+
+/// A refresh racing a password reset cannot mint a token that outlives the reset: whatever
+/// tokens the refreshes got, none works afterwards (the session epoch moved on).
+#[tokio::test]
+async fn refreshes_racing_a_password_reset_mint_nothing_that_survives_it() {
+    let server = server(Manifest::product(&["hello"])).await;
+    let email = "racing@example.com";
+    register(&server, email).await.expect("register");
+    let mut sessions = Vec::new();
+    for _ in 0..12 {
+        let answer = login(&server, email, PASSWORD).await;
+        assert_eq!(answer.status(), 200);
+        let body: Value = answer.json().await.expect("json");
+        sessions.push(str_of(&body, "refresh_token").to_owned());
+    }
+    post(
+        &server,
+        "/api/v1/auth/forgot-password",
+        json!({"email": email}),
+    )
+    .await;
+    let mail = wait_for_mail(&server, 1).await;
+    let token = mail[0]["payload"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    // Half the refreshes before the reset is sent, half after: they interleave with it.
+    let server = Arc::new(server);
+    let mut handles = Vec::new();
+    for (i, old) in sessions.into_iter().enumerate() {
+        let server = server.clone();
+        if i == 6 {
+            let server = server.clone();
+            let token = token.clone();
+            handles.push(tokio::spawn(async move {
+                let reset = post(
+                    &server,
+                    "/api/v1/auth/reset-password",
+                    json!({"token": token, "new_password": "a brand new passphrase"}),
+                )
+                .await;
+                assert_eq!(reset.status(), 204);
+                None
+            }));
+        }
+        handles.push(tokio::spawn(async move {
+            let answer = refresh(&server, &old).await;
+            if answer.status() != 200 {
+                return None;
+            }
+            let body: Value = answer.json().await.ok()?;
+            Some((
+                str_of(&body, "access_token").to_owned(),
+                str_of(&body, "refresh_token").to_owned(),
+            ))
+        }));
+    }
+    let mut minted = Vec::new();
+    for handle in handles {
+        if let Some(tokens) = handle.await.expect("task") {
+            minted.push(tokens);
+        }
+    }
+    for (access, refresh_token) in &minted {
+        assert_eq!(
+            probe(&server, access).await,
+            401,
+            "an access token outlived the reset"
+        );
+        assert_eq!(
+            refresh(&server, refresh_token).await.status(),
+            401,
+            "a refresh token outlived the reset"
+        );
+    }
+    // The owner signs in with the new password as usual.
+    assert_eq!(
+        login(&server, email, "a brand new passphrase")
+            .await
+            .status(),
+        200
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ pub struct RefreshTokenRecord {
     pub rotated_at: Option<DateTime<Utc>>,
     /// When it (or its family) was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The owner's session epoch when it was issued.
+    pub session_epoch: i64,
 }
 
 /// A refresh token to store.
@@ -47,6 +49,8 @@ pub struct NewRefreshToken<'a> {
     pub user_agent: Option<&'a str>,
     /// The client's address.
     pub ip: Option<IpAddr>,
+    /// The owner's session epoch it is issued under.
+    pub session_epoch: i64,
 }
 
 fn transaction_backend(tx: &Transaction) -> Backend {
@@ -66,8 +70,8 @@ fn ip_placeholder(backend: Backend, n: usize) -> String {
 
 fn insert_refresh_statement(backend: Backend, token: &NewRefreshToken<'_>) -> (String, Vec<Param>) {
     let sql = format!(
-        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, issued_at, expires_at, user_agent, ip_address) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, issued_at, expires_at, user_agent, ip_address, session_epoch) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, {}, $9)",
         ip_placeholder(backend, 8)
     );
     let params = vec![
@@ -79,6 +83,7 @@ fn insert_refresh_statement(backend: Backend, token: &NewRefreshToken<'_>) -> (S
         Param::Time(token.expires_at),
         Param::OptText(token.user_agent.map(str::to_owned)),
         Param::OptText(token.ip.map(|ip| ip.to_canonical().to_string())),
+        Param::Int(token.session_epoch),
     ];
     (sql, params)
 }
@@ -91,6 +96,7 @@ fn refresh_record(row: &DbRow) -> Result<RefreshTokenRecord, DbError> {
         expires_at: row.time("expires_at")?,
         rotated_at: row.opt_time("rotated_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        session_epoch: row.int("session_epoch")?,
     })
 }
 
@@ -126,6 +132,47 @@ impl Database {
 }
 
 impl Transaction {
+    /// Ends every session of a user: the session epoch moves on first (so a token a
+    /// concurrent refresh mints under the old epoch is refused wherever it is shown), then
+    /// every refresh token is revoked.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn end_all_sessions(
+        &mut self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.execute(
+            "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = $1",
+            &[Param::Uuid(user_id)],
+        )
+        .await?;
+        self.execute(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+            &[Param::Uuid(user_id), Param::Time(now)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A user's session epoch as this transaction sees it (locked on PostgreSQL until the
+    /// transaction ends, so an epoch move waits for a refresh under way, or it for the move).
+    ///
+    /// # Errors
+    /// [`DbError`]; [`DbError::NotFound`]-like `None` for an unknown user.
+    pub async fn session_epoch(&mut self, user_id: Uuid) -> Result<Option<i64>, DbError> {
+        let lock = match transaction_backend(self) {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR SHARE",
+        };
+        let sql = format!("SELECT session_epoch FROM users WHERE id = $1{lock}");
+        self.fetch_optional(&sql, &[Param::Uuid(user_id)])
+            .await?
+            .map(|row| row.int("session_epoch"))
+            .transpose()
+    }
+
     /// The refresh token with this hash, locked for the rest of the transaction (SQLite's
     /// `BEGIN IMMEDIATE` already serialises writers).
     ///
@@ -140,7 +187,7 @@ impl Transaction {
             Backend::Postgres => " FOR UPDATE",
         };
         let sql = format!(
-            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1{lock}"
+            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, session_epoch FROM refresh_tokens WHERE token_hash = $1{lock}"
         );
         self.fetch_optional(&sql, &[Param::Text(token_hash.into())])
             .await?
@@ -409,11 +456,7 @@ impl Database {
             &[Param::Uuid(user_id), Param::Time(now)],
         )
         .await?;
-        tx.execute(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-            &[Param::Uuid(user_id), Param::Time(now)],
-        )
-        .await?;
+        tx.end_all_sessions(user_id, now).await?;
         tx.commit().await?;
         Ok(Some(user_id))
     }
@@ -478,11 +521,7 @@ impl Database {
             .await?
             == 1;
         if cleared {
-            tx.execute(
-                "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-                &[Param::Uuid(user_id), Param::Time(now)],
-            )
-            .await?;
+            tx.end_all_sessions(user_id, now).await?;
         }
         tx.execute(
             "UPDATE users SET email_verified = $2, updated_at = $3 WHERE id = $1",
@@ -684,7 +723,7 @@ impl Database {
         token_hash: &str,
     ) -> Result<Option<RefreshTokenRecord>, DbError> {
         self.fetch_optional(
-            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, session_epoch FROM refresh_tokens WHERE token_hash = $1",
             &[Param::Text(token_hash.into())],
         )
         .await?

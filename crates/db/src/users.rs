@@ -24,9 +24,11 @@ pub struct UserRecord {
     pub locale: String,
     /// Set when the account was deleted.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The session epoch: tokens issued under an earlier one are refused.
+    pub session_epoch: i64,
 }
 
-const USER_COLUMNS: &str = "id, email, password_hash, subscription_tier, subscription_expires_at, timezone, locale, deleted_at";
+const USER_COLUMNS: &str = "id, email, password_hash, subscription_tier, subscription_expires_at, timezone, locale, deleted_at, session_epoch";
 
 fn user(row: &super::DbRow) -> Result<UserRecord, DbError> {
     Ok(UserRecord {
@@ -40,6 +42,7 @@ fn user(row: &super::DbRow) -> Result<UserRecord, DbError> {
         timezone: row.opt_text("timezone")?.unwrap_or_else(|| "UTC".into()),
         locale: row.opt_text("locale")?.unwrap_or_else(|| "en-US".into()),
         deleted_at: row.opt_time("deleted_at")?,
+        session_epoch: row.int("session_epoch")?,
     })
 }
 
@@ -117,7 +120,7 @@ impl Database {
         let rows = self
             .fetch_all(
                 "SELECT u.id, u.email, u.password_hash, u.subscription_tier, u.subscription_expires_at, \
-                 u.timezone, u.locale, u.deleted_at, c.consent_type \
+                 u.timezone, u.locale, u.deleted_at, u.session_epoch, c.consent_type \
                  FROM users u LEFT JOIN user_consents c \
                  ON c.user_id = u.id AND c.granted = $2 AND c.revoked_at IS NULL \
                  WHERE u.id = $1 AND u.deleted_at IS NULL ORDER BY c.consent_type",

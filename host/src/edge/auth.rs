@@ -202,8 +202,9 @@ fn token_response(status: StatusCode, document: Value) -> Response {
         .into_response()
 }
 
+/// A refresh token of `family_id` for `user` issued under the session epoch `epoch`.
 fn new_refresh_token<'a>(
-    user_id: Uuid,
+    (user_id, epoch): (Uuid, i64),
     family_id: Uuid,
     token: &'a opaque::OpaqueToken,
     client: &'a ClientInfo,
@@ -212,6 +213,7 @@ fn new_refresh_token<'a>(
     NewRefreshToken {
         id: Uuid::new_v4(),
         user_id,
+        session_epoch: epoch,
         family_id,
         token_hash: &token.hash,
         issued_at: now,
@@ -231,14 +233,14 @@ async fn start_session(
 ) -> Result<Response, ApiError> {
     let access = state
         .tokens
-        .issue(user.id, &user.subscription_tier)
+        .issue(user.id, &user.subscription_tier, user.session_epoch)
         .map_err(|_| ApiError::internal())?;
     let token = opaque::generate();
     let now = Utc::now();
     state
         .db
         .insert_refresh_token(&new_refresh_token(
-            user.id,
+            (user.id, user.session_epoch),
             Uuid::new_v4(),
             &token,
             client,
@@ -452,6 +454,15 @@ pub async fn refresh(
     let Some(record) = tx.refresh_token_for_update(&presented).await? else {
         return Err(refresh_refused());
     };
+    // Every session of the user ended after this token was issued (a password reset): the
+    // epoch is read in the transaction, so a reset that commits first is seen here, and one
+    // that commits later makes whatever this refresh mints refused in turn.
+    let Some(epoch) = tx.session_epoch(record.user_id).await? else {
+        return Err(refresh_refused());
+    };
+    if record.session_epoch != epoch {
+        return Err(refresh_refused());
+    }
     match refresh::assess(&record, now) {
         Verdict::Rotate => {}
         Verdict::Revoked | Verdict::Expired => return Err(refresh_refused()),
@@ -468,7 +479,7 @@ pub async fn refresh(
         }
     }
     let next = opaque::generate();
-    let new = new_refresh_token(user.id, record.family_id, &next, &client, now);
+    let new = new_refresh_token((user.id, epoch), record.family_id, &next, &client, now);
     tx.insert_refresh_token(&new).await?;
     if !tx.mark_refresh_rotated(record.id, new.id, now).await? {
         return Err(refresh_refused());
@@ -476,7 +487,7 @@ pub async fn refresh(
     tx.commit().await?;
     let access = state
         .tokens
-        .issue(user.id, &user.subscription_tier)
+        .issue(user.id, &user.subscription_tier, epoch)
         .map_err(|_| ApiError::internal())?;
     Ok(token_response(
         StatusCode::OK,
@@ -570,6 +581,11 @@ async fn oauth_account(
                 Ok(password_cleared) => {
                     if password_cleared {
                         tracing::info!(user_id = %user.id, provider, "linked an account with an unverified email: its password and sessions were revoked");
+                        // Its sessions ended: the new one starts under the new epoch.
+                        let user = state.db.user_by_id(user.id).await?.ok_or_else(|| {
+                            ApiError::unauthorized("the account no longer exists")
+                        })?;
+                        return Ok((user, false));
                     }
                     return Ok((user, false));
                 }

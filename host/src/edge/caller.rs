@@ -37,6 +37,11 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Caller>, 
         .lookup(&state.db, claims.sub)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+    if claims.epoch != known.session_epoch {
+        return Err(ApiError::unauthorized(
+            "the session has ended (every session ends when the password is reset): sign in again",
+        ));
+    }
     let premium = known.subscription_tier == "premium"
         && known
             .subscription_expires_at

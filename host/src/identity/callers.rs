@@ -54,6 +54,8 @@ pub struct KnownCaller {
     pub locale: String,
     /// The consent types granted and not revoked.
     pub consents: Vec<String>,
+    /// The session epoch: access tokens of an earlier one are refused.
+    pub session_epoch: i64,
 }
 
 impl KnownCaller {
@@ -65,6 +67,7 @@ impl KnownCaller {
             timezone: user.timezone,
             locale: user.locale,
             consents,
+            session_epoch: user.session_epoch,
         }
     }
 }
@@ -266,6 +269,7 @@ mod tests {
             timezone: timezone.into(),
             locale: "en-US".into(),
             consents: vec![],
+            session_epoch: 0,
         }
     }
 

@@ -57,6 +57,7 @@ mod tests {
             expires_at: expiry_from(now),
             rotated_at: None,
             revoked_at: None,
+            session_epoch: 0,
         }
     }
 

@@ -46,6 +46,11 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Token id.
     pub jti: Uuid,
+    /// The user's session epoch when it was issued: a token of an earlier epoch is refused
+    /// (every session ended after a password reset). Absent in tokens issued before epochs
+    /// existed, which were of epoch 0.
+    #[serde(default)]
+    pub epoch: i64,
 }
 
 /// The signing key and the keys still accepted for verification.
@@ -119,7 +124,7 @@ impl TokenKeys {
     ///
     /// # Errors
     /// [`TokenError::Invalid`] if signing fails.
-    pub fn issue(&self, user_id: Uuid, tier: &str) -> Result<String, TokenError> {
+    pub fn issue(&self, user_id: Uuid, tier: &str, epoch: i64) -> Result<String, TokenError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id,
@@ -129,6 +134,7 @@ impl TokenKeys {
             iat: now,
             exp: now + ACCESS_TTL_SECONDS,
             jti: Uuid::new_v4(),
+            epoch,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current_kid.clone());
@@ -166,7 +172,7 @@ mod tests {
     #[test]
     fn issues_and_verifies_and_rotates() {
         let old = TokenKeys::from_secrets(&[1u8; 32], &[]);
-        let token = old.issue(Uuid::nil(), "free").expect("issue");
+        let token = old.issue(Uuid::nil(), "free", 0).expect("issue");
         assert_eq!(old.verify(&token).expect("valid").sub, Uuid::nil());
         let rotated = TokenKeys::from_secrets(&[2u8; 32], &[vec![1u8; 32]]);
         assert!(
@@ -180,7 +186,7 @@ mod tests {
     #[test]
     fn refuses_tampered_tokens() {
         let keys = TokenKeys::from_secrets(&[1u8; 32], &[]);
-        let token = keys.issue(Uuid::nil(), "free").expect("issue");
+        let token = keys.issue(Uuid::nil(), "free", 0).expect("issue");
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let forged = AccessClaims {
             sub: Uuid::new_v4(),
@@ -190,6 +196,7 @@ mod tests {
             iat: 0,
             exp: i64::MAX / 2,
             jti: Uuid::nil(),
+            epoch: 0,
         };
         parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&forged).expect("json"));
