@@ -525,9 +525,17 @@ async fn jwks_server(document: String) -> JwksServer {
 }
 
 async fn oauth_server(jwks: &JwksServer, apple: bool) -> Server {
+    oauth_server_with(jwks, apple, &[]).await
+}
+
+/// [`oauth_server`] with more environment.
+async fn oauth_server_with(jwks: &JwksServer, apple: bool, env: &[(&str, &str)]) -> Server {
     let mut options = ServerOptions::new(Manifest::product(&["hello"]))
         .await
         .expect("options");
+    options
+        .env
+        .extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     options.env.extend([
         (
             "MINDFLOW_GOOGLE_CLIENT_IDS".to_owned(),
@@ -1402,7 +1410,8 @@ async fn a_deleted_account_stops_working_at_once_and_is_purged() {
 #[tokio::test]
 async fn an_account_without_a_password_is_deleted_with_its_token() {
     let jwks = jwks_server(JWKS.to_owned()).await;
-    let server = oauth_server(&jwks, false).await;
+    let secret_b64 = base64::engine::general_purpose::STANDARD.encode(JWT_SECRET);
+    let server = oauth_server_with(&jwks, false, &[("MINDFLOW_JWT_SECRET", &secret_b64)]).await;
     let n = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Rs256,
@@ -1410,6 +1419,38 @@ async fn an_account_without_a_password_is_deleted_with_its_token() {
     );
     let session = json_of(sign_in(&server, "google", &token, &n).await).await;
     let access = str_of(&session, "access_token").to_owned();
+
+    // No password to confirm: a token whose sign-in was an hour ago is not enough.
+    let kid: String = Sha256::digest(JWT_SECRET)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid);
+    let now = chrono_now();
+    let stale = jsonwebtoken::encode(
+        &header,
+        &json!({"sub": session["user"]["id"], "tier": "free", "iss": "mindflow",
+                "aud": "mindflow-api", "iat": now, "exp": now + 600,
+                "jti": uuid::Uuid::new_v4(), "epoch": 0, "auth_time": now - 3600}),
+        &EncodingKey::from_secret(JWT_SECRET),
+    )
+    .expect("encode");
+    let refused = server
+        .http
+        .delete(server.url("/api/v1/auth/account"))
+        .bearer_auth(&stale)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        problem_type(refused).await,
+        "urn:mindflow:problem:reauthentication-required"
+    );
+    assert_ne!(probe(&server, &access).await, 401, "nothing was deleted");
+
     let response = server
         .http
         .delete(server.url("/api/v1/auth/account"))
@@ -1692,4 +1733,101 @@ async fn a_hashing_flood_leaves_crisis_support_answering() {
     // let only a handful be checked; the rest were refused (429) or told to wait (503).
     let unauthorized = statuses.iter().filter(|s| **s == 401).count();
     assert!(unauthorized <= 10, "{unauthorized} guesses were checked");
+}
+
+/// The JSON claims of a JWT (unverified: the test reads what the server put in).
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+/// The full decrypted export needs a sign-in within the last ten minutes: a bearer token
+/// alone (a stolen one, or a session kept alive by refreshes for days) is not enough. A
+/// refresh keeps the time of the session's sign-in.
+#[tokio::test]
+async fn the_export_needs_a_recent_sign_in_and_a_refresh_is_not_one() {
+    let secret_b64 = base64::engine::general_purpose::STANDARD.encode(JWT_SECRET);
+    let server = server_with(
+        Manifest::product(&["hello"]),
+        &[("MINDFLOW_JWT_SECRET", &secret_b64)],
+    )
+    .await;
+    let session = register(&server, "recent@example.com")
+        .await
+        .expect("register");
+    let access = str_of(&session, "access_token").to_owned();
+    let user_id = session["user"]["id"].as_str().expect("user id").to_owned();
+    let export = |token: String| {
+        server
+            .http
+            .get(server.url("/api/v1/users/me/export"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(export(access.clone()).await.expect("export").status(), 200);
+
+    // A refreshed token carries the sign-in's time, not the refresh's.
+    let signed_in_at = claims_of(&access)["auth_time"].as_i64().expect("auth_time");
+    assert!((chrono_now() - signed_in_at).abs() < 60);
+    let refreshed: Value = refresh(&server, str_of(&session, "refresh_token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        claims_of(str_of(&refreshed, "access_token"))["auth_time"].as_i64(),
+        Some(signed_in_at)
+    );
+
+    // A valid token whose sign-in was an hour ago (signed with the server's own key).
+    let kid: String = Sha256::digest(JWT_SECRET)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(kid);
+    let now = chrono_now();
+    let stale = jsonwebtoken::encode(
+        &header,
+        &json!({"sub": user_id, "tier": "free", "iss": "mindflow", "aud": "mindflow-api",
+                "iat": now, "exp": now + 600, "jti": uuid::Uuid::new_v4(),
+                "epoch": 0, "auth_time": now - 3600}),
+        &EncodingKey::from_secret(JWT_SECRET),
+    )
+    .expect("encode");
+    let refused = export(stale.clone()).await.expect("export");
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        problem_type(refused).await,
+        "urn:mindflow:problem:reauthentication-required"
+    );
+    // Everyday endpoints still take it.
+    assert_eq!(
+        server
+            .http
+            .get(server.url("/api/v1/users/me"))
+            .bearer_auth(&stale)
+            .send()
+            .await
+            .expect("me")
+            .status(),
+        200
+    );
+    // Signing in again is the way through.
+    let again: Value = login(&server, "recent@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        export(str_of(&again, "access_token").to_owned())
+            .await
+            .expect("export")
+            .status(),
+        200
+    );
 }

@@ -28,6 +28,9 @@ pub struct RefreshTokenRecord {
     pub revoked_at: Option<DateTime<Utc>>,
     /// The owner's session epoch when it was issued.
     pub session_epoch: i64,
+    /// When the owner last proved who they are in this session (`None`: before this was
+    /// recorded).
+    pub authenticated_at: Option<DateTime<Utc>>,
 }
 
 /// A refresh token to store.
@@ -51,6 +54,8 @@ pub struct NewRefreshToken<'a> {
     pub ip: Option<IpAddr>,
     /// The owner's session epoch it is issued under.
     pub session_epoch: i64,
+    /// When the owner last proved who they are in this session.
+    pub authenticated_at: Option<DateTime<Utc>>,
 }
 
 fn transaction_backend(tx: &Transaction) -> Backend {
@@ -70,8 +75,8 @@ fn ip_placeholder(backend: Backend, n: usize) -> String {
 
 fn insert_refresh_statement(backend: Backend, token: &NewRefreshToken<'_>) -> (String, Vec<Param>) {
     let sql = format!(
-        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, issued_at, expires_at, user_agent, ip_address, session_epoch) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, {}, $9)",
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, issued_at, expires_at, user_agent, ip_address, session_epoch, authenticated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, {}, $9, $10)",
         ip_placeholder(backend, 8)
     );
     let params = vec![
@@ -84,6 +89,7 @@ fn insert_refresh_statement(backend: Backend, token: &NewRefreshToken<'_>) -> (S
         Param::OptText(token.user_agent.map(str::to_owned)),
         Param::OptText(token.ip.map(|ip| ip.to_canonical().to_string())),
         Param::Int(token.session_epoch),
+        Param::OptTime(token.authenticated_at),
     ];
     (sql, params)
 }
@@ -97,6 +103,7 @@ fn refresh_record(row: &DbRow) -> Result<RefreshTokenRecord, DbError> {
         rotated_at: row.opt_time("rotated_at")?,
         revoked_at: row.opt_time("revoked_at")?,
         session_epoch: row.int("session_epoch")?,
+        authenticated_at: row.opt_time("authenticated_at")?,
     })
 }
 
@@ -187,7 +194,7 @@ impl Transaction {
             Backend::Postgres => " FOR UPDATE",
         };
         let sql = format!(
-            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, session_epoch FROM refresh_tokens WHERE token_hash = $1{lock}"
+            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, session_epoch, authenticated_at FROM refresh_tokens WHERE token_hash = $1{lock}"
         );
         self.fetch_optional(&sql, &[Param::Text(token_hash.into())])
             .await?
@@ -723,7 +730,7 @@ impl Database {
         token_hash: &str,
     ) -> Result<Option<RefreshTokenRecord>, DbError> {
         self.fetch_optional(
-            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, session_epoch FROM refresh_tokens WHERE token_hash = $1",
+            "SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at, session_epoch, authenticated_at FROM refresh_tokens WHERE token_hash = $1",
             &[Param::Text(token_hash.into())],
         )
         .await?

@@ -33,14 +33,14 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
-use super::caller::Authenticated;
+use super::caller::{SignedIn, reauthentication_required};
 use super::problem::{ApiError, FieldError};
 use crate::db::Database;
 use crate::db::auth::{NewRefreshToken, ResetRequest};
 use crate::db::users::UserRecord;
 use crate::identity::oidc::{OidcError, Provider, VerifiedIdentity};
 use crate::identity::refresh::Verdict;
-use crate::identity::{self, opaque, passwords, refresh, throttle, tokens};
+use crate::identity::{self, Session, opaque, passwords, refresh, throttle, tokens};
 
 /// How long a password-reset token lives.
 pub const RESET_TTL_MINUTES: i64 = 60;
@@ -202,9 +202,9 @@ fn token_response(status: StatusCode, document: Value) -> Response {
         .into_response()
 }
 
-/// A refresh token of `family_id` for `user` issued under the session epoch `epoch`.
+/// A refresh token of `family_id` for `user_id` in `session`.
 fn new_refresh_token<'a>(
-    (user_id, epoch): (Uuid, i64),
+    (user_id, session): (Uuid, Session),
     family_id: Uuid,
     token: &'a opaque::OpaqueToken,
     client: &'a ClientInfo,
@@ -213,7 +213,8 @@ fn new_refresh_token<'a>(
     NewRefreshToken {
         id: Uuid::new_v4(),
         user_id,
-        session_epoch: epoch,
+        session_epoch: session.epoch,
+        authenticated_at: session.authenticated_at,
         family_id,
         token_hash: &token.hash,
         issued_at: now,
@@ -231,16 +232,21 @@ async fn start_session(
     status: StatusCode,
     extra: Option<(&str, Value)>,
 ) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    // A session starts when the person has just proved who they are.
+    let session = Session {
+        epoch: user.session_epoch,
+        authenticated_at: Some(now),
+    };
     let access = state
         .tokens
-        .issue(user.id, &user.subscription_tier, user.session_epoch)
+        .issue(user.id, &user.subscription_tier, session)
         .map_err(|_| ApiError::internal())?;
     let token = opaque::generate();
-    let now = Utc::now();
     state
         .db
         .insert_refresh_token(&new_refresh_token(
-            (user.id, user.session_epoch),
+            (user.id, session),
             Uuid::new_v4(),
             &token,
             client,
@@ -479,7 +485,12 @@ pub async fn refresh(
         }
     }
     let next = opaque::generate();
-    let new = new_refresh_token((user.id, epoch), record.family_id, &next, &client, now);
+    // A refresh proves nothing new: the session keeps the time of its sign-in.
+    let session = Session {
+        epoch,
+        authenticated_at: record.authenticated_at,
+    };
+    let new = new_refresh_token((user.id, session), record.family_id, &next, &client, now);
     tx.insert_refresh_token(&new).await?;
     if !tx.mark_refresh_rotated(record.id, new.id, now).await? {
         return Err(refresh_refused());
@@ -487,7 +498,7 @@ pub async fn refresh(
     tx.commit().await?;
     let access = state
         .tokens
-        .issue(user.id, &user.subscription_tier, epoch)
+        .issue(user.id, &user.subscription_tier, session)
         .map_err(|_| ApiError::internal())?;
     Ok(token_response(
         StatusCode::OK,
@@ -824,7 +835,7 @@ pub async fn reset_password(
 /// deleted then).
 pub async fn delete_account(
     State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
+    SignedIn { caller, recent }: SignedIn,
     client: ClientInfo,
     headers: axum::http::HeaderMap,
     body: Bytes,
@@ -866,6 +877,9 @@ pub async fn delete_account(
         if !matches {
             return Err(ApiError::forbidden("the password is wrong"));
         }
+    } else if !recent {
+        // No password to confirm: a recent sign-in with the provider stands in for it.
+        return Err(reauthentication_required());
     }
     // The wrapped data key goes in the same transaction as the account (crypto-shredding
     // whatever a backup or a straggling row still holds of the user's sealed data); a

@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use super::AppState;
 use super::problem::ApiError;
+use crate::identity::AccessClaims;
 use crate::runtime::Caller;
 
 /// Reads and verifies the bearer token, if any, into the caller as the database knows them
@@ -17,6 +18,19 @@ use crate::runtime::Caller;
 /// # Errors
 /// 401 for a malformed, expired or tampered token, or a deleted account.
 pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Caller>, ApiError> {
+    Ok(resolve_with_claims(state, parts)
+        .await?
+        .map(|(caller, _)| caller))
+}
+
+/// [`resolve`], with the verified token's claims.
+///
+/// # Errors
+/// As [`resolve`].
+async fn resolve_with_claims(
+    state: &AppState,
+    parts: &Parts,
+) -> Result<Option<(Caller, AccessClaims)>, ApiError> {
     let Some(value) = parts.headers.get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -46,13 +60,16 @@ pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Caller>, 
         && known
             .subscription_expires_at
             .is_none_or(|end| end > Utc::now());
-    Ok(Some(Caller {
-        user_id: known.id,
-        tier: if premium { "premium" } else { "free" }.into(),
-        timezone: known.timezone,
-        locale: known.locale,
-        consents: known.consents,
-    }))
+    Ok(Some((
+        Caller {
+            user_id: known.id,
+            tier: if premium { "premium" } else { "free" }.into(),
+            timezone: known.timezone,
+            locale: known.locale,
+            consents: known.consents,
+        },
+        claims,
+    )))
 }
 
 /// An authenticated caller (401 otherwise).
@@ -67,6 +84,60 @@ impl FromRequestParts<AppState> for Authenticated {
             .map(Self)
             .ok_or_else(|| ApiError::unauthorized("this endpoint needs an access token"))
     }
+}
+
+/// How recent a sign-in [`RecentlySignedIn`] asks for.
+pub const RECENT_SIGN_IN_SECONDS: i64 = 10 * 60;
+
+/// An authenticated caller who proved who they are (a password or a provider's ID token,
+/// not a refresh) within [`RECENT_SIGN_IN_SECONDS`]: for the full decrypted export and for
+/// deleting an account that has no password to confirm. A stolen bearer token alone, or a
+/// long-lived session kept alive by refreshes, is not enough for those (401
+/// `reauthentication-required` otherwise).
+pub struct RecentlySignedIn(pub Caller);
+
+impl FromRequestParts<AppState> for RecentlySignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let signed_in = SignedIn::from_request_parts(parts, state).await?;
+        if !signed_in.recent {
+            return Err(reauthentication_required());
+        }
+        Ok(Self(signed_in.caller))
+    }
+}
+
+/// An authenticated caller and whether their sign-in is recent (see [`RecentlySignedIn`]),
+/// for endpoints where another proof (a password) may stand in for a recent sign-in.
+pub struct SignedIn {
+    /// The caller.
+    pub caller: Caller,
+    /// Whether they proved who they are within [`RECENT_SIGN_IN_SECONDS`].
+    pub recent: bool,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let (caller, claims) = resolve_with_claims(state, parts)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("this endpoint needs an access token"))?;
+        Ok(Self {
+            caller,
+            recent: Utc::now().timestamp() - claims.auth_time <= RECENT_SIGN_IN_SECONDS,
+        })
+    }
+}
+
+/// The 401 of an action that needs a recent sign-in.
+pub fn reauthentication_required() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "reauthentication-required",
+        "sign in again (within the last 10 minutes) to do this",
+    )
 }
 
 /// An authenticated caller holding the admin role (401 or 403 otherwise).

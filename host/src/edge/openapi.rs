@@ -109,9 +109,9 @@ fn host_document() -> Value {
             }},
             "/api/v1/auth/account": {"delete": {
                 "summary": "Delete the caller's account", "operationId": "deleteAccount", "security": [{"bearer": []}],
-                "description": "The data key is crypto-shredded and the account and all its data are purged; its access and refresh tokens stop working at once. Accounts with a password must confirm it.",
+                "description": "The data key is crypto-shredded and the account and all its data are purged; its access and refresh tokens stop working at once. Accounts with a password must confirm it; accounts without one need a provider sign-in within the last 10 minutes.",
                 "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"password": {"type": "string"}}}}}},
-                "responses": {"204": {"description": "Deleted."}, "401": problem_response("No valid access token."), "403": problem_response("Wrong password."), "422": problem_response("Password missing."), "429": problem_response("Too many wrong passwords."), "503": problem_response("Key store or database unavailable; nothing was deleted.")}
+                "responses": {"204": {"description": "Deleted."}, "401": problem_response("No valid access token, or (without a password) no sign-in within the last 10 minutes (`reauthentication-required`)."), "403": problem_response("Wrong password."), "422": problem_response("Password missing."), "429": problem_response("Too many wrong passwords."), "503": problem_response("Key store or database unavailable; nothing was deleted.")}
             }},
             "/api/v1/admin/components": {"get": {"summary": "Components, their versions and the active one", "operationId": "adminListComponents", "security": [{"bearer": []}], "responses": {"200": {"description": "Components."}, "401": problem_response("No token."), "403": problem_response("Not an admin.")}}},
             "/api/v1/admin/components/{name}/versions": {"post": {

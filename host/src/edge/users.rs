@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::AppState;
-use super::caller::{Admin, Authenticated};
+use super::caller::{Admin, Authenticated, RecentlySignedIn};
 use super::problem::{ApiError, FieldError};
 use crate::audit::{self, Actor};
 use crate::crypto::{CryptoError, Sealed};
@@ -440,7 +440,7 @@ fn objects(records: Vec<Map<String, Value>>) -> Value {
 /// # Errors
 /// 401; 503 when the database or the key store fails.
 pub async fn export(
-    Authenticated(caller): Authenticated,
+    RecentlySignedIn(caller): RecentlySignedIn,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
     let user = caller.user_id;
@@ -606,7 +606,8 @@ pub fn openapi_paths() -> Value {
         },
         "/api/v1/users/me/export": {
             "get": {"summary": "Every record of the caller (GDPR right of access)", "operationId": "exportMe", "security": security,
-                "responses": {"200": {"description": "One JSON document; journal entries and the safety plan decrypted."}, "401": problem("No valid token."), "503": problem("Key store unavailable.")}}
+                "description": "Needs a recent sign-in: a password or provider sign-in within the last 10 minutes (a refreshed session keeps the time of its sign-in).",
+                "responses": {"200": {"description": "One JSON document; journal entries and the safety plan decrypted."}, "401": problem("No valid token, or no sign-in within the last 10 minutes (`reauthentication-required`)."), "503": problem("Key store unavailable.")}}
         },
         "/api/v1/admin/users/{id}/subscription": {
             "put": {"summary": "Set a user's subscription tier", "operationId": "adminSetSubscription", "security": security,

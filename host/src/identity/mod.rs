@@ -18,7 +18,7 @@ pub mod refresh;
 pub mod throttle;
 pub mod tokens;
 
-pub use tokens::{AccessClaims, TokenError, TokenKeys};
+pub use tokens::{AccessClaims, Session, TokenError, TokenKeys};
 
 use uuid::Uuid;
 

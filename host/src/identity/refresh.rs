@@ -58,6 +58,7 @@ mod tests {
             rotated_at: None,
             revoked_at: None,
             session_epoch: 0,
+            authenticated_at: None,
         }
     }
 

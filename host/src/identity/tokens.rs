@@ -29,6 +29,15 @@ pub enum TokenError {
     UnknownKey,
 }
 
+/// What an access token says about the session it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Session {
+    /// The user's session epoch it is issued under.
+    pub epoch: i64,
+    /// When the person last proved who they are in this session.
+    pub authenticated_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -51,6 +60,10 @@ pub struct AccessClaims {
     /// existed, which were of epoch 0.
     #[serde(default)]
     pub epoch: i64,
+    /// When the person last proved who they are (seconds since the epoch; a refresh keeps
+    /// it): what a recent sign-in is judged by. 0 when unknown (counts as long ago).
+    #[serde(default)]
+    pub auth_time: i64,
 }
 
 /// The signing key and the keys still accepted for verification.
@@ -124,7 +137,7 @@ impl TokenKeys {
     ///
     /// # Errors
     /// [`TokenError::Invalid`] if signing fails.
-    pub fn issue(&self, user_id: Uuid, tier: &str, epoch: i64) -> Result<String, TokenError> {
+    pub fn issue(&self, user_id: Uuid, tier: &str, session: Session) -> Result<String, TokenError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id,
@@ -134,7 +147,8 @@ impl TokenKeys {
             iat: now,
             exp: now + ACCESS_TTL_SECONDS,
             jti: Uuid::new_v4(),
-            epoch,
+            epoch: session.epoch,
+            auth_time: session.authenticated_at.map_or(0, |t| t.timestamp()),
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current_kid.clone());
@@ -172,7 +186,9 @@ mod tests {
     #[test]
     fn issues_and_verifies_and_rotates() {
         let old = TokenKeys::from_secrets(&[1u8; 32], &[]);
-        let token = old.issue(Uuid::nil(), "free", 0).expect("issue");
+        let token = old
+            .issue(Uuid::nil(), "free", Session::default())
+            .expect("issue");
         assert_eq!(old.verify(&token).expect("valid").sub, Uuid::nil());
         let rotated = TokenKeys::from_secrets(&[2u8; 32], &[vec![1u8; 32]]);
         assert!(
@@ -186,7 +202,9 @@ mod tests {
     #[test]
     fn refuses_tampered_tokens() {
         let keys = TokenKeys::from_secrets(&[1u8; 32], &[]);
-        let token = keys.issue(Uuid::nil(), "free", 0).expect("issue");
+        let token = keys
+            .issue(Uuid::nil(), "free", Session::default())
+            .expect("issue");
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let forged = AccessClaims {
             sub: Uuid::new_v4(),
@@ -197,6 +215,7 @@ mod tests {
             exp: i64::MAX / 2,
             jti: Uuid::nil(),
             epoch: 0,
+            auth_time: 0,
         };
         parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&forged).expect("json"));
