@@ -275,10 +275,9 @@ async fn failed_logins_are_throttled_per_account_with_retry_after() {
 
 /// Registers `innocent@example.com`, then fails twenty logins spread over five other
 /// accounts (none of them over the per-account limit), each forwarded for `client(i)` when
-/// that is an address.
-async fn spray_failed_logins(server: &Server, client: impl Fn(usize) -> Option<String>) {
-    server
-        .register("innocent@example.com")
+/// that is an address. Returns the innocent's device token.
+async fn spray_failed_logins(server: &Server, client: impl Fn(usize) -> Option<String>) -> String {
+    let innocent = register(server, "innocent@example.com")
         .await
         .expect("register");
     for i in 0..20 {
@@ -289,15 +288,28 @@ async fn spray_failed_logins(server: &Server, client: impl Fn(usize) -> Option<S
         };
         assert_eq!(response.status(), 401, "attempt {i}");
     }
+    str_of(&innocent, "device_token").to_owned()
 }
 
+/// A sprayer's address waits; so does everyone behind it on a device not yet known (a whole
+/// campus or carrier NAT), but not a device that has signed in to its account before.
 #[tokio::test]
-async fn failed_logins_are_throttled_per_address() {
+async fn failed_logins_are_throttled_per_address_but_known_devices_pass() {
     let server = server(Manifest::product(&["hello"])).await;
-    spray_failed_logins(&server, |_| None).await;
+    let device = spray_failed_logins(&server, |_| None).await;
     let throttled = login(&server, "innocent@example.com", PASSWORD).await;
     assert_eq!(throttled.status(), 429);
     assert!(throttled.headers().contains_key("retry-after"));
+    let known = server
+        .http
+        .post(server.url("/api/v1/auth/login"))
+        .json(
+            &json!({"email": "innocent@example.com", "password": PASSWORD, "device_token": device}),
+        )
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(known.status(), 200);
 }
 
 /// Requests a password reset for `email` and checks the (always the same) 202.
@@ -318,14 +330,7 @@ async fn login_via_proxy(
     email: &str,
     password: &str,
 ) -> reqwest::Response {
-    server
-        .http
-        .post(server.url("/api/v1/auth/login"))
-        .header("x-forwarded-for", client)
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .expect("login")
+    login_from(server, client, email, password, None).await
 }
 
 /// `X-Forwarded-For` is ignored unless the operator trusts the proxy: a client cannot
@@ -339,15 +344,20 @@ async fn a_forwarded_address_from_an_untrusted_peer_is_ignored() {
     assert_eq!(throttled.status(), 429);
 }
 
+/// A server that trusts the loopback proxy's `X-Forwarded-For`.
+async fn behind_a_trusted_proxy() -> Server {
+    server_with(
+        Manifest::product(&["hello"]),
+        &[("MINDFLOW_TRUSTED_PROXIES", "127.0.0.1, ::1")],
+    )
+    .await
+}
+
 /// Behind a trusted proxy (`MINDFLOW_TRUSTED_PROXIES`), failed logins count against the
 /// client the proxy reports, not against the proxy that every client comes through.
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own() {
-    let server = server_with(
-        Manifest::product(&["hello"]),
-        &[("MINDFLOW_TRUSTED_PROXIES", "127.0.0.1, ::1")],
-    )
-    .await;
+    let server = behind_a_trusted_proxy().await;
     spray_failed_logins(&server, |_| Some("203.0.113.7".into())).await;
     let sprayer = login_via_proxy(&server, "203.0.113.7", "innocent@example.com", PASSWORD).await;
     assert_eq!(sprayer.status(), 429);
@@ -363,6 +373,155 @@ async fn behind_a_trusted_proxy_each_forwarded_client_is_throttled_on_its_own() 
     let someone_else =
         login_via_proxy(&server, "198.51.100.1", "innocent@example.com", PASSWORD).await;
     assert_eq!(someone_else.status(), 200);
+}
+
+/// A login from `client` (forwarded by a trusted proxy), with a device token if given.
+async fn login_from(
+    server: &Server,
+    client: &str,
+    email: &str,
+    password: &str,
+    device_token: Option<&str>,
+) -> reqwest::Response {
+    let mut body = json!({"email": email, "password": password});
+    if let Some(token) = device_token {
+        body["device_token"] = json!(token);
+    }
+    server
+        .http
+        .post(server.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", client)
+        .json(&body)
+        .send()
+        .await
+        .expect("login")
+}
+
+fn retry_after_of(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a numeric Retry-After")
+}
+
+/// Nobody else can lock a person out (issue 18, finding 2): wrong guesses from six
+/// addresses make attempts at the account from unknown devices wait (exponentially, never
+/// past fifteen minutes), but the owner's device (its device token) and the owner's session
+/// (its refresh token) still work.
+#[tokio::test]
+async fn guesses_from_elsewhere_never_lock_out_the_owner_s_device() {
+    let server = behind_a_trusted_proxy().await;
+    let owner = "198.51.100.1";
+    let registered = register(&server, "owner@example.com")
+        .await
+        .expect("register");
+    let signed_in = login_from(&server, owner, "owner@example.com", PASSWORD, None).await;
+    assert_eq!(signed_in.status(), 200);
+    let signed_in = json_of(signed_in).await;
+    let device = str_of(&signed_in, "device_token").to_owned();
+    assert_ne!(device, str_of(&registered, "device_token"));
+
+    let mut checked = 0;
+    for guesser in 0..6 {
+        let address = format!("203.0.113.{guesser}");
+        for _ in 0..5 {
+            let guess = login_from(
+                &server,
+                &address,
+                "owner@example.com",
+                "wrong passphrase!",
+                None,
+            )
+            .await;
+            match guess.status().as_u16() {
+                401 => checked += 1,
+                429 => assert!(retry_after_of(&guess) <= 900),
+                other => panic!("{address}: {other}"),
+            }
+        }
+        // The guesser's own address is stopped hard.
+        let stopped = login_from(
+            &server,
+            &address,
+            "owner@example.com",
+            "wrong passphrase!",
+            None,
+        )
+        .await;
+        assert_eq!(stopped.status(), 429, "{address}");
+    }
+    // Past the first ten, guesses from anywhere wait longer and longer.
+    assert!(
+        (10..=14).contains(&checked),
+        "{checked} guesses were checked"
+    );
+    // From an unknown device the account now waits, exponentially but capped: never a lock.
+    let unknown = login_from(&server, "192.0.2.9", "owner@example.com", PASSWORD, None).await;
+    assert_eq!(unknown.status(), 429);
+    let wait = retry_after_of(&unknown);
+    assert!((1..=900).contains(&wait), "{wait}");
+    // The owner's device signs in at once, even from an address a guesser used.
+    for address in [owner, "203.0.113.0"] {
+        let known = login_from(
+            &server,
+            address,
+            "owner@example.com",
+            PASSWORD,
+            Some(&device),
+        )
+        .await;
+        assert_eq!(known.status(), 200, "{address}");
+    }
+    // And the session the owner already has keeps refreshing.
+    let refreshed = refresh(&server, str_of(&signed_in, "refresh_token")).await;
+    assert_eq!(refreshed.status(), 200);
+}
+
+/// A device token stands only for the account it was issued for: one of another account or a
+/// forged one is ignored; and a known device that guesses wrong is itself throttled.
+#[tokio::test]
+async fn a_device_token_counts_only_for_its_own_account_and_device() {
+    let server = server(Manifest::product(&["hello"])).await;
+    let ada = register(&server, "ada@example.com").await.expect("ada");
+    server.register("bob@example.com").await.expect("bob");
+    let ada_device = str_of(&ada, "device_token").to_owned();
+    for _ in 0..5 {
+        let guess = login(&server, "bob@example.com", "wrong passphrase!").await;
+        assert_eq!(guess.status(), 401);
+    }
+    let forged = format!("{}x", &ada_device[..ada_device.len() - 1]);
+    for token in [ada_device.as_str(), forged.as_str(), "not a token"] {
+        let response = server
+            .http
+            .post(server.url("/api/v1/auth/login"))
+            .json(&json!({"email": "bob@example.com", "password": PASSWORD, "device_token": token}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 429, "bob with {token:.12}…");
+    }
+    // Ada's device, guessing wrong five times, waits on its own.
+    let with_device = |password: &'static str| {
+        let server = &server;
+        let device = &ada_device;
+        async move {
+            server
+                .http
+                .post(server.url("/api/v1/auth/login"))
+                .json(&json!({"email": "ada@example.com", "password": password, "device_token": device}))
+                .send()
+                .await
+                .expect("login")
+                .status()
+                .as_u16()
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(with_device("wrong passphrase!").await, 401);
+    }
+    assert_eq!(with_device(PASSWORD).await, 429);
 }
 
 #[tokio::test]

@@ -598,9 +598,13 @@ impl Database {
             &[Param::Text(email.into())],
         )
         .await?;
+        // The account's key and every key scoped under it (`<key>:…`).
         tx.execute(
-            "DELETE FROM login_attempts WHERE key = $1",
-            &[Param::Text(attempts_key.into())],
+            "DELETE FROM login_attempts WHERE key = $1 OR key LIKE $2",
+            &[
+                Param::Text(attempts_key.into()),
+                Param::Text(format!("{attempts_key}:%")),
+            ],
         )
         .await?;
         // The wrapped data key, with the account or not at all (the foreign key would cascade;

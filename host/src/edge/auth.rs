@@ -7,7 +7,8 @@
 //!   rotated token again revokes the family (see [`crate::identity::refresh`]).
 //! - Login answers an unknown email and a wrong password the same way and in similar time
 //!   (the password is checked against a decoy hash when there is no account), and is
-//!   throttled per account and per client address (429 with `Retry-After`).
+//!   throttled so that guesses from elsewhere never lock the owner's known devices out (429
+//!   with `Retry-After`; see [`crate::identity::throttle`]).
 //! - `POST /forgot-password` always answers 202 with the same body, at once: looking the
 //!   account up, storing the token and queuing the mail happen after the answer (in one
 //!   transaction), so neither the body nor the timing tells whether the account exists.
@@ -40,7 +41,8 @@ use crate::db::auth::{NewRefreshToken, ResetRequest};
 use crate::db::users::UserRecord;
 use crate::identity::oidc::{OidcError, Provider, VerifiedIdentity};
 use crate::identity::refresh::Verdict;
-use crate::identity::{self, Session, opaque, passwords, refresh, throttle, tokens};
+use crate::identity::throttle::{self, AttemptKey};
+use crate::identity::{self, Session, opaque, passwords, refresh, tokens};
 
 /// How long a password-reset token lives.
 pub const RESET_TTL_MINUTES: i64 = 60;
@@ -69,6 +71,10 @@ pub struct RegisterBody {
 pub struct LoginBody {
     email: String,
     password: String,
+    /// The device token an earlier sign-in on this device answered: its attempts are then
+    /// throttled on their own ([`throttle`]). An expired or foreign one is ignored.
+    #[serde(default)]
+    device_token: Option<String>,
 }
 
 /// `POST /refresh` and `POST /logout` body.
@@ -178,6 +184,18 @@ fn token_document(user: &UserRecord, access: &str, refresh_token: &str) -> Value
     )
 }
 
+/// The id of `device_token` when it is a valid device token for `user` at the user's
+/// current session epoch.
+fn known_device(
+    state: &AppState,
+    user: Option<&UserRecord>,
+    device_token: Option<&str>,
+) -> Option<Uuid> {
+    let claims = state.tokens.verify_device(device_token?).ok()?;
+    let user = user?;
+    (claims.sub == user.id && claims.epoch == user.session_epoch).then_some(claims.jti)
+}
+
 fn token_json(user: Value, access: &str, refresh_token: &str) -> Value {
     json!({
         "access_token": access,
@@ -253,9 +271,17 @@ async fn start_session(
             now,
         ))
         .await?;
+    // Whoever just signed in here may sign in here again despite guesses from elsewhere.
+    let device = state
+        .tokens
+        .issue_device(user.id, user.session_epoch)
+        .map_err(|_| ApiError::internal())?;
     let mut document = token_document(user, &access, &token.token);
-    if let (Some((key, value)), Some(object)) = (extra, document.as_object_mut()) {
-        object.insert(key.to_owned(), value);
+    if let Some(object) = document.as_object_mut() {
+        object.insert("device_token".to_owned(), Value::String(device));
+        if let Some((key, value)) = extra {
+            object.insert(key.to_owned(), value);
+        }
     }
     Ok(token_response(status, document))
 }
@@ -266,11 +292,12 @@ async fn start_session(
 /// the password matched.
 async fn verify_throttled(
     db: &Database,
-    keys: &[String],
+    keys: &[AttemptKey],
     password: String,
     phc: String,
 ) -> Result<bool, ApiError> {
-    let attempt = db.record_login_attempt(keys, false, Utc::now()).await?;
+    let names: Vec<String> = keys.iter().map(|k| k.key.clone()).collect();
+    let attempt = db.record_login_attempt(&names, false, Utc::now()).await?;
     let turn = passwords::turn().await.map_err(hashing_error)?;
     check_throttle(db, keys, Utc::now(), 1).await?;
     let matches = passwords::run(turn, move || passwords::verify(&password, &phc))
@@ -304,36 +331,26 @@ async fn hash_blocking(password: String) -> Result<String, ApiError> {
         .map_err(|_| ApiError::internal())
 }
 
-/// The throttling keys of an attempt: the account's, and the client address's if known.
-fn attempt_keys(normalised_email: &str, ip: Option<IpAddr>) -> Vec<String> {
-    std::iter::once(throttle::account_key(normalised_email))
-        .chain(ip.map(throttle::ip_key))
-        .collect()
-}
-
-/// Refuses with 429 when the account or the address has too many recent failures.
-/// Refuses an attempt when an account or address is over its limit of failures. `pending`
-/// is how many of the recorded failures are this attempt's own (recorded before its
-/// password is checked, so a burst of parallel guesses cannot all pass the check).
+/// Refuses with 429 (and `Retry-After`) an attempt that one of its keys says must wait.
+/// `pending` is how many of the recorded failures are this attempt's own (recorded before
+/// its password is checked, so a burst of parallel guesses cannot all pass the check).
 async fn check_throttle(
     db: &Database,
-    keys: &[String],
+    keys: &[AttemptKey],
     now: DateTime<Utc>,
     pending: usize,
 ) -> Result<(), ApiError> {
-    let since = throttle::window_start(now);
     let mut wait: Option<u64> = None;
     for key in keys {
-        let (limit, after_last_success) = if key.starts_with("account:") {
-            (throttle::ACCOUNT_LIMIT, true)
-        } else {
-            (throttle::IP_LIMIT, false)
-        };
-        let limit = limit + pending;
         let failures = db
-            .recent_login_failures(key, since, after_last_success, limit)
+            .recent_login_failures(
+                &key.key,
+                key.rule.window_start(now),
+                key.cleared_by_success,
+                key.rule.failures_needed(pending),
+            )
             .await?;
-        if let Some(seconds) = throttle::retry_after(&failures, limit, now) {
+        if let Some(seconds) = key.rule.retry_after(&failures, pending, now) {
             wait = Some(wait.map_or(seconds, |w| w.max(seconds)));
         }
     }
@@ -408,9 +425,10 @@ pub async fn login(
     let body = json_body(body)?;
     let email = identity::normalise_email(&body.email);
     let now = Utc::now();
-    let keys = attempt_keys(&email, client.ip);
-    check_throttle(&state.db, &keys, now, 0).await?;
     let user = state.db.user_by_email(&email).await?;
+    let device = known_device(&state, user.as_ref(), body.device_token.as_deref());
+    let keys = throttle::attempt_keys(&email, client.ip, device);
+    check_throttle(&state.db, &keys, now, 0).await?;
     let phc = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())
@@ -871,7 +889,7 @@ pub async fn delete_account(
             )
         })?;
         let now = Utc::now();
-        let keys = attempt_keys(&user.email, client.ip);
+        let keys = throttle::attempt_keys(&user.email, client.ip, None);
         check_throttle(&state.db, &keys, now, 0).await?;
         let matches = verify_throttled(&state.db, &keys, password, phc).await?;
         if !matches {
@@ -952,15 +970,6 @@ mod tests {
                 Some(MAX_OUTSTANDING_RESETS)
             );
         }
-    }
-
-    #[test]
-    fn attempts_are_keyed_by_account_and_address() {
-        let keys = attempt_keys("ada@example.com", Some("10.1.2.3".parse().expect("ip")));
-        assert_eq!(keys.len(), 2);
-        assert!(keys[0].starts_with("account:"));
-        assert_eq!(keys[1], "ip:10.1.2.3");
-        assert_eq!(attempt_keys("ada@example.com", None).len(), 1);
     }
 
     #[test]

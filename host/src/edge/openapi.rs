@@ -64,8 +64,8 @@ fn host_document() -> Value {
             }},
             "/api/v1/auth/login": {"post": {
                 "summary": "Log in with email and password", "operationId": "login",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"], "properties": {"email": {"type": "string"}, "password": {"type": "string"}}}}}},
-                "responses": {"200": token, "401": problem_response("Wrong email or password (the same answer for an unknown email)."), "429": problem_response("Too many failed attempts for the account or from the address (`too-many-attempts`, with `Retry-After`).")}
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {"email": {"type": "string"}, "password": {"type": "string"}, "device_token": {"type": "string", "description": "The `device_token` an earlier sign-in on this device answered. Its attempts are then throttled on their own: failed guesses from elsewhere never make this device wait. An expired token, another account's, or one from before a password reset is ignored."}}}}}},
+                "responses": {"200": token, "401": problem_response("Wrong email or password (the same answer for an unknown email)."), "429": problem_response("Too many failed attempts (`too-many-attempts`, with `Retry-After`): from this device; or, without a device token, for the account from this address (5 in 15 minutes), for the account from anywhere (after 10 in an hour each attempt waits twice as long, up to 15 minutes; never a lock), or from this address (20 in 15 minutes).")}
             }},
             "/api/v1/auth/refresh": {"post": {
                 "summary": "Exchange a refresh token for new tokens (rotation)", "operationId": "refresh",
@@ -153,6 +153,7 @@ fn host_document() -> Value {
                 "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in", "refresh_token"], "properties": {
                     "access_token": {"type": "string"}, "token_type": {"type": "string", "const": "Bearer"}, "expires_in": {"type": "integer"},
                     "refresh_token": {"type": "string", "description": "Opaque; valid 30 days; single use (rotated by /api/v1/auth/refresh)."},
+                    "device_token": {"type": "string", "description": "On a sign-in (register, login, provider sign-in): keep it on the device and send it with the next logins, so failed guesses from elsewhere never make this device wait. Valid 180 days, until a password reset; it grants nothing else."},
                     "user": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "email": {"type": "string"}, "subscription_tier": {"type": "string"}}}
                 }},
                 "RefreshTokenRequest": {"type": "object", "required": ["refresh_token"], "additionalProperties": false, "properties": {"refresh_token": {"type": "string"}}}

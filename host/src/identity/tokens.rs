@@ -17,6 +17,10 @@ pub const ISSUER: &str = "mindflow";
 pub const AUDIENCE: &str = "mindflow-api";
 /// How long an access token lives.
 pub const ACCESS_TTL_SECONDS: i64 = 15 * 60;
+/// The audience of device tokens: a device token is never an access token.
+pub const DEVICE_AUDIENCE: &str = "mindflow-device";
+/// How long a device token is honoured after the sign-in that issued it.
+pub const DEVICE_TTL_SECONDS: i64 = 180 * 24 * 60 * 60;
 
 /// Why a token was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -64,6 +68,29 @@ pub struct AccessClaims {
     /// it): what a recent sign-in is judged by. 0 when unknown (counts as long ago).
     #[serde(default)]
     pub auth_time: i64,
+}
+
+/// The claims of a device token: a device on which the person has signed in to one account.
+/// It grants nothing by itself; it only lets that device's login attempts be throttled on
+/// their own, so guesses from elsewhere cannot lock the owner out
+/// ([`super::throttle`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceClaims {
+    /// The user id of the account signed in to.
+    pub sub: Uuid,
+    /// Issuer.
+    pub iss: String,
+    /// Audience ([`DEVICE_AUDIENCE`]).
+    pub aud: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// The device's id: the key its attempts are counted under.
+    pub jti: Uuid,
+    /// The user's session epoch: a password reset (which ends every session) ends the
+    /// device's standing too.
+    pub epoch: i64,
 }
 
 /// The signing key and the keys still accepted for verification.
@@ -155,11 +182,48 @@ impl TokenKeys {
         jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|_| TokenError::Invalid)
     }
 
+    /// Issues a device token for a device that has just signed in to `user_id`'s account.
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`] if signing fails.
+    pub fn issue_device(&self, user_id: Uuid, epoch: i64) -> Result<String, TokenError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = DeviceClaims {
+            sub: user_id,
+            iss: ISSUER.into(),
+            aud: DEVICE_AUDIENCE.into(),
+            iat: now,
+            exp: now + DEVICE_TTL_SECONDS,
+            jti: Uuid::new_v4(),
+            epoch,
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.current_kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.encoding).map_err(|_| TokenError::Invalid)
+    }
+
+    /// Verifies a device token (signature, issuer, [`DEVICE_AUDIENCE`], expiry). Whether it
+    /// names the account being signed in to, at its current epoch, is the caller's check.
+    ///
+    /// # Errors
+    /// [`TokenError`].
+    pub fn verify_device(&self, token: &str) -> Result<DeviceClaims, TokenError> {
+        self.decode(token, DEVICE_AUDIENCE)
+    }
+
     /// Verifies a token: signature under a known key, algorithm, issuer, audience, expiry.
     ///
     /// # Errors
     /// [`TokenError`].
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.decode(token, AUDIENCE)
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<T, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
@@ -171,9 +235,9 @@ impl TokenKeys {
             .ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_audience(&[audience]);
         validation.leeway = 5;
-        jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
+        jsonwebtoken::decode::<T>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|_| TokenError::Invalid)
     }
@@ -197,6 +261,20 @@ mod tests {
         );
         let other = TokenKeys::from_secrets(&[3u8; 32], &[]);
         assert_eq!(other.verify(&token).err(), Some(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn device_tokens_and_access_tokens_are_never_mistaken_for_each_other() {
+        let keys = TokenKeys::from_secrets(&[1u8; 32], &[]);
+        let user = Uuid::new_v4();
+        let device = keys.issue_device(user, 3).expect("device token");
+        let claims = keys.verify_device(&device).expect("valid device token");
+        assert_eq!((claims.sub, claims.epoch), (user, 3));
+        assert_eq!(keys.verify(&device).err(), Some(TokenError::Invalid));
+        let access = keys
+            .issue(user, "free", Session::default())
+            .expect("access");
+        assert!(keys.verify_device(&access).is_err());
     }
 
     #[test]
