@@ -18,11 +18,24 @@ const MASTER_A: &str = "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE="; // 32 × 
 const MASTER_B: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI="; // 32 × 'B', test-only
 const MASTER_C: &str = "Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0M="; // 32 × 'C', test-only
 
+/// The crypto probe twice: named `journal` at `/api/v1/probe` (a stand-in for the journal,
+/// so it owns the journal's crypto purposes), and under its own name at
+/// `/api/v1/stranger`, which owns none of them.
 fn probe_manifest() -> String {
     manifest(
         r#"
 [[trigger.http]]
 route = "/api/v1/probe/..."
+component = "journal"
+
+[component.journal]
+source = "{components}/crypto-probe.wasm"
+[component.journal.tool.mindflow]
+capabilities = ["crypto"]
+authentication = "optional"
+
+[[trigger.http]]
+route = "/api/v1/stranger/..."
 component = "crypto-probe"
 
 [component.crypto-probe]
@@ -34,11 +47,22 @@ authentication = "optional"
     )
 }
 
-/// A call to the `crypto-probe` component: (status, body text).
+/// A call to the probe standing in for the journal: (status, body text).
 async fn probe(server: &Server, token: Option<&str>, path: &str, body: &[u8]) -> (u16, String) {
+    call_probe(server, "probe", token, path, body).await
+}
+
+/// A call to the probe at `/api/v1/{route}`: (status, body text).
+async fn call_probe(
+    server: &Server,
+    route: &str,
+    token: Option<&str>,
+    path: &str,
+    body: &[u8],
+) -> (u16, String) {
     let mut request = server
         .http
-        .post(server.url(&format!("/api/v1/probe{path}")))
+        .post(server.url(&format!("/api/v1/{route}{path}")))
         .body(body.to_vec());
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -492,15 +516,10 @@ async fn crypto_capability_acts_for_the_caller_only() {
         probe(&server, Some(&bob), "/open/journal", sealed.as_bytes()).await,
         (409, "tampered".to_owned())
     );
+    let (status, _) = probe(&server, Some(&alice), "/seal/journal-term", b"x").await;
     assert_eq!(
-        probe(
-            &server,
-            Some(&alice),
-            "/open/safety_plan",
-            sealed.as_bytes()
-        )
-        .await,
-        (409, "tampered".to_owned())
+        status, 200,
+        "the journal's other purpose is the journal's too"
     );
     assert_eq!(
         probe(&server, None, "/open/journal", sealed.as_bytes()).await,
@@ -510,20 +529,61 @@ async fn crypto_capability_acts_for_the_caller_only() {
         probe(&server, None, "/seal/journal", b"x").await,
         (409, "no-user".to_owned())
     );
-    let (status, alice_hash) = probe(&server, Some(&alice), "/hash/crisis", b"same text").await;
+    let (status, alice_hash) =
+        probe(&server, Some(&alice), "/hash/journal-term", b"same text").await;
     assert_eq!(status, 200);
     assert_eq!(alice_hash.len(), 64);
     assert_eq!(
-        probe(&server, Some(&alice), "/hash/crisis", b"same text")
+        probe(&server, Some(&alice), "/hash/journal-term", b"same text")
             .await
             .1,
         alice_hash
     );
     assert_ne!(
-        probe(&server, Some(&bob), "/hash/crisis", b"same text")
+        probe(&server, Some(&bob), "/hash/journal-term", b"same text")
             .await
             .1,
         alice_hash
+    );
+}
+
+/// A crypto purpose belongs to one component (or to the host): another component granted
+/// `crypto` cannot open the journal's text or a safety plan, nor test guesses against the
+/// journal's or the crisis events' keyed hashes. Asking traps the component: its request
+/// fails, the host keeps serving, and nothing is disclosed.
+#[tokio::test]
+async fn a_component_can_use_only_the_crypto_purposes_it_owns() {
+    let server = server(probe_manifest()).await;
+    let (alice, _) = user(&server, "alice").await;
+    let (nonce, ciphertext) = seal(&server, &alice, "journal", "dear diary").await;
+    let sealed = format!("{}:{}", hex(&nonce), hex(&ciphertext));
+    let stranger = |path: &'static str, body: Vec<u8>| {
+        let server = &server;
+        let alice = &alice;
+        async move { call_probe(server, "stranger", Some(alice), path, &body).await }
+    };
+    for (path, body) in [
+        ("/open/journal", sealed.as_bytes().to_vec()),
+        ("/seal/journal", b"forged entry".to_vec()),
+        ("/hash/journal-term", b"sea".to_vec()),
+        ("/open/safety_plan", sealed.as_bytes().to_vec()),
+        ("/hash/crisis_event", b"a guess".to_vec()),
+    ] {
+        let (status, text) = stranger(path, body).await;
+        assert_eq!(status, 500, "{path}: {text}");
+        assert!(!text.contains("dear diary"), "{path}: {text}");
+    }
+    // The journal's stand-in may not use the host's purposes either.
+    for path in ["/open/safety_plan", "/hash/crisis_event"] {
+        let (status, _) = probe(&server, Some(&alice), path, sealed.as_bytes()).await;
+        assert_eq!(status, 500, "{path}");
+    }
+    // Each still serves what is its own.
+    let (status, _) = stranger("/seal/crypto-probe", b"mine".to_vec()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        probe(&server, Some(&alice), "/open/journal", sealed.as_bytes()).await,
+        (200, "dear diary".to_owned())
     );
 }
 
@@ -551,8 +611,18 @@ async fn export_holds_every_record_opened_and_no_secret() {
     .await;
     let (journal_nonce, journal_ciphertext) =
         seal(&server, &token, "journal", "Today I walked by the sea.").await;
-    let (plan_nonce, plan_ciphertext) =
-        seal(&server, &token, "safety_plan", r#"{"contacts":["Sam"]}"#).await;
+    // The safety plan is the host's: it is sealed by the host's own endpoint.
+    let plan = send(
+        &server,
+        reqwest::Method::PUT,
+        "/api/v1/crisis/safety-plan",
+        Some(&token),
+        Some(json!({"people_to_ask_for_help": [{"name": "Sam"}]})),
+    )
+    .await;
+    assert_eq!(plan.status, 200, "{}", plan.body);
+    let (elsewhere_nonce, elsewhere_ciphertext) =
+        seal(&server, &token, "journal-term", "not an entry").await;
     let (other_nonce, other_ciphertext) = seal(&server, &other, "journal", "not yours").await;
 
     let mut db = Db::open(&server).await;
@@ -580,18 +650,8 @@ async fn export_holds_every_record_opened_and_no_secret() {
         &[
             Param::Uuid(new_id()),
             Param::Uuid(id.clone()),
-            Param::Bytes(plan_ciphertext.clone()),
-            Param::Bytes(plan_nonce.clone()),
-        ],
-    )
-    .await;
-    db.exec(
-        "INSERT INTO safety_plans (id, user_id, content_encrypted, content_iv) VALUES ($1, $2, $3, $4)",
-        &[
-            Param::Uuid(new_id()),
-            Param::Uuid(id.clone()),
-            Param::Bytes(plan_ciphertext),
-            Param::Bytes(plan_nonce),
+            Param::Bytes(elsewhere_ciphertext),
+            Param::Bytes(elsewhere_nonce),
         ],
     )
     .await;
@@ -695,7 +755,10 @@ async fn export_holds_every_record_opened_and_no_secret() {
         2,
         "the entry sealed for another purpose and the garbage one: {entries:?}"
     );
-    assert_eq!(export["safety_plan"]["content"], r#"{"contacts":["Sam"]}"#);
+    let plan = export["safety_plan"]["content"]
+        .as_str()
+        .expect("the plan opened");
+    assert!(plan.contains("Sam"), "{plan}");
     let sessions = export["chat_sessions"].as_array().expect("chats");
     let talk = sessions
         .iter()

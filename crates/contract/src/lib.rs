@@ -20,6 +20,67 @@ pub mod purpose {
     pub const SAFETY_PLAN: &str = "safety_plan";
     /// The keyed hash of the text that raised a crisis event (never the text).
     pub const CRISIS_EVENT: &str = "crisis_event";
+    /// The note of a mood log (sealed and opened by the `mood` component and the export).
+    pub const MOOD_NOTE: &str = "mood/note";
+
+    /// Who may seal, open and hash under a purpose.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Owner<'a> {
+        /// Only the host's own code (no component, whatever it is called).
+        Host,
+        /// Only the component of this name.
+        Component(&'a str),
+    }
+
+    /// Purposes named before the naming rule of [`owner`], with their owners.
+    const NAMED: &[(&str, Owner<'static>)] = &[
+        (JOURNAL, Owner::Component("journal")),
+        (JOURNAL_TERMS, Owner::Component("journal")),
+        (SAFETY_PLAN, Owner::Host),
+        (CRISIS_EVENT, Owner::Host),
+    ];
+
+    /// The owner of `purpose`: the host or the component named in [`NAMED`], otherwise the
+    /// component whose name is the purpose up to its first `/` (`mood/note` is `mood`'s).
+    /// Component names cannot contain `/`, so no component can name itself into another's
+    /// purposes.
+    pub fn owner(purpose: &str) -> Owner<'_> {
+        NAMED.iter().find(|(name, _)| *name == purpose).map_or_else(
+            || Owner::Component(purpose.split('/').next().unwrap_or_default()),
+            |(_, owner)| *owner,
+        )
+    }
+
+    /// Whether the component named `component` may use `purpose`: a component can neither
+    /// open another's sealed values (or the host's, such as safety plans) nor test guesses
+    /// against another's keyed hashes (such as crisis events).
+    pub fn may_use(component: &str, purpose: &str) -> bool {
+        !component.is_empty() && owner(purpose) == Owner::Component(component)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn a_purpose_belongs_to_one_component_or_to_the_host() {
+            assert!(may_use("journal", JOURNAL));
+            assert!(may_use("journal", JOURNAL_TERMS));
+            assert!(may_use("mood", MOOD_NOTE));
+            assert!(may_use("chat", "chat"));
+            assert!(may_use("chat", "chat/message"));
+            assert!(!may_use("mood", JOURNAL));
+            assert!(!may_use("journal-term", JOURNAL_TERMS));
+            assert!(!may_use("journal", MOOD_NOTE));
+            for host_only in [SAFETY_PLAN, CRISIS_EVENT] {
+                assert_eq!(owner(host_only), Owner::Host);
+                assert!(!may_use("safety_plan", host_only));
+                assert!(!may_use("crisis_event", host_only));
+            }
+            assert!(!may_use("", ""));
+            assert!(!may_use("mood", ""));
+        }
+    }
 }
 
 /// Whether a `Content-Type` header value says the body is JSON: `application/json` or a

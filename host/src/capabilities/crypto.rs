@@ -1,7 +1,11 @@
 //! `mindflow:platform/crypto`: seal, open and keyed hashes under the caller's data key.
 //!
-//! Grants: envelope encryption for the store's caller. Never gives: keys, or a way to seal or
-//! open for another user (the user is the store's caller, never a parameter).
+//! Grants: envelope encryption for the store's caller, under the purposes the component owns
+//! ([`mindflow_contract::purpose::owner`]: its own name and `name/…`, plus the journal's
+//! older names for the journal). Never gives: keys, a way to seal or open for another user
+//! (the user is the store's caller, never a parameter), or another owner's purpose: a
+//! component that asks to open a safety plan (the host's) or another component's values, or
+//! to hash guesses under another's purpose, traps, and only its own request fails.
 
 use wasmtime::component::Linker;
 
@@ -14,9 +18,26 @@ use crate::manifest::{Capability, ComponentDecl};
 /// The capability.
 pub struct Crypto;
 
-/// What `crypto` requests share: the key service.
+/// What `crypto` requests share: the key service, and whose purposes they may use.
 struct CryptoGrant {
     keys: KeyService,
+    component: String,
+}
+
+impl CryptoGrant {
+    /// The key service, if the component owns `purpose`; an error that traps the guest if
+    /// not.
+    fn keys_for(&self, purpose: &str) -> wasmtime::Result<KeyService> {
+        if mindflow_contract::purpose::may_use(&self.component, purpose) {
+            Ok(self.keys.clone())
+        } else {
+            tracing::warn!(component = %self.component, purpose, "a component used a crypto purpose it does not own");
+            Err(wasmtime::Error::msg(format!(
+                "component `{}` may not use the crypto purpose `{purpose}`",
+                self.component
+            )))
+        }
+    }
 }
 
 impl<T: CapabilityHost> HostCapability<T> for Crypto {
@@ -26,12 +47,13 @@ impl<T: CapabilityHost> HostCapability<T> for Crypto {
 
     fn prepare(
         &self,
-        _decl: &ComponentDecl,
+        decl: &ComponentDecl,
         install: &Install<'_>,
         configs: &mut CapabilityConfigs,
     ) -> Result<(), String> {
         configs.insert(CryptoGrant {
             keys: install.services.keys.clone(),
+            component: decl.name.clone(),
         });
         Ok(())
     }
@@ -102,7 +124,7 @@ impl wit::Host for View<'_, CryptoGrant> {
         purpose: String,
         plaintext: Vec<u8>,
     ) -> wasmtime::Result<Result<wit::Sealed, wit::CryptoError>> {
-        let keys = self.config()?.keys.clone();
+        let keys = self.config()?.keys_for(&purpose)?;
         Ok(seal(&keys, self.ctx.caller.as_ref(), &purpose, &plaintext).await)
     }
 
@@ -111,7 +133,7 @@ impl wit::Host for View<'_, CryptoGrant> {
         purpose: String,
         sealed: wit::Sealed,
     ) -> wasmtime::Result<Result<Vec<u8>, wit::CryptoError>> {
-        let keys = self.config()?.keys.clone();
+        let keys = self.config()?.keys_for(&purpose)?;
         Ok(open(&keys, self.ctx.caller.as_ref(), &purpose, sealed).await)
     }
 
@@ -120,7 +142,7 @@ impl wit::Host for View<'_, CryptoGrant> {
         purpose: String,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<String, wit::CryptoError>> {
-        let keys = self.config()?.keys.clone();
+        let keys = self.config()?.keys_for(&purpose)?;
         Ok(keyed_hash(&keys, self.ctx.caller.as_ref(), &purpose, &data).await)
     }
 }
