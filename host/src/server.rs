@@ -149,6 +149,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     );
     crate::identity::housekeeping::spawn(db.clone());
     crate::retention::spawn(db.clone());
+    crate::crypto::backfill::spawn(db.clone(), services.keys.clone());
     let callers = crate::identity::callers::CallerCache::start(&db);
     let trusted_proxies = edge::client::TrustedProxies::parse(&serve.trusted_proxies)
         .map_err(|message| anyhow::anyhow!("--trusted-proxies: {message}"))?;

@@ -351,6 +351,18 @@ async fn search_finds_entries_by_word_without_plaintext_at_rest() {
             "{phrase:?} is in the raw database"
         );
     }
+    // Topics say what a text is about: shown, worked out again from the opened text, never
+    // stored.
+    assert_eq!(second["topics"], json!(["nature"]));
+    let mut db = Db::open(&server).await;
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM journal_entries WHERE topics IS NOT NULL",
+            &[]
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]

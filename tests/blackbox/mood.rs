@@ -4,8 +4,9 @@
 //! premium factor analysis.
 
 use mindflow_tests::accounts::user;
+use mindflow_tests::database::{Db, Param};
 use mindflow_tests::http::{get, send};
-use mindflow_tests::{Manifest, Server, server};
+use mindflow_tests::{Manifest, Server, ServerOptions, server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -850,4 +851,111 @@ async fn a_body_not_sent_as_json_is_unsupported() {
     assert_eq!(list.body["items"], json!([]));
     // Sent as JSON, the same body is a log.
     post_log(&server, &token, json!({"mood_score": 5})).await;
+}
+
+/// Whether the raw database holds `phrase` anywhere (files and WAL on SQLite, every row on
+/// PostgreSQL).
+async fn at_rest(server: &Server, phrase: &str) -> bool {
+    mindflow_tests::raw_database_contains(server, phrase)
+        .await
+        .expect("scan")
+}
+
+/// Mood notes are stored only sealed under the user's key (issue 18, finding 8): the API
+/// and the export show them, a raw scan of the database never finds them. A note an earlier
+/// version stored in plaintext still reads, and the next start seals it and clears the
+/// plaintext.
+#[tokio::test]
+async fn notes_are_stored_only_sealed() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let secret = (
+        "MINDFLOW_JWT_SECRET".to_owned(),
+        "c2VhbGVkLW5vdGVzIHRlc3Qgc2VjcmV0OiBuZXZlciB1c2UgaXQ=".to_owned(),
+    );
+    let mut options = ServerOptions::new(mood_manifest()).await.expect("options");
+    options.data_dir = Some(data.path().join("data"));
+    options.env.push(secret.clone());
+    let database_url = options.database_url.clone();
+    let manifest = options.manifest.clone();
+    let mut first = Server::start(options).await.expect("start");
+    let (token, user_id) = user(&first, "sealed-notes").await;
+
+    let created = post_log(
+        &first,
+        &token,
+        json!({"mood_score": 3, "note": "Quetzal-marmalade evening, felt hollow"}),
+    )
+    .await;
+    assert_eq!(created["note"], "Quetzal-marmalade evening, felt hollow");
+    let location = format!("/api/v1/mood/logs/{}", created["id"].as_str().expect("id"));
+    let patched = send(
+        &first,
+        Method::PATCH,
+        &location,
+        Some(&token),
+        Some(json!({"note": "Borealis-pancake morning, a bit lighter"})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(
+        get(&first, &location, &token).await.body["note"],
+        "Borealis-pancake morning, a bit lighter"
+    );
+    let listed = get(&first, "/api/v1/mood/logs", &token).await;
+    assert_eq!(
+        listed.body["items"][0]["note"],
+        "Borealis-pancake morning, a bit lighter"
+    );
+    // The scan sees what is stored in plaintext (the email domain): a miss means something.
+    assert!(at_rest(&first, "@example.com").await);
+    for phrase in ["Quetzal-marmalade", "Borealis-pancake", "felt hollow"] {
+        assert!(!at_rest(&first, phrase).await, "{phrase:?} is at rest");
+    }
+
+    // A note as a version before sealing stored it.
+    let legacy = uuid::Uuid::new_v4().to_string();
+    let mut db = Db::open(&first).await;
+    db.exec(
+        "INSERT INTO mood_logs (id, user_id, mood_score, note) VALUES ($1, $2, 4, $3)",
+        &[
+            Param::Uuid(legacy.clone()),
+            Param::Uuid(user_id.clone()),
+            Param::Text("Ostrich-lantern night from an older version".into()),
+        ],
+    )
+    .await;
+    drop(db);
+    let legacy_location = format!("/api/v1/mood/logs/{legacy}");
+    assert_eq!(
+        get(&first, &legacy_location, &token).await.body["note"],
+        "Ostrich-lantern night from an older version"
+    );
+    first.kill().expect("stop");
+
+    let mut options = ServerOptions::new(manifest).await.expect("options");
+    options.data_dir = Some(data.path().join("data"));
+    options.database_url = database_url;
+    options.env.push(secret);
+    let second = Server::start(options).await.expect("restart");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while at_rest(&second, "Ostrich-lantern").await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the plaintext note is still at rest 20 s after the start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        get(&second, &legacy_location, &token).await.body["note"],
+        "Ostrich-lantern night from an older version"
+    );
+    let mut db = Db::open(&second).await;
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM mood_logs WHERE note IS NOT NULL OR (id = $1 AND note_encrypted IS NULL)",
+            &[Param::Uuid(legacy)],
+        )
+        .await,
+        0
+    );
 }

@@ -83,7 +83,7 @@ async fn storage_crud_through_a_component() {
         &server,
         &token,
         "/api/v1/probe/insert/mood_logs",
-        json!({"mood_score": 7, "note": "first", "logged_at": "2026-11-25T09:30:00+01:00", "note_sentiment": 0.5}),
+        json!({"mood_score": 7, "location_type": "home", "logged_at": "2026-11-25T09:30:00+01:00", "note_sentiment": 0.5}),
     )
     .await;
     assert_eq!(status, 201, "{text}");
@@ -114,7 +114,7 @@ async fn storage_crud_through_a_component() {
     assert_eq!(status, 200, "{text}");
     assert_eq!(updated["row"]["mood_score"], 3);
     assert_eq!(updated["row"]["energy_level"], 4);
-    assert_eq!(updated["row"]["note"], "first");
+    assert_eq!(updated["row"]["location_type"], "home");
 
     let (status, page, _) = post(
         &server,
@@ -132,7 +132,7 @@ async fn storage_crud_through_a_component() {
         &server,
         &token,
         "/api/v1/probe/insert/journal_entries",
-        json!({"content_encrypted": {"$hex": "00ff10"}, "content_iv": {"$hex": "0102"}, "topics": {"$json": ["work", "sleep"]}}),
+        json!({"content_encrypted": {"$hex": "00ff10"}, "content_iv": {"$hex": "0102"}, "term_hashes": {"$json": ["ab12", "cd34"]}}),
     )
     .await;
     assert_eq!(status, 201, "{text}");
@@ -140,7 +140,7 @@ async fn storage_crud_through_a_component() {
         journal["row"]["content_encrypted"],
         json!({"$hex": "00ff10"})
     );
-    assert_eq!(journal["row"]["topics"], json!(["work", "sleep"]));
+    assert_eq!(journal["row"]["term_hashes"], json!(["ab12", "cd34"]));
     assert!(journal["row"]["updated_at"].is_string());
 
     let (status, _, _) = call(
@@ -311,7 +311,9 @@ async fn storage_validation_is_422_naming_the_field() {
     let cases = [
         (json!({"mood_score": 11}), "mood_score"),
         (json!({"mood_score": "seven"}), "mood_score"),
-        (json!({"note": "no score"}), "mood_score"),
+        (json!({"location_type": "no score"}), "mood_score"),
+        // Notes are only ever written sealed: the plaintext column is the host's.
+        (json!({"mood_score": 5, "note": "in plaintext"}), "note"),
         (
             json!({"mood_score": 5, "time_of_day": "x".repeat(21)}),
             "time_of_day",
@@ -863,7 +865,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                     &server,
                     &actor.token,
                     "/api/v1/probe/insert/mood_logs",
-                    json!({"mood_score": rng.below(10) + 1, "note": actor.marker, "location_type": actor.marker}),
+                    json!({"mood_score": rng.below(10) + 1, "location_type": actor.marker}),
                 )
                 .await;
                 assert_eq!(status, 201, "{text}");
@@ -927,7 +929,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                     actor.index
                 );
                 let changes = match collection {
-                    "mood_logs" => json!({"note": "hijacked"}),
+                    "mood_logs" => json!({"location_type": "hijacked"}),
                     "chat_sessions" => json!({"title": "hijacked"}),
                     "chat_messages" => json!({"content": "hijacked"}),
                     _ => json!({"factor_value": "hijacked"}),
@@ -994,7 +996,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                 .await;
                 assert_eq!(status, 200, "{text}");
                 let field = match collection {
-                    "mood_logs" => "note",
+                    "mood_logs" => "location_type",
                     "mood_factors" => "factor_value",
                     "chat_sessions" => "title",
                     _ => "content",
@@ -1068,7 +1070,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                     &actor.token,
                     "/api/v1/probe/batch",
                     json!({"writes": [
-                        {"op": "insert", "collection": "mood_logs", "row": {"mood_score": 3, "note": actor.marker, "location_type": actor.marker}},
+                        {"op": "insert", "collection": "mood_logs", "row": {"mood_score": 3, "location_type": actor.marker}},
                         {"op": "insert", "collection": "chat_sessions", "row": {"title": actor.marker}},
                     ]}),
                 )

@@ -634,13 +634,12 @@ async fn export_holds_every_record_opened_and_no_secret() {
     .await;
     let journal = new_id();
     db.exec(
-        "INSERT INTO journal_entries (id, user_id, content_encrypted, content_iv, word_count, topics) VALUES ($1, $2, $3, $4, 6, $5)",
+        "INSERT INTO journal_entries (id, user_id, content_encrypted, content_iv, word_count) VALUES ($1, $2, $3, $4, 6)",
         &[
             Param::Uuid(journal.clone()),
             Param::Uuid(id.clone()),
             Param::Bytes(journal_ciphertext.clone()),
             Param::Bytes(journal_nonce.clone()),
-            Param::Json(r#"["sea"]"#),
         ],
     )
     .await;
@@ -745,7 +744,10 @@ async fn export_holds_every_record_opened_and_no_secret() {
         .find(|e| e["id"] == journal.as_str())
         .expect("the sealed entry");
     assert_eq!(entry["content"], "Today I walked by the sea.");
-    assert_eq!(entry["topics"], json!(["sea"]));
+    assert!(
+        entry.get("topics").is_none(),
+        "topics are derived, never stored: {entry}"
+    );
     assert_eq!(entry["word_count"], 6);
     assert_eq!(
         entries

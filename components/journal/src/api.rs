@@ -100,18 +100,21 @@ pub fn handle(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem
 // ---------------------------------------------------------------------------------------
 // Rows and JSON.
 
-/// Columns never shown to a client.
-const HIDDEN: [&str; 3] = ["content_encrypted", "content_iv", "term_hashes"];
+/// Columns never shown to a client as stored.
+const HIDDEN: [&str; 4] = ["content_encrypted", "content_iv", "term_hashes", "topics"];
 
-/// An entry as a client sees it: its columns (never the ciphertext, nonce or term hashes)
-/// and its decrypted `content`.
-fn entry_json(row: &Row, content: &str) -> Map<String, Json> {
+/// An entry as a client sees it: its columns (never the ciphertext, nonce or term hashes),
+/// its decrypted `content`, and its `topics`. Topics say what the text is about, so they are
+/// never stored beside the sealed text: they are worked out again from the opened text
+/// whenever it is shown.
+fn entry_json(p: &impl Platform, row: &Row, content: &str) -> Map<String, Json> {
     let mut entry: Map<String, Json> = row
         .iter()
         .filter(|(name, _)| !HIDDEN.contains(&name.as_str()))
         .map(|(name, value)| (name.clone(), value.to_json()))
         .collect();
     entry.insert("content".into(), json!(content));
+    entry.insert("topics".into(), json!(p.topics(content, MAX_TOPICS)));
     entry
 }
 
@@ -147,7 +150,6 @@ fn derived_columns(p: &impl Platform, content: &str) -> Result<Row, Problem> {
     let hashes = term_hashes(p, &words)?;
     let sentiment = analysis::sentiment(p, content);
     let emotion = p.emotion(content);
-    let topics = p.topics(content, MAX_TOPICS);
     let word_count = i64::try_from(validate::word_count(content)).unwrap_or(i64::MAX);
     Ok(vec![
         ("content_encrypted".into(), Value::Bytes(sealed.ciphertext)),
@@ -159,7 +161,6 @@ fn derived_columns(p: &impl Platform, content: &str) -> Result<Row, Problem> {
             sentiment.map_or(Value::Null, Value::Float),
         ),
         ("primary_emotion".into(), Value::Text(emotion)),
-        ("topics".into(), Value::Json(json!(topics).to_string())),
         ("term_hashes".into(), Value::Json(json!(hashes).to_string())),
     ])
 }
@@ -205,7 +206,7 @@ fn create(p: &impl Platform, body: &[u8]) -> Result<Reply, Problem> {
     row.extend(derived_columns(p, &input.content)?);
     let stored = p.insert(ENTRIES, row)?;
     let id = text_of(&stored, "id").ok_or_else(Problem::failed)?;
-    let body = crisis.added_to(entry_json(&stored, &input.content));
+    let body = crisis.added_to(entry_json(p, &stored, &input.content));
     Ok(Reply::json(201, &body).with_header("location", format!("{BASE_PATH}/entries/{id}")))
 }
 
@@ -327,7 +328,7 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
         let content = open_content(p, row)?;
-        items.push(Json::Object(entry_json(row, &content)));
+        items.push(Json::Object(entry_json(p, row, &content)));
     }
     Ok(Reply::json(
         200,
@@ -340,7 +341,10 @@ fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
     let id = WORDING.row_id(raw_id)?;
     let row = p.get(ENTRIES, &id)?;
     let content = open_content(p, &row)?;
-    Ok(Reply::json(200, &Json::Object(entry_json(&row, &content))))
+    Ok(Reply::json(
+        200,
+        &Json::Object(entry_json(p, &row, &content)),
+    ))
 }
 
 /// `PATCH /entries/{id}`: new content is re-sealed, its derived fields recomputed and
@@ -372,7 +376,7 @@ fn update(p: &impl Platform, raw_id: &str, body: &[u8]) -> Result<Reply, Problem
         Some(content) => content,
         None => open_content(p, &stored)?,
     };
-    let body = crisis.added_to(entry_json(&stored, &content));
+    let body = crisis.added_to(entry_json(p, &stored, &content));
     Ok(Reply::json(200, &body))
 }
 

@@ -27,6 +27,7 @@ use mindflow_component_kit::{FieldError, Params, Platform, Problem, Range, Reply
 
 use crate::factors::{self, FactorReport, Sample};
 use crate::localtime::{TimeOfDay, local_parts};
+use crate::note;
 use crate::stats::{direction, effect_label, least_squares, trailing_moving_average};
 use crate::validate::{self, FactorInput};
 
@@ -260,7 +261,6 @@ fn create(p: &impl Platform, user: &User, body: &[u8]) -> Result<Reply, Problem>
     let optional = [
         ("energy_level", input.energy_level.map(Value::Int)),
         ("anxiety_level", input.anxiety_level.map(Value::Int)),
-        ("note", input.note.clone().map(Value::Text)),
         ("note_sentiment", note.sentiment.map(Value::Float)),
         (
             "location_type",
@@ -272,6 +272,11 @@ fn create(p: &impl Platform, user: &User, body: &[u8]) -> Result<Reply, Problem>
             row.push((name.into(), value));
         }
     }
+    row.extend(
+        note::columns(p, input.note.as_deref())?
+            .into_iter()
+            .filter(|(_, value)| !matches!(value, Value::Null)),
+    );
     let mut writes = vec![Write::Insert(LOGS.into(), row)];
     let mut labels = vec![Some(String::new())];
     for (i, factor) in input.factors.iter().enumerate() {
@@ -285,6 +290,7 @@ fn create(p: &impl Platform, user: &User, body: &[u8]) -> Result<Reply, Problem>
     let stored = results.next().flatten().ok_or_else(Problem::failed)?;
     let factor_rows: Vec<Row> = results.flatten().collect();
     let id = text_of(&stored, "id").unwrap_or(id);
+    let stored = note::shown(&stored, input.note);
     let body = note.crisis.added_to(log_json(&stored, &factor_rows));
     Ok(Reply::json(201, &body).with_header("location", format!("{BASE_PATH}/logs/{id}")))
 }
@@ -310,16 +316,16 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
         )
         .map_err(Problem::from_query)?;
     let mut factors = factors_of_page(p, &page.rows)?;
-    let items: Vec<Json> = page
+    let items = page
         .rows
         .iter()
         .map(|row| {
             let own = text_of(row, "id")
                 .and_then(|id| factors.remove(&id))
                 .unwrap_or_default();
-            Json::Object(log_json(row, &own))
+            Ok(Json::Object(log_json(&note::opened(p, row)?, &own)))
         })
-        .collect();
+        .collect::<Result<Vec<Json>, Problem>>()?;
     Ok(Reply::json(
         200,
         &json!({"items": items, "next_cursor": page.next_cursor}),
@@ -329,7 +335,7 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
 /// `GET /logs/{id}`.
 fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
     let id = WORDING.row_id(raw_id)?;
-    let row = p.get(LOGS, &id)?;
+    let row = note::opened(p, &p.get(LOGS, &id)?)?;
     let factors = factors_of(p, &id)?;
     Ok(Reply::json(200, &Json::Object(log_json(&row, &factors))))
 }
@@ -364,14 +370,17 @@ fn update(p: &impl Platform, user: &User, raw_id: &str, body: &[u8]) -> Result<R
         );
     }
     let mut crisis = CrisisView::Nothing;
+    let current_note = note::of(p, &current)?;
     if let Some(note) = &patch.note
-        && *note != text_of(&current, "note")
+        && *note != current_note
     {
         let analysis = note
             .as_deref()
             .map(|n| analyse_note(p, n))
             .unwrap_or_default();
-        set("note", note.clone().map_or(Value::Null, Value::Text));
+        for (name, value) in note::columns(p, note.as_deref())? {
+            set(&name, value);
+        }
         set(
             "note_sentiment",
             analysis.sentiment.map_or(Value::Null, Value::Float),
@@ -430,6 +439,7 @@ fn update(p: &impl Platform, user: &User, raw_id: &str, body: &[u8]) -> Result<R
         let start = results.len().saturating_sub(inserted);
         results[start..].iter().flatten().cloned().collect()
     });
+    let stored = note::shown(&stored, patch.note.unwrap_or(current_note));
     let body = crisis.added_to(log_json(&stored, &factors));
     Ok(Reply::json(200, &body))
 }

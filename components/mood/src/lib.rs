@@ -22,6 +22,7 @@
 pub mod api;
 pub mod factors;
 pub mod localtime;
+pub mod note;
 pub mod stats;
 pub mod validate;
 

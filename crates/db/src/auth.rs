@@ -618,7 +618,30 @@ impl Database {
             .execute("DELETE FROM users WHERE id = $1", &[Param::Uuid(user_id)])
             .await?;
         tx.commit().await?;
+        self.reclaim_deleted_pages("user_data_keys").await;
         Ok(deleted == 1)
+    }
+
+    /// After deleting or overwriting what must not be recovered (a shredded data key, a
+    /// plaintext note once sealed), makes the old bytes hard to read back: on SQLite,
+    /// `secure_delete` (set on every connection) has already overwritten them in the
+    /// database file, and a `TRUNCATE` checkpoint empties the WAL that still held the old
+    /// pages; on PostgreSQL, a `VACUUM` of `table` removes the dead row versions so their
+    /// space is reused (the bytes stay in the data files until it is, and in WAL archives and
+    /// backups: see ARCHITECTURE.md, "What stays where"). Best effort: a failure is logged
+    /// and never undoes the change. `table` is one of this crate's table names.
+    pub async fn reclaim_deleted_pages(&self, table: &'static str) {
+        let vacuum;
+        let sql = match self.backend() {
+            super::Backend::Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+            super::Backend::Postgres => {
+                vacuum = format!("VACUUM {table}");
+                vacuum.as_str()
+            }
+        };
+        if let Err(error) = self.execute(sql, &[]).await {
+            tracing::warn!(%error, "cannot reclaim the pages of a deleted account");
+        }
     }
 }
 

@@ -313,13 +313,36 @@ pub struct Collection {
     pub updated_at: bool,
     /// The default field for time groupings in aggregates.
     pub time_field: Option<&'static str>,
-    /// The purpose the rows' `content_encrypted` / `content_iv` are sealed under (the GDPR
-    /// export opens them; a component opens only its own).
-    pub sealed: Option<&'static str>,
+    /// The value the rows hold sealed, if any (the GDPR export opens it; a component opens
+    /// only its own purposes).
+    pub sealed: Option<Sealing>,
     /// Where the GDPR export puts the rows.
     pub export: Export,
     /// What the retention purge deletes.
     pub retention: Retention,
+}
+
+/// Where a collection keeps a sealed value and under which crypto purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sealing {
+    /// The crypto purpose it is sealed under.
+    pub purpose: &'static str,
+    /// The field the opened value is shown as (in the API and the export).
+    pub field: &'static str,
+    /// The column of the ciphertext (with its tag); null when there is no value.
+    pub ciphertext: &'static str,
+    /// The column of its nonce.
+    pub nonce: &'static str,
+}
+
+/// The sealed `content` of journal entries and safety plans.
+const fn sealed_content(purpose: &'static str) -> Option<Sealing> {
+    Some(Sealing {
+        purpose,
+        field: "content",
+        ciphertext: "content_encrypted",
+        nonce: "content_iv",
+    })
 }
 
 impl Collection {
@@ -348,7 +371,11 @@ pub static CATALOG: &[Collection] = &[
             Column::new("mood_score", between(1, 10)).required(),
             Column::new("energy_level", between(1, 10)),
             Column::new("anxiety_level", between(1, 10)),
-            Column::new("note", TEXT),
+            // Notes are sealed (`note_encrypted`, `note_iv`); `note` holds only what versions
+            // before sealing stored, until start-up seals it (`host/src/crypto/backfill.rs`).
+            Column::new("note", TEXT).host(),
+            Column::new("note_encrypted", ColumnType::Bytes),
+            Column::new("note_iv", ColumnType::Bytes),
             Column::new("note_sentiment", ColumnType::Float),
             Column::new("logged_at", ColumnType::Timestamp).not_null(),
             Column::new("time_of_day", varchar(20)),
@@ -361,7 +388,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("logged_at"),
-        sealed: None,
+        sealed: Some(Sealing {
+            purpose: purpose::MOOD_NOTE,
+            field: "note",
+            ciphertext: "note_encrypted",
+            nonce: "note_iv",
+        }),
         export: Export::List {
             key: "mood_logs",
             order: &["logged_at", "id"],
@@ -406,7 +438,10 @@ pub static CATALOG: &[Collection] = &[
             Column::new("prompt_id", ColumnType::Uuid),
             Column::new("sentiment_score", ColumnType::Float),
             Column::new("primary_emotion", varchar(30)),
-            Column::new("topics", ColumnType::Json),
+            // Topics say what the text is about: the journal works them out from the opened
+            // text when it shows an entry and never stores them; the column holds only what versions
+            // before that stored, until start-up clears it (`host/src/crypto/backfill.rs`).
+            Column::new("topics", ColumnType::Json).host().unexported(),
             // Keyed hashes of the entry's distinct words, for search (migration 0007).
             Column::new("term_hashes", ColumnType::Json).unexported(),
             CREATED_AT,
@@ -415,7 +450,7 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: true,
         time_field: Some("created_at"),
-        sealed: Some(purpose::JOURNAL),
+        sealed: sealed_content(purpose::JOURNAL),
         export: Export::List {
             key: "journal_entries",
             order: CREATED,
@@ -634,7 +669,7 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: true,
         time_field: Some("created_at"),
-        sealed: Some(purpose::SAFETY_PLAN),
+        sealed: sealed_content(purpose::SAFETY_PLAN),
         export: Export::One { key: "safety_plan" },
         retention: Retention::Kept,
     },
@@ -1063,8 +1098,8 @@ mod tests {
                 assert_eq!(c.retention, Retention::Shared, "{}", c.name);
                 assert_eq!(c.export, Export::Never, "{}", c.name);
             }
-            if c.sealed.is_some() {
-                for field in ["content_encrypted", "content_iv"] {
+            if let Some(sealing) = c.sealed {
+                for field in [sealing.ciphertext, sealing.nonce] {
                     let column = c.column(field).expect("sealed columns");
                     assert_eq!(column.ty, ColumnType::Bytes, "{}.{field}", c.name);
                 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::catalog::{CATALOG, Collection, ColumnType, Export, Ownership};
+use super::catalog::{CATALOG, Collection, ColumnType, Export, Ownership, Sealing};
 use super::{Backend, Database, DbError, DbRow, Param};
 
 /// How a column is read and rendered.
@@ -81,12 +81,11 @@ const SESSIONS: Spec = &[
 /// One record with a sealed value still to open.
 #[derive(Debug, Clone)]
 pub struct SealedRecord {
-    /// The record's other columns.
+    /// The record's other columns (children already nested in them).
     pub fields: Map<String, Value>,
-    /// The sealed content (ciphertext with tag).
-    pub ciphertext: Vec<u8>,
-    /// Its nonce.
-    pub nonce: Vec<u8>,
+    /// The sealed value (ciphertext with tag, and its nonce); `None` when the record has no
+    /// value (a mood log without a note).
+    pub sealed: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// The user's rows of one collection, as its catalog declaration says to export them.
@@ -94,13 +93,23 @@ pub struct SealedRecord {
 pub enum CollectionRecords {
     /// Plain records (children already nested in them).
     Plain(Vec<Map<String, Value>>),
-    /// Records whose content is sealed under `purpose`, for the caller to open.
+    /// Records holding a value sealed as `sealing` says, for the caller to open.
     Sealed {
-        /// The crypto purpose.
-        purpose: &'static str,
+        /// Where the value goes and its crypto purpose.
+        sealing: Sealing,
         /// The records.
         records: Vec<SealedRecord>,
     },
+}
+
+impl CollectionRecords {
+    /// Every record's fields, to nest children in.
+    fn fields_mut(&mut self) -> Box<dyn Iterator<Item = &mut Map<String, Value>> + '_> {
+        match self {
+            Self::Plain(records) => Box::new(records.iter_mut()),
+            Self::Sealed { records, .. } => Box::new(records.iter_mut().map(|r| &mut r.fields)),
+        }
+    }
 }
 
 /// One exported collection: its declaration and the user's rows.
@@ -304,7 +313,7 @@ impl Database {
         let spec = collection_spec(collection);
         let from = format!("{} t", collection.name);
         let order = order_list(order);
-        let Some(purpose) = collection.sealed else {
+        let Some(sealing) = collection.sealed else {
             let rows = self
                 .export_rows(&spec, &from, "t.user_id = $1", &order, "", user)
                 .await?;
@@ -320,21 +329,22 @@ impl Database {
                 &from,
                 "t.user_id = $1",
                 &order,
-                ", t.content_encrypted, t.content_iv",
+                &format!(", t.{}, t.{}", sealing.ciphertext, sealing.nonce),
                 user,
             )
             .await?;
         let records = rows
             .iter()
             .map(|row| {
+                let ciphertext = row.opt_bytes(sealing.ciphertext)?;
+                let nonce = row.opt_bytes(sealing.nonce)?;
                 Ok(SealedRecord {
                     fields: record(row, &spec)?,
-                    ciphertext: row.bytes("content_encrypted")?,
-                    nonce: row.bytes("content_iv")?,
+                    sealed: ciphertext.zip(nonce),
                 })
             })
             .collect::<Result<_, DbError>>()?;
-        Ok(CollectionRecords::Sealed { purpose, records })
+        Ok(CollectionRecords::Sealed { sealing, records })
     }
 
     /// The user's rows of a child collection, ordered by parent and then `order`.
@@ -395,12 +405,8 @@ impl Database {
                     let parent = collections
                         .iter_mut()
                         .find(|exported| exported.collection.name == table);
-                    if let Some(ExportedCollection {
-                        records: CollectionRecords::Plain(parents),
-                        ..
-                    }) = parent
-                    {
-                        nest(parents, key, children, column);
+                    if let Some(parent) = parent {
+                        nest(parent.records.fields_mut(), key, children, column);
                     }
                 }
                 // Shared rows are nobody's; the catalog's consistency test refuses any
@@ -429,8 +435,8 @@ impl Database {
 
 /// Moves each child into its parent's `key` array (matched by the child's `parent_column`),
 /// dropping the now redundant parent column from the child.
-fn nest(
-    parents: &mut [Map<String, Value>],
+fn nest<'a>(
+    parents: impl Iterator<Item = &'a mut Map<String, Value>>,
     key: &str,
     children: Vec<Map<String, Value>>,
     parent_column: &str,

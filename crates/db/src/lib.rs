@@ -21,6 +21,7 @@ mod row;
 
 pub mod audit;
 pub mod auth;
+pub mod backfill;
 pub mod catalog;
 pub mod collections;
 pub mod components;
@@ -199,6 +200,9 @@ impl Database {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted content is overwritten in the file, not left in free pages: a shredded
+            // data key or a deleted note cannot be read back from the database file.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)

@@ -36,6 +36,8 @@ use zeroize::Zeroizing;
 use crate::db::Database;
 use crate::db::data_keys::WrappedKey;
 
+pub mod backfill;
+
 /// Length of master and data keys, in bytes.
 pub const KEY_LEN: usize = 32;
 /// Length of an XChaCha20-Poly1305 nonce, in bytes.

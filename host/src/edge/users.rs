@@ -35,6 +35,7 @@ use super::problem::{ApiError, FieldError};
 use crate::audit::{self, Actor};
 use crate::crypto::{CryptoError, Sealed};
 use crate::db::catalog::Export;
+use crate::db::catalog::Sealing;
 use crate::db::export::{CollectionRecords, SealedRecord};
 use crate::db::profiles::{Consent, Profile, ProfileChanges};
 use crate::tiers::{self, Tier, TierError};
@@ -387,29 +388,36 @@ pub async fn put_consent(
     Ok(private(consent_json(&consent_type, Some(&consent))))
 }
 
-/// The sealed record with its content opened into `content` (text), or `content_base64`
-/// (bytes that are not UTF-8), or `content: null` with `content_error` when it cannot be
-/// opened (the key was destroyed, or the value is corrupt).
+/// The record with its sealed value opened into `sealing.field` (text), or
+/// `{field}_base64` (bytes that are not UTF-8), or `{field}: null` with `{field}_error` when
+/// it cannot be opened (the key was destroyed, or the value is corrupt). A record without a
+/// sealed value keeps its fields as they are.
 async fn opened(
     state: &AppState,
     user: Uuid,
-    purpose: &str,
+    sealing: Sealing,
     record: SealedRecord,
 ) -> Result<Value, ApiError> {
     let mut fields = record.fields;
-    let sealed = Sealed {
-        ciphertext: record.ciphertext,
-        nonce: record.nonce,
+    let Some((ciphertext, nonce)) = record.sealed else {
+        return Ok(Value::Object(fields));
     };
-    match state.services.keys.open(user, purpose, &sealed).await {
+    let field = sealing.field;
+    let sealed = Sealed { ciphertext, nonce };
+    match state
+        .services
+        .keys
+        .open(user, sealing.purpose, &sealed)
+        .await
+    {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => {
-                fields.insert("content".into(), Value::String(text));
+                fields.insert(field.into(), Value::String(text));
             }
             Err(not_text) => {
-                fields.insert("content".into(), Value::Null);
+                fields.insert(field.into(), Value::Null);
                 fields.insert(
-                    "content_base64".into(),
+                    format!("{field}_base64"),
                     Value::String(STANDARD.encode(not_text.as_bytes())),
                 );
             }
@@ -422,8 +430,8 @@ async fn opened(
                 CryptoError::KeyDestroyed => "key_destroyed",
                 _ => "tampered",
             };
-            fields.insert("content".into(), Value::Null);
-            fields.insert("content_error".into(), Value::String(code.into()));
+            fields.insert(field.into(), Value::Null);
+            fields.insert(format!("{field}_error"), Value::String(code.into()));
         }
     }
     Ok(Value::Object(fields))
@@ -464,10 +472,10 @@ pub async fn export(
             CollectionRecords::Plain(records) => {
                 records.into_iter().map(Value::Object).collect::<Vec<_>>()
             }
-            CollectionRecords::Sealed { purpose, records } => {
+            CollectionRecords::Sealed { sealing, records } => {
                 let mut values = Vec::with_capacity(records.len());
                 for record in records {
-                    values.push(opened(&state, user, purpose, record).await?);
+                    values.push(opened(&state, user, sealing, record).await?);
                 }
                 values
             }

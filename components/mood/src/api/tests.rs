@@ -879,3 +879,54 @@ fn premium_problem_names_the_tier() {
         "factor correlations are part of the premium tier"
     );
 }
+
+#[test]
+fn a_note_is_stored_only_sealed_and_read_back_opened() {
+    let fake = fake_host("UTC", false);
+    let body = create(
+        &fake,
+        &json!({"mood_score": 4, "note": "rough night, slept badly"}),
+    );
+    assert_eq!(body["note"], "rough night, slept badly");
+    assert!(body.get("note_encrypted").is_none() && body.get("note_iv").is_none());
+    let stored = fake.rows(LOGS)[0].clone();
+    assert!(column(&stored, "note").is_none(), "{stored:?}");
+    assert!(matches!(column(&stored, "note_encrypted"), Some(Value::Bytes(b)) if !b.is_empty()));
+    let id = body["id"].as_str().expect("id").to_owned();
+    let read = fake.call("GET", &format!("/logs/{id}"), "", &Json::Null);
+    assert_eq!(read.json_body()["note"], "rough night, slept badly");
+    let listed = fake.call("GET", "/logs", "", &Json::Null).json_body();
+    assert_eq!(listed["items"][0]["note"], "rough night, slept badly");
+    // A new note replaces the sealed one; clearing it clears both columns.
+    let patched = fake.call(
+        "PATCH",
+        &format!("/logs/{id}"),
+        "",
+        &json!({"note": "better now"}),
+    );
+    assert_eq!(patched.json_body()["note"], "better now");
+    let cleared = fake.call("PATCH", &format!("/logs/{id}"), "", &json!({"note": null}));
+    assert_eq!(cleared.json_body()["note"], Json::Null);
+    let stored = fake.rows(LOGS)[0].clone();
+    assert!(matches!(
+        column(&stored, "note_encrypted"),
+        None | Some(Value::Null)
+    ));
+}
+
+#[test]
+fn a_note_stored_in_plaintext_by_an_earlier_version_still_reads() {
+    let fake = fake_host("UTC", false);
+    create(&fake, &json!({"mood_score": 6}));
+    let mut legacy = fake.rows(LOGS)[0].clone();
+    legacy.push(("note".into(), Value::Text("from before sealing".into())));
+    assert_eq!(
+        note::of(&fake, &legacy).expect("note").as_deref(),
+        Some("from before sealing")
+    );
+    let shown = note::opened(&fake, &legacy).expect("opened");
+    assert_eq!(
+        text_of(&shown, "note").as_deref(),
+        Some("from before sealing")
+    );
+}

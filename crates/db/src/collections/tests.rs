@@ -94,7 +94,7 @@ async fn crud_is_scoped_to_the_caller() {
                 logs,
                 rec(&[
                     ("mood_score", Value::Integer(7)),
-                    ("note", Value::Text("alice's note".into())),
+                    ("location_type", Value::Text("home".into())),
                     ("note_sentiment", Value::Float(0.25)),
                     ("logged_at", Value::Text("2026-03-01T10:00:00+01:00".into())),
                 ]),
@@ -138,12 +138,15 @@ async fn crud_is_scoped_to_the_caller() {
                 alice,
                 logs,
                 &id,
-                rec(&[("mood_score", Value::Integer(3)), ("note", Value::Null)]),
+                rec(&[
+                    ("mood_score", Value::Integer(3)),
+                    ("location_type", Value::Null),
+                ]),
             )
             .await
             .expect("update");
         assert_eq!(field(&updated, "mood_score"), &Value::Integer(3));
-        assert_eq!(field(&updated, "note"), &Value::Null);
+        assert_eq!(field(&updated, "location_type"), &Value::Null);
         assert_eq!(field(&updated, "created_at"), field(&row, "created_at"));
 
         let page = db
@@ -240,7 +243,10 @@ async fn values_are_refused_before_any_sql_with_the_field_named() {
                 rec(&[("mood_score", Value::Text("7".into()))]),
                 "mood_score",
             ),
-            (rec(&[("note", Value::Text("x".into()))]), "mood_score"),
+            (
+                rec(&[("location_type", Value::Text("x".into()))]),
+                "mood_score",
+            ),
             (
                 rec(&[
                     ("mood_score", Value::Integer(5)),
@@ -1450,7 +1456,7 @@ async fn a_batch_of_a_parent_and_its_children_returns_the_rows_as_stored() {
                 ("id", Value::Uuid(log_id.clone())),
                 ("mood_score", Value::Integer(7)),
                 ("energy_level", Value::Integer(3)),
-                ("note", Value::Text("a walk by the river".into())),
+                ("location_type", Value::Text("outdoors".into())),
                 ("note_sentiment", Value::Float(0.25)),
                 ("crisis_flag_triggered", Value::Boolean(false)),
             ]),
