@@ -186,7 +186,7 @@ async fn journal_updated_at_is_host_managed() {
                     ("content_encrypted", Value::Bytes(vec![0, 1, 2, 255])),
                     ("content_iv", Value::Bytes(vec![9; 12])),
                     (
-                        "topics",
+                        "term_hashes",
                         Value::Json(r#"{"b": 1, "a": [true, null]}"#.into()),
                     ),
                 ]),
@@ -198,7 +198,7 @@ async fn journal_updated_at_is_host_managed() {
             &Value::Bytes(vec![0, 1, 2, 255])
         );
         assert_eq!(
-            field(&row, "topics"),
+            field(&row, "term_hashes"),
             &Value::Json(r#"{"a":[true,null],"b":1}"#.into())
         );
         assert_eq!(field(&row, "entry_type"), &Value::Text("freeform".into()));
