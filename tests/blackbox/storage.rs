@@ -178,7 +178,7 @@ async fn storage_children_of_a_page_of_parents_in_one_call() {
             writes.push(json!({"op": "insert", "collection": "mood_factors",
                 "row": {"mood_log_id": {"$uuid": log.clone()}, "factor_type": format!("f{f}")}}));
         }
-        let (status, _, text) = post(
+        let (status, body, text) = post(
             &server,
             &alice,
             "/api/v1/probe/batch",
@@ -186,10 +186,13 @@ async fn storage_children_of_a_page_of_parents_in_one_call() {
         )
         .await;
         assert_eq!(status, 200, "{text}");
-        alice_logs.push(log);
+        // The id the batch chose named the log within it; the log is stored under another.
+        let stored = body["results"][0]["id"].as_str().expect("id").to_owned();
+        assert_ne!(stored, log);
+        alice_logs.push(stored);
     }
     let bob_log = uuid::Uuid::new_v4().to_string();
-    let (status, _, text) = post(
+    let (status, body, text) = post(
         &server,
         &bob,
         "/api/v1/probe/batch",
@@ -200,6 +203,7 @@ async fn storage_children_of_a_page_of_parents_in_one_call() {
     )
     .await;
     assert_eq!(status, 200, "{text}");
+    let bob_log = body["results"][0]["id"].as_str().expect("id").to_owned();
 
     // Alice asks for her three logs and Bob's: she gets her five factors, grouped by log.
     let mut ids = alice_logs.clone();
@@ -1151,4 +1155,46 @@ async fn storage_isolates_users_doing_random_operations_concurrently() {
         },
     );
     assert_eq!(owners.len(), users, "{owners:?}");
+}
+
+/// A taken id looks exactly like a free one (issue 18, finding 4): an id a component chooses
+/// only names the row within its call, so a component serving one user cannot learn, by
+/// trying an id, whether a row of another user has it (no covert channel through ids).
+#[tokio::test]
+async fn a_chosen_id_tells_nothing_about_other_users_rows() {
+    let server = server_with(storage_manifest(), &[EMBEDDING_DIM]).await;
+    let (alice, _) = user(&server, "ids-a").await;
+    let (bob, _) = user(&server, "ids-b").await;
+    let chosen = uuid::Uuid::new_v4().to_string();
+    let insert = |token: String| {
+        let server = &server;
+        let chosen = chosen.clone();
+        async move {
+            post(
+                server,
+                &token,
+                "/api/v1/probe/insert/mood_logs",
+                json!({"id": {"$uuid": chosen}, "mood_score": 5}),
+            )
+            .await
+        }
+    };
+    let (status, first, text) = insert(alice.clone()).await;
+    assert_eq!(status, 201, "{text}");
+    let stored = first["row"]["id"].as_str().expect("id").to_owned();
+    assert_ne!(stored, chosen);
+    // Bob, and Alice again, get the answer a free id gets.
+    for token in [bob, alice.clone()] {
+        let (status, again, text) = insert(token).await;
+        assert_eq!(status, 201, "{text}");
+        let id = again["row"]["id"].as_str().expect("id");
+        assert!(id != chosen && id != stored);
+    }
+    let (status, _, _) = get(
+        &server,
+        &alice,
+        &format!("/api/v1/probe/get/mood_logs/{chosen}"),
+    )
+    .await;
+    assert_eq!(status, 404);
 }

@@ -1115,9 +1115,8 @@ impl Database {
 
 impl Database {
     /// Inserts a row for `user` and returns it as stored. A child row's parent must be the
-    /// user's ([`CollectionError::NotFound`] otherwise). The row may bring its own `id` (a
-    /// UUID the component made, e.g. to reference it from later writes of a batch); an id
-    /// already taken, by any user's row, is a [`CollectionError::Conflict`].
+    /// user's ([`CollectionError::NotFound`] otherwise). The row is stored under a fresh id
+    /// the host makes, whatever `id` it brings (see `ids`).
     ///
     /// # Errors
     /// [`CollectionError`].
@@ -1127,7 +1126,10 @@ impl Database {
         collection: &'static Collection,
         row: Record,
     ) -> Result<Record, CollectionError> {
-        let write = check_write(Write::Insert { collection, row })?;
+        let mut writes = [Write::Insert { collection, row }];
+        ids::assign(&mut writes)?;
+        let [write] = writes;
+        let write = check_write(write)?;
         self.apply_one(user, write)
             .await?
             .ok_or(CollectionError::NotFound)
@@ -1276,7 +1278,9 @@ impl Database {
     }
 
     /// Applies all writes in one transaction: all of them, or none. Field errors name the
-    /// write (`writes[2].mood_score`). On PostgreSQL, a batch of inserts that point only at
+    /// write (`writes[2].mood_score`). An id an insert brings names the row within the batch
+    /// only: the row is stored under a fresh id, and later writes that name it are pointed
+    /// at that (see `ids`). On PostgreSQL, a batch of inserts that point only at
     /// each other runs as one statement (see `one_statement`): one round trip instead of a
     /// transaction's several.
     ///
@@ -1285,7 +1289,7 @@ impl Database {
     pub async fn storage_batch(
         &self,
         user: Uuid,
-        writes: Vec<Write>,
+        mut writes: Vec<Write>,
     ) -> Result<Vec<Option<Record>>, CollectionError> {
         if writes.len() > MAX_BATCH {
             return Err(CollectionError::invalid(
@@ -1293,6 +1297,7 @@ impl Database {
                 format!("at most {MAX_BATCH} writes in a batch"),
             ));
         }
+        ids::assign(&mut writes)?;
         let checked = writes
             .into_iter()
             .enumerate()
@@ -1862,6 +1867,7 @@ impl Database {
 /// The `platform_settings` key recording the SQLite embedding column's dimension.
 const DIMENSION_SETTING: &str = "chat_messages.embedding.dimension";
 
+mod ids;
 mod one_statement;
 
 #[cfg(test)]

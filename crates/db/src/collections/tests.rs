@@ -1274,67 +1274,96 @@ async fn nearest_is_complete_for_one_user_among_many() {
     assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
 }
 
+/// An id an insert brings names the row within its batch only: the row is stored under a
+/// fresh id the host makes, and the batch's later writes that name it point at that. So a
+/// taken id looks exactly like a free one, whoever took it (issue 18, finding 4).
 #[tokio::test]
-async fn an_insert_may_bring_its_own_id_for_a_batch_of_parent_and_children() {
+async fn a_chosen_id_names_a_row_in_its_batch_and_is_never_stored() {
     for TestDb { db, .. } in backends().await {
         let (alice, bob) = (user(&db).await, user(&db).await);
-        let log_id = Uuid::new_v4().to_string();
+        let chosen = Uuid::new_v4().to_string();
+        let log_and_factor = || {
+            vec![
+                Write::Insert {
+                    collection: table("mood_logs"),
+                    row: rec(&[
+                        ("id", Value::Uuid(chosen.clone())),
+                        ("mood_score", Value::Integer(6)),
+                    ]),
+                },
+                Write::Insert {
+                    collection: table("mood_factors"),
+                    row: rec(&[
+                        ("mood_log_id", Value::Uuid(chosen.clone())),
+                        ("factor_type", Value::Text("sleep".into())),
+                    ]),
+                },
+                Write::Update {
+                    collection: table("mood_logs"),
+                    id: chosen.clone(),
+                    changes: rec(&[("energy_level", Value::Integer(2))]),
+                },
+            ]
+        };
         let results = db
-            .storage_batch(
-                alice,
-                vec![
-                    Write::Insert {
-                        collection: table("mood_logs"),
-                        row: rec(&[
-                            ("id", Value::Uuid(log_id.clone())),
-                            ("mood_score", Value::Integer(6)),
-                        ]),
-                    },
-                    Write::Insert {
-                        collection: table("mood_factors"),
-                        row: rec(&[
-                            ("mood_log_id", Value::Uuid(log_id.clone())),
-                            ("factor_type", Value::Text("sleep".into())),
-                        ]),
-                    },
-                ],
-            )
+            .storage_batch(alice, log_and_factor())
             .await
             .expect("batch");
         let log = results[0].as_ref().expect("log");
-        assert_eq!(id_of(log), log_id);
-        // The id is taken: a conflict, whoever asks.
+        let stored = id_of(log);
+        assert_ne!(stored, chosen);
+        let factor = results[1].as_ref().expect("factor");
+        assert_eq!(field(factor, "mood_log_id"), &Value::Uuid(stored.clone()));
+        let updated = results[2].as_ref().expect("update");
+        assert_eq!(field(updated, "energy_level"), &Value::Integer(2));
+        // The same name again, by Alice or by Bob: the same answer as a fresh one.
         for who in [alice, bob] {
             let again = db
+                .storage_batch(who, log_and_factor())
+                .await
+                .expect("the name is free again");
+            let again = id_of(again[0].as_ref().expect("log"));
+            assert!(again != stored && again != chosen);
+            let single = db
                 .storage_insert(
                     who,
                     table("mood_logs"),
                     rec(&[
-                        ("id", Value::Uuid(log_id.clone())),
+                        ("id", Value::Uuid(chosen.clone())),
                         ("mood_score", Value::Integer(1)),
                     ]),
                 )
-                .await;
-            assert!(
-                matches!(again, Err(CollectionError::Conflict(_))),
-                "{again:?}"
-            );
+                .await
+                .expect("insert");
+            assert_ne!(id_of(&single), chosen);
         }
-        // Bob still cannot see it, and an id never changes.
+        // Nothing is stored under the chosen id; Bob cannot see Alice's row; an id never
+        // changes.
+        for who in [alice, bob] {
+            assert!(matches!(
+                db.storage_get(who, table("mood_logs"), &chosen).await,
+                Err(CollectionError::NotFound)
+            ));
+        }
         assert!(matches!(
-            db.storage_get(bob, table("mood_logs"), &log_id).await,
+            db.storage_get(bob, table("mood_logs"), &stored).await,
             Err(CollectionError::NotFound)
         ));
         let error = db
             .storage_update(
                 alice,
                 table("mood_logs"),
-                &log_id,
+                &stored,
                 rec(&[("id", Value::Uuid(Uuid::new_v4().to_string()))]),
             )
             .await
             .expect_err("id is fixed");
         assert_eq!(invalid_field(error), "id");
+        // One name for two rows of a batch is refused before anything is written.
+        let mut twice = log_and_factor();
+        twice.push(log_and_factor().remove(0));
+        let error = db.storage_batch(alice, twice).await.expect_err("twice");
+        assert_eq!(invalid_field(error), "writes[3].id");
     }
 }
 
@@ -1376,10 +1405,11 @@ async fn a_batch_child_needs_a_parent_still_there_and_the_callers() {
             matches!(result, Err(CollectionError::NotFound)),
             "{result:?}"
         );
-        let alices = Uuid::new_v4().to_string();
-        db.storage_batch(alice, vec![log(&alices)])
+        let stored = db
+            .storage_batch(alice, vec![log(&Uuid::new_v4().to_string())])
             .await
             .expect("alice's log");
+        let alices = id_of(stored[0].as_ref().expect("log"));
         let result = db
             .storage_batch(bob, vec![log(&Uuid::new_v4().to_string()), factor(&alices)])
             .await;
@@ -1443,8 +1473,7 @@ async fn text_ranges_compare_bytes_on_both_backends() {
 }
 
 /// A log and its factors in one batch (one statement on PostgreSQL): what the batch returns
-/// is what is stored, every type round-trips, and a batch refused by the database (an id
-/// already taken) leaves nothing behind.
+/// is what is stored, every type round-trips, and a refused batch leaves nothing behind.
 #[tokio::test]
 async fn a_batch_of_a_parent_and_its_children_returns_the_rows_as_stored() {
     for TestDb { db, .. } in backends().await {
@@ -1479,8 +1508,9 @@ async fn a_batch_of_a_parent_and_its_children_returns_the_rows_as_stored() {
         let [Some(stored_log), Some(sleep), Some(exercise)] = &results[..] else {
             panic!("three rows back: {results:?}");
         };
+        let stored_id = id_of(stored_log);
         assert_eq!(
-            &db.storage_get(alice, table("mood_logs"), &log_id)
+            &db.storage_get(alice, table("mood_logs"), &stored_id)
                 .await
                 .expect("log"),
             stored_log
@@ -1496,12 +1526,19 @@ async fn a_batch_of_a_parent_and_its_children_returns_the_rows_as_stored() {
             );
             assert_eq!(field(row, "factor_type"), &Value::Text(kind.into()));
             assert_eq!(field(row, "impact_score"), &Value::Integer(impact));
-            assert_eq!(field(row, "mood_log_id"), &Value::Uuid(log_id.clone()));
+            assert_eq!(field(row, "mood_log_id"), &Value::Uuid(stored_id.clone()));
         }
-        // The same log id again: refused whole, with the transaction path's error.
-        let result = db.storage_batch(alice, vec![log, factor("work", 1)]).await;
+        // A batch whose last write points at a log that is not there: refused whole.
+        let orphan = Write::Insert {
+            collection: table("mood_factors"),
+            row: rec(&[
+                ("mood_log_id", Value::Uuid(Uuid::new_v4().to_string())),
+                ("factor_type", Value::Text("work".into())),
+            ]),
+        };
+        let result = db.storage_batch(alice, vec![log, orphan]).await;
         assert!(
-            matches!(result, Err(CollectionError::Conflict(_))),
+            matches!(result, Err(CollectionError::NotFound)),
             "{result:?}"
         );
         assert_eq!(
@@ -1509,6 +1546,21 @@ async fn a_batch_of_a_parent_and_its_children_returns_the_rows_as_stored() {
             2,
             "the refused batch's factor is not there"
         );
+        let logs = db
+            .storage_query(
+                alice,
+                table("mood_logs"),
+                PageRequest {
+                    filters: vec![],
+                    order_by: String::new(),
+                    descending: false,
+                    limit: 10,
+                    cursor: None,
+                },
+            )
+            .await
+            .expect("logs");
+        assert_eq!(logs.rows.len(), 1, "the refused batch's log is not there");
     }
 }
 
