@@ -71,3 +71,50 @@ async fn openapi_document_merges_host_and_component_paths() {
         "helloSpinGreet"
     );
 }
+
+/// Errors the framework answers on the host's routes (a malformed query, a method a route
+/// does not serve, a body over the limit) are problem documents like every other error.
+#[tokio::test]
+async fn framework_errors_on_host_routes_are_problem_documents() {
+    let server = mindflow_tests::server(mindflow_tests::Manifest::product(&["hello"])).await;
+    let cases = [
+        (
+            reqwest::Method::GET,
+            "/api/v1/crisis/resources?language=en&language=fr",
+            Vec::new(),
+            400,
+        ),
+        (reqwest::Method::PUT, "/api/v1/auth/login", Vec::new(), 405),
+        (
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            vec![b' '; 2 * 1024 * 1024],
+            413,
+        ),
+    ];
+    for (method, path, body, status) in cases {
+        let response = server
+            .http
+            .request(method.clone(), server.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        if status == 405 {
+            assert!(response.headers().contains_key("allow"), "{method} {path}");
+        }
+        assert_eq!(
+            response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "{method} {path}"
+        );
+        let problem: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(problem["status"], status, "{problem}");
+        assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+}

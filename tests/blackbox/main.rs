@@ -8,6 +8,7 @@ mod auth;
 mod connections;
 mod crisis;
 mod durability;
+mod fuzz;
 mod greeter;
 mod health;
 mod hotswap;

@@ -248,25 +248,32 @@ fn build_host(root: &Path, release: bool) -> Result<()> {
     run(host)
 }
 
-fn postgres_url(root: &Path) -> Result<String> {
+/// The last line a provisioning script under `scripts/` prints on stdout (its stderr goes
+/// to ours).
+fn script_answer(root: &Path, script: &str) -> Result<String> {
     let output = Command::new("bash")
-        .arg(root.join("scripts").join("postgres-for-tests.sh"))
+        .arg(root.join("scripts").join(script))
         .current_dir(root)
         .stderr(std::process::Stdio::inherit())
         .output()
-        .context("cannot run scripts/postgres-for-tests.sh")?;
+        .with_context(|| format!("cannot run scripts/{script}"))?;
     if !output.status.success() {
-        bail!(
-            "scripts/postgres-for-tests.sh failed with {}",
-            output.status
-        );
+        bail!("scripts/{script} failed with {}", output.status);
     }
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .last()
         .map(|line| line.trim().to_owned())
-        .filter(|line| line.starts_with("postgres"))
-        .context("scripts/postgres-for-tests.sh printed no URL")
+        .filter(|line| !line.is_empty())
+        .with_context(|| format!("scripts/{script} printed nothing"))
+}
+
+fn postgres_url(root: &Path) -> Result<String> {
+    let url = script_answer(root, "postgres-for-tests.sh")?;
+    if !url.starts_with("postgres") {
+        bail!("scripts/postgres-for-tests.sh printed no URL");
+    }
+    Ok(url)
 }
 
 /// The sentence-embedding model's folder: `MINDFLOW_EMBEDDING_MODEL` when set, otherwise
@@ -275,20 +282,16 @@ fn embedding_model(root: &Path) -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("MINDFLOW_EMBEDDING_MODEL") {
         return Ok(PathBuf::from(dir));
     }
-    let output = Command::new("bash")
-        .arg(root.join("scripts").join("fetch-models.sh"))
-        .current_dir(root)
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("cannot run scripts/fetch-models.sh")?;
-    if !output.status.success() {
-        bail!("scripts/fetch-models.sh failed with {}", output.status);
+    script_answer(root, "fetch-models.sh").map(PathBuf::from)
+}
+
+/// The API fuzzer's command: `MINDFLOW_SCHEMATHESIS` when set, otherwise what
+/// `scripts/schemathesis-for-tests.sh` installs (once) and prints.
+fn schemathesis(root: &Path) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MINDFLOW_SCHEMATHESIS") {
+        return Ok(PathBuf::from(path));
     }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .map(|line| PathBuf::from(line.trim()))
-        .context("scripts/fetch-models.sh printed no folder")
+    script_answer(root, "schemathesis-for-tests.sh").map(PathBuf::from)
 }
 
 fn test(root: &Path, backend: &str) -> Result<()> {
@@ -296,6 +299,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     build_host(root, false)?;
     let binary = target_dir(root).join("debug").join("mindflow");
     let model = embedding_model(root)?;
+    let fuzzer = schemathesis(root)?;
 
     // Unit tests of every member outside components/ but the black-box suite (the host, the
     // crates beside it, xtask), then the components' native tests.
@@ -333,6 +337,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         suite.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
         suite.env("MINDFLOW_TEST_BACKEND", backend);
         suite.env("MINDFLOW_EMBEDDING_MODEL", &model);
+        suite.env("MINDFLOW_SCHEMATHESIS", &fuzzer);
         if backend == "postgres" {
             suite.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
         }

@@ -223,7 +223,8 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// An integer score in `min..=max`; `Ok(None)` for `null` when `nullable`.
+/// An integer score in `min..=max`; `Ok(None)` for `null` when `nullable`. A number with no
+/// fractional part (`7.0`) is an integer, as JSON Schema counts it.
 fn score(
     field: &str,
     value: &Value,
@@ -235,10 +236,17 @@ fn score(
     match value {
         Value::Null if nullable => Ok(None),
         Value::Null => Err(FieldError::new(field, "must not be null")),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) if (min..=max).contains(&i) => Ok(Some(i)),
-            _ => Err(range()),
-        },
+        Value::Number(n) => {
+            // The range is small: find the score equal to the number instead of casting.
+            let integral = n.as_i64().or_else(|| {
+                let f = n.as_f64()?;
+                (min..=max).find(|&i| i32::try_from(i).is_ok_and(|i| f64::from(i) == f))
+            });
+            match integral {
+                Some(i) if (min..=max).contains(&i) => Ok(Some(i)),
+                _ => Err(range()),
+            }
+        }
         _ => Err(range()),
     }
 }
@@ -470,6 +478,9 @@ mod tests {
             fields(&new(&json!({})).expect_err("missing")),
             vec!["mood_score"]
         );
+        // A number without a fractional part is an integer (JSON Schema's rule).
+        let whole = new(&json!({"mood_score": 7.0, "energy_level": 1e0})).expect("valid");
+        assert_eq!((whole.mood_score, whole.energy_level), (7, Some(1)));
         for good in [1, 10] {
             assert!(new(&json!({"mood_score": good})).is_ok());
         }

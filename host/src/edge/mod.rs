@@ -160,6 +160,10 @@ fn host_routes() -> HostRoutes {
 pub fn router(state: AppState) -> Router {
     host_routes()
         .router
+        // The host's own routes only: components answer their own problem documents.
+        .layer(axum::middleware::map_response(
+            problem::problems_for_bare_errors,
+        ))
         .fallback(dispatch::to_component)
         .layer(axum::Extension(state.trusted_proxies.clone()))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -48,13 +48,13 @@ fn host_document() -> Value {
             }},
             "/api/v1/crisis/safety-plan": {
                 "get": {
-                    "summary": "The caller's safety plan", "operationId": "getSafetyPlan",
-                    "responses": {"200": {"description": "The plan (stored sealed under the caller's key).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SafetyPlan"}}}}, "401": problem_response("No valid access token."), "404": problem_response("No plan yet.")}
+                    "summary": "The caller's safety plan", "operationId": "getSafetyPlan", "security": [{"bearer": []}],
+                    "responses": {"200": {"description": "The plan (stored sealed under the caller's key).", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StoredSafetyPlan"}}}}, "401": problem_response("No valid access token."), "404": problem_response("No plan yet.")}
                 },
                 "put": {
-                    "summary": "Replace the caller's safety plan", "operationId": "putSafetyPlan",
+                    "summary": "Replace the caller's safety plan", "operationId": "putSafetyPlan", "security": [{"bearer": []}],
                     "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SafetyPlan"}}}},
-                    "responses": {"200": {"description": "The stored plan.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SafetyPlan"}}}}, "401": problem_response("No valid access token."), "422": problem_response("Invalid sections.")}
+                    "responses": {"200": {"description": "The stored plan.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StoredSafetyPlan"}}}}, "401": problem_response("No valid access token."), "422": problem_response("Invalid sections.")}
                 }
             },
             "/api/v1/auth/register": {"post": {
@@ -145,6 +145,9 @@ fn host_document() -> Value {
                     "making_environment_safe": {"type": "array", "items": {"type": "string"}},
                     "reasons_for_living": {"type": "array", "items": {"type": "string"}}
                 }},
+                "StoredSafetyPlan": {"type": "object", "required": ["plan", "updated_at"], "additionalProperties": false, "properties": {
+                    "plan": {"$ref": "#/components/schemas/SafetyPlan"}, "updated_at": {"type": "string", "format": "date-time"}
+                }},
                 "SafetyPlanContact": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "phone": {"type": "string"}}},
                 "Problem": {"type": "object", "description": "RFC 9457 problem details.", "required": ["type", "title", "status"], "properties": {
                     "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"},
@@ -216,7 +219,75 @@ pub fn build(state: &AppState) -> Value {
             schemas.entry(name).or_insert(schema);
         }
     }
+    with_common_responses(&mut document);
     document
+}
+
+/// Documents, on every operation that lacks them, the errors any request may get whatever
+/// the endpoint: a request that cannot be parsed (400), a body over the limit, not sent as
+/// JSON, or JSON of another shape (413, 415, 422), no valid token where one is needed (401),
+/// a path naming nothing (404), an admin route without the role (403), and a database or key
+/// store that is down (503).
+/// Each is a problem document. An operation's own entries win.
+fn with_common_responses(document: &mut Value) {
+    let Some(Value::Object(paths)) = document.get_mut("paths") else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Value::Object(item) = item else { continue };
+        for (method, operation) in item.iter_mut() {
+            if !matches!(method.as_str(), "get" | "put" | "post" | "delete" | "patch") {
+                continue;
+            }
+            let Value::Object(operation) = operation else {
+                continue;
+            };
+            let has_body = operation.contains_key("requestBody");
+            let needs_token = operation
+                .get("security")
+                .and_then(Value::as_array)
+                .is_some_and(|schemes| !schemes.is_empty());
+            let common: [(&str, &str, bool); 8] = [
+                (
+                    "400",
+                    "The request cannot be parsed (query, path or body).",
+                    true,
+                ),
+                ("401", "No valid access token.", needs_token),
+                (
+                    "403",
+                    "The caller lacks the admin role.",
+                    path.starts_with("/api/v1/admin"),
+                ),
+                (
+                    "404",
+                    "Nothing of the caller's has this id.",
+                    path.contains('{'),
+                ),
+                ("413", "The body is over the size limit.", has_body),
+                ("415", "The body is not sent as JSON.", has_body),
+                ("422", "The body is not of the documented shape.", has_body),
+                (
+                    "503",
+                    "The database or the key store is unavailable; retry.",
+                    true,
+                ),
+            ];
+            let responses = operation
+                .entry("responses")
+                .or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(responses) = responses else {
+                continue;
+            };
+            for (status, description, applies) in common {
+                if applies {
+                    responses
+                        .entry(status)
+                        .or_insert_with(|| problem_response(description));
+                }
+            }
+        }
+    }
 }
 
 /// The handler.

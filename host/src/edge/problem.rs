@@ -175,3 +175,45 @@ impl From<crate::db::DbError> for ApiError {
         Self::unavailable("the database is unavailable")
     }
 }
+/// Turns an error the framework answered without a problem document (a malformed query or
+/// path, a body over the size limit, a method a route does not serve: plain text or an
+/// empty body) into one, so every error the host's own routes answer is a problem document.
+/// `Allow` and `Retry-After` are kept; a server error's text is not repeated.
+pub async fn problems_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let bare = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|value| value.starts_with("text/"));
+    if !(status.is_client_error() || status.is_server_error()) || !bare {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let detail = if status.is_server_error() {
+        reason
+    } else {
+        axum::body::to_bytes(body, 2048)
+            .await
+            .ok()
+            .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+            .filter(|text| !text.is_empty())
+            .unwrap_or(reason)
+    };
+    let kind = match status {
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED => "method-not-allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload-too-large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
+        _ if status.is_server_error() => "internal",
+        _ => "invalid-request",
+    };
+    let mut problem = ApiError::new(status, kind, detail).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            problem.headers_mut().insert(name, value.clone());
+        }
+    }
+    problem
+}
