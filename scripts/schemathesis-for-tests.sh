@@ -12,13 +12,7 @@ umask 022
 log() { printf '[schemathesis-for-tests] %s\n' "$*" >&2; }
 
 VERSION=4.32.5
-if [[ -n "${MINDFLOW_CI_CACHE:-}" ]]; then
-    CACHE=$MINDFLOW_CI_CACHE
-elif { mkdir -p /var/cache/mindflow 2>/dev/null && [[ -w /var/cache/mindflow ]]; }; then
-    CACHE=/var/cache/mindflow
-else
-    CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/mindflow
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/cache-dir.sh"
 VENV=$CACHE/venvs/schemathesis-$VERSION
 if [[ ! -x "$VENV/bin/schemathesis" ]]; then
     log "installing schemathesis $VERSION into $VENV"
