@@ -13,6 +13,7 @@
 #   MINDFLOW_CI_CACHE   cache folder (default /var/cache/mindflow; for a non-root user who
 #                       cannot write there: ${XDG_CACHE_HOME:-~/.cache}/mindflow)
 #   MINDFLOW_PG_PORT    TCP port on 127.0.0.1 (default 55432)
+#   MINDFLOW_PG_KEEP_DATABASES  1: keep the test databases of an earlier run (a restart)
 #   MINDFLOW_PGSERVER   pip requirement for pgserver (default pgserver==0.1.4)
 #
 # Everything but the URL goes to stderr. Running it again is cheap and changes nothing.
@@ -149,10 +150,13 @@ if [[ "$(psql_ -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'
     psql_ -d postgres -c "CREATE DATABASE $DB" >&2
 fi
 psql_ -d "$DB" -c "CREATE EXTENSION IF NOT EXISTS vector" >&2
-# The black-box suite makes one database per test (mf_<uuid>); drop the previous run's.
-psql_ -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'mf\_%'" | while read -r old; do
-    [[ -n "$old" ]] && psql_ -d postgres -c "DROP DATABASE IF EXISTS \"$old\"" >&2
-done
+# The black-box suite makes one database per test (mf_<uuid>); drop the previous run's,
+# unless this is a restart in the middle of a test (MINDFLOW_PG_KEEP_DATABASES=1).
+if [[ "${MINDFLOW_PG_KEEP_DATABASES:-0}" != 1 ]]; then
+    psql_ -d postgres -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'mf\_%'" | while read -r old; do
+        [[ -n "$old" ]] && psql_ -d postgres -c "DROP DATABASE IF EXISTS \"$old\"" >&2
+    done
+fi
 log "ready: PostgreSQL $(psql_ -d "$DB" -tAc 'SHOW server_version'), pgvector $(psql_ -d "$DB" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'vector'")"
 
 echo "$URL"

@@ -88,8 +88,17 @@ pub async fn fresh_database() -> Result<Option<String>> {
     let server = std::env::var("MINDFLOW_TEST_DATABASE_URL").context(
         "MINDFLOW_TEST_DATABASE_URL must name a PostgreSQL server for the postgres backend",
     )?;
+    database_on(&server).await.map(Some)
+}
+
+/// A new, empty database on the PostgreSQL server `server` (a URL naming any database on
+/// it); its URL.
+///
+/// # Errors
+/// When the database cannot be created.
+pub async fn database_on(server: &str) -> Result<String> {
     let name = format!("mf_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&server).await?;
+    let mut connection = sqlx::PgConnection::connect(server).await?;
     // `name` is made here from a UUID: no outside text reaches the statement.
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
@@ -102,7 +111,7 @@ pub async fn fresh_database() -> Result<Option<String>> {
         .split_once('?')
         .map(|(_, q)| format!("?{q}"))
         .unwrap_or_default();
-    Ok(Some(format!("{base}/{name}{query}")))
+    Ok(format!("{base}/{name}{query}"))
 }
 
 /// How to start a server.
