@@ -109,6 +109,42 @@ async fn taken_email_is_409_and_bad_fields_are_422() {
     assert_eq!(unknown_field.status(), 422);
 }
 
+/// A NUL character in an address (which PostgreSQL cannot store, and no address holds) is
+/// bad input: 422 on login and registration, the same on both backends, never a database
+/// failure (found by the API fuzzer: login answered 503 on PostgreSQL, and registration
+/// stored the address on SQLite). Forgot-password keeps its one answer, 202.
+#[tokio::test]
+async fn a_nul_in_an_email_is_422_not_a_database_failure() {
+    let server = server(Manifest::product(&["hello"])).await;
+    for path in [
+        "/api/v1/auth/login",
+        "/api/v1/auth/register",
+        "/api/v1/auth/forgot-password",
+    ] {
+        let mut body = json!({"email": "ada\u{0}@example.com"});
+        if !path.ends_with("forgot-password") {
+            body["password"] = json!(PASSWORD);
+        }
+        let response = post(&server, path, body).await;
+        if path.ends_with("forgot-password") {
+            // Always the same 202, whatever the address (the lookup comes after the answer).
+            assert_eq!(response.status().as_u16(), 202, "{path}");
+            continue;
+        }
+        assert_eq!(response.status().as_u16(), 422, "{path}");
+        assert_eq!(
+            problem_type(response).await,
+            if path.ends_with("login") {
+                // Not checked for shape (any address may try), refused before any SQL.
+                "urn:mindflow:problem:invalid-text"
+            } else {
+                "urn:mindflow:problem:validation"
+            },
+            "{path}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn unknown_email_and_wrong_password_get_the_same_answer() {
     let server = server(Manifest::product(&["hello"])).await;

@@ -87,6 +87,10 @@ pub enum DbError {
     /// The configuration is wrong.
     #[error("database configuration: {0}")]
     Config(String),
+    /// A text value holds a NUL character, which PostgreSQL cannot store (and no text a
+    /// person writes holds): bad input, refused before any SQL runs.
+    #[error("a text value contains a NUL character")]
+    NulInText,
 }
 
 impl DbError {
@@ -246,6 +250,7 @@ impl Database {
     pub async fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
         #[cfg(test)]
         statement_log::record(sql, params);
+        params::refuse_nul(params)?;
         Ok(match self {
             Self::Sqlite(pool, queue) => {
                 let _turn = queue.turn_for(sql).await?;
@@ -272,6 +277,7 @@ impl Database {
     ) -> Result<Option<DbRow>, DbError> {
         #[cfg(test)]
         statement_log::record(sql, params);
+        params::refuse_nul(params)?;
         Ok(match self {
             Self::Sqlite(pool, queue) => {
                 let _turn = queue.turn_for(sql).await?;
@@ -294,6 +300,7 @@ impl Database {
     pub async fn fetch_all(&self, sql: &str, params: &[Param]) -> Result<Vec<DbRow>, DbError> {
         #[cfg(test)]
         statement_log::record(sql, params);
+        params::refuse_nul(params)?;
         Ok(match self {
             Self::Sqlite(pool, queue) => {
                 let _turn = queue.turn_for(sql).await?;
@@ -348,6 +355,7 @@ impl Transaction {
     pub async fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
         #[cfg(test)]
         statement_log::record(sql, params);
+        params::refuse_nul(params)?;
         Ok(match self {
             Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                 .execute(&mut **tx)
@@ -371,6 +379,7 @@ impl Transaction {
     ) -> Result<Option<DbRow>, DbError> {
         #[cfg(test)]
         statement_log::record(sql, params);
+        params::refuse_nul(params)?;
         Ok(match self {
             Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
                 .fetch_optional(&mut **tx)

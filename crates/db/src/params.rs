@@ -115,3 +115,16 @@ pub(super) fn bind_pg<'q>(
     }
     query
 }
+
+/// [`super::DbError::NulInText`] when a text parameter holds a NUL character.
+pub(crate) fn refuse_nul(params: &[Param]) -> Result<(), super::DbError> {
+    let has_nul = params.iter().any(|param| match param {
+        Param::Text(text) | Param::OptText(Some(text)) => text.contains('\0'),
+        _ => false,
+    });
+    if has_nul {
+        Err(super::DbError::NulInText)
+    } else {
+        Ok(())
+    }
+}

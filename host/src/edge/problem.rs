@@ -168,6 +168,13 @@ impl IntoResponse for ApiError {
 
 impl From<crate::db::DbError> for ApiError {
     fn from(error: crate::db::DbError) -> Self {
+        if matches!(error, crate::db::DbError::NulInText) {
+            return Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-text",
+                "text must not contain NUL characters",
+            );
+        }
         tracing::error!(%error, "database error");
         if error.is_conflict() {
             return Self::conflict("the change conflicts with existing data");

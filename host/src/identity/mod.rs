@@ -52,7 +52,7 @@ pub fn is_plausible_email(email: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !email.contains(char::is_whitespace)
+        && !email.contains(|c: char| c.is_whitespace() || c.is_control())
         && !domain.contains('@')
 }
 
@@ -64,6 +64,8 @@ mod tests {
     fn normalises_and_checks_emails() {
         assert_eq!(normalise_email("  Ada@Example.COM "), "ada@example.com");
         assert!(is_plausible_email("ada@example.com"));
+        assert!(!is_plausible_email("ada\u{0}@example.com"));
+        assert!(!is_plausible_email("ada@exa\u{7f}mple.com"));
         assert!(!is_plausible_email("ada@example"));
         assert!(!is_plausible_email("ada example@x.com"));
         assert!(!is_plausible_email("@x.com"));
