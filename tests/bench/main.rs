@@ -652,5 +652,8 @@ async fn main() -> Result<()> {
     if which.iter().any(|w| w == "api") {
         api::run(&server).await?;
     }
+    if which.iter().any(|w| w == "soak") {
+        api::soak::run(&server).await?;
+    }
     Ok(())
 }

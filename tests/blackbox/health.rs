@@ -120,3 +120,53 @@ async fn framework_errors_on_host_routes_are_problem_documents() {
         assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()));
     }
 }
+
+/// Every body the host's endpoints take is a JSON object: an array, which serde would read
+/// into a struct field by field, is refused (422) and changes nothing (found by the API
+/// fuzzer: `[[]]` was stored as an empty safety plan).
+#[tokio::test]
+async fn bodies_must_be_json_objects() {
+    let server = server(Manifest::product(&["hello"])).await;
+    let (token, _) = server
+        .register("arrays@example.com")
+        .await
+        .expect("register");
+    let cases = [
+        (reqwest::Method::PUT, "/api/v1/crisis/safety-plan", "[[]]"),
+        (
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            r#"["arrays@example.com", "correct horse battery staple"]"#,
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/crisis/check",
+            "[true, false]",
+        ),
+    ];
+    for (method, path, body) in cases {
+        let response = server
+            .http
+            .request(method.clone(), server.url(path))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 422, "{method} {path}");
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(
+            problem["type"], "urn:mindflow:problem:invalid-body",
+            "{problem}"
+        );
+    }
+    let plan = server
+        .http
+        .get(server.url("/api/v1/crisis/safety-plan"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("plan");
+    assert_eq!(plan.status(), 404, "nothing was stored");
+}

@@ -274,6 +274,11 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The server process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited cleanly
     /// (a process still running after 20 s is killed: not clean).
     ///

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::body::JsonObject;
 use super::caller::Admin;
 use super::problem::ApiError;
 use crate::audit::Actor;
@@ -154,9 +155,8 @@ pub async fn activate(
     admin: Admin,
     State(state): State<AppState>,
     Path(name): Path<String>,
-    body: Result<Json<ActivateBody>, axum::extract::rejection::JsonRejection>,
+    JsonObject(body): JsonObject<ActivateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let record = state
         .registry
         .activate(&name, &body.version, &actor(&admin))

@@ -23,7 +23,6 @@ use std::net::IpAddr;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -34,6 +33,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::AppState;
+use super::body::JsonObject;
 use super::caller::{SignedIn, reauthentication_required};
 use super::problem::{ApiError, FieldError};
 use crate::db::Database;
@@ -144,11 +144,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             .filter(|v| !v.trim().is_empty());
         Ok(Self { ip, user_agent })
     }
-}
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| ApiError::new(e.status(), "invalid-body", e.body_text()))
 }
 
 /// Whether the request says its body is JSON (`application/json` or a `+json` type), as
@@ -367,9 +362,8 @@ async fn check_throttle(
 pub async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
-    body: Result<Json<RegisterBody>, JsonRejection>,
+    JsonObject(body): JsonObject<RegisterBody>,
 ) -> Result<Response, ApiError> {
-    let body = json_body(body)?;
     let email = identity::normalise_email(&body.email);
     let mut errors = Vec::new();
     if !identity::is_plausible_email(&email) {
@@ -420,9 +414,8 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
-    body: Result<Json<LoginBody>, JsonRejection>,
+    JsonObject(body): JsonObject<LoginBody>,
 ) -> Result<Response, ApiError> {
-    let body = json_body(body)?;
     let email = identity::normalise_email(&body.email);
     let now = Utc::now();
     let user = state.db.user_by_email(&email).await?;
@@ -449,9 +442,8 @@ pub async fn login(
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
-    body: Result<Json<RefreshBody>, JsonRejection>,
+    JsonObject(body): JsonObject<RefreshBody>,
 ) -> Result<Response, ApiError> {
-    let body = json_body(body)?;
     if !opaque::is_well_formed(&body.refresh_token) {
         return Err(refresh_refused());
     }
@@ -531,9 +523,8 @@ pub async fn refresh(
 /// 400/422 for a malformed body only.
 pub async fn logout(
     State(state): State<AppState>,
-    body: Result<Json<RefreshBody>, JsonRejection>,
+    JsonObject(body): JsonObject<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
-    let body = json_body(body)?;
     if opaque::is_well_formed(&body.refresh_token) {
         state
             .db
@@ -678,14 +669,13 @@ pub async fn oauth(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     client: ClientInfo,
-    body: Result<Json<OAuthBody>, JsonRejection>,
+    JsonObject(body): JsonObject<OAuthBody>,
 ) -> Result<Response, ApiError> {
     let provider = Provider::parse(&provider)
         .ok_or_else(|| ApiError::not_found("unknown sign-in provider (google or apple)"))?;
     if !state.oidc.is_configured(provider) {
         return Err(provider_not_configured());
     }
-    let body = json_body(body)?;
     let mut errors = Vec::new();
     if body.id_token.is_empty() || body.id_token.len() > MAX_ID_TOKEN_BYTES {
         errors.push(FieldError {
@@ -783,10 +773,9 @@ pub const FORGOT_PASSWORD_ANSWER_FLOOR: std::time::Duration = std::time::Duratio
 /// 400/422 for a malformed body; 503 when the database is unavailable.
 pub async fn forgot_password(
     State(state): State<AppState>,
-    body: Result<Json<ForgotPasswordBody>, JsonRejection>,
+    JsonObject(body): JsonObject<ForgotPasswordBody>,
 ) -> Result<Response, ApiError> {
     let answer_at = tokio::time::Instant::now() + FORGOT_PASSWORD_ANSWER_FLOOR;
-    let body = json_body(body)?;
     let email = identity::normalise_email(&body.email);
     if identity::is_plausible_email(&email) {
         queue_password_reset(&state.db, &email).await?;
@@ -808,9 +797,8 @@ pub async fn forgot_password(
 /// 422 when the new password breaks the policy; 401 for an unknown, used or expired token.
 pub async fn reset_password(
     State(state): State<AppState>,
-    body: Result<Json<ResetPasswordBody>, JsonRejection>,
+    JsonObject(body): JsonObject<ResetPasswordBody>,
 ) -> Result<StatusCode, ApiError> {
-    let body = json_body(body)?;
     if let Some(problem) = passwords::policy_violation(&body.new_password) {
         return Err(ApiError::invalid_field("new_password", problem));
     }

@@ -3,13 +3,13 @@
 //! domain component is being replaced or is broken.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::body::JsonObject;
 use super::caller::{self, Authenticated};
 use super::problem::{ApiError, FieldError};
 use crate::crisis::service::{choose_resources, locale_parts};
@@ -18,17 +18,6 @@ use crate::db::crisis::NewCrisisEvent;
 
 /// The purpose safety plans are sealed under.
 pub const SAFETY_PLAN_PURPOSE: &str = mindflow_contract::purpose::SAFETY_PLAN;
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b).map_err(|e| {
-        let status = if e.status() == axum::http::StatusCode::BAD_REQUEST {
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            e.status()
-        };
-        ApiError::new(status, "invalid-body", e.body_text())
-    })
-}
 
 /// Query of `GET /resources`.
 #[derive(Deserialize)]
@@ -173,9 +162,9 @@ fn guidance(severity: &str) -> &'static str {
 pub async fn check(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
-    body: Result<Json<SelfCheck>, JsonRejection>,
+    JsonObject(body): JsonObject<SelfCheck>,
 ) -> Result<Json<Value>, ApiError> {
-    let answers = json_body(body)?;
+    let answers = body;
     let errors = check_skip_logic(&answers);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -362,9 +351,9 @@ pub async fn get_safety_plan(
 pub async fn put_safety_plan(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
-    body: Result<Json<SafetyPlan>, JsonRejection>,
+    JsonObject(body): JsonObject<SafetyPlan>,
 ) -> Result<Json<Value>, ApiError> {
-    let plan = json_body(body)?;
+    let plan = body;
     let errors = validate_plan(&plan);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

@@ -23,6 +23,7 @@ mod endpoints;
 mod mix;
 mod openloop;
 mod seed;
+pub mod soak;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
