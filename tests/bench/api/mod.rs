@@ -130,6 +130,23 @@ struct Group {
 }
 
 impl Group {
+    /// Requests as this group's users, with their current tokens.
+    fn target(&self, server: &Server, sessions: &Arc<Sessions>) -> Arc<Target> {
+        Arc::new(Target {
+            base: server.base.clone(),
+            actors: self
+                .users
+                .iter()
+                .map(|u| Actor {
+                    token: u.access_token.clone(),
+                    mood_ids: u.mood_ids.clone(),
+                    journal_ids: u.journal_ids.clone(),
+                })
+                .collect(),
+            sessions: sessions.clone(),
+        })
+    }
+
     /// `32 users × 1,000` / `1 user × 100,000`.
     fn label(&self) -> String {
         let n = self.users.len();
@@ -221,19 +238,7 @@ pub async fn run(server: &Server) -> Result<()> {
                 seed::renew_tokens(server, &mut group.users).await?;
                 group.tokens_issued = Instant::now();
             }
-            let target = Arc::new(Target {
-                base: server.base.clone(),
-                actors: group
-                    .users
-                    .iter()
-                    .map(|u| Actor {
-                        token: u.access_token.clone(),
-                        mood_ids: u.mood_ids.clone(),
-                        journal_ids: u.journal_ids.clone(),
-                    })
-                    .collect(),
-                sessions: sessions.clone(),
-            });
+            let target = group.target(server, &sessions);
             let op = match endpoint {
                 Some(endpoint) => endpoints::op(endpoint, &target),
                 None => endpoints::mix_op(&mix, &target),

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use mindflow_tests::Server;
 
-use super::endpoints::{self, Actor, Target};
+use super::endpoints;
 use super::mix::Mix;
-use super::{CLOSED_LOOP_PATIENCE, Config, Group, env_or, openloop, prepare, seed};
+use super::{CLOSED_LOOP_PATIENCE, Config, env_or, openloop, prepare, seed};
 
 /// One measured window.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -31,29 +31,6 @@ fn resident_mib(pid: u32) -> Result<f64> {
         .and_then(|n| n.parse().ok())
         .context("no VmRSS in /proc/PID/status")?;
     Ok(kib / 1024.0)
-}
-
-/// The mix as the first group's users, with their current tokens.
-fn mix_op(
-    group: &Group,
-    mix: &Arc<Mix>,
-    server: &Server,
-    sessions: &Arc<endpoints::Sessions>,
-) -> openloop::Op {
-    let target = Arc::new(Target {
-        base: server.base.clone(),
-        actors: group
-            .users
-            .iter()
-            .map(|u| Actor {
-                token: u.access_token.clone(),
-                mood_ids: u.mood_ids.clone(),
-                journal_ids: u.journal_ids.clone(),
-            })
-            .collect(),
-        sessions: sessions.clone(),
-    });
-    endpoints::mix_op(mix, &target)
 }
 
 /// Runs the soak; prints the table.
@@ -80,7 +57,7 @@ pub async fn run(server: &Server) -> Result<()> {
     let (mut groups, sessions) = prepare(server, &config).await?;
     let group = &mut groups[0];
     println!("- users: {}", group.label());
-    let op = mix_op(group, &mix, server, &sessions);
+    let op = endpoints::mix_op(&mix, &group.target(server, &sessions));
     if !config.warmup.is_zero() {
         openloop::closed_loop(&op, config.connections, config.warmup, CLOSED_LOOP_PATIENCE).await?;
     }
@@ -115,7 +92,7 @@ pub async fn run(server: &Server) -> Result<()> {
             seed::renew_tokens(server, &mut group.users).await?;
             group.tokens_issued = Instant::now();
         }
-        let op = mix_op(group, &mix, server, &sessions);
+        let op = endpoints::mix_op(&mix, &group.target(server, &sessions));
         let outcome = openloop::open_loop(&op, rate, WINDOW, config.max_in_flight).await?;
         let result = &outcome.result;
         failures += result.failures;
