@@ -14,13 +14,11 @@
     clippy::cast_sign_loss
 )]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use mindflow::crisis::judge::{self, SharedRules};
 use mindflow::crisis::semantic;
-use mindflow::manifest::Manifest;
 use mindflow::runtime::Runtime;
 
 mod support;
@@ -32,21 +30,10 @@ for a walk before work. Called mum but she didn't pick up. Honestly I'm tired of
 this every single week and I don't know who to talk to about it. Going to try to sleep early.";
 
 fn main() -> anyhow::Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let components = root.join("target/components");
-    let manifest = Manifest::parse(
-        "spin_manifest_version = 2\n[application]\nname = \"bench\"\n[component.crisis-rules]\nsource = \"crisis-rules.wasm\"\n[component.crisis-rules.tool.mindflow]\nkind = \"crisis-rules\"\nfuel = 100000000\n",
-        &components,
-    )?;
-    let decl = &manifest.components["crisis-rules"];
-    let bytes = std::fs::read(&decl.source)?;
     let cache = tempfile::tempdir()?;
     let runtime = Runtime::new(cache.path().to_path_buf())?;
     let semantic = semantic::from_environment();
-    let sha = mindflow::registry::sha256_hex(&bytes);
-    let rules: SharedRules = Arc::new(Box::new(
-        runtime.prepare_rules(decl, &sha, &bytes, &semantic)?,
-    ));
+    let rules: SharedRules = Arc::new(Box::new(support::crisis_rules(&runtime, &semantic)?));
     let journal: String = [NOTE; 4].join(" ");
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -10,33 +10,17 @@
     clippy::cast_sign_loss
 )]
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use mindflow::crisis::rules::{AssessmentInput, Signals};
-use mindflow::manifest::Manifest;
 use mindflow::runtime::Runtime;
 
 mod support;
 
 fn main() -> anyhow::Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let components = root.join("target/components");
-    let manifest = Manifest::parse(
-        "spin_manifest_version = 2\n[application]\nname = \"bench\"\n[component.crisis-rules]\nsource = \"crisis-rules.wasm\"\n[component.crisis-rules.tool.mindflow]\nkind = \"crisis-rules\"\n",
-        &components,
-    )?;
-    let decl = &manifest.components["crisis-rules"];
-    let bytes = std::fs::read(&decl.source)?;
     let cache = tempfile::tempdir()?;
     let runtime = Runtime::new(cache.path().to_path_buf())?;
-    let sha = mindflow::registry::sha256_hex(&bytes);
-    let rules = runtime.prepare_rules(
-        decl,
-        &sha,
-        &bytes,
-        &mindflow::crisis::semantic::from_environment(),
-    )?;
+    let rules = support::crisis_rules(&runtime, &mindflow::crisis::semantic::from_environment())?;
     let sentence =
         "Work was long today and I felt tired and a bit low, but dinner with friends helped. ";
     let mut text = String::new();

@@ -595,11 +595,7 @@ async fn tampered_foreign_and_expired_access_tokens_are_refused() {
     let user_id = session["user"]["id"].as_str().expect("user id").to_owned();
     assert_eq!(probe(&server, &access).await, 403);
 
-    let kid: String = Sha256::digest(JWT_SECRET)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let kid = test_kid();
     let forge = |secret: &[u8], iat: i64, exp: i64| {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid.clone());
@@ -1616,22 +1612,7 @@ async fn an_account_without_a_password_is_deleted_with_its_token() {
     let access = str_of(&session, "access_token").to_owned();
 
     // No password to confirm: a token whose sign-in was an hour ago is not enough.
-    let kid: String = Sha256::digest(JWT_SECRET)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some(kid);
-    let now = chrono_now();
-    let stale = jsonwebtoken::encode(
-        &header,
-        &json!({"sub": session["user"]["id"], "tier": "free", "iss": "mindflow",
-                "aud": "mindflow-api", "iat": now, "exp": now + 600,
-                "jti": uuid::Uuid::new_v4(), "epoch": 0, "auth_time": now - 3600}),
-        &EncodingKey::from_secret(JWT_SECRET),
-    )
-    .expect("encode");
+    let stale = signed_in_an_hour_ago(&session["user"]["id"]);
     let refused = server
         .http
         .delete(server.url("/api/v1/auth/account"))
@@ -1930,6 +1911,31 @@ async fn a_hashing_flood_leaves_crisis_support_answering() {
     assert!(unauthorized <= 10, "{unauthorized} guesses were checked");
 }
 
+/// The key id the server gives [`JWT_SECRET`] (the first 6 bytes of its SHA-256, in hex).
+fn test_kid() -> String {
+    Sha256::digest(JWT_SECRET)
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A valid access token for `user_id` (epoch 0), signed with the server's own key, whose
+/// sign-in was an hour ago.
+fn signed_in_an_hour_ago(user_id: &Value) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(test_kid());
+    let now = chrono_now();
+    jsonwebtoken::encode(
+        &header,
+        &json!({"sub": user_id, "tier": "free", "iss": "mindflow", "aud": "mindflow-api",
+                "iat": now, "exp": now + 600, "jti": uuid::Uuid::new_v4(),
+                "epoch": 0, "auth_time": now - 3600}),
+        &EncodingKey::from_secret(JWT_SECRET),
+    )
+    .expect("encode")
+}
+
 /// The JSON claims of a JWT (unverified: the test reads what the server put in).
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("payload");
@@ -1978,22 +1984,7 @@ async fn the_export_needs_a_recent_sign_in_and_a_refresh_is_not_one() {
     );
 
     // A valid token whose sign-in was an hour ago (signed with the server's own key).
-    let kid: String = Sha256::digest(JWT_SECRET)
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some(kid);
-    let now = chrono_now();
-    let stale = jsonwebtoken::encode(
-        &header,
-        &json!({"sub": user_id, "tier": "free", "iss": "mindflow", "aud": "mindflow-api",
-                "iat": now, "exp": now + 600, "jti": uuid::Uuid::new_v4(),
-                "epoch": 0, "auth_time": now - 3600}),
-        &EncodingKey::from_secret(JWT_SECRET),
-    )
-    .expect("encode");
+    let stale = signed_in_an_hour_ago(&json!(user_id));
     let refused = export(stale.clone()).await.expect("export");
     assert_eq!(refused.status(), 401);
     assert_eq!(
