@@ -198,7 +198,11 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     );
     assert_eq!(refresh(&server, &r1).await.status(), 401);
 
+    // The family's access tokens die with it (a thief's included).
+    assert_eq!(probe(&server, str_of(&third, "access_token")).await, 401);
+
     // The other family is untouched.
+    assert_eq!(probe(&server, str_of(&other, "access_token")).await, 403);
     assert_eq!(refresh(&server, &other_refresh).await.status(), 200);
 
     // Junk is refused without fuss.
@@ -218,6 +222,15 @@ async fn logout_revokes_and_never_tells_whether_the_token_existed() {
     let token = str_of(&session, "refresh_token").to_owned();
     let rotated = json_of(refresh(&server, &token).await).await;
     let current = str_of(&rotated, "refresh_token").to_owned();
+    // Another session of the same person, on another device.
+    let elsewhere = json_of(login(&server, "bye@example.com", PASSWORD).await).await;
+    let access_tokens = [
+        str_of(&session, "access_token"),
+        str_of(&rotated, "access_token"),
+    ];
+    for access in access_tokens {
+        assert_eq!(probe(&server, access).await, 403, "signed in, not an admin");
+    }
 
     let out = post(
         &server,
@@ -227,6 +240,16 @@ async fn logout_revokes_and_never_tells_whether_the_token_existed() {
     .await;
     assert_eq!(out.status(), 204);
     assert_eq!(refresh(&server, &current).await.status(), 401);
+    // The session's access tokens end with it, not when they expire; the other session's
+    // do not.
+    for access in access_tokens {
+        assert_eq!(probe(&server, access).await, 401, "the session has ended");
+    }
+    assert_eq!(
+        probe(&server, str_of(&elsewhere, "access_token")).await,
+        403,
+        "another session is untouched"
+    );
     // Idempotent, and the same answer for a token that never existed or is junk.
     for token in [current.as_str(), token.as_str(), &"B".repeat(43), "junk"] {
         let again = post(

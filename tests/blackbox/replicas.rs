@@ -95,6 +95,41 @@ async fn replicas_converge_on_who_a_caller_is() {
     until_status(&second, &token, factors, 401, "account deletion").await;
 }
 
+/// A logout on one replica ends the session's access token on another at once, though that
+/// replica has just served (and remembered) the caller.
+#[tokio::test]
+async fn replicas_converge_on_a_logout() {
+    let Some((first, second)) = two_replicas(Manifest::product(&["mood", "crisis-rules"])).await
+    else {
+        return;
+    };
+    let email = email("replica-logout");
+    first.register(&email).await.expect("register");
+    let session: serde_json::Value = first
+        .http
+        .post(first.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = session["access_token"].as_str().expect("access token");
+    let logs = "/api/v1/mood/logs";
+    until_status(&second, token, logs, 200, "signed in").await;
+    until_status(&second, token, logs, 200, "signed in, again").await;
+    let out = first
+        .http
+        .post(first.url("/api/v1/auth/logout"))
+        .json(&serde_json::json!({"refresh_token": session["refresh_token"]}))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(out.status(), 204);
+    until_status(&second, token, logs, 401, "logout").await;
+}
+
 #[tokio::test]
 async fn replicas_converge_on_the_activated_version() {
     let Some((first, second)) = two_replicas(versioned_manifest()).await else {

@@ -118,23 +118,32 @@ impl Database {
         Ok(())
     }
 
-    /// Revokes the family of the token with this hash (logout ends the whole session); does
-    /// nothing for an unknown token.
+    /// Ends the session of the token with this hash (logout): revokes its whole family and
+    /// records the session as ended, so its access tokens are refused at once. Answers the
+    /// session's user, or `None` for an unknown token.
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn revoke_refresh_family_of(
+    pub async fn end_session_of(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), DbError> {
-        self.execute(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
-             AND family_id IN (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
-            &[Param::Text(token_hash.into()), Param::Time(now)],
-        )
-        .await?;
-        Ok(())
+    ) -> Result<Option<Uuid>, DbError> {
+        let mut tx = self.begin().await?;
+        let Some(row) = tx
+            .fetch_optional(
+                "SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = $1",
+                &[Param::Text(token_hash.into())],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (family, user) = (row.uuid("family_id")?, row.uuid("user_id")?);
+        tx.revoke_refresh_family(family, now).await?;
+        tx.record_ended_session(family, user, now).await?;
+        tx.commit().await?;
+        Ok(Some(user))
     }
 }
 
@@ -234,6 +243,27 @@ impl Transaction {
             )
             .await?
             == 1)
+    }
+
+    /// Records that the session (refresh-token family) `family` of `user` ended at `now`:
+    /// access tokens naming it are refused from the commit on (recording it twice keeps the
+    /// first time).
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn record_ended_session(
+        &mut self,
+        family: Uuid,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
+        self.execute(
+            "INSERT INTO ended_sessions (family_id, user_id, ended_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (family_id) DO NOTHING",
+            &[Param::Uuid(family), Param::Uuid(user), Param::Time(now)],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Revokes every live token of a family; returns how many.
@@ -658,11 +688,14 @@ pub struct Pruned {
     pub outbox: u64,
     /// Expired sign-in nonces.
     pub oauth_nonces: u64,
+    /// Ended sessions no access token can name any more.
+    pub ended_sessions: u64,
 }
 
 impl Database {
     /// Removes login attempts before `attempts_before`, refresh and reset tokens that
-    /// expired before `tokens_before`, and outbox messages created before `outbox_before`.
+    /// expired before `tokens_before`, outbox messages created before `outbox_before`, and
+    /// sessions ended before `sessions_before`.
     ///
     /// # Errors
     /// [`DbError`].
@@ -671,6 +704,7 @@ impl Database {
         attempts_before: DateTime<Utc>,
         tokens_before: DateTime<Utc>,
         outbox_before: DateTime<Utc>,
+        sessions_before: DateTime<Utc>,
     ) -> Result<Pruned, DbError> {
         Ok(Pruned {
             login_attempts: self
@@ -701,6 +735,12 @@ impl Database {
                 .execute(
                     "DELETE FROM oauth_nonces WHERE expires_at < $1",
                     &[Param::Time(tokens_before)],
+                )
+                .await?,
+            ended_sessions: self
+                .execute(
+                    "DELETE FROM ended_sessions WHERE ended_at < $1",
+                    &[Param::Time(sessions_before)],
                 )
                 .await?,
         })

@@ -28,6 +28,17 @@ pub struct UserRecord {
     pub session_epoch: i64,
 }
 
+/// What an authenticated request needs to know about its caller ([`Database::caller_standing`]).
+#[derive(Debug, Clone)]
+pub struct CallerStanding {
+    /// The account.
+    pub user: UserRecord,
+    /// The consent types granted and not revoked, sorted.
+    pub consents: Vec<String>,
+    /// The refresh-token families (sessions) ended recently: their access tokens are refused.
+    pub ended_sessions: Vec<Uuid>,
+}
+
 const USER_COLUMNS: &str = "id, email, password_hash, subscription_tier, subscription_expires_at, timezone, locale, deleted_at, session_epoch";
 
 fn user(row: &super::DbRow) -> Result<UserRecord, DbError> {
@@ -108,33 +119,57 @@ impl Database {
             .transpose()
     }
 
-    /// A live user and the consent types they have granted and not revoked, in one round
-    /// trip: every authenticated request needs both.
+    /// A live user, the consent types they have granted and not revoked, and their sessions
+    /// ended since `sessions_ended_since`, in one round trip: every authenticated request
+    /// needs all three.
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn user_with_consents(
+    pub async fn caller_standing(
         &self,
         id: Uuid,
-    ) -> Result<Option<(UserRecord, Vec<String>)>, DbError> {
+        sessions_ended_since: DateTime<Utc>,
+    ) -> Result<Option<CallerStanding>, DbError> {
+        // Consents and ended sessions are both few (a handful of consent types; the sessions
+        // ended within one access token's lifetime), so their product stays small.
         let rows = self
             .fetch_all(
                 "SELECT u.id, u.email, u.password_hash, u.subscription_tier, u.subscription_expires_at, \
-                 u.timezone, u.locale, u.deleted_at, u.session_epoch, c.consent_type \
+                 u.timezone, u.locale, u.deleted_at, u.session_epoch, c.consent_type, \
+                 e.family_id AS ended_session \
                  FROM users u LEFT JOIN user_consents c \
                  ON c.user_id = u.id AND c.granted = $2 AND c.revoked_at IS NULL \
+                 LEFT JOIN ended_sessions e ON e.user_id = u.id AND e.ended_at > $3 \
                  WHERE u.id = $1 AND u.deleted_at IS NULL ORDER BY c.consent_type",
-                &[Param::Uuid(id), Param::Bool(true)],
+                &[
+                    Param::Uuid(id),
+                    Param::Bool(true),
+                    Param::Time(sessions_ended_since),
+                ],
             )
             .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let consents = rows
-            .iter()
-            .filter_map(|row| row.opt_text("consent_type").transpose())
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some((user(first)?, consents)))
+        let mut consents = Vec::new();
+        let mut ended_sessions = Vec::new();
+        for row in &rows {
+            if let Some(consent) = row.opt_text("consent_type")?
+                && consents.last() != Some(&consent)
+            {
+                consents.push(consent);
+            }
+            if let Some(family) = row.opt_uuid("ended_session")?
+                && !ended_sessions.contains(&family)
+            {
+                ended_sessions.push(family);
+            }
+        }
+        Ok(Some(CallerStanding {
+            user: user(first)?,
+            consents,
+            ended_sessions,
+        }))
     }
 
     /// Grants a role; granting it twice is not an error.

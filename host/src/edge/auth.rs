@@ -247,9 +247,11 @@ async fn start_session(
 ) -> Result<Response, ApiError> {
     let now = Utc::now();
     // A session starts when the person has just proved who they are.
+    let family = Uuid::new_v4();
     let session = Session {
         epoch: user.session_epoch,
         authenticated_at: Some(now),
+        family: Some(family),
     };
     let access = state
         .tokens
@@ -260,7 +262,7 @@ async fn start_session(
         .db
         .insert_refresh_token(&new_refresh_token(
             (user.id, session),
-            Uuid::new_v4(),
+            family,
             &token,
             client,
             now,
@@ -484,7 +486,10 @@ pub async fn refresh(
         Verdict::Revoked | Verdict::Expired => return Err(refresh_refused()),
         Verdict::Reused => {
             let revoked = tx.revoke_refresh_family(record.family_id, now).await?;
+            tx.record_ended_session(record.family_id, record.user_id, now)
+                .await?;
             tx.commit().await?;
+            state.callers.forget(record.user_id);
             tracing::warn!(
                 user_id = %record.user_id,
                 family_id = %record.family_id,
@@ -499,6 +504,7 @@ pub async fn refresh(
     let session = Session {
         epoch,
         authenticated_at: record.authenticated_at,
+        family: Some(record.family_id),
     };
     let new = new_refresh_token((user.id, session), record.family_id, &next, &client, now);
     tx.insert_refresh_token(&new).await?;
@@ -516,8 +522,9 @@ pub async fn refresh(
     ))
 }
 
-/// Ends the session of a refresh token (revokes its family). Always 204, whether or not the
-/// token existed.
+/// Ends the session of a refresh token: revokes its family, and refuses the session's access
+/// tokens from now on (not only when they expire). Always 204, whether or not the token
+/// existed.
 ///
 /// # Errors
 /// 400/422 for a malformed body only.
@@ -526,10 +533,13 @@ pub async fn logout(
     JsonObject(body): JsonObject<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
     if opaque::is_well_formed(&body.refresh_token) {
-        state
+        let ended = state
             .db
-            .revoke_refresh_family_of(&opaque::hash(&body.refresh_token), Utc::now())
+            .end_session_of(&opaque::hash(&body.refresh_token), Utc::now())
             .await?;
+        if let Some(user) = ended {
+            state.callers.forget(user);
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

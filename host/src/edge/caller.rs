@@ -16,7 +16,8 @@ use crate::runtime::Caller;
 /// forgets a caller as soon as their account or consents change.
 ///
 /// # Errors
-/// 401 for a malformed, expired or tampered token, or a deleted account.
+/// 401 for a malformed, expired or tampered token, a deleted account, or a session that
+/// has ended (a logout, a password reset).
 pub async fn resolve(state: &AppState, parts: &Parts) -> Result<Option<Caller>, ApiError> {
     Ok(resolve_with_claims(state, parts)
         .await?
@@ -54,6 +55,14 @@ async fn resolve_with_claims(
     if claims.epoch != known.session_epoch {
         return Err(ApiError::unauthorized(
             "the session has ended (every session ends when the password is reset): sign in again",
+        ));
+    }
+    if claims
+        .sid
+        .is_some_and(|session| known.ended_sessions.contains(&session))
+    {
+        return Err(ApiError::unauthorized(
+            "the session has ended (signed out): sign in again",
         ));
     }
     let premium = known.subscription_tier == "premium"

@@ -1,4 +1,5 @@
-//! Who a caller is (account, tier, zone, locale, consents), remembered for a few seconds.
+//! Who a caller is (account, tier, zone, locale, consents, sessions just ended), remembered
+//! for a few seconds.
 //!
 //! Every authenticated request needs the caller as the database knows them *now*: a deleted
 //! account's tokens stop working, a revoked consent stops what it allowed, a tier change
@@ -7,8 +8,9 @@
 //! them changes:
 //! - a write through this host forgets the caller before it answers ([`CallerCache::forget`]);
 //! - a write by anything else (another replica, the CLI, an operator's SQL) reaches every
-//!   replica at commit: triggers on `users` and `user_consents` send a notification on
-//!   [`CHANNEL`] with the user's id (migration `0008_caller_notifications.sql`).
+//!   replica at commit: triggers on `users`, `user_consents` and `ended_sessions` send a
+//!   notification on [`CHANNEL`] with the user's id (migrations
+//!   `0008_caller_notifications.sql`, `0014_ended_sessions.sql`).
 //!
 //! The cache serves only while its notification listener is connected: a replica that may
 //! have missed a notification forgets everything and asks the database until it listens
@@ -25,7 +27,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
-use crate::db::users::UserRecord;
+use crate::db::users::CallerStanding;
 use crate::db::{Database, DbError};
 
 /// The PostgreSQL notification channel that carries the id of a user whose account or
@@ -56,10 +58,18 @@ pub struct KnownCaller {
     pub consents: Vec<String>,
     /// The session epoch: access tokens of an earlier one are refused.
     pub session_epoch: i64,
+    /// Sessions (refresh-token families) ended within an access token's lifetime: access
+    /// tokens naming one are refused.
+    pub ended_sessions: Vec<Uuid>,
 }
 
 impl KnownCaller {
-    fn new(user: UserRecord, consents: Vec<String>) -> Self {
+    fn new(standing: CallerStanding) -> Self {
+        let CallerStanding {
+            user,
+            consents,
+            ended_sessions,
+        } = standing;
         Self {
             id: user.id,
             subscription_tier: user.subscription_tier,
@@ -68,8 +78,16 @@ impl KnownCaller {
             locale: user.locale,
             consents,
             session_epoch: user.session_epoch,
+            ended_sessions,
         }
     }
+}
+
+/// Since when an ended session still matters at `now`: an access token issued before it
+/// ended has expired by then (its lifetime, plus the leeway verification allows and a
+/// margin for clocks).
+pub fn sessions_ended_since(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - chrono::Duration::seconds(super::tokens::ACCESS_TTL_SECONDS + 5 * 60)
 }
 
 /// Callers recently looked up, forgotten on change. Cheap to clone (shared).
@@ -119,8 +137,10 @@ impl CallerCache {
     /// [`DbError`] when the database cannot be asked.
     pub async fn lookup(&self, db: &Database, id: Uuid) -> Result<Option<KnownCaller>, DbError> {
         let ask = || async {
-            let found = db.user_with_consents(id).await?;
-            Ok(found.map(|(user, consents)| KnownCaller::new(user, consents)))
+            let found = db
+                .caller_standing(id, sessions_ended_since(Utc::now()))
+                .await?;
+            Ok(found.map(KnownCaller::new))
         };
         let Some(shared) = self.shared.as_deref().filter(|s| s.serving()) else {
             return ask().await;
@@ -270,6 +290,7 @@ mod tests {
             locale: "en-US".into(),
             consents: vec![],
             session_epoch: 0,
+            ended_sessions: vec![],
         }
     }
 

@@ -1,5 +1,6 @@
 //! Periodic pruning of authentication records that no longer serve a purpose: login attempts
-//! past the throttling window, expired refresh and reset tokens, and old outbox rows.
+//! past the throttling window, expired refresh and reset tokens, old outbox rows, and ended
+//! sessions no live access token can name.
 
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ pub async fn prune_once(db: &Database) -> Result<crate::db::auth::Pruned, crate:
         now - chrono::Duration::minutes(RETENTION_MINUTES),
         now - chrono::Duration::days(EXPIRED_TOKEN_GRACE_DAYS),
         now - chrono::Duration::days(OUTBOX_RETENTION_DAYS),
+        super::callers::sessions_ended_since(now),
     )
     .await
 }

@@ -40,6 +40,9 @@ pub struct Session {
     pub epoch: i64,
     /// When the person last proved who they are in this session.
     pub authenticated_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The session itself: its refresh-token family. Ending it (logout) ends its access
+    /// tokens too.
+    pub family: Option<Uuid>,
 }
 
 /// The claims of an access token.
@@ -68,6 +71,10 @@ pub struct AccessClaims {
     /// it): what a recent sign-in is judged by. 0 when unknown (counts as long ago).
     #[serde(default)]
     pub auth_time: i64,
+    /// The session (refresh-token family) the token belongs to: refused once that session
+    /// ends (logout). Absent in tokens issued before sessions were named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// The claims of a device token: a device on which the person has signed in to one account.
@@ -176,6 +183,7 @@ impl TokenKeys {
             jti: Uuid::new_v4(),
             epoch: session.epoch,
             auth_time: session.authenticated_at.map_or(0, |t| t.timestamp()),
+            sid: session.family,
         };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.current_kid.clone());
@@ -294,6 +302,7 @@ mod tests {
             jti: Uuid::nil(),
             epoch: 0,
             auth_time: 0,
+            sid: None,
         };
         parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(serde_json::to_vec(&forged).expect("json"));
