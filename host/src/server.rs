@@ -137,6 +137,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
             jwks_url: serve.apple_jwks_url.clone(),
         },
     )?;
+    let outbox = crate::mail::OutboxSignal::default();
     crate::mail::spawn_outbox_consumer(
         db.clone(),
         crate::mail::Mailer::from_config(&crate::mail::MailSettings {
@@ -146,6 +147,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
             from: serve.mail_from.as_deref(),
         })
         .map_err(|error| anyhow::anyhow!("mail: {error}"))?,
+        outbox.clone(),
     );
     crate::identity::housekeeping::spawn(db.clone());
     crate::retention::spawn(db.clone());
@@ -161,6 +163,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         oidc,
         callers,
         trusted_proxies: Arc::new(trusted_proxies),
+        outbox,
     };
     let listener = TcpListener::bind(serve.listen)
         .await

@@ -71,20 +71,146 @@ async fn register_then_login_with_normalised_email() {
     assert_eq!(probe(&server, str_of(&body, "access_token")).await, 403);
 }
 
+/// Registration never tells whether an address has an account: a taken and a free address
+/// get the same answer (status, headers that matter, body) in similar time; the owner of the
+/// taken one is told by mail, the free one gets a code; codes are single-use, and mails to
+/// one address are capped.
 #[tokio::test]
-async fn taken_email_is_409_and_bad_fields_are_422() {
+async fn registration_answers_the_same_for_a_taken_address_and_mails_its_owner() {
+    use mindflow_tests::accounts::{mailed_code, mails_to, start_registration, verify_email};
+
     let server = server(Manifest::product(&["hello"])).await;
     server
         .register("taken@example.com")
         .await
         .expect("register");
-    let again = post(
+    let mut answers = Vec::new();
+    for email in ["TAKEN@example.com", "free@example.com"] {
+        let started = Instant::now();
+        let response = post(
+            &server,
+            "/api/v1/auth/register",
+            json!({"email": email, "password": "another long passphrase"}),
+        )
+        .await;
+        let elapsed = started.elapsed();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        answers.push((status, content_type, response.text().await.expect("text")));
+        assert!(
+            elapsed >= Duration::from_millis(250),
+            "{email}: {elapsed:?}"
+        );
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "a taken and a free address look alike"
+    );
+    assert_eq!(answers[0].0, 202);
+
+    // The owner of the taken address hears of it; nothing else changes for them.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while mails_to(&server, "taken@example.com", "account_exists").is_empty() {
+        assert!(Instant::now() < deadline, "no mail to the owner");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        login(&server, "taken@example.com", PASSWORD).await.status(),
+        200,
+        "the owner's password is unchanged"
+    );
+    assert_eq!(
+        login(&server, "taken@example.com", "another long passphrase")
+            .await
+            .status(),
+        401
+    );
+
+    // The free address has no account until its code comes back.
+    assert_eq!(
+        login(&server, "free@example.com", "another long passphrase")
+            .await
+            .status(),
+        401
+    );
+    let code = mailed_code(&server, "free@example.com", "verify_email")
+        .await
+        .expect("code");
+    let session = verify_email(&server, &code).await.expect("verified");
+    assert_eq!(session["user"]["email"], "free@example.com");
+    assert_eq!(probe(&server, str_of(&session, "access_token")).await, 403);
+    assert_eq!(
+        login(&server, "free@example.com", "another long passphrase")
+            .await
+            .status(),
+        200
+    );
+    // A code works once; junk is refused the same way.
+    for token in [code.as_str(), &"C".repeat(43), "junk"] {
+        let again = post(
+            &server,
+            "/api/v1/auth/verify-email",
+            json!({"token": token}),
+        )
+        .await;
+        assert_eq!(again.status(), 401, "{token}");
+        assert_eq!(
+            problem_type(again).await,
+            "urn:mindflow:problem:invalid-registration-code"
+        );
+    }
+
+    // Two codes for one address: the first used wins, the second finds the account.
+    for _ in 0..2 {
+        start_registration(&server, "twice@example.com")
+            .await
+            .expect("register");
+    }
+    let codes: Vec<String> = mails_to(&server, "twice@example.com", "verify_email")
+        .iter()
+        .filter_map(|m| m["payload"]["token"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(codes.len(), 2);
+    verify_email(&server, &codes[0]).await.expect("first code");
+    let second = post(
         &server,
-        "/api/v1/auth/register",
-        json!({"email": "TAKEN@example.com", "password": "another long passphrase"}),
+        "/api/v1/auth/verify-email",
+        json!({"token": codes[1]}),
     )
     .await;
-    assert_eq!(again.status(), 409);
+    assert_eq!(second.status(), 401, "spent with the first");
+
+    // A stranger cannot flood an inbox: three mails of a kind per address per day.
+    for _ in 0..3 {
+        start_registration(&server, "flooded@example.com")
+            .await
+            .expect("register");
+    }
+    assert_eq!(
+        mails_to(&server, "flooded@example.com", "verify_email").len(),
+        3
+    );
+    start_registration(&server, "flooded@example.com")
+        .await
+        .expect("the same answer");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        mails_to(&server, "flooded@example.com", "verify_email").len(),
+        3,
+        "no fourth mail"
+    );
+    let log = server.log();
+    assert!(!log.contains(&code), "codes are never logged");
+    assert!(!log.contains("free@example.com"), "nor addresses");
+}
+
+#[tokio::test]
+async fn bad_registration_fields_are_422() {
+    let server = server(Manifest::product(&["hello"])).await;
     let invalid = post(
         &server,
         "/api/v1/auth/register",
@@ -909,11 +1035,19 @@ async fn google_rs256_and_apple_es256_sign_in_create_then_find_the_account() {
 async fn provider_sign_in_links_an_existing_account_by_verified_email() {
     let jwks = jwks_server(JWKS.to_owned()).await;
     let server = oauth_server(&jwks, false).await;
-    // Registered with a password, the address never proven: it could be someone else
-    // squatting the owner's address ahead of their first Google sign-in.
+    // An account with a password whose address was never proven (registered before
+    // registration mailed a code): it could be someone else squatting the owner's address
+    // ahead of their first Google sign-in.
     let registered = register(&server, "linus@example.com")
         .await
         .expect("register");
+    mindflow_tests::database::Db::open(&server)
+        .await
+        .exec(
+            "UPDATE users SET email_verified = FALSE WHERE email = 'linus@example.com'",
+            &[],
+        )
+        .await;
     let squatter_session = str_of(&registered, "refresh_token").to_owned();
 
     // An unverified email neither links nor creates.
@@ -956,20 +1090,11 @@ async fn provider_sign_in_links_an_existing_account_by_verified_email() {
     let again = json_of(sign_in(&server, "google", &token, &m).await).await;
     assert_eq!(again["user"]["id"], registered["user"]["id"]);
 
-    // An account whose address was proven (by a password reset) keeps its password.
+    // An account whose address was proven keeps its password and sessions: by its
+    // registration code (every registration now) ...
     let proven = register(&server, "ada@example.com")
         .await
         .expect("register");
-    request_reset(&server, "ada@example.com").await;
-    let mail = wait_for_mail(&server, 1).await;
-    let code = mail[0]["payload"]["token"].as_str().expect("token");
-    let reset = post(
-        &server,
-        "/api/v1/auth/reset-password",
-        json!({"token": code, "new_password": "ada's new passphrase"}),
-    )
-    .await;
-    assert_eq!(reset.status(), 204);
     let o = issue_nonce(&server).await;
     let token = sign_id_token(
         Key::Rs256,
@@ -978,7 +1103,46 @@ async fn provider_sign_in_links_an_existing_account_by_verified_email() {
     let linked = json_of(sign_in(&server, "google", &token, &o).await).await;
     assert_eq!(linked["user"]["id"], proven["user"]["id"]);
     assert_eq!(
-        login(&server, "ada@example.com", "ada's new passphrase")
+        login(&server, "ada@example.com", PASSWORD).await.status(),
+        200
+    );
+    assert_eq!(
+        refresh(&server, str_of(&proven, "refresh_token"))
+            .await
+            .status(),
+        200
+    );
+
+    // ... or by a password reset.
+    let reset_first = register(&server, "grace@example.com")
+        .await
+        .expect("register");
+    mindflow_tests::database::Db::open(&server)
+        .await
+        .exec(
+            "UPDATE users SET email_verified = FALSE WHERE email = 'grace@example.com'",
+            &[],
+        )
+        .await;
+    request_reset(&server, "grace@example.com").await;
+    let mail = wait_for_mail(&server, 1).await;
+    let code = mail[0]["payload"]["token"].as_str().expect("token");
+    let reset = post(
+        &server,
+        "/api/v1/auth/reset-password",
+        json!({"token": code, "new_password": "grace's new passphrase"}),
+    )
+    .await;
+    assert_eq!(reset.status(), 204);
+    let o = issue_nonce(&server).await;
+    let token = sign_id_token(
+        Key::Rs256,
+        &google_claims("google-sub-grace", "grace@example.com", &o),
+    );
+    let linked = json_of(sign_in(&server, "google", &token, &o).await).await;
+    assert_eq!(linked["user"]["id"], reset_first["user"]["id"]);
+    assert_eq!(
+        login(&server, "grace@example.com", "grace's new passphrase")
             .await
             .status(),
         200
@@ -1180,7 +1344,8 @@ async fn a_new_signing_key_is_fetched_when_a_token_names_it() {
 // ---------------------------------------------------------------------------------------
 // Password reset through the outbox and the file mailer.
 
-/// Waits for the file mailer to write `count` messages; returns them.
+/// Waits for the file mailer to write `count` messages other than registration codes
+/// (which every registration gets); returns them.
 async fn wait_for_mail(server: &Server, count: usize) -> Vec<Value> {
     let dir = server.data_dir.join("outbox-mail");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -1197,7 +1362,8 @@ async fn wait_for_mail(server: &Server, count: usize) -> Vec<Value> {
                             .is_some_and(|n| n.starts_with('.'))
                     })
                     .filter_map(|p| std::fs::read(p).ok())
-                    .filter_map(|b| serde_json::from_slice(&b).ok())
+                    .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .filter(|m| m["kind"] != "verify_email")
                     .collect()
             })
             .unwrap_or_default();
@@ -1233,15 +1399,36 @@ async fn reset_mail_goes_through_an_smtp_relay_even_after_a_refusal() {
         ],
     )
     .await;
-    register(&server, "relay.me@example.com")
+    // The code is on its own indented line of the plain-text body.
+    let code_in = |data: &str| {
+        data.lines()
+            .find_map(|line| line.strip_prefix("    "))
+            .map(str::trim)
+            .expect("a code")
+            .to_owned()
+    };
+    mindflow_tests::accounts::start_registration(&server, "relay.me@example.com")
         .await
         .expect("register");
-    request_reset(&server, "relay.me@example.com").await;
-
     let mail = relay.wait_for(1, Duration::from_secs(30)).await;
     assert_eq!(mail.len(), 1, "{}", server.log());
     assert_eq!(relay.refused(), 1, "the first attempt was refused");
-    let mail = &mail[0];
+    assert!(
+        mail[0]
+            .data
+            .contains("Subject: Finish creating your MindFlow account"),
+        "{}",
+        mail[0].data
+    );
+    let registration_code = code_in(&mail[0].data);
+    mindflow_tests::accounts::verify_email(&server, &registration_code)
+        .await
+        .expect("verify");
+    request_reset(&server, "relay.me@example.com").await;
+
+    let mail = relay.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(mail.len(), 2, "{}", server.log());
+    let mail = &mail[1];
     assert_eq!(mail.from, "<no-reply@mindflow.test>");
     assert_eq!(mail.to, vec!["<relay.me@example.com>".to_owned()]);
     assert!(
@@ -1249,14 +1436,7 @@ async fn reset_mail_goes_through_an_smtp_relay_even_after_a_refusal() {
         "{}",
         mail.data
     );
-    // The code is on its own indented line of the plain-text body.
-    let token = mail
-        .data
-        .lines()
-        .find_map(|line| line.strip_prefix("    "))
-        .map(str::trim)
-        .expect("a reset code")
-        .to_owned();
+    let token = code_in(&mail.data);
     let reset = post(
         &server,
         "/api/v1/auth/reset-password",
@@ -1266,6 +1446,10 @@ async fn reset_mail_goes_through_an_smtp_relay_even_after_a_refusal() {
     assert_eq!(reset.status(), 204);
     let log = server.log();
     assert!(!log.contains(&token), "the code is never logged");
+    assert!(
+        !log.contains(&registration_code),
+        "nor the registration code"
+    );
     assert!(
         !log.contains("relay.me@example.com"),
         "the address is never logged"
@@ -1725,13 +1909,19 @@ async fn token_responses_are_not_cached() {
         assert_eq!(header("cache-control").as_deref(), Some("no-store"));
         assert_eq!(header("pragma").as_deref(), Some("no-cache"));
     };
-    let registered = server
-        .http
-        .post(server.url("/api/v1/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
+    mindflow_tests::accounts::start_registration(&server, &email)
         .await
         .expect("register");
+    let code = mindflow_tests::accounts::mailed_code(&server, &email, "verify_email")
+        .await
+        .expect("code");
+    let registered = server
+        .http
+        .post(server.url("/api/v1/auth/verify-email"))
+        .json(&json!({"token": code}))
+        .send()
+        .await
+        .expect("verify");
     assert_eq!(registered.status(), 201);
     no_store(&registered);
     let logged_in = login(&server, &email, PASSWORD).await;
@@ -1920,11 +2110,11 @@ async fn a_hashing_flood_leaves_crisis_support_answering() {
     eprintln!("crisis resources during the flood: median {median:?}, worst {worst:?}");
     assert!(median < Duration::from_millis(100), "median {median:?}");
     assert!(worst < Duration::from_millis(500), "worst {worst:?}");
-    // Every flood request got an answer the client can act on: created, refused,
+    // Every flood request got an answer the client can act on: accepted, refused,
     // throttled, or busy (503, retry later) — never a failure of the server.
     for status in &statuses {
         assert!(
-            matches!(status, 201 | 401 | 429 | 503),
+            matches!(status, 202 | 401 | 429 | 503),
             "unexpected status {status}"
         );
     }

@@ -690,12 +690,15 @@ pub struct Pruned {
     pub oauth_nonces: u64,
     /// Ended sessions no access token can name any more.
     pub ended_sessions: u64,
+    /// Pending registrations whose code expired.
+    pub pending_registrations: u64,
 }
 
 impl Database {
     /// Removes login attempts before `attempts_before`, refresh and reset tokens that
-    /// expired before `tokens_before`, outbox messages created before `outbox_before`, and
-    /// sessions ended before `sessions_before`.
+    /// expired before `tokens_before`, outbox messages created before `outbox_before`,
+    /// sessions ended before `sessions_before`, and pending registrations whose code expired
+    /// before `registrations_before`.
     ///
     /// # Errors
     /// [`DbError`].
@@ -705,6 +708,7 @@ impl Database {
         tokens_before: DateTime<Utc>,
         outbox_before: DateTime<Utc>,
         sessions_before: DateTime<Utc>,
+        registrations_before: DateTime<Utc>,
     ) -> Result<Pruned, DbError> {
         Ok(Pruned {
             login_attempts: self
@@ -741,6 +745,12 @@ impl Database {
                 .execute(
                     "DELETE FROM ended_sessions WHERE ended_at < $1",
                     &[Param::Time(sessions_before)],
+                )
+                .await?,
+            pending_registrations: self
+                .execute(
+                    "DELETE FROM pending_registrations WHERE expires_at < $1",
+                    &[Param::Time(registrations_before)],
                 )
                 .await?,
         })

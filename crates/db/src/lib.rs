@@ -30,6 +30,7 @@ pub mod data_keys;
 pub mod export;
 pub mod outbox;
 pub mod profiles;
+pub mod registrations;
 pub mod retention;
 pub mod users;
 

@@ -39,9 +39,9 @@ pub struct CallerStanding {
     pub ended_sessions: Vec<Uuid>,
 }
 
-const USER_COLUMNS: &str = "id, email, password_hash, subscription_tier, subscription_expires_at, timezone, locale, deleted_at, session_epoch";
+pub(crate) const USER_COLUMNS: &str = "id, email, password_hash, subscription_tier, subscription_expires_at, timezone, locale, deleted_at, session_epoch";
 
-fn user(row: &super::DbRow) -> Result<UserRecord, DbError> {
+pub(crate) fn user(row: &super::DbRow) -> Result<UserRecord, DbError> {
     Ok(UserRecord {
         id: row.uuid("id")?,
         email: row.text("email")?,
@@ -58,7 +58,9 @@ fn user(row: &super::DbRow) -> Result<UserRecord, DbError> {
 }
 
 impl Database {
-    /// Creates a user; a taken email is a conflict ([`DbError::is_conflict`]).
+    /// Creates a user at once, its address not proven (tools and tests; the API registers by
+    /// mail, see [`super::registrations`]); a taken email is a conflict
+    /// ([`DbError::is_conflict`]).
     ///
     /// # Errors
     /// [`DbError`].
@@ -68,25 +70,15 @@ impl Database {
         password_hash: &str,
         display_name: Option<&str>,
     ) -> Result<UserRecord, DbError> {
-        let now = Utc::now();
-        let id = Uuid::new_v4();
-        let anonymous_id = hex::encode(Uuid::new_v4().as_bytes());
-        let sql = format!(
-            "INSERT INTO users (id, email, password_hash, display_name, anonymous_id, timezone, locale, subscription_tier, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'UTC', 'en-US', 'free', $6, $6) RETURNING {USER_COLUMNS}"
+        let (sql, params) = super::registrations::insert_user_statement(
+            email,
+            password_hash,
+            display_name,
+            false,
+            Utc::now(),
         );
         let row = self
-            .fetch_optional(
-                &sql,
-                &[
-                    Param::Uuid(id),
-                    Param::Text(email.into()),
-                    Param::Text(password_hash.into()),
-                    Param::OptText(display_name.map(str::to_owned)),
-                    Param::Text(anonymous_id),
-                    Param::Time(now),
-                ],
-            )
+            .fetch_optional(&sql, &params)
             .await?
             .ok_or_else(|| DbError::Config("insert returned no row".into()))?;
         user(&row)

@@ -2,6 +2,10 @@
 //! registration, login, refresh-token rotation, logout, sign-in with Google and Apple,
 //! password reset and account deletion.
 //!
+//! - Registration is by mail: `POST /register` answers 202 with the same body whether or not
+//!   the address has an account, and mails either a code (`POST /verify-email` then creates
+//!   the account and signs in) or a note to the address's owner. Who uses MindFlow is not
+//!   something its sign-up form tells.
 //! - Sessions: every login (password or provider) answers an access token and an opaque
 //!   refresh token that starts a *family*; `POST /refresh` rotates it, and presenting a
 //!   rotated token again revokes the family (see [`crate::identity::refresh`]).
@@ -38,6 +42,7 @@ use super::caller::{SignedIn, reauthentication_required};
 use super::problem::{ApiError, FieldError};
 use crate::db::Database;
 use crate::db::auth::{NewRefreshToken, ResetRequest};
+use crate::db::registrations::{NewRegistration, RegistrationOutcome, RegistrationRequest};
 use crate::db::users::UserRecord;
 use crate::identity::oidc::{OidcError, Provider, VerifiedIdentity};
 use crate::identity::refresh::Verdict;
@@ -357,15 +362,30 @@ async fn check_throttle(
     }
 }
 
-/// Registers an account with email and password; answers with an access and a refresh token.
+/// How long a code mailed at registration works.
+pub const REGISTRATION_TTL_HOURS: i64 = 24;
+/// The most mails of one kind registration sends one address per
+/// [`REGISTRATION_TTL_HOURS`].
+pub const MAX_REGISTRATION_MAILS: i64 = 3;
+
+/// How long a registration takes to answer, at least: whether the address has an account
+/// decides what is written, and the answer must not tell.
+pub const REGISTER_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Starts a registration with email and password. Always 202 with the same body, after at
+/// least [`REGISTER_ANSWER_FLOOR`], whether or not the address has an account, so the answer
+/// never tells whether someone uses MindFlow: a free address gets a code by mail (the
+/// account exists once [`verify_email`] receives it), a taken one a mail telling its owner.
+/// Both are durable before the answer.
 ///
 /// # Errors
-/// 422 for a bad email, password or display name; 409 for a taken email.
+/// 422 for a bad email, password or display name (which says nothing about accounts); 503
+/// when hashing is saturated or the database unavailable.
 pub async fn register(
     State(state): State<AppState>,
-    client: ClientInfo,
     JsonObject(body): JsonObject<RegisterBody>,
 ) -> Result<Response, ApiError> {
+    let answer_at = tokio::time::Instant::now() + REGISTER_ANSWER_FLOOR;
     let email = identity::normalise_email(&body.email);
     let mut errors = Vec::new();
     if !identity::is_plausible_email(&email) {
@@ -393,19 +413,82 @@ pub async fn register(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    // Hashed whether or not the address is free: the time taken must not tell.
     let hash = hash_blocking(body.password).await?;
-    let user = state
+    let code = opaque::generate();
+    let now = Utc::now();
+    let outcome = state
         .db
-        .create_user(&email, &hash, body.display_name.as_deref())
-        .await
-        .map_err(|e| {
-            if e.is_conflict() {
-                ApiError::conflict("an account with this email exists")
-            } else {
-                e.into()
-            }
-        })?;
-    start_session(&state, &user, &client, StatusCode::CREATED, None).await
+        .request_registration(&NewRegistration {
+            email: &email,
+            password_hash: &hash,
+            display_name: body.display_name.as_deref(),
+            token_hash: &code.hash,
+            token: &code.token,
+            now,
+            expires_at: now + Duration::hours(REGISTRATION_TTL_HOURS),
+            since: now - Duration::hours(REGISTRATION_TTL_HOURS),
+            max_mails: MAX_REGISTRATION_MAILS,
+        })
+        .await?;
+    if outcome != RegistrationRequest::Throttled {
+        state.outbox.queued();
+    }
+    // Logged without the address: the outcome is exactly what the answer keeps to itself.
+    tracing::info!(?outcome, "registration requested");
+    tokio::time::sleep_until(answer_at).await;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "detail": "Check your inbox: we sent this address a message saying how to continue. A code in it is valid for 24 hours."
+        })),
+    )
+        .into_response())
+}
+
+/// `POST /verify-email` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyEmailBody {
+    token: String,
+}
+
+/// Finishes a registration with the code mailed to its address: creates the account (its
+/// address proven) and answers 201 with an access and a refresh token, as a sign-in does.
+///
+/// # Errors
+/// 401 `invalid-registration-code` for an unknown, used or expired code; 409 when the
+/// address got an account meanwhile (only the address's owner holds the code, so this tells
+/// no one else anything).
+pub async fn verify_email(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    JsonObject(body): JsonObject<VerifyEmailBody>,
+) -> Result<Response, ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-registration-code",
+            "the registration code is invalid, used or expired",
+        )
+    };
+    if !opaque::is_well_formed(&body.token) {
+        return Err(refused());
+    }
+    let outcome = state
+        .db
+        .complete_registration(&opaque::hash(&body.token), Utc::now())
+        .await?;
+    match outcome {
+        RegistrationOutcome::Created(user) => {
+            tracing::info!(user_id = %user.id, "account created: its address is verified");
+            start_session(&state, &user, &client, StatusCode::CREATED, None).await
+        }
+        RegistrationOutcome::Invalid => Err(refused()),
+        RegistrationOutcome::Taken => Err(ApiError::conflict(
+            "this address has an account now: sign in instead",
+        )),
+    }
 }
 
 /// Logs in with email and password.

@@ -53,6 +53,8 @@ pub struct AppState {
     pub callers: crate::identity::callers::CallerCache,
     /// The reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<client::TrustedProxies>,
+    /// Wakes the outbox consumer when a request queued a mail.
+    pub outbox: crate::mail::OutboxSignal,
 }
 
 /// The host's own routes, added and listed together: the list is what the OpenAPI document
@@ -88,6 +90,11 @@ fn host_routes() -> HostRoutes {
     .add("GET", "/readyz", get(health::ready))
     .add("GET", "/api/v1/openapi.json", get(openapi::document))
     .add("POST", "/api/v1/auth/register", post(auth::register))
+    .add(
+        "POST",
+        "/api/v1/auth/verify-email",
+        post(auth::verify_email),
+    )
     .add("POST", "/api/v1/auth/login", post(auth::login))
     .add("POST", "/api/v1/auth/refresh", post(auth::refresh))
     .add("POST", "/api/v1/auth/logout", post(auth::logout))

@@ -58,9 +58,16 @@ fn host_document() -> Value {
                 }
             },
             "/api/v1/auth/register": {"post": {
-                "summary": "Register with email and password", "operationId": "register",
+                "summary": "Start a registration with email and password (finished by the code mailed)", "operationId": "register",
+                "description": "The answer never says whether the address has an account. A free address gets a single-use code by mail, valid for 24 hours: `POST /api/v1/auth/verify-email` with it creates the account and signs in. A taken address gets a mail telling its owner instead. At most 3 mails of each kind go to one address in 24 hours.",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"], "additionalProperties": false, "properties": {"email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 10}, "display_name": {"type": "string", "maxLength": 100}}}}}},
-                "responses": {"201": token, "409": problem_response("Email taken."), "422": problem_response("Invalid field.")}
+                "responses": {"202": {"description": "Always the same answer, after the same minimum time (250 ms), whether or not the address has an account; what it causes is durable before it."}, "422": problem_response("Invalid field."), "503": problem_response("Hashing saturated or the database unavailable: nothing was stored; try again.")}
+            }},
+            "/api/v1/auth/verify-email": {"post": {
+                "summary": "Finish a registration with the code mailed to its address", "operationId": "verifyEmail",
+                "description": "Creates the account (its address proven) and signs in, as a login does. The code is single-use; every other code of the address stops working too.",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["token"], "additionalProperties": false, "properties": {"token": {"type": "string"}}}}}},
+                "responses": {"201": token, "401": problem_response("Unknown, used or expired code (`invalid-registration-code`)."), "409": problem_response("The address got an account meanwhile: sign in instead."), "422": problem_response("Malformed body.")}
             }},
             "/api/v1/auth/login": {"post": {
                 "summary": "Log in with email and password", "operationId": "login",
@@ -74,7 +81,7 @@ fn host_document() -> Value {
                 "responses": {"200": token, "401": problem_response("Unknown, expired, revoked or reused refresh token."), "422": problem_response("Malformed body.")}
             }},
             "/api/v1/auth/logout": {"post": {
-                "summary": "End a session (revoke its refresh tokens)", "operationId": "logout",
+                "summary": "End a session (revoke its refresh tokens; its access tokens stop working at once)", "operationId": "logout",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RefreshTokenRequest"}}}},
                 "responses": {"204": {"description": "Done; the same answer whether or not the token existed."}, "422": problem_response("Malformed body.")}
             }},
@@ -156,7 +163,7 @@ fn host_document() -> Value {
                 "TokenResponse": {"type": "object", "required": ["access_token", "token_type", "expires_in", "refresh_token"], "properties": {
                     "access_token": {"type": "string"}, "token_type": {"type": "string", "const": "Bearer"}, "expires_in": {"type": "integer"},
                     "refresh_token": {"type": "string", "description": "Opaque; valid 30 days; single use (rotated by /api/v1/auth/refresh)."},
-                    "device_token": {"type": "string", "description": "On a sign-in (register, login, provider sign-in): keep it on the device and send it with the next logins, so failed guesses from elsewhere never make this device wait. Valid 180 days, until a password reset; it grants nothing else."},
+                    "device_token": {"type": "string", "description": "On a sign-in (verify-email, login, provider sign-in): keep it on the device and send it with the next logins, so failed guesses from elsewhere never make this device wait. Valid 180 days, until a password reset; it grants nothing else."},
                     "user": {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "email": {"type": "string"}, "subscription_tier": {"type": "string"}}}
                 }},
                 "RefreshTokenRequest": {"type": "object", "required": ["refresh_token"], "additionalProperties": false, "properties": {"refresh_token": {"type": "string"}}}

@@ -1,6 +1,6 @@
 //! Periodic pruning of authentication records that no longer serve a purpose: login attempts
 //! past the throttling window, expired refresh and reset tokens, old outbox rows, and ended
-//! sessions no live access token can name.
+//! sessions no live access token can name, and registrations whose code expired.
 
 use std::time::Duration;
 
@@ -27,6 +27,8 @@ pub async fn prune_once(db: &Database) -> Result<crate::db::auth::Pruned, crate:
         now - chrono::Duration::days(EXPIRED_TOKEN_GRACE_DAYS),
         now - chrono::Duration::days(OUTBOX_RETENTION_DAYS),
         super::callers::sessions_ended_since(now),
+        // A registration's address is kept no longer than its code works.
+        now,
     )
     .await
 }

@@ -32,8 +32,24 @@ for _ in $(seq 1 120); do
     sleep 1
 done
 email="cmp-$RANDOM$RANDOM@example.com"
-token=$(curl -fs -X POST http://127.0.0.1:8091/api/v1/auth/register -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"correct horse battery staple 42\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+curl -fs -o /dev/null -X POST http://127.0.0.1:8091/api/v1/auth/register -H 'content-type: application/json' \
+    -d "{\"email\":\"$email\",\"password\":\"correct horse battery staple 42\"}"
+# Registration finishes with the code mailed to the address (the file mailer, in the data dir).
+code=""
+for _ in $(seq 1 100); do
+    code=$(python3 - "$data/outbox-mail" "$email" <<'PY'
+import json, pathlib, sys
+for path in pathlib.Path(sys.argv[1]).glob("*.json"):
+    message = json.loads(path.read_text())
+    if message["kind"] == "verify_email" and message["to"] == sys.argv[2]:
+        print(message["payload"]["token"])
+PY
+)
+    [ -n "$code" ] && break
+    sleep 0.1
+done
+token=$(curl -fs -X POST http://127.0.0.1:8091/api/v1/auth/verify-email -H 'content-type: application/json' \
+    -d "{\"token\":\"$code\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 for i in $(seq 1 "$logs"); do
     curl -fs -o /dev/null -X POST http://127.0.0.1:8091/api/v1/mood/logs -H "authorization: Bearer $token" \
         -H 'content-type: application/json' \
