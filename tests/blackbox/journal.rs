@@ -363,6 +363,35 @@ async fn search_finds_entries_by_word_without_plaintext_at_rest() {
         .await,
         0
     );
+    // So is how the person felt: shown, but stored only as a keyed tag (30 hex digits) that
+    // filters still use.
+    let emotion = first["primary_emotion"]
+        .as_str()
+        .expect("emotion")
+        .to_owned();
+    assert!(!emotion.is_empty());
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM journal_entries WHERE length(primary_emotion) <> 30",
+            &[]
+        )
+        .await,
+        0,
+        "only tags are stored"
+    );
+    let by_emotion = get(
+        &server,
+        &format!("/api/v1/journal/entries?primary_emotion={emotion}"),
+        &token,
+    )
+    .await;
+    let items = by_emotion.body["items"].as_array().expect("items");
+    assert!(items.iter().any(|e| e["id"] == first["id"]), "{items:?}");
+    assert!(
+        items
+            .iter()
+            .all(|e| e["primary_emotion"] == emotion.as_str())
+    );
 }
 
 #[tokio::test]

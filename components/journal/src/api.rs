@@ -41,6 +41,8 @@ pub const CRISIS_SOURCE: &str = "journal";
 pub const CONTENT_PURPOSE: &str = mindflow_component_kit::purpose::JOURNAL;
 /// The crypto purpose of the search terms' keyed hashes.
 pub const TERM_PURPOSE: &str = mindflow_component_kit::purpose::JOURNAL_TERMS;
+/// The purpose of the keyed tags that stand for entries' primary emotions.
+pub const EMOTION_PURPOSE: &str = mindflow_component_kit::purpose::JOURNAL_EMOTION;
 /// How many topics `ml.topics` is asked for.
 pub const MAX_TOPICS: u32 = 5;
 /// The most entries one search request scans before answering with a cursor to continue.
@@ -101,12 +103,19 @@ pub fn handle(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem
 // Rows and JSON.
 
 /// Columns never shown to a client as stored.
-const HIDDEN: [&str; 4] = ["content_encrypted", "content_iv", "term_hashes", "topics"];
+const HIDDEN: [&str; 5] = [
+    "content_encrypted",
+    "content_iv",
+    "term_hashes",
+    "topics",
+    "primary_emotion",
+];
 
-/// An entry as a client sees it: its columns (never the ciphertext, nonce or term hashes),
-/// its decrypted `content`, and its `topics`. Topics say what the text is about, so they are
-/// never stored beside the sealed text: they are worked out again from the opened text
-/// whenever it is shown.
+/// An entry as a client sees it: its columns (never the ciphertext, nonce, term hashes or
+/// emotion tag), its decrypted `content`, its `topics` and its `primary_emotion`. Topics and
+/// the emotion say what the text is about and how the person felt, so they are never stored
+/// beside the sealed text: they are worked out again from the opened text whenever it is
+/// shown (the stored emotion is only a keyed tag to filter by, see [`emotion_tag`]).
 fn entry_json(p: &impl Platform, row: &Row, content: &str) -> Map<String, Json> {
     let mut entry: Map<String, Json> = row
         .iter()
@@ -115,7 +124,16 @@ fn entry_json(p: &impl Platform, row: &Row, content: &str) -> Map<String, Json> 
         .collect();
     entry.insert("content".into(), json!(content));
     entry.insert("topics".into(), json!(p.topics(content, MAX_TOPICS)));
+    entry.insert("primary_emotion".into(), json!(p.emotion(content)));
     entry
+}
+
+/// The stored tag of an emotion label: its keyed hash under the journal's emotion purpose,
+/// cut short ([`mindflow_contract::emotion_tag`]). Equal labels of one user give equal tags;
+/// without the user's key a tag names no label.
+fn emotion_tag(p: &impl Platform, label: &str) -> Result<String, Problem> {
+    let hash = p.keyed_hash(EMOTION_PURPOSE, label.as_bytes())?;
+    Ok(mindflow_component_kit::emotion_tag::of_hash(&hash).to_owned())
 }
 
 /// Opens a stored entry's text.
@@ -160,7 +178,10 @@ fn derived_columns(p: &impl Platform, content: &str) -> Result<Row, Problem> {
             "sentiment_score".into(),
             sentiment.map_or(Value::Null, Value::Float),
         ),
-        ("primary_emotion".into(), Value::Text(emotion)),
+        (
+            "primary_emotion".into(),
+            Value::Text(emotion_tag(p, &emotion)?),
+        ),
         ("term_hashes".into(), Value::Json(json!(hashes).to_string())),
     ])
 }
@@ -215,6 +236,8 @@ struct ListQuery {
     limit: u32,
     filters: Vec<Filter>,
     terms: Option<Vec<String>>,
+    /// The emotion label asked for (filtered by its tag).
+    emotion: Option<String>,
 }
 
 fn list_query(params: &Params) -> Result<ListQuery, Problem> {
@@ -236,6 +259,7 @@ fn list_query(params: &Params) -> Result<ListQuery, Problem> {
             ));
         }
     }
+    let mut wanted_emotion = None;
     if let Some(emotion) = params.get("primary_emotion") {
         let emotion = emotion.trim().to_lowercase();
         if emotion.is_empty() || emotion.chars().count() > 30 {
@@ -244,11 +268,7 @@ fn list_query(params: &Params) -> Result<ListQuery, Problem> {
                 "must be an emotion name (e.g. joy, sadness, neutral)",
             ));
         } else {
-            filters.push(Filter::new(
-                "primary_emotion",
-                Comparison::Eq,
-                Value::Text(emotion),
-            ));
+            wanted_emotion = Some(emotion);
         }
     }
     let terms = params.get("q").map(validate::terms);
@@ -265,6 +285,7 @@ fn list_query(params: &Params) -> Result<ListQuery, Problem> {
             limit,
             filters,
             terms,
+            emotion: wanted_emotion,
         }),
         _ => Err(Problem::validation(errors)),
     }
@@ -286,7 +307,14 @@ fn matches(row: &Row, wanted: &[String]) -> bool {
 /// request: a page may then hold fewer than `limit` items (even none) with a `next_cursor`
 /// to continue the scan.
 fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
-    let query = list_query(params)?;
+    let mut query = list_query(params)?;
+    if let Some(emotion) = &query.emotion {
+        query.filters.push(Filter::new(
+            "primary_emotion",
+            Comparison::Eq,
+            Value::Text(emotion_tag(p, emotion)?),
+        ));
+    }
     let wanted = match &query.terms {
         Some(terms) => Some(term_hashes(p, terms)?),
         None => None,

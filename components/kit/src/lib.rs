@@ -36,7 +36,7 @@ pub mod validate;
 pub mod wasm;
 
 /// Names the host and the components agree on: crypto purposes, consent types.
-pub use mindflow_contract::{consent, purpose};
+pub use mindflow_contract::{consent, emotion_tag, purpose};
 pub use params::{Params, Range};
 pub use platform::Platform;
 pub use reply::{Problem, Reply, Wording, answer};

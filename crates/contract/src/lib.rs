@@ -9,6 +9,26 @@
 
 #![cfg_attr(not(test), no_std)]
 
+/// How a journal entry's primary emotion is stored: not the label (it says how the person
+/// felt about what they wrote), but its keyed hash under
+/// [`purpose::JOURNAL_EMOTION`], cut to [`emotion_tag::LEN`] hex digits (120 bits: the label
+/// comes from a handful, so only equality matters). The entry shows the label computed
+/// again from its opened text; a filter compares tags.
+pub mod emotion_tag {
+    /// Hex digits kept of the keyed hash (the column holds 30 characters).
+    pub const LEN: usize = 30;
+
+    /// The stored tag of a keyed hash (hex): its first [`LEN`] digits.
+    pub fn of_hash(hash: &str) -> &str {
+        hash.get(..LEN).unwrap_or(hash)
+    }
+
+    /// Whether a stored value is a tag rather than a label an earlier version stored.
+    pub fn is_tag(value: &str) -> bool {
+        value.len() == LEN && value.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+}
+
 /// Crypto purposes (`mindflow:platform/crypto`'s `purpose` argument).
 pub mod purpose {
     /// The text of a journal entry (sealed by the `journal` component, opened by it and by
@@ -22,6 +42,9 @@ pub mod purpose {
     pub const CRISIS_EVENT: &str = "crisis_event";
     /// The note of a mood log (sealed and opened by the `mood` component and the export).
     pub const MOOD_NOTE: &str = "mood/note";
+    /// The keyed hash of a journal entry's primary emotion, stored to filter by it without
+    /// storing the emotion ([`super::emotion_tag`]).
+    pub const JOURNAL_EMOTION: &str = "journal/emotion";
 
     /// Who may seal, open and hash under a purpose.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]

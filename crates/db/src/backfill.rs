@@ -1,7 +1,10 @@
 //! What versions before sealing stored in plaintext, for the host to seal or clear: mood
 //! notes (`mood_logs.note`, sealed into `note_encrypted` / `note_iv` since migration
-//! 0012/0013) and journal topics (`journal_entries.topics`, what the text is about, now
-//! worked out from the opened text when an entry is shown).
+//! 0012/0013), journal topics (`journal_entries.topics`, what the text is about, now
+//! worked out from the opened text when an entry is shown) and journal emotions
+//! (`journal_entries.primary_emotion`, now a keyed tag: `mindflow_contract::emotion_tag`).
+//! Each is found through a partial index on what is left to do, so a start with nothing
+//! left reads no table.
 //!
 //! This module reads and writes bytes; sealing belongs to the host's `crypto` module.
 
@@ -35,6 +38,56 @@ impl std::fmt::Debug for PlaintextNote {
 }
 
 impl Database {
+    /// Up to `limit` journal entries whose primary emotion is still a label (not a tag):
+    /// `(id, user id, label)`, found through the partial index on labels.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn journal_emotion_labels(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(Uuid, Uuid, String)>, DbError> {
+        self.fetch_all(
+            "SELECT id, user_id, primary_emotion FROM journal_entries \
+             WHERE length(primary_emotion) < 30 LIMIT $1",
+            &[Param::Int(limit)],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.uuid("id")?,
+                row.uuid("user_id")?,
+                row.text("primary_emotion")?,
+            ))
+        })
+        .collect()
+    }
+
+    /// Replaces an entry's emotion label by its tag, unless the label is no longer what was
+    /// read. Returns whether the row changed.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn tag_journal_emotion(
+        &self,
+        id: Uuid,
+        label: &str,
+        tag: &str,
+    ) -> Result<bool, DbError> {
+        Ok(self
+            .execute(
+                "UPDATE journal_entries SET primary_emotion = $3 WHERE id = $1 AND primary_emotion = $2",
+                &[
+                    Param::Uuid(id),
+                    Param::Text(label.into()),
+                    Param::Text(tag.into()),
+                ],
+            )
+            .await?
+            > 0)
+    }
+
     /// Clears the journal topics versions before stored beside the sealed text. Returns how
     /// many entries changed.
     ///

@@ -1,5 +1,6 @@
 //! Seals or clears what versions before sealing stored in plaintext: mood notes are sealed,
-//! journal topics (what the sealed text is about) cleared. Runs once at start-up, in the
+//! journal topics (what the sealed text is about) cleared, journal emotion labels replaced
+//! by keyed tags. Runs once at start-up, in the
 //! background, in batches; every replica may run it (each row changes only if its plaintext
 //! is still the one read, so two replicas never seal a note twice). Only counts are logged,
 //! never a note.
@@ -86,8 +87,48 @@ pub async fn clear_stored_journal_topics(db: &Database) -> Result<u64, BackfillE
     Ok(changed)
 }
 
-/// Runs [`seal_plaintext_mood_notes`] and [`clear_stored_journal_topics`] once in the
-/// background; logs the counts or the failure.
+/// Replaces the journal emotion labels earlier versions stored by their keyed tags (what
+/// the journal component stores now, to filter by); returns how many entries changed.
+///
+/// # Errors
+/// [`BackfillError`] when the database or the key store fails (what was tagged stays
+/// tagged; the next start goes on from there).
+pub async fn tag_journal_emotions(db: &Database, keys: &KeyService) -> Result<u64, BackfillError> {
+    let mut changed = 0;
+    loop {
+        let labels = db.journal_emotion_labels(BATCH).await?;
+        if labels.is_empty() {
+            if changed > 0 {
+                db.reclaim_deleted_pages("journal_entries").await;
+            }
+            return Ok(changed);
+        }
+        let mut progressed = false;
+        for (id, user, label) in &labels {
+            let hash = keys
+                .keyed_hash(
+                    *user,
+                    mindflow_contract::purpose::JOURNAL_EMOTION,
+                    label.as_bytes(),
+                )
+                .await?;
+            let tag = mindflow_contract::emotion_tag::of_hash(&hash);
+            if db.tag_journal_emotion(*id, label, tag).await? {
+                changed += 1;
+                progressed = true;
+            }
+        }
+        if !progressed {
+            if db.journal_emotion_labels(1).await?.is_empty() {
+                return Ok(changed);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Runs [`seal_plaintext_mood_notes`], [`clear_stored_journal_topics`] and
+/// [`tag_journal_emotions`] once in the background; logs the counts or the failure.
 pub fn spawn(db: Database, keys: KeyService) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         match seal_plaintext_mood_notes(&db, &keys).await {
@@ -102,6 +143,13 @@ pub fn spawn(db: Database, keys: KeyService) -> tokio::task::JoinHandle<()> {
             Ok(count) => tracing::info!(count, "cleared journal topics of an earlier version"),
             Err(error) => {
                 tracing::warn!(%error, "cannot clear stored journal topics yet; the next start tries again")
+            }
+        }
+        match tag_journal_emotions(&db, &keys).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "tagged journal emotions of an earlier version"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot tag journal emotions yet; the next start tries again")
             }
         }
     })
@@ -222,6 +270,59 @@ mod tests {
             .expect("legacy entry");
             assert_eq!(clear_stored_journal_topics(&db).await.expect("clear"), 1);
             assert_eq!(clear_stored_journal_topics(&db).await.expect("again"), 0);
+        }
+    }
+
+    /// Emotion labels earlier versions stored are replaced by the tags the journal
+    /// component stores now (the same keyed hash, so a filter finds old and new entries
+    /// alike); an entry already tagged is left as it is.
+    #[tokio::test]
+    async fn journal_emotion_labels_become_tags() {
+        let (sqlite, _dir) = crate::db::testing::sqlite().await;
+        let postgres = crate::db::testing::postgres().await.map(|(db, _)| db);
+        for db in std::iter::once(sqlite).chain(postgres) {
+            let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
+            let user = a_user(&db).await;
+            let sadness = keys
+                .keyed_hash(
+                    user.id,
+                    mindflow_contract::purpose::JOURNAL_EMOTION,
+                    b"sadness",
+                )
+                .await
+                .expect("hash");
+            let tag = mindflow_contract::emotion_tag::of_hash(&sadness).to_owned();
+            let (legacy, newer) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+            for (id, stored) in [(legacy, "sadness"), (newer, tag.as_str())] {
+                db.execute(
+                    "INSERT INTO journal_entries (id, user_id, content_encrypted, content_iv, primary_emotion) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        Param::Uuid(id),
+                        Param::Uuid(user.id),
+                        Param::Bytes(vec![1, 2, 3]),
+                        Param::Bytes(vec![4, 5, 6]),
+                        Param::Text(stored.into()),
+                    ],
+                )
+                .await
+                .expect("entry");
+            }
+            assert_eq!(tag_journal_emotions(&db, &keys).await.expect("tag"), 1);
+            assert_eq!(tag_journal_emotions(&db, &keys).await.expect("again"), 0);
+            for id in [legacy, newer] {
+                let row = db
+                    .fetch_optional(
+                        "SELECT primary_emotion FROM journal_entries WHERE id = $1",
+                        &[Param::Uuid(id)],
+                    )
+                    .await
+                    .expect("read")
+                    .expect("row");
+                let stored = row.text("primary_emotion").expect("emotion");
+                assert_eq!(stored, tag);
+                assert!(mindflow_contract::emotion_tag::is_tag(&stored));
+            }
         }
     }
 }

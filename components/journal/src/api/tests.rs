@@ -123,6 +123,23 @@ fn entries_are_created_read_listed_changed_and_deleted() {
         [(text.to_owned(), "journal".to_owned())]
     );
     assert_eq!(host.writes.borrow().len(), 1, "one insert");
+    // What is stored for the emotion is a keyed tag, never the label.
+    let stored_emotion = match &host.writes.borrow()[0] {
+        Write::Insert(_, row) => row
+            .iter()
+            .find(|(name, _)| name == "primary_emotion")
+            .map(|(_, value)| value.clone()),
+        other => panic!("not an insert: {other:?}"),
+    };
+    match stored_emotion {
+        Some(Value::Text(tag)) => {
+            // (The fake's keyed hashes are shorter than the host's; the host's make 30-digit
+            // tags.)
+            assert!(tag.bytes().all(|b| b.is_ascii_hexdigit()), "{tag}");
+            assert_ne!(tag, "joy");
+        }
+        other => panic!("no emotion tag stored: {other:?}"),
+    }
 
     let read = call(&host, "GET", &format!("/entries/{id}"), "", &Json::Null);
     assert_eq!(read.status, 200, "{}", read.body);
