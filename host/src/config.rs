@@ -41,6 +41,11 @@ pub struct CommonConfig {
     /// The SHA-256 the model's `model.safetensors` must have (default: all-MiniLM-L6-v2's).
     #[arg(long, env = "MINDFLOW_EMBEDDING_MODEL_SHA256", default_value = mindflow_ml::sentence::ALL_MINILM_L6_V2_SHA256)]
     pub embedding_model_sha256: String,
+    /// How long unwrapped data keys stay cached, in seconds. Every process sharing a database
+    /// must use the same value: a data-key rotation waits this long (plus a margin for
+    /// clocks) before it erases the key it replaced.
+    #[arg(long, env = "MINDFLOW_KEY_CACHE_TTL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub key_cache_ttl_seconds: u64,
 }
 
 impl CommonConfig {

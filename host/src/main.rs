@@ -82,6 +82,21 @@ enum KeysCommand {
     /// using the previous key that wrapped it (MINDFLOW_PREVIOUS_MASTER_KEYS). Sealed data is
     /// not touched.
     Rotate,
+    /// Replace a user's data key with a new one and seal every value again under it (see
+    /// `crypto::rekey`). Waits out the key cache's lifetime (MINDFLOW_KEY_CACHE_TTL_SECONDS,
+    /// plus 5 s) so no server still seals with the old key, then seals again and erases the
+    /// old key; with --no-wait the servers finish it in the background.
+    RotateDataKey {
+        /// The user whose key to rotate.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        user: Option<String>,
+        /// Every user who has a data key.
+        #[arg(long)]
+        all: bool,
+        /// Rotate only; leave sealing again and erasing the old keys to the servers.
+        #[arg(long)]
+        no_wait: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +197,9 @@ async fn main() -> Result<()> {
             expires_at,
         }) => set_tier(&cli.common, &email, &tier, expires_at.as_deref()).await,
         Command::Keys(KeysCommand::Rotate) => rotate_keys(&cli.common).await,
+        Command::Keys(KeysCommand::RotateDataKey { user, all, no_wait }) => {
+            rotate_data_keys(&cli.common, user, all, no_wait).await
+        }
         Command::Retention(RetentionCommand::Purge) => {
             let db = server::open_database(&cli.common).await?;
             let counts = mindflow::retention::purge_once(&db)
@@ -368,6 +386,104 @@ async fn set_tier(
         Some(end) => println!("{email} is on the {tier} tier until {}", end.to_rfc3339()),
         None => println!("{email} is on the {tier} tier"),
     }
+    Ok(())
+}
+
+async fn rotate_data_keys(
+    common: &CommonConfig,
+    email: Option<String>,
+    all: bool,
+    no_wait: bool,
+) -> Result<()> {
+    use mindflow::crypto::rekey::{CLOCK_MARGIN, DataKeyRotation};
+
+    let db = server::open_database(common).await?;
+    let keys = mindflow::crypto::KeyService::with_cache_ttl(
+        db.clone(),
+        mindflow::crypto::MasterKeys::from_config(common)?,
+        std::time::Duration::from_secs(common.key_cache_ttl_seconds),
+    );
+    let users = match (email, all) {
+        (Some(email), _) => {
+            let email = mindflow::identity::normalise_email(&email);
+            let Some(user) = db.user_by_email(&email).await? else {
+                bail!("no account uses {email}");
+            };
+            vec![user.id]
+        }
+        (None, true) => db.users_with_data_keys().await?,
+        (None, false) => bail!("name a user (--user EMAIL) or --all"),
+    };
+    let mut rotated = Vec::new();
+    let (mut in_progress, mut no_key) = (0, 0);
+    for user in users {
+        match keys
+            .rotate_data_key(user)
+            .await
+            .context("the key store is unavailable")?
+        {
+            DataKeyRotation::Rotated { .. } => rotated.push(user),
+            DataKeyRotation::InProgress => in_progress += 1,
+            DataKeyRotation::NoKey => no_key += 1,
+        }
+    }
+    mindflow::audit::record(
+        &db,
+        &Actor::cli(),
+        "keys.rotate_data_key",
+        if all { "all" } else { "one" },
+        serde_json::json!({"rotated": rotated.len(), "in_progress": in_progress, "no_key": no_key}),
+    )
+    .await;
+    println!("rotated {} data keys", rotated.len());
+    if in_progress > 0 {
+        println!("{in_progress} users have a rotation not finished yet: left as they are");
+    }
+    if no_key > 0 {
+        println!("{no_key} users have no data key (nothing sealed): nothing to rotate");
+    }
+    if no_wait || rotated.is_empty() {
+        if !rotated.is_empty() {
+            println!("the servers seal again and erase the old keys once they are due");
+        }
+        return Ok(());
+    }
+    let wait = keys.cache_ttl() + CLOCK_MARGIN;
+    println!(
+        "waiting {} s so that no server still seals with an old key",
+        wait.as_secs()
+    );
+    tokio::time::sleep(wait).await;
+    let (mut resealed, mut unfinished, mut unreadable) = (0, 0, 0);
+    for user in rotated {
+        let mut done = false;
+        for _ in 0..3 {
+            let finish = keys
+                .finish_rotation(user, chrono::Utc::now())
+                .await
+                .context("the key store is unavailable")?;
+            resealed += finish.resealed;
+            unreadable += finish.unreadable;
+            if finish.erased {
+                done = true;
+                break;
+            }
+        }
+        if !done {
+            unfinished += 1;
+        }
+    }
+    keys.reclaim_after_rotations().await;
+    println!("sealed {resealed} values again under the new keys");
+    if unreadable > 0 {
+        println!("{unreadable} values open under no key of their user (corrupt): left as they are");
+    }
+    if unfinished > 0 {
+        bail!(
+            "{unfinished} users' values kept changing while being sealed again: the servers finish them in the background"
+        );
+    }
+    println!("the old data keys are erased");
     Ok(())
 }
 

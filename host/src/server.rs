@@ -48,8 +48,11 @@ pub fn host_services(
     db: &Database,
     crisis_threshold: &str,
 ) -> Result<HostServices> {
-    let keys =
-        crate::crypto::KeyService::new(db.clone(), crate::crypto::MasterKeys::from_config(config)?);
+    let keys = crate::crypto::KeyService::with_cache_ttl(
+        db.clone(),
+        crate::crypto::MasterKeys::from_config(config)?,
+        std::time::Duration::from_secs(config.key_cache_ttl_seconds),
+    );
     let encoder = sentence_encoder(config)?;
     let semantic = Semantic::new(encoder, Some(config.cache_dir().join("embeddings")))
         .context("cannot start the embedding worker")?;
@@ -152,6 +155,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     crate::identity::housekeeping::spawn(db.clone());
     crate::retention::spawn(db.clone());
     crate::crypto::backfill::spawn(db.clone(), services.keys.clone());
+    crate::crypto::rekey::spawn(services.keys.clone());
     let callers = crate::identity::callers::CallerCache::start(&db);
     let trusted_proxies = edge::client::TrustedProxies::parse(&serve.trusted_proxies)
         .map_err(|message| anyhow::anyhow!("--trusted-proxies: {message}"))?;

@@ -1110,3 +1110,166 @@ async fn rotating_the_master_key_keeps_sealed_data_readable() {
     );
     assert!(!second.log().contains(MASTER_B));
 }
+
+/// The bytes stored for every sealed value of the database (journal text, mood notes,
+/// safety plans), by row id.
+async fn sealed_bytes(server: &Server) -> Vec<(String, Vec<u8>)> {
+    let mut db = Db::open(server).await;
+    let mut all = Vec::new();
+    for (table, column) in [
+        ("journal_entries", "content_encrypted"),
+        ("mood_logs", "note_encrypted"),
+        ("safety_plans", "content_encrypted"),
+    ] {
+        all.extend(
+            db.rows_of_bytes(&format!(
+                "SELECT CAST(id AS TEXT) AS id, {column} AS value FROM {table} WHERE {column} IS NOT NULL ORDER BY id"
+            ))
+            .await,
+        );
+    }
+    all
+}
+
+/// `mindflow keys rotate-data-key` while the server runs: every value the person sealed
+/// (journal text, mood note, safety plan) is sealed again under a new data key, the old key
+/// is erased, and through the API everything reads as before, search and emotion filters
+/// included (keyed hashes do not change); another user is untouched.
+#[tokio::test]
+async fn rotating_a_data_key_seals_everything_again_while_serving() {
+    let ttl = ("MINDFLOW_KEY_CACHE_TTL_SECONDS", "1");
+    let server = server_with(
+        mindflow_tests::Manifest::product(&["journal", "mood", "crisis-rules"]),
+        &[ttl],
+    )
+    .await;
+    let address = email("rekey");
+    let (token, _) = server.register(&address).await.expect("register");
+    let (other, _) = user(&server, "rekey-other").await;
+    let write = |token: String, path: &'static str, body: Value| {
+        let server = &server;
+        async move {
+            let answer = send(
+                server,
+                reqwest::Method::POST,
+                path,
+                Some(&token),
+                Some(body),
+            )
+            .await;
+            assert_eq!(answer.status, 201, "{path}: {}", answer.body);
+            answer.body
+        }
+    };
+    let entry = write(
+        token.clone(),
+        "/api/v1/journal/entries",
+        json!({"content": "Quince jam with grandmother, a lovely calm afternoon"}),
+    )
+    .await;
+    write(
+        token.clone(),
+        "/api/v1/mood/logs",
+        json!({"mood_score": 6, "note": "slept well after the quince jam"}),
+    )
+    .await;
+    write(
+        other.clone(),
+        "/api/v1/journal/entries",
+        json!({"content": "Someone else's page"}),
+    )
+    .await;
+    let plan = json!({"warning_signs": ["not sleeping"], "reasons_for_living": ["the orchard"]});
+    let put = send(
+        &server,
+        reqwest::Method::PUT,
+        "/api/v1/crisis/safety-plan",
+        Some(&token),
+        Some(plan.clone()),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let before = sealed_bytes(&server).await;
+    assert_eq!(
+        before.len(),
+        4,
+        "three of this user's values and one of the other's"
+    );
+
+    let output = server
+        .cli(&[
+            "--key-cache-ttl-seconds",
+            "1",
+            "keys",
+            "rotate-data-key",
+            "--user",
+            &address,
+        ])
+        .expect("cli");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("rotated 1 data keys"), "{stdout}");
+    assert!(stdout.contains("sealed 3 values again"), "{stdout}");
+    assert!(stdout.contains("the old data keys are erased"), "{stdout}");
+
+    let after = sealed_bytes(&server).await;
+    let changed = before
+        .iter()
+        .zip(&after)
+        .filter(|((id_a, a), (id_b, b))| id_a == id_b && a != b)
+        .count();
+    assert_eq!(
+        changed, 3,
+        "this user's three values are sealed anew, the other's not"
+    );
+    let mut db = Db::open(&server).await;
+    assert_eq!(
+        db.count(
+            "SELECT COUNT(*) FROM user_data_keys WHERE key_version = 2 AND retired_key IS NULL AND hash_key IS NOT NULL",
+            &[]
+        )
+        .await,
+        1
+    );
+
+    // Everything reads as before, through the running server.
+    let read = get_ok(
+        &server,
+        &format!(
+            "/api/v1/journal/entries/{}",
+            entry["id"].as_str().expect("id")
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(read["content"], entry["content"]);
+    let found = get_ok(&server, "/api/v1/journal/entries?q=quince", &token).await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+    let emotion = entry["primary_emotion"].as_str().expect("emotion");
+    let by_emotion = get_ok(
+        &server,
+        &format!("/api/v1/journal/entries?primary_emotion={emotion}"),
+        &token,
+    )
+    .await;
+    assert_eq!(by_emotion["items"].as_array().map(Vec::len), Some(1));
+    let logs = get_ok(&server, "/api/v1/mood/logs", &token).await;
+    assert_eq!(logs["items"][0]["note"], "slept well after the quince jam");
+    let stored_plan = get_ok(&server, "/api/v1/crisis/safety-plan", &token).await;
+    assert_eq!(stored_plan["plan"]["warning_signs"], plan["warning_signs"]);
+    let theirs = get_ok(&server, "/api/v1/journal/entries", &other).await;
+    assert_eq!(theirs["items"][0]["content"], "Someone else's page");
+    // New writes use the new key and read back.
+    write(
+        token.clone(),
+        "/api/v1/journal/entries",
+        json!({"content": "After the rotation"}),
+    )
+    .await;
+    let all = get_ok(&server, "/api/v1/journal/entries", &token).await;
+    assert_eq!(all["items"][0]["content"], "After the rotation");
+}

@@ -160,4 +160,23 @@ impl Db {
             }
         }
     }
+
+    /// The `(id, value)` pairs a query answers (`id` text, `value` bytes).
+    pub async fn rows_of_bytes(&mut self, sql: &str) -> Vec<(String, Vec<u8>)> {
+        let pairs = |rows: Vec<(String, Vec<u8>)>| rows;
+        match self {
+            Self::Pg(connection) => pairs(
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_all(&mut *connection)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            ),
+            Self::Lite(connection) => pairs(
+                sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_all(&mut *connection)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}")),
+            ),
+        }
+    }
 }

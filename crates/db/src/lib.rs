@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod profiles;
 pub mod registrations;
 pub mod retention;
+pub mod sealed_values;
 pub mod users;
 
 /// Fresh migrated databases for tests (this crate's and the host's, through the `testing`

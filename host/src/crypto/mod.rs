@@ -34,9 +34,10 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::db::Database;
-use crate::db::data_keys::WrappedKey;
+use crate::db::data_keys::{Wrapped, WrappedKey};
 
 pub mod backfill;
+pub mod rekey;
 
 /// Length of master and data keys, in bytes.
 pub const KEY_LEN: usize = 32;
@@ -233,15 +234,29 @@ impl MasterKeys {
 
 type DataKey = Arc<Zeroizing<[u8; KEY_LEN]>>;
 
-/// A bounded cache of unwrapped data keys; entries expire after [`CACHE_TTL`].
+/// A user's unwrapped keys.
+struct UserKeys {
+    /// Seals new values (and opens them).
+    seal: DataKey,
+    /// What keyed hashes derive from: stable across data-key rotations.
+    hash: DataKey,
+    /// The data key a rotation replaced, while values sealed under it remain.
+    retired: Option<DataKey>,
+}
+
+type CachedKeys = Arc<UserKeys>;
+
+/// A bounded cache of unwrapped keys; entries expire after [`CACHE_TTL`].
 struct KeyCache {
-    entries: HashMap<Uuid, (DataKey, Instant)>,
+    entries: HashMap<Uuid, (CachedKeys, Instant)>,
+    /// How long an entry serves.
+    ttl: Duration,
 }
 
 impl KeyCache {
-    fn get(&mut self, user: Uuid) -> Option<DataKey> {
+    fn get(&mut self, user: Uuid) -> Option<CachedKeys> {
         let fresh = match self.entries.get(&user) {
-            Some((key, at)) if at.elapsed() < CACHE_TTL => return Some(key.clone()),
+            Some((key, at)) if at.elapsed() < self.ttl => return Some(key.clone()),
             Some(_) => false,
             None => return None,
         };
@@ -251,9 +266,10 @@ impl KeyCache {
         None
     }
 
-    fn put(&mut self, user: Uuid, key: DataKey) {
+    fn put(&mut self, user: Uuid, key: CachedKeys) {
         if self.entries.len() >= CACHE_CAPACITY && !self.entries.contains_key(&user) {
-            self.entries.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+            let ttl = self.ttl;
+            self.entries.retain(|_, (_, at)| at.elapsed() < ttl);
             if self.entries.len() >= CACHE_CAPACITY {
                 // Still full of fresh keys: evict the oldest.
                 if let Some(oldest) = self
@@ -313,6 +329,44 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Seals `plaintext` for `user` and `purpose` under `key`, with a fresh nonce.
+fn seal_with(
+    key: &DataKey,
+    user: Uuid,
+    purpose: &str,
+    plaintext: &[u8],
+) -> Result<Sealed, CryptoError> {
+    let nonce = random_bytes::<NONCE_LEN>();
+    let ciphertext = data_cipher(key)
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad: &seal_aad(user, purpose),
+            },
+        )
+        .map_err(|_| CryptoError::Unavailable)?;
+    Ok(Sealed {
+        ciphertext,
+        nonce: nonce.to_vec(),
+    })
+}
+
+/// Opens a value sealed for `user` and `purpose` under `key`; `None` when it does not open
+/// (another key, user or purpose, or corrupt).
+fn open_with(key: &DataKey, user: Uuid, purpose: &str, sealed: &Sealed) -> Option<Vec<u8>> {
+    let nonce = xnonce(&sealed.nonce)?;
+    data_cipher(key)
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: &sealed.ciphertext,
+                aad: &seal_aad(user, purpose),
+            },
+        )
+        .ok()
+}
+
 fn wrap_aad(user: Uuid) -> Vec<u8> {
     [WRAP_DOMAIN, user.as_bytes()].concat()
 }
@@ -323,17 +377,31 @@ fn seal_aad(user: Uuid, purpose: &str) -> Vec<u8> {
 }
 
 impl KeyService {
-    /// A key service over the database's wrapped keys, wrapping with `masters`.
+    /// A key service over the database's wrapped keys, wrapping with `masters`, caching
+    /// unwrapped keys for [`CACHE_TTL`].
     pub fn new(db: Database, masters: MasterKeys) -> Self {
+        Self::with_cache_ttl(db, masters, CACHE_TTL)
+    }
+
+    /// [`KeyService::new`], caching unwrapped keys for `ttl` (every process that shares a
+    /// database must use the same: a data-key rotation waits it out before it erases the
+    /// retired key, see [`rekey`]).
+    pub fn with_cache_ttl(db: Database, masters: MasterKeys, ttl: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 masters,
                 cache: Mutex::new(KeyCache {
                     entries: HashMap::new(),
+                    ttl,
                 }),
             }),
         }
+    }
+
+    /// How long this service caches unwrapped keys.
+    pub fn cache_ttl(&self) -> Duration {
+        self.inner.cache.lock().map_or(CACHE_TTL, |cache| cache.ttl)
     }
 
     /// The id of the master key new data keys are wrapped with.
@@ -341,16 +409,47 @@ impl KeyService {
         self.inner.masters.current_id()
     }
 
-    fn cached(&self, user: Uuid) -> Option<DataKey> {
+    fn cached(&self, user: Uuid) -> Option<CachedKeys> {
         self.inner.cache.lock().ok()?.get(user)
     }
 
-    fn remember(&self, user: Uuid, key: DataKey) {
+    fn remember(&self, user: Uuid, key: CachedKeys) {
         if let Ok(mut cache) = self.inner.cache.lock() {
             cache.put(user, key);
         }
     }
 
+    fn forget(&self, user: Uuid) {
+        if let Ok(mut cache) = self.inner.cache.lock() {
+            cache.evict(user);
+        }
+    }
+
+    /// Every key of a stored row, unwrapped.
+    fn unwrap_keys(&self, row: &WrappedKey) -> Result<UserKeys, CryptoError> {
+        let seal = self.unwrap_key(row)?;
+        let other = |wrapped: &Option<Wrapped>| {
+            wrapped
+                .as_ref()
+                .map(|w| {
+                    self.unwrap_key(&WrappedKey {
+                        wrapped_key: w.key.clone(),
+                        wrap_nonce: w.nonce.clone(),
+                        hash_key: None,
+                        retired_key: None,
+                        ..row.clone()
+                    })
+                })
+                .transpose()
+        };
+        Ok(UserKeys {
+            hash: other(&row.hash_key)?.unwrap_or_else(|| seal.clone()),
+            retired: other(&row.retired_key)?,
+            seal,
+        })
+    }
+
+    /// The data key of a stored row, unwrapped.
     fn unwrap_key(&self, row: &WrappedKey) -> Result<DataKey, CryptoError> {
         let Some(master) = self.inner.masters.by_id(&row.master_key_id) else {
             tracing::error!(
@@ -409,14 +508,61 @@ impl KeyService {
             wrapped_key,
             wrap_nonce: nonce.to_vec(),
             master_key_id: master.id.clone(),
+            key_version: 1,
+            hash_key: None,
+            retired_key: None,
+            retired_at: None,
         })
     }
 
-    /// The user's data key; with `create`, one is made if they have none.
-    async fn data_key(&self, user: Uuid, create: bool) -> Result<DataKey, CryptoError> {
+    /// `key` wrapped for `user` under `master`, as the optional part of a row.
+    fn wrap_part(
+        &self,
+        master: &MasterKey,
+        user: Uuid,
+        key: &[u8; KEY_LEN],
+    ) -> Result<Wrapped, CryptoError> {
+        let wrapped = self.wrap_key(master, user, key)?;
+        Ok(Wrapped {
+            key: wrapped.wrapped_key,
+            nonce: wrapped.wrap_nonce,
+        })
+    }
+
+    /// A row holding `keys` for `user`, every key wrapped under `master`.
+    fn wrap_keys(
+        &self,
+        master: &MasterKey,
+        user: Uuid,
+        keys: &UserKeys,
+        key_version: i64,
+        retired_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<WrappedKey, CryptoError> {
+        let mut row = self.wrap_key(master, user, &keys.seal)?;
+        row.key_version = key_version;
+        // A hash key equal to the data key is not stored apart (as before any rotation).
+        if !Arc::ptr_eq(&keys.hash, &keys.seal) && keys.hash[..] != keys.seal[..] {
+            row.hash_key = Some(self.wrap_part(master, user, &keys.hash)?);
+        }
+        row.retired_key = keys
+            .retired
+            .as_ref()
+            .map(|k| self.wrap_part(master, user, k))
+            .transpose()?;
+        row.retired_at = retired_at;
+        Ok(row)
+    }
+
+    /// The user's keys; with `create`, a data key is made if they have none.
+    async fn data_key(&self, user: Uuid, create: bool) -> Result<CachedKeys, CryptoError> {
         if let Some(key) = self.cached(user) {
             return Ok(key);
         }
+        self.stored_keys(user, create).await
+    }
+
+    /// The user's keys as stored now (remembered for the next calls).
+    async fn stored_keys(&self, user: Uuid, create: bool) -> Result<CachedKeys, CryptoError> {
         let db = &self.inner.db;
         let unavailable = |error: crate::db::DbError| {
             tracing::error!(%error, "the key store failed");
@@ -435,9 +581,9 @@ impl KeyService {
         let Some(row) = row else {
             return Err(CryptoError::KeyDestroyed);
         };
-        let key = self.unwrap_key(&row)?;
-        self.remember(user, key.clone());
-        Ok(key)
+        let keys = Arc::new(self.unwrap_keys(&row)?);
+        self.remember(user, keys.clone());
+        Ok(keys)
     }
 
     /// Seals `plaintext` for `user` and `purpose`.
@@ -451,22 +597,8 @@ impl KeyService {
         purpose: &str,
         plaintext: &[u8],
     ) -> Result<Sealed, CryptoError> {
-        let key = self.data_key(user, true).await?;
-        let cipher = data_cipher(&key);
-        let nonce = random_bytes::<NONCE_LEN>();
-        let ciphertext = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &seal_aad(user, purpose),
-                },
-            )
-            .map_err(|_| CryptoError::Unavailable)?;
-        Ok(Sealed {
-            ciphertext,
-            nonce: nonce.to_vec(),
-        })
+        let keys = self.data_key(user, true).await?;
+        seal_with(&keys.seal, user, purpose, plaintext)
     }
 
     /// Opens a value sealed by [`KeyService::seal`] for the same user and purpose.
@@ -481,21 +613,32 @@ impl KeyService {
         purpose: &str,
         sealed: &Sealed,
     ) -> Result<Vec<u8>, CryptoError> {
-        let key = self.data_key(user, false).await?;
-        let nonce = xnonce(&sealed.nonce).ok_or(CryptoError::Tampered)?;
-        let cipher = data_cipher(&key);
-        cipher
-            .decrypt(
-                &nonce,
-                Payload {
-                    msg: &sealed.ciphertext,
-                    aad: &seal_aad(user, purpose),
-                },
-            )
-            .map_err(|_| CryptoError::Tampered)
+        if xnonce(&sealed.nonce).is_none() {
+            return Err(CryptoError::Tampered);
+        }
+        let attempt = |keys: &UserKeys| {
+            std::iter::once(&keys.seal)
+                .chain(&keys.retired)
+                .find_map(|key| open_with(key, user, purpose, sealed))
+        };
+        let was_cached = self.cached(user).is_some();
+        let keys = self.data_key(user, false).await?;
+        if let Some(plaintext) = attempt(&keys) {
+            return Ok(plaintext);
+        }
+        // Sealed under a key this replica has not seen yet (another process rotated the
+        // data key since it was cached): ask the store once more.
+        if was_cached {
+            let keys = self.stored_keys(user, false).await?;
+            if let Some(plaintext) = attempt(&keys) {
+                return Ok(plaintext);
+            }
+        }
+        Err(CryptoError::Tampered)
     }
 
-    /// Hex HMAC-SHA-256 under a key derived from the user's data key and `purpose`.
+    /// Hex HMAC-SHA-256 under a key derived from the user's hash key (the data key until
+    /// its first rotation, which sets it apart) and `purpose`.
     ///
     /// # Errors
     /// [`CryptoError::KeyDestroyed`] when the account is deleted or unknown,
@@ -506,8 +649,8 @@ impl KeyService {
         purpose: &str,
         data: &[u8],
     ) -> Result<String, CryptoError> {
-        let key = self.data_key(user, true).await?;
-        let hkdf = Hkdf::<Sha256>::new(Some(HASH_DOMAIN), key.as_ref().as_slice());
+        let keys = self.data_key(user, true).await?;
+        let hkdf = Hkdf::<Sha256>::new(Some(HASH_DOMAIN), keys.hash.as_slice());
         let mut derived = Zeroizing::new([0u8; KEY_LEN]);
         hkdf.expand(purpose.as_bytes(), derived.as_mut_slice())
             .map_err(|_| CryptoError::Unavailable)?;
@@ -561,10 +704,11 @@ impl KeyService {
                     report.unknown_master += 1;
                     continue;
                 }
-                let key = self.unwrap_key(row)?;
-                let rewrapped = self.wrap_key(current, row.user_id, &key)?;
+                let keys = self.unwrap_keys(row)?;
+                let rewrapped =
+                    self.wrap_keys(current, row.user_id, &keys, row.key_version, row.retired_at)?;
                 let replaced = db
-                    .rewrap_data_key(&row.master_key_id, &rewrapped)
+                    .replace_data_key(&row.master_key_id, row.key_version, &rewrapped)
                     .await
                     .map_err(|error| {
                         tracing::error!(%error, "cannot store a re-wrapped data key");
@@ -898,14 +1042,23 @@ mod tests {
     #[test]
     fn the_cache_is_bounded_and_expires() {
         let mut cache = KeyCache {
+            ttl: CACHE_TTL,
             entries: HashMap::new(),
         };
+        let keys = |byte: u8| {
+            let key: DataKey = Arc::new(Zeroizing::new([byte; KEY_LEN]));
+            Arc::new(UserKeys {
+                seal: key.clone(),
+                hash: key,
+                retired: None,
+            })
+        };
         for _ in 0..CACHE_CAPACITY + 10 {
-            cache.put(Uuid::new_v4(), Arc::new(Zeroizing::new([0u8; KEY_LEN])));
+            cache.put(Uuid::new_v4(), keys(0));
         }
         assert_eq!(cache.entries.len(), CACHE_CAPACITY);
         let user = Uuid::new_v4();
-        cache.put(user, Arc::new(Zeroizing::new([1u8; KEY_LEN])));
+        cache.put(user, keys(1));
         assert!(cache.get(user).is_some());
         if let Some(entry) = cache.entries.get_mut(&user) {
             entry.1 = Instant::now().checked_sub(CACHE_TTL * 2).unwrap_or(entry.1);
