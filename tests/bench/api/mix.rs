@@ -42,6 +42,11 @@ impl Mix {
         Endpoint::MoodList
     }
 
+    /// The endpoints of the mix, in its order.
+    pub fn endpoints(&self) -> impl Iterator<Item = Endpoint> + '_ {
+        self.weights.iter().map(|(endpoint, _)| *endpoint)
+    }
+
     /// The weights, as printed in the header (`GET /mood/logs?limit=20 20%, …`).
     pub fn describe(&self) -> String {
         self.weights

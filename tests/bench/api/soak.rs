@@ -7,6 +7,7 @@
 //! (the first size only), `BENCH_JOURNAL`, `BENCH_SECONDS` (the saturation run),
 //! `BENCH_CONNECTIONS`, `BENCH_MAX_IN_FLIGHT`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -87,13 +88,16 @@ pub async fn run(server: &Server) -> Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|");
     let started = Instant::now();
     let mut failures = 0;
+    let mut per_minute = Vec::new();
     for minute in 1..=minutes {
         if group.tokens_issued.elapsed() > Duration::from_secs(5 * 60) {
             seed::renew_tokens(server, &mut group.users).await?;
             group.tokens_issued = Instant::now();
         }
-        let op = endpoints::mix_op(&mix, &group.target(server, &sessions));
+        let times = ServiceTimes::default();
+        let op = times.timed(&mix, &group.target(server, &sessions));
         let outcome = openloop::open_loop(&op, rate, WINDOW, config.max_in_flight).await?;
+        per_minute.push(times.p99_by_endpoint());
         let result = &outcome.result;
         failures += result.failures;
         println!(
@@ -117,5 +121,73 @@ pub async fn run(server: &Server) -> Result<()> {
         "{minutes} minutes in {:.0} s; {failures} failures in all.",
         started.elapsed().as_secs_f64()
     );
+    print_service_times(&mix, &per_minute);
     Ok(())
+}
+
+/// Each request's own time (from its send to its whole answer, not from its due time), by
+/// endpoint: which endpoint's cost moves when the whole mix's p99 does.
+#[derive(Clone, Default)]
+struct ServiceTimes(Arc<std::sync::Mutex<BTreeMap<&'static str, Vec<Duration>>>>);
+
+impl ServiceTimes {
+    /// The mix's operation, timing each request under its endpoint's label.
+    fn timed(&self, mix: &Arc<Mix>, target: &Arc<endpoints::Target>) -> openloop::Op {
+        let (mix, target, times) = (mix.clone(), target.clone(), self.clone());
+        Arc::new(move |call: openloop::Call| {
+            let (mix, target, times) = (mix.clone(), target.clone(), times.clone());
+            Box::pin(async move {
+                let endpoint = mix.pick(call.seq);
+                let sent = Instant::now();
+                let result = target.request(endpoint, &call).await;
+                if result.is_ok() {
+                    times
+                        .0
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .entry(endpoint.label())
+                        .or_default()
+                        .push(sent.elapsed());
+                }
+                result
+            })
+        })
+    }
+
+    /// The p99 of each endpoint's service times so far, in ms.
+    fn p99_by_endpoint(&self) -> BTreeMap<&'static str, f64> {
+        let mut times = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        times
+            .iter_mut()
+            .map(|(label, samples)| {
+                samples.sort_unstable();
+                let at = (samples.len() * 99 / 100).min(samples.len().saturating_sub(1));
+                let p99 = samples.get(at).map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+                (*label, p99)
+            })
+            .collect()
+    }
+}
+
+/// One row per minute, one column per endpoint of the mix: its service-time p99.
+fn print_service_times(mix: &Mix, per_minute: &[BTreeMap<&'static str, f64>]) {
+    let labels = mix.endpoints().map(|e| e.label()).collect::<Vec<_>>();
+    println!();
+    println!("Service time p99 by endpoint (ms; from send to the whole answer):");
+    println!();
+    println!("| minute | {} |", labels.join(" | "));
+    println!("|---|{}", "---|".repeat(labels.len()));
+    for (minute, p99s) in per_minute.iter().enumerate() {
+        let cells = labels
+            .iter()
+            .map(|label| {
+                p99s.get(label)
+                    .map_or_else(|| "–".to_owned(), |ms| format!("{ms:.1}"))
+            })
+            .collect::<Vec<_>>();
+        println!("| {} | {} |", minute + 1, cells.join(" | "));
+    }
 }
