@@ -320,6 +320,62 @@ pub struct Collection {
     pub export: Export,
     /// What the retention purge deletes.
     pub retention: Retention,
+    /// The per-user rollups kept for all-time aggregates, if any (see `rollups`).
+    pub rollup: Option<Rollup>,
+}
+
+/// The most distinct values a rolled-up field may take: its rollup is a histogram (rows per
+/// value), so a field qualifies only when its declared range is this small.
+pub const MAX_ROLLUP_VALUES: i64 = 64;
+
+/// Per-user rollups of a collection, maintained at write time (triggers the host installs
+/// from this declaration), from which an all-time aggregate is answered without reading
+/// the rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Rollup {
+    /// The rolled-up fields: integer fields whose declared range spans at most
+    /// [`MAX_ROLLUP_VALUES`] values. Count, avg, min, max and stddev of each are answered.
+    pub fields: &'static [&'static str],
+    /// The groupings kept; [`RollupGrouping::All`] always comes first.
+    pub groupings: &'static [RollupGrouping],
+}
+
+/// A grouping a rollup keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupGrouping {
+    /// One group: all of the user's rows.
+    All,
+    /// ISO weekday (1 Monday to 7 Sunday) of a timestamp field, in the user's zone.
+    Weekday(&'static str),
+    /// Hour (0 to 23) of a timestamp field, in the user's zone.
+    Hour(&'static str),
+    /// The value of a filterable text or integer field.
+    Value(&'static str),
+}
+
+impl RollupGrouping {
+    /// The name stored in `storage_rollups.group_by`.
+    pub fn key(self) -> String {
+        match self {
+            Self::All => "all".to_owned(),
+            Self::Weekday(field) => format!("weekday:{field}"),
+            Self::Hour(field) => format!("hour:{field}"),
+            Self::Value(field) => format!("value:{field}"),
+        }
+    }
+
+    /// Whether the groups depend on the user's time zone.
+    pub fn zoned(self) -> bool {
+        matches!(self, Self::Weekday(_) | Self::Hour(_))
+    }
+
+    /// The field grouped on, if any.
+    pub fn field(self) -> Option<&'static str> {
+        match self {
+            Self::All => None,
+            Self::Weekday(f) | Self::Hour(f) | Self::Value(f) => Some(f),
+        }
+    }
 }
 
 /// Where a collection keeps a sealed value and under which crypto purpose.
@@ -399,6 +455,17 @@ pub static CATALOG: &[Collection] = &[
             order: &["logged_at", "id"],
         },
         retention: Retention::OlderThan(&["logged_at"]),
+        // `GET /mood/stats` over all time: the scores overall, by weekday and hour in the
+        // user's zone, and by part of the day.
+        rollup: Some(Rollup {
+            fields: &["mood_score", "energy_level", "anxiety_level"],
+            groupings: &[
+                RollupGrouping::All,
+                RollupGrouping::Weekday("logged_at"),
+                RollupGrouping::Hour("logged_at"),
+                RollupGrouping::Value("time_of_day"),
+            ],
+        }),
     },
     Collection {
         name: "mood_factors",
@@ -423,6 +490,7 @@ pub static CATALOG: &[Collection] = &[
             order: &["id"],
         },
         retention: Retention::WithParent,
+        rollup: None,
     },
     Collection {
         name: "journal_entries",
@@ -456,6 +524,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "chat_sessions",
@@ -481,6 +550,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["last_message_at", "created_at"]),
+        rollup: None,
     },
     Collection {
         name: "chat_messages",
@@ -511,6 +581,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "user_insights",
@@ -539,6 +610,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "recommendations",
@@ -566,6 +638,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "wearable_connections",
@@ -593,6 +666,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::Kept,
+        rollup: None,
     },
     Collection {
         name: "wearable_metrics",
@@ -624,6 +698,7 @@ pub static CATALOG: &[Collection] = &[
             order: &["metric_date", "id"],
         },
         retention: Retention::DayBefore("metric_date"),
+        rollup: None,
     },
     Collection {
         name: "crisis_events",
@@ -652,6 +727,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "safety_plans",
@@ -672,6 +748,7 @@ pub static CATALOG: &[Collection] = &[
         sealed: sealed_content(purpose::SAFETY_PLAN),
         export: Export::One { key: "safety_plan" },
         retention: Retention::Kept,
+        rollup: None,
     },
     Collection {
         name: "content_library",
@@ -701,6 +778,7 @@ pub static CATALOG: &[Collection] = &[
         sealed: None,
         export: Export::Never,
         retention: Retention::Shared,
+        rollup: None,
     },
 ];
 

@@ -31,6 +31,7 @@ pub mod export;
 pub mod outbox;
 pub mod profiles;
 pub mod retention;
+mod rollups;
 pub mod users;
 
 /// Fresh migrated databases for tests (this crate's and the host's, through the `testing`
@@ -223,7 +224,8 @@ impl Database {
         }
     }
 
-    /// Runs the embedded migrations (idempotent).
+    /// Runs the embedded migrations (idempotent), then installs the storage rollups'
+    /// triggers (rebuilding the rollups when those changed; see [`Database::install_rollups`]).
     ///
     /// # Errors
     /// [`DbError`] when a migration fails.
@@ -235,7 +237,7 @@ impl Database {
             }
             Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
-        Ok(())
+        self.install_rollups().await
     }
 
     /// Whether the database answers.
