@@ -28,16 +28,21 @@ pub(super) fn series(rollup: &Rollup) -> Vec<Series> {
 pub(super) enum Source<'a> {
     /// The row of a row-level trigger: `NEW` or `OLD`.
     Row(&'static str),
-    /// The collection's table (as `r`), all users' rows or those of one user (an SQL
-    /// expression).
-    Table(Option<&'a str>),
+    /// Rows of a relation (the collection's table, a transition table, a subquery), as `r`:
+    /// all users' rows or those of one user (an SQL expression).
+    Rows {
+        /// The relation.
+        from: &'a str,
+        /// Only this user's rows.
+        user: Option<&'a str>,
+    },
 }
 
 impl Source<'_> {
     fn alias(self) -> &'static str {
         match self {
             Self::Row(name) => name,
-            Self::Table(_) => "r",
+            Self::Rows { .. } => "r",
         }
     }
 }
@@ -61,10 +66,9 @@ fn local_key(backend: Backend, grouping: RollupGrouping, r: &str, column: &str) 
                 format!("strftime('{format}', {r}.{column}, o.offset_seconds || ' seconds')")
             };
             match grouping {
-                RollupGrouping::Weekday(_) => format!(
-                    "'v' || ((CAST({} AS INTEGER) + 6) % 7 + 1)",
-                    shifted("%w")
-                ),
+                RollupGrouping::Weekday(_) => {
+                    format!("'v' || ((CAST({} AS INTEGER) + 6) % 7 + 1)", shifted("%w"))
+                }
                 _ => format!("'v' || CAST({} AS INTEGER)", shifted("%H")),
             }
         }
@@ -102,12 +106,7 @@ fn group_key(backend: Backend, grouping: RollupGrouping, r: &str) -> String {
 
 /// `SELECT user_id, group_by, group_key, field, val` of the entries `source` contributes to
 /// `series` (one per series, for each row whose field is not NULL).
-pub(super) fn entries(
-    backend: Backend,
-    collection: &Collection,
-    source: Source<'_>,
-    series: &[Series],
-) -> String {
+pub(super) fn entries(backend: Backend, source: Source<'_>, series: &[Series]) -> String {
     let r = source.alias();
     series
         .iter()
@@ -120,13 +119,13 @@ pub(super) fn entries(
                     format!("{r}.{f} IS NOT NULL"),
                 ),
             };
-            let from = match source {
-                Source::Row(_) => String::new(),
-                Source::Table(_) => format!(" FROM {} r", collection.name),
-            };
-            let user = match source {
-                Source::Table(Some(user)) => format!(" AND r.user_id = {user}"),
-                _ => String::new(),
+            let (from, user) = match source {
+                Source::Row(_) => (String::new(), String::new()),
+                Source::Rows { from, user } => (
+                    format!(" FROM {from} r"),
+                    user.map(|u| format!(" AND r.user_id = {u}"))
+                        .unwrap_or_default(),
+                ),
             };
             format!(
                 "SELECT {r}.user_id AS user_id, CAST('{group_by}' AS TEXT) AS group_by, \
@@ -142,8 +141,8 @@ pub(super) fn entries(
 
 const KEY: &str = "user_id, collection, group_by, group_key, field, val";
 
-/// Adds `delta` (a row source) or the row counts (a table source) to the buckets of
-/// `series`, creating missing buckets.
+/// Adds `delta` (a row source) or the row counts (a relation) to the buckets of `series`,
+/// creating missing buckets (in user order, so that claims take their locks in order).
 pub(super) fn add(
     backend: Backend,
     collection: &Collection,
@@ -153,9 +152,10 @@ pub(super) fn add(
 ) -> String {
     let (n, group) = match source {
         Source::Row(_) => (delta.to_string(), String::new()),
-        Source::Table(_) => (
+        Source::Rows { .. } => (
             "COUNT(*)".to_owned(),
-            " GROUP BY e.user_id, e.group_by, e.group_key, e.field, e.val".to_owned(),
+            " GROUP BY e.user_id, e.group_by, e.group_key, e.field, e.val ORDER BY e.user_id"
+                .to_owned(),
         ),
     };
     format!(
@@ -164,7 +164,33 @@ pub(super) fn add(
          FROM ({entries}) e WHERE 1 = 1{group} \
          ON CONFLICT ({KEY}) DO UPDATE SET n = storage_rollups.n + excluded.n",
         name = collection.name,
-        entries = entries(backend, collection, source, series),
+        entries = entries(backend, source, series),
+    )
+}
+
+/// Takes the rows of a relation from the buckets of `series` they were counted in
+/// (PostgreSQL; never creates a bucket).
+pub(super) fn subtract_rows(collection: &Collection, from: &str, series: &[Series]) -> String {
+    format!(
+        "UPDATE storage_rollups SET n = storage_rollups.n - e.c FROM (\
+         SELECT e.user_id, e.group_by, e.group_key, e.field, e.val, COUNT(*) AS c FROM ({entries}) e \
+         GROUP BY e.user_id, e.group_by, e.group_key, e.field, e.val) e \
+         WHERE storage_rollups.user_id = e.user_id AND storage_rollups.collection = '{name}' \
+         AND storage_rollups.group_by = e.group_by AND storage_rollups.group_key = e.group_key \
+         AND storage_rollups.field = e.field AND storage_rollups.val = e.val",
+        name = collection.name,
+        entries = entries(Backend::Postgres, Source::Rows { from, user: None }, series),
+    )
+}
+
+/// Locks, in user order, the `(all, *)` buckets of `collection` of the users of a relation
+/// (PostgreSQL, in PL/pgSQL: `PERFORM`).
+fn claim_users(collection: &Collection, from: &str) -> String {
+    format!(
+        "PERFORM 1 FROM storage_rollups WHERE collection = '{name}' AND group_by = 'all' \
+         AND group_key = '' AND field = '*' AND val = 0 \
+         AND user_id IN (SELECT r.user_id FROM {from} r) ORDER BY user_id FOR UPDATE",
+        name = collection.name,
     )
 }
 
@@ -181,7 +207,7 @@ pub(super) fn subtract(
          AND (user_id, group_by, group_key, field, val) IN \
          (SELECT e.user_id, e.group_by, e.group_key, e.field, e.val FROM ({entries}) e)",
         name = collection.name,
-        entries = entries(backend, collection, Source::Row(row), series),
+        entries = entries(backend, Source::Row(row), series),
     )
 }
 
@@ -228,7 +254,16 @@ pub(super) fn rebuild_zoned(backend: Backend, collection: &Collection, user: &st
             name = collection.name,
             keys = zoned_keys(rollup).join(", "),
         ),
-        add(backend, collection, Source::Table(Some(user)), &zoned, 0),
+        add(
+            backend,
+            collection,
+            Source::Rows {
+                from: collection.name,
+                user: Some(user),
+            },
+            &zoned,
+            0,
+        ),
     ]
 }
 
@@ -245,7 +280,10 @@ pub(super) fn rebuild_all(backend: Backend, collection: &Collection) -> Vec<Stri
         add(
             backend,
             collection,
-            Source::Table(None),
+            Source::Rows {
+                from: collection.name,
+                user: None,
+            },
             &series(rollup),
             0,
         ),
@@ -279,11 +317,35 @@ pub(super) struct Trigger {
     /// The condition on SQLite (`WHEN …`), if any; PostgreSQL's is the same with
     /// `IS DISTINCT FROM`.
     pub when: Option<(String, String)>,
+    /// PostgreSQL: a statement-level trigger with these transition tables
+    /// (`NEW TABLE AS new_rows`); otherwise a row-level one.
+    pub transition: Option<&'static str>,
     /// The statements, in order.
     pub body: Vec<String>,
 }
 
-/// The triggers that keep `collection`'s rollup (insert, update, delete).
+/// The rows of an update whose watched columns changed: their new versions (`new_rows`)
+/// or their old ones.
+fn changed(rollup: &Rollup, version: &str) -> String {
+    let columns = watched(rollup);
+    let list = |alias: &str| {
+        columns
+            .iter()
+            .map(|c| format!("{alias}.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "(SELECT {version}.* FROM new_rows n JOIN old_rows o ON o.id = n.id \
+         WHERE ({}) IS DISTINCT FROM ({}))",
+        list("o"),
+        list("n")
+    )
+}
+
+/// The triggers that keep `collection`'s rollup (insert, update, delete): row-level on
+/// SQLite; statement-level with transition tables on PostgreSQL, so a multi-row statement
+/// (a bulk insert, a purge) updates each bucket once rather than once per row.
 pub(super) fn collection_triggers(backend: Backend, collection: &Collection) -> Vec<Trigger> {
     let Some(rollup) = &collection.rollup else {
         return Vec::new();
@@ -291,40 +353,80 @@ pub(super) fn collection_triggers(backend: Backend, collection: &Collection) -> 
     let all = series(rollup);
     let (first, rest) = all.split_at(1);
     let name = collection.name;
-    let trigger = |op: &str, event: String, body: Vec<String>| Trigger {
+    let trigger = |op: &str, event: String, transition, body: Vec<String>| Trigger {
         name: format!("storage_rollup_{name}_{op}"),
         table: name,
         event,
         when: None,
+        transition,
         body,
     };
-    vec![
-        trigger(
-            "insert",
-            "INSERT".to_owned(),
+    let rows = |from| Source::Rows { from, user: None };
+    match backend {
+        Backend::Sqlite => vec![
+            trigger(
+                "insert",
+                "INSERT".to_owned(),
+                None,
+                vec![
+                    add(backend, collection, Source::Row("NEW"), first, 1),
+                    add(backend, collection, Source::Row("NEW"), rest, 1),
+                ],
+            ),
+            trigger(
+                "update",
+                format!("UPDATE OF {}", watched(rollup).join(", ")),
+                None,
+                vec![
+                    claim(collection, "NEW.user_id"),
+                    subtract(backend, collection, "OLD", rest),
+                    add(backend, collection, Source::Row("NEW"), rest, 1),
+                ],
+            ),
+            trigger(
+                "delete",
+                "DELETE".to_owned(),
+                None,
+                vec![
+                    subtract(backend, collection, "OLD", first),
+                    subtract(backend, collection, "OLD", rest),
+                ],
+            ),
+        ],
+        Backend::Postgres => {
+            let (old, new) = (changed(rollup, "o"), changed(rollup, "n"));
             vec![
-                add(backend, collection, Source::Row("NEW"), first, 1),
-                add(backend, collection, Source::Row("NEW"), rest, 1),
-            ],
-        ),
-        trigger(
-            "update",
-            format!("UPDATE OF {}", watched(rollup).join(", ")),
-            vec![
-                claim(collection, "NEW.user_id"),
-                subtract(backend, collection, "OLD", rest),
-                add(backend, collection, Source::Row("NEW"), rest, 1),
-            ],
-        ),
-        trigger(
-            "delete",
-            "DELETE".to_owned(),
-            vec![
-                subtract(backend, collection, "OLD", first),
-                subtract(backend, collection, "OLD", rest),
-            ],
-        ),
-    ]
+                trigger(
+                    "insert",
+                    "INSERT".to_owned(),
+                    Some("NEW TABLE AS new_rows"),
+                    vec![
+                        add(backend, collection, rows("new_rows"), first, 0),
+                        add(backend, collection, rows("new_rows"), rest, 0),
+                    ],
+                ),
+                trigger(
+                    "update",
+                    "UPDATE".to_owned(),
+                    Some("OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+                    vec![
+                        claim_users(collection, &new),
+                        subtract_rows(collection, &old, rest),
+                        add(backend, collection, rows(&new), rest, 0),
+                    ],
+                ),
+                trigger(
+                    "delete",
+                    "DELETE".to_owned(),
+                    Some("OLD TABLE AS old_rows"),
+                    vec![
+                        claim_users(collection, "old_rows"),
+                        subtract_rows(collection, "old_rows", &all),
+                    ],
+                ),
+            ]
+        }
+    }
 }
 
 /// The trigger that rebuilds a user's zoned buckets when their time zone changes (`None`
@@ -342,6 +444,7 @@ pub(super) fn rezone_trigger(backend: Backend, collections: &[&Collection]) -> O
             "OLD.timezone IS NOT NEW.timezone".to_owned(),
             "OLD.timezone IS DISTINCT FROM NEW.timezone".to_owned(),
         )),
+        transition: None,
         body,
     })
 }
@@ -353,6 +456,7 @@ pub(super) fn trigger_ddl(backend: Backend, trigger: &Trigger) -> Vec<String> {
         table,
         event,
         when,
+        transition,
         body,
     } = trigger;
     match backend {
@@ -380,10 +484,16 @@ pub(super) fn trigger_ddl(backend: Backend, trigger: &Trigger) -> Vec<String> {
                      $rollup$ BEGIN {}; RETURN NULL; END $rollup$",
                     body.join("; ")
                 ),
-                format!(
-                    "CREATE OR REPLACE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} \
-                     EXECUTE FUNCTION {name}()"
-                ),
+                {
+                    let each = match transition {
+                        Some(tables) => format!("REFERENCING {tables} FOR EACH STATEMENT"),
+                        None => "FOR EACH ROW".to_owned(),
+                    };
+                    format!(
+                        "CREATE OR REPLACE TRIGGER {name} AFTER {event} ON {table} {each}{when} \
+                         EXECUTE FUNCTION {name}()"
+                    )
+                },
             ]
         }
     }

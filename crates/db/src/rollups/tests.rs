@@ -100,7 +100,10 @@ impl Rng {
             // Around the 2026 European and American DST changes.
             0 => (Utc.with_ymd_and_hms(2026, 3, 29, 0, 0, 0), 4 * 86_400),
             1 => (Utc.with_ymd_and_hms(2026, 11, 1, 4, 0, 0), 4 * 86_400),
-            _ => (Utc.with_ymd_and_hms(1901, 1, 1, 0, 0, 0), 197 * 365 * 86_400),
+            _ => (
+                Utc.with_ymd_and_hms(1901, 1, 1, 0, 0, 0),
+                197 * 365 * 86_400,
+            ),
         };
         let base = base.single().expect("a valid instant");
         let seconds = i64::try_from(self.next() % span).unwrap_or(0);
@@ -204,7 +207,11 @@ fn everything() -> Vec<Filter> {
 }
 
 fn assert_same(rollup: &[AggregateRow], scan: &[AggregateRow], context: &str) {
-    assert_eq!(rollup.len(), scan.len(), "{context}: groups\n{rollup:?}\n{scan:?}");
+    assert_eq!(
+        rollup.len(),
+        scan.len(),
+        "{context}: groups\n{rollup:?}\n{scan:?}"
+    );
     for (a, b) in rollup.iter().zip(scan) {
         assert_eq!(a.group, b.group, "{context}");
         assert_eq!(a.values.len(), b.values.len(), "{context}");
@@ -540,7 +547,11 @@ async fn an_all_time_aggregate_costs_the_same_statements_whatever_the_history() 
             let statements = statement_log::take();
             costs.push(statements.len());
         }
-        assert_eq!(costs, vec![4, 4], "{backend:?}: one statement per aggregate");
+        assert_eq!(
+            costs,
+            vec![4, 4],
+            "{backend:?}: one statement per aggregate"
+        );
         // A range still scans (its cost is the range's).
         statement_log::start();
         db.storage_aggregate(
@@ -553,7 +564,9 @@ async fn an_all_time_aggregate_costs_the_same_statements_whatever_the_history() 
         .expect("scan");
         let statements = statement_log::take();
         assert!(
-            statements.iter().all(|(sql, _)| !sql.contains("storage_rollups")),
+            statements
+                .iter()
+                .all(|(sql, _)| !sql.contains("storage_rollups")),
             "{backend:?}"
         );
     }
@@ -588,7 +601,9 @@ async fn requests_the_rollup_does_not_keep_are_scanned() {
                 .expect("aggregate");
             let statements = statement_log::take();
             assert!(
-                statements.iter().any(|(sql, _)| sql.starts_with("SELECT id")),
+                statements
+                    .iter()
+                    .any(|(sql, _)| sql.starts_with("SELECT id")),
                 "{case:?}: {statements:?}"
             );
         }

@@ -130,12 +130,23 @@ mod tests {
 
     #[test]
     fn offsets_match_chrono_tz_hour_by_hour_around_transitions() {
-        for name in ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"] {
+        for name in [
+            "Europe/Berlin",
+            "America/New_York",
+            "Asia/Kolkata",
+            "Australia/Lord_Howe",
+        ] {
             let zone = zone_named(name);
             let rows = offsets(zone);
             assert!(rows.len() > 1, "{name}");
             for (starts, _) in rows.iter().skip(1) {
-                for t in [starts - 3601, starts - 1, *starts, starts + 1, starts + 3599] {
+                for t in [
+                    starts - 3601,
+                    starts - 1,
+                    *starts,
+                    starts + 1,
+                    starts + 3599,
+                ] {
                     assert_eq!(lookup(&rows, t), offset_at(zone, t), "{name} at {t}");
                 }
             }
