@@ -1186,6 +1186,55 @@ mod tests {
     }
 
     #[test]
+    fn rollups_are_well_formed() {
+        for c in CATALOG {
+            let Some(rollup) = &c.rollup else { continue };
+            assert_eq!(
+                c.ownership,
+                Ownership::User,
+                "{}: rollups are per user",
+                c.name
+            );
+            assert_eq!(
+                rollup.groupings.first(),
+                Some(&RollupGrouping::All),
+                "{}",
+                c.name
+            );
+            for (i, grouping) in rollup.groupings.iter().enumerate() {
+                assert!(!rollup.groupings[..i].contains(grouping), "{}", c.name);
+                let Some(field) = grouping.field() else {
+                    continue;
+                };
+                let column = c.column(field).expect("grouping field");
+                let fits = match grouping {
+                    RollupGrouping::Weekday(_) | RollupGrouping::Hour(_) => {
+                        column.ty == ColumnType::Timestamp
+                    }
+                    _ => {
+                        column.filterable()
+                            && matches!(column.ty, ColumnType::Text { .. } | ColumnType::Int { .. })
+                    }
+                };
+                assert!(fits, "{}.{field} cannot be grouped that way", c.name);
+            }
+            assert!(!rollup.fields.is_empty(), "{}", c.name);
+            for (i, field) in rollup.fields.iter().enumerate() {
+                assert!(!rollup.fields[..i].contains(field), "{}", c.name);
+                let column = c.column(field).expect("rolled-up field");
+                let ColumnType::Int { min, max } = column.ty else {
+                    panic!("{}.{field}: only integer fields are rolled up", c.name);
+                };
+                assert!(
+                    max - min < MAX_ROLLUP_VALUES,
+                    "{}.{field}: the range is too wide for a histogram",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn catalog_is_consistent() {
         for c in CATALOG {
             let id = c.column("id").expect("every collection has an id");

@@ -93,7 +93,7 @@ fn figure(histogram: Option<&BTreeMap<i64, i64>>, function: AggregateFn) -> Opti
         #[allow(clippy::cast_precision_loss)]
         AggregateFn::Min => present.map(|(v, _)| *v as f64).next(),
         #[allow(clippy::cast_precision_loss)]
-        AggregateFn::Max => present.map(|(v, _)| *v as f64).last(),
+        AggregateFn::Max => present.map(|(v, _)| *v as f64).next_back(),
         AggregateFn::Stddev => {
             if n < 2 {
                 return None;
