@@ -629,3 +629,43 @@ async fn requests_the_rollup_does_not_keep_are_scanned() {
         assert_eq!(berlin, scan);
     }
 }
+
+#[tokio::test]
+async fn a_zone_not_loaded_yet_is_loaded_and_rebuilt_on_first_read() {
+    for TestDb { db, .. } in backends().await {
+        let backend = db.backend();
+        let who = user(&db).await;
+        let mut rng = Rng(5);
+        for _ in 0..25 {
+            db.storage_insert(who, logs(), rng.row())
+                .await
+                .expect("insert");
+        }
+        // Neither zone has offsets yet (an unknown name means UTC, as to the scan).
+        for zone in ["Pacific/Chatham", "Mars/Olympus_Mons"] {
+            set_zone(&db, who, zone).await;
+            let unplaced = |db: Database| async move {
+                db.fetch_optional(
+                    "SELECT COUNT(*) AS n FROM storage_rollups WHERE user_id = $1 AND group_key = '?' AND n <> 0",
+                    &[Param::Uuid(who)],
+                )
+                .await
+                .expect("count")
+                .expect("row")
+                .int("n")
+                .expect("n")
+            };
+            assert!(unplaced(db.clone()).await > 0, "{backend:?} {zone}");
+            // New rows go to `?` too until the zone is loaded.
+            db.storage_insert(who, logs(), rng.row())
+                .await
+                .expect("insert");
+            check(&db, who, &format!("{backend:?} {zone}")).await;
+            assert_eq!(unplaced(db.clone()).await, 0, "{backend:?} {zone}");
+            db.storage_insert(who, logs(), rng.row())
+                .await
+                .expect("insert");
+            check(&db, who, &format!("{backend:?} {zone}, loaded")).await;
+        }
+    }
+}
