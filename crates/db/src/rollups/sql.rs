@@ -47,10 +47,12 @@ impl Source<'_> {
     }
 }
 
-/// The instant `column` of row `r` as whole Unix seconds.
+/// The instant `column` of row `r` as whole Unix seconds, rounded down (on SQLite the text,
+/// checked by the schema to be `YYYY-MM-DDTHH:MM:SS.ffffffZ`, is cut to the whole second
+/// first, so no rounding of the fraction is left to `unixepoch`).
 fn epoch(backend: Backend, r: &str, column: &str) -> String {
     match backend {
-        Backend::Sqlite => format!("unixepoch({r}.{column})"),
+        Backend::Sqlite => format!("unixepoch(substr({r}.{column}, 1, 19))"),
         Backend::Postgres => {
             format!("CAST(floor(EXTRACT(EPOCH FROM {r}.{column})) AS BIGINT)")
         }
