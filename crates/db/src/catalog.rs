@@ -13,7 +13,8 @@
 //! Each collection is declared here once, and everything that handles collections reads that
 //! declaration: the storage capability (columns, types, ownership, who writes), the manifest's
 //! grants (which names exist), the GDPR export (which columns, where in the document, what is
-//! sealed under which purpose) and the retention purge (which instant or day ages a row).
+//! sealed under which purpose), the retention purge (which instant or day ages a row) and the
+//! rollups (which all-time aggregates are kept at write time, see `rollups`).
 //! Adding a collection is a migration per backend plus one entry in [`CATALOG`].
 //!
 //! The columns mirror `migrations/{postgres,sqlite}`; a unit test checks them against the

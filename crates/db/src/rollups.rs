@@ -119,10 +119,7 @@ impl Database {
             )
             .await?;
         for row in &zones {
-            let zone = row.text("zone")?;
-            let mut tx = self.begin().await?;
-            zones::load(&mut tx, &zone).await?;
-            tx.commit().await?;
+            self.load_time_zone(&row.text("zone")?).await?;
         }
         let mut tx = self.begin().await?;
         if backend == Backend::Postgres {
@@ -154,6 +151,26 @@ impl Database {
         tx.commit().await?;
         tracing::info!("storage rollups installed and rebuilt from the rows");
         Ok(())
+    }
+
+    /// Loads the UTC offsets of the zone `name` (an IANA name; any other means UTC, as to
+    /// the aggregate scan) for the rollup triggers, unless they are loaded.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub(crate) async fn load_time_zone(&self, name: &str) -> Result<(), DbError> {
+        let loaded = self
+            .fetch_optional(
+                "SELECT 1 AS one FROM time_zone_offsets WHERE zone = $1 LIMIT 1",
+                &[Param::Text(name.to_owned())],
+            )
+            .await?;
+        if loaded.is_some() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        zones::load(&mut tx, name).await?;
+        tx.commit().await
     }
 
     /// Rebuilds `user`'s zoned buckets of `collection` after loading the offsets of

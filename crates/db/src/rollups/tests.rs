@@ -631,6 +631,33 @@ async fn requests_the_rollup_does_not_keep_are_scanned() {
 }
 
 #[tokio::test]
+async fn a_profile_update_loads_the_new_zone_before_the_rollups_move_to_it() {
+    for TestDb { db, .. } in backends().await {
+        let backend = db.backend();
+        let who = user(&db).await;
+        let mut rng = Rng(9);
+        for _ in 0..10 {
+            db.storage_insert(who, logs(), rng.row())
+                .await
+                .expect("insert");
+        }
+        set_zone(&db, who, "Australia/Adelaide").await;
+        let unplaced = db
+            .fetch_optional(
+                "SELECT COUNT(*) AS n FROM storage_rollups WHERE user_id = $1 AND group_key = '?' AND n <> 0",
+                &[Param::Uuid(who)],
+            )
+            .await
+            .expect("count")
+            .expect("row")
+            .int("n")
+            .expect("n");
+        assert_eq!(unplaced, 0, "{backend:?}");
+        check(&db, who, &format!("{backend:?} Adelaide")).await;
+    }
+}
+
+#[tokio::test]
 async fn a_zone_not_loaded_yet_is_loaded_and_rebuilt_on_first_read() {
     for TestDb { db, .. } in backends().await {
         let backend = db.backend();
@@ -641,9 +668,15 @@ async fn a_zone_not_loaded_yet_is_loaded_and_rebuilt_on_first_read() {
                 .await
                 .expect("insert");
         }
-        // Neither zone has offsets yet (an unknown name means UTC, as to the scan).
+        // Neither zone has offsets yet (an unknown name means UTC, as to the scan), and the
+        // zone is set with plain SQL, so nothing loads it first (a profile update would).
         for zone in ["Pacific/Chatham", "Mars/Olympus_Mons"] {
-            set_zone(&db, who, zone).await;
+            db.execute(
+                "UPDATE users SET timezone = $1 WHERE id = $2",
+                &[Param::Text(zone.to_owned()), Param::Uuid(who)],
+            )
+            .await
+            .expect("zone");
             let unplaced = |db: Database| async move {
                 db.fetch_optional(
                     "SELECT COUNT(*) AS n FROM storage_rollups WHERE user_id = $1 AND group_key = '?' AND n <> 0",
