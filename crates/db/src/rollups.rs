@@ -12,7 +12,10 @@
 //! Maintenance is at write time, in the writing transaction: triggers generated here from
 //! the catalog and installed at start-up (after the migrations) add one to each bucket a new
 //! row falls in and take one from each bucket a deleted row was in (an update does both), as
-//! atomic `n = n + 1` upserts. Being triggers, they see every write whatever its path: the
+//! atomic `n = n + 1` upserts (row-level triggers on SQLite; statement-level ones with
+//! transition tables on PostgreSQL, where a multi-row statement then updates each bucket once
+//! instead of lengthening its version chain row by row). Being triggers, they see every
+//! write whatever its path: the
 //! storage capability's inserts, updates, deletes and batches, cascades, account deletion,
 //! the retention purge, and rows written with plain SQL (the benchmark's seeding).
 //!
