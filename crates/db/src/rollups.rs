@@ -15,9 +15,9 @@
 //! atomic `n = n + 1` upserts (row-level triggers on SQLite; statement-level ones with
 //! transition tables on PostgreSQL, where a multi-row statement then updates each bucket once
 //! instead of lengthening its version chain row by row). Being triggers, they see every
-//! write whatever its path: the
-//! storage capability's inserts, updates, deletes and batches, cascades, account deletion,
-//! the retention purge, and rows written with plain SQL (the benchmark's seeding).
+//! write whatever its path: the storage capability's inserts, updates, deletes and batches,
+//! cascades, account deletion, the retention purge, and rows written with plain SQL (the
+//! benchmark's seeding).
 //!
 //! Weekday and hour need the user's zone, which SQLite cannot convert: the triggers look
 //! the instant's offset up in `time_zone_offsets`, which holds the zone's transitions as
