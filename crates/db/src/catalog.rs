@@ -13,7 +13,8 @@
 //! Each collection is declared here once, and everything that handles collections reads that
 //! declaration: the storage capability (columns, types, ownership, who writes), the manifest's
 //! grants (which names exist), the GDPR export (which columns, where in the document, what is
-//! sealed under which purpose) and the retention purge (which instant or day ages a row).
+//! sealed under which purpose), the retention purge (which instant or day ages a row) and the
+//! rollups (which all-time aggregates are kept at write time, see `rollups`).
 //! Adding a collection is a migration per backend plus one entry in [`CATALOG`].
 //!
 //! The columns mirror `migrations/{postgres,sqlite}`; a unit test checks them against the
@@ -320,6 +321,62 @@ pub struct Collection {
     pub export: Export,
     /// What the retention purge deletes.
     pub retention: Retention,
+    /// The per-user rollups kept for all-time aggregates, if any (see `rollups`).
+    pub rollup: Option<Rollup>,
+}
+
+/// The most distinct values a rolled-up field may take: its rollup is a histogram (rows per
+/// value), so a field qualifies only when its declared range is this small.
+pub const MAX_ROLLUP_VALUES: i64 = 64;
+
+/// Per-user rollups of a collection, maintained at write time (triggers the host installs
+/// from this declaration), from which an all-time aggregate is answered without reading
+/// the rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Rollup {
+    /// The rolled-up fields: integer fields whose declared range spans at most
+    /// [`MAX_ROLLUP_VALUES`] values. Count, avg, min, max and stddev of each are answered.
+    pub fields: &'static [&'static str],
+    /// The groupings kept; [`RollupGrouping::All`] always comes first.
+    pub groupings: &'static [RollupGrouping],
+}
+
+/// A grouping a rollup keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupGrouping {
+    /// One group: all of the user's rows.
+    All,
+    /// ISO weekday (1 Monday to 7 Sunday) of a timestamp field, in the user's zone.
+    Weekday(&'static str),
+    /// Hour (0 to 23) of a timestamp field, in the user's zone.
+    Hour(&'static str),
+    /// The value of a filterable text or integer field.
+    Value(&'static str),
+}
+
+impl RollupGrouping {
+    /// The name stored in `storage_rollups.group_by`.
+    pub fn key(self) -> String {
+        match self {
+            Self::All => "all".to_owned(),
+            Self::Weekday(field) => format!("weekday:{field}"),
+            Self::Hour(field) => format!("hour:{field}"),
+            Self::Value(field) => format!("value:{field}"),
+        }
+    }
+
+    /// Whether the groups depend on the user's time zone.
+    pub fn zoned(self) -> bool {
+        matches!(self, Self::Weekday(_) | Self::Hour(_))
+    }
+
+    /// The field grouped on, if any.
+    pub fn field(self) -> Option<&'static str> {
+        match self {
+            Self::All => None,
+            Self::Weekday(f) | Self::Hour(f) | Self::Value(f) => Some(f),
+        }
+    }
 }
 
 /// Where a collection keeps a sealed value and under which crypto purpose.
@@ -399,6 +456,17 @@ pub static CATALOG: &[Collection] = &[
             order: &["logged_at", "id"],
         },
         retention: Retention::OlderThan(&["logged_at"]),
+        // `GET /mood/stats` over all time: the scores overall, by weekday and hour in the
+        // user's zone, and by part of the day.
+        rollup: Some(Rollup {
+            fields: &["mood_score", "energy_level", "anxiety_level"],
+            groupings: &[
+                RollupGrouping::All,
+                RollupGrouping::Weekday("logged_at"),
+                RollupGrouping::Hour("logged_at"),
+                RollupGrouping::Value("time_of_day"),
+            ],
+        }),
     },
     Collection {
         name: "mood_factors",
@@ -423,6 +491,7 @@ pub static CATALOG: &[Collection] = &[
             order: &["id"],
         },
         retention: Retention::WithParent,
+        rollup: None,
     },
     Collection {
         name: "journal_entries",
@@ -456,6 +525,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "chat_sessions",
@@ -481,6 +551,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["last_message_at", "created_at"]),
+        rollup: None,
     },
     Collection {
         name: "chat_messages",
@@ -511,6 +582,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "user_insights",
@@ -539,6 +611,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "recommendations",
@@ -566,6 +639,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "wearable_connections",
@@ -593,6 +667,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::Kept,
+        rollup: None,
     },
     Collection {
         name: "wearable_metrics",
@@ -624,6 +699,7 @@ pub static CATALOG: &[Collection] = &[
             order: &["metric_date", "id"],
         },
         retention: Retention::DayBefore("metric_date"),
+        rollup: None,
     },
     Collection {
         name: "crisis_events",
@@ -652,6 +728,7 @@ pub static CATALOG: &[Collection] = &[
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),
+        rollup: None,
     },
     Collection {
         name: "safety_plans",
@@ -672,6 +749,7 @@ pub static CATALOG: &[Collection] = &[
         sealed: sealed_content(purpose::SAFETY_PLAN),
         export: Export::One { key: "safety_plan" },
         retention: Retention::Kept,
+        rollup: None,
     },
     Collection {
         name: "content_library",
@@ -701,6 +779,7 @@ pub static CATALOG: &[Collection] = &[
         sealed: None,
         export: Export::Never,
         retention: Retention::Shared,
+        rollup: None,
     },
 ];
 
@@ -1103,6 +1182,55 @@ mod tests {
                     let column = c.column(field).expect("sealed columns");
                     assert_eq!(column.ty, ColumnType::Bytes, "{}.{field}", c.name);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn rollups_are_well_formed() {
+        for c in CATALOG {
+            let Some(rollup) = &c.rollup else { continue };
+            assert_eq!(
+                c.ownership,
+                Ownership::User,
+                "{}: rollups are per user",
+                c.name
+            );
+            assert_eq!(
+                rollup.groupings.first(),
+                Some(&RollupGrouping::All),
+                "{}",
+                c.name
+            );
+            for (i, grouping) in rollup.groupings.iter().enumerate() {
+                assert!(!rollup.groupings[..i].contains(grouping), "{}", c.name);
+                let Some(field) = grouping.field() else {
+                    continue;
+                };
+                let column = c.column(field).expect("grouping field");
+                let fits = match grouping {
+                    RollupGrouping::Weekday(_) | RollupGrouping::Hour(_) => {
+                        column.ty == ColumnType::Timestamp
+                    }
+                    _ => {
+                        column.filterable()
+                            && matches!(column.ty, ColumnType::Text { .. } | ColumnType::Int { .. })
+                    }
+                };
+                assert!(fits, "{}.{field} cannot be grouped that way", c.name);
+            }
+            assert!(!rollup.fields.is_empty(), "{}", c.name);
+            for (i, field) in rollup.fields.iter().enumerate() {
+                assert!(!rollup.fields[..i].contains(field), "{}", c.name);
+                let column = c.column(field).expect("rolled-up field");
+                let ColumnType::Int { min, max } = column.ty else {
+                    panic!("{}.{field}: only integer fields are rolled up", c.name);
+                };
+                assert!(
+                    max - min < MAX_ROLLUP_VALUES,
+                    "{}.{field}: the range is too wide for a histogram",
+                    c.name
+                );
             }
         }
     }

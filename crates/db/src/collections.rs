@@ -10,9 +10,10 @@
 //! way to point a row at another user's row, SQL text from a component, or a write to a
 //! read-only collection.
 //!
-//! Aggregates group in the user's IANA time zone. SQLite cannot convert time zones in SQL,
-//! so both backends fetch the filtered rows (put in id order in Rust) and aggregate in Rust with
-//! `chrono-tz`: the figures are identical on both. Nearest-neighbour search uses pgvector's
+//! Aggregates group in the user's IANA time zone. An all-time aggregate that a collection's
+//! rollup keeps is answered from it (see `rollups`). Otherwise: SQLite cannot convert time
+//! zones in SQL, so both backends fetch the filtered rows (put in id order in Rust) and
+//! aggregate in Rust with `chrono-tz`: the figures are identical on both. Nearest-neighbour search uses pgvector's
 //! `<=>` on PostgreSQL (which may use the HNSW index) and an exact scan of the user's rows,
 //! with the same cosine distance, on SQLite.
 
@@ -1539,6 +1540,22 @@ impl Database {
             }
         };
         let filters = check_filters(collection, request.filters)?;
+        // All time: the collection's rollup answers in a few statements, when it keeps what
+        // is asked (see `rollups`).
+        if filters.is_empty()
+            && let Some(rows) = self
+                .rollup_aggregate(
+                    user,
+                    collection,
+                    &measures,
+                    request.grouping,
+                    group_column,
+                    timezone,
+                )
+                .await?
+        {
+            return Ok(rows);
+        }
         let tz: Tz = timezone.parse().unwrap_or(Tz::UTC);
         let backend = self.backend();
         let mut fields: Vec<&'static Column> = Vec::new();

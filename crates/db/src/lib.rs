@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod profiles;
 pub mod registrations;
 pub mod retention;
+mod rollups;
 pub mod sealed_values;
 pub mod users;
 
@@ -225,7 +226,8 @@ impl Database {
         }
     }
 
-    /// Runs the embedded migrations (idempotent).
+    /// Runs the embedded migrations (idempotent), then installs the storage rollups'
+    /// triggers (rebuilding the rollups when those changed; see [`Database::install_rollups`]).
     ///
     /// # Errors
     /// [`DbError`] when a migration fails.
@@ -237,7 +239,7 @@ impl Database {
             }
             Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
-        Ok(())
+        self.install_rollups().await
     }
 
     /// Whether the database answers.

@@ -171,6 +171,11 @@ impl Database {
         user_id: Uuid,
         changes: &ProfileChanges,
     ) -> Result<Option<Profile>, DbError> {
+        if let Some(zone) = &changes.timezone {
+            // So the zone change rebuilds the user's rollups in the new zone right away
+            // (see `rollups`), rather than at their next aggregate.
+            self.load_time_zone(zone).await?;
+        }
         let mut sets = Vec::new();
         let mut params = Vec::new();
         let mut set = |column: &str, param: Param| {
