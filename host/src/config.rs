@@ -121,6 +121,14 @@ pub struct ServeConfig {
         default_value_t = 1024
     )]
     pub max_connections_per_address: usize,
+    /// Registrations one client address may start in 15 minutes (each costs a password
+    /// hash and a mail); more answer 429 with `Retry-After`.
+    #[arg(
+        long,
+        env = "MINDFLOW_REGISTRATIONS_PER_ADDRESS",
+        default_value_t = crate::identity::throttle::REGISTRATION_LIMIT
+    )]
+    pub registrations_per_address: usize,
     /// Mount `GET /bench/native`, the native twin of the dispatch benchmark's component.
     #[arg(long, env = "MINDFLOW_BENCH_NATIVE", hide = true)]
     pub bench_native: bool,

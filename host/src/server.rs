@@ -168,6 +168,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         callers,
         trusted_proxies: Arc::new(trusted_proxies),
         outbox,
+        registrations_per_address: serve.registrations_per_address.max(1),
     };
     let listener = TcpListener::bind(serve.listen)
         .await

@@ -208,6 +208,49 @@ async fn registration_answers_the_same_for_a_taken_address_and_mails_its_owner()
     assert!(!log.contains("free@example.com"), "nor addresses");
 }
 
+/// Registrations are limited per client address (each costs a hash and a mail), taken and
+/// free addresses alike, and the limit answers 429 with `Retry-After` before any hashing.
+#[tokio::test]
+async fn registrations_are_throttled_per_address() {
+    let server = server_with(
+        Manifest::product(&["hello"]),
+        &[("MINDFLOW_REGISTRATIONS_PER_ADDRESS", "3")],
+    )
+    .await;
+    server
+        .register("first@example.com")
+        .await
+        .expect("register");
+    for email in ["first@example.com", "second@example.com"] {
+        mindflow_tests::accounts::start_registration(&server, email)
+            .await
+            .expect("within the limit");
+    }
+    let refused = post(
+        &server,
+        "/api/v1/auth/register",
+        json!({"email": "fourth@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
+    assert_eq!(
+        problem_type(refused).await,
+        "urn:mindflow:problem:too-many-attempts"
+    );
+    // Signing in is not registering: the limit does not touch it.
+    assert_eq!(
+        login(&server, "first@example.com", PASSWORD).await.status(),
+        200
+    );
+}
+
 #[tokio::test]
 async fn bad_registration_fields_are_422() {
     let server = server(Manifest::product(&["hello"])).await;

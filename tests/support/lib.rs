@@ -207,6 +207,8 @@ impl Server {
             .args(&options.flags)
             .env("MINDFLOW_CACHE_DIR", shared_cache())
             .env("RUST_LOG", "info,sqlx=warn")
+            // Every test client registers from 127.0.0.1; a test of the limit sets its own.
+            .env("MINDFLOW_REGISTRATIONS_PER_ADDRESS", "100000")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(log);

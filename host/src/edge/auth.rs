@@ -379,10 +379,13 @@ pub const REGISTER_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from
 /// Both are durable before the answer.
 ///
 /// # Errors
-/// 422 for a bad email, password or display name (which says nothing about accounts); 503
-/// when hashing is saturated or the database unavailable.
+/// 422 for a bad email, password or display name (which says nothing about accounts); 429
+/// with `Retry-After` past the address's registrations in the window (counted before the
+/// password is hashed, whatever the address registered); 503 when hashing is saturated or
+/// the database unavailable.
 pub async fn register(
     State(state): State<AppState>,
+    client: ClientInfo,
     JsonObject(body): JsonObject<RegisterBody>,
 ) -> Result<Response, ApiError> {
     let answer_at = tokio::time::Instant::now() + REGISTER_ANSWER_FLOOR;
@@ -412,6 +415,31 @@ pub async fn register(
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
+    }
+    if let Some(ip) = client.ip {
+        // Recorded before it is checked, so a burst in parallel cannot all pass.
+        let keys = [throttle::registration_key(
+            ip,
+            state.registrations_per_address,
+        )];
+        let names: Vec<String> = keys.iter().map(|k| k.key.clone()).collect();
+        state
+            .db
+            .record_login_attempt(&names, false, Utc::now())
+            .await?;
+        check_throttle(&state.db, &keys, Utc::now(), 1)
+            .await
+            .map_err(|refused| match refused.retry_after {
+                Some(seconds) => ApiError {
+                    retry_after: Some(seconds),
+                    ..ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too-many-attempts",
+                        "too many registrations from this address; try again later",
+                    )
+                },
+                None => refused,
+            })?;
     }
     // Hashed whether or not the address is free: the time taken must not tell.
     let hash = hash_blocking(body.password).await?;

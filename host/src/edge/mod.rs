@@ -55,6 +55,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<client::TrustedProxies>,
     /// Wakes the outbox consumer when a request queued a mail.
     pub outbox: crate::mail::OutboxSignal,
+    /// Registrations one client address may start in the throttling window.
+    pub registrations_per_address: usize,
 }
 
 /// The host's own routes, added and listed together: the list is what the OpenAPI document

@@ -40,6 +40,9 @@ pub const BACKOFF_WINDOW_MINUTES: i64 = 60;
 pub const ACCOUNT_FREE: usize = 10;
 /// The longest wait between two attempts at an account from unknown devices.
 pub const BACKOFF_CAP_SECONDS: u64 = 15 * 60;
+/// Registrations one client address may start in [`WINDOW_MINUTES`], by default
+/// (`--registrations-per-address`): each costs a password hash and a mail.
+pub const REGISTRATION_LIMIT: usize = 10;
 /// Attempts older than this are pruned.
 pub const RETENTION_MINUTES: i64 = 120;
 
@@ -169,6 +172,17 @@ pub fn attempt_keys(
         });
     }
     keys
+}
+
+/// The key a registration from `ip` counts under, allowing `limit` in [`WINDOW_MINUTES`]:
+/// every registration counts (a free address and a taken one alike, so the throttle tells
+/// nothing about accounts either), and none clears the count.
+pub fn registration_key(ip: IpAddr, limit: usize) -> AttemptKey {
+    AttemptKey {
+        key: format!("register:{}", ip_key(ip)),
+        rule: Rule::Window { limit },
+        cleared_by_success: false,
+    }
 }
 
 /// The throttling key of an account (by normalised email; hashed). Every other key of the
