@@ -99,6 +99,15 @@ pub struct Rendered {
     pub text: String,
 }
 
+/// The code a message carries (`payload.token`).
+fn token_of(message: &OutboxMessage) -> Result<&str, MailError> {
+    message
+        .payload
+        .get("token")
+        .and_then(|t| t.as_str())
+        .ok_or(MailError::BadPayload)
+}
+
 /// Renders an outbox message into an e-mail.
 ///
 /// # Errors
@@ -106,11 +115,7 @@ pub struct Rendered {
 pub fn render(message: &OutboxMessage) -> Result<Rendered, MailError> {
     match message.kind.as_str() {
         "password_reset" => {
-            let token = message
-                .payload
-                .get("token")
-                .and_then(|t| t.as_str())
-                .ok_or(MailError::BadPayload)?;
+            let token = token_of(message)?;
             Ok(Rendered {
                 subject: "Reset your MindFlow password".into(),
                 text: format!(
@@ -121,11 +126,7 @@ pub fn render(message: &OutboxMessage) -> Result<Rendered, MailError> {
             })
         }
         VERIFY_EMAIL => {
-            let token = message
-                .payload
-                .get("token")
-                .and_then(|t| t.as_str())
-                .ok_or(MailError::BadPayload)?;
+            let token = token_of(message)?;
             Ok(Rendered {
                 subject: "Finish creating your MindFlow account".into(),
                 text: format!(

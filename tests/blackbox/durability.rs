@@ -142,6 +142,16 @@ impl Drop for StopsPrivatePostgres {
 /// writes fail with 503 and `/readyz` says so, within the pool's 5 s acquire timeout, never
 /// hanging and never a 500; the host is never restarted and recovers on its own once the
 /// database is back; every write it answered 201 to is there.
+
+/// `GET /readyz` on `server`.
+async fn readyz(server: &Server) -> reqwest::Response {
+    server
+        .http
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+}
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgres_restart_under_load_is_503_then_recovers_on_its_own() {
     if mindflow_tests::backend() != mindflow_tests::Backend::Postgres {
@@ -201,12 +211,7 @@ async fn a_postgres_restart_under_load_is_503_then_recovers_on_its_own() {
     private_postgres(Private::Stop);
     let down_at = outcomes.lock().expect("lock").len();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let ready = server
-        .http
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = readyz(&server).await;
     assert_eq!(ready.status(), 503, "not ready while the database is down");
     private_postgres(Private::Restart);
     let up_at = outcomes.lock().expect("lock").len();
@@ -254,12 +259,7 @@ async fn a_postgres_restart_under_load_is_503_then_recovers_on_its_own() {
         during.iter().any(|(status, _, _)| *status == 503),
         "no write failed while the database was down"
     );
-    let ready = server
-        .http
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz");
+    let ready = readyz(&server).await;
     assert_eq!(ready.status(), 200);
     let acknowledged: Vec<String> = outcomes
         .iter()

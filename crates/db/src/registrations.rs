@@ -77,13 +77,7 @@ impl Database {
         request: &NewRegistration<'_>,
     ) -> Result<RegistrationRequest, DbError> {
         let mut tx = self.begin().await?;
-        let taken = tx
-            .fetch_optional(
-                "SELECT id FROM users WHERE email = $1",
-                &[Param::Text(request.email.into())],
-            )
-            .await?
-            .is_some();
+        let taken = tx.email_taken(request.email).await?;
         let kind = if taken { ACCOUNT_EXISTS } else { VERIFY_EMAIL };
         let sent = tx
             .fetch_optional(
@@ -161,13 +155,7 @@ impl Database {
             &[Param::Text(email.clone()), Param::Time(now)],
         )
         .await?;
-        let taken = tx
-            .fetch_optional(
-                "SELECT id FROM users WHERE email = $1",
-                &[Param::Text(email.clone())],
-            )
-            .await?
-            .is_some();
+        let taken = tx.email_taken(&email).await?;
         if taken {
             tx.commit().await?;
             return Ok(RegistrationOutcome::Taken);
@@ -194,6 +182,17 @@ impl Database {
 }
 
 impl Transaction {
+    /// Whether an account (live or deleted but not yet purged) holds `email`.
+    async fn email_taken(&mut self, email: &str) -> Result<bool, DbError> {
+        Ok(self
+            .fetch_optional(
+                "SELECT id FROM users WHERE email = $1",
+                &[Param::Text(email.into())],
+            )
+            .await?
+            .is_some())
+    }
+
     /// Inserts a user (free tier, UTC, en-US) and returns it; a taken address is a conflict
     /// ([`DbError::is_conflict`]).
     ///

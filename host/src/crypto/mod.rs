@@ -431,15 +431,7 @@ impl KeyService {
         let other = |wrapped: &Option<Wrapped>| {
             wrapped
                 .as_ref()
-                .map(|w| {
-                    self.unwrap_key(&WrappedKey {
-                        wrapped_key: w.key.clone(),
-                        wrap_nonce: w.nonce.clone(),
-                        hash_key: None,
-                        retired_key: None,
-                        ..row.clone()
-                    })
-                })
+                .map(|w| self.unwrap_wrapped(row, &w.key, &w.nonce))
                 .transpose()
         };
         Ok(UserKeys {
@@ -451,6 +443,16 @@ impl KeyService {
 
     /// The data key of a stored row, unwrapped.
     fn unwrap_key(&self, row: &WrappedKey) -> Result<DataKey, CryptoError> {
+        self.unwrap_wrapped(row, &row.wrapped_key, &row.wrap_nonce)
+    }
+
+    /// One key of `row` (`wrapped` under `nonce`, by the row's master key), unwrapped.
+    fn unwrap_wrapped(
+        &self,
+        row: &WrappedKey,
+        wrapped: &[u8],
+        nonce: &[u8],
+    ) -> Result<DataKey, CryptoError> {
         let Some(master) = self.inner.masters.by_id(&row.master_key_id) else {
             tracing::error!(
                 user_id = %row.user_id,
@@ -459,7 +461,7 @@ impl KeyService {
             );
             return Err(CryptoError::Unavailable);
         };
-        let Some(nonce) = xnonce(&row.wrap_nonce) else {
+        let Some(nonce) = xnonce(nonce) else {
             tracing::error!(user_id = %row.user_id, "a wrapped data key has a malformed nonce");
             return Err(CryptoError::Unavailable);
         };
@@ -469,7 +471,7 @@ impl KeyService {
                 .decrypt(
                     &nonce,
                     Payload {
-                        msg: &row.wrapped_key,
+                        msg: wrapped,
                         aad: &wrap_aad(row.user_id),
                     },
                 )
@@ -541,7 +543,7 @@ impl KeyService {
         let mut row = self.wrap_key(master, user, &keys.seal)?;
         row.key_version = key_version;
         // A hash key equal to the data key is not stored apart (as before any rotation).
-        if !Arc::ptr_eq(&keys.hash, &keys.seal) && keys.hash[..] != keys.seal[..] {
+        if keys.hash[..] != keys.seal[..] {
             row.hash_key = Some(self.wrap_part(master, user, &keys.hash)?);
         }
         row.retired_key = keys
@@ -621,8 +623,10 @@ impl KeyService {
                 .chain(&keys.retired)
                 .find_map(|key| open_with(key, user, purpose, sealed))
         };
-        let was_cached = self.cached(user).is_some();
-        let keys = self.data_key(user, false).await?;
+        let (keys, was_cached) = match self.cached(user) {
+            Some(keys) => (keys, true),
+            None => (self.stored_keys(user, false).await?, false),
+        };
         if let Some(plaintext) = attempt(&keys) {
             return Ok(plaintext);
         }
