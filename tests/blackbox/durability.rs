@@ -138,11 +138,6 @@ impl Drop for StopsPrivatePostgres {
     }
 }
 
-/// PostgreSQL restarted under write load (issue 18, "faults and load"): while it is down,
-/// writes fail with 503 and `/readyz` says so, within the pool's 5 s acquire timeout, never
-/// hanging and never a 500; the host is never restarted and recovers on its own once the
-/// database is back; every write it answered 201 to is there.
-
 /// `GET /readyz` on `server`.
 async fn readyz(server: &Server) -> reqwest::Response {
     server
@@ -152,6 +147,11 @@ async fn readyz(server: &Server) -> reqwest::Response {
         .await
         .expect("readyz")
 }
+
+/// PostgreSQL restarted under write load (issue 18, "faults and load"): while it is down,
+/// writes fail with 503 and `/readyz` says so, within the pool's 5 s acquire timeout, never
+/// hanging and never a 500; the host is never restarted and recovers on its own once the
+/// database is back; every write it answered 201 to is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgres_restart_under_load_is_503_then_recovers_on_its_own() {
     if mindflow_tests::backend() != mindflow_tests::Backend::Postgres {
