@@ -46,6 +46,87 @@ pub struct CommonConfig {
     /// clocks) before it erases the key it replaced.
     #[arg(long, env = "MINDFLOW_KEY_CACHE_TTL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub key_cache_ttl_seconds: u64,
+    /// The `llm` capability's provider and limits.
+    #[command(flatten)]
+    pub llm: LlmConfig,
+}
+
+/// Which language-model provider the `llm` capability calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LlmProviderKind {
+    /// SmolLM2-135M-Instruct in this process (offline; `MINDFLOW_LLM_MODEL`).
+    #[default]
+    Local,
+    /// An OpenAI-compatible API (OpenAI, vLLM, llama.cpp's server, Ollama).
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
+}
+
+/// The `llm` capability's settings. The API key is read from `MINDFLOW_LLM_API_KEY` only
+/// (never a flag, so it is not in a process listing) and never printed.
+#[derive(Debug, Clone, Args)]
+pub struct LlmConfig {
+    /// The provider: `local` (default; offline), `openai` or `anthropic`.
+    #[arg(long, env = "MINDFLOW_LLM_PROVIDER", value_enum, default_value_t = LlmProviderKind::Local)]
+    pub llm_provider: LlmProviderKind,
+    /// The local model: a GGUF file, or a folder holding one (`scripts/fetch-llm.sh` fetches
+    /// SmolLM2-135M-Instruct and prints its path). Unset: the local provider is off and `llm`
+    /// calls fail; set to a missing or unusable file: start-up fails.
+    #[arg(long, env = "MINDFLOW_LLM_MODEL")]
+    pub llm_model: Option<PathBuf>,
+    /// The API's base URL, version included (default `https://api.openai.com/v1` or
+    /// `https://api.anthropic.com/v1`; e.g. `http://127.0.0.1:11434/v1` for Ollama).
+    #[arg(long, env = "MINDFLOW_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    /// The model a remote provider is asked for (default `gpt-4o-mini` or
+    /// `claude-3-5-haiku-latest`).
+    #[arg(long, env = "MINDFLOW_LLM_MODEL_NAME")]
+    pub llm_model_name: Option<String>,
+    /// The embedding model of an OpenAI-compatible provider.
+    #[arg(long, env = "MINDFLOW_LLM_EMBEDDING_MODEL", default_value = "text-embedding-3-small")]
+    pub llm_embedding_model: String,
+    /// How long connecting to a remote provider may take, in milliseconds.
+    #[arg(long, env = "MINDFLOW_LLM_CONNECT_TIMEOUT_MS", default_value_t = 5_000)]
+    pub llm_connect_timeout_ms: u64,
+    /// How long one attempt of a remote call may take, answer included, in milliseconds.
+    #[arg(long, env = "MINDFLOW_LLM_TIMEOUT_MS", default_value_t = 60_000)]
+    pub llm_timeout_ms: u64,
+    /// Attempts of a remote call in all (retries on 429, 5xx and failed connections, with
+    /// back-off; never once a streamed answer has begun).
+    #[arg(long, env = "MINDFLOW_LLM_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub llm_attempts: u32,
+    /// Compute threads of the local model (one generation runs at a time).
+    #[arg(long, env = "MINDFLOW_LLM_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub llm_threads: u64,
+    /// Sampling seed of the local model at temperatures above 0 (default: one per call).
+    #[arg(long, env = "MINDFLOW_LLM_SEED")]
+    pub llm_seed: Option<u64>,
+    /// Answered `llm` calls a free user may make per UTC day.
+    #[arg(long, env = "MINDFLOW_LLM_FREE_MESSAGES_PER_DAY", default_value_t = 50)]
+    pub llm_free_messages_per_day: u64,
+    /// Tokens (prompt and answer) a free user may use per UTC day.
+    #[arg(long, env = "MINDFLOW_LLM_FREE_TOKENS_PER_DAY", default_value_t = 50_000)]
+    pub llm_free_tokens_per_day: u64,
+    /// Answered `llm` calls a premium user may make per UTC day.
+    #[arg(long, env = "MINDFLOW_LLM_PREMIUM_MESSAGES_PER_DAY", default_value_t = 500)]
+    pub llm_premium_messages_per_day: u64,
+    /// Tokens (prompt and answer) a premium user may use per UTC day.
+    #[arg(long, env = "MINDFLOW_LLM_PREMIUM_TOKENS_PER_DAY", default_value_t = 500_000)]
+    pub llm_premium_tokens_per_day: u64,
+    /// Upper bound on `max-tokens` of one call (a larger request is lowered to it).
+    #[arg(long, env = "MINDFLOW_LLM_MAX_TOKENS", default_value_t = 1024)]
+    pub llm_max_tokens: u32,
+}
+
+impl LlmConfig {
+    /// The API key (`MINDFLOW_LLM_API_KEY`), if set and not empty.
+    pub fn api_key(&self) -> Option<crate::secrets::Secret> {
+        std::env::var("MINDFLOW_LLM_API_KEY")
+            .ok()
+            .filter(|key| !key.trim().is_empty())
+            .map(|key| crate::secrets::Secret::new(key.trim().to_owned()))
+    }
 }
 
 impl CommonConfig {

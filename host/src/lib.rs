@@ -18,6 +18,8 @@
 //! - [`db`]: the database (SQLite embedded by default, PostgreSQL + pgvector in production).
 //! - [`identity`]: users, passwords and access tokens.
 //! - [`mail`]: the outbox consumer and the mailers it delivers through.
+//! - [`llm`]: language-model providers (local by default), retries, limits, usage and the
+//!   screening of answers behind the `llm` capability.
 //!
 //! Architecture invariants (see `ARCHITECTURE.md`): the edge holds no domain logic; only
 //! [`db`] writes SQL; a component never receives a user id from the request, keys, or
@@ -33,6 +35,7 @@ pub mod crypto;
 pub use mindflow_db as db;
 pub mod edge;
 pub mod identity;
+pub mod llm;
 pub mod mail;
 pub mod manifest;
 pub mod registry;

@@ -7,7 +7,8 @@
 //!   ([`Manifest::product`]) or for test-only components;
 //! - [`accounts`]: addresses, registration, login; [`http`]: requests and their answers;
 //!   [`admin`]: component versions through the admin API; [`database`]: the server's
-//!   database, directly; [`smtp`]: a fake mail relay.
+//!   database, directly; [`smtp`]: a fake mail relay; [`llm_double`]: a language-model
+//!   provider double (OpenAI and Anthropic wire formats).
 //!
 //! Environment (set by `cargo xtask test`):
 //! - `MINDFLOW_BIN`: the binary (default `target/debug/mindflow`);
@@ -19,6 +20,7 @@ pub mod accounts;
 pub mod admin;
 pub mod database;
 pub mod http;
+pub mod llm_double;
 pub mod manifest;
 pub mod smtp;
 

@@ -50,6 +50,7 @@ fn main() -> Result<()> {
             let mut serve = cargo(&root);
             serve.args(["run", "-p", "mindflow", "--", "serve"]);
             serve.env("MINDFLOW_EMBEDDING_MODEL", embedding_model(&root)?);
+            serve.env("MINDFLOW_LLM_MODEL", llm_model(&root)?);
             serve.args(&args[1..]);
             run(serve)
         }
@@ -285,6 +286,15 @@ fn embedding_model(root: &Path) -> Result<PathBuf> {
     script_answer(root, "fetch-models.sh").map(PathBuf::from)
 }
 
+/// The local language model's GGUF file: `MINDFLOW_LLM_MODEL` when set, otherwise what
+/// `scripts/fetch-llm.sh` fetches (once) and prints.
+fn llm_model(root: &Path) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MINDFLOW_LLM_MODEL") {
+        return Ok(PathBuf::from(path));
+    }
+    script_answer(root, "fetch-llm.sh").map(PathBuf::from)
+}
+
 /// The API fuzzer's command: `MINDFLOW_SCHEMATHESIS` when set, otherwise what
 /// `scripts/schemathesis-for-tests.sh` installs (once) and prints.
 fn schemathesis(root: &Path) -> Result<PathBuf> {
@@ -299,6 +309,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     build_host(root, false)?;
     let binary = target_dir(root).join("debug").join("mindflow");
     let model = embedding_model(root)?;
+    let llm = llm_model(root)?;
     let fuzzer = schemathesis(root)?;
 
     // Unit tests of every member outside components/ but the black-box suite (the host, the
@@ -312,6 +323,8 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     // The runtime's own tests call real compiled components and the real model.
     unit.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
     unit.env("MINDFLOW_EMBEDDING_MODEL", &model);
+    // The llm module's tests run the real local model.
+    unit.env("MINDFLOW_LLM_MODEL", &llm);
     // With PostgreSQL in the run, the storage unit tests run on it too.
     if backend != "sqlite" && std::env::var_os("MINDFLOW_TEST_DATABASE_URL").is_none() {
         unit.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
@@ -337,6 +350,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         suite.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
         suite.env("MINDFLOW_TEST_BACKEND", backend);
         suite.env("MINDFLOW_EMBEDDING_MODEL", &model);
+        suite.env("MINDFLOW_LLM_MODEL", &llm);
         suite.env("MINDFLOW_SCHEMATHESIS", &fuzzer);
         if backend == "postgres" {
             suite.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
@@ -485,6 +499,7 @@ fn bench(root: &Path, args: &[String]) -> Result<()> {
     );
     bench.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
     bench.env("MINDFLOW_EMBEDDING_MODEL", embedding_model(root)?);
+    bench.env("MINDFLOW_LLM_MODEL", llm_model(root)?);
     if std::env::var_os("MINDFLOW_TEST_DATABASE_URL").is_none() {
         bench.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
     }

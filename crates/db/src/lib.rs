@@ -27,6 +27,7 @@ pub mod collections;
 pub mod components;
 pub mod crisis;
 pub mod data_keys;
+pub mod llm_usage;
 pub mod export;
 pub mod outbox;
 pub mod profiles;

@@ -24,6 +24,7 @@ pub mod bindings;
 pub mod context;
 pub mod crisis;
 pub mod crypto;
+pub mod llm;
 pub mod ml;
 pub mod outbound;
 pub mod storage;
@@ -51,6 +52,8 @@ pub struct HostServices {
     pub crisis: crate::crisis::service::CrisisService,
     /// The sentence encoder behind `ml.embed` and the semantic crisis signal.
     pub semantic: crate::crisis::semantic::Semantic,
+    /// The language-model service behind `llm` (unconfigured until [`Self::with_llm`]).
+    pub llm: crate::llm::Llm,
 }
 
 impl HostServices {
@@ -77,7 +80,15 @@ impl HostServices {
             keys,
             crisis,
             semantic,
+            llm: crate::llm::Llm::unconfigured("no language model is configured on this host"),
         })
+    }
+
+    /// The services with `llm` as the language-model service.
+    #[must_use]
+    pub fn with_llm(mut self, llm: crate::llm::Llm) -> Self {
+        self.llm = llm;
+        self
     }
 }
 
@@ -101,6 +112,8 @@ pub struct RequestContext {
     /// that scores a note and then has it assessed (which uses the score as a signal) pays
     /// for the lexicon model once.
     pub last_sentiment: Option<(String, f32)>,
+    /// The request's open `llm` completion streams (dropped with the request).
+    pub llm_streams: llm::Streams,
 }
 
 /// What the granted capabilities prepared for one component version, by type: shared by
@@ -199,7 +212,7 @@ pub trait HostCapability<T: CapabilityHost>: Sync {
 }
 
 /// Every capability this host provides, in link order: the one registration list.
-pub fn provided<T: CapabilityHost>() -> [&'static dyn HostCapability<T>; 7] {
+pub fn provided<T: CapabilityHost>() -> [&'static dyn HostCapability<T>; 8] {
     [
         &context::SharedTypes,
         &context::Context,
@@ -208,6 +221,7 @@ pub fn provided<T: CapabilityHost>() -> [&'static dyn HostCapability<T>; 7] {
         &crypto::Crypto,
         &ml::Ml,
         &crisis::Crisis,
+        &llm::LlmCapability,
     ]
 }
 

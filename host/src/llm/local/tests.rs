@@ -1,0 +1,111 @@
+//! The real local model (SmolLM2-135M-Instruct from `MINDFLOW_LLM_MODEL`, as `cargo xtask
+//! test` sets it; `scripts/fetch-llm.sh` prints the path).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures::StreamExt;
+
+use super::Local;
+use crate::llm::provider::{CompletionRequest, Message, Provider, Role, StreamItem};
+
+fn model_path() -> Option<PathBuf> {
+    let path = std::env::var_os("MINDFLOW_LLM_MODEL").map(PathBuf::from);
+    if path.is_none() {
+        eprintln!(
+            "\n!!!!! SKIPPED: the real local-model test needs MINDFLOW_LLM_MODEL \
+             (export MINDFLOW_LLM_MODEL=$(scripts/fetch-llm.sh)) !!!!!\n"
+        );
+    }
+    path
+}
+
+fn ask(text: &str, max_tokens: u32, temperature: f32) -> CompletionRequest {
+    CompletionRequest {
+        messages: vec![
+            Message {
+                role: Role::System,
+                content: "You are a kind and brief assistant.".into(),
+            },
+            Message {
+                role: Role::User,
+                content: text.into(),
+            },
+        ],
+        max_tokens,
+        temperature,
+    }
+}
+
+#[tokio::test]
+async fn the_real_model_is_deterministic_at_temperature_zero_and_stops_at_max_tokens() {
+    let Some(path) = model_path() else { return };
+    let local = Local::start(&path, 1, Some(7)).expect("the model loads");
+    let request = ask("Give me one tip for sleeping better.", 24, 0.0);
+    let first = local.complete(&request).await.expect("first answer");
+    let second = local.complete(&request).await.expect("second answer");
+    eprintln!("answer: {:?} ({} tokens)", first.content, first.completion_tokens);
+    assert_eq!(first.content, second.content, "greedy decoding is deterministic");
+    assert!(!first.content.trim().is_empty());
+    assert!(first.completion_tokens <= 24);
+    assert!(first.prompt_tokens > 10);
+
+    let long = ask("Write a long story about a lighthouse keeper and the sea.", 5, 0.0);
+    let short = local.complete(&long).await.expect("short answer");
+    assert_eq!(short.completion_tokens, 5, "stops at max_tokens: {:?}", short.content);
+
+    // Seeded sampling repeats itself too.
+    let warm = ask("Name a colour.", 8, 0.8);
+    let a = local.complete(&warm).await.expect("sampled");
+    let b = local.complete(&warm).await.expect("sampled again");
+    assert_eq!(a.content, b.content, "same seed, same sample");
+
+    // Streaming gives the same text as the whole answer.
+    let mut stream = local.stream(&request).await.expect("stream");
+    let mut text = String::new();
+    let mut done = None;
+    while let Some(item) = stream.next().await {
+        match item.expect("no error") {
+            StreamItem::Delta(delta) => text.push_str(&delta),
+            StreamItem::Done(usage) => done = Some(usage),
+        }
+    }
+    assert_eq!(text, first.content);
+    assert_eq!(done.expect("usage").completion_tokens, first.completion_tokens);
+}
+
+#[tokio::test]
+async fn the_real_vocabulary_round_trips_text() {
+    let Some(path) = model_path() else { return };
+    let (tokenizer, name) =
+        super::model::read_tokenizer(&super::resolve(&path).unwrap()).unwrap();
+    assert!(!name.is_empty());
+    for text in ["Hello, how are you today?", "I feel 100% better\n\n  — thanks! 😊", "naïve café"] {
+        let ids = tokenizer.encode(text);
+        assert_eq!(tokenizer.decode(&ids), text);
+    }
+    assert!(tokenizer.encode("Hello world").len() <= 3, "merges apply");
+}
+
+/// Tokens per second of the real model with 1 and 2 threads (run by hand:
+/// `cargo test -p mindflow --lib local_model_speed -- --ignored --nocapture`).
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn local_model_speed() {
+    let Some(path) = model_path() else { return };
+    for threads in [1, 2] {
+        let local = Local::start(&path, threads, Some(1)).unwrap();
+        let request = ask("Write a long story about a lighthouse keeper and the sea.", 128, 0.0);
+        // Loads the weights.
+        let _ = local.complete(&ask("Hi", 1, 0.0)).await.unwrap();
+        let started = Instant::now();
+        let answer = local.complete(&request).await.unwrap();
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "threads {threads}: {} prompt + {} generated tokens in {seconds:.2} s: {:.1} tokens/s",
+            answer.prompt_tokens,
+            answer.completion_tokens,
+            f64::from(answer.completion_tokens) / seconds
+        );
+    }
+}
