@@ -389,8 +389,11 @@ fn event_stream(frames: Vec<String>, delay: Duration, break_after: Option<()>) -
         .map(Ok::<_, std::io::Error>)
         .chain(break_after.map(|()| Err(std::io::Error::other("connection broken"))));
     let stream = futures::StreamExt::then(futures::stream::iter(items), move |item| async move {
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        match &item {
+            // Let what was sent reach the client before the connection breaks.
+            Err(_) => tokio::time::sleep(delay.max(Duration::from_millis(100))).await,
+            Ok(_) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            Ok(_) => {}
         }
         item.map(Bytes::from)
     });
