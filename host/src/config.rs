@@ -84,7 +84,11 @@ pub struct LlmConfig {
     #[arg(long, env = "MINDFLOW_LLM_MODEL_NAME")]
     pub llm_model_name: Option<String>,
     /// The embedding model of an OpenAI-compatible provider.
-    #[arg(long, env = "MINDFLOW_LLM_EMBEDDING_MODEL", default_value = "text-embedding-3-small")]
+    #[arg(
+        long,
+        env = "MINDFLOW_LLM_EMBEDDING_MODEL",
+        default_value = "text-embedding-3-small"
+    )]
     pub llm_embedding_model: String,
     /// How long connecting to a remote provider may take, in milliseconds.
     #[arg(long, env = "MINDFLOW_LLM_CONNECT_TIMEOUT_MS", default_value_t = 5_000)]
@@ -106,13 +110,25 @@ pub struct LlmConfig {
     #[arg(long, env = "MINDFLOW_LLM_FREE_MESSAGES_PER_DAY", default_value_t = 50)]
     pub llm_free_messages_per_day: u64,
     /// Tokens (prompt and answer) a free user may use per UTC day.
-    #[arg(long, env = "MINDFLOW_LLM_FREE_TOKENS_PER_DAY", default_value_t = 50_000)]
+    #[arg(
+        long,
+        env = "MINDFLOW_LLM_FREE_TOKENS_PER_DAY",
+        default_value_t = 50_000
+    )]
     pub llm_free_tokens_per_day: u64,
     /// Answered `llm` calls a premium user may make per UTC day.
-    #[arg(long, env = "MINDFLOW_LLM_PREMIUM_MESSAGES_PER_DAY", default_value_t = 500)]
+    #[arg(
+        long,
+        env = "MINDFLOW_LLM_PREMIUM_MESSAGES_PER_DAY",
+        default_value_t = 500
+    )]
     pub llm_premium_messages_per_day: u64,
     /// Tokens (prompt and answer) a premium user may use per UTC day.
-    #[arg(long, env = "MINDFLOW_LLM_PREMIUM_TOKENS_PER_DAY", default_value_t = 500_000)]
+    #[arg(
+        long,
+        env = "MINDFLOW_LLM_PREMIUM_TOKENS_PER_DAY",
+        default_value_t = 500_000
+    )]
     pub llm_premium_tokens_per_day: u64,
     /// Upper bound on `max-tokens` of one call (a larger request is lowered to it).
     #[arg(long, env = "MINDFLOW_LLM_MAX_TOKENS", default_value_t = 1024)]

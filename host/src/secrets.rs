@@ -73,7 +73,10 @@ mod tests {
     #[test]
     fn a_secret_is_never_formatted() {
         let secret = Secret::new("sk-live-123".into());
-        assert_eq!(format!("{secret:?} {secret}"), "Secret(<redacted>) <redacted>");
+        assert_eq!(
+            format!("{secret:?} {secret}"),
+            "Secret(<redacted>) <redacted>"
+        );
         assert_eq!(secret.expose(), "sk-live-123");
     }
 }

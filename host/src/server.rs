@@ -56,7 +56,8 @@ pub fn host_services(
     let encoder = sentence_encoder(config)?;
     let semantic = Semantic::new(encoder, Some(config.cache_dir().join("embeddings")))
         .context("cannot start the embedding worker")?;
-    let llm = crate::llm::Llm::from_config(&config.llm).map_err(|message| anyhow::anyhow!(message))?;
+    let llm =
+        crate::llm::Llm::from_config(&config.llm).map_err(|message| anyhow::anyhow!(message))?;
     HostServices::new(db.clone(), keys, crisis_threshold, semantic)
         .map(|services| services.with_llm(llm))
         .map_err(|message| anyhow::anyhow!(message))

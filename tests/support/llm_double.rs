@@ -217,7 +217,12 @@ enum Api {
     Embeddings,
 }
 
-async fn handle(State(script): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(script): State<Shared>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let path = uri.path().to_owned();
     let (answer, delay) = {
@@ -241,7 +246,13 @@ async fn handle(State(script): State<Shared>, uri: Uri, headers: HeaderMap, body
         "/v1/chat/completions" => Api::OpenAi,
         "/v1/messages" => Api::Anthropic,
         "/v1/embeddings" => Api::Embeddings,
-        _ => return plain(404, "application/json", json!({"error": {"message": "no such path"}}).to_string()),
+        _ => {
+            return plain(
+                404,
+                "application/json",
+                json!({"error": {"message": "no such path"}}).to_string(),
+            );
+        }
     };
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let answer = match answer {
@@ -258,7 +269,9 @@ async fn handle(State(script): State<Shared>, uri: Uri, headers: HeaderMap, body
             retry_after,
         } => {
             let body = match api {
-                Api::Anthropic => json!({"type": "error", "error": {"type": "api_error", "message": message}}),
+                Api::Anthropic => {
+                    json!({"type": "error", "error": {"type": "api_error", "message": message}})
+                }
                 _ => json!({"error": {"message": message, "type": "server_error", "code": null}}),
             };
             let mut response = plain(status, "application/json", body.to_string());
@@ -273,8 +286,16 @@ async fn handle(State(script): State<Shared>, uri: Uri, headers: HeaderMap, body
             completion_tokens,
         } => match (api, stream) {
             (Api::Embeddings, _) => embeddings(&body),
-            (Api::OpenAi, false) => plain(200, "application/json", openai_message(&content, prompt_tokens, completion_tokens).to_string()),
-            (Api::Anthropic, false) => plain(200, "application/json", anthropic_message(&content, prompt_tokens, completion_tokens).to_string()),
+            (Api::OpenAi, false) => plain(
+                200,
+                "application/json",
+                openai_message(&content, prompt_tokens, completion_tokens).to_string(),
+            ),
+            (Api::Anthropic, false) => plain(
+                200,
+                "application/json",
+                anthropic_message(&content, prompt_tokens, completion_tokens).to_string(),
+            ),
             (api, true) => {
                 let frames = frames(api, &tokens(&content), prompt_tokens, completion_tokens);
                 event_stream(frames, delay, None)
@@ -283,7 +304,11 @@ async fn handle(State(script): State<Shared>, uri: Uri, headers: HeaderMap, body
         Answer::BreakAfterFirstToken(content) | Answer::ErrorAfterFirstToken(content)
             if !stream =>
         {
-            plain(200, "application/json", openai_message(&content, 1, 1).to_string())
+            plain(
+                200,
+                "application/json",
+                openai_message(&content, 1, 1).to_string(),
+            )
         }
         Answer::BreakAfterFirstToken(content) => {
             let first: Vec<String> = tokens(&content).into_iter().take(1).collect();
@@ -334,7 +359,11 @@ fn anthropic_message(content: &str, prompt: u32, completion: u32) -> Value {
 }
 
 fn embeddings(body: &Value) -> Response {
-    let inputs = body.get("input").and_then(Value::as_array).cloned().unwrap_or_default();
+    let inputs = body
+        .get("input")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
@@ -365,12 +394,18 @@ fn frames(api: Api, tokens: &[String], prompt: u32, completion: u32) -> Vec<Stri
         for token in tokens {
             frames.push(sse(Some("content_block_delta"), &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": token}})));
         }
-        frames.push(sse(Some("content_block_stop"), &json!({"type": "content_block_stop", "index": 0})));
+        frames.push(sse(
+            Some("content_block_stop"),
+            &json!({"type": "content_block_stop", "index": 0}),
+        ));
         frames.push(sse(Some("message_delta"), &json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": completion}})));
         frames.push(sse(Some("message_stop"), &json!({"type": "message_stop"})));
     } else {
         let chunk = |delta: Value, finish: Value| json!({"id": "chatcmpl-double", "object": "chat.completion.chunk", "created": 0, "model": MODEL, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
-        frames.push(sse(None, &chunk(json!({"role": "assistant", "content": ""}), Value::Null)));
+        frames.push(sse(
+            None,
+            &chunk(json!({"role": "assistant", "content": ""}), Value::Null),
+        ));
         for token in tokens {
             frames.push(sse(None, &chunk(json!({"content": token}), Value::Null)));
         }

@@ -60,7 +60,9 @@ pub struct Streams {
 
 impl std::fmt::Debug for Streams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Streams").field("open", &self.open.len()).finish()
+        f.debug_struct("Streams")
+            .field("open", &self.open.len())
+            .finish()
     }
 }
 
@@ -111,9 +113,10 @@ fn from_wit_request(request: wit::CompletionRequest) -> CompletionRequest {
 impl View<'_, LlmGrant> {
     /// The caller, from the request's context; a call without one is refused.
     fn caller(&self) -> Result<Caller, wit::LlmError> {
-        let caller = self.ctx.caller.as_ref().ok_or_else(|| {
-            wit::LlmError::Refused("llm calls need an authenticated user".into())
-        })?;
+        let caller =
+            self.ctx.caller.as_ref().ok_or_else(|| {
+                wit::LlmError::Refused("llm calls need an authenticated user".into())
+            })?;
         Ok(Caller {
             user_id: caller.user_id,
             tier: Tier::parse(&caller.tier).unwrap_or(Tier::Free),
@@ -134,10 +137,7 @@ impl wit::Host for View<'_, LlmGrant> {
         let grant = self.config()?;
         let answer =
             session::complete(&grant.llm, &grant.db, &caller, from_wit_request(request)).await;
-        Ok(answer
-            .as_ref()
-            .map(to_wit_completion)
-            .map_err(to_wit_error))
+        Ok(answer.as_ref().map(to_wit_completion).map_err(to_wit_error))
     }
 
     async fn complete_streaming(
@@ -154,12 +154,17 @@ impl wit::Host for View<'_, LlmGrant> {
             ))));
         }
         let grant = self.config()?;
-        let stream =
-            match session::stream(&grant.llm, &grant.db, &caller, from_wit_request(request)).await
-            {
-                Ok(stream) => stream,
-                Err(error) => return Ok(Err(to_wit_error(&error))),
-            };
+        let stream = match session::stream(
+            &grant.llm,
+            &grant.db,
+            &caller,
+            from_wit_request(request),
+        )
+        .await
+        {
+            Ok(stream) => stream,
+            Err(error) => return Ok(Err(to_wit_error(&error))),
+        };
         let streams = &mut self.ctx.llm_streams;
         let handle = streams.next;
         streams.next = streams.next.wrapping_add(1);

@@ -230,7 +230,8 @@ fn events_to_items(
             let (mut events, mut usage) = state?;
             loop {
                 let Some(event) = events.next().await else {
-                    let error = LlmError::Interrupted("the stream ended before message_stop".into());
+                    let error =
+                        LlmError::Interrupted("the stream ended before message_stop".into());
                     return Some((Err(error), None));
                 };
                 let item = match event {

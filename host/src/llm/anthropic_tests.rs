@@ -59,7 +59,10 @@ async fn an_error_event_mid_stream_ends_it_without_a_retry() {
     assert_eq!(text, "Hello");
     match end {
         Err(LlmError::Stream { kind, message }) => {
-            assert_eq!((kind.as_str(), message.as_str()), ("overloaded_error", "Overloaded"));
+            assert_eq!(
+                (kind.as_str(), message.as_str()),
+                ("overloaded_error", "Overloaded")
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -77,7 +80,12 @@ async fn error_bodies_and_overload_retries() {
 
     double.push(Answer::status(400, "max_tokens: too large"));
     let error = provider(&double).complete(&request()).await.unwrap_err();
-    assert!(error.to_string().contains("api_error: max_tokens: too large"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("api_error: max_tokens: too large"),
+        "{error}"
+    );
     assert_eq!(double.calls(), 3);
 }
 

@@ -136,7 +136,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -146,18 +148,59 @@ mod tests {
             tokens_per_day: 100,
         };
         let now = at("2026-12-05T23:59:58.5Z");
-        assert!(judge(UsageTotals { messages: 1, tokens: 99 }, limits, now).is_ok());
-        let refused = judge(UsageTotals { messages: 2, tokens: 0 }, limits, now);
-        assert!(matches!(refused, Err(LlmError::QuotaExceeded { retry_after_seconds: 2 })), "{refused:?}");
-        let refused = judge(UsageTotals { messages: 0, tokens: 100 }, limits, at("2026-12-05T00:00:00Z"));
-        assert!(matches!(refused, Err(LlmError::QuotaExceeded { retry_after_seconds: 86_400 })));
+        assert!(
+            judge(
+                UsageTotals {
+                    messages: 1,
+                    tokens: 99
+                },
+                limits,
+                now
+            )
+            .is_ok()
+        );
+        let refused = judge(
+            UsageTotals {
+                messages: 2,
+                tokens: 0,
+            },
+            limits,
+            now,
+        );
+        assert!(
+            matches!(
+                refused,
+                Err(LlmError::QuotaExceeded {
+                    retry_after_seconds: 2
+                })
+            ),
+            "{refused:?}"
+        );
+        let refused = judge(
+            UsageTotals {
+                messages: 0,
+                tokens: 100,
+            },
+            limits,
+            at("2026-12-05T00:00:00Z"),
+        );
+        assert!(matches!(
+            refused,
+            Err(LlmError::QuotaExceeded {
+                retry_after_seconds: 86_400
+            })
+        ));
     }
 
     #[tokio::test]
     async fn usage_is_counted_per_user_and_day() {
         let (db, _dir) = crate::db::testing::sqlite().await;
         let user = db
-            .create_user("llm-usage@example.com", "$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA", None)
+            .create_user(
+                "llm-usage@example.com",
+                "$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA",
+                None,
+            )
             .await
             .expect("user")
             .id;
@@ -182,11 +225,17 @@ mod tests {
         record(&db, row(Outcome::Ok, now - chrono::Duration::days(1))).await;
         record(&db, row(Outcome::Error, now)).await;
         record(&db, row(Outcome::Filtered, now)).await;
-        assert!(limits.check(&db, user, Tier::Free).await.is_ok(), "yesterday's and failed calls do not count as messages");
+        assert!(
+            limits.check(&db, user, Tier::Free).await.is_ok(),
+            "yesterday's and failed calls do not count as messages"
+        );
         let (start, _) = day(now);
         assert_eq!(
             db.llm_usage_since(user, start).await.unwrap(),
-            UsageTotals { messages: 1, tokens: 30 }
+            UsageTotals {
+                messages: 1,
+                tokens: 30
+            }
         );
         record(&db, row(Outcome::Ok, now)).await;
         assert!(matches!(

@@ -61,7 +61,11 @@ impl Llm {
     /// A service without a provider: every call fails with `reason` (tests, tools, and a
     /// host whose local model is not configured).
     pub fn unconfigured(reason: &str) -> Self {
-        Self::with_provider(Err(reason.to_owned()), limits::Limits::default(), DEFAULT_MAX_TOKENS)
+        Self::with_provider(
+            Err(reason.to_owned()),
+            limits::Limits::default(),
+            DEFAULT_MAX_TOKENS,
+        )
     }
 
     /// A service over `provider` with `limits`; a call asks for at most `max_tokens`.
@@ -108,11 +112,16 @@ impl Llm {
             ..retry::Policy::default()
         };
         let base_url = |default: &str| -> Result<String, String> {
-            let url = config.llm_base_url.clone().unwrap_or_else(|| default.to_owned());
+            let url = config
+                .llm_base_url
+                .clone()
+                .unwrap_or_else(|| default.to_owned());
             if url.starts_with("https://") || url.starts_with("http://") {
                 Ok(url)
             } else {
-                Err(format!("MINDFLOW_LLM_BASE_URL must be an http(s) URL, not {url:?}"))
+                Err(format!(
+                    "MINDFLOW_LLM_BASE_URL must be an http(s) URL, not {url:?}"
+                ))
             }
         };
         let provider: Box<dyn Provider> = match config.llm_provider {

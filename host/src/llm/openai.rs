@@ -132,7 +132,10 @@ fn malformed(error: &serde_json::Error) -> LlmError {
 }
 
 /// The stream of one answer's chunks (after the response was accepted).
-fn chunks(events: futures::stream::BoxStream<'static, Result<sse::Event, LlmError>>, model: String) -> CompletionStream {
+fn chunks(
+    events: futures::stream::BoxStream<'static, Result<sse::Event, LlmError>>,
+    model: String,
+) -> CompletionStream {
     struct State {
         events: futures::stream::BoxStream<'static, Result<sse::Event, LlmError>>,
         usage: Usage,
@@ -154,7 +157,9 @@ fn chunks(events: futures::stream::BoxStream<'static, Result<sse::Event, LlmErro
             let Some(event) = state.events.next().await else {
                 state.finished = true;
                 return Some((
-                    Err(LlmError::Interrupted("the stream ended before [DONE]".into())),
+                    Err(LlmError::Interrupted(
+                        "the stream ended before [DONE]".into(),
+                    )),
                     state,
                 ));
             };

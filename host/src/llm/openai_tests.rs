@@ -107,7 +107,10 @@ async fn an_error_body_gives_the_provider_message_and_no_retry_on_4xx() {
         .await
         .unwrap_err();
     let text = error.to_string();
-    assert!(text.contains("401") && text.contains("Incorrect API key"), "{text}");
+    assert!(
+        text.contains("401") && text.contains("Incorrect API key"),
+        "{text}"
+    );
     assert!(!text.contains("sk-test-key"));
     assert_eq!(double.calls(), 1);
 }
@@ -125,7 +128,10 @@ async fn embeddings_come_back_in_input_order() {
 
 #[test]
 fn the_key_is_never_in_debug_output() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let double = LlmDouble::start().await.unwrap();
         let text = format!("{:?}", provider(&double, policy()));

@@ -141,5 +141,7 @@ pub async fn collect(
             }
         }
     }
-    Err(LlmError::Protocol("the stream ended without its end".into()))
+    Err(LlmError::Protocol(
+        "the stream ended without its end".into(),
+    ))
 }

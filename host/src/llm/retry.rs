@@ -244,23 +244,38 @@ mod tests {
             let ceiling = Duration::from_millis(100 << retry).min(Duration::from_millis(250));
             assert!(wait <= ceiling, "{wait:?} > {ceiling:?}");
         }
-        assert_eq!(policy.delay(3, &status(503, None)), None, "attempts used up");
+        assert_eq!(
+            policy.delay(3, &status(503, None)),
+            None,
+            "attempts used up"
+        );
         assert_eq!(policy.delay(0, &status(400, None)), None);
         assert_eq!(policy.delay(0, &LlmError::Timeout(Duration::ZERO)), None);
-        assert!(policy.delay(0, &LlmError::Connect("refused".into())).is_some());
+        assert!(
+            policy
+                .delay(0, &LlmError::Connect("refused".into()))
+                .is_some()
+        );
         let asked = Duration::from_millis(200);
         assert_eq!(policy.delay(0, &status(429, Some(asked))), Some(asked));
-        assert_eq!(policy.delay(0, &status(429, Some(Duration::from_secs(60)))), None);
+        assert_eq!(
+            policy.delay(0, &status(429, Some(Duration::from_secs(60)))),
+            None
+        );
     }
 
     #[test]
     fn error_bodies_of_both_providers() {
         assert_eq!(
-            error_message(br#"{"error":{"message":"Rate limit reached","type":"requests","code":null}}"#),
+            error_message(
+                br#"{"error":{"message":"Rate limit reached","type":"requests","code":null}}"#
+            ),
             Some("requests: Rate limit reached".into())
         );
         assert_eq!(
-            error_message(br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#),
+            error_message(
+                br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
             Some("overloaded_error: Overloaded".into())
         );
         assert_eq!(error_message(b"<html>"), None);

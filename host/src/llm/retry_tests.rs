@@ -14,7 +14,10 @@ async fn a_429_waits_its_retry_after_then_succeeds() {
     let double = LlmDouble::start().await.unwrap();
     double.push(Answer::status(429, "Rate limit reached").retry_after("1"));
     double.push(Answer::text("After the wait."));
-    let answer = provider(&double, policy()).complete(&request()).await.unwrap();
+    let answer = provider(&double, policy())
+        .complete(&request())
+        .await
+        .unwrap();
     assert_eq!(answer.content, "After the wait.");
     let calls = double.requests();
     assert_eq!(calls.len(), 2);
@@ -29,15 +32,24 @@ async fn a_500_twice_then_success_and_bounded_attempts() {
     double.push(Answer::status(500, "boom"));
     double.push(Answer::status(503, "boom"));
     double.push(Answer::text("Third time."));
-    let answer = provider(&double, policy()).complete(&request()).await.unwrap();
+    let answer = provider(&double, policy())
+        .complete(&request())
+        .await
+        .unwrap();
     assert_eq!(answer.content, "Third time.");
     assert_eq!(double.calls(), 3);
 
     for _ in 0..3 {
         double.push(Answer::status(502, "still down"));
     }
-    let error = provider(&double, policy()).complete(&request()).await.unwrap_err();
-    assert!(matches!(error, LlmError::Status { status: 502, .. }), "{error:?}");
+    let error = provider(&double, policy())
+        .complete(&request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LlmError::Status { status: 502, .. }),
+        "{error:?}"
+    );
     assert_eq!(double.calls(), 6, "three attempts, no more");
 }
 
@@ -46,7 +58,10 @@ async fn a_stream_is_retried_before_it_begins() {
     let double = LlmDouble::start().await.unwrap();
     double.push(Answer::status(503, "warming up"));
     double.push(Answer::text("Streamed after a retry"));
-    let stream = provider(&double, policy()).stream(&request()).await.unwrap();
+    let stream = provider(&double, policy())
+        .stream(&request())
+        .await
+        .unwrap();
     let (text, usage) = drain(stream).await;
     assert_eq!(text, "Streamed after a retry");
     assert!(usage.is_ok());
@@ -62,7 +77,10 @@ async fn a_timeout_fails_without_a_retry() {
         ..policy()
     };
     let started = Instant::now();
-    let error = provider(&double, short).complete(&request()).await.unwrap_err();
+    let error = provider(&double, short)
+        .complete(&request())
+        .await
+        .unwrap_err();
     assert!(matches!(error, LlmError::Timeout(_)), "{error:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(double.calls(), 1);
@@ -74,7 +92,10 @@ async fn a_stream_that_breaks_after_its_first_token_is_never_retried() {
     double.push(Answer::BreakAfterFirstToken("Hello there".into()));
     // Were it retried, this answer would be taken.
     double.push(Answer::text("A second answer"));
-    let stream = provider(&double, policy()).stream(&request()).await.unwrap();
+    let stream = provider(&double, policy())
+        .stream(&request())
+        .await
+        .unwrap();
     let (text, end) = drain(stream).await;
     assert_eq!(text, "Hello");
     assert!(matches!(end, Err(LlmError::Interrupted(_))), "{end:?}");

@@ -8,11 +8,11 @@ use chrono::Utc;
 use futures::StreamExt;
 use uuid::Uuid;
 
+use super::Llm;
 use super::error::LlmError;
 use super::limits::{self, Outcome};
 use super::provider::{CompletionRequest, CompletionStream, StreamItem, millis};
 use super::screening::{self, Step, StreamScreener};
-use super::Llm;
 use crate::db::Database;
 use crate::db::llm_usage::LlmUsage;
 use crate::tiers::Tier;
@@ -65,23 +65,37 @@ pub struct Answer {
 /// [`LlmError::Refused`] naming the bound.
 pub fn bound(mut request: CompletionRequest, ceiling: u32) -> Result<CompletionRequest, LlmError> {
     if request.messages.is_empty() {
-        return Err(LlmError::Refused("a request needs at least one message".into()));
+        return Err(LlmError::Refused(
+            "a request needs at least one message".into(),
+        ));
     }
     if request.messages.len() > MAX_MESSAGES {
-        return Err(LlmError::Refused(format!("at most {MAX_MESSAGES} messages")));
+        return Err(LlmError::Refused(format!(
+            "at most {MAX_MESSAGES} messages"
+        )));
     }
-    if request.messages.iter().any(|m| m.content.len() > MAX_MESSAGE_BYTES) {
-        return Err(LlmError::Refused(format!("a message is over {MAX_MESSAGE_BYTES} bytes")));
+    if request
+        .messages
+        .iter()
+        .any(|m| m.content.len() > MAX_MESSAGE_BYTES)
+    {
+        return Err(LlmError::Refused(format!(
+            "a message is over {MAX_MESSAGE_BYTES} bytes"
+        )));
     }
     let total: usize = request.messages.iter().map(|m| m.content.len()).sum();
     if total > MAX_REQUEST_BYTES {
-        return Err(LlmError::Refused(format!("the messages are over {MAX_REQUEST_BYTES} bytes")));
+        return Err(LlmError::Refused(format!(
+            "the messages are over {MAX_REQUEST_BYTES} bytes"
+        )));
     }
     if request.max_tokens == 0 {
         return Err(LlmError::Refused("max-tokens must be at least 1".into()));
     }
     if !request.temperature.is_finite() || !(0.0..=2.0).contains(&request.temperature) {
-        return Err(LlmError::Refused("temperature must be between 0 and 2".into()));
+        return Err(LlmError::Refused(
+            "temperature must be between 0 and 2".into(),
+        ));
     }
     request.max_tokens = request.max_tokens.min(ceiling);
     Ok(request)
@@ -116,7 +130,11 @@ impl Recorder {
     }
 
     async fn record(&self, outcome: Outcome, prompt_tokens: u32, completion_tokens: u32) {
-        limits::record(&self.db, self.usage(outcome, prompt_tokens, completion_tokens)).await;
+        limits::record(
+            &self.db,
+            self.usage(outcome, prompt_tokens, completion_tokens),
+        )
+        .await;
     }
 }
 
@@ -159,13 +177,21 @@ pub async fn complete(
         }
     };
     let screened = screening::screen(&completion.content, &caller.locale);
-    let outcome = if screened.filtered { Outcome::Filtered } else { Outcome::Ok };
+    let outcome = if screened.filtered {
+        Outcome::Filtered
+    } else {
+        Outcome::Ok
+    };
     let recorder = Recorder {
         model: completion.model.clone(),
         ..recorder
     };
     recorder
-        .record(outcome, completion.prompt_tokens, completion.completion_tokens)
+        .record(
+            outcome,
+            completion.prompt_tokens,
+            completion.completion_tokens,
+        )
         .await;
     Ok(Answer {
         content: screened.content,
@@ -274,18 +300,29 @@ impl ScreenedStream {
                 Some(Ok(StreamItem::Done(usage))) => {
                     self.stream = None;
                     self.recorder.model.clone_from(&usage.model);
-                    let step = std::mem::replace(&mut self.screen, StreamScreener::new("")).finish();
+                    let step =
+                        std::mem::replace(&mut self.screen, StreamScreener::new("")).finish();
                     match step {
                         Step::Replace { reasons, text } => {
                             let event = self
-                                .replace(reasons, text, usage.prompt_tokens, usage.completion_tokens)
+                                .replace(
+                                    reasons,
+                                    text,
+                                    usage.prompt_tokens,
+                                    usage.completion_tokens,
+                                )
                                 .await;
                             return Ok(Some(event));
                         }
                         Step::Release(released) => {
                             self.shown.push_str(&released);
-                            self.finish(Outcome::Ok, usage.prompt_tokens, usage.completion_tokens, Vec::new())
-                                .await;
+                            self.finish(
+                                Outcome::Ok,
+                                usage.prompt_tokens,
+                                usage.completion_tokens,
+                                Vec::new(),
+                            )
+                            .await;
                             if !released.is_empty() {
                                 return Ok(Some(Event::Delta(released)));
                             }
@@ -310,7 +347,9 @@ impl ScreenedStream {
                     self.recorder
                         .record(Outcome::Error, self.prompt_estimate, self.deltas_seen)
                         .await;
-                    return Err(LlmError::Protocol("the answer ended without its end".into()));
+                    return Err(LlmError::Protocol(
+                        "the answer ended without its end".into(),
+                    ));
                 }
             }
         }
@@ -391,10 +430,14 @@ pub async fn embed(
     texts: Vec<String>,
 ) -> Result<Vec<Vec<f32>>, LlmError> {
     if texts.len() > MAX_EMBED_TEXTS {
-        return Err(LlmError::Refused(format!("at most {MAX_EMBED_TEXTS} texts")));
+        return Err(LlmError::Refused(format!(
+            "at most {MAX_EMBED_TEXTS} texts"
+        )));
     }
     if texts.iter().any(|t| t.len() > MAX_EMBED_BYTES) {
-        return Err(LlmError::Refused(format!("a text is over {MAX_EMBED_BYTES} bytes")));
+        return Err(LlmError::Refused(format!(
+            "a text is over {MAX_EMBED_BYTES} bytes"
+        )));
     }
     if texts.is_empty() {
         return Ok(Vec::new());

@@ -22,7 +22,11 @@ async fn setup(messages_per_day: u64) -> (LlmDouble, Llm, Database, tempfile::Te
     let llm = Llm::new(Box::new(provider(&double, policy())), limits, 256);
     let (db, dir) = crate::db::testing::sqlite().await;
     let user = db
-        .create_user("llm-session@example.com", "$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA", None)
+        .create_user(
+            "llm-session@example.com",
+            "$argon2id$v=19$m=1,t=1,p=1$c2FsdA$aGFzaA",
+            None,
+        )
         .await
         .unwrap();
     let caller = Caller {
@@ -85,8 +89,14 @@ async fn every_answer_is_screened_recorded_and_limited() {
 
     complete(&llm, &db, &caller, request()).await.unwrap();
     let refused = complete(&llm, &db, &caller, request()).await.unwrap_err();
-    assert!(matches!(refused, LlmError::QuotaExceeded { retry_after_seconds } if retry_after_seconds > 0));
-    assert_eq!(double.calls(), 3, "a refused call never reaches the provider");
+    assert!(
+        matches!(refused, LlmError::QuotaExceeded { retry_after_seconds } if retry_after_seconds > 0)
+    );
+    assert_eq!(
+        double.calls(),
+        3,
+        "a refused call never reaches the provider"
+    );
     let outcome = if expected.filtered { "filtered" } else { "ok" };
     assert_eq!(
         outcomes(&db).await,
@@ -140,17 +150,26 @@ async fn a_stream_failing_mid_answer_is_recorded_as_an_error() {
     }
     assert!(result.is_err(), "{result:?}");
     assert!(screened.summary().is_none());
-    assert_eq!(outcomes(&db).await, vec![("error".into(), 3, 1)], "an estimated prompt, the deltas seen");
+    assert_eq!(
+        outcomes(&db).await,
+        vec![("error".into(), 3, 1)],
+        "an estimated prompt, the deltas seen"
+    );
     assert_eq!(double.calls(), 1);
 }
 
 #[tokio::test]
 async fn embeddings_are_bounded_and_recorded() {
     let (_double, llm, db, _dir, caller) = setup(10).await;
-    let vectors = embed(&llm, &db, &caller, vec!["abcd".into()]).await.unwrap();
+    let vectors = embed(&llm, &db, &caller, vec!["abcd".into()])
+        .await
+        .unwrap();
     assert_eq!(vectors.len(), 1);
     let too_many = vec![String::new(); 65];
-    assert!(matches!(embed(&llm, &db, &caller, too_many).await, Err(LlmError::Refused(_))));
+    assert!(matches!(
+        embed(&llm, &db, &caller, too_many).await,
+        Err(LlmError::Refused(_))
+    ));
     assert_eq!(outcomes(&db).await, vec![("ok".into(), 1, 0)]);
 }
 

@@ -115,12 +115,20 @@ mod tests {
     fn events_split_across_chunks_and_lines() {
         let mut parser = Parser::default();
         assert!(parser.push(b"event: ping\r\nda").unwrap().is_empty());
-        let events = parser.push(b"ta: {}\r\n\r\n: comment\ndata: a\ndata: b\n\n").unwrap();
+        let events = parser
+            .push(b"ta: {}\r\n\r\n: comment\ndata: a\ndata: b\n\n")
+            .unwrap();
         assert_eq!(
             events,
             vec![
-                Event { name: Some("ping".into()), data: "{}".into() },
-                Event { name: None, data: "a\nb".into() },
+                Event {
+                    name: Some("ping".into()),
+                    data: "{}".into()
+                },
+                Event {
+                    name: None,
+                    data: "a\nb".into()
+                },
             ]
         );
         // A multi-byte character split between chunks.

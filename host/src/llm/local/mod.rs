@@ -31,7 +31,9 @@ pub struct Local {
 
 impl std::fmt::Debug for Local {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Local").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Local")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,7 +57,10 @@ pub fn resolve(path: &Path) -> Result<PathBuf, LlmError> {
         .collect();
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(LlmError::Local(format!("{} holds no .gguf file", path.display()))),
+        0 => Err(LlmError::Local(format!(
+            "{} holds no .gguf file",
+            path.display()
+        ))),
         _ => Err(LlmError::Local(format!(
             "{} holds several .gguf files: name one",
             path.display()
@@ -124,8 +129,7 @@ impl Provider for Local {
                 .send(job)
                 .await
                 .map_err(|_| LlmError::Local("the model's worker has stopped".into()))?;
-            let stream: CompletionStream =
-                Box::pin(tokio_stream_of(receiver));
+            let stream: CompletionStream = Box::pin(tokio_stream_of(receiver));
             Ok(stream)
         })
     }

@@ -50,9 +50,11 @@ pub fn read_tokenizer(path: &Path) -> Result<(Tokenizer, String), LlmError> {
             "the model's tokenizer is `{model}`, not byte-level BPE (`gpt2`)"
         )));
     }
-    let tokenizer =
-        Tokenizer::new(strings("tokenizer.ggml.tokens")?, &strings("tokenizer.ggml.merges")?)
-            .map_err(local)?;
+    let tokenizer = Tokenizer::new(
+        strings("tokenizer.ggml.tokens")?,
+        &strings("tokenizer.ggml.merges")?,
+    )
+    .map_err(local)?;
     let name = content
         .metadata
         .get("general.name")

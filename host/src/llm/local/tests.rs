@@ -44,15 +44,29 @@ async fn the_real_model_is_deterministic_at_temperature_zero_and_stops_at_max_to
     let request = ask("Give me one tip for sleeping better.", 24, 0.0);
     let first = local.complete(&request).await.expect("first answer");
     let second = local.complete(&request).await.expect("second answer");
-    eprintln!("answer: {:?} ({} tokens)", first.content, first.completion_tokens);
-    assert_eq!(first.content, second.content, "greedy decoding is deterministic");
+    eprintln!(
+        "answer: {:?} ({} tokens)",
+        first.content, first.completion_tokens
+    );
+    assert_eq!(
+        first.content, second.content,
+        "greedy decoding is deterministic"
+    );
     assert!(!first.content.trim().is_empty());
     assert!(first.completion_tokens <= 24);
     assert!(first.prompt_tokens > 10);
 
-    let long = ask("Write a long story about a lighthouse keeper and the sea.", 5, 0.0);
+    let long = ask(
+        "Write a long story about a lighthouse keeper and the sea.",
+        5,
+        0.0,
+    );
     let short = local.complete(&long).await.expect("short answer");
-    assert_eq!(short.completion_tokens, 5, "stops at max_tokens: {:?}", short.content);
+    assert_eq!(
+        short.completion_tokens, 5,
+        "stops at max_tokens: {:?}",
+        short.content
+    );
 
     // Seeded sampling repeats itself too.
     let warm = ask("Name a colour.", 8, 0.8);
@@ -71,16 +85,22 @@ async fn the_real_model_is_deterministic_at_temperature_zero_and_stops_at_max_to
         }
     }
     assert_eq!(text, first.content);
-    assert_eq!(done.expect("usage").completion_tokens, first.completion_tokens);
+    assert_eq!(
+        done.expect("usage").completion_tokens,
+        first.completion_tokens
+    );
 }
 
 #[tokio::test]
 async fn the_real_vocabulary_round_trips_text() {
     let Some(path) = model_path() else { return };
-    let (tokenizer, name) =
-        super::model::read_tokenizer(&super::resolve(&path).unwrap()).unwrap();
+    let (tokenizer, name) = super::model::read_tokenizer(&super::resolve(&path).unwrap()).unwrap();
     assert!(!name.is_empty());
-    for text in ["Hello, how are you today?", "I feel 100% better\n\n  — thanks! 😊", "naïve café"] {
+    for text in [
+        "Hello, how are you today?",
+        "I feel 100% better\n\n  — thanks! 😊",
+        "naïve café",
+    ] {
         let ids = tokenizer.encode(text);
         assert_eq!(tokenizer.decode(&ids), text);
     }
@@ -95,7 +115,11 @@ async fn local_model_speed() {
     let Some(path) = model_path() else { return };
     for threads in [1, 2] {
         let local = Local::start(&path, threads, Some(1)).unwrap();
-        let request = ask("Write a long story about a lighthouse keeper and the sea.", 128, 0.0);
+        let request = ask(
+            "Write a long story about a lighthouse keeper and the sea.",
+            128,
+            0.0,
+        );
         // Loads the weights.
         let _ = local.complete(&ask("Hi", 1, 0.0)).await.unwrap();
         let started = Instant::now();

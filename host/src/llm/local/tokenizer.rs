@@ -72,13 +72,20 @@ impl Tokenizer {
                 .split_once(' ')
                 .ok_or(TokenizerError::BadMerge(rank))?;
             let rank = u32::try_from(rank).map_err(|_| TokenizerError::BadMerge(rank))?;
-            ranks.entry((left.to_owned(), right.to_owned())).or_insert(rank);
+            ranks
+                .entry((left.to_owned(), right.to_owned()))
+                .or_insert(rank);
         }
         let byte_to_char = byte_table();
         let char_to_byte = (0..=255u8)
             .map(|b| (byte_to_char[usize::from(b)], b))
             .collect();
-        let id = |name: &'static str| vocab.get(name).copied().ok_or(TokenizerError::Missing(name));
+        let id = |name: &'static str| {
+            vocab
+                .get(name)
+                .copied()
+                .ok_or(TokenizerError::Missing(name))
+        };
         Ok(Self {
             im_start: id("<|im_start|>")?,
             im_end: id("<|im_end|>")?,
@@ -103,7 +110,11 @@ impl Tokenizer {
                 match self.vocab.get(&symbol) {
                     Some(&id) => ids.push(id),
                     // Every single byte is in a byte-level vocabulary; a gap is skipped.
-                    None => ids.extend(symbol.chars().filter_map(|c| self.vocab.get(&c.to_string()).copied())),
+                    None => ids.extend(
+                        symbol
+                            .chars()
+                            .filter_map(|c| self.vocab.get(&c.to_string()).copied()),
+                    ),
                 }
             }
         }
@@ -123,7 +134,10 @@ impl Tokenizer {
             let mut i = 0;
             while i < symbols.len() {
                 if i + 1 < symbols.len()
-                    && self.ranks.get(&(symbols[i].clone(), symbols[i + 1].clone())) == Some(&best)
+                    && self
+                        .ranks
+                        .get(&(symbols[i].clone(), symbols[i + 1].clone()))
+                        == Some(&best)
                 {
                     merged.push(format!("{}{}", symbols[i], symbols[i + 1]));
                     i += 2;
@@ -294,7 +308,10 @@ mod tests {
     fn merges_apply_by_rank_and_decode_round_trips() {
         let t = toy();
         let ids = t.encode("hello world");
-        let pieces: Vec<String> = ids.iter().map(|&id| t.tokens[id as usize].clone()).collect();
+        let pieces: Vec<String> = ids
+            .iter()
+            .map(|&id| t.tokens[id as usize].clone())
+            .collect();
         // A merge whose result is not in the vocabulary ("Ġwor") falls back to its bytes.
         assert_eq!(pieces[0], "hel");
         assert_eq!(t.decode(&ids), "hello world");

@@ -94,7 +94,9 @@ fn run(model: &mut Model, tokenizer: &Tokenizer, job: &Job) {
             }
             let text = String::from_utf8_lossy(&pending[..whole]).into_owned();
             pending.drain(..whole);
-            job.events.blocking_send(Ok(StreamItem::Delta(text))).is_ok()
+            job.events
+                .blocking_send(Ok(StreamItem::Delta(text)))
+                .is_ok()
         },
     );
     let last = match result {
