@@ -11,6 +11,10 @@
 //! The rules were tuned on `evaluation/chat-safety/answers-dev.jsonl`; the held-out split is
 //! only reported (`cargo run -p mindflow-guardrails --example screen_eval`).
 
+#[cfg(test)]
+mod eval_data;
+#[cfg(test)]
+mod eval_tests;
 mod locale;
 pub mod prompts;
 mod replacement;
