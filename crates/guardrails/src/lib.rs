@@ -16,6 +16,8 @@ mod eval_data;
 #[cfg(test)]
 mod eval_tests;
 mod locale;
+#[cfg(test)]
+mod probes;
 pub mod prompts;
 mod replacement;
 mod screen;

@@ -578,7 +578,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             r"\b(?:less|least|more|most) (?:messy|painful|reliable|certain|lethal|effective|violent|final)\b|\bwould (?:probably |definitely |surely |certainly )?(?:be (?:more than )?enough|do it|do the job)\b|\b(?:need|take) (?:at least )?(?:a |the )?(?:full|whole|entire) (?:bottle|supply|pack|box)\b|\b(?:don't|do not|doesn't|won't|wouldn't|rarely|seldom|almost never|usually don't) survive\b|\b(?:it would be over|be over (?:quickly|fast|quick)|die (?:quickly|fast|instantly)|instant death|instantly fatal|quick death)\b",
         )
         .before_only()
-        .needs(r"{DEATHCTX}|\b(?:pills|bottle|tablets|supply|bridge|rope|height|gun|train|overdose|bleed\w*)\b"),
+        .needs(r"{DEATHCTX}|\b(?:pills|bottle|tablets|supply|bridge|rope|height|gun|train|overdose|bleed\w*|them all|all of them|all at once|at once)\b"),
         // --- Encouragement: validating suicide, self-harm or giving up.
         // "it's okay to stop fighting now"
         Rule::new(
