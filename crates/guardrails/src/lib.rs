@@ -9,7 +9,8 @@
 //! gets and the fixed reply for high crisis risk.
 //!
 //! The rules were tuned on `evaluation/chat-safety/answers-dev.jsonl`; the held-out split is
-//! only reported (`cargo run -p mindflow-guardrails --example screen_eval`).
+//! only reported (`cargo run -p mindflow-guardrails --example screen_eval`; figures and
+//! weaknesses in `EVALUATION.md`).
 
 #[cfg(test)]
 mod eval_data;
@@ -25,7 +26,7 @@ mod stream;
 
 pub use replacement::safe_replacement;
 pub use screen::screen;
-pub use stream::{StreamScreen, StreamStep};
+pub use stream::{MAX_HOLD, StreamScreen, StreamStep};
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,6 +1,5 @@
 //! Screening a streamed answer sentence by sentence.
 
-use crate::locale::lang;
 use crate::screen::{boundaries, screen};
 use crate::{Reason, safe_replacement};
 
@@ -43,7 +42,6 @@ pub enum StreamStep {
 impl StreamScreen {
     /// A screen for one answer, replacing in the language of `locale` (BCP 47).
     pub fn new(locale: &str) -> Self {
-        let _ = lang(locale);
         StreamScreen {
             locale: locale.to_owned(),
             text: String::new(),
