@@ -8,6 +8,9 @@
 //! The word lists are our own (no licensed lexicon); their measured agreement with a labelled
 //! sample is in `tests/fixtures/emotion_sample.jsonl` and BENCHMARKS.md.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
 use super::tokens::{is_negation, words};
 
 /// Plutchik's eight emotions and neutral.
@@ -372,22 +375,44 @@ fn list(emotion: Emotion) -> &'static [&'static str] {
     }
 }
 
+/// Each lexicon word and the emotions whose lists name it, as a bit set over [`ORDER`]'s
+/// slots. Built once: a lookup per word instead of a scan of every list (the journal works the
+/// emotion out each time it shows an entry, so this is on the read path).
+fn lexicon() -> &'static HashMap<&'static str, u8> {
+    static LEXICON: OnceLock<HashMap<&'static str, u8>> = OnceLock::new();
+    LEXICON.get_or_init(|| {
+        let mut lexicon = HashMap::new();
+        for (slot, emotion) in ORDER.iter().enumerate() {
+            for word in list(*emotion) {
+                *lexicon.entry(*word).or_insert(0) |= 1 << slot;
+            }
+        }
+        lexicon
+    })
+}
+
+fn intensifiers() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| INTENSIFIERS.iter().copied().collect())
+}
+
 /// The primary emotion of `text` and the winner's share of the votes, in [0, 1].
 pub fn classify(text: &str) -> (Emotion, f32) {
     let tokens = words(text);
+    let negations: Vec<bool> = tokens.iter().map(|w| is_negation(w)).collect();
+    let (lexicon, intensifiers) = (lexicon(), intensifiers());
     let mut votes = [0f32; 8];
     for (i, word) in tokens.iter().enumerate() {
-        let window = &tokens[i.saturating_sub(3)..i];
-        let negated = window.iter().any(|w| is_negation(w));
-        let intensified = i > 0 && INTENSIFIERS.contains(&tokens[i - 1].as_str());
+        let Some(&slots) = lexicon.get(word.as_str()) else {
+            continue;
+        };
+        let negated = negations[i.saturating_sub(3)..i].iter().any(|n| *n);
+        let intensified = i > 0 && intensifiers.contains(tokens[i - 1].as_str());
         let weight = if intensified { 2.0 } else { 1.0 };
-        for (slot, emotion) in ORDER.iter().enumerate() {
-            if !list(*emotion).contains(&word.as_str()) {
-                continue;
-            }
+        for slot in (0..ORDER.len()).filter(|slot| slots & (1 << slot) != 0) {
             if negated {
                 // "not happy" leans sad; other negated emotions simply do not count.
-                if *emotion == Emotion::Joy {
+                if ORDER[slot] == Emotion::Joy {
                     votes[1] += weight;
                 }
             } else {
@@ -436,5 +461,63 @@ mod tests {
             classify("I'm not happy with how things are").0,
             Emotion::Sadness
         );
+    }
+
+    /// The lexicon as first written: a scan of every list per word. The lookup table must
+    /// give the same answer on every text.
+    fn classify_by_scan(text: &str) -> (Emotion, f32) {
+        let tokens = words(text);
+        let mut votes = [0f32; 8];
+        for (i, word) in tokens.iter().enumerate() {
+            let negated = tokens[i.saturating_sub(3)..i]
+                .iter()
+                .any(|w| is_negation(w));
+            let intensified = i > 0 && INTENSIFIERS.contains(&tokens[i - 1].as_str());
+            let weight = if intensified { 2.0 } else { 1.0 };
+            for (slot, emotion) in ORDER.iter().enumerate() {
+                if !list(*emotion).contains(&word.as_str()) {
+                    continue;
+                }
+                if negated {
+                    if *emotion == Emotion::Joy {
+                        votes[1] += weight;
+                    }
+                } else {
+                    votes[slot] += weight;
+                }
+            }
+        }
+        let total: f32 = votes.iter().sum();
+        if total == 0.0 {
+            return (Emotion::Neutral, 1.0);
+        }
+        let mut best = 0;
+        for slot in 1..8 {
+            if votes[slot] > votes[best] {
+                best = slot;
+            }
+        }
+        (ORDER[best], votes[best] / total)
+    }
+
+    #[test]
+    fn the_lookup_agrees_with_a_scan_of_the_lists() {
+        let corpus = crate::test_corpus::texts();
+        assert!(corpus.len() > 300, "{}", corpus.len());
+        for text in &corpus {
+            assert_eq!(classify(text), classify_by_scan(text), "{text}");
+        }
+        // Every lexicon word, alone, intensified and negated.
+        for emotion in ORDER {
+            for word in list(emotion) {
+                for text in [
+                    (*word).to_owned(),
+                    format!("so {word}"),
+                    format!("not very {word}"),
+                ] {
+                    assert_eq!(classify(&text), classify_by_scan(&text), "{text}");
+                }
+            }
+        }
     }
 }

@@ -22,5 +22,7 @@ pub mod emotion;
 pub mod semantic;
 pub mod sentence;
 pub mod sentiment;
+#[cfg(test)]
+mod test_corpus;
 mod tokens;
 pub mod topics;

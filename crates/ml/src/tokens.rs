@@ -3,12 +3,16 @@
 /// Splits text into lowercase words (letters, digits and inner apostrophes).
 pub(crate) fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
-        .map(|w| {
-            w.trim_matches(|c| c == '\'' || c == '’')
-                .to_lowercase()
-                .replace('’', "'")
-        })
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '’'))
         .filter(|w| !w.is_empty())
+        .map(|w| {
+            // One allocation for the common word: plain ASCII is lowercased in place.
+            if w.is_ascii() {
+                w.to_ascii_lowercase()
+            } else {
+                w.to_lowercase().replace('’', "'")
+            }
+        })
         .collect()
 }
 
