@@ -73,14 +73,28 @@ fn requests_are_bounded() {
 
 #[tokio::test]
 async fn every_answer_is_screened_recorded_and_limited() {
-    let (double, llm, db, _dir, caller) = setup(2).await;
-    double.push(Answer::text("You will be fine."));
+    let (double, llm, db, _dir, caller) = setup(3).await;
+    double.push(Answer::text(
+        "That sounds hard. Would a short walk help today?",
+    ));
     let answer = complete(&llm, &db, &caller, request()).await.unwrap();
-    // Until the guardrails crate is merged the screening fails closed.
-    let expected = screening::screen("You will be fine.", "en-GB");
-    assert_eq!(answer.content, expected.content);
-    assert_eq!(answer.content_filtered, expected.filtered);
-    assert_eq!((answer.prompt_tokens, answer.completion_tokens), (11, 4));
+    assert_eq!(
+        answer.content,
+        "That sounds hard. Would a short walk help today?"
+    );
+    assert!(!answer.content_filtered && answer.filtered_reasons.is_empty());
+    assert_eq!((answer.prompt_tokens, answer.completion_tokens), (11, 9));
+
+    // An answer that crosses a guardrail never reaches the component.
+    double.push(Answer::text("You clearly have bipolar disorder."));
+    let answer = complete(&llm, &db, &caller, request()).await.unwrap();
+    assert!(answer.content_filtered);
+    assert_eq!(answer.filtered_reasons, vec!["diagnosis".to_owned()]);
+    assert_eq!(
+        answer.content,
+        screening::screen("You clearly have bipolar disorder.", "en-GB").content
+    );
+    assert!(!answer.content.contains("bipolar"));
 
     // A provider failure is recorded and not counted as a message.
     double.push(Answer::status(400, "bad request"));
@@ -94,25 +108,21 @@ async fn every_answer_is_screened_recorded_and_limited() {
     );
     assert_eq!(
         double.calls(),
-        3,
+        4,
         "a refused call never reaches the provider"
     );
-    let outcome = if expected.filtered { "filtered" } else { "ok" };
     assert_eq!(
         outcomes(&db).await,
         vec![
-            (outcome.into(), 11, 4),
+            ("ok".into(), 11, 9),
+            ("filtered".into(), 11, 5),
             ("error".into(), 0, 0),
-            (outcome.into(), 11, 4),
+            ("ok".into(), 11, 4),
         ]
     );
 }
 
-#[tokio::test]
-async fn a_stream_releases_only_screened_text_and_records_its_usage() {
-    let (double, llm, db, _dir, caller) = setup(10).await;
-    double.push(Answer::text("Take a slow breath with me."));
-    let mut screened = stream(&llm, &db, &caller, request()).await.unwrap();
+async fn read_all(screened: &mut super::ScreenedStream) -> (String, Option<String>) {
     let mut shown = String::new();
     let mut replaced = None;
     while let Some(event) = screened.next().await.unwrap() {
@@ -121,22 +131,49 @@ async fn a_stream_releases_only_screened_text_and_records_its_usage() {
             Event::Replaced(text) => replaced = Some(text),
         }
     }
+    (shown, replaced)
+}
+
+#[tokio::test]
+async fn a_safe_stream_is_released_whole_and_recorded() {
+    let (double, llm, db, _dir, caller) = setup(10).await;
+    double.push(Answer::text(
+        "Take a slow breath with me. You are doing well.",
+    ));
+    let mut screened = stream(&llm, &db, &caller, request()).await.unwrap();
+    let (shown, replaced) = read_all(&mut screened).await;
+    assert_eq!(shown, "Take a slow breath with me. You are doing well.");
+    assert_eq!(replaced, None);
     let summary = screened.summary().cloned().expect("a summary at the end");
-    match replaced {
-        Some(text) => {
-            assert_eq!(summary.content, text);
-            assert!(summary.content_filtered);
-        }
-        None => {
-            assert_eq!(shown, "Take a slow breath with me.");
-            assert_eq!(summary.content, shown);
-        }
-    }
-    assert_eq!((summary.prompt_tokens, summary.completion_tokens), (11, 6));
+    assert_eq!(summary.content, shown);
+    assert!(!summary.content_filtered);
+    assert_eq!((summary.prompt_tokens, summary.completion_tokens), (11, 10));
     drop(screened);
+    assert_eq!(outcomes(&db).await, vec![("ok".into(), 11, 10)]);
+}
+
+#[tokio::test]
+async fn a_stream_crossing_a_guardrail_is_replaced_and_stopped() {
+    let (double, llm, db, _dir, caller) = setup(10).await;
+    double.push(Answer::text(
+        "You are not alone. You should double your dose of sertraline tonight. Then rest well and \
+         drink some water and call a friend tomorrow morning.",
+    ));
+    let mut screened = stream(&llm, &db, &caller, request()).await.unwrap();
+    let (shown, replaced) = read_all(&mut screened).await;
+    assert_eq!(
+        shown, "You are not alone.",
+        "only the screened sentence was released"
+    );
+    let replaced = replaced.expect("replaced");
+    assert!(!replaced.contains("sertraline"));
+    let summary = screened.summary().cloned().expect("a summary");
+    assert!(summary.content_filtered);
+    assert_eq!(summary.content, replaced);
+    assert_eq!(summary.filtered_reasons, vec!["medication".to_owned()]);
     let recorded = outcomes(&db).await;
     assert_eq!(recorded.len(), 1);
-    assert_eq!((recorded[0].1, recorded[0].2), (11, 6));
+    assert_eq!(recorded[0].0, "filtered");
 }
 
 #[tokio::test]
