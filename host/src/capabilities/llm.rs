@@ -225,3 +225,7 @@ impl wit::HostCompletionStream for View<'_, LlmGrant> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "llm_tests.rs"]
+mod tests;
