@@ -87,9 +87,9 @@ impl Llm {
         }
     }
 
-    /// The service the configuration describes. The local provider reads its model's
-    /// tokenizer now (the weights on first use); without `MINDFLOW_LLM_MODEL` it is off, with
-    /// a warning.
+    /// The service the configuration describes. The local provider checks its model's file
+    /// now (and loads it on first use); without `MINDFLOW_LLM_MODEL` it is off, with a
+    /// warning.
     ///
     /// # Errors
     /// A message saying what to fix: the local model's file is missing or unusable, or a

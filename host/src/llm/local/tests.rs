@@ -114,14 +114,21 @@ async fn the_real_vocabulary_round_trips_text() {
 async fn local_model_speed() {
     let Some(path) = model_path() else { return };
     for threads in [1, 2] {
+        let started = Instant::now();
         let local = Local::start(&path, threads, Some(1)).unwrap();
+        let tokenizer = started.elapsed();
         let request = ask(
             "Write a long story about a lighthouse keeper and the sea.",
             128,
             0.0,
         );
         // Loads the weights.
+        let started = Instant::now();
         let _ = local.complete(&ask("Hi", 1, 0.0)).await.unwrap();
+        eprintln!(
+            "start-up (a GGUF check): {tokenizer:?}; first call (tokenizer and weights): {:?}",
+            started.elapsed()
+        );
         let started = Instant::now();
         let answer = local.complete(&request).await.unwrap();
         let seconds = started.elapsed().as_secs_f64();

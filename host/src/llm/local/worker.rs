@@ -1,28 +1,25 @@
 //! The local model's worker: one thread, one generation at a time, in a compute pool of its
 //! own size (so the model never takes more cores than configured).
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use super::model::Model;
+use super::model::{self, Model};
 use super::tokenizer::Tokenizer;
 use crate::llm::error::LlmError;
-use crate::llm::provider::{StreamItem, Usage};
+use crate::llm::provider::{Message, StreamItem, Usage};
 
 /// One generation to run.
 pub struct Job {
-    /// The prompt's token ids (the chat template applied).
-    pub prompt: Vec<u32>,
+    /// The conversation (the worker applies the chat template).
+    pub messages: Vec<Message>,
     /// Upper bound on generated tokens.
     pub max_tokens: u32,
     /// Sampling temperature (0: greedy).
     pub temperature: f32,
     /// The sampler's seed.
     pub seed: u64,
-    /// The model's name, for the usage.
-    pub model: String,
     /// Where the answer goes, delta by delta, then its usage or an error.
     pub events: mpsc::Sender<Result<StreamItem, LlmError>>,
 }
@@ -31,12 +28,7 @@ pub struct Job {
 ///
 /// # Errors
 /// [`LlmError::Local`] when the thread or its pool cannot start.
-pub fn spawn(
-    path: PathBuf,
-    tokenizer: Arc<Tokenizer>,
-    threads: usize,
-    queue: usize,
-) -> Result<mpsc::Sender<Job>, LlmError> {
+pub fn spawn(path: PathBuf, threads: usize, queue: usize) -> Result<mpsc::Sender<Job>, LlmError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("llm-compute-{i}"))
@@ -46,26 +38,23 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("llm-local".into())
         .spawn(move || {
-            let mut model: Option<Model> = None;
+            let mut loaded: Option<Loaded> = None;
             while let Some(job) = receiver.blocking_recv() {
                 if job.events.is_closed() {
                     continue;
                 }
-                if model.is_none() {
-                    let started = std::time::Instant::now();
-                    match Model::load(&path) {
-                        Ok(loaded) => {
-                            tracing::info!(path = %path.display(), ms = started.elapsed().as_millis(), "local model loaded");
-                            model = Some(loaded);
-                        }
+                if loaded.is_none() {
+                    match Loaded::load(&path) {
+                        Ok(model) => loaded = Some(model),
                         Err(error) => {
+                            tracing::error!(%error, "the local model cannot be loaded");
                             let _ = job.events.blocking_send(Err(error));
                             continue;
                         }
                     }
                 }
-                if let Some(model) = model.as_mut() {
-                    pool.install(|| run(model, &tokenizer, &job));
+                if let Some(loaded) = loaded.as_mut() {
+                    pool.install(|| run(loaded, &job));
                 }
             }
         })
@@ -73,12 +62,40 @@ pub fn spawn(
     Ok(jobs)
 }
 
+/// The model, its tokenizer and its name, loaded on the first job.
+struct Loaded {
+    model: Model,
+    tokenizer: Tokenizer,
+    name: String,
+}
+
+impl Loaded {
+    fn load(path: &Path) -> Result<Self, LlmError> {
+        let started = std::time::Instant::now();
+        let (tokenizer, name) = model::read_tokenizer(path)?;
+        let model = Model::load(path)?;
+        tracing::info!(path = %path.display(), ms = started.elapsed().as_millis(), "local model loaded");
+        Ok(Self {
+            model,
+            tokenizer,
+            name,
+        })
+    }
+}
+
 /// Runs one job, sending each piece of text as soon as its bytes are whole UTF-8.
-fn run(model: &mut Model, tokenizer: &Tokenizer, job: &Job) {
+fn run(loaded: &mut Loaded, job: &Job) {
+    let Loaded {
+        model,
+        tokenizer,
+        name,
+    } = loaded;
+    let prompt = tokenizer.chat_prompt(&job.messages);
+    let tokenizer = &*tokenizer;
     let mut pending: Vec<u8> = Vec::new();
     let result = model.generate(
         tokenizer,
-        &job.prompt,
+        &prompt,
         job.max_tokens,
         job.temperature,
         job.seed,
@@ -106,8 +123,8 @@ fn run(model: &mut Model, tokenizer: &Tokenizer, job: &Job) {
                 let _ = job.events.blocking_send(Ok(StreamItem::Delta(text)));
             }
             Ok(StreamItem::Done(Usage {
-                model: job.model.clone(),
-                prompt_tokens: u32::try_from(job.prompt.len()).unwrap_or(u32::MAX),
+                model: name.clone(),
+                prompt_tokens: u32::try_from(prompt.len()).unwrap_or(u32::MAX),
                 completion_tokens: generated,
             }))
         }
