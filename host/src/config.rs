@@ -72,7 +72,7 @@ pub struct LlmConfig {
     pub llm_provider: LlmProviderKind,
     /// The local model: a GGUF file, or a folder holding one (`scripts/fetch-llm.sh` fetches
     /// SmolLM2-135M-Instruct and prints its path). Unset: the local provider is off and `llm`
-    /// calls fail; set to a missing or unusable file: start-up fails.
+    /// calls fail; set to a missing or non-GGUF file: start-up fails.
     #[arg(long, env = "MINDFLOW_LLM_MODEL")]
     pub llm_model: Option<PathBuf>,
     /// The API's base URL, version included (default `https://api.openai.com/v1` or
