@@ -16,13 +16,13 @@ fn local(error: impl std::fmt::Display) -> LlmError {
     LlmError::Local(error.to_string())
 }
 
-/// Reads a GGUF file's metadata (not its weights) and builds its tokenizer; also returns the
-/// model's name (`general.name`, else the file's stem).
+/// A GGUF file's byte-level BPE vocabulary (tokens by id), merges (by rank) and model name
+/// (`general.name`, else the file's stem), read from its metadata (not its weights).
 ///
 /// # Errors
 /// [`LlmError::Local`] when the file cannot be read, is not GGUF, or has no byte-level BPE
 /// vocabulary.
-pub fn read_tokenizer(path: &Path) -> Result<(Tokenizer, String), LlmError> {
+pub fn read_vocabulary(path: &Path) -> Result<(Vec<String>, Vec<String>, String), LlmError> {
     let mut file = std::fs::File::open(path)
         .map_err(|e| LlmError::Local(format!("cannot open {}: {e}", path.display())))?;
     let content = gguf_file::Content::read(&mut file)
@@ -50,11 +50,6 @@ pub fn read_tokenizer(path: &Path) -> Result<(Tokenizer, String), LlmError> {
             "the model's tokenizer is `{model}`, not byte-level BPE (`gpt2`)"
         )));
     }
-    let tokenizer = Tokenizer::new(
-        strings("tokenizer.ggml.tokens")?,
-        &strings("tokenizer.ggml.merges")?,
-    )
-    .map_err(local)?;
     let name = content
         .metadata
         .get("general.name")
@@ -65,6 +60,20 @@ pub fn read_tokenizer(path: &Path) -> Result<(Tokenizer, String), LlmError> {
                 .map(|stem| stem.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "local".into());
+    Ok((
+        strings("tokenizer.ggml.tokens")?,
+        strings("tokenizer.ggml.merges")?,
+        name,
+    ))
+}
+
+/// The tokenizer of a GGUF file and its model's name ([`read_vocabulary`]).
+///
+/// # Errors
+/// As [`read_vocabulary`], and when the vocabulary lacks the chat template's tokens.
+pub fn read_tokenizer(path: &Path) -> Result<(Tokenizer, String), LlmError> {
+    let (tokens, merges, name) = read_vocabulary(path)?;
+    let tokenizer = Tokenizer::new(tokens, &merges).map_err(local)?;
     Ok((tokenizer, name))
 }
 

@@ -107,6 +107,58 @@ async fn the_real_vocabulary_round_trips_text() {
     assert!(tokenizer.encode("Hello world").len() <= 3, "merges apply");
 }
 
+/// The tokenizer gives the ids Hugging Face's `tokenizers` gives with SmolLM2's pipeline
+/// (digits split one by one, then byte-level BPE without a prefix space) on varied text.
+#[test]
+fn the_tokenizer_agrees_with_hugging_face_tokenizers() {
+    use tokenizers::models::bpe::{BPE, Vocab};
+    use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+    use tokenizers::pre_tokenizers::digits::Digits;
+    use tokenizers::pre_tokenizers::sequence::Sequence;
+
+    let Some(path) = model_path() else { return };
+    let path = super::resolve(&path).unwrap();
+    let (tokens, merges, _) = super::model::read_vocabulary(&path).unwrap();
+    let ours = super::tokenizer::Tokenizer::new(tokens.clone(), &merges).unwrap();
+    let vocab: Vocab = tokens
+        .iter()
+        .enumerate()
+        .map(|(id, token)| (token.clone(), u32::try_from(id).unwrap()))
+        .collect();
+    let pairs: Vec<(String, String)> = merges
+        .iter()
+        .map(|m| {
+            let (a, b) = m.split_once(' ').unwrap();
+            (a.to_owned(), b.to_owned())
+        })
+        .collect();
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, pairs)
+        .build()
+        .unwrap();
+    let mut reference = tokenizers::Tokenizer::new(bpe);
+    reference.with_pre_tokenizer(Some(Sequence::new(vec![
+        Digits::new(true).into(),
+        ByteLevel::new(false, true, true).into(),
+    ])));
+    let texts = [
+        "Hello, how are you today?",
+        "I feel 100% better\n\n  — thanks! 😊",
+        "naïve café, Zürich and São Paulo",
+        "It's, I'm, we'll, they've, you'd, she's, don't, DON'T",
+        "  leading spaces\tand\ttabs\r\nwindows lines\n\n\nthree",
+        "Call 555-0199 or 988 at 3:45pm on 2024-12-05.",
+        "我今天很难过。 Я устал. أنا متعب",
+        "code: fn main() { println!(\"{}\", x[0]); } // ok???",
+        "multiple     spaces   before words and at the end   ",
+        "emoji 👨‍👩‍👧 family, flags 🇫🇷, hearts ❤️❤️",
+    ];
+    for text in texts {
+        let expected = reference.encode(text, false).unwrap().get_ids().to_vec();
+        assert_eq!(ours.encode(text), expected, "{text:?}");
+    }
+}
+
 /// Tokens per second of the real model with 1 and 2 threads (run by hand:
 /// `cargo test -p mindflow --lib local_model_speed -- --ignored --nocapture`).
 #[tokio::test]
