@@ -138,3 +138,29 @@ fn the_key_is_never_in_debug_output() {
         assert!(!text.contains("sk-test-key"), "{text}");
     });
 }
+
+#[tokio::test]
+async fn a_slow_stream_is_handed_on_token_by_token() {
+    let double = LlmDouble::start().await.unwrap();
+    double.set_token_delay(std::time::Duration::from_millis(150));
+    double.push(Answer::text("one two three four"));
+    let started = std::time::Instant::now();
+    let mut stream = provider(&double, policy())
+        .stream(&request())
+        .await
+        .unwrap();
+    let mut arrivals = Vec::new();
+    while let Some(item) = stream.next().await {
+        if let StreamItem::Delta(text) = item.unwrap() {
+            arrivals.push((text, started.elapsed()));
+        }
+    }
+    assert_eq!(arrivals.len(), 4);
+    // Each delta arrives as it is sent, not once the answer is complete.
+    let first = arrivals[0].1;
+    let last = arrivals[3].1;
+    assert!(
+        last - first >= std::time::Duration::from_millis(400),
+        "{arrivals:?}"
+    );
+}
