@@ -195,6 +195,14 @@ mod tests {
     #[tokio::test]
     async fn usage_is_counted_per_user_and_day() {
         let (db, _dir) = crate::db::testing::sqlite().await;
+        usage_counts(&db).await;
+        // And on PostgreSQL when `MINDFLOW_TEST_DATABASE_URL` names a server.
+        if let Some((db, _url)) = crate::db::testing::postgres().await {
+            usage_counts(&db).await;
+        }
+    }
+
+    async fn usage_counts(db: &Database) {
         let user = db
             .create_user(
                 "llm-usage@example.com",
@@ -222,11 +230,11 @@ mod tests {
             outcome: outcome.as_str(),
         };
         let now = Utc::now();
-        record(&db, row(Outcome::Ok, now - chrono::Duration::days(1))).await;
-        record(&db, row(Outcome::Error, now)).await;
-        record(&db, row(Outcome::Filtered, now)).await;
+        record(db, row(Outcome::Ok, now - chrono::Duration::days(1))).await;
+        record(db, row(Outcome::Error, now)).await;
+        record(db, row(Outcome::Filtered, now)).await;
         assert!(
-            limits.check(&db, user, Tier::Free).await.is_ok(),
+            limits.check(db, user, Tier::Free).await.is_ok(),
             "yesterday's and failed calls do not count as messages"
         );
         let (start, _) = day(now);
@@ -237,11 +245,11 @@ mod tests {
                 tokens: 30
             }
         );
-        record(&db, row(Outcome::Ok, now)).await;
+        record(db, row(Outcome::Ok, now)).await;
         assert!(matches!(
-            limits.check(&db, user, Tier::Free).await,
+            limits.check(db, user, Tier::Free).await,
             Err(LlmError::QuotaExceeded { .. })
         ));
-        assert!(limits.check(&db, user, Tier::Premium).await.is_ok());
+        assert!(limits.check(db, user, Tier::Premium).await.is_ok());
     }
 }
