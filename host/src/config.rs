@@ -100,7 +100,8 @@ pub struct LlmConfig {
     /// back-off; never once a streamed answer has begun).
     #[arg(long, env = "MINDFLOW_LLM_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub llm_attempts: u32,
-    /// Compute threads of the local model (one generation runs at a time).
+    /// Compute threads of the local model (one generation runs at a time); candle's
+    /// `CANDLE_NUM_THREADS` is set to it at start-up unless the environment sets it.
     #[arg(long, env = "MINDFLOW_LLM_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub llm_threads: u64,
     /// Sampling seed of the local model at temperatures above 0 (default: one per call).

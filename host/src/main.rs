@@ -162,10 +162,24 @@ fn init_logging() {
         .init();
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    init_logging();
+fn main() -> Result<()> {
     let cli = Cli::parse();
+    // The local model's kernels (candle) read their thread count from the environment once;
+    // it is set here, before the runtime's threads exist.
+    #[allow(unsafe_code)]
+    // SAFETY: no other thread has been started yet: the runtime is built below.
+    unsafe {
+        mindflow::llm::local::set_compute_threads(cli.common.llm.llm_threads);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    init_logging();
     match cli.command {
         Command::Serve(serve) => server::serve(cli.common, *serve).await,
         Command::Migrate => {

@@ -323,8 +323,9 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     // The runtime's own tests call real compiled components and the real model.
     unit.env("MINDFLOW_COMPONENTS_DIR", components_dir(root));
     unit.env("MINDFLOW_EMBEDDING_MODEL", &model);
-    // The llm module's tests run the real local model.
+    // The llm module's tests run the real local model, on one core (the machine is shared).
     unit.env("MINDFLOW_LLM_MODEL", &llm);
+    unit.env("CANDLE_NUM_THREADS", "1");
     // With PostgreSQL in the run, the storage unit tests run on it too.
     if backend != "sqlite" && std::env::var_os("MINDFLOW_TEST_DATABASE_URL").is_none() {
         unit.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);

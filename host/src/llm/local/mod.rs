@@ -36,6 +36,21 @@ impl std::fmt::Debug for Local {
     }
 }
 
+/// Sets how many threads candle's quantized kernels use (`CANDLE_NUM_THREADS`), unless the
+/// environment already says: candle reads it once, at its first computation, and otherwise
+/// takes every physical core (with workers that spin while waiting). The worker's own pool
+/// (`--llm-threads`) bounds candle's other kernels.
+///
+/// # Safety
+/// It changes the process's environment: call it before any other thread is started.
+#[allow(unsafe_code)]
+pub unsafe fn set_compute_threads(threads: u64) {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: the caller guarantees that no other thread runs (or reads the environment).
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", threads.max(1).to_string()) };
+    }
+}
+
 /// Generations waiting beyond the running one, at most; more callers wait to enqueue.
 const QUEUE: usize = 64;
 
