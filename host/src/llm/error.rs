@@ -84,13 +84,14 @@ impl LlmError {
     /// timeout included) is [`Self::Connect`], the overall timeout [`Self::Timeout`], a body
     /// that broke off [`Self::Interrupted`].
     pub fn from_reqwest(error: reqwest::Error, timeout: Duration) -> Self {
-        let (connect, timed_out, body) = (error.is_connect(), error.is_timeout(), error.is_body());
+        let (connect, timed_out) = (error.is_connect(), error.is_timeout());
+        let broken = error.is_body() || error.is_decode();
         let described = describe(&error.without_url());
         if connect {
             Self::Connect(described)
         } else if timed_out {
             Self::Timeout(timeout)
-        } else if body || described.contains("decod") {
+        } else if broken {
             Self::Interrupted(described)
         } else {
             Self::Connect(described)
