@@ -666,7 +666,7 @@ async fn storage_nearest_and_atomic_batches() {
             &server,
             &token,
             "/api/v1/probe/insert/chat_messages",
-            json!({"session_id": sessions[0], "role": "user", "content": content, "embedding": embedding}),
+            json!({"session_id": sessions[0], "role": "user", "model_used": content, "content_encrypted": {"$hex": "00"}, "content_iv": {"$hex": "00"}, "embedding": embedding}),
         )
         .await;
         assert_eq!(status, 201, "{text}");
@@ -675,7 +675,7 @@ async fn storage_nearest_and_atomic_batches() {
         &server,
         &other,
         "/api/v1/probe/insert/chat_messages",
-        json!({"session_id": sessions[1], "role": "user", "content": "other's", "embedding": [1.0, 0.0, 0.0]}),
+        json!({"session_id": sessions[1], "role": "user", "model_used": "other's", "content_encrypted": {"$hex": "00"}, "content_iv": {"$hex": "00"}, "embedding": [1.0, 0.0, 0.0]}),
     )
     .await;
     assert_eq!(status, 201);
@@ -684,7 +684,7 @@ async fn storage_nearest_and_atomic_batches() {
         &server,
         &token,
         "/api/v1/probe/insert/chat_messages",
-        json!({"session_id": sessions[1], "role": "user", "content": "intruder"}),
+        json!({"session_id": sessions[1], "role": "user", "model_used": "intruder", "content_encrypted": {"$hex": "00"}, "content_iv": {"$hex": "00"}}),
     )
     .await;
     assert_eq!(status, 404);
@@ -700,7 +700,7 @@ async fn storage_nearest_and_atomic_batches() {
         .as_array()
         .expect("rows")
         .iter()
-        .map(|r| &r["row"]["content"])
+        .map(|r| &r["row"]["model_used"])
         .collect();
     assert_eq!(contents, vec!["east", "north"]);
     assert!(found["rows"][0]["distance"].as_f64().unwrap_or(1.0) < 0.05);
@@ -895,7 +895,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                     &server,
                     &actor.token,
                     "/api/v1/probe/insert/chat_messages",
-                    json!({"session_id": session, "role": "user", "content": actor.marker, "embedding": embedding}),
+                    json!({"session_id": session, "role": "user", "model_used": actor.marker, "content_encrypted": {"$hex": "00"}, "content_iv": {"$hex": "00"}, "embedding": embedding}),
                 )
                 .await;
                 assert_eq!(status, 201, "{text}");
@@ -935,7 +935,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                 let changes = match collection {
                     "mood_logs" => json!({"location_type": "hijacked"}),
                     "chat_sessions" => json!({"title": "hijacked"}),
-                    "chat_messages" => json!({"content": "hijacked"}),
+                    "chat_messages" => json!({"model_used": "hijacked"}),
                     _ => json!({"factor_value": "hijacked"}),
                 };
                 let (status, _, text) = call(
@@ -967,7 +967,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                 let (path, row) = match collection {
                     "chat_sessions" => (
                         "/api/v1/probe/insert/chat_messages",
-                        json!({"session_id": id, "role": "user", "content": actor.marker}),
+                        json!({"session_id": id, "role": "user", "model_used": actor.marker, "content_encrypted": {"$hex": "00"}, "content_iv": {"$hex": "00"}}),
                     ),
                     _ => (
                         "/api/v1/probe/insert/mood_factors",
@@ -1003,7 +1003,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                     "mood_logs" => "location_type",
                     "mood_factors" => "factor_value",
                     "chat_sessions" => "title",
-                    _ => "content",
+                    _ => "model_used",
                 };
                 for row in body["rows"].as_array().expect("rows") {
                     assert_eq!(
@@ -1052,7 +1052,7 @@ async fn act(server: Arc<Server>, mut actor: Actor, seed: u64, steps: usize) -> 
                 let rows = body["rows"].as_array().expect("rows");
                 assert_eq!(rows.len(), actor.sessions.len());
                 for row in rows {
-                    assert_eq!(row["row"]["content"], json!(actor.marker));
+                    assert_eq!(row["row"]["model_used"], json!(actor.marker));
                 }
                 ("nearest", status, body, text)
             }

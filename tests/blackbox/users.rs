@@ -389,6 +389,7 @@ async fn consents_record_when_where_and_from_what_client() {
         [
             "data_processing",
             "ai_chat",
+            "chat_mood_context",
             "wearables",
             "research",
             "marketing",
@@ -660,9 +661,17 @@ async fn export_holds_every_record_opened_and_no_secret() {
         &[Param::Uuid(session.clone()), Param::Uuid(id.clone())],
     )
     .await;
+    // Chat text is sealed by the chat component under its own purpose (a probe cannot seal
+    // for it): a value that does not open is exported as such, beside its session.
+    let message = new_id();
     db.exec(
-        "INSERT INTO chat_messages (id, session_id, role, content) VALUES ($1, $2, 'user', 'I feel calm')",
-        &[Param::Uuid(new_id()), Param::Uuid(session.clone())],
+        "INSERT INTO chat_messages (id, session_id, role, content_encrypted, content_iv) VALUES ($1, $2, 'user', $3, $4)",
+        &[
+            Param::Uuid(message.clone()),
+            Param::Uuid(session.clone()),
+            Param::Bytes(vec![3; 40]),
+            Param::Bytes(vec![4; 24]),
+        ],
     )
     .await;
     let connection = new_id();
@@ -766,8 +775,14 @@ async fn export_holds_every_record_opened_and_no_secret() {
         .iter()
         .find(|s| s["id"] == session.as_str())
         .expect("session");
-    assert_eq!(talk["messages"][0]["content"], "I feel calm");
+    assert_eq!(talk["title"], "Evening talk");
     assert_eq!(sessions.len(), 2);
+    let messages = export["chat_messages"].as_array().expect("chat messages");
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["id"], message.as_str());
+    assert_eq!(messages[0]["session_id"], session.as_str());
+    assert_eq!(messages[0]["content_error"], "tampered");
+    assert!(messages[0].get("content_encrypted").is_none());
     assert_eq!(export["insights"].as_array().expect("insights").len(), 1);
     assert_eq!(export["recommendations"][0]["reason"], "because");
     assert_eq!(export["wearable_connections"][0]["provider"], "oura");

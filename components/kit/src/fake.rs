@@ -19,12 +19,17 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::host::{CrisisOutcome, CrisisResource, CrisisUnavailable, CryptoError, Sealed, User};
+use std::collections::VecDeque;
+
+use crate::host::{
+    Completion, CompletionRequest, CompletionStream, CrisisOutcome, CrisisResource,
+    CrisisUnavailable, CryptoError, LlmError, Sealed, StreamEvent, User,
+};
 use crate::instant::{format_instant, parse_instant};
 use crate::platform::Platform;
 use crate::storage::{
     AggregateRequest, AggregateRow, Comparison, Filter, Grouping, MAX_CHILDREN_PARENTS, Page,
-    PageRequest, Row, StorageError, Value, Write, column, text_of,
+    PageRequest, Row, Scored, StorageError, Value, Write, column, text_of,
 };
 use crate::{Problem, Reply, Request, Wording, answer};
 
@@ -112,6 +117,34 @@ pub struct FakePlatform {
     pub fail_crypto: RefCell<Option<CryptoError>>,
     /// The number of crypto calls (seal, open, keyed hash).
     pub crypto_calls: Cell<usize>,
+    /// What the next `llm` calls answer, in order (a completion's `content` is streamed in
+    /// words); when empty, an echo of the last message.
+    pub llm_answers: RefCell<VecDeque<Result<Completion, LlmError>>>,
+    /// Every completion request, as sent.
+    pub llm_requests: RefCell<Vec<CompletionRequest>>,
+    /// Every conversation assessed: the messages and the source.
+    pub conversations: RefCell<Vec<(Vec<String>, String)>>,
+}
+
+/// A fake completion stream: the words of a canned answer, then its summary (or the
+/// replacement when the canned answer is marked filtered).
+#[derive(Debug)]
+pub struct FakeStream {
+    events: VecDeque<StreamEvent>,
+    summary: Completion,
+    done: bool,
+}
+
+impl CompletionStream for FakeStream {
+    fn next_event(&mut self) -> Result<Option<StreamEvent>, LlmError> {
+        let next = self.events.pop_front();
+        self.done = next.is_none();
+        Ok(next)
+    }
+
+    fn summary(&self) -> Option<Completion> {
+        self.done.then(|| self.summary.clone())
+    }
 }
 
 /// A calm assessment: nothing to show.
@@ -159,6 +192,11 @@ impl FakePlatform {
                 id: USER_ID.into(),
                 premium,
                 timezone: timezone.into(),
+                locale: "en-US".into(),
+                consents: vec![
+                    crate::consent::DATA_PROCESSING.into(),
+                    crate::consent::AI_CHAT.into(),
+                ],
             }),
             now: default_now(),
             collections: HashMap::new(),
@@ -177,7 +215,41 @@ impl FakePlatform {
             fail_batch: RefCell::default(),
             fail_crypto: RefCell::default(),
             crypto_calls: Cell::new(0),
+            llm_answers: RefCell::default(),
+            llm_requests: RefCell::default(),
+            conversations: RefCell::default(),
         }
+    }
+
+    /// Queues the next model answer (unfiltered).
+    pub fn answer_with(&self, content: &str) {
+        self.llm_answers.borrow_mut().push_back(Ok(Completion {
+            content: content.into(),
+            model: "fake-model".into(),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            response_time_ms: 3,
+            content_filtered: false,
+            filtered_reasons: Vec::new(),
+        }));
+    }
+
+    /// The next canned answer (or an echo of the request's last message).
+    fn next_answer(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
+        self.llm_requests.borrow_mut().push(request.clone());
+        self.llm_answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| {
+                Ok(Completion {
+                    content: format!(
+                        "You said: {}",
+                        request.messages.last().map_or("", |m| m.content.as_str())
+                    ),
+                    model: "fake-model".into(),
+                    ..Completion::default()
+                })
+            })
     }
 
     /// Declares how `name` behaves.
@@ -219,6 +291,8 @@ impl FakePlatform {
             id: id.into(),
             premium: false,
             timezone: "UTC".into(),
+            locale: "en-US".into(),
+            consents: vec![crate::consent::AI_CHAT.into()],
         }
     }
 
@@ -538,6 +612,38 @@ impl Platform for FakePlatform {
             .unwrap_or_default())
     }
 
+    fn nearest(
+        &self,
+        collection: &str,
+        field: &str,
+        target: Vec<f32>,
+        k: u32,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Scored>, StorageError> {
+        self.storage_call()?;
+        let distance = |v: &[f32]| {
+            let dot: f32 = v.iter().zip(&target).map(|(a, b)| a * b).sum();
+            let norms = v.iter().map(|x| x * x).sum::<f32>().sqrt()
+                * target.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norms == 0.0 { 1.0 } else { 1.0 - dot / norms }
+        };
+        let mut scored: Vec<Scored> = self
+            .rows(collection)
+            .into_iter()
+            .filter(|r| filters.iter().all(|f| matches(r, f)))
+            .filter_map(|row| match column(&row, field) {
+                Some(Value::Vector(v)) => Some(Scored {
+                    distance: distance(v),
+                    row: row.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        scored.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        scored.truncate(k.min(100) as usize);
+        Ok(scored)
+    }
+
     fn batch(&self, writes: Vec<Write>) -> Result<Vec<Option<Row>>, StorageError> {
         self.storage_call()?;
         self.batches.borrow_mut().push(writes.clone());
@@ -629,6 +735,58 @@ impl Platform for FakePlatform {
             .borrow_mut()
             .push((text.to_owned(), source.to_owned()));
         self.crisis.borrow().clone()
+    }
+
+    fn assess_conversation(
+        &self,
+        messages: &[String],
+        source: &str,
+    ) -> Result<CrisisOutcome, CrisisUnavailable> {
+        self.conversations
+            .borrow_mut()
+            .push((messages.to_vec(), source.to_owned()));
+        self.crisis.borrow().clone()
+    }
+
+    /// A bag of the text's lowercase words hashed into 8 dimensions, L2-normalised: equal
+    /// texts are nearest, texts sharing words are near.
+    fn embed(&self, text: &str) -> Vec<f32> {
+        let mut vector = vec![0f32; 8];
+        for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()) {
+            if !word.is_empty() {
+                let slot = fnv(&[word.as_bytes()]) % 8;
+                vector[usize::try_from(slot).unwrap_or(0)] += 1.0;
+            }
+        }
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            vector.iter_mut().for_each(|x| *x /= norm);
+        }
+        vector
+    }
+
+    type Stream = FakeStream;
+
+    fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
+        self.next_answer(request)
+    }
+
+    fn complete_streaming(&self, request: &CompletionRequest) -> Result<FakeStream, LlmError> {
+        let summary = self.next_answer(request)?;
+        let events = if summary.content_filtered {
+            VecDeque::from([StreamEvent::Replaced(summary.content.clone())])
+        } else {
+            summary
+                .content
+                .split_inclusive(' ')
+                .map(|word| StreamEvent::Delta(word.to_owned()))
+                .collect()
+        };
+        Ok(FakeStream {
+            events,
+            summary,
+            done: false,
+        })
     }
 
     fn now(&self) -> DateTime<Utc> {

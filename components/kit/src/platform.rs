@@ -13,8 +13,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::host::{CrisisOutcome, CrisisUnavailable, CryptoError, Sealed, User};
-use crate::storage::{AggregateRequest, AggregateRow, Page, PageRequest, Row, StorageError, Write};
+use crate::host::{
+    Completion, CompletionRequest, CompletionStream, CrisisOutcome, CrisisUnavailable, CryptoError,
+    LlmError, Sealed, User,
+};
+use crate::storage::{
+    AggregateRequest, AggregateRow, Filter, Page, PageRequest, Row, Scored, StorageError, Write,
+};
 
 /// The host's capabilities, as the handlers use them.
 pub trait Platform {
@@ -66,6 +71,19 @@ pub trait Platform {
         collection: &str,
         request: AggregateRequest,
     ) -> Result<Vec<AggregateRow>, StorageError>;
+    /// `storage.nearest`: the `k` of the caller's rows nearest to `target` on a vector
+    /// field, nearest first.
+    ///
+    /// # Errors
+    /// [`StorageError`].
+    fn nearest(
+        &self,
+        collection: &str,
+        field: &str,
+        target: Vec<f32>,
+        k: u32,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Scored>, StorageError>;
     /// `storage.batch`: all writes in one transaction.
     ///
     /// # Errors
@@ -94,12 +112,36 @@ pub trait Platform {
     fn emotion(&self, text: &str) -> String;
     /// `ml.topics`.
     fn topics(&self, text: &str, max: u32) -> Vec<String>;
+    /// `ml.embed`: the text's sentence embedding, computed on this machine.
+    fn embed(&self, text: &str) -> Vec<f32>;
+
+    /// A streamed completion in progress.
+    type Stream: CompletionStream;
+    /// `llm.complete`: the screened answer.
+    ///
+    /// # Errors
+    /// [`LlmError`].
+    fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError>;
+    /// `llm.complete-streaming`.
+    ///
+    /// # Errors
+    /// [`LlmError`] when the call cannot start.
+    fn complete_streaming(&self, request: &CompletionRequest) -> Result<Self::Stream, LlmError>;
 
     /// `crisis.assess`.
     ///
     /// # Errors
     /// [`CrisisUnavailable`] whatever the reason: the caller fails safe.
     fn assess(&self, text: &str, source: &str) -> Result<CrisisOutcome, CrisisUnavailable>;
+    /// `crisis.assess-conversation`: the caller's recent messages, oldest first.
+    ///
+    /// # Errors
+    /// [`CrisisUnavailable`]: the caller fails safe.
+    fn assess_conversation(
+        &self,
+        messages: &[String],
+        source: &str,
+    ) -> Result<CrisisOutcome, CrisisUnavailable>;
 
     /// The current instant.
     fn now(&self) -> DateTime<Utc>;

@@ -30,7 +30,9 @@ pub enum Value {
     Json(String),
     /// Raw bytes (ciphertexts and nonces, for example).
     Bytes(Vec<u8>),
-    /// A vector: not used by domain components.
+    /// An embedding vector (never shown to clients: it reads as JSON `null`).
+    Vector(Vec<f32>),
+    /// A value of a kind this kit does not model.
     Other,
 }
 
@@ -39,7 +41,7 @@ impl Value {
     /// documents inline; bytes (ciphertexts) and vectors never leave the service (`null`).
     pub fn to_json(&self) -> Json {
         match self {
-            Self::Null | Self::Other | Self::Bytes(_) => Json::Null,
+            Self::Null | Self::Other | Self::Bytes(_) | Self::Vector(_) => Json::Null,
             Self::Bool(b) => json!(b),
             Self::Int(i) => json!(i),
             Self::Float(f) => json!(f),
@@ -165,6 +167,15 @@ pub struct Page {
     pub rows: Vec<Row>,
     /// Opaque; `None` at the end.
     pub next_cursor: Option<String>,
+}
+
+/// A row and its cosine distance from a search's target (`storage.scored-row`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The row.
+    pub row: Row,
+    /// Cosine distance: 0 is identical.
+    pub distance: f32,
 }
 
 /// One write of an atomic batch.

@@ -10,11 +10,14 @@
 use chrono::{DateTime, Utc};
 use spin_sdk::http::{Method, Response};
 
-use crate::host::{CrisisOutcome, CrisisResource, CrisisUnavailable, CryptoError, Sealed, User};
+use crate::host::{
+    ChatRole, Completion, CompletionRequest, CompletionStream, CrisisOutcome, CrisisResource,
+    CrisisUnavailable, CryptoError, LlmError, Sealed, StreamEvent, User,
+};
 use crate::platform::Platform;
 use crate::storage::{
     AggregateFn, AggregateRequest, AggregateRow, Comparison, Filter, Grouping, Page, PageRequest,
-    Row, StorageError, Value, Write,
+    Row, Scored, StorageError, Value, Write,
 };
 use crate::{Problem, Reply, Request, Wording, answer};
 
@@ -26,7 +29,7 @@ mod bindings {
     });
 }
 
-use bindings::mindflow::platform::{context, crisis, crypto, ml, storage, types};
+use bindings::mindflow::platform::{context, crisis, crypto, llm, ml, storage, types};
 
 /// Answers a Spin HTTP request with `handler`: the method, the path below `base_path` (Spin's
 /// `spin-path-info`, else the request's path without `base_path`), the query and the body
@@ -38,15 +41,40 @@ pub fn serve(
     wording: &Wording,
     handler: impl FnOnce(&Host, &Request<'_>) -> Result<Reply, Problem>,
 ) -> Response {
-    let path = request
+    let path = path_info(request, base_path);
+    let reply = answer(
+        checked_body(request).and_then(|()| {
+            handler(
+                &Host,
+                &Request {
+                    method: method_name(request),
+                    path: &path,
+                    query: request.query(),
+                    body: request.body(),
+                },
+            )
+        }),
+        wording,
+    );
+    response(reply)
+}
+
+/// The path below `base_path`: Spin's `spin-path-info`, else the request's path without
+/// `base_path`.
+pub fn path_info(request: &spin_sdk::http::Request, base_path: &str) -> String {
+    request
         .header("spin-path-info")
         .and_then(|h| h.as_str())
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let full = request.path();
             full.strip_prefix(base_path).unwrap_or(full).to_owned()
-        });
-    let method = match request.method() {
+        })
+}
+
+/// The request's method as its name.
+pub fn method_name(request: &spin_sdk::http::Request) -> &str {
+    match request.method() {
         Method::Get => "GET",
         Method::Post => "POST",
         Method::Put => "PUT",
@@ -57,22 +85,20 @@ pub fn serve(
         Method::Connect => "CONNECT",
         Method::Trace => "TRACE",
         Method::Other(other) => other.as_str(),
-    };
+    }
+}
+
+/// A body, if any, must say it is JSON ([`crate::validate::json_content_type`]).
+///
+/// # Errors
+/// 415 otherwise.
+pub fn checked_body(request: &spin_sdk::http::Request) -> Result<(), Problem> {
     let content_type = request.header("content-type").and_then(|h| h.as_str());
-    let reply = answer(
-        crate::validate::json_content_type(content_type, request.body()).and_then(|()| {
-            handler(
-                &Host,
-                &Request {
-                    method,
-                    path: &path,
-                    query: request.query(),
-                    body: request.body(),
-                },
-            )
-        }),
-        wording,
-    );
+    crate::validate::json_content_type(content_type, request.body())
+}
+
+/// A reply as Spin's response.
+pub fn response(reply: Reply) -> Response {
     let mut response = Response::builder();
     response.status(reply.status);
     for (name, value) in reply.headers {
@@ -145,6 +171,7 @@ fn to_wit(value: Value) -> storage::Value {
         Value::Uuid(s) => storage::Value::Uuid(s),
         Value::Json(s) => storage::Value::Json(s),
         Value::Bytes(b) => storage::Value::Bytes(b),
+        Value::Vector(v) => storage::Value::Vector(v),
     }
 }
 
@@ -160,7 +187,7 @@ fn from_wit(value: storage::Value) -> Value {
         storage::Value::Uuid(s) => Value::Uuid(s),
         storage::Value::Json(s) => Value::Json(s),
         storage::Value::Bytes(b) => Value::Bytes(b),
-        storage::Value::Vector(_) => Value::Other,
+        storage::Value::Vector(v) => Value::Vector(v),
     }
 }
 
@@ -226,12 +253,89 @@ fn severity(s: types::Severity) -> &'static str {
     }
 }
 
+fn crisis_outcome(outcome: crisis::Outcome) -> CrisisOutcome {
+    CrisisOutcome {
+        severity: severity(outcome.severity),
+        triggered: outcome.triggered,
+        about_someone_else: outcome.about_someone_else,
+        resources: outcome
+            .resources
+            .into_iter()
+            .map(|r| CrisisResource {
+                name: r.name,
+                description: r.description,
+                phone_number: r.phone_number,
+                sms_number: r.sms_number,
+                website_url: r.website_url,
+                available_24_7: r.available_24_7,
+            })
+            .collect(),
+    }
+}
+
+fn llm_request(request: &CompletionRequest) -> llm::CompletionRequest {
+    llm::CompletionRequest {
+        messages: request
+            .messages
+            .iter()
+            .map(|m| llm::Message {
+                role: match m.role {
+                    ChatRole::System => llm::Role::System,
+                    ChatRole::User => llm::Role::User,
+                    ChatRole::Assistant => llm::Role::Assistant,
+                },
+                content: m.content.clone(),
+            })
+            .collect(),
+        max_tokens: request.max_tokens,
+        temperature: request.temperature,
+    }
+}
+
+fn completion(c: llm::Completion) -> Completion {
+    Completion {
+        content: c.content,
+        model: c.model,
+        prompt_tokens: c.prompt_tokens,
+        completion_tokens: c.completion_tokens,
+        response_time_ms: c.response_time_ms,
+        content_filtered: c.content_filtered,
+        filtered_reasons: c.filtered_reasons,
+    }
+}
+
+fn llm_error(error: llm::LlmError) -> LlmError {
+    match error {
+        llm::LlmError::QuotaExceeded(seconds) => LlmError::QuotaExceeded(seconds),
+        llm::LlmError::Provider(message) => LlmError::Provider(message),
+        llm::LlmError::Refused(message) => LlmError::Refused(message),
+    }
+}
+
+/// A completion streamed by the host (`llm.completion-stream`).
+pub struct HostStream(llm::CompletionStream);
+
+impl CompletionStream for HostStream {
+    fn next_event(&mut self) -> Result<Option<StreamEvent>, LlmError> {
+        Ok(self.0.next().map_err(llm_error)?.map(|event| match event {
+            llm::StreamEvent::Delta(text) => StreamEvent::Delta(text),
+            llm::StreamEvent::Replaced(text) => StreamEvent::Replaced(text),
+        }))
+    }
+
+    fn summary(&self) -> Option<Completion> {
+        self.0.summary().map(completion)
+    }
+}
+
 impl Platform for Host {
     fn current_user(&self) -> Option<User> {
         context::current_user().map(|u| User {
             id: u.id,
             premium: matches!(u.tier, types::Tier::Premium),
             timezone: u.timezone,
+            locale: u.locale,
+            consents: u.consents,
         })
     }
 
@@ -327,6 +431,27 @@ impl Platform for Host {
             .map_err(storage_error)
     }
 
+    fn nearest(
+        &self,
+        collection: &str,
+        field: &str,
+        target: Vec<f32>,
+        k: u32,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Scored>, StorageError> {
+        let filters: Vec<storage::Filter> = filters.into_iter().map(filter_to_wit).collect();
+        storage::nearest(collection, field, &target, k, &filters)
+            .map(|rows| {
+                rows.into_iter()
+                    .map(|scored| Scored {
+                        row: row_from_wit(scored.row),
+                        distance: scored.distance,
+                    })
+                    .collect()
+            })
+            .map_err(storage_error)
+    }
+
     fn batch(&self, writes: Vec<Write>) -> Result<Vec<Option<Row>>, StorageError> {
         let writes: Vec<storage::Write> = writes
             .into_iter()
@@ -386,24 +511,37 @@ impl Platform for Host {
     }
 
     fn assess(&self, text: &str, source: &str) -> Result<CrisisOutcome, CrisisUnavailable> {
-        let outcome = crisis::assess(text, source).map_err(|_| CrisisUnavailable)?;
-        Ok(CrisisOutcome {
-            severity: severity(outcome.severity),
-            triggered: outcome.triggered,
-            about_someone_else: outcome.about_someone_else,
-            resources: outcome
-                .resources
-                .into_iter()
-                .map(|r| CrisisResource {
-                    name: r.name,
-                    description: r.description,
-                    phone_number: r.phone_number,
-                    sms_number: r.sms_number,
-                    website_url: r.website_url,
-                    available_24_7: r.available_24_7,
-                })
-                .collect(),
-        })
+        crisis::assess(text, source)
+            .map(crisis_outcome)
+            .map_err(|_| CrisisUnavailable)
+    }
+
+    fn assess_conversation(
+        &self,
+        messages: &[String],
+        source: &str,
+    ) -> Result<CrisisOutcome, CrisisUnavailable> {
+        crisis::assess_conversation(messages, source)
+            .map(crisis_outcome)
+            .map_err(|_| CrisisUnavailable)
+    }
+
+    fn embed(&self, text: &str) -> Vec<f32> {
+        ml::embed(text)
+    }
+
+    type Stream = HostStream;
+
+    fn complete(&self, request: &CompletionRequest) -> Result<Completion, LlmError> {
+        llm::complete(&llm_request(request))
+            .map(completion)
+            .map_err(llm_error)
+    }
+
+    fn complete_streaming(&self, request: &CompletionRequest) -> Result<HostStream, LlmError> {
+        llm::complete_streaming(&llm_request(request))
+            .map(HostStream)
+            .map_err(llm_error)
     }
 
     fn now(&self) -> DateTime<Utc> {

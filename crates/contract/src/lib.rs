@@ -45,6 +45,10 @@ pub mod purpose {
     /// The keyed hash of a journal entry's primary emotion, stored to filter by it without
     /// storing the emotion ([`super::emotion_tag`]).
     pub const JOURNAL_EMOTION: &str = "journal/emotion";
+    /// The text of a chat message (sealed and opened by the `chat` component and the export).
+    pub const CHAT_MESSAGE: &str = "chat/message";
+    /// A chat session's running summary of its earlier messages.
+    pub const CHAT_SUMMARY: &str = "chat/summary";
 
     /// Who may seal, open and hash under a purpose.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +137,10 @@ pub const CONSENT_TYPES: &[(&str, &str)] = &[
         "Sending chat messages to the AI model that answers them",
     ),
     (
+        consent::CHAT_MOOD_CONTEXT,
+        "Letting the AI companion see a summary of your recent mood logs",
+    ),
+    (
         consent::WEARABLES,
         "Importing data from connected wearable devices",
     ),
@@ -147,6 +155,8 @@ pub mod consent {
     pub const DATA_PROCESSING: &str = "data_processing";
     /// Sending chat messages to the AI model.
     pub const AI_CHAT: &str = "ai_chat";
+    /// Giving the AI model a summary of the user's recent mood logs as context.
+    pub const CHAT_MOOD_CONTEXT: &str = "chat_mood_context";
     /// Importing data from wearables.
     pub const WEARABLES: &str = "wearables";
     /// De-identified research use.
@@ -168,6 +178,10 @@ mod tests {
             purpose::JOURNAL_TERMS,
             purpose::SAFETY_PLAN,
             purpose::CRISIS_EVENT,
+            purpose::MOOD_NOTE,
+            purpose::JOURNAL_EMOTION,
+            purpose::CHAT_MESSAGE,
+            purpose::CHAT_SUMMARY,
         ];
         for (i, a) in all.iter().enumerate() {
             for b in &all[i + 1..] {

@@ -535,7 +535,10 @@ pub static CATALOG: &[Collection] = &[
             ID,
             Column::new("title", varchar(100)),
             Column::new("session_type", varchar(30)),
-            Column::new("context_summary", TEXT),
+            // The running summary of a long conversation, sealed like the messages it
+            // summarises (migration 0018/0019).
+            Column::new("context_summary_encrypted", ColumnType::Bytes),
+            Column::new("context_summary_iv", ColumnType::Bytes),
             Column::new("mood_context", ColumnType::Json),
             Column::new("is_active", ColumnType::Bool),
             Column::new("message_count", INTEGER),
@@ -545,7 +548,12 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
-        sealed: None,
+        sealed: Some(Sealing {
+            purpose: purpose::CHAT_SUMMARY,
+            field: "context_summary",
+            ciphertext: "context_summary_encrypted",
+            nonce: "context_summary_iv",
+        }),
         export: Export::List {
             key: "chat_sessions",
             order: CREATED,
@@ -564,7 +572,9 @@ pub static CATALOG: &[Collection] = &[
             ID,
             Column::new("session_id", ColumnType::Uuid).required(),
             Column::new("role", varchar(10)).required(),
-            Column::new("content", TEXT).required(),
+            // The text, sealed under the user's key (migration 0018/0019); never stored plain.
+            Column::new("content_encrypted", ColumnType::Bytes).required(),
+            Column::new("content_iv", ColumnType::Bytes).required(),
             Column::new("model_used", varchar(50)),
             Column::new("tokens_used", INTEGER),
             Column::new("response_time_ms", INTEGER),
@@ -576,9 +586,16 @@ pub static CATALOG: &[Collection] = &[
         created_at: true,
         updated_at: false,
         time_field: Some("created_at"),
-        sealed: None,
-        export: Export::Nested {
-            key: "messages",
+        sealed: Some(Sealing {
+            purpose: purpose::CHAT_MESSAGE,
+            field: "content",
+            ciphertext: "content_encrypted",
+            nonce: "content_iv",
+        }),
+        // A top-level list beside the sessions (each message names its `session_id`): sealed
+        // values are opened for the export per collection.
+        export: Export::List {
+            key: "chat_messages",
             order: CREATED,
         },
         retention: Retention::OlderThan(&["created_at"]),

@@ -303,7 +303,8 @@ impl Database {
         .collect()
     }
 
-    /// The user's rows of a collection owned by `user_id`, plain or sealed.
+    /// The user's rows of a collection owned by them (directly or through its parent), plain
+    /// or sealed.
     async fn export_owned(
         &self,
         collection: &'static Collection,
@@ -311,11 +312,11 @@ impl Database {
         user: Uuid,
     ) -> Result<CollectionRecords, DbError> {
         let spec = collection_spec(collection);
-        let from = format!("{} t", collection.name);
+        let (from, mine) = super::sealed_values::owned_rows(collection, 1);
         let order = order_list(order);
         let Some(sealing) = collection.sealed else {
             let rows = self
-                .export_rows(&spec, &from, "t.user_id = $1", &order, "", user)
+                .export_rows(&spec, &from, &mine, &order, "", user)
                 .await?;
             return rows
                 .iter()
@@ -327,7 +328,7 @@ impl Database {
             .export_rows(
                 &spec,
                 &from,
-                "t.user_id = $1",
+                &mine,
                 &order,
                 &format!(", t.{}, t.{}", sealing.ciphertext, sealing.nonce),
                 user,
@@ -384,7 +385,7 @@ impl Database {
         let mut collections: Vec<ExportedCollection> = Vec::new();
         for collection in CATALOG {
             match (collection.export, collection.ownership) {
-                (Export::List { order, .. }, Ownership::User) => {
+                (Export::List { order, .. }, Ownership::User | Ownership::Parent { .. }) => {
                     let records = self.export_owned(collection, order, user).await?;
                     collections.push(ExportedCollection {
                         collection,

@@ -34,15 +34,44 @@ pub fn sealed_collections() -> impl Iterator<Item = &'static Collection> {
     CATALOG.iter().filter(|c| c.sealed.is_some())
 }
 
-/// The sealing of a user-owned collection (the only kind that seals; the catalog's tests
-/// hold it to that).
+/// The sealing of a collection owned by its user, directly or through its parent (the only
+/// kinds that seal; the catalog's tests hold it to that).
 fn sealing_of(collection: &'static Collection) -> Result<super::catalog::Sealing, DbError> {
     match (collection.sealed, collection.ownership) {
-        (Some(sealing), Ownership::User) => Ok(sealing),
+        (Some(sealing), Ownership::User | Ownership::Parent { .. }) => Ok(sealing),
         _ => Err(DbError::Config(format!(
             "`{}` keeps no sealed value of its own user",
             collection.name
         ))),
+    }
+}
+
+/// `FROM` and the condition that keeps the rows (alias `t`) of the user bound as `$n`.
+pub(crate) fn owned_rows(collection: &'static Collection, n: usize) -> (String, String) {
+    let table = collection.name;
+    match collection.ownership {
+        Ownership::Parent {
+            column,
+            table: parent,
+        } => (
+            format!("{table} t JOIN {parent} p ON p.id = t.{column}"),
+            format!("p.user_id = ${n}"),
+        ),
+        _ => (format!("{table} t"), format!("t.user_id = ${n}")),
+    }
+}
+
+/// The condition that row `t` (of an `UPDATE`) belongs to the user bound as `$n`.
+fn owned_row(collection: &'static Collection, n: usize) -> String {
+    match collection.ownership {
+        Ownership::Parent {
+            column,
+            table: parent,
+        } => format!(
+            "EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {}.{column} AND p.user_id = ${n})",
+            collection.name
+        ),
+        _ => format!("user_id = ${n}"),
     }
 }
 
@@ -59,10 +88,11 @@ impl Database {
         limit: i64,
     ) -> Result<Vec<SealedValue>, DbError> {
         let sealing = sealing_of(collection)?;
-        let (ct, nonce, table) = (sealing.ciphertext, sealing.nonce, collection.name);
+        let (ct, nonce) = (sealing.ciphertext, sealing.nonce);
+        let (from, mine) = owned_rows(collection, 1);
         let sql = format!(
-            "SELECT id, {ct}, {nonce} FROM {table} WHERE user_id = $1 AND {ct} IS NOT NULL \
-             AND {nonce} IS NOT NULL AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT t.id, t.{ct}, t.{nonce} FROM {from} WHERE {mine} AND t.{ct} IS NOT NULL \
+             AND t.{nonce} IS NOT NULL AND t.id > $2 ORDER BY t.id LIMIT $3"
         );
         self.fetch_all(
             &sql,
@@ -99,8 +129,9 @@ impl Database {
     ) -> Result<bool, DbError> {
         let sealing = sealing_of(collection)?;
         let (ct, iv, table) = (sealing.ciphertext, sealing.nonce, collection.name);
+        let mine = owned_row(collection, 4);
         let sql = format!(
-            "UPDATE {table} SET {ct} = $1, {iv} = $2 WHERE id = $3 AND user_id = $4 AND {ct} = $5"
+            "UPDATE {table} SET {ct} = $1, {iv} = $2 WHERE id = $3 AND {mine} AND {ct} = $5"
         );
         Ok(self
             .execute(
@@ -122,11 +153,13 @@ impl Database {
 mod tests {
     use super::*;
 
-    /// Re-sealing finds a user's values by `user_id`: every collection that seals must be
-    /// owned that way.
+    /// Re-sealing finds a user's values by `user_id`, of the row or of its parent: every
+    /// collection that seals must be owned one of those ways.
     #[test]
     fn every_sealing_collection_is_owned_by_its_user() {
         let sealing: Vec<&str> = sealed_collections().map(|c| c.name).collect();
+        assert!(sealing.contains(&"chat_messages"), "{sealing:?}");
+        assert!(sealing.contains(&"chat_sessions"), "{sealing:?}");
         assert!(sealing.contains(&"journal_entries"), "{sealing:?}");
         assert!(sealing.contains(&"mood_logs"), "{sealing:?}");
         assert!(sealing.contains(&"safety_plans"), "{sealing:?}");

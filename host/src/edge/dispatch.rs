@@ -31,6 +31,12 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The fallback handler: everything not served by the host itself.
 pub async fn to_component(State(state): State<AppState>, request: Request) -> Response {
+    serve(state, request).await
+}
+
+/// Serves `request` with the component its path routes to, as if it had come from a client
+/// (the WebSocket relay sends each chat message this way).
+pub async fn serve(state: AppState, request: Request) -> Response {
     match dispatch(state, request).await {
         Ok(response) => response,
         Err(error) => error.into_response(),

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod caller;
+pub mod chat_socket;
 pub mod client;
 pub mod crisis;
 pub mod dispatch;
@@ -116,6 +117,11 @@ fn host_routes() -> HostRoutes {
         "DELETE",
         "/api/v1/auth/account",
         delete(auth::delete_account),
+    )
+    .add(
+        "GET",
+        "/api/v1/chat/ws/{session_id}",
+        get(chat_socket::upgrade),
     )
     .add("GET", "/api/v1/crisis/resources", get(crisis::resources))
     .add("POST", "/api/v1/crisis/check", post(crisis::check))

@@ -29,6 +29,12 @@ fn host_document() -> Value {
             "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "responses": {"200": {"description": "The process is up."}}}},
             "/readyz": {"get": {"summary": "Readiness", "operationId": "readyz", "responses": {"200": {"description": "Database reachable and components loaded."}, "503": problem_response("Not ready.")}}},
             "/api/v1/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "responses": {"200": {"description": "OpenAPI 3.1 document."}}}},
+            "/api/v1/chat/ws/{session_id}": {"get": {
+                "summary": "Chat over a WebSocket", "operationId": "chatSocket",
+                "description": "Upgrades to a WebSocket relaying the chat session's messages: send `{\"type\": \"message\", \"content\": …}`, receive `{\"type\": \"message\"|\"delta\"|\"replace\"|\"done\"|\"error\", \"data\": …}` frames (the events of `POST /api/v1/chat/sessions/{id}/messages` with `Accept: text/event-stream`). Authenticate with the subprotocol `bearer.<access token>` or a first frame `{\"type\": \"auth\", \"token\": …}`, never in the URL. Close codes: 4401 no valid token, 4404 not your session, 1008 not a chat frame, 1009 frame too large.",
+                "parameters": [{"name": "session_id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {"101": {"description": "Switched to the WebSocket protocol."}, "400": problem_response("Not a WebSocket handshake."), "426": problem_response("Upgrade required.")}
+            }},
             "/api/v1/crisis/resources": {"get": {
                 "summary": "Crisis services for a country and language", "operationId": "crisisResources",
                 "description": "Hotlines, text lines and emergency numbers, ordered by priority: the country's own (in the language when one speaks it) and the international ones. Without `country`/`language` the caller's locale is used when an access token is given. No account needed: a person in crisis is never asked to sign in first.",

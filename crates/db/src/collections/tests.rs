@@ -903,7 +903,8 @@ async fn nearest_ranks_the_callers_rows_by_cosine_distance() {
                 rec(&[
                     ("session_id", Value::Uuid(id_of(&sessions[0]))),
                     ("role", Value::Text("user".into())),
-                    ("content", Value::Text(label.into())),
+                    ("content_encrypted", Value::Bytes(label.as_bytes().to_vec())),
+                    ("content_iv", Value::Bytes(vec![7; 24])),
                     ("embedding", Value::Vector(vector.to_vec())),
                 ]),
             )
@@ -916,7 +917,11 @@ async fn nearest_ranks_the_callers_rows_by_cosine_distance() {
             rec(&[
                 ("session_id", Value::Uuid(id_of(&sessions[0]))),
                 ("role", Value::Text("user".into())),
-                ("content", Value::Text("no embedding".into())),
+                (
+                    "content_encrypted",
+                    Value::Bytes("no embedding".as_bytes().to_vec()),
+                ),
+                ("content_iv", Value::Bytes(vec![7; 24])),
             ]),
         )
         .await
@@ -927,7 +932,8 @@ async fn nearest_ranks_the_callers_rows_by_cosine_distance() {
             rec(&[
                 ("session_id", Value::Uuid(id_of(&sessions[1]))),
                 ("role", Value::Text("user".into())),
-                ("content", Value::Text("bob".into())),
+                ("content_encrypted", Value::Bytes("bob".as_bytes().to_vec())),
+                ("content_iv", Value::Bytes(vec![7; 24])),
                 ("embedding", Value::Vector(vec![1.0, 0.0, 0.0])),
             ]),
         )
@@ -937,13 +943,16 @@ async fn nearest_ranks_the_callers_rows_by_cosine_distance() {
             .storage_nearest(alice, messages, "embedding", vec![2.0, 0.1, 0.0], 3, vec![])
             .await
             .expect("nearest");
-        let labels: Vec<&Value> = found.iter().map(|s| field(&s.row, "content")).collect();
+        let labels: Vec<&Value> = found
+            .iter()
+            .map(|s| field(&s.row, "content_encrypted"))
+            .collect();
         assert_eq!(
             labels,
             vec![
-                &Value::Text("east".into()),
-                &Value::Text("north-east".into()),
-                &Value::Text("north".into())
+                &Value::Bytes(b"east".to_vec()),
+                &Value::Bytes(b"north-east".to_vec()),
+                &Value::Bytes(b"north".to_vec())
             ]
         );
         let expected = cosine_distance(&[2.0, 0.1, 0.0], &[1.0, 1.0, 0.0]);
@@ -960,16 +969,16 @@ async fn nearest_ranks_the_callers_rows_by_cosine_distance() {
                 vec![1.0, 0.0, 0.0],
                 10,
                 vec![Filter {
-                    field: "content".into(),
+                    field: "content_encrypted".into(),
                     comparison: Comparison::Ne,
-                    value: Value::Text("east".into()),
+                    value: Value::Bytes(b"east".to_vec()),
                 }],
             )
             .await;
-        // `content` is long text: not filterable.
+        // Sealed bytes are not filterable.
         assert_eq!(
             invalid_field(filtered.expect_err("not filterable")),
-            "content"
+            "content_encrypted"
         );
         let all = db
             .storage_nearest(
@@ -1225,8 +1234,8 @@ async fn nearest_is_complete_for_one_user_among_many() {
         .await
         .expect("session");
     db.execute(
-        "INSERT INTO chat_messages (id, session_id, role, content, embedding) \
-         SELECT gen_random_uuid(), $1, 'user', 'crowd', \
+        "INSERT INTO chat_messages (id, session_id, role, content_encrypted, content_iv, embedding) \
+         SELECT gen_random_uuid(), $1, 'user', '\\x63726f7764'::bytea, '\\x00'::bytea, \
          CAST(ARRAY[random() + 0.01, random(), random()] AS vector) FROM generate_series(1, 5000)",
         &[Param::Uuid(parse_id(&id_of(&crowd_session)).expect("id"))],
     )
@@ -1246,7 +1255,11 @@ async fn nearest_is_complete_for_one_user_among_many() {
             rec(&[
                 ("session_id", Value::Uuid(id_of(&session))),
                 ("role", Value::Text("user".into())),
-                ("content", Value::Text("alice".into())),
+                (
+                    "content_encrypted",
+                    Value::Bytes("alice".as_bytes().to_vec()),
+                ),
+                ("content_iv", Value::Bytes(vec![7; 24])),
                 ("embedding", Value::Vector(vector.to_vec())),
             ]),
         )
@@ -1268,7 +1281,7 @@ async fn nearest_is_complete_for_one_user_among_many() {
     assert!(
         found
             .iter()
-            .all(|s| field(&s.row, "content") == &Value::Text("alice".into()))
+            .all(|s| field(&s.row, "content_encrypted") == &Value::Bytes(b"alice".to_vec()))
     );
     let distances: Vec<f32> = found.iter().map(|s| s.distance).collect();
     assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
@@ -1674,7 +1687,11 @@ async fn pinned_statements_use_indexes_on_sqlite() {
             rec(&[
                 ("session_id", Value::Uuid(session_id.clone())),
                 ("role", Value::Text("user".into())),
-                ("content", Value::Text("hello".into())),
+                (
+                    "content_encrypted",
+                    Value::Bytes("hello".as_bytes().to_vec()),
+                ),
+                ("content_iv", Value::Bytes(vec![7; 24])),
             ]),
         )
         .await
