@@ -254,6 +254,10 @@ impl Provider for Anthropic {
         "anthropic"
     }
 
+    fn model(&self) -> &str {
+        &self.model
+    }
+
     fn complete<'a>(
         &'a self,
         request: &'a CompletionRequest,

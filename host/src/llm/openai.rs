@@ -218,6 +218,10 @@ impl Provider for OpenAi {
         "openai"
     }
 
+    fn model(&self) -> &str {
+        &self.model
+    }
+
     fn complete<'a>(
         &'a self,
         request: &'a CompletionRequest,

@@ -92,6 +92,9 @@ pub trait Provider: Send + Sync {
     /// Its name in usage records: `local`, `openai` or `anthropic`.
     fn name(&self) -> &'static str;
 
+    /// The model it asks for (recorded when a call ends before the provider names one).
+    fn model(&self) -> &str;
+
     /// Completes a conversation.
     fn complete<'a>(
         &'a self,

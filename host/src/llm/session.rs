@@ -165,7 +165,7 @@ pub async fn complete(
         db: db.clone(),
         user_id: caller.user_id,
         provider: provider.name(),
-        model: String::new(),
+        model: provider.model().to_owned(),
         started: Instant::now(),
     };
     let completion = match provider.complete(&request).await {
@@ -244,7 +244,7 @@ pub async fn stream(
         db: db.clone(),
         user_id: caller.user_id,
         provider: provider.name(),
-        model: String::new(),
+        model: provider.model().to_owned(),
         started: Instant::now(),
     };
     let prompt_bytes: usize = request.messages.iter().map(|m| m.content.len()).sum();

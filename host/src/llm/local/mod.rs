@@ -120,6 +120,10 @@ impl Provider for Local {
         "local"
     }
 
+    fn model(&self) -> &str {
+        &self.name
+    }
+
     fn complete<'a>(
         &'a self,
         request: &'a CompletionRequest,

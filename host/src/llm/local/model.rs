@@ -12,6 +12,12 @@ use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 use super::tokenizer::Tokenizer;
 use crate::llm::error::LlmError;
 
+/// Logits of tokens among the last [`REPEAT_WINDOW`] are divided by this (llama.cpp's
+/// default): a model this small otherwise loops on one sentence.
+const REPEAT_PENALTY: f32 = 1.1;
+/// How many of the latest tokens (prompt included) the repeat penalty looks at.
+const REPEAT_WINDOW: usize = 64;
+
 fn local(error: impl std::fmt::Display) -> LlmError {
     LlmError::Local(error.to_string())
 }
@@ -99,8 +105,8 @@ impl Model {
 
     /// Generates an answer to `prompt` (token ids), calling `emit` with each token's id as it
     /// is generated; stops at a stop token, after `max_tokens`, or when `emit` returns false.
-    /// Greedy at temperature 0, else sampled from the seeded generator. Returns how many
-    /// tokens were generated (the stop token not counted).
+    /// Greedy at temperature 0, else sampled from the seeded generator, after a repeat
+    /// penalty. Returns how many tokens were generated (the stop token not counted).
     ///
     /// # Errors
     /// [`LlmError::Refused`] when the prompt and answer would not fit the model's context;
@@ -131,6 +137,7 @@ impl Model {
         let mut sampler = LogitsProcessor::from_sampling(seed, sampling);
         let mut position = 0;
         let mut input = prompt.to_vec();
+        let mut context = prompt.to_vec();
         let mut generated = 0u32;
         while generated < max_tokens {
             let tensor = Tensor::new(input.as_slice(), &self.device)
@@ -142,7 +149,12 @@ impl Model {
                 .and_then(|l| l.squeeze(0))
                 .map_err(local)?;
             position += input.len();
+            let recent = &context[context.len().saturating_sub(REPEAT_WINDOW)..];
+            let logits =
+                candle_transformers::utils::apply_repeat_penalty(&logits, REPEAT_PENALTY, recent)
+                    .map_err(local)?;
             let next = sampler.sample(&logits).map_err(local)?;
+            context.push(next);
             if tokenizer.is_stop(next) {
                 break;
             }

@@ -72,7 +72,12 @@ struct Loaded {
 impl Loaded {
     fn load(path: &Path) -> Result<Self, LlmError> {
         let started = std::time::Instant::now();
-        let (tokenizer, name) = model::read_tokenizer(path)?;
+        let (tokenizer, metadata_name) = model::read_tokenizer(path)?;
+        // The file's name (`SmolLM2-135M-Instruct.Q4_1`) says more than the metadata's
+        // `general.name`, and is what usage recorded before loading says.
+        let name = path
+            .file_stem()
+            .map_or(metadata_name, |stem| stem.to_string_lossy().into_owned());
         let model = Model::load(path)?;
         tracing::info!(path = %path.display(), ms = started.elapsed().as_millis(), "local model loaded");
         Ok(Self {
