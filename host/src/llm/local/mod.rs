@@ -108,11 +108,6 @@ impl Local {
         let jobs = worker::spawn(path, threads.max(1), QUEUE)?;
         Ok(Self { jobs, name, seed })
     }
-
-    /// The model file's name (the metadata's `general.name` names the answers).
-    pub fn model_name(&self) -> &str {
-        &self.name
-    }
 }
 
 impl Provider for Local {
