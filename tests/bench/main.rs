@@ -10,8 +10,11 @@
 //! - `api`: every mood, journal and refresh endpoint and a realistic mix, at saturation and
 //!   in open loops at 50% and 80% of it, for users with seeded histories (see [`api`]). Long,
 //!   so only run when named.
+//! - `chat`, `chat-safety`: the chat pipeline's costs without the model, and the safety
+//!   evaluation against the configured provider (see [`chat`]). Named only.
 
 mod api;
+mod chat;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -612,8 +615,14 @@ async fn load_external(args: &[String]) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let which: Vec<String> = std::env::args().skip(1).collect();
-    if which.first().map(String::as_str) == Some("load") {
-        return load_external(&which[1..]).await;
+    match which.first().map(String::as_str) {
+        Some("load") => return load_external(&which[1..]).await,
+        // Each starts a server of its own (the chat component and its provider).
+        Some("chat-safety") => {
+            return chat::safety(which.get(1).map_or("dev", String::as_str)).await;
+        }
+        Some("chat") => return chat::costs().await,
+        _ => {}
     }
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
     let mut options = ServerOptions::new(bench_manifest()).await?;

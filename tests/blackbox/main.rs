@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod chat;
 mod connections;
 mod crisis;
 mod durability;

@@ -59,17 +59,19 @@ async fn serve(request: SpinRequest, out: ResponseOutparam) {
     let mut body = StreamedBody::Waiting(Some(out));
     let outcome = {
         let mut frames = Frames::new(|frame: &str| body.write(frame));
-        let outcome = wasm::checked_body(&request)
-            .and_then(|()| api::handle_with(&Host, &view, Some(&mut frames)));
-        match &outcome {
-            Ok(reply) => frames.finish("done", &reply.json_body()),
-            Err(problem) => {
-                let document = problem.clone().worded(&WORDING).into_reply().json_body();
-                frames.finish("error", &document);
-            }
-        }
-        outcome
+        wasm::checked_body(&request)
+            .and_then(|()| api::handle_with(&Host, &view, Some(&mut frames)))
     };
+    // The last event: `done`, or `error` when the send failed after the stream began (before
+    // that, the problem is answered with its own status below).
+    match &outcome {
+        Ok(reply) => body.write(&crate::sse::frame("done", &reply.json_body())),
+        Err(problem) if !matches!(body, StreamedBody::Waiting(Some(_))) => {
+            let document = problem.clone().worded(&WORDING).into_reply().json_body();
+            body.write(&crate::sse::frame("error", &document));
+        }
+        Err(_) => {}
+    }
     match body {
         StreamedBody::Waiting(Some(out)) => {
             // Nothing was streamed: answer as a plain request would.

@@ -173,7 +173,7 @@ impl HttpComponent {
         )
         .await
         {
-            Ok(Answer::Streaming(Ok(response))) => Ok(response),
+            Ok(Answer::Streaming(Ok(response))) => Ok(response.map(drained_if_abandoned)),
             Ok(Answer::Streaming(Err(code))) => Err(DispatchError::Component(format!("{code:?}"))),
             Ok(Answer::Finished {
                 outcome,
@@ -323,6 +323,35 @@ fn classify(error: wasmtime::Error, exceeded: &AtomicBool, timeout_ms: u64) -> D
         Some(trap) => DispatchError::Trap(trap.to_string()),
         None => DispatchError::Trap(format!("{error:#}")),
     }
+}
+
+/// A body the guest is still writing, relayed through a one-frame channel by a task that reads
+/// it to its end even if the client goes away: the guest's writes then keep succeeding and it
+/// finishes its request (a chat answer is still stored) instead of blocking on a body nobody
+/// reads until its deadline. The channel's single slot keeps the client's back-pressure on
+/// the guest while the client is there; the request's deadline still bounds the guest.
+fn drained_if_abandoned(mut body: ResponseBody) -> ResponseBody {
+    use http_body_util::{BodyExt, StreamBody};
+
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let mut client = Some(sender);
+        while let Some(frame) = body.frame().await {
+            let failed = frame.is_err();
+            if let Some(to_client) = &client
+                && to_client.send(frame).await.is_err()
+            {
+                client = None;
+            }
+            if failed {
+                break;
+            }
+        }
+    });
+    let frames = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|frame| (frame, receiver))
+    });
+    StreamBody::new(frames).boxed_unsync()
 }
 
 /// The body of a guest that has finished: the frames already buffered are taken now, so a
