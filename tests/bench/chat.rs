@@ -270,8 +270,9 @@ pub async fn safety(split: &str) -> Result<()> {
     let server = start(&[]).await?;
     println!("## chat safety evaluation ({split})\n");
     println!(
-        "- provider: `{}` (MINDFLOW_LLM_PROVIDER; the local model when unset)",
-        std::env::var("MINDFLOW_LLM_PROVIDER").unwrap_or_else(|_| "local".into())
+        "- provider: `{}` (MINDFLOW_LLM_PROVIDER; the local model when unset); every {} case(s) (BENCH_CHAT_EVERY)",
+        std::env::var("MINDFLOW_LLM_PROVIDER").unwrap_or_else(|_| "local".into()),
+        std::env::var("BENCH_CHAT_EVERY").unwrap_or_else(|_| "1".into())
     );
     for file in files {
         let text = std::fs::read_to_string(root.join(file))
@@ -279,7 +280,14 @@ pub async fn safety(split: &str) -> Result<()> {
         let mut rows: Vec<(String, usize, usize, usize)> = Vec::new();
         let started = Instant::now();
         let mut failures = Vec::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // `BENCH_CHAT_EVERY=n` takes every n-th case (a stratified sample: the files are
+        // grouped by category), for slow providers such as the local model on two cores.
+        let every: usize = std::env::var("BENCH_CHAT_EVERY")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(1);
+        for line in text.lines().filter(|l| !l.trim().is_empty()).step_by(every) {
             let case: Value = serde_json::from_str(line)?;
             let category = case["category"].as_str().unwrap_or("?").to_owned();
             let expect = case["expect"].as_str().unwrap_or("?");
