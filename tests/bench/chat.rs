@@ -348,9 +348,10 @@ async fn open_socket(server: &Server, session: &str, token: &str) -> Result<Sock
         .url(&format!("/api/v1/chat/ws/{session}"))
         .replacen("http://", "ws://", 1);
     let mut request = url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", format!("bearer.{token}").parse()?);
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("mindflow.chat.v1, bearer.{token}").parse()?,
+    );
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
     let ready = next_frame(&mut socket).await?;
     if ready["type"] != "ready" {
@@ -383,7 +384,10 @@ async fn exchange(socket: &mut Socket, text: &str) -> Result<(Duration, Duration
         match frame["type"].as_str() {
             Some("delta") if first.is_none() => first = Some(sent.elapsed()),
             Some("done") => return Ok((first.unwrap_or_default(), sent.elapsed(), true)),
-            Some("error") => return Ok((first.unwrap_or_default(), sent.elapsed(), false)),
+            Some("error") => {
+                eprintln!("error frame: {frame}");
+                return Ok((first.unwrap_or_default(), sent.elapsed(), false));
+            }
             _ => {}
         }
     }

@@ -343,12 +343,13 @@ fn assistant_row(
     answer: &Completion,
     crisis_detected: bool,
 ) -> Result<Row, Problem> {
+    // No embedding: memory recalls what the person said, never the model's answers.
     let mut row = message_row(
         p,
         session_id,
         "assistant",
         &answer.content,
-        p.embed(&answer.content),
+        Vec::new(),
         crisis_detected,
     )?;
     row.retain(|(name, _)| name != "content_filtered");

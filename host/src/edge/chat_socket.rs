@@ -273,7 +273,14 @@ impl Relay {
                     };
                     if let Some(data) = frame.data_ref() {
                         for (event, data) in events.push(data) {
+                            let last = event == "done" || event == "error";
                             self.send_json(&json!({"type": event, "data": data})).await?;
+                            // The exchange is over for the client, who may send the next
+                            // message at once; the rest of the body (its end) is drained by
+                            // the runtime.
+                            if last {
+                                return Ok(());
+                            }
                         }
                     }
                 }

@@ -116,6 +116,17 @@ struct Recorder {
 }
 
 impl Recorder {
+    /// A record of a call to `provider` for `caller`, timed from now.
+    fn start(db: &Database, caller: &Caller, provider: &dyn super::Provider) -> Self {
+        Self {
+            db: db.clone(),
+            user_id: caller.user_id,
+            provider: provider.name(),
+            model: provider.model().to_owned(),
+            started: Instant::now(),
+        }
+    }
+
     fn usage(&self, outcome: Outcome, prompt_tokens: u32, completion_tokens: u32) -> LlmUsage {
         LlmUsage {
             user_id: self.user_id,
@@ -161,13 +172,7 @@ pub async fn complete(
 ) -> Result<Answer, LlmError> {
     let request = bound(request, llm.max_tokens())?;
     let provider = admit(llm, db, caller).await?;
-    let recorder = Recorder {
-        db: db.clone(),
-        user_id: caller.user_id,
-        provider: provider.name(),
-        model: provider.model().to_owned(),
-        started: Instant::now(),
-    };
+    let recorder = Recorder::start(db, caller, provider);
     let completion = match provider.complete(&request).await {
         Ok(completion) => completion,
         Err(error) => {
@@ -240,13 +245,7 @@ pub async fn stream(
 ) -> Result<ScreenedStream, LlmError> {
     let request = bound(request, llm.max_tokens())?;
     let provider = admit(llm, db, caller).await?;
-    let recorder = Recorder {
-        db: db.clone(),
-        user_id: caller.user_id,
-        provider: provider.name(),
-        model: provider.model().to_owned(),
-        started: Instant::now(),
-    };
+    let recorder = Recorder::start(db, caller, provider);
     let prompt_bytes: usize = request.messages.iter().map(|m| m.content.len()).sum();
     match provider.stream(&request).await {
         Ok(stream) => Ok(ScreenedStream {
