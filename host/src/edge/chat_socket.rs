@@ -9,7 +9,8 @@
 //! and the component stays a sandboxed request handler that streams its body.
 //!
 //! - **Authentication without the token in the URL**: the subprotocol `bearer.<token>` in
-//!   `Sec-WebSocket-Protocol` (the handshake then selects `mindflow.chat.v1` when offered), or
+//!   `Sec-WebSocket-Protocol`, offered with `mindflow.chat.v1`, which the handshake selects
+//!   (a browser fails a handshake that selects none of the protocols it offered), or
 //!   a first frame `{"type": "auth", "token": …}` within [`AUTH_WINDOW`]. A later `auth` frame
 //!   replaces the token (access tokens live 15 minutes; a socket may live longer).
 //! - **The session must be the caller's**: checked before anything else (`GET` on it through
