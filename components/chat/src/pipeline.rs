@@ -149,6 +149,7 @@ pub fn send(
         &content,
         embedding.clone(),
         risk.detected(),
+        false,
     )?;
     let stored = p.insert(MESSAGES, user_row)?;
     let stored_id = text_of(&stored, "id").ok_or_else(Problem::failed)?;
@@ -320,6 +321,7 @@ fn message_row(
     content: &str,
     embedding: Vec<f32>,
     crisis_detected: bool,
+    content_filtered: bool,
 ) -> Result<Row, Problem> {
     let sealed = p.seal(MESSAGE_PURPOSE, content.as_bytes())?;
     let mut row = vec![
@@ -328,7 +330,7 @@ fn message_row(
         ("content_encrypted".into(), Value::Bytes(sealed.ciphertext)),
         ("content_iv".into(), Value::Bytes(sealed.nonce)),
         ("crisis_detected".into(), Value::Bool(crisis_detected)),
-        ("content_filtered".into(), Value::Bool(false)),
+        ("content_filtered".into(), Value::Bool(content_filtered)),
     ];
     if !embedding.is_empty() {
         row.push(("embedding".into(), Value::Vector(embedding)));
@@ -351,14 +353,10 @@ fn assistant_row(
         &answer.content,
         Vec::new(),
         crisis_detected,
+        answer.content_filtered,
     )?;
-    row.retain(|(name, _)| name != "content_filtered");
     let model: String = answer.model.chars().take(50).collect();
     row.extend([
-        (
-            "content_filtered".into(),
-            Value::Bool(answer.content_filtered),
-        ),
         ("model_used".into(), Value::Text(model)),
         (
             "tokens_used".into(),

@@ -195,7 +195,7 @@ fn memory(p: &impl Platform, embedding: &[f32], skip: &[&str]) -> Result<Vec<Str
 /// The last seven days of mood scores in one sentence; `None` without logs (or when storage
 /// cannot say: the context is a courtesy, not a requirement).
 fn mood_context(p: &impl Platform) -> Option<String> {
-    let since = p.now() - chrono_days(7);
+    let since = p.now() - chrono::Duration::days(7);
     let rows = p
         .aggregate(
             MOOD_LOGS,
@@ -224,10 +224,6 @@ fn mood_context(p: &impl Platform) -> Option<String> {
         "Context the person chose to share: in the last 7 days they logged their mood {count:.0} \
          times, on average {mean:.1} out of 10. Mention it only if it helps."
     ))
-}
-
-fn chrono_days(days: i64) -> chrono::Duration {
-    chrono::Duration::days(days)
 }
 
 /// The session's running summary after an exchange that brings it to `count` messages: made

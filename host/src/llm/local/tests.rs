@@ -2,7 +2,6 @@
 //! test` sets it; `scripts/fetch-llm.sh` prints the path).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use futures::StreamExt;
 
@@ -157,42 +156,4 @@ fn the_tokenizer_agrees_with_hugging_face_tokenizers() {
         let expected = reference.encode(text, false).unwrap().get_ids().to_vec();
         assert_eq!(ours.encode(text), expected, "{text:?}");
     }
-}
-
-/// Tokens per second of the real model. Candle fixes its thread count at its first
-/// computation, so run it once per count:
-/// `CANDLE_NUM_THREADS=1 MINDFLOW_LLM_THREADS=1 cargo test -p mindflow --lib local_model_speed -- --ignored --nocapture`
-/// (and again with 2).
-#[tokio::test]
-#[ignore = "a measurement, not a check"]
-async fn local_model_speed() {
-    let Some(path) = model_path() else { return };
-    let threads: usize = std::env::var("MINDFLOW_LLM_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(1);
-    let started = Instant::now();
-    let local = Local::start(&path, threads, Some(1)).unwrap();
-    let check = started.elapsed();
-    let request = ask(
-        "Write a long story about a lighthouse keeper and the sea.",
-        128,
-        0.0,
-    );
-    let started = Instant::now();
-    let _ = local.complete(&ask("Hi", 1, 0.0)).await.unwrap();
-    eprintln!(
-        "start-up (a GGUF check): {check:?}; first call (tokenizer and weights): {:?}",
-        started.elapsed()
-    );
-    let started = Instant::now();
-    let answer = local.complete(&request).await.unwrap();
-    let seconds = started.elapsed().as_secs_f64();
-    eprintln!(
-        "CANDLE_NUM_THREADS={:?}, pool {threads}: {} prompt + {} generated tokens in {seconds:.2} s: {:.1} tokens/s",
-        std::env::var("CANDLE_NUM_THREADS").ok(),
-        answer.prompt_tokens,
-        answer.completion_tokens,
-        f64::from(answer.completion_tokens) / seconds
-    );
 }
