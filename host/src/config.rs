@@ -227,6 +227,16 @@ pub struct ServeConfig {
         default_value_t = crate::identity::throttle::REGISTRATION_LIMIT
     )]
     pub registrations_per_address: usize,
+    /// The local hour (0–23, in each user's own time zone) from which a component's nightly
+    /// job may run for that user's day.
+    #[arg(long, env = "MINDFLOW_NIGHTLY_HOUR", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..24))]
+    pub nightly_hour: u32,
+    /// How often (ms) the scheduler looks for users whose nightly run is due.
+    #[arg(long, env = "MINDFLOW_NIGHTLY_TICK_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub nightly_tick_ms: u64,
+    /// How many nightly runs one replica makes at once (the rest of its cores keep serving).
+    #[arg(long, env = "MINDFLOW_NIGHTLY_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub nightly_concurrency: u64,
     /// Mount `GET /bench/native`, the native twin of the dispatch benchmark's component.
     #[arg(long, env = "MINDFLOW_BENCH_NATIVE", hide = true)]
     pub bench_native: bool,

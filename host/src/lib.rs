@@ -38,6 +38,7 @@ pub mod identity;
 pub mod llm;
 pub mod mail;
 pub mod manifest;
+pub mod nightly;
 pub mod registry;
 pub mod retention;
 pub mod runtime;

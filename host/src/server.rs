@@ -173,6 +173,14 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         outbox,
         registrations_per_address: serve.registrations_per_address.max(1),
     };
+    crate::nightly::spawn(
+        state.clone(),
+        crate::nightly::NightlySettings {
+            local_hour: serve.nightly_hour,
+            tick: std::time::Duration::from_millis(serve.nightly_tick_ms),
+            concurrency: usize::try_from(serve.nightly_concurrency).unwrap_or(1),
+        },
+    );
     let listener = TcpListener::bind(serve.listen)
         .await
         .with_context(|| format!("cannot listen on {}", serve.listen))?;

@@ -13,6 +13,7 @@ mod fuzz;
 mod greeter;
 mod health;
 mod hotswap;
+mod insights;
 mod journal;
 mod manifest;
 mod mood;

@@ -475,10 +475,17 @@ fn compare(a: &Value, b: &Value) -> Ordering {
 }
 
 fn matches(row: &Row, filter: &Filter) -> bool {
-    let Some(have) = column(row, &filter.field) else {
-        return false;
-    };
-    if matches!(have, Value::Null) || matches!(filter.value, Value::Null) {
+    // As in SQL, a column the row never set is NULL; a null value asks `IS [NOT] NULL`.
+    let have = column(row, &filter.field).unwrap_or(&Value::Null);
+    let null = matches!(have, Value::Null);
+    if matches!(filter.value, Value::Null) {
+        return match filter.comparison {
+            Comparison::Eq => null,
+            Comparison::Ne => !null,
+            _ => false,
+        };
+    }
+    if null {
         return false;
     }
     let order = compare(have, &filter.value);

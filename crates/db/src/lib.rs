@@ -29,6 +29,7 @@ pub mod crisis;
 pub mod data_keys;
 pub mod export;
 pub mod llm_usage;
+pub mod nightly;
 pub mod outbox;
 pub mod profiles;
 pub mod registrations;

@@ -8,6 +8,7 @@ use chrono::Utc;
 use super::AppState;
 use super::problem::ApiError;
 use crate::identity::AccessClaims;
+use crate::identity::callers::KnownCaller;
 use crate::runtime::Caller;
 
 /// Reads and verifies the bearer token, if any, into the caller as the database knows them
@@ -65,20 +66,23 @@ async fn resolve_with_claims(
             "the session has ended (signed out): sign in again",
         ));
     }
+    Ok(Some((caller_of(known), claims)))
+}
+
+/// The caller a user is now: the tier in force (premium only until it expires), zone,
+/// locale and consents. The nightly jobs run as callers made this way.
+pub fn caller_of(known: KnownCaller) -> Caller {
     let premium = known.subscription_tier == "premium"
         && known
             .subscription_expires_at
             .is_none_or(|end| end > Utc::now());
-    Ok(Some((
-        Caller {
-            user_id: known.id,
-            tier: if premium { "premium" } else { "free" }.into(),
-            timezone: known.timezone,
-            locale: known.locale,
-            consents: known.consents,
-        },
-        claims,
-    )))
+    Caller {
+        user_id: known.id,
+        tier: if premium { "premium" } else { "free" }.into(),
+        timezone: known.timezone,
+        locale: known.locale,
+        consents: known.consents,
+    }
 }
 
 /// An authenticated caller (401 otherwise).

@@ -18,7 +18,7 @@ use super::AppState;
 use super::caller;
 use super::problem::ApiError;
 use crate::manifest::Authentication;
-use crate::runtime::{DispatchError, Runnable};
+use crate::runtime::{Caller, DispatchError, Runnable};
 
 // Spin's routing headers, and the request id, as a component sees them.
 const SPIN_FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
@@ -37,13 +37,31 @@ pub async fn to_component(State(state): State<AppState>, request: Request) -> Re
 /// Serves `request` with the component its path routes to, as if it had come from a client
 /// (the WebSocket relay sends each chat message this way).
 pub async fn serve(state: AppState, request: Request) -> Response {
-    match dispatch(state, request).await {
+    match dispatch(state, request, Who::FromToken).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
 }
 
-async fn dispatch(state: AppState, request: Request) -> Result<Response, ApiError> {
+/// Serves `request` as `caller`, without a token: the host's own jobs (the nightly runs)
+/// call a component's route this way on a user's behalf. Everything else is as for a
+/// client's request (limits, a fresh instance, the active version).
+pub async fn serve_as(state: AppState, request: Request, caller: Caller) -> Response {
+    match dispatch(state, request, Who::Given(caller)).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Whom a request is served for.
+enum Who {
+    /// Whoever its bearer token names, as the component's `authentication` grant asks.
+    FromToken,
+    /// A caller the host already knows.
+    Given(Caller),
+}
+
+async fn dispatch(state: AppState, request: Request, who: Who) -> Result<Response, ApiError> {
     let path = request.uri().path().to_owned();
     let (route, matched) = state
         .registry
@@ -61,10 +79,11 @@ async fn dispatch(state: AppState, request: Request) -> Result<Response, ApiErro
     };
     let decl = &state.registry.manifest().components[&name];
     let (mut parts, body) = request.into_parts();
-    let caller = match decl.grants.authentication {
-        Authentication::None => None,
-        Authentication::Optional => caller::resolve(&state, &parts).await?,
-        Authentication::Required => Some(
+    let caller = match (who, decl.grants.authentication) {
+        (_, Authentication::None) => None,
+        (Who::Given(caller), _) => Some(caller),
+        (Who::FromToken, Authentication::Optional) => caller::resolve(&state, &parts).await?,
+        (Who::FromToken, Authentication::Required) => Some(
             caller::resolve(&state, &parts)
                 .await?
                 .ok_or_else(|| ApiError::unauthorized("this endpoint needs an access token"))?,

@@ -172,6 +172,9 @@ pub struct Grants {
     pub authentication: Authentication,
     /// Its limits.
     pub limits: Limits,
+    /// A path of one of its own routes the host calls (`POST`, as each user in turn) once a
+    /// night in the user's time zone: `nightly = "/api/v1/insights/refresh"`.
+    pub nightly: Option<String>,
 }
 
 impl Default for Grants {
@@ -183,6 +186,7 @@ impl Default for Grants {
             collections: Vec::new(),
             authentication: Authentication::Required,
             limits: Limits::defaults(ComponentKind::DomainService),
+            nightly: None,
         }
     }
 }
@@ -204,6 +208,7 @@ struct RawGrants {
     fuel: Option<u64>,
     max_input_bytes: Option<u64>,
     max_output_bytes: Option<u64>,
+    nightly: Option<String>,
 }
 
 impl Grants {
@@ -280,6 +285,17 @@ impl Grants {
                 format!("a {} component imports nothing", raw.kind),
             ));
         }
+        if let Some(path) = &raw.nightly
+            && (raw.kind != ComponentKind::DomainService
+                || !path.starts_with('/')
+                || path.contains(['?', '#', '*'])
+                || path.len() > 200)
+        {
+            return Err((
+                field("nightly"),
+                "a domain service's own route path, such as `/api/v1/insights/refresh`".into(),
+            ));
+        }
         let mut capabilities = raw.capabilities;
         capabilities.sort();
         capabilities.dedup();
@@ -290,6 +306,7 @@ impl Grants {
             collections: raw.collections,
             authentication: raw.authentication,
             limits,
+            nightly: raw.nightly,
         })
     }
 

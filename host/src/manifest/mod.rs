@@ -216,13 +216,36 @@ impl Manifest {
             components.insert(name, decl);
         }
         let routes = parse_routes(raw.trigger.http, &components)?;
-        Ok(Self {
+        let manifest = Self {
             name: raw.application.name,
             version: raw.application.version,
             variables,
             components,
             routes,
-        })
+        };
+        manifest.check_nightly_paths()?;
+        Ok(manifest)
+    }
+
+    /// A component's `nightly` path must be one of its own routes: the host calls it as each
+    /// user, and another component's route would run that component with this one's job.
+    fn check_nightly_paths(&self) -> Result<(), ManifestError> {
+        for (name, decl) in &self.components {
+            let Some(path) = &decl.grants.nightly else {
+                continue;
+            };
+            if self
+                .route(path)
+                .is_none_or(|(route, _)| &route.component != name)
+            {
+                return Err(ManifestError::Component {
+                    component: name.clone(),
+                    field: "tool.mindflow.nightly".into(),
+                    message: format!("`{path}` is not one of this component's routes"),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The component and match for a request path, by Spin's precedence: an exact route

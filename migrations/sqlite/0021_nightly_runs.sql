@@ -1,0 +1,23 @@
+-- Nightly per-user jobs (issue 16): a component may ask the host to call one of its routes
+-- for every user once a night in the user's own time zone (`nightly` in its manifest grants;
+-- the insights component recomputes a person's patterns this way). A row is a claim: the
+-- replica that inserts it runs the job, every other replica sees the key taken and skips it,
+-- so a job runs once per user and local day however many replicas there are. A claim never
+-- finished (its replica died) may be taken over after a while (`claimed_at`). Rows older than
+-- a few days are removed by the scheduler. Removed with the user.
+CREATE TABLE nightly_runs (
+    component TEXT NOT NULL CHECK (length(component) <= 100),
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    -- The user's local calendar day the run is for.
+    local_date TEXT NOT NULL CHECK (local_date GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'),
+    claimed_at TEXT NOT NULL
+        CHECK (claimed_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
+    finished_at TEXT
+        CHECK (finished_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]Z'),
+    -- NULL while running; then 'ok' or 'failed' (the status class, never a body).
+    outcome TEXT CHECK (outcome IN ('ok', 'failed')),
+    PRIMARY KEY (component, user_id, local_date)
+) STRICT;
+
+CREATE INDEX idx_nightly_runs_date ON nightly_runs(component, local_date);
+CREATE INDEX idx_nightly_runs_user ON nightly_runs(user_id);
