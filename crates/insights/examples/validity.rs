@@ -34,8 +34,16 @@ fn run(planted: Planted, days: usize, base: u64, users: u64) -> Cell {
     for i in 0..users {
         let seed = user_seed(base, i, planted, days);
         let u = generate(&cfg, seed);
-        let found = detect(&Input { entries: &u.entries, metrics: &u.metrics, today: u.today, seed });
-        let findings: Vec<_> = found.iter().filter(|p| p.strength == Strength::Finding).collect();
+        let found = detect(&Input {
+            entries: &u.entries,
+            metrics: &u.metrics,
+            today: u.today,
+            seed,
+        });
+        let findings: Vec<_> = found
+            .iter()
+            .filter(|p| p.strength == Strength::Finding)
+            .collect();
         cell.users += 1;
         cell.any += u64::from(!findings.is_empty());
         if let Some((key, dir)) = planted.expected() {
@@ -52,7 +60,11 @@ fn run(planted: Planted, days: usize, base: u64, users: u64) -> Cell {
 fn pct(a: u64, b: u64) -> String {
     // Counts are tiny; the conversion is exact.
     #[allow(clippy::cast_precision_loss)]
-    let v = if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
+    let v = if b == 0 {
+        0.0
+    } else {
+        100.0 * a as f64 / b as f64
+    };
     format!("{v:5.1}%")
 }
 
@@ -86,7 +98,11 @@ fn main() {
         for (split, base) in &splits {
             for days in [30, 60, 90] {
                 let c = run(planted, days, *base, users);
-                let power = if planted.expected().is_some() { pct(c.hit, c.users) } else { "-".into() };
+                let power = if planted.expected().is_some() {
+                    pct(c.hit, c.users)
+                } else {
+                    "-".into()
+                };
                 println!(
                     "| {} | {split} | {days} | {power} | {} | {} |",
                     planted.name(),
