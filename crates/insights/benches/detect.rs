@@ -9,9 +9,19 @@ use mindflow_insights::simulate::{Config, Planted, generate};
 use mindflow_insights::{Input, detect};
 
 fn main() {
-    let cfg = Config { logged_days: 730, log_rate: 1.0, planted: Planted::Factor, effect: 1.5 };
+    let cfg = Config {
+        logged_days: 730,
+        log_rate: 1.0,
+        planted: Planted::Factor,
+        effect: 1.5,
+    };
     let u = generate(&cfg, 2026);
-    let input = Input { entries: &u.entries, metrics: &u.metrics, today: u.today, seed: 1 };
+    let input = Input {
+        entries: &u.entries,
+        metrics: &u.metrics,
+        today: u.today,
+        seed: 1,
+    };
     let factors: std::collections::BTreeSet<&String> =
         u.entries.iter().flat_map(|e| &e.factors).collect();
     println!(

@@ -1,6 +1,6 @@
 //! Validity simulation: power for planted effects and the false-finding rate on null users.
 //!
-//! `cargo run -p mindflow-insights --release --example validity [-- --users N] [--dev-only] [--explain]`
+//! `cargo run -p mindflow-insights --release --example validity [-- --users N] [--days 30,60,90] [--dev-only] [--explain]`
 //!
 //! For each scenario and data length (30, 60, 90 logged days) it generates N synthetic users
 //! (default 500) on the dev seed range and on a disjoint held-out range, runs [`detect`]
@@ -34,8 +34,16 @@ fn run(planted: Planted, days: usize, base: u64, users: u64) -> Cell {
     for i in 0..users {
         let seed = user_seed(base, i, planted, days);
         let u = generate(&cfg, seed);
-        let found = detect(&Input { entries: &u.entries, metrics: &u.metrics, today: u.today, seed });
-        let findings: Vec<_> = found.iter().filter(|p| p.strength == Strength::Finding).collect();
+        let found = detect(&Input {
+            entries: &u.entries,
+            metrics: &u.metrics,
+            today: u.today,
+            seed,
+        });
+        let findings: Vec<_> = found
+            .iter()
+            .filter(|p| p.strength == Strength::Finding)
+            .collect();
         cell.users += 1;
         cell.any += u64::from(!findings.is_empty());
         if let Some((key, dir)) = planted.expected() {
@@ -52,7 +60,11 @@ fn run(planted: Planted, days: usize, base: u64, users: u64) -> Cell {
 fn pct(a: u64, b: u64) -> String {
     // Counts are tiny; the conversion is exact.
     #[allow(clippy::cast_precision_loss)]
-    let v = if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
+    let v = if b == 0 {
+        0.0
+    } else {
+        100.0 * a as f64 / b as f64
+    };
     format!("{v:5.1}%")
 }
 
@@ -66,6 +78,12 @@ fn main() {
         .unwrap_or(500);
     let dev_only = args.iter().any(|a| a == "--dev-only");
     let explain = args.iter().any(|a| a == "--explain");
+    let lengths: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--days")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').filter_map(|d| d.parse().ok()).collect())
+        .unwrap_or_else(|| vec![30, 60, 90]);
     let mut splits = vec![("dev", DEV_BASE)];
     if !dev_only {
         splits.push(("held-out", HELD_OUT_BASE));
@@ -77,16 +95,23 @@ fn main() {
         Planted::None,
         Planted::NonePersistent,
     ];
-    println!("{users} users per cell; finding = BH q <= 0.05 across all tests of the user\n");
+    println!(
+        "{users} users per cell; finding = BH q <= {} across all tests of the user\n",
+        mindflow_insights::FDR_Q
+    );
     println!(
         "| scenario | split | days | power (right key+direction) | unrelated finding | any finding |"
     );
     println!("|---|---|---|---|---|---|");
     for planted in scenarios {
         for (split, base) in &splits {
-            for days in [30, 60, 90] {
+            for &days in &lengths {
                 let c = run(planted, days, *base, users);
-                let power = if planted.expected().is_some() { pct(c.hit, c.users) } else { "-".into() };
+                let power = if planted.expected().is_some() {
+                    pct(c.hit, c.users)
+                } else {
+                    "-".into()
+                };
                 println!(
                     "| {} | {split} | {days} | {power} | {} | {} |",
                     planted.name(),

@@ -11,7 +11,13 @@ pub fn bh_adjust(p: &[f64]) -> Vec<f64> {
     }
     let clean: Vec<f64> = p
         .iter()
-        .map(|v| if v.is_finite() { v.clamp(0.0, 1.0) } else { 1.0 })
+        .map(|v| {
+            if v.is_finite() {
+                v.clamp(0.0, 1.0)
+            } else {
+                1.0
+            }
+        })
         .collect();
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|&a, &b| clean[a].total_cmp(&clean[b]).then(a.cmp(&b)));

@@ -16,6 +16,9 @@ use crate::stats::{len_f, t_critical, t_two_sided_p};
 const RHO_MAX: f64 = 0.9;
 /// AR(1) coefficient assumed when there are too few consecutive days to estimate it.
 const RHO_FALLBACK: f64 = 0.5;
+/// Standard errors added to the estimated ρ (err on the persistent side: too high a ρ
+/// makes the test conservative for persistent regressors and costs little otherwise).
+const RHO_MARGIN: f64 = 1.0;
 /// Lags in the Bartlett safeguard.
 const BARTLETT_LAGS: usize = 5;
 
@@ -131,7 +134,11 @@ fn pw_weights(pos: &[i64], i: usize, rho: f64) -> (f64, f64) {
     let gap = i32::try_from(gap).unwrap_or(400);
     let phi = rho.powi(gap);
     let denom = 1.0 - phi * phi;
-    let scale = if denom > 1e-12 { (one_minus / denom).sqrt() } else { 1.0 };
+    let scale = if denom > 1e-12 {
+        (one_minus / denom).sqrt()
+    } else {
+        1.0
+    };
     (scale, phi)
 }
 
@@ -201,7 +208,8 @@ fn gls(pos: &[i64], y: &[f64], x: Option<&[f64]>, rho: f64) -> GlsFit {
 
 /// Lag-1 autocorrelation of the untransformed residuals over consecutive days, with
 /// Kendall's small-sample bias correction `ρ̂ + (1 + 3ρ̂)/n` (the plain estimate is biased
-/// towards zero by about that much, which would make the test too liberal on short series).
+/// towards zero by about that much, which would make the test too liberal on short series)
+/// and [`RHO_MARGIN`] standard errors `√((1 − ρ̂²)/n)` on top.
 fn estimate_rho(pos: &[i64], y: &[f64], x: Option<&[f64]>, coef: &[f64; 2]) -> f64 {
     let resid = |i: usize| y[i] - coef[0] - x.map_or(0.0, |x| coef[1] * x[i]);
     let n = pos.len();
@@ -218,7 +226,8 @@ fn estimate_rho(pos: &[i64], y: &[f64], x: Option<&[f64]>, coef: &[f64; 2]) -> f
         return RHO_FALLBACK;
     }
     let r = (num / len_f(pairs)) / (den / len_f(n));
-    let corrected = r + (1.0 + 3.0 * r) / len_f(pairs);
+    let np = len_f(pairs);
+    let corrected = r + (1.0 + 3.0 * r) / np + RHO_MARGIN * ((1.0 - r * r).max(0.0) / np).sqrt();
     if corrected.is_finite() {
         corrected.clamp(0.0, RHO_MAX)
     } else {
@@ -235,7 +244,11 @@ fn bartlett_factor(resid: &[f64], reg: &[f64], mean_only: bool) -> f64 {
     let mut f = 1.0;
     for k in 1..=lags.min(n.saturating_sub(2)) {
         let re = autocorr(resid, k);
-        let rx = if mean_only { 1.0 - len_f(k) / len_f(n) } else { autocorr(reg, k) };
+        let rx = if mean_only {
+            1.0 - len_f(k) / len_f(n)
+        } else {
+            autocorr(reg, k)
+        };
         f += 2.0 * re * rx;
     }
     if f.is_finite() { f.max(1.0) } else { 1.0 }
@@ -337,5 +350,51 @@ mod tests {
         assert_eq!(fit.p, 1.0);
         assert!(fit.estimate.abs() < 1e-9);
         assert!(ar1_test(&pos, &x, Some(&flat)).is_none());
+    }
+}
+
+#[cfg(test)]
+mod probe {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    #[test]
+    #[ignore = "diagnostic"]
+    fn tail_calibration() {
+        for (n, rx, noise) in [
+            (30usize, 0.0, 0.0),
+            (90, 0.0, 0.0),
+            (90, 0.3, 0.0),
+            (90, 0.3, 0.45),
+            (90, 0.0, 0.45),
+        ] {
+            let reps = 20_000;
+            let mut r = SplitMix64::new(9);
+            let (mut a, mut b, mut c) = (0, 0, 0);
+            for _ in 0..reps {
+                let mut y = Vec::new();
+                let mut x = Vec::new();
+                let (mut e, mut u) = (r.normal(), r.normal());
+                for _ in 0..n {
+                    e = 0.5 * e + 0.75f64.sqrt() * r.normal();
+                    u = rx * u + (1.0f64 - rx * rx).sqrt() * r.normal();
+                    y.push(1.5 * e + noise * r.normal());
+                    x.push(u);
+                }
+                let pos: Vec<i64> = (0..n).map(|i| i64::try_from(i).unwrap_or(0)).collect();
+                if let Some(f) = ar1_test(&pos, &y, Some(&x)) {
+                    a += usize::from(f.p < 0.05);
+                    b += usize::from(f.p < 0.01);
+                    c += usize::from(f.p < 0.003);
+                }
+            }
+            let d = len_f(reps);
+            println!(
+                "n={n} rx={rx} noise={noise}: <.05 {:.4} <.01 {:.4} <.003 {:.4}",
+                len_f(a) / d,
+                len_f(b) / d,
+                len_f(c) / d
+            );
+        }
     }
 }

@@ -62,13 +62,19 @@ impl Series {
     #[must_use]
     pub fn build(entries: &[Entry], metrics: &[DayMetrics], today: NaiveDate) -> Self {
         let start = today
-            .checked_sub_days(chrono::Days::new(u64::try_from(WINDOW_DAYS - 1).unwrap_or(0)))
+            .checked_sub_days(chrono::Days::new(
+                u64::try_from(WINDOW_DAYS - 1).unwrap_or(0),
+            ))
             .unwrap_or(today);
         let len = (today - start).num_days() + 1;
         let len_us = usize::try_from(len).unwrap_or(0);
         let pos_of = |d: NaiveDate| -> Option<usize> {
             let p = (d - start).num_days();
-            if (0..len).contains(&p) { usize::try_from(p).ok() } else { None }
+            if (0..len).contains(&p) {
+                usize::try_from(p).ok()
+            } else {
+                None
+            }
         };
 
         // Collect factor names first (sorted, so output order never depends on input order).
@@ -88,7 +94,9 @@ impl Series {
             if !e.mood.is_finite() {
                 continue;
             }
-            let Some(p) = pos_of(e.at.date()) else { continue };
+            let Some(p) = pos_of(e.at.date()) else {
+                continue;
+            };
             sums[p].0 += e.mood;
             sums[p].1 += 1;
             let part = part_of_day(e.at.hour());
@@ -150,7 +158,12 @@ impl Series {
             })
             .collect();
 
-        Self { len, days, factors, metrics }
+        Self {
+            len,
+            days,
+            factors,
+            metrics,
+        }
     }
 
     /// Positions of the logged days.
@@ -185,16 +198,50 @@ mod tests {
     fn aggregates_days_factors_parts_and_metrics() {
         let today = NaiveDate::from_ymd_opt(2026, 3, 10).expect("date");
         let entries = vec![
-            Entry { at: at("2026-03-09 08:00"), mood: 4.0, factors: vec!["sleep:poor".into()] },
-            Entry { at: at("2026-03-09 20:00"), mood: 6.0, factors: vec![] },
-            Entry { at: at("2026-03-10 13:00"), mood: 7.0, factors: vec!["activity:exercise".into()] },
-            Entry { at: at("2026-03-11 13:00"), mood: 1.0, factors: vec![] }, // future: ignored
-            Entry { at: at("2020-01-01 13:00"), mood: 1.0, factors: vec![] }, // too old
-            Entry { at: at("2026-03-08 23:30"), mood: f64::NAN, factors: vec![] },
+            Entry {
+                at: at("2026-03-09 08:00"),
+                mood: 4.0,
+                factors: vec!["sleep:poor".into()],
+            },
+            Entry {
+                at: at("2026-03-09 20:00"),
+                mood: 6.0,
+                factors: vec![],
+            },
+            Entry {
+                at: at("2026-03-10 13:00"),
+                mood: 7.0,
+                factors: vec!["activity:exercise".into()],
+            },
+            Entry {
+                at: at("2026-03-11 13:00"),
+                mood: 1.0,
+                factors: vec![],
+            }, // future: ignored
+            Entry {
+                at: at("2020-01-01 13:00"),
+                mood: 1.0,
+                factors: vec![],
+            }, // too old
+            Entry {
+                at: at("2026-03-08 23:30"),
+                mood: f64::NAN,
+                factors: vec![],
+            },
         ];
         let metrics = vec![
-            DayMetrics { date: today, sleep_minutes: Some(420.0), hrv_ms: Some(-3.0), steps: None },
-            DayMetrics { date: today, sleep_minutes: Some(400.0), hrv_ms: None, steps: Some(5000.0) },
+            DayMetrics {
+                date: today,
+                sleep_minutes: Some(420.0),
+                hrv_ms: Some(-3.0),
+                steps: None,
+            },
+            DayMetrics {
+                date: today,
+                sleep_minutes: Some(400.0),
+                hrv_ms: None,
+                steps: Some(5000.0),
+            },
         ];
         let s = Series::build(&entries, &metrics, today);
         assert_eq!(s.len, WINDOW_DAYS);
@@ -204,7 +251,10 @@ mod tests {
         assert_eq!(s.days[0].parts[2], (6.0, 1));
         assert_eq!(s.days[1].parts[1], (7.0, 1));
         assert_eq!(s.factors.len(), 2);
-        assert_eq!(s.factors[0], ("activity:exercise".to_string(), vec![false, true]));
+        assert_eq!(
+            s.factors[0],
+            ("activity:exercise".to_string(), vec![false, true])
+        );
         assert_eq!(s.factors[1], ("sleep:poor".to_string(), vec![true, false]));
         let last = s.metrics.last().expect("metrics");
         assert_eq!(last[0], Some(410.0));

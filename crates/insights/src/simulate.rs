@@ -90,7 +90,12 @@ impl Config {
     /// The standard validity settings: 90 % of days logged, effect 1.5.
     #[must_use]
     pub fn standard(planted: Planted, logged_days: usize) -> Self {
-        Self { logged_days, log_rate: 0.9, planted, effect: 1.5 }
+        Self {
+            logged_days,
+            log_rate: 0.9,
+            planted,
+            effect: 1.5,
+        }
     }
 }
 
@@ -131,10 +136,18 @@ struct Habit {
 
 impl Habit {
     fn new(p: f64, a: f64, r: &mut SplitMix64) -> Self {
-        Self { p, a, on: r.chance(p) }
+        Self {
+            p,
+            a,
+            on: r.chance(p),
+        }
     }
     fn step(&mut self, r: &mut SplitMix64) -> bool {
-        let p_on = if self.on { self.p + self.a * (1.0 - self.p) } else { self.p * (1.0 - self.a) };
+        let p_on = if self.on {
+            self.p + self.a * (1.0 - self.p)
+        } else {
+            self.p * (1.0 - self.a)
+        };
         self.on = r.chance(p_on);
         self.on
     }
@@ -173,7 +186,10 @@ pub fn generate(cfg: &Config, seed: u64) -> User {
         })
         .collect();
     let ex_a = if persistent { 0.8 } else { 0.5 * r.next_f64() };
-    habits.push(("activity:exercise".to_string(), Habit::new(0.4, ex_a, &mut r)));
+    habits.push((
+        "activity:exercise".to_string(),
+        Habit::new(0.4, ex_a, &mut r),
+    ));
 
     let mut mood = Ar::new(MOOD_RHO, &mut r);
     let mut sleep = Ar::new(if persistent { 0.6 } else { 0.3 }, &mut r);
@@ -224,7 +240,11 @@ pub fn generate(cfg: &Config, seed: u64) -> User {
                     let score = (latent + 0.5 * r.normal()).round().clamp(1.0, 10.0);
                     let minute = u32::try_from(r.below(60)).unwrap_or(0);
                     let time = NaiveTime::from_hms_opt(h.min(23), minute, 0).unwrap_or_default();
-                    Entry { at: day.and_time(time), mood: score, factors: Vec::new() }
+                    Entry {
+                        at: day.and_time(time),
+                        mood: score,
+                        factors: Vec::new(),
+                    }
                 })
                 .collect();
             for (k, (name, _)) in habits.iter().enumerate() {
@@ -240,7 +260,11 @@ pub fn generate(cfg: &Config, seed: u64) -> User {
         today = day;
         day = day + Days::new(1);
     }
-    User { entries, metrics, today }
+    User {
+        entries,
+        metrics,
+        today,
+    }
 }
 
 /// A seed for user `index` of a scenario, mixing in everything that defines the cell so
@@ -257,7 +281,9 @@ pub fn user_seed(base: u64, index: u64, planted: Planted, logged_days: usize) ->
     let mut r = SplitMix64::new(
         base.wrapping_add(index)
             ^ kind.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ u64::try_from(logged_days).unwrap_or(0).wrapping_mul(0xD1B5_4A32_D192_ED03),
+            ^ u64::try_from(logged_days)
+                .unwrap_or(0)
+                .wrapping_mul(0xD1B5_4A32_D192_ED03),
     );
     r.next_u64()
 }
@@ -281,7 +307,12 @@ mod tests {
 
     #[test]
     fn marginal_sd_is_about_one_and_a_half() {
-        let cfg = Config { logged_days: 5_000, log_rate: 1.0, planted: Planted::None, effect: 0.0 };
+        let cfg = Config {
+            logged_days: 5_000,
+            log_rate: 1.0,
+            planted: Planted::None,
+            effect: 0.0,
+        };
         let u = generate(&cfg, 7);
         let s = crate::series::Series::build(&u.entries, &u.metrics, u.today);
         let sd = crate::stats::sd(&s.moods());

@@ -66,8 +66,14 @@ pub fn describe(c: &Candidate, strength: Strength) -> (String, String) {
                 ),
             )
         }
-        Detail::Wearable { metric, lag, low_cut, high_cut } => {
-            let (title_subject, high, low, unit) = metric_phrases(*metric, *lag, *low_cut, *high_cut);
+        Detail::Wearable {
+            metric,
+            lag,
+            low_cut,
+            high_cut,
+        } => {
+            let (title_subject, high, low, unit) =
+                metric_phrases(*metric, *lag, *low_cut, *high_cut);
             (
                 format!("Your mood has tended to be {hl} {title_subject}"),
                 format!(
@@ -128,7 +134,12 @@ fn part_phrase(part: &str) -> String {
 }
 
 /// (title subject, high group phrase, low group phrase, unit name)
-fn metric_phrases(metric: usize, lag: u8, low: f64, high: f64) -> (String, String, String, &'static str) {
+fn metric_phrases(
+    metric: usize,
+    lag: u8,
+    low: f64,
+    high: f64,
+) -> (String, String, String, &'static str) {
     let next = lag == 1;
     match metric {
         0 => {
@@ -200,7 +211,7 @@ fn thousands(v: f64) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -246,7 +257,10 @@ mod tests {
     fn labels_and_numbers() {
         assert_eq!(factor_label("activity:exercise"), "exercise");
         assert_eq!(factor_label("sleep:poor"), "poor sleep");
-        assert_eq!(factor_label("social:time_with_friends"), "time with friends");
+        assert_eq!(
+            factor_label("social:time_with_friends"),
+            "time with friends"
+        );
         assert_eq!(factor_label("plain"), "plain");
         assert_eq!(thousands(12_345.0), "12,300");
         assert_eq!(thousands(950.0), "1,000");
@@ -254,6 +268,8 @@ mod tests {
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert!(!is_non_causal("Exercise improves your mood"));
         assert!(!is_non_causal("because of sleep"));
-        assert!(is_non_causal("On days you logged exercise your mood averaged 1.4 points higher"));
+        assert!(is_non_causal(
+            "On days you logged exercise your mood averaged 1.4 points higher"
+        ));
     }
 }

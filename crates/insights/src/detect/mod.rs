@@ -80,7 +80,11 @@ impl Candidate {
     /// The mood direction associated with the subject.
     #[must_use]
     pub fn direction(&self) -> Direction {
-        if self.diff < 0.0 { Direction::Lower } else { Direction::Higher }
+        if self.diff < 0.0 {
+            Direction::Lower
+        } else {
+            Direction::Higher
+        }
     }
 
     /// The model estimate agrees in sign with the descriptive difference.
@@ -99,5 +103,12 @@ pub(crate) fn mean_where(values: &[f64], keep: impl Fn(usize) -> bool) -> (f64, 
             n += 1;
         }
     }
-    (if n > 0 { s / crate::stats::len_f(n) } else { 0.0 }, n)
+    (
+        if n > 0 {
+            s / crate::stats::len_f(n)
+        } else {
+            0.0
+        },
+        n,
+    )
 }

@@ -26,7 +26,13 @@ pub fn detect(s: &Series) -> Option<Candidate> {
     }
     let mut per_part: Vec<PartStats> = Vec::new();
     for part in 0..PARTS.len() {
-        let mut st = PartStats { part, pos: vec![], diffs: vec![], in_sum: 0.0, out_sum: 0.0 };
+        let mut st = PartStats {
+            part,
+            pos: vec![],
+            diffs: vec![],
+            in_sum: 0.0,
+            out_sum: 0.0,
+        };
         for d in &s.days {
             let (ps, pc) = d.parts[part];
             let (os, oc) = d
@@ -48,7 +54,10 @@ pub fn detect(s: &Series) -> Option<Candidate> {
             per_part.push(st);
         }
     }
-    let eligible_parts = per_part.iter().filter(|p| p.diffs.len() >= MIN_FINDING_DAYS).count();
+    let eligible_parts = per_part
+        .iter()
+        .filter(|p| p.diffs.len() >= MIN_FINDING_DAYS)
+        .count();
     let eligible = eligible_parts > 0;
     let mut best: Option<(f64, Candidate)> = None;
     for st in &per_part {
@@ -61,7 +70,11 @@ pub fn detect(s: &Series) -> Option<Candidate> {
         let diff = crate::stats::mean(&st.diffs);
         let fit = ar1_test(&st.pos, &st.diffs, None);
         let p = fit.map_or(1.0, |f| f.p);
-        let score = if eligible { p - diff.abs() * 1e-9 } else { -diff.abs() };
+        let score = if eligible {
+            p - diff.abs() * 1e-9
+        } else {
+            -diff.abs()
+        };
         if best.as_ref().is_some_and(|(b, _)| *b <= score) {
             continue;
         }
@@ -78,7 +91,7 @@ pub fn detect(s: &Series) -> Option<Candidate> {
                 n_with: n,
                 n_without: 0,
                 n_days: n,
-        mean_with: st.in_sum / nf,
+                mean_with: st.in_sum / nf,
                 mean_without: st.out_sum / nf,
                 rank_corr: None,
                 fit,

@@ -23,11 +23,13 @@ pub const MIN_OBSERVATION_DAYS: (usize, usize) = (5, 10);
 pub fn detect(s: &Series) -> Option<Candidate> {
     let recent_from = s.len - RECENT;
     let prior_from = s.len - RECENT - PRIOR;
-    let window: Vec<&crate::series::Day> =
-        s.days.iter().filter(|d| d.pos >= prior_from).collect();
+    let window: Vec<&crate::series::Day> = s.days.iter().filter(|d| d.pos >= prior_from).collect();
     let pos: Vec<i64> = window.iter().map(|d| d.pos).collect();
     let y: Vec<f64> = window.iter().map(|d| d.mood).collect();
-    let x: Vec<f64> = pos.iter().map(|&p| f64::from(u8::from(p >= recent_from))).collect();
+    let x: Vec<f64> = pos
+        .iter()
+        .map(|&p| f64::from(u8::from(p >= recent_from)))
+        .collect();
     let (mean_with, n_with) = mean_where(&y, |i| pos[i] >= recent_from);
     let (mean_without, n_without) = mean_where(&y, |i| pos[i] < recent_from);
     if n_with < MIN_OBSERVATION_DAYS.0 || n_without < MIN_OBSERVATION_DAYS.1 {
@@ -49,6 +51,9 @@ pub fn detect(s: &Series) -> Option<Candidate> {
         rank_corr: Some(spearman(&x, &y)),
         fit,
         method: "ar1_gls_t_recent_vs_prior",
-        detail: Detail::Trend { recent: RECENT, prior: PRIOR },
+        detail: Detail::Trend {
+            recent: RECENT,
+            prior: PRIOR,
+        },
     })
 }

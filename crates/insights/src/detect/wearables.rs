@@ -37,8 +37,12 @@ fn one(s: &Series, metric: usize, name: &str, lag: u8) -> Option<Candidate> {
     let (mut pos, mut y, mut m) = (Vec::new(), Vec::new(), Vec::new());
     for d in &s.days {
         let metric_pos = d.pos - i64::from(lag);
-        let Ok(mp) = usize::try_from(metric_pos) else { continue };
-        let Some(v) = s.metrics.get(mp).and_then(|row| row[metric]) else { continue };
+        let Ok(mp) = usize::try_from(metric_pos) else {
+            continue;
+        };
+        let Some(v) = s.metrics.get(mp).and_then(|row| row[metric]) else {
+            continue;
+        };
         pos.push(d.pos);
         y.push(d.mood);
         m.push(v);
@@ -49,7 +53,10 @@ fn one(s: &Series, metric: usize, name: &str, lag: u8) -> Option<Candidate> {
     }
     let r = ranks(&m);
     let nf = len_f(n);
-    let scores: Vec<f64> = r.iter().map(|ri| normal_quantile((ri - 0.375) / (nf + 0.25))).collect();
+    let scores: Vec<f64> = r
+        .iter()
+        .map(|ri| normal_quantile((ri - 0.375) / (nf + 0.25)))
+        .collect();
     // Thirds by rank (ties share a rank, so a third may be a little smaller or larger).
     let (lo_rank, hi_rank) = (nf / 3.0, nf * 2.0 / 3.0);
     let (mut lo, mut hi) = ((0.0, 0usize, 0.0, f64::MIN), (0.0, 0usize, 0.0, f64::MAX));
@@ -88,6 +95,11 @@ fn one(s: &Series, metric: usize, name: &str, lag: u8) -> Option<Candidate> {
         rank_corr: Some(spearman(&m, &y)),
         fit,
         method: "ar1_gls_t_normal_scores",
-        detail: Detail::Wearable { metric, lag, low_cut: lo.3, high_cut: hi.3 },
+        detail: Detail::Wearable {
+            metric,
+            lag,
+            low_cut: lo.3,
+            high_cut: hi.3,
+        },
     })
 }

@@ -50,7 +50,11 @@ pub fn detect(s: &Series) -> Option<Candidate> {
         let p = fit.map_or(1.0, |f| f.p);
         let diff = mean_with - mean_without;
         // Clearest = smallest p when tested; ties and untestable cases by the larger gap.
-        let score = if eligible { p - diff.abs() * 1e-9 } else { -diff.abs() };
+        let score = if eligible {
+            p - diff.abs() * 1e-9
+        } else {
+            -diff.abs()
+        };
         if best.as_ref().is_some_and(|(b, _)| *b <= score) {
             continue;
         }
@@ -66,7 +70,7 @@ pub fn detect(s: &Series) -> Option<Candidate> {
                 n_with,
                 n_without,
                 n_days: n_with + n_without,
-            mean_with,
+                mean_with,
                 mean_without,
                 rank_corr: Some(spearman(&x, &y)),
                 fit,
