@@ -12,9 +12,12 @@
 //!   so only run when named.
 //! - `chat`, `chat-safety`: the chat pipeline's costs without the model, and the safety
 //!   evaluation against the configured provider (see [`chat`]). Named only.
+//! - `insights`: one person's insights recomputed through the component, and a night of
+//!   nightly runs for 10,000 users (see [`insights`]). Named only.
 
 mod api;
 mod chat;
+mod insights;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -622,6 +625,7 @@ async fn main() -> Result<()> {
             return chat::safety(which.get(1).map_or("dev", String::as_str)).await;
         }
         Some("chat") => return chat::costs().await,
+        Some("insights") => return insights::run().await,
         _ => {}
     }
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);

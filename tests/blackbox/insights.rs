@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{Datelike, Utc};
 use mindflow_tests::accounts::user;
 use mindflow_tests::http::{Answer, get, send};
-use mindflow_tests::{Backend, Manifest, Server, ServerOptions, backend, server, server_with};
+use mindflow_tests::{Backend, Manifest, Server, ServerOptions, backend, server};
 use reqwest::Method;
 use serde_json::{Value, json};
 

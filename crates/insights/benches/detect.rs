@@ -14,6 +14,7 @@ fn main() {
         log_rate: 1.0,
         planted: Planted::Factor,
         effect: 1.5,
+        noise_sd: mindflow_insights::simulate::MOOD_SD,
     };
     let u = generate(&cfg, 2026);
     let input = Input {

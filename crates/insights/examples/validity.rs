@@ -1,6 +1,6 @@
 //! Validity simulation: power for planted effects and the false-finding rate on null users.
 //!
-//! `cargo run -p mindflow-insights --release --example validity [-- --users N] [--days 30,60,90] [--dev-only] [--explain]`
+//! `cargo run -p mindflow-insights --release --example validity [-- --users N] [--days 30,60,90] [--sd 1.5] [--dev-only] [--explain]`
 //!
 //! For each scenario and data length (30, 60, 90 logged days) it generates N synthetic users
 //! (default 500) on the dev seed range and on a disjoint held-out range, runs [`detect`]
@@ -28,9 +28,12 @@ struct Cell {
     keys: std::collections::BTreeMap<String, u64>,
 }
 
-fn run(planted: Planted, days: usize, base: u64, users: u64) -> Cell {
+fn run(planted: Planted, days: usize, base: u64, users: u64, noise_sd: f64) -> Cell {
     let mut cell = Cell::default();
-    let cfg = Config::standard(planted, days);
+    let cfg = Config {
+        noise_sd,
+        ..Config::standard(planted, days)
+    };
     for i in 0..users {
         let seed = user_seed(base, i, planted, days);
         let u = generate(&cfg, seed);
@@ -77,6 +80,14 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
     let dev_only = args.iter().any(|a| a == "--dev-only");
+    // A sensitivity run: the day mood noise's marginal SD (points), 1.5 unless given.
+    let noise_sd: f64 = args
+        .iter()
+        .position(|a| a == "--sd")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .filter(|sd: &f64| sd.is_finite() && *sd > 0.0)
+        .unwrap_or(mindflow_insights::simulate::MOOD_SD);
     let explain = args.iter().any(|a| a == "--explain");
     let lengths: Vec<usize> = args
         .iter()
@@ -96,7 +107,8 @@ fn main() {
         Planted::NonePersistent,
     ];
     println!(
-        "{users} users per cell; finding = BH q <= {} across all tests of the user\n",
+        "{users} users per cell; day mood noise AR(1) rho {}, marginal SD {noise_sd} points; finding = BH q <= {} across all tests of the user\n",
+        mindflow_insights::simulate::MOOD_RHO,
         mindflow_insights::FDR_Q
     );
     println!(
@@ -106,7 +118,7 @@ fn main() {
     for planted in scenarios {
         for (split, base) in &splits {
             for &days in &lengths {
-                let c = run(planted, days, *base, users);
+                let c = run(planted, days, *base, users, noise_sd);
                 let power = if planted.expected().is_some() {
                     pct(c.hit, c.users)
                 } else {

@@ -84,6 +84,9 @@ pub struct Config {
     pub planted: Planted,
     /// Effect size in mood points (sign as described in [`Planted`]).
     pub effect: f64,
+    /// Marginal SD of the day mood noise in points ([`MOOD_SD`] unless a sensitivity run
+    /// asks for another).
+    pub noise_sd: f64,
 }
 
 impl Config {
@@ -95,6 +98,7 @@ impl Config {
             log_rate: 0.9,
             planted,
             effect: 1.5,
+            noise_sd: MOOD_SD,
         }
     }
 }
@@ -208,7 +212,7 @@ pub fn generate(cfg: &Config, seed: u64) -> User {
         let hrv_ms = (hrv_base + 0.25 * hrv.step(&mut r)).exp();
         let step_count = (steps_base + 0.4 * steps.step(&mut r)).exp().round();
         let present: Vec<bool> = habits.iter_mut().map(|(_, h)| h.step(&mut r)).collect();
-        let noise = MOOD_SD * mood.step(&mut r);
+        let noise = cfg.noise_sd * mood.step(&mut r);
         let sleep_seen = r.chance(0.95);
         metrics.push(DayMetrics {
             date: day,
@@ -312,6 +316,7 @@ mod tests {
             log_rate: 1.0,
             planted: Planted::None,
             effect: 0.0,
+            noise_sd: crate::simulate::MOOD_SD,
         };
         let u = generate(&cfg, 7);
         let s = crate::series::Series::build(&u.entries, &u.metrics, u.today);

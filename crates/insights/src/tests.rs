@@ -84,6 +84,7 @@ fn factor_effect_is_found() {
         log_rate: 1.0,
         planted: Planted::Factor,
         effect: 3.0,
+        noise_sd: crate::simulate::MOOD_SD,
     };
     let u = generate(&cfg, 11);
     let out = run(&u.entries, &u.metrics, u.today);
@@ -111,6 +112,7 @@ fn weekday_dip_is_found() {
         log_rate: 1.0,
         planted: Planted::WeekdayDip,
         effect: 3.0,
+        noise_sd: crate::simulate::MOOD_SD,
     };
     let u = generate(&cfg, 12);
     let out = run(&u.entries, &u.metrics, u.today);
@@ -133,6 +135,7 @@ fn short_sleep_link_is_found() {
         log_rate: 1.0,
         planted: Planted::ShortSleep,
         effect: 3.0,
+        noise_sd: crate::simulate::MOOD_SD,
     };
     let u = generate(&cfg, 13);
     let out = run(&u.entries, &u.metrics, u.today);
@@ -275,6 +278,7 @@ fn wording_is_plain_non_causal_and_finite() {
                     log_rate: 0.9,
                     planted: *planted,
                     effect,
+                    noise_sd: crate::simulate::MOOD_SD,
                 };
                 let seed = u64::try_from(k * 100 + j * 10).unwrap_or(0) + u64::from(effect > 0.0);
                 let u = generate(&cfg, seed);

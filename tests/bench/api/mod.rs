@@ -19,10 +19,10 @@
 //! - `BENCH_RATES`: comma-separated offered loads (requests/s) to run open loops at as well,
 //!   after 50% and 80% (e.g. `200` for a target stated at that load).
 
-mod endpoints;
+pub(crate) mod endpoints;
 mod mix;
 mod openloop;
-mod seed;
+pub(crate) mod seed;
 pub mod soak;
 
 use std::sync::Arc;

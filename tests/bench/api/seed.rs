@@ -185,7 +185,7 @@ impl Db {
     }
 
     /// Runs `sql` (one or more statements, made here from generated values only).
-    async fn execute(&mut self, sql: String) -> Result<()> {
+    pub(crate) async fn execute(&mut self, sql: String) -> Result<()> {
         match self {
             Self::Sqlite(connection) => {
                 sqlx::raw_sql(AssertSqlSafe(sql))
@@ -202,7 +202,7 @@ impl Db {
     }
 
     /// The statement that opens a write transaction.
-    fn begin(&self) -> &'static str {
+    pub(crate) fn begin(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "BEGIN IMMEDIATE;\n",
             Self::Postgres(_) => "BEGIN;\n",
@@ -301,7 +301,7 @@ impl Db {
 }
 
 /// A SQL string literal (the values are generated here, but quote them properly anyway).
-fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
