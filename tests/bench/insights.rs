@@ -44,7 +44,10 @@ async fn quiet_options(manifest: Manifest) -> Result<ServerOptions> {
     let mut options = ServerOptions::new(manifest).await?;
     options.env.extend([
         ("MINDFLOW_NIGHTLY_TICK_MS".to_owned(), "3600000".to_owned()),
-        ("RUST_LOG".to_owned(), "warn,mindflow::server=info".to_owned()),
+        (
+            "RUST_LOG".to_owned(),
+            "warn,mindflow::server=info".to_owned(),
+        ),
     ]);
     Ok(options)
 }
@@ -219,7 +222,9 @@ async fn a_night() -> Result<()> {
     let mut options = quiet_options(manifest()).await?;
     options.data_dir = Some(data.path().join("data"));
     options.database_url = database_url.clone();
-    options.env.retain(|(name, _)| name != "MINDFLOW_NIGHTLY_TICK_MS");
+    options
+        .env
+        .retain(|(name, _)| name != "MINDFLOW_NIGHTLY_TICK_MS");
     options.env.extend([
         ("MINDFLOW_NIGHTLY_HOUR".to_owned(), "0".to_owned()),
         ("MINDFLOW_NIGHTLY_TICK_MS".to_owned(), "1000".to_owned()),

@@ -156,7 +156,11 @@ fn list(p: &impl Platform, user: &User, params: &Params) -> Result<Reply, Proble
                 "factor and wearable insights are part of premium",
             ));
         }
-        filters.push(Filter::new("insight_type", Comparison::Eq, Value::Text(kind.into())));
+        filters.push(Filter::new(
+            "insight_type",
+            Comparison::Eq,
+            Value::Text(kind.into()),
+        ));
     } else if !user.premium {
         for premium in PREMIUM_TYPES {
             filters.push(Filter::new(

@@ -116,7 +116,10 @@ fn seed_of(id: &str) -> u64 {
 }
 
 /// The caller's still-valid insights by pattern key: the newest row of each key.
-fn current_by_key(p: &impl Platform, now: DateTime<Utc>) -> Result<HashMap<String, String>, Problem> {
+fn current_by_key(
+    p: &impl Platform,
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, String>, Problem> {
     let mut by_key = HashMap::new();
     let mut cursor = None;
     for _ in 0..MAX_CURRENT_PAGES {
@@ -187,7 +190,10 @@ fn fields_of(pattern: &Pattern, now: DateTime<Utc>) -> Row {
             Value::Text(pattern.insight_type.as_str().into()),
         ),
         ("title".into(), Value::Text(clipped(&pattern.title, 200))),
-        ("description".into(), Value::Text(pattern.description.clone())),
+        (
+            "description".into(),
+            Value::Text(pattern.description.clone()),
+        ),
         (
             "data_points".into(),
             Value::Json(Json::Object(points).to_string()),

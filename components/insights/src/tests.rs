@@ -17,9 +17,15 @@ fn host(premium: bool) -> FakePlatform {
     FakePlatform::new("America/New_York", premium)
         .with_collection(LOGS, Collection::default())
         .with_collection(FACTORS, Collection::default().child_of(LOGS, "mood_log_id"))
-        .with_collection(CONNECTIONS, Collection::default().stamped_on_insert("created_at"))
+        .with_collection(
+            CONNECTIONS,
+            Collection::default().stamped_on_insert("created_at"),
+        )
         .with_collection(METRICS, Collection::default())
-        .with_collection(INSIGHTS, Collection::default().stamped_on_insert("created_at"))
+        .with_collection(
+            INSIGHTS,
+            Collection::default().stamped_on_insert("created_at"),
+        )
 }
 
 fn call(host: &FakePlatform, method: &str, path: &str, query: &str, body: &Json) -> Reply {
@@ -54,7 +60,10 @@ fn history(host: &FakePlatform, days: i64) {
             host.insert(
                 FACTORS,
                 vec![
-                    ("mood_log_id".into(), Value::Uuid(text_of(&log, "id").expect("id"))),
+                    (
+                        "mood_log_id".into(),
+                        Value::Uuid(text_of(&log, "id").expect("id")),
+                    ),
                     ("factor_type".into(), Value::Text("exercise".into())),
                 ],
             )
@@ -66,7 +75,10 @@ fn history(host: &FakePlatform, days: i64) {
 fn listed(host: &FakePlatform, query: &str) -> Vec<Json> {
     let reply = call(host, "GET", "/", query, &Json::Null);
     assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json_body()["items"].as_array().cloned().expect("items")
+    reply.json_body()["items"]
+        .as_array()
+        .cloned()
+        .expect("items")
 }
 
 #[test]
@@ -78,7 +90,10 @@ fn a_refresh_stores_each_pattern_once_and_updates_it_in_place() {
     let inserted = first.json_body()["inserted"].as_u64().expect("inserted");
     assert!(inserted >= 2, "{}", first.body);
     let items = listed(&host, "");
-    let kinds: Vec<&str> = items.iter().filter_map(|i| i["insight_type"].as_str()).collect();
+    let kinds: Vec<&str> = items
+        .iter()
+        .filter_map(|i| i["insight_type"].as_str())
+        .collect();
     assert!(kinds.contains(&"weekday_cycle"), "{kinds:?}");
     assert!(kinds.contains(&"factor_effect"), "{kinds:?}");
     assert!(items.iter().all(|i| i["shown_at"].is_string()));
@@ -112,10 +127,20 @@ fn dismissal_survives_a_refresh_and_feedback_is_checked() {
     call(&host, "POST", "/refresh", "", &Json::Null);
     let items = listed(&host, "");
     let id = items[0]["id"].as_str().expect("id").to_owned();
-    let rated = call(&host, "POST", &format!("/{id}/feedback"), "", &json!({"helpful_rating": 5}));
+    let rated = call(
+        &host,
+        "POST",
+        &format!("/{id}/feedback"),
+        "",
+        &json!({"helpful_rating": 5}),
+    );
     assert_eq!(rated.status, 200, "{}", rated.body);
     assert_eq!(rated.json_body()["helpful_rating"], 5);
-    for bad in [json!({"helpful_rating": 0}), json!({"helpful_rating": "5"}), json!({"other": 1})] {
+    for bad in [
+        json!({"helpful_rating": 0}),
+        json!({"helpful_rating": "5"}),
+        json!({"other": 1}),
+    ] {
         let reply = call(&host, "POST", &format!("/{id}/feedback"), "", &bad);
         assert_eq!(reply.status, 422, "{bad}");
     }
@@ -148,6 +173,9 @@ fn unknown_paths_ids_and_methods_are_problems() {
     assert_eq!(call(&host, "GET", "/refresh", "", &Json::Null).status, 405);
     assert_eq!(call(&host, "GET", "/a/b/c", "", &Json::Null).status, 404);
     let missing = "00000000-0000-4000-8000-000000000000";
-    assert_eq!(call(&host, "GET", &format!("/{missing}"), "", &Json::Null).status, 404);
+    assert_eq!(
+        call(&host, "GET", &format!("/{missing}"), "", &Json::Null).status,
+        404
+    );
     assert_eq!(call(&host, "GET", "/", "limit=0", &Json::Null).status, 422);
 }
