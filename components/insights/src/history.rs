@@ -2,9 +2,10 @@
 //! their own wall clock, each with its factor types, and (for premium users) their daily
 //! wearable metrics.
 //!
-//! Reading is paged and bounded: logs newest first, [`MAX_LOG_PAGES`] pages of 100 at most
-//! (a person logging five times a day for two years fits), their factors one `children` call
-//! per page, metrics [`MAX_METRIC_PAGES`] pages. HRV is left out for Apple Health
+//! Reading is paged and bounded: logs newest first, [`MAX_LOG_PAGES`] pages of [`MAX_PAGE`]
+//! at most (a person logging five times a day for two years fits), their factors one
+//! `children` call per page, metrics [`MAX_METRIC_PAGES`] pages: a two-year history is a
+//! handful of storage calls. HRV is left out for Apple Health
 //! connections: Apple reports SDNN, every other provider RMSSD, and the two are not pooled.
 
 use std::collections::{BTreeMap, HashSet};
@@ -13,8 +14,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use mindflow_component_kit::host::User;
 use mindflow_component_kit::storage::{
-    Comparison, Filter, MAX_CHILDREN_PARENTS, PageRequest, Row, Value, column, group_by_parent,
-    int_of, text_of,
+    Comparison, Filter, MAX_CHILDREN_PARENTS, MAX_PAGE, PageRequest, Row, Value, column,
+    group_by_parent, int_of, text_of,
 };
 use mindflow_component_kit::{Platform, Problem};
 use mindflow_insights::{DayMetrics, Entry};
@@ -31,10 +32,10 @@ pub const CONNECTIONS: &str = "wearable_connections";
 pub const METRICS: &str = "wearable_metrics";
 /// How far back the history reaches.
 pub const HISTORY_DAYS: i64 = 730;
-/// The most pages of logs read (100 each).
-pub const MAX_LOG_PAGES: usize = 40;
-/// The most pages of metrics read (100 each).
-pub const MAX_METRIC_PAGES: usize = 16;
+/// The most pages of logs read ([`MAX_PAGE`] each).
+pub const MAX_LOG_PAGES: usize = 4;
+/// The most pages of metrics read ([`MAX_PAGE`] each).
+pub const MAX_METRIC_PAGES: usize = 2;
 /// The provider whose HRV is SDNN.
 const APPLE_HEALTH: &str = "apple_health";
 
@@ -119,7 +120,7 @@ fn load_logs(p: &impl Platform, since: DateTime<Utc>) -> Result<(Vec<Row>, bool)
                     )],
                     order_by: "logged_at".into(),
                     descending: true,
-                    limit: 100,
+                    limit: MAX_PAGE,
                     cursor,
                 },
             )
@@ -173,7 +174,7 @@ fn load_metrics(p: &impl Platform, since: NaiveDate) -> Result<Vec<DayMetrics>, 
                     )],
                     order_by: "metric_date".into(),
                     descending: false,
-                    limit: 100,
+                    limit: MAX_PAGE,
                     cursor,
                 },
             )

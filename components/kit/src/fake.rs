@@ -571,7 +571,7 @@ impl Platform for FakePlatform {
                 message: "not a cursor".into(),
             })?,
         };
-        let limit = request.limit.min(100) as usize;
+        let limit = request.limit.min(crate::storage::MAX_PAGE) as usize;
         let end = (start + limit).min(rows.len());
         let next_cursor = (end < rows.len()).then(|| end.to_string());
         Ok(Page {

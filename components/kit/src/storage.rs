@@ -91,7 +91,10 @@ pub fn row_json(row: &Row) -> serde_json::Map<String, Json> {
 }
 
 /// The most parent ids one `storage.children` call takes (a page of parents).
-pub const MAX_CHILDREN_PARENTS: usize = 100;
+pub const MAX_CHILDREN_PARENTS: usize = 1_000;
+/// The most rows one `storage.query` page holds (a client-facing list asks for at most
+/// 100; reading a whole history, ask for this many).
+pub const MAX_PAGE: u32 = 1_000;
 
 /// Groups the rows a `storage.children` call returned by the parent they point at through
 /// `field`: read a page of parents, then all their children in one call, then look each

@@ -32,8 +32,10 @@ use super::{Backend, Database, DbError, DbRow, Param, Transaction};
 /// A row as components see it: `(field, value)` pairs in the catalog's column order.
 pub type Record = Vec<(String, Value)>;
 
-/// The most rows a page holds, whatever the request asks.
-pub const MAX_PAGE: u32 = 100;
+/// The most rows a page holds, whatever the request asks. A client-facing list pages by at
+/// most 100 (the component kit's `limit`); a component reading a whole history (the insights'
+/// two years) asks for larger pages, so the history costs a few storage calls, not dozens.
+pub const MAX_PAGE: u32 = 1_000;
 /// The most neighbours a nearest-neighbour search returns.
 pub const MAX_NEAREST: u32 = 100;
 /// The most filters in one request.
@@ -47,7 +49,7 @@ pub const MAX_AGGREGATE_ROWS: usize = 100_000;
 /// The most parent ids one children read names (a page of parents at most).
 pub const MAX_CHILDREN_PARENTS: usize = MAX_PAGE as usize;
 /// The most rows one children read returns.
-pub const MAX_CHILDREN_ROWS: usize = 5_000;
+pub const MAX_CHILDREN_ROWS: usize = 20_000;
 
 /// Why a storage operation failed.
 #[derive(Debug, Error)]
