@@ -139,7 +139,10 @@ impl Transaction {
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn provider_content(&mut self, provider: &str) -> Result<Vec<StoredContent>, DbError> {
+    pub async fn provider_content(
+        &mut self,
+        provider: &str,
+    ) -> Result<Vec<StoredContent>, DbError> {
         let rows = self
             .fetch_all(
                 &format!(
@@ -206,7 +209,11 @@ impl Transaction {
     ///
     /// # Errors
     /// [`DbError`].
-    pub async fn deactivate_content(&mut self, id: Uuid, now: DateTime<Utc>) -> Result<(), DbError> {
+    pub async fn deactivate_content(
+        &mut self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), DbError> {
         self.execute(
             "UPDATE content_library SET is_active = FALSE, updated_at = $1 WHERE id = $2",
             &[Param::Time(now), Param::Uuid(id)],

@@ -269,7 +269,9 @@ mod tests {
                 r.uuid("id").expect("id").to_string(),
                 r.text("external_id").expect("external id"),
                 r.bool("is_active").expect("active"),
-                r.opt_time("updated_at").expect("updated").map(|t| t.to_rfc3339()),
+                r.opt_time("updated_at")
+                    .expect("updated")
+                    .map(|t| t.to_rfc3339()),
             )
         })
         .collect()
@@ -310,7 +312,10 @@ mod tests {
             assert_eq!(ids(&after), ids(&before), "the host's ids stay");
             assert!(after[0].2 && after[0].3.is_none(), "a is untouched");
             assert!(after[1].2 && after[1].3.is_some(), "b is updated");
-            assert!(!after[2].2 && after[2].3.is_some(), "c is inactive, not deleted");
+            assert!(
+                !after[2].2 && after[2].3.is_some(),
+                "c is inactive, not deleted"
+            );
 
             // Back to the first catalogue: c returns under its old id.
             let report = sync(&db, "partner", &first).await.expect("rollback");

@@ -96,10 +96,7 @@ pub fn check(items: Vec<ContentItem>) -> Result<Catalogue, CatalogueError> {
         };
         check_item(&item).map_err(|(field, message)| fail(field, message))?;
         if !seen.insert(item.external_id.clone()) {
-            return Err(fail(
-                "external-id",
-                "appears twice in the catalogue".into(),
-            ));
+            return Err(fail("external-id", "appears twice in the catalogue".into()));
         }
         catalogue.push(CatalogueItem {
             external_id: item.external_id,
@@ -210,14 +207,16 @@ fn optional(field: &'static str, value: Option<&str>, max: usize) -> Result<(), 
 /// Moods (`anxious`) or factors (`sleep:quality`): lowercase words, bounded, no duplicates.
 fn targets(field: &'static str, values: &[String], factor: bool) -> Result<(), FieldProblem> {
     if values.len() > MAX_TARGETS {
-        return Err((field, format!("names {} values; at most {MAX_TARGETS}", values.len())));
+        return Err((
+            field,
+            format!("names {} values; at most {MAX_TARGETS}", values.len()),
+        ));
     }
     let mut seen = HashSet::new();
     for value in values {
         let word = |s: &str| {
             !s.is_empty()
-                && s
-                    .chars()
+                && s.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         };
         let shaped = if factor {
@@ -259,7 +258,10 @@ fn url(field: &'static str, value: Option<&str>) -> Result<(), FieldProblem> {
         return Err((field, "must be an http(s) URL with a host".into()));
     }
     if !value.chars().all(|c| c.is_ascii_graphic()) {
-        return Err((field, "must be a URL without spaces or non-ASCII characters".into()));
+        return Err((
+            field,
+            "must be a URL without spaces or non-ASCII characters".into(),
+        ));
     }
     Ok(())
 }
@@ -316,27 +318,81 @@ mod tests {
             ("external-id", Box::new(|i| i.external_id = String::new())),
             ("external-id", Box::new(|i| i.external_id = "a b".into())),
             ("external-id", Box::new(|i| i.external_id = "x".repeat(201))),
-            ("content-type", Box::new(|i| i.content_type = "Breathing!".into())),
-            ("content-type", Box::new(|i| i.content_type = "a".repeat(31))),
+            (
+                "content-type",
+                Box::new(|i| i.content_type = "Breathing!".into()),
+            ),
+            (
+                "content-type",
+                Box::new(|i| i.content_type = "a".repeat(31)),
+            ),
             ("title", Box::new(|i| i.title = "  ".into())),
             ("title", Box::new(|i| i.title = "t".repeat(201))),
             ("title", Box::new(|i| i.title = "nul\0inside".into())),
-            ("content-body", Box::new(|i| i.content_body = Some("\0".into()))),
-            ("content-body", Box::new(|i| i.content_body = Some("b".repeat(MAX_BODY + 1)))),
-            ("description", Box::new(|i| i.description = Some("d".repeat(1_001)))),
-            ("duration-minutes", Box::new(|i| i.duration_minutes = Some(0))),
-            ("duration-minutes", Box::new(|i| i.duration_minutes = Some(-5))),
-            ("duration-minutes", Box::new(|i| i.duration_minutes = Some(i16::MAX))),
-            ("difficulty", Box::new(|i| i.difficulty = Some("easy".into()))),
-            ("target-moods", Box::new(|i| i.target_moods = vec!["Sad".into()])),
-            ("target-moods", Box::new(|i| i.target_moods = vec!["sad".into(), "sad".into()])),
-            ("target-moods", Box::new(|i| i.target_moods = vec!["m".into(); 21])),
-            ("target-factors", Box::new(|i| i.target_factors = vec!["sleep".into()])),
-            ("target-factors", Box::new(|i| i.target_factors = vec!["sleep:".into()])),
-            ("audio-url", Box::new(|i| i.audio_url = Some("javascript:alert(1)".into()))),
-            ("audio-url", Box::new(|i| i.audio_url = Some("file:///etc/passwd".into()))),
-            ("image-url", Box::new(|i| i.image_url = Some("not a url".into()))),
-            ("image-url", Box::new(|i| i.image_url = Some(format!("https://e.org/{}", "p".repeat(500))))),
+            (
+                "content-body",
+                Box::new(|i| i.content_body = Some("\0".into())),
+            ),
+            (
+                "content-body",
+                Box::new(|i| i.content_body = Some("b".repeat(MAX_BODY + 1))),
+            ),
+            (
+                "description",
+                Box::new(|i| i.description = Some("d".repeat(1_001))),
+            ),
+            (
+                "duration-minutes",
+                Box::new(|i| i.duration_minutes = Some(0)),
+            ),
+            (
+                "duration-minutes",
+                Box::new(|i| i.duration_minutes = Some(-5)),
+            ),
+            (
+                "duration-minutes",
+                Box::new(|i| i.duration_minutes = Some(i16::MAX)),
+            ),
+            (
+                "difficulty",
+                Box::new(|i| i.difficulty = Some("easy".into())),
+            ),
+            (
+                "target-moods",
+                Box::new(|i| i.target_moods = vec!["Sad".into()]),
+            ),
+            (
+                "target-moods",
+                Box::new(|i| i.target_moods = vec!["sad".into(), "sad".into()]),
+            ),
+            (
+                "target-moods",
+                Box::new(|i| i.target_moods = vec!["m".into(); 21]),
+            ),
+            (
+                "target-factors",
+                Box::new(|i| i.target_factors = vec!["sleep".into()]),
+            ),
+            (
+                "target-factors",
+                Box::new(|i| i.target_factors = vec!["sleep:".into()]),
+            ),
+            (
+                "audio-url",
+                Box::new(|i| i.audio_url = Some("javascript:alert(1)".into())),
+            ),
+            (
+                "audio-url",
+                Box::new(|i| i.audio_url = Some("file:///etc/passwd".into())),
+            ),
+            (
+                "image-url",
+                Box::new(|i| i.image_url = Some("not a url".into())),
+            ),
+            (
+                "image-url",
+                Box::new(|i| i.image_url = Some(format!("https://e.org/{}", "p".repeat(500)))),
+            ),
         ];
         for (field, change) in cases {
             let error = refused(change);

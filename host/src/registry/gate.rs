@@ -48,7 +48,9 @@ pub fn run(
             // report says what activating it would list.
             let mut by_type = std::collections::BTreeMap::<&str, usize>::new();
             for item in provider.catalogue() {
-                *by_type.entry(item.values.content_type.as_str()).or_default() += 1;
+                *by_type
+                    .entry(item.values.content_type.as_str())
+                    .or_default() += 1;
             }
             let premium = provider
                 .catalogue()

@@ -43,8 +43,12 @@ impl ContentProviderComponent {
         limits: Limits,
     ) -> Result<Self, CatalogueCallError> {
         let items = futures::executor::block_on(async {
-            let (mut store, exceeded) =
-                pure_store(pre.engine(), limits.memory_bytes, limits.timeout_ms, limits.fuel)?;
+            let (mut store, exceeded) = pure_store(
+                pre.engine(),
+                limits.memory_bytes,
+                limits.timeout_ms,
+                limits.fuel,
+            )?;
             let result = async {
                 let instance = pre.instantiate_async(&mut store).await?;
                 instance

@@ -9,9 +9,9 @@ use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::Runtime;
+use super::content::ContentProviderComponent;
 use super::http::{HttpComponent, RequestState};
 use super::inspect::{ComponentImport, component_imports, custom_section};
-use super::content::ContentProviderComponent;
 use super::pure::{PureState, RulesComponent};
 use crate::capabilities::outbound::OutboundPolicy;
 use crate::capabilities::{self, Install};
@@ -236,11 +236,9 @@ impl Runtime {
             world,
             reason: format!("{e:#}"),
         })?;
-        ContentProviderComponent::load(&pre, decl.grants.limits).map_err(|e| {
-            PrepareError::World {
-                world,
-                reason: e.to_string(),
-            }
+        ContentProviderComponent::load(&pre, decl.grants.limits).map_err(|e| PrepareError::World {
+            world,
+            reason: e.to_string(),
         })
     }
 

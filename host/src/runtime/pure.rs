@@ -175,7 +175,12 @@ impl RulesComponent {
         timeout_ms: u64,
         fuel: Option<u64>,
     ) -> Result<(Store<PureState>, Arc<AtomicBool>), PureCallError> {
-        pure_store(self.pre.engine(), self.limits.memory_bytes, timeout_ms, fuel)
+        pure_store(
+            self.pre.engine(),
+            self.limits.memory_bytes,
+            timeout_ms,
+            fuel,
+        )
     }
 }
 
