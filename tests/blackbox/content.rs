@@ -252,16 +252,14 @@ async fn seeding_twice_changes_nothing() {
     let (token, _) = accounts::user(&server, "content-seed").await;
     let before = all_items(&server, &token, "").await;
     let mut db = Db::open(&server).await;
-    let count = |db: &mut Db, sql: &'static str| {
-        let sql = sql.to_owned();
-        async move { db.count(&sql, &[]).await }
-    };
-    let rows = count(&mut db, "SELECT count(*) FROM content_library").await;
-    let touched = count(
-        &mut db,
-        "SELECT count(*) FROM content_library WHERE updated_at IS NOT NULL",
-    )
-    .await;
+
+    let rows = db.count("SELECT count(*) FROM content_library", &[]).await;
+    let touched = db
+        .count(
+            "SELECT count(*) FROM content_library WHERE updated_at IS NOT NULL",
+            &[],
+        )
+        .await;
     assert_eq!(touched, 0, "the start-up sync found the prompts unchanged");
     for run in 0..2 {
         let output = server.cli(&["content", "seed"]).expect("content seed");
@@ -277,22 +275,22 @@ async fn seeding_twice_changes_nothing() {
         );
     }
     assert_eq!(
-        count(&mut db, "SELECT count(*) FROM content_library").await,
+        db.count("SELECT count(*) FROM content_library", &[]).await,
         rows
     );
     assert_eq!(
-        count(
-            &mut db,
-            "SELECT count(*) FROM content_library WHERE updated_at IS NOT NULL"
+        db.count(
+            "SELECT count(*) FROM content_library WHERE updated_at IS NOT NULL",
+            &[]
         )
         .await,
         0
     );
     assert_eq!(
-        count(
-            &mut db,
+        db.count(
             "SELECT count(*) FROM (SELECT external_id FROM content_library \
-             WHERE provider IS NOT NULL GROUP BY provider, external_id HAVING count(*) > 1) d"
+             WHERE provider IS NOT NULL GROUP BY provider, external_id HAVING count(*) > 1) d",
+            &[]
         )
         .await,
         0
@@ -369,8 +367,8 @@ async fn a_partner_provider_is_activated_trimmed_and_rolled_back() {
     .await;
     assert_eq!(uploaded.status(), 201);
     let report: Value = uploaded.json().await.expect("report");
-    assert_eq!(report["gate"]["gate"], "content-provider", "{report}");
-    assert_eq!(report["gate"]["details"]["items"], 3, "{report}");
+    assert_eq!(report["gate_report"]["gate"], "content-provider", "{report}");
+    assert_eq!(report["gate_report"]["details"]["items"], 3, "{report}");
     assert_eq!(
         activate(&server, &admin, "partner", "v2").await.status(),
         200
