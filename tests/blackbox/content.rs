@@ -367,7 +367,10 @@ async fn a_partner_provider_is_activated_trimmed_and_rolled_back() {
     .await;
     assert_eq!(uploaded.status(), 201);
     let report: Value = uploaded.json().await.expect("report");
-    assert_eq!(report["gate_report"]["gate"], "content-provider", "{report}");
+    assert_eq!(
+        report["gate_report"]["gate"], "content-provider",
+        "{report}"
+    );
     assert_eq!(report["gate_report"]["details"]["items"], 3, "{report}");
     assert_eq!(
         activate(&server, &admin, "partner", "v2").await.status(),

@@ -49,6 +49,8 @@ async fn every_documented_route_holds_under_fuzzing() {
         "greeter",
         "mood",
         "journal",
+        "content",
+        "content-library",
         "crisis-rules",
     ]))
     .await;

@@ -234,7 +234,8 @@ mod tests {
             values: base.values.clone(),
             is_active: true,
         }];
-        let changes: Vec<Box<dyn Fn(&mut ContentValues)>> = vec![
+        type Edit = Box<dyn Fn(&mut ContentValues)>;
+        let changes: Vec<Edit> = vec![
             Box::new(|v| v.content_type = "grounding".into()),
             Box::new(|v| v.description = None),
             Box::new(|v| v.content_body = Some("Other".into())),

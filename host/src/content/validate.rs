@@ -314,7 +314,8 @@ mod tests {
 
     #[test]
     fn every_field_is_held_to_its_bounds() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut ContentItem)>)> = vec![
+        type Edit = Box<dyn FnOnce(&mut ContentItem)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("external-id", Box::new(|i| i.external_id = String::new())),
             ("external-id", Box::new(|i| i.external_id = "a b".into())),
             ("external-id", Box::new(|i| i.external_id = "x".repeat(201))),
