@@ -29,6 +29,7 @@
 pub mod audit;
 pub mod capabilities;
 pub mod config;
+pub mod content;
 pub mod crisis;
 pub mod crypto;
 /// The database (the `mindflow-db` crate).

@@ -47,6 +47,18 @@ enum Command {
     /// Crisis detection tools.
     #[command(subcommand)]
     Crisis(CrisisCommand),
+    /// The content library.
+    #[command(subcommand)]
+    Content(ContentCommand),
+}
+
+#[derive(Subcommand)]
+enum ContentCommand {
+    /// Write every content provider's catalogue into the content library, as activating
+    /// its version does: the version the database marks active, or else the manifest's
+    /// source (the built-in library on a fresh database). Idempotent: run again, it changes
+    /// nothing.
+    Seed,
 }
 
 #[derive(Subcommand)]
@@ -188,6 +200,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Component(command) => component(cli.common, command).await,
+        Command::Content(ContentCommand::Seed) => content_seed(&cli.common).await,
         Command::Crisis(CrisisCommand::Evaluate {
             cases,
             component,
@@ -294,6 +307,64 @@ async fn component(common: CommonConfig, command: ComponentCommand) -> Result<()
         ComponentCommand::Rollback { name } => {
             let record = registry.rollback(&name, &actor).await?;
             println!("{name}@{} is active again", record.version);
+        }
+    }
+    Ok(())
+}
+
+/// `mindflow content seed`: the registry's activation sync, for every content provider of
+/// the manifest, without starting a server.
+async fn content_seed(common: &CommonConfig) -> Result<()> {
+    use mindflow::manifest::ComponentKind;
+    let db = server::open_database(common).await?;
+    let manifest = mindflow::manifest::Manifest::load(&common.manifest)?;
+    let runtime = mindflow::runtime::Runtime::new(common.cache_dir())?;
+    let active = db.active_component_versions().await?;
+    let providers: Vec<_> = manifest
+        .components
+        .values()
+        .filter(|d| d.grants.kind == ComponentKind::ContentProvider)
+        .collect();
+    if providers.is_empty() {
+        bail!("the manifest declares no content-provider component");
+    }
+    for decl in providers {
+        let stored = match active.iter().find(|r| r.name == decl.name) {
+            Some(record) => db
+                .component_bytes(record.id)
+                .await?
+                .map(|bytes| (bytes, format!("active version {}", record.version))),
+            None => None,
+        };
+        let (bytes, from) = match stored {
+            Some(found) => found,
+            None => (
+                std::fs::read(&decl.source)
+                    .with_context(|| format!("cannot read {}", decl.source.display()))?,
+                decl.source.display().to_string(),
+            ),
+        };
+        let sha = mindflow::registry::sha256_hex(&bytes);
+        let provider = {
+            let (runtime, owned) = (runtime.clone(), (*decl).clone());
+            tokio::task::spawn_blocking(move || {
+                runtime.prepare_content_provider(&owned, &sha, &bytes)
+            })
+            .await?
+            .with_context(|| format!("content provider `{}` ({from})", decl.name))?
+        };
+        let report = mindflow::content::sync(&db, &decl.name, provider.catalogue())
+            .await
+            .with_context(|| format!("cannot sync `{}`", decl.name))?;
+        println!("{report} (from {from})");
+        for (what, items) in [
+            ("inserted", &report.inserted),
+            ("updated", &report.updated),
+            ("deactivated", &report.deactivated),
+        ] {
+            for item in items {
+                println!("  {what} {item}");
+            }
         }
     }
     Ok(())

@@ -51,6 +51,8 @@ async fn every_documented_route_holds_under_fuzzing() {
         "journal",
         "insights",
         "recommendations",
+        "content",
+        "content-library",
         "crisis-rules",
     ]))
     .await;

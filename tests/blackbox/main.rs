@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod chat;
 mod connections;
+mod content;
 mod crisis;
 mod durability;
 mod fuzz;

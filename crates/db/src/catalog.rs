@@ -789,9 +789,16 @@ pub static CATALOG: &[Collection] = &[
             Column::new("view_count", INTEGER),
             Column::new("avg_rating", ColumnType::Float),
             CREATED_AT,
+            // Which content provider supplies the row, and its id there: written only by the
+            // host's catalogue sync (`host/src/content/sync.rs`), never through storage.
+            Column::new("provider", varchar(100)).host(),
+            Column::new("external_id", varchar(200)).host(),
+            // When a sync last changed the row (null: never since it was created).
+            Column::new("updated_at", ColumnType::Timestamp).host(),
         ],
         created_at: true,
-        updated_at: false,
+        // Set by the sync, only when an item changed (components never write this table).
+        updated_at: true,
         time_field: Some("created_at"),
         sealed: None,
         export: Export::Never,

@@ -25,6 +25,7 @@ pub mod backfill;
 pub mod catalog;
 pub mod collections;
 pub mod components;
+pub mod content;
 pub mod crisis;
 pub mod data_keys;
 pub mod export;
@@ -396,6 +397,38 @@ impl Transaction {
                 .await?
                 .map(DbRow::Postgres),
         })
+    }
+
+    /// Fetches all rows in the transaction.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn fetch_all(&mut self, sql: &str, params: &[Param]) -> Result<Vec<DbRow>, DbError> {
+        #[cfg(test)]
+        statement_log::record(sql, params);
+        params::refuse_nul(params)?;
+        Ok(match self {
+            Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(DbRow::Sqlite)
+                .collect(),
+            Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(DbRow::Postgres)
+                .collect(),
+        })
+    }
+
+    /// Which backend the transaction runs on.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(..) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
     }
 
     /// Commits.

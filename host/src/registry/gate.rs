@@ -33,7 +33,7 @@ pub fn run(
         (Runnable::CrisisRules(rules), ComponentKind::CrisisRules) => {
             let current = current.and_then(|p| match &p.runnable {
                 Runnable::CrisisRules(r) => Some(r),
-                Runnable::Http(_) => None,
+                Runnable::Http(_) | Runnable::ContentProvider(_) => None,
             });
             let current = current.map(|r| r as &dyn crate::crisis::rules::Rules);
             let verdict = crate::crisis::gate::evaluate(rules, current, semantic);
@@ -41,6 +41,30 @@ pub fn run(
                 gate: "crisis-rules",
                 passed: verdict.passed,
                 details: verdict.details,
+            }
+        }
+        (Runnable::ContentProvider(provider), ComponentKind::ContentProvider) => {
+            // The catalogue was checked item by item when the version was prepared; the
+            // report says what activating it would list.
+            let mut by_type = std::collections::BTreeMap::<&str, usize>::new();
+            for item in provider.catalogue() {
+                *by_type
+                    .entry(item.values.content_type.as_str())
+                    .or_default() += 1;
+            }
+            let premium = provider
+                .catalogue()
+                .iter()
+                .filter(|i| i.values.is_premium)
+                .count();
+            GateReport {
+                gate: "content-provider",
+                passed: true,
+                details: json!({
+                    "items": provider.catalogue().len(),
+                    "premium": premium,
+                    "by_type": by_type,
+                }),
             }
         }
         _ => GateReport {

@@ -427,7 +427,8 @@ impl ComponentRegistry {
             .activate_component_version(name, id, action, &actor.label)
             .await?;
         let record = self.db.component_version_by_id(id).await?.unwrap_or(record);
-        self.swap(name, record.clone(), prepared);
+        self.swap(name, record.clone(), &prepared);
+        self.sync_content(name, &prepared).await;
         sync::notify(&self.db, name).await;
         audit::record(
             &self.db,
@@ -441,14 +442,37 @@ impl ComponentRegistry {
         Ok(record)
     }
 
-    fn swap(&self, name: &str, record: VersionRecord, prepared: Prepared) {
+    /// Keeps `content_library` in step with a content provider's catalogue once its version
+    /// is active (here, or on another replica whose activation this one follows: the sync
+    /// writes nothing when the rows already match). A failed sync is logged and leaves the
+    /// rows as they were (one transaction); the next activation or start-up syncs again, and
+    /// `mindflow content seed` does it by hand.
+    async fn sync_content(&self, name: &str, prepared: &Prepared) {
+        let Runnable::ContentProvider(provider) = &prepared.runnable else {
+            return;
+        };
+        match crate::content::sync(&self.db, name, provider.catalogue()).await {
+            Ok(report) if report.is_noop() => {
+                tracing::debug!(component = %name, "content library already in step");
+            }
+            Ok(report) => tracing::info!(component = %name, %report, "content library synced"),
+            Err(error) => {
+                tracing::error!(component = %name, %error, "cannot sync the content library");
+            }
+        }
+    }
+
+    fn swap(&self, name: &str, record: VersionRecord, prepared: &Prepared) {
         if let Runnable::CrisisRules(rules) = &prepared.runnable {
             self.services
                 .crisis
                 .active_rules()
                 .publish(Box::new(rules.clone()));
         }
-        let entry = Arc::new(ActiveComponent { record, prepared });
+        let entry = Arc::new(ActiveComponent {
+            record,
+            prepared: prepared.clone(),
+        });
         self.active.rcu(|current| {
             let mut next = HashMap::clone(current);
             next.insert(name.to_owned(), entry.clone());
@@ -482,7 +506,8 @@ impl ComponentRegistry {
             .ok_or_else(|| RegistryError::NoPrevious(name.to_owned()))?;
         let prepared = self.prepare(decl, &record.sha256, bytes).await?;
         tracing::info!(component = %name, version = %record.version, "loaded the active version");
-        self.swap(name, record, prepared);
+        self.swap(name, record, &prepared);
+        self.sync_content(name, &prepared).await;
         Ok(())
     }
 

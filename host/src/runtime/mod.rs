@@ -6,10 +6,12 @@
 //!   (instruction budgets), which would slow every HTTP component if they shared it.
 //! - Every call gets a fresh `Store` and a fresh instance from a pre-instantiated
 //!   component: no state survives from one request (or user) to the next.
-//! - Every store has a memory cap, a deadline and, for pure worlds, a fuel budget; a
+//! - Every store has a memory cap, a deadline and, for pure worlds (crisis rules, content
+//!   providers), a fuel budget; a
 //!   component exceeding them fails its own call and nothing else.
 
 mod cache;
+pub(crate) mod content;
 pub(crate) mod http;
 mod inspect;
 mod limiter;
@@ -25,6 +27,7 @@ use std::time::Duration;
 use thiserror::Error;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use self::content::{CatalogueCallError, ContentProviderComponent};
 pub use self::http::{DispatchError, HttpComponent, ResponseBody};
 pub use self::inspect::{ComponentImport, component_imports, custom_section};
 pub use self::prepare::{PrepareError, Prepared, Runnable};

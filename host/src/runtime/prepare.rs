@@ -9,11 +9,13 @@ use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use super::Runtime;
+use super::content::ContentProviderComponent;
 use super::http::{HttpComponent, RequestState};
 use super::inspect::{ComponentImport, component_imports, custom_section};
 use super::pure::{PureState, RulesComponent};
 use crate::capabilities::outbound::OutboundPolicy;
 use crate::capabilities::{self, Install};
+use crate::content::world::ContentProviderPre;
 use crate::crisis::rules::world::CrisisRulesPre;
 use crate::crisis::semantic::Semantic;
 use crate::manifest::{Capability, ComponentDecl, ComponentKind};
@@ -63,6 +65,8 @@ pub enum Runnable {
     Http(HttpComponent),
     /// A crisis-rules pure function.
     CrisisRules(RulesComponent),
+    /// A content provider, with its checked catalogue.
+    ContentProvider(ContentProviderComponent),
 }
 
 /// A component that passed validation and is ready to serve.
@@ -142,7 +146,10 @@ impl Runtime {
                 &component,
                 install.services.crisis.semantic(),
             )?),
-            ComponentKind::WearableAdapter | ComponentKind::ContentProvider => {
+            ComponentKind::ContentProvider => {
+                Runnable::ContentProvider(self.content_provider(decl, &component)?)
+            }
+            ComponentKind::WearableAdapter => {
                 return Err(PrepareError::World {
                     world,
                     reason: "this host version does not run this kind of component yet".into(),
@@ -181,6 +188,58 @@ impl Runtime {
             .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
         check_imports(decl, &component_imports(&self.pure.engine, &component))?;
         self.rules_component(decl, &component, semantic)
+    }
+
+    /// Compiles (or loads from cache), validates and pre-instantiates a content provider and
+    /// reads its catalogue (blocking: run it on the blocking pool). What `mindflow content
+    /// seed` uses: a provider needs no host services.
+    ///
+    /// # Errors
+    /// [`PrepareError`]; also when `decl` is not of the content-provider kind.
+    pub fn prepare_content_provider(
+        &self,
+        decl: &ComponentDecl,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> Result<ContentProviderComponent, PrepareError> {
+        if decl.grants.kind != ComponentKind::ContentProvider {
+            return Err(PrepareError::World {
+                world: decl.grants.kind.as_str(),
+                reason: "not a content-provider component".into(),
+            });
+        }
+        let component = self
+            .pure
+            .cache
+            .load_or_compile(&self.pure.engine, sha256, bytes)
+            .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
+        check_imports(decl, &component_imports(&self.pure.engine, &component))?;
+        self.content_provider(decl, &component)
+    }
+
+    /// Pre-instantiates a content provider and reads and checks its catalogue, under the
+    /// component's own fuel, deadline, memory and output caps.
+    fn content_provider(
+        &self,
+        decl: &ComponentDecl,
+        component: &wasmtime::component::Component,
+    ) -> Result<ContentProviderComponent, PrepareError> {
+        let world = decl.grants.kind.as_str();
+        let linker = Linker::<PureState>::new(&self.pure.engine);
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| PrepareError::World {
+                world,
+                reason: format!("{e:#}"),
+            })?;
+        let pre = ContentProviderPre::new(pre).map_err(|e| PrepareError::World {
+            world,
+            reason: format!("{e:#}"),
+        })?;
+        ContentProviderComponent::load(&pre, decl.grants.limits).map_err(|e| PrepareError::World {
+            world,
+            reason: e.to_string(),
+        })
     }
 
     /// Pre-instantiates a crisis-rules component and embeds its exemplars (blocking: this

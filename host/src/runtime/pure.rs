@@ -175,21 +175,38 @@ impl RulesComponent {
         timeout_ms: u64,
         fuel: Option<u64>,
     ) -> Result<(Store<PureState>, Arc<AtomicBool>), PureCallError> {
-        let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
-        let mut store = Store::new(self.pre.engine(), PureState { limiter });
-        store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(Runtime::deadline_ticks(timeout_ms));
-        store.epoch_deadline_trap();
-        store
-            .set_fuel(fuel.unwrap_or(u64::MAX))
-            .and_then(|()| store.fuel_async_yield_interval(Some(YIELD_EVERY_FUEL)))
-            .map_err(|e| PureCallError::Trap(e.to_string()))?;
-        Ok((store, exceeded))
+        pure_store(
+            self.pre.engine(),
+            self.limits.memory_bytes,
+            timeout_ms,
+            fuel,
+        )
     }
 }
 
+/// A fresh store for a pure call: `memory_bytes` of memory, `timeout_ms` of wall clock and
+/// `fuel` (unmetered when `None`), yielding to the executor every [`YIELD_EVERY_FUEL`].
+/// The flag tells whether the memory cap was hit.
+pub(crate) fn pure_store(
+    engine: &wasmtime::Engine,
+    memory_bytes: usize,
+    timeout_ms: u64,
+    fuel: Option<u64>,
+) -> Result<(Store<PureState>, Arc<AtomicBool>), PureCallError> {
+    let (limiter, exceeded) = MemoryCap::new(memory_bytes);
+    let mut store = Store::new(engine, PureState { limiter });
+    store.limiter(|state| &mut state.limiter);
+    store.set_epoch_deadline(Runtime::deadline_ticks(timeout_ms));
+    store.epoch_deadline_trap();
+    store
+        .set_fuel(fuel.unwrap_or(u64::MAX))
+        .and_then(|()| store.fuel_async_yield_interval(Some(YIELD_EVERY_FUEL)))
+        .map_err(|e| PureCallError::Trap(e.to_string()))?;
+    Ok((store, exceeded))
+}
+
 /// What a failed pure call's error means.
-fn classify(error: &wasmtime::Error, exceeded: &AtomicBool) -> PureCallError {
+pub(crate) fn classify(error: &wasmtime::Error, exceeded: &AtomicBool) -> PureCallError {
     if exceeded.load(Ordering::Relaxed) {
         return PureCallError::MemoryLimit;
     }
