@@ -22,7 +22,13 @@ use serde_json::{Value, json};
 use crate::api::seed::{Db, quote};
 
 fn manifest() -> Manifest {
-    Manifest::product(&["mood", "insights", "recommendations", "content-library", "crisis-rules"])
+    Manifest::product(&[
+        "mood",
+        "insights",
+        "recommendations",
+        "content-library",
+        "crisis-rules",
+    ])
 }
 
 fn env_number(name: &str, default: usize) -> usize {

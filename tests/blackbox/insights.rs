@@ -14,7 +14,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 fn insights_manifest() -> Manifest {
-    Manifest::product(&["mood", "insights", "recommendations", "content-library", "crisis-rules"])
+    Manifest::product(&[
+        "mood",
+        "insights",
+        "recommendations",
+        "content-library",
+        "crisis-rules",
+    ])
 }
 
 async fn post(server: &Server, token: &str, path: &str, body: Value) -> Answer {

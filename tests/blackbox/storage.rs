@@ -252,7 +252,9 @@ async fn storage_children_of_a_page_of_parents_in_one_call() {
     );
 
     // Bad requests name the parameter and change nothing.
-    let too_many: Vec<String> = (0..101).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let too_many: Vec<String> = (0..1001)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
     for (body, field) in [
         (
             json!({"field": "factor_type", "parent_ids": [alice_logs[0]]}),
