@@ -110,7 +110,7 @@ fn load_logs(p: &impl Platform, since: DateTime<Utc>) -> Result<(Vec<Row>, bool)
     let mut cursor = None;
     for _ in 0..MAX_LOG_PAGES {
         let page = p
-            .query(
+            .select(
                 LOGS,
                 PageRequest {
                     filters: vec![Filter::new(
@@ -123,6 +123,7 @@ fn load_logs(p: &impl Platform, since: DateTime<Utc>) -> Result<(Vec<Row>, bool)
                     limit: MAX_PAGE,
                     cursor,
                 },
+                &["mood_score"],
             )
             .map_err(Problem::from_query)?;
         rows.extend(page.rows);
@@ -164,7 +165,7 @@ fn load_metrics(p: &impl Platform, since: NaiveDate) -> Result<Vec<DayMetrics>, 
     let mut cursor = None;
     for _ in 0..MAX_METRIC_PAGES {
         let page = p
-            .query(
+            .select(
                 METRICS,
                 PageRequest {
                     filters: vec![Filter::new(
@@ -177,6 +178,12 @@ fn load_metrics(p: &impl Platform, since: NaiveDate) -> Result<Vec<DayMetrics>, 
                     limit: MAX_PAGE,
                     cursor,
                 },
+                &[
+                    "connection_id",
+                    "sleep_duration_minutes",
+                    "hrv_avg",
+                    "steps",
+                ],
             )
             .map_err(Problem::from_query)?;
         for row in &page.rows {

@@ -51,6 +51,26 @@ pub trait Platform {
     /// # Errors
     /// [`StorageError`]; a stale or forged cursor is [`StorageError::Invalid`].
     fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError>;
+    /// `storage.select`: [`Platform::query`], each row holding only `fields` (and `id`, and
+    /// the order field): reading a long history, ask only for what the analysis uses.
+    ///
+    /// # Errors
+    /// As [`Platform::query`]; an unknown field is [`StorageError::Invalid`].
+    fn select(
+        &self,
+        collection: &str,
+        request: PageRequest,
+        fields: &[&str],
+    ) -> Result<Page, StorageError> {
+        let order = request.order_by.clone();
+        let mut page = self.query(collection, request)?;
+        for row in &mut page.rows {
+            row.retain(|(name, _)| {
+                name == "id" || *name == order || fields.contains(&name.as_str())
+            });
+        }
+        Ok(page)
+    }
     /// `storage.children`: the rows of `collection` whose `field` is one of `parent_ids`
     /// (at most [`MAX_CHILDREN_PARENTS`](crate::storage::MAX_CHILDREN_PARENTS)), in one call.
     ///

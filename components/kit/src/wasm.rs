@@ -377,6 +377,28 @@ impl Platform for Host {
             .map_err(storage_error)
     }
 
+    fn select(
+        &self,
+        collection: &str,
+        request: PageRequest,
+        fields: &[&str],
+    ) -> Result<Page, StorageError> {
+        let request = storage::PageRequest {
+            filters: request.filters.into_iter().map(filter_to_wit).collect(),
+            order_by: request.order_by,
+            descending: request.descending,
+            limit: request.limit,
+            cursor: request.cursor,
+        };
+        let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        storage::select(collection, &request, &fields)
+            .map(|page| Page {
+                rows: page.rows.into_iter().map(row_from_wit).collect(),
+                next_cursor: page.next_cursor,
+            })
+            .map_err(storage_error)
+    }
+
     fn children(
         &self,
         collection: &str,

@@ -170,6 +170,8 @@ pub struct PageRequest {
     pub limit: u32,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// The fields each row holds (with `id` and the order field always); empty: every field.
+    pub fields: Vec<String>,
 }
 
 /// A page of rows.
@@ -422,6 +424,54 @@ fn read_typed_as(column: &Column, row: &DbRow, name: &str) -> Result<Typed, DbEr
 
 fn read_record(collection: &Collection, row: &DbRow) -> Result<Record, DbError> {
     read_record_as(collection, row, "")
+}
+
+/// The columns a page selects: every column, or the named `fields` with `id` and the order
+/// column, in catalog order.
+fn projection(
+    collection: &'static Collection,
+    fields: &[String],
+    order: &'static Column,
+) -> Result<Vec<&'static Column>, CollectionError> {
+    if fields.is_empty() {
+        return Ok(collection.columns.iter().collect());
+    }
+    if fields.len() > collection.columns.len() {
+        return Err(CollectionError::invalid(
+            "fields",
+            "more fields than the collection has",
+        ));
+    }
+    for field in fields {
+        if collection.column(field).is_none() {
+            return Err(CollectionError::invalid(
+                "fields",
+                format!("`{}` is not a field of `{}`", echo(field), collection.name),
+            ));
+        }
+    }
+    Ok(collection
+        .columns
+        .iter()
+        .filter(|column| {
+            column.name == "id"
+                || column.name == order.name
+                || fields.iter().any(|f| f == column.name)
+        })
+        .collect())
+}
+
+/// A row holding `columns` only.
+fn read_columns(columns: &[&'static Column], row: &DbRow) -> Result<Record, DbError> {
+    columns
+        .iter()
+        .map(|column| {
+            Ok((
+                column.name.to_owned(),
+                read_typed(column, row)?.into_value(),
+            ))
+        })
+        .collect()
 }
 
 /// A row of `collection` from result columns named `{prefix}{column}`.
@@ -1365,6 +1415,7 @@ impl Database {
             return Err(CollectionError::invalid("limit", "must be at least 1"));
         }
         let limit = request.limit.min(MAX_PAGE);
+        let columns = projection(collection, &request.fields, order)?;
         let filters = check_filters(collection, request.filters)?;
         let after = match &request.cursor {
             None => None,
@@ -1388,7 +1439,11 @@ impl Database {
         );
         statement.sql = format!(
             "SELECT {} FROM {} WHERE {scope}",
-            select_list(collection, backend),
+            columns
+                .iter()
+                .map(|column| column_expr(column, backend, ""))
+                .collect::<Vec<_>>()
+                .join(", "),
             collection.name
         );
         push_filters(&mut statement, filters);
@@ -1446,7 +1501,7 @@ impl Database {
         Ok(Page {
             rows: rows
                 .iter()
-                .map(|row| read_record(collection, row))
+                .map(|row| read_columns(&columns, row))
                 .collect::<Result<_, _>>()?,
             next_cursor,
         })

@@ -287,8 +287,18 @@ impl wit::Host for View<'_, StorageGrant> {
     }
 
     async fn query(&mut self, collection: String, request: wit::PageRequest) -> Answer<wit::Page> {
+        self.select(collection, request, Vec::new()).await
+    }
+
+    async fn select(
+        &mut self,
+        collection: String,
+        request: wit::PageRequest,
+        fields: Vec<String>,
+    ) -> Answer<wit::Page> {
         let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Read));
         let request = PageRequest {
+            fields,
             filters: from_wit_filters(request.filters),
             order_by: request.order_by,
             descending: request.descending,

@@ -154,6 +154,7 @@ async fn crud_is_scoped_to_the_caller() {
                 bob,
                 logs,
                 PageRequest {
+                    fields: Vec::new(),
                     filters: vec![],
                     order_by: "logged_at".into(),
                     descending: true,
@@ -326,6 +327,7 @@ async fn values_are_refused_before_any_sql_with_the_field_named() {
                 alice,
                 logs,
                 PageRequest {
+                    fields: Vec::new(),
                     filters: vec![],
                     order_by: String::new(),
                     descending: false,
@@ -463,6 +465,7 @@ async fn mood_factors_of(db: &Database, user: Uuid) -> Vec<Record> {
         user,
         table("mood_factors"),
         PageRequest {
+            fields: Vec::new(),
             filters: vec![],
             order_by: String::new(),
             descending: false,
@@ -491,6 +494,7 @@ async fn all_pages(
                 user,
                 table("mood_logs"),
                 PageRequest {
+                    fields: Vec::new(),
                     filters: filters.clone(),
                     order_by: order_by.into(),
                     descending,
@@ -631,6 +635,7 @@ async fn keyset_pages_have_no_duplicates_or_gaps() {
                 alice,
                 table("mood_logs"),
                 PageRequest {
+                    fields: Vec::new(),
                     filters: vec![],
                     order_by: "logged_at".into(),
                     descending: false,
@@ -649,6 +654,7 @@ async fn keyset_pages_have_no_duplicates_or_gaps() {
                     alice,
                     table("mood_logs"),
                     PageRequest {
+                        fields: Vec::new(),
                         filters: vec![],
                         order_by: order_by.into(),
                         descending: false,
@@ -665,6 +671,7 @@ async fn keyset_pages_have_no_duplicates_or_gaps() {
                 alice,
                 table("mood_logs"),
                 PageRequest {
+                    fields: Vec::new(),
                     filters: vec![],
                     order_by: "note".into(),
                     descending: false,
@@ -1459,6 +1466,7 @@ async fn text_ranges_compare_bytes_on_both_backends() {
                 alice,
                 table("mood_logs"),
                 PageRequest {
+                    fields: Vec::new(),
                     filters: vec![Filter {
                         field: "time_of_day".into(),
                         comparison: Comparison::Gt,
@@ -1564,6 +1572,7 @@ async fn a_batch_of_a_parent_and_its_children_returns_the_rows_as_stored() {
                 alice,
                 table("mood_logs"),
                 PageRequest {
+                    fields: Vec::new(),
                     filters: vec![],
                     order_by: String::new(),
                     descending: false,
@@ -1650,6 +1659,7 @@ async fn pinned_statements_use_indexes_on_sqlite() {
         alice,
         factors,
         PageRequest {
+            fields: Vec::new(),
             filters: vec![by_parent("mood_log_id", &log_ids[0])],
             order_by: "id".into(),
             descending: false,
@@ -1703,6 +1713,7 @@ async fn pinned_statements_use_indexes_on_sqlite() {
         alice,
         messages,
         PageRequest {
+            fields: Vec::new(),
             filters: vec![by_parent("session_id", &session_id)],
             order_by: "created_at".into(),
             descending: false,
@@ -1717,6 +1728,7 @@ async fn pinned_statements_use_indexes_on_sqlite() {
         alice,
         logs,
         PageRequest {
+            fields: Vec::new(),
             filters: Vec::new(),
             order_by: "logged_at".into(),
             descending: true,
@@ -1896,6 +1908,7 @@ async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
             alice,
             logs,
             PageRequest {
+                fields: Vec::new(),
                 filters: Vec::new(),
                 order_by: "logged_at".into(),
                 descending: true,
@@ -1920,6 +1933,7 @@ async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
         alice,
         factors,
         PageRequest {
+            fields: Vec::new(),
             filters: vec![Filter {
                 field: "mood_log_id".into(),
                 comparison: Comparison::Eq,
@@ -1944,5 +1958,77 @@ async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
                 step.trim()
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn a_projected_page_holds_only_the_fields_asked_for() {
+    for TestDb { db, .. } in backends().await {
+        let alice = user(&db).await;
+        let base = Utc
+            .with_ymd_and_hms(2026, 11, 1, 8, 0, 0)
+            .single()
+            .expect("time");
+        for i in 0..5i64 {
+            db.storage_insert(
+                alice,
+                table("mood_logs"),
+                rec(&[
+                    ("mood_score", Value::Integer(i + 1)),
+                    ("energy_level", Value::Integer(3)),
+                    ("logged_at", ts(base + Duration::hours(i))),
+                ]),
+            )
+            .await
+            .expect("insert");
+        }
+        let mut cursor = None;
+        let mut scores = Vec::new();
+        loop {
+            let page = db
+                .storage_query(
+                    alice,
+                    table("mood_logs"),
+                    PageRequest {
+                        fields: vec!["mood_score".into()],
+                        filters: vec![],
+                        order_by: "logged_at".into(),
+                        descending: true,
+                        limit: 2,
+                        cursor: cursor.clone(),
+                    },
+                )
+                .await
+                .expect("page");
+            for row in &page.rows {
+                let names: Vec<&str> = row.iter().map(|(name, _)| name.as_str()).collect();
+                assert_eq!(names, ["id", "mood_score", "logged_at"]);
+                scores.push(field(row, "mood_score").clone());
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<Value> = (1..=5).rev().map(Value::Integer).collect();
+        assert_eq!(scores, expected, "every row once, newest first");
+        let unknown = db
+            .storage_query(
+                alice,
+                table("mood_logs"),
+                PageRequest {
+                    fields: vec!["password_hash".into()],
+                    filters: vec![],
+                    order_by: "logged_at".into(),
+                    descending: true,
+                    limit: 2,
+                    cursor: None,
+                },
+            )
+            .await;
+        assert!(
+            matches!(unknown, Err(CollectionError::Invalid { ref field, .. }) if field == "fields"),
+            "{unknown:?}"
+        );
     }
 }
