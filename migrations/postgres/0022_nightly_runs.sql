@@ -17,5 +17,6 @@ CREATE TABLE nightly_runs (
     PRIMARY KEY (component, user_id, local_date)
 );
 
-CREATE INDEX idx_nightly_runs_date ON nightly_runs(component, local_date);
+-- No index on (component, local_date): with one, PostgreSQL chose it for a run's
+-- `finish` (a primary-key lookup), scanning every claim of the day for each run.
 CREATE INDEX idx_nightly_runs_user ON nightly_runs(user_id);

@@ -518,10 +518,32 @@ async fn suggestions_follow_the_day_and_are_made_once() {
     assert_eq!(bad.header("content-type"), Some("application/problem+json"));
 }
 
+/// Runs `sql` on the server's own database (SQLite file or PostgreSQL).
+async fn raw_sql(server: &Server, sql: &str) {
+    use sqlx::Connection;
+    match &server.database_url {
+        Some(url) => {
+            let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut connection)
+                .await
+                .expect("sql");
+        }
+        None => {
+            let url = format!("sqlite://{}", server.data_dir.join("mindflow.db").display());
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(&mut connection)
+                .await
+                .expect("sql");
+        }
+    }
+}
+
 #[tokio::test]
-async fn an_expired_suggestion_is_no_longer_shown() {
+async fn suggestions_expire_at_the_end_of_the_persons_day() {
     let server = server(insights_manifest()).await;
-    let (token, _) = user(&server, "recommend-expiry").await;
+    let (token, id) = user(&server, "recommend-expiry").await;
     let first = suggestions(&server, &token).await;
     assert!(!first.is_empty());
     // Each suggestion expires at the end of the person's day (UTC here): tomorrow 00:00.
@@ -530,4 +552,16 @@ async fn an_expired_suggestion_is_no_longer_shown() {
         let expires = item["expires_at"].as_str().expect("expires_at");
         assert!(expires.starts_with(&tomorrow.to_string()), "{expires}");
     }
+    // Once past it, they are no longer shown (and today's were made: none are remade).
+    raw_sql(
+        &server,
+        &format!(
+            "UPDATE recommendations SET expires_at = '2020-01-01T00:00:00.000000Z' WHERE user_id = '{id}'"
+        ),
+    )
+    .await;
+    assert!(suggestions(&server, &token).await.is_empty());
+    let expired = first[0]["id"].as_str().expect("id");
+    let read = get(&server, &format!("/api/v1/recommendations/{expired}"), &token).await;
+    assert_eq!(read.status, 200, "an expired suggestion can still be read by id");
 }
