@@ -109,15 +109,13 @@ async fn one_person() -> Result<()> {
         first["patterns"],
         first["inserted"]
     );
-    let mut latencies = Vec::with_capacity(calls);
+    let mut latencies_us = Vec::with_capacity(calls);
     for _ in 0..calls {
-        latencies.push(refresh().await?.0);
+        let elapsed = refresh().await?.0;
+        latencies_us.push(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
     }
-    latencies.sort();
-    let at = |q: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        latencies[index.min(latencies.len() - 1)].as_secs_f64() * 1e3
-    };
+    latencies_us.sort_unstable();
+    let at = |q: f64| crate::ms(crate::percentile(&latencies_us, q));
     println!(
         "POST /api/v1/insights/refresh, two years (premium), concurrency 1, {calls} calls: \
          p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -143,14 +141,14 @@ async fn two_years(db: &mut Db, user_id: &str) -> Result<()> {
     let mut logs = Vec::new();
     let mut factors = Vec::new();
     let mut metrics = Vec::new();
-    for back in 1..=730u64 {
-        let date = today - chrono::Duration::days(back as i64);
-        let r = crate::api::endpoints::mix64(back);
+    for back in 1..=730_i64 {
+        let date = today - chrono::Duration::days(back);
+        let r = crate::api::endpoints::mix64(back.unsigned_abs());
         let exercise = r % 10 < 4;
         let sleep = 330 + (r >> 8) % 180;
         for (k, hour) in [(0u64, 8u32), (1, 20)] {
-            let r = crate::api::endpoints::mix64(back * 2 + k);
-            let mut mood = 5 + (r % 3) as i64;
+            let r = crate::api::endpoints::mix64(back.unsigned_abs() * 2 + k);
+            let mut mood = 5 + (r % 3).cast_signed();
             if exercise {
                 mood += 2;
             }
@@ -185,7 +183,7 @@ async fn two_years(db: &mut Db, user_id: &str) -> Result<()> {
             quote(&uuid::Uuid::new_v4().to_string()),
             quote(&connection),
             quote(&date.to_string()),
-            20.0 + ((r >> 20) % 60) as f64,
+            20.0 + crate::float((r >> 20) % 60),
             4000 + (r >> 28) % 9000,
             quote(&format!("{date}T09:00:00.000000Z")),
         ));
@@ -249,7 +247,7 @@ async fn a_night() -> Result<()> {
     let mut db = Db::open(&server).await?;
     let (finished, ok) = loop {
         let (finished, ok) = runs(&mut db).await?;
-        if finished >= users as i64 {
+        if u64::try_from(finished).unwrap_or(0) >= users as u64 {
             break (finished, ok);
         }
         if started.elapsed() > Duration::from_secs(3600) {
@@ -263,7 +261,7 @@ async fn a_night() -> Result<()> {
     println!(
         "nightly insights for {users} users ({days} days each), concurrency {concurrency}: \
          {finished} runs in {elapsed:.1} s ({:.0} runs/s), {} failed; server CPU {server_cpu:.1} s",
-        finished as f64 / elapsed,
+        crate::float(u64::try_from(finished).unwrap_or(0)) / elapsed,
         finished - ok
     );
     if let (Some(url), Some(before)) = (&database_url, pg_before) {
@@ -300,7 +298,7 @@ async fn many_users(db: &mut Db, users: usize, days: usize) -> Result<()> {
                 quote(ZONES[i % ZONES.len()])
             ));
             for back in 1..=days {
-                let date = today - chrono::Duration::days(back as i64);
+                let date = today - chrono::Duration::days(i64::try_from(back).unwrap_or(0));
                 let r = crate::api::endpoints::mix64((i * 1_000 + back) as u64);
                 let exercise = r % 10 < 4;
                 let log = uuid::Uuid::new_v4().to_string();
@@ -357,8 +355,8 @@ fn cpu_of_stat(stat: &str) -> Option<f64> {
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     // SAFETY: sysconf has no preconditions.
     #[allow(unsafe_code)]
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Some(ticks / per_second)
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Some(ticks / crate::float(u64::try_from(per_second).ok()?))
 }
 
 /// What PostgreSQL did: its processes' CPU time and the database's counters.

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{Datelike, Utc};
-use mindflow_tests::accounts::user;
+use mindflow_tests::accounts::{set_timezone, user};
 use mindflow_tests::http::{Answer, get, send};
 use mindflow_tests::{Backend, Manifest, Server, ServerOptions, backend, server};
 use reqwest::Method;
@@ -295,18 +295,6 @@ fn zone_with_hour(hours: std::ops::RangeInclusive<u32>) -> String {
         .expect("some offset has every hour")
 }
 
-async fn set_timezone(server: &Server, token: &str, zone: &str) {
-    let answer = send(
-        server,
-        Method::PATCH,
-        "/api/v1/users/me",
-        Some(token),
-        Some(json!({"timezone": zone})),
-    )
-    .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-}
-
 /// The host's nightly job runs the insights refresh for each user once their own clock
 /// passes the nightly hour, without being asked. The histories are written on a server whose
 /// scheduler looks only at start-up (before any user exists); the server then restarts with
@@ -531,7 +519,9 @@ async fn raw_sql(server: &Server, sql: &str) {
         }
         None => {
             let url = format!("sqlite://{}", server.data_dir.join("mindflow.db").display());
-            let mut connection = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+            let mut connection = sqlx::SqliteConnection::connect(&url)
+                .await
+                .expect("connect");
             sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
                 .execute(&mut connection)
                 .await
@@ -562,6 +552,14 @@ async fn suggestions_expire_at_the_end_of_the_persons_day() {
     .await;
     assert!(suggestions(&server, &token).await.is_empty());
     let expired = first[0]["id"].as_str().expect("id");
-    let read = get(&server, &format!("/api/v1/recommendations/{expired}"), &token).await;
-    assert_eq!(read.status, 200, "an expired suggestion can still be read by id");
+    let read = get(
+        &server,
+        &format!("/api/v1/recommendations/{expired}"),
+        &token,
+    )
+    .await;
+    assert_eq!(
+        read.status, 200,
+        "an expired suggestion can still be read by id"
+    );
 }

@@ -3,7 +3,7 @@
 //! batch), pagination, other users' logs, statistics and trends in the user's zone, and the
 //! premium factor analysis.
 
-use mindflow_tests::accounts::user;
+use mindflow_tests::accounts::{set_timezone, user};
 use mindflow_tests::database::{Db, Param};
 use mindflow_tests::http::{get, send};
 use mindflow_tests::{Manifest, Server, ServerOptions, server};
@@ -25,18 +25,6 @@ async fn post_log(server: &Server, token: &str, body: Value) -> Value {
     .await;
     assert_eq!(answer.status, 201, "{}", answer.body);
     answer.body
-}
-
-async fn set_timezone(server: &Server, token: &str, zone: &str) {
-    let answer = send(
-        server,
-        Method::PATCH,
-        "/api/v1/users/me",
-        Some(token),
-        Some(json!({"timezone": zone})),
-    )
-    .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
 fn close(value: &Value, expected: f64) -> bool {

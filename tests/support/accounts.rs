@@ -150,3 +150,19 @@ pub async fn refresh(server: &Server, token: &str) -> reqwest::Response {
     )
     .await
 }
+
+/// Moves the user of `token` to the IANA time zone `zone` (`PATCH /api/v1/users/me`).
+///
+/// # Panics
+/// When the server does not answer 200.
+pub async fn set_timezone(server: &Server, token: &str, zone: &str) {
+    let answer = crate::http::send(
+        server,
+        reqwest::Method::PATCH,
+        "/api/v1/users/me",
+        Some(token),
+        Some(json!({"timezone": zone})),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}

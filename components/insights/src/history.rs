@@ -74,10 +74,10 @@ pub fn load(
         .filter_map(|row| {
             let id = text_of(row, "id")?;
             let at = timestamp_of(row, "logged_at")?.with_timezone(&zone);
-            let mood = int_of(row, "mood_score")?;
+            let mood = int_of(row, "mood_score").and_then(exact_float)?;
             Some(Entry {
                 at: at.naive_local(),
-                mood: mood as f64,
+                mood,
                 factors: factors.get(&id).cloned().unwrap_or_default(),
             })
         })
@@ -199,8 +199,10 @@ fn load_metrics(p: &impl Platform, since: NaiveDate) -> Result<Vec<DayMetrics>, 
             });
             day.sleep_minutes = day
                 .sleep_minutes
-                .or_else(|| int_of(row, "sleep_duration_minutes").map(|v| v as f64));
-            day.steps = day.steps.or_else(|| int_of(row, "steps").map(|v| v as f64));
+                .or_else(|| int_of(row, "sleep_duration_minutes").and_then(exact_float));
+            day.steps = day
+                .steps
+                .or_else(|| int_of(row, "steps").and_then(exact_float));
             if !sdnn {
                 day.hrv_ms = day.hrv_ms.or_else(|| float_of(row, "hrv_avg"));
             }
@@ -213,10 +215,16 @@ fn load_metrics(p: &impl Platform, since: NaiveDate) -> Result<Vec<DayMetrics>, 
     Ok(days.into_values().collect())
 }
 
+/// An integer column's value as a float: scores, minutes and step counts, which the catalog
+/// keeps far inside `i32` (a value outside it is not a reading, and is left out).
+fn exact_float(value: i64) -> Option<f64> {
+    i32::try_from(value).ok().map(f64::from)
+}
+
 fn float_of(row: &Row, name: &str) -> Option<f64> {
     match column(row, name)? {
         Value::Float(f) if f.is_finite() => Some(*f),
-        Value::Int(i) => Some(*i as f64),
+        Value::Int(i) => exact_float(*i),
         _ => None,
     }
 }

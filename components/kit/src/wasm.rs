@@ -221,6 +221,16 @@ fn filter_to_wit(filter: Filter) -> storage::Filter {
     }
 }
 
+fn page_request_to_wit(request: PageRequest) -> storage::PageRequest {
+    storage::PageRequest {
+        filters: request.filters.into_iter().map(filter_to_wit).collect(),
+        order_by: request.order_by,
+        descending: request.descending,
+        limit: request.limit,
+        cursor: request.cursor,
+    }
+}
+
 fn storage_error(error: storage::StorageError) -> StorageError {
     match error {
         storage::StorageError::NotGranted(c) => StorageError::NotGranted(c),
@@ -362,14 +372,7 @@ impl Platform for Host {
     }
 
     fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError> {
-        let request = storage::PageRequest {
-            filters: request.filters.into_iter().map(filter_to_wit).collect(),
-            order_by: request.order_by,
-            descending: request.descending,
-            limit: request.limit,
-            cursor: request.cursor,
-        };
-        storage::query(collection, &request)
+        storage::query(collection, &page_request_to_wit(request))
             .map(|page| Page {
                 rows: page.rows.into_iter().map(row_from_wit).collect(),
                 next_cursor: page.next_cursor,
@@ -383,15 +386,8 @@ impl Platform for Host {
         request: PageRequest,
         fields: &[&str],
     ) -> Result<Page, StorageError> {
-        let request = storage::PageRequest {
-            filters: request.filters.into_iter().map(filter_to_wit).collect(),
-            order_by: request.order_by,
-            descending: request.descending,
-            limit: request.limit,
-            cursor: request.cursor,
-        };
         let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
-        storage::select(collection, &request, &fields)
+        storage::select(collection, &page_request_to_wit(request), &fields)
             .map(|page| Page {
                 rows: page.rows.into_iter().map(row_from_wit).collect(),
                 next_cursor: page.next_cursor,

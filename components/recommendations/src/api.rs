@@ -177,11 +177,16 @@ fn library(p: &impl Platform) -> Result<(Vec<Item>, HashMap<String, Row>), Probl
     Ok((items, rows))
 }
 
+/// What the person logged lately.
+struct Recent {
+    /// Their latest log of the last day: mood and anxiety.
+    latest: Option<(i64, Option<i64>)>,
+    /// Factor types of the last three days, most often first.
+    factors: Vec<String>,
+}
+
 /// The person's latest log of the last day and the factor types of the last three days.
-fn recent_logs(
-    p: &impl Platform,
-    now: DateTime<Utc>,
-) -> Result<(Option<(i64, Option<i64>)>, Vec<String>), Problem> {
+fn recent_logs(p: &impl Platform, now: DateTime<Utc>) -> Result<Recent, Problem> {
     let page = p
         .query(
             LOGS,
@@ -215,7 +220,10 @@ fn recent_logs(
     }
     let mut factors: Vec<(String, usize)> = counts.into_iter().collect();
     factors.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    Ok((latest, factors.into_iter().map(|(f, _)| f).collect()))
+    Ok(Recent {
+        latest,
+        factors: factors.into_iter().map(|(f, _)| f).collect(),
+    })
 }
 
 /// The person's current insights (premium ones only for premium users).
@@ -331,13 +339,13 @@ fn make_todays(
         return Ok(());
     }
     let local = now.with_timezone(&zone(user));
-    let (latest, recent_factors) = recent_logs(p, now)?;
+    let recent = recent_logs(p, now)?;
     let situation = Situation {
-        latest,
+        latest: recent.latest,
         local_hour: local.hour(),
         today: weekday_name(local.weekday()),
         tomorrow: weekday_name(local.weekday().succ()),
-        recent_factors,
+        recent_factors: recent.factors,
         insights: insights(p, user, now)?,
     };
     let chosen = engine::choose(

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::{Database, DbError, Param};
+use super::{Database, DbError, DbRow, Param};
 
 /// The most claims inserted by one statement (four parameters each, far under SQLite's
 /// limit of 32,766).
@@ -52,11 +52,15 @@ impl NightlyOutcome {
     }
 }
 
-fn missing_date() -> DbError {
-    DbError::Decode {
-        column: "local_date".into(),
-        message: "unexpected NULL".into(),
-    }
+/// A run from a row holding `user_id` and `local_date`.
+fn run_of(row: &DbRow) -> Result<NightlyRun, DbError> {
+    Ok(NightlyRun {
+        user_id: row.uuid("user_id")?,
+        local_date: row.opt_date("local_date")?.ok_or_else(|| DbError::Decode {
+            column: "local_date".into(),
+            message: "unexpected NULL".into(),
+        })?,
+    })
 }
 
 impl Database {
@@ -96,14 +100,7 @@ impl Database {
                 &[Param::Text(component.to_owned()), Param::OptDate(Some(since))],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(NightlyRun {
-                    user_id: row.uuid("user_id")?,
-                    local_date: row.opt_date("local_date")?.ok_or_else(missing_date)?,
-                })
-            })
-            .collect()
+        rows.iter().map(run_of).collect()
     }
 
     /// Claims `runs` of `component` for this replica: the ones it got (every other replica
@@ -141,10 +138,7 @@ impl Database {
                  RETURNING user_id, local_date",
             );
             for row in self.fetch_all(&sql, &params).await? {
-                claimed.push(NightlyRun {
-                    user_id: row.uuid("user_id")?,
-                    local_date: row.opt_date("local_date")?.ok_or_else(missing_date)?,
-                });
+                claimed.push(run_of(&row)?);
             }
         }
         Ok(claimed)
@@ -187,14 +181,7 @@ impl Database {
                 ],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(NightlyRun {
-                    user_id: row.uuid("user_id")?,
-                    local_date: row.opt_date("local_date")?.ok_or_else(missing_date)?,
-                })
-            })
-            .collect()
+        rows.iter().map(run_of).collect()
     }
 
     /// Records how a claimed run ended.
