@@ -227,6 +227,10 @@ pub struct ServeConfig {
         default_value_t = crate::identity::throttle::REGISTRATION_LIMIT
     )]
     pub registrations_per_address: usize,
+    /// Serve `GET /metrics` (Prometheus text format) on this separate address; unset: no
+    /// metrics endpoint. Bind it to a private interface: it has no authentication.
+    #[arg(long, env = "MINDFLOW_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// The local hour (0–23, in each user's own time zone) from which a component's nightly
     /// job may run for that user's day.
     #[arg(long, env = "MINDFLOW_NIGHTLY_HOUR", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..24))]

@@ -39,6 +39,7 @@ pub mod identity;
 pub mod llm;
 pub mod mail;
 pub mod manifest;
+pub mod metrics;
 pub mod nightly;
 pub mod registry;
 pub mod retention;

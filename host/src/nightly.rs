@@ -168,6 +168,13 @@ async fn run_component(
         .collect()
         .await;
     for outcome in outcomes {
+        crate::metrics::global().nightly_runs.inc(&[
+            component,
+            match outcome {
+                NightlyOutcome::Ok => "ok",
+                NightlyOutcome::Failed => "failed",
+            },
+        ]);
         match outcome {
             NightlyOutcome::Ok => report.ok += 1,
             NightlyOutcome::Failed => report.failed += 1,

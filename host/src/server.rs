@@ -181,6 +181,18 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
             concurrency: usize::try_from(serve.nightly_concurrency).unwrap_or(1),
         },
     );
+    if let Some(address) = serve.metrics_listen {
+        let metrics = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} for metrics"))?;
+        tracing::info!(address = %metrics.local_addr()?, "metrics are served");
+        let app = edge::metrics::router(state.db.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(metrics, app).await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+    }
     let listener = TcpListener::bind(serve.listen)
         .await
         .with_context(|| format!("cannot listen on {}", serve.listen))?;

@@ -221,6 +221,22 @@ impl Database {
         Ok(Self::Sqlite(pool, WriterQueue::new()))
     }
 
+    /// The connection pool now: `(open connections, idle ones, the most it may open)`.
+    pub fn pool_stats(&self) -> (u32, usize, u32) {
+        match self {
+            Self::Sqlite(pool, _) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+            Self::Postgres(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+        }
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match self {

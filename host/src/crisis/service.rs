@@ -265,6 +265,7 @@ impl CrisisService {
     ) -> Result<Outcome, CrisisError> {
         let (country, language) = locale_parts(&caller.locale);
         let severity = severity_name(assessment.severity);
+        crate::metrics::global().crisis_assessments.inc(&[severity]);
         let rank = severity_rank(severity).unwrap_or(0);
         let about_someone_else = assessment.subject == Subject::OtherPerson;
         let triggered = rank >= self.threshold;

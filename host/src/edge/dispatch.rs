@@ -105,7 +105,13 @@ async fn dispatch(state: AppState, request: Request, who: Who) -> Result<Respons
         .map_err(|_| ApiError::too_large(limit))?
         .to_bytes();
 
-    let request_id = Uuid::new_v4().to_string();
+    // The id the edge gave the request (`observe`), or a new one for a request made inside
+    // the host (the WebSocket relay's, the nightly runs').
+    let request_id = parts
+        .headers
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
     let authority = parts
         .headers
         .get(header::HOST)
@@ -139,6 +145,9 @@ async fn dispatch(state: AppState, request: Request, who: Who) -> Result<Respons
     }
     let request = http::Request::from_parts(parts, Full::new(body));
     let span = tracing::info_span!("component", component = %name, version = %active.record.version, %request_id);
+    let metrics = crate::metrics::global();
+    let version = active.record.version.as_str();
+    metrics.component_instances.inc(&[&name, version]);
     match component
         .handle(request, caller, request_id)
         .instrument(span)
@@ -149,7 +158,24 @@ async fn dispatch(state: AppState, request: Request, who: Who) -> Result<Respons
             let body = body.map_err(|code| std::io::Error::other(format!("{code:?}")));
             Ok(Response::from_parts(parts, Body::new(body)))
         }
-        Err(error) => Err(failure(&name, error)),
+        Err(error) => {
+            metrics
+                .component_failures
+                .inc(&[&name, version, failure_kind(&error)]);
+            Err(failure(&name, error))
+        }
+    }
+}
+
+/// The metrics' name for how a component failed.
+fn failure_kind(error: &DispatchError) -> &'static str {
+    match error {
+        DispatchError::Timeout(_) => "deadline",
+        DispatchError::MemoryLimit => "memory_limit",
+        DispatchError::Trap(_) => "trap",
+        DispatchError::NoResponse => "no_response",
+        DispatchError::Component(_) => "error_code",
+        DispatchError::Unavailable(_) => "unavailable",
     }
 }
 

@@ -15,6 +15,8 @@ pub mod crisis;
 pub mod dispatch;
 pub mod health;
 pub mod listener;
+pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod users;
@@ -181,6 +183,10 @@ pub fn router(state: AppState) -> Router {
             problem::problems_for_bare_errors,
         ))
         .fallback(dispatch::to_component)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .layer(axum::Extension(state.trusted_proxies.clone()))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(TraceLayer::new_for_http())

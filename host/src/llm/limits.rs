@@ -126,6 +126,19 @@ impl Limits {
 
 /// Records one call; a failure to record is logged, never the caller's failure.
 pub async fn record(db: &Database, usage: LlmUsage) {
+    let metrics = crate::metrics::global();
+    let provider = usage.provider.as_str();
+    metrics.llm_calls.inc(&[provider, usage.outcome]);
+    metrics
+        .llm_tokens
+        .add(&[provider, "prompt"], u64::from(usage.prompt_tokens));
+    metrics.llm_tokens.add(
+        &[provider, "completion"],
+        u64::from(usage.completion_tokens),
+    );
+    metrics
+        .llm_duration
+        .observe(&[provider], f64::from(usage.response_time_ms) / 1000.0);
     if let Err(error) = db.record_llm_usage(&usage).await {
         tracing::error!(%error, user = %usage.user_id, "cannot record llm usage");
     }

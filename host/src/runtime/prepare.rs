@@ -143,6 +143,7 @@ impl Runtime {
             }
             ComponentKind::CrisisRules => Runnable::CrisisRules(self.rules_component(
                 decl,
+                sha256,
                 &component,
                 install.services.crisis.semantic(),
             )?),
@@ -187,7 +188,7 @@ impl Runtime {
             .load_or_compile(&self.pure.engine, sha256, bytes)
             .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
         check_imports(decl, &component_imports(&self.pure.engine, &component))?;
-        self.rules_component(decl, &component, semantic)
+        self.rules_component(decl, sha256, &component, semantic)
     }
 
     /// Compiles (or loads from cache), validates and pre-instantiates a content provider and
@@ -247,6 +248,7 @@ impl Runtime {
     fn rules_component(
         &self,
         decl: &ComponentDecl,
+        sha256: &str,
         component: &wasmtime::component::Component,
         semantic: &Semantic,
     ) -> Result<RulesComponent, PrepareError> {
@@ -266,6 +268,7 @@ impl Runtime {
             pre,
             limits: decl.grants.limits,
             index: Arc::default(),
+            label: Arc::new((decl.name.clone(), sha256.chars().take(12).collect())),
         };
         let exemplars = rules.exemplars().map_err(|e| PrepareError::World {
             world,

@@ -47,6 +47,20 @@ pub enum PureCallError {
     Trap(String),
 }
 
+impl PureCallError {
+    /// The metrics' name for how the call failed.
+    pub fn metric_kind(&self) -> &'static str {
+        match self {
+            Self::InputTooLarge { .. } => "input_too_large",
+            Self::OutputTooLarge { .. } => "output_too_large",
+            Self::OutOfFuel => "fuel",
+            Self::Timeout => "deadline",
+            Self::MemoryLimit => "memory_limit",
+            Self::Trap(_) => "trap",
+        }
+    }
+}
+
 /// Store state of a pure call: nothing but the memory cap.
 pub(crate) struct PureState {
     limiter: MemoryCap,
@@ -59,6 +73,9 @@ pub struct RulesComponent {
     pub(crate) limits: Limits,
     /// The version's exemplars, embedded at prepare.
     pub(crate) index: Arc<ExemplarIndex>,
+    /// The metrics' labels: the component's name and the first 12 hex digits of its
+    /// SHA-256 (its version, as the metrics see it).
+    pub(crate) label: Arc<(String, String)>,
 }
 
 /// Fuel (about one unit per instruction) a pure call runs between yields to the executor:
@@ -92,7 +109,16 @@ impl RulesComponent {
                 .await
         }
         .await;
-        let assessment = result.map_err(|error| classify(&error, &exceeded))?;
+        let metrics = crate::metrics::global();
+        let (name, version) = (self.label.0.as_str(), self.label.1.as_str());
+        metrics.component_instances.inc(&[name, version]);
+        let assessment = result.map_err(|error| {
+            let error = classify(&error, &exceeded);
+            metrics
+                .component_failures
+                .inc(&[name, version, error.metric_kind()]);
+            error
+        })?;
         let size = assessment
             .matched
             .iter()
@@ -122,6 +148,7 @@ impl RulesComponent {
             pre: self.pre.clone(),
             limits: self.limits,
             index,
+            label: self.label.clone(),
         }
     }
 
