@@ -104,7 +104,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 /// A client's request id when it is a plain token, else a new one.
-fn request_id_of(value: Option<&HeaderValue>) -> String {
+pub fn request_id_of(value: Option<&HeaderValue>) -> String {
     value
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
