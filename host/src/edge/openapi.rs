@@ -239,8 +239,9 @@ pub fn build(state: &AppState) -> Value {
 /// Documents, on every operation that lacks them, the errors any request may get whatever
 /// the endpoint: a request that cannot be parsed (400), a body over the limit, not sent as
 /// JSON, or JSON of another shape (413, 415, 422), no valid token where one is needed (401),
-/// a path naming nothing (404), an admin route without the role (403), and a database or key
-/// store that is down (503).
+/// a path naming nothing (404), an admin route without the role (403), a request over its
+/// class's rate limit (429, but for the health checks, which are never limited), and a
+/// database or key store that is down (503).
 /// Each is a problem document. An operation's own entries win.
 fn with_common_responses(document: &mut Value) {
     let Some(Value::Object(paths)) = document.get_mut("paths") else {
@@ -260,7 +261,8 @@ fn with_common_responses(document: &mut Value) {
                 .get("security")
                 .and_then(Value::as_array)
                 .is_some_and(|schemes| !schemes.is_empty());
-            let common: [(&str, &str, bool); 8] = [
+            let limited = !matches!(path.as_str(), "/healthz" | "/readyz");
+            let common: [(&str, &str, bool); 9] = [
                 (
                     "400",
                     "The request cannot be parsed (query, path or body).",
@@ -280,6 +282,11 @@ fn with_common_responses(document: &mut Value) {
                 ("413", "The body is over the size limit.", has_body),
                 ("415", "The body is not sent as JSON.", has_body),
                 ("422", "The body is not of the documented shape.", has_body),
+                (
+                    "429",
+                    "Over the rate limit of the route's class (`rate-limited`, with `Retry-After`, `RateLimit` and `RateLimit-Policy`).",
+                    limited,
+                ),
                 (
                     "503",
                     "The database or the key store is unavailable; retry.",
