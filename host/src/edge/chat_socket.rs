@@ -337,7 +337,11 @@ async fn call(
         .and_then(|token| super::ratelimit::token_subject(&state, token))
         && let Some(refused) = state
             .rate_limits
-            .refusal(request.method(), request.uri().path(), super::ratelimit::policy::Subject::User(user))
+            .refusal(
+                request.method(),
+                request.uri().path(),
+                super::ratelimit::policy::Subject::User(user),
+            )
             .await
     {
         return Ok(refused);

@@ -102,7 +102,9 @@ impl LocalLimiter {
         let key = (class, subject);
         let shard = &self.shards[self.shard_of(&key)];
         // A poisoned lock only means another check panicked midway: the map is still sound.
-        let mut map = shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = shard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let tat = map.get(&key).copied().unwrap_or(0);
         let (decision, next) = step(limit, tat, now);
         if let Some(next) = next {
@@ -118,7 +120,11 @@ impl LocalLimiter {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len())
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .len()
+            })
             .sum()
     }
 
@@ -213,7 +219,11 @@ mod tests {
         // Idle keys go first: after a window, every new key finds room without a scan.
         let later = at + Duration::from_secs(61);
         let subject = Subject::Address(IpAddr::V4(Ipv4Addr::from(99_999)));
-        assert!(limiter.check_at(Class::Reads, subject, &limit, later).allowed);
+        assert!(
+            limiter
+                .check_at(Class::Reads, subject, &limit, later)
+                .allowed
+        );
         assert!(limiter.len() <= 64);
     }
 }

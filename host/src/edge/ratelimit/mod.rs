@@ -113,7 +113,10 @@ impl RateLimiter {
                 match shared.check(class, subject, &limit).await {
                     Ok(decision) => {
                         if self.degraded.swap(false, Ordering::Relaxed) {
-                            tracing::info!(redis = shared.host(), "rate limits: shared again through Redis");
+                            tracing::info!(
+                                redis = shared.host(),
+                                "rate limits: shared again through Redis"
+                            );
                         }
                         return Some((limit, decision));
                     }
@@ -215,7 +218,11 @@ pub fn bearer_subject(state: &AppState, headers: &HeaderMap) -> Option<uuid::Uui
 
 /// The `sub` of `token` if it verifies.
 pub fn token_subject(state: &AppState, token: &str) -> Option<uuid::Uuid> {
-    state.tokens.verify(token.trim()).ok().map(|claims| claims.sub)
+    state
+        .tokens
+        .verify(token.trim())
+        .ok()
+        .map(|claims| claims.sub)
 }
 
 /// The 429 for a refused request.
@@ -250,11 +257,7 @@ fn set_fields(headers: &mut HeaderMap, class: Class, limit: &Limit, decision: &D
 /// The two fields' values: `"class";q=Q;w=W` and `"class";r=R;t=T`.
 fn fields(class: Class, limit: &Limit, decision: &Decision) -> (String, String) {
     (
-        format!(
-            "\"{class}\";q={};w={}",
-            limit.quota,
-            limit.window_seconds()
-        ),
+        format!("\"{class}\";q={};w={}", limit.quota, limit.window_seconds()),
         format!(
             "\"{class}\";r={};t={}",
             decision.remaining,
@@ -302,8 +305,18 @@ mod tests {
         let limiter = RateLimiter::new(Policies::off().with(Class::Chat, Some(limit)), 100, None);
         let subject = Subject::User(uuid::Uuid::nil());
         let path = "/api/v1/chat/sessions/x/messages";
-        assert!(limiter.refusal(&Method::POST, path, subject).await.is_none());
-        assert!(limiter.refusal(&Method::POST, path, subject).await.is_none());
+        assert!(
+            limiter
+                .refusal(&Method::POST, path, subject)
+                .await
+                .is_none()
+        );
+        assert!(
+            limiter
+                .refusal(&Method::POST, path, subject)
+                .await
+                .is_none()
+        );
         let refused = limiter
             .refusal(&Method::POST, path, subject)
             .await
@@ -329,7 +342,11 @@ mod tests {
             quota: 1,
             window: Duration::from_secs(60),
         };
-        let limiter = RateLimiter::new(Policies::off().with(Class::Reads, Some(limit)), 100, Some(shared));
+        let limiter = RateLimiter::new(
+            Policies::off().with(Class::Reads, Some(limit)),
+            100,
+            Some(shared),
+        );
         let subject = Subject::Address(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let before = fallbacks();
         let started = Instant::now();
@@ -337,6 +354,10 @@ mod tests {
         let (_, second) = limiter.check(Class::Reads, subject).await.expect("limited");
         assert!(first.allowed && !second.allowed);
         assert!(fallbacks() >= before + 2);
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

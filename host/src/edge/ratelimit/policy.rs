@@ -230,12 +230,20 @@ mod tests {
         );
         assert_eq!(limit("60/1m"), limit("60/60"));
         assert_eq!(limit("60/m"), limit("60/60s"));
-        assert_eq!(limit("10/1h").map(|l| l.window), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            limit("10/1h").map(|l| l.window),
+            Some(Duration::from_secs(3600))
+        );
         assert_eq!(limit(" OFF "), None);
-        for bad in ["", "60", "0/60s", "-1/60s", "60/0s", "60/1d", "x/60s", "60/2x", "60/48h"] {
+        for bad in [
+            "", "60", "0/60s", "-1/60s", "60/0s", "60/1d", "x/60s", "60/2x", "60/48h",
+        ] {
             assert!(parse_limit(bad).is_err(), "{bad}");
         }
-        assert_eq!(limit("1200/60s").map(|l| l.interval()), Some(Duration::from_millis(50)));
+        assert_eq!(
+            limit("1200/60s").map(|l| l.interval()),
+            Some(Duration::from_millis(50))
+        );
     }
 
     #[test]
@@ -244,7 +252,10 @@ mod tests {
         assert_eq!(of(Method::GET, "/healthz"), None);
         assert_eq!(of(Method::GET, "/readyz"), None);
         assert_eq!(of(Method::POST, "/api/v1/auth/login"), Some(Class::Auth));
-        assert_eq!(of(Method::DELETE, "/api/v1/auth/account"), Some(Class::Auth));
+        assert_eq!(
+            of(Method::DELETE, "/api/v1/auth/account"),
+            Some(Class::Auth)
+        );
         assert_eq!(of(Method::GET, "/api/v1/mood"), Some(Class::Reads));
         assert_eq!(of(Method::HEAD, "/api/v1/mood"), Some(Class::Reads));
         assert_eq!(of(Method::POST, "/api/v1/mood"), Some(Class::Writes));

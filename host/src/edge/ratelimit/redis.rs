@@ -145,7 +145,10 @@ mod tests {
 
     #[test]
     fn names_the_host_without_credentials() {
-        assert_eq!(host_of("redis://:s3cret@cache.internal:6380/2"), "cache.internal:6380");
+        assert_eq!(
+            host_of("redis://:s3cret@cache.internal:6380/2"),
+            "cache.internal:6380"
+        );
         assert_eq!(host_of("redis://user:p@ss@10.0.0.5"), "10.0.0.5");
         assert_eq!(host_of("rediss://cache?protocol=resp3"), "cache");
     }
