@@ -98,7 +98,7 @@ fn assert_refused(got: &Got, class: &str) {
 #[tokio::test]
 async fn a_class_over_its_limit_is_refused_for_that_key_only_until_the_window_passes() {
     let server = server_with(
-        Manifest::product(&[]),
+        Manifest::product(&["mood", "crisis-rules"]),
         &[TRUST_LOOPBACK, ("MINDFLOW_RATE_LIMIT_READS", "3/2s")],
     )
     .await;
@@ -145,6 +145,17 @@ async fn a_class_over_its_limit_is_refused_for_that_key_only_until_the_window_pa
             .await
             .status,
         200
+    );
+    // A component's route is counted the same way (bob's second read).
+    let component = get(&server, "/api/v1/mood", "192.0.2.1", Some(&bob)).await;
+    assert_eq!(component.status, 200, "{:?}", component.body);
+    assert!(
+        component
+            .current
+            .as_deref()
+            .is_some_and(|c| c.starts_with("\"reads\";r=1;")),
+        "{:?}",
+        component.current
     );
     // Writes are another class with their own budget.
     let patch = send(

@@ -108,10 +108,10 @@ impl RateLimiter {
     pub async fn check(&self, class: Class, subject: Subject) -> Option<(Limit, Decision)> {
         let limit = self.policies.limit(class)?;
         if let Some(shared) = &self.shared {
-            let now = self.elapsed_ms();
-            if now >= self.skip_shared_until.load(Ordering::Relaxed) {
+            if self.may_ask_shared() {
                 match shared.check(class, subject, &limit).await {
                     Ok(decision) => {
+                        self.skip_shared_until.store(0, Ordering::Relaxed);
                         if self.degraded.swap(false, Ordering::Relaxed) {
                             tracing::info!(
                                 redis = shared.host(),
@@ -128,9 +128,32 @@ impl RateLimiter {
         Some((limit, self.local.check(class, subject, &limit)))
     }
 
+    /// Whether this check may ask Redis: always while it answers; after a failure, nobody
+    /// for [`BREAKER_OPEN`], then one check at a time (the one that moves the deadline on)
+    /// until one succeeds, so a dead Redis costs one timeout per replica every few
+    /// seconds, not one per request.
+    fn may_ask_shared(&self) -> bool {
+        let until = self.skip_shared_until.load(Ordering::Relaxed);
+        if until == 0 {
+            return true;
+        }
+        let now = self.elapsed_ms();
+        now >= until
+            && self
+                .skip_shared_until
+                .compare_exchange(
+                    until,
+                    now.saturating_add(breaker_ms()),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
     fn shared_failed(&self, shared: &SharedLimiter, error: &SharedError) {
         let now = self.elapsed_ms();
-        let until = now.saturating_add(u64::try_from(BREAKER_OPEN.as_millis()).unwrap_or(0));
+        // Never 0, which means "Redis answers".
+        let until = now.saturating_add(breaker_ms()).max(1);
         self.skip_shared_until.store(until, Ordering::Relaxed);
         self.degraded.store(true, Ordering::Relaxed);
         let last = self.warned_at.load(Ordering::Relaxed);
@@ -167,6 +190,10 @@ impl RateLimiter {
         let (limit, decision) = self.check(class, subject).await?;
         (!decision.allowed).then(|| refused(class, &limit, &decision))
     }
+}
+
+fn breaker_ms() -> u64 {
+    u64::try_from(BREAKER_OPEN.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The middleware: counts every request of a limited class, refuses with 429 past the
