@@ -147,7 +147,7 @@ async fn a_class_over_its_limit_is_refused_for_that_key_only_until_the_window_pa
         200
     );
     // A component's route is counted the same way (bob's second read).
-    let component = get(&server, "/api/v1/mood", "192.0.2.1", Some(&bob)).await;
+    let component = get(&server, "/api/v1/mood/logs", "192.0.2.1", Some(&bob)).await;
     assert_eq!(component.status, 200, "{:?}", component.body);
     assert!(
         component
