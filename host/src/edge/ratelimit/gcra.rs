@@ -105,10 +105,10 @@ impl LocalLimiter {
         let mut map = shard
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let tat = map.get(&key).copied().unwrap_or(0);
-        let (decision, next) = step(limit, tat, now);
+        let known = map.get(&key).copied();
+        let (decision, next) = step(limit, known.unwrap_or(0), now);
         if let Some(next) = next {
-            if !map.contains_key(&key) && map.len() >= self.per_shard {
+            if known.is_none() && map.len() >= self.per_shard {
                 evict(&mut map, now);
             }
             map.insert(key, next);
