@@ -332,4 +332,25 @@ async fn when_redis_dies_each_replica_limits_on_its_own_and_keeps_answering() {
         assert!(log.contains("Redis unavailable"), "{log}");
         assert!(!log.contains(PASSWORD), "the Redis password was logged");
     }
+    // Redis back (same address, empty): both replicas share again within a few seconds.
+    let _redis = Redis::start_on(redis.port).await.expect("redis again");
+    let started = Instant::now();
+    while !(first.log().contains("shared again") && second.log().contains("shared again")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not shared again: {}",
+            second.log()
+        );
+        for server in [&first, &second] {
+            assert_eq!(get(server, path, "203.0.113.22", None).await.status, 200);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let budget_of = |got: Got| got.current.unwrap_or_default();
+    let one = budget_of(get(&first, path, "203.0.113.23", None).await);
+    let two = budget_of(get(&second, path, "203.0.113.23", None).await);
+    assert!(
+        one.starts_with("\"reads\";r=3;") && two.starts_with("\"reads\";r=2;"),
+        "{one} / {two}"
+    );
 }

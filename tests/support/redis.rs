@@ -42,13 +42,26 @@ impl Redis {
     /// # Errors
     /// When the binary is missing or the server does not answer within 10 s.
     pub async fn start() -> Result<Self> {
-        let binary = binary()?;
         for _ in 0..5 {
             // A port picked here and freed: another process may take it meanwhile, so a
             // server that does not come up is retried on another.
             let port = std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
                 .port();
+            if let Ok(redis) = Self::start_on(port).await {
+                return Ok(redis);
+            }
+        }
+        bail!("redis-server did not start (5 ports tried)")
+    }
+
+    /// Starts a server on `port` (a restart after [`kill`](Self::kill): the same URL).
+    ///
+    /// # Errors
+    /// When the binary is missing or the server does not answer within 10 s.
+    pub async fn start_on(port: u16) -> Result<Self> {
+        let binary = binary()?;
+        {
             let child = Command::new(&binary)
                 .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
                 .args([
@@ -73,7 +86,7 @@ impl Redis {
             }
             redis.kill();
         }
-        bail!("redis-server did not start (5 ports tried)")
+        bail!("redis-server did not start on port {port}")
     }
 
     async fn wait_ready(&mut self) -> bool {

@@ -22,6 +22,9 @@ use super::policy::{Class, Limit, Subject};
 /// both in microseconds. Answers `{allowed (0|1), ahead}`: how far the key's TAT was ahead
 /// of the server's clock before this request (microseconds, at least 0).
 const SCRIPT: &str = r"
+-- Redis before 5 replicates scripts verbatim unless told to replicate their effects (the
+-- write after TIME); from 7 this is a no-op.
+if redis.replicate_commands then redis.replicate_commands() end
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local time = redis.call('TIME')
