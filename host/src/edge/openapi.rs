@@ -13,6 +13,17 @@ fn problem_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
 }
 
+/// A 429 of the request rate limits: the problem and the fields it always carries.
+fn rate_limited_response(description: &str) -> Value {
+    let mut response = problem_response(description);
+    response["headers"] = json!({
+        "Retry-After": {"description": "Whole seconds until one request of the class is allowed (at least 1).", "required": true, "schema": {"type": "integer", "minimum": 1}},
+        "RateLimit-Policy": {"description": "The class's quota and window: `\"class\";q=QUOTA;w=SECONDS` (draft-ietf-httpapi-ratelimit-headers-09).", "required": true, "schema": {"type": "string"}},
+        "RateLimit": {"description": "What is left: `\"class\";r=0;t=SECONDS` (seconds until the whole quota is back).", "required": true, "schema": {"type": "string"}}
+    });
+    response
+}
+
 fn host_document() -> Value {
     let token = json!({
         "description": "Access and refresh tokens issued.",
@@ -301,9 +312,13 @@ fn with_common_responses(document: &mut Value) {
             };
             for (status, description, applies) in common {
                 if applies {
-                    responses
-                        .entry(status)
-                        .or_insert_with(|| problem_response(description));
+                    responses.entry(status).or_insert_with(|| {
+                        if status == "429" {
+                            rate_limited_response(description)
+                        } else {
+                            problem_response(description)
+                        }
+                    });
                 }
             }
         }
@@ -342,6 +357,34 @@ mod tests {
             })
             .collect();
         assert!(missing.is_empty(), "undocumented host routes: {missing:?}");
+    }
+
+    /// Every operation may answer the rate limits' 429, with its fields; the health checks,
+    /// which are never limited, may not.
+    #[test]
+    fn every_limited_operation_documents_429() {
+        let mut document = host_document();
+        super::with_common_responses(&mut document);
+        let limited = &document["paths"]["/api/v1/crisis/resources"]["get"]["responses"]["429"];
+        assert!(
+            limited["headers"]["Retry-After"]["required"] == true,
+            "{limited}"
+        );
+        assert!(limited["headers"]["RateLimit"].is_object());
+        // An operation's own 429 (registration throttling) wins.
+        let own = &document["paths"]["/api/v1/auth/register"]["post"]["responses"]["429"];
+        assert!(
+            own["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("registrations"))
+        );
+        for health in ["/healthz", "/readyz"] {
+            assert!(
+                document["paths"][health]["get"]["responses"]
+                    .get("429")
+                    .is_none()
+            );
+        }
     }
 
     #[test]
