@@ -241,7 +241,75 @@ pub struct ServeConfig {
     /// How many nightly runs one replica makes at once (the rest of its cores keep serving).
     #[arg(long, env = "MINDFLOW_NIGHTLY_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub nightly_concurrency: u64,
+    /// Request rate limits by route class.
+    #[command(flatten)]
+    pub rate_limits: RateLimitConfig,
     /// Mount `GET /bench/native`, the native twin of the dispatch benchmark's component.
     #[arg(long, env = "MINDFLOW_BENCH_NATIVE", hide = true)]
     pub bench_native: bool,
+}
+
+/// Request rate limits (`edge::ratelimit`): a limit per route class, each written
+/// `QUOTA/WINDOW` (`6000/60s`, `60/1m`, `10/1h`) or `off`. Counted per user when a request
+/// carries a valid access token, else per client address (`auth` always per address).
+#[derive(Debug, Clone, Args)]
+pub struct RateLimitConfig {
+    /// `off` turns every request rate limit off (login throttling stays).
+    #[arg(long = "rate-limits", env = "MINDFLOW_RATE_LIMITS", default_value = "on", value_parser = ["on", "off"])]
+    pub enabled: String,
+    /// `/api/v1/auth/*`, per client address.
+    #[arg(
+        long = "rate-limit-auth",
+        env = "MINDFLOW_RATE_LIMIT_AUTH",
+        default_value = "60/60s"
+    )]
+    pub auth: String,
+    /// POST, PUT, PATCH and DELETE elsewhere.
+    #[arg(
+        long = "rate-limit-writes",
+        env = "MINDFLOW_RATE_LIMIT_WRITES",
+        default_value = "1200/60s"
+    )]
+    pub writes: String,
+    /// GET and HEAD.
+    #[arg(
+        long = "rate-limit-reads",
+        env = "MINDFLOW_RATE_LIMIT_READS",
+        default_value = "6000/60s"
+    )]
+    pub reads: String,
+    /// Changes under `/api/v1/chat` (sending a message), also each message over the
+    /// WebSocket relay.
+    #[arg(
+        long = "rate-limit-chat",
+        env = "MINDFLOW_RATE_LIMIT_CHAT",
+        default_value = "60/60s"
+    )]
+    pub chat: String,
+    /// Component uploads (`POST /api/v1/admin/components/{name}/versions`).
+    #[arg(
+        long = "rate-limit-uploads",
+        env = "MINDFLOW_RATE_LIMIT_UPLOADS",
+        default_value = "30/60s"
+    )]
+    pub uploads: String,
+    /// Keys (class and user or address) the in-process limiter holds at most; past it, the
+    /// keys nearest to idle are forgotten.
+    #[arg(
+        long = "rate-limit-keys",
+        env = "MINDFLOW_RATE_LIMIT_KEYS",
+        default_value_t = 100_000
+    )]
+    pub keys: usize,
+    /// `redis://[user:password@]host[:port][/db]`: share the limits of every replica through
+    /// this Redis. A secret (it may hold a password): never logged. Unset: in process.
+    #[arg(long = "redis-url", env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// How long a check waits for Redis before it is made in process instead.
+    #[arg(
+        long = "redis-timeout-ms",
+        env = "MINDFLOW_REDIS_TIMEOUT_MS",
+        default_value_t = 50
+    )]
+    pub redis_timeout_ms: u64,
 }

@@ -213,6 +213,8 @@ pub struct Metrics {
     pub nightly_runs: Counter,
     /// Requests refused by a rate limit, by route class.
     pub rate_limit_rejections: Counter,
+    /// Rate-limit checks made in process because Redis was unreachable, erroring or slow.
+    pub rate_limit_fallbacks: Counter,
 }
 
 impl Metrics {
@@ -268,6 +270,11 @@ impl Metrics {
                 "Requests refused by a rate limit, by route class.",
                 &["class"],
             ),
+            rate_limit_fallbacks: Counter::new(
+                "mindflow_rate_limit_fallbacks_total",
+                "Rate-limit checks made in process because Redis was unreachable, erroring or slow.",
+                &[],
+            ),
         }
     }
 
@@ -285,6 +292,7 @@ impl Metrics {
         self.llm_duration.render(&mut out);
         self.nightly_runs.render(&mut out);
         self.rate_limit_rejections.render(&mut out);
+        self.rate_limit_fallbacks.render(&mut out);
         for (name, help, value) in extra {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");

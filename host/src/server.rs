@@ -162,6 +162,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     let callers = crate::identity::callers::CallerCache::start(&db);
     let trusted_proxies = edge::client::TrustedProxies::parse(&serve.trusted_proxies)
         .map_err(|message| anyhow::anyhow!("--trusted-proxies: {message}"))?;
+    let rate_limits = rate_limiter(&serve.rate_limits)?;
     let state = AppState {
         db,
         registry,
@@ -172,6 +173,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         trusted_proxies: Arc::new(trusted_proxies),
         outbox,
         registrations_per_address: serve.registrations_per_address.max(1),
+        rate_limits: Arc::new(rate_limits),
     };
     crate::nightly::spawn(
         state.clone(),
@@ -209,6 +211,48 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     edge::listener::serve(listener, app, limits, trusted, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The request rate limiter the configuration asks for.
+fn rate_limiter(config: &crate::config::RateLimitConfig) -> Result<edge::ratelimit::RateLimiter> {
+    use edge::ratelimit::policy::{Class, Policies, parse_limit};
+    if config.enabled == "off" {
+        tracing::info!("rate limits: off");
+        return Ok(edge::ratelimit::RateLimiter::off());
+    }
+    let mut policies = Policies::off();
+    for (class, text) in [
+        (Class::Auth, &config.auth),
+        (Class::Writes, &config.writes),
+        (Class::Reads, &config.reads),
+        (Class::Chat, &config.chat),
+        (Class::Uploads, &config.uploads),
+    ] {
+        policies = policies.with(class, parse_limit(text)?);
+    }
+    let shared = match config
+        .redis_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty())
+    {
+        Some(url) => {
+            let timeout = std::time::Duration::from_millis(config.redis_timeout_ms.max(1));
+            // The error names no URL (it may hold a password).
+            let shared = edge::ratelimit::redis::SharedLimiter::new(url.trim(), timeout)
+                .map_err(|_| anyhow::anyhow!("REDIS_URL is not a Redis URL"))?;
+            tracing::info!(redis = shared.host(), "rate limits: shared through Redis");
+            Some(shared)
+        }
+        None => {
+            tracing::info!("rate limits: in process");
+            None
+        }
+    };
+    Ok(edge::ratelimit::RateLimiter::new(
+        policies,
+        config.keys.max(1),
+        shared,
+    ))
 }
 
 async fn shutdown_signal() {

@@ -14,10 +14,13 @@
 //!   evaluation against the configured provider (see [`chat`]). Named only.
 //! - `insights`: one person's insights recomputed through the component, and a night of
 //!   nightly runs for 10,000 users (see [`insights`]). Named only.
+//! - `ratelimit`: the cost of request rate limiting per request, off vs in process vs
+//!   Redis (see [`ratelimit`]). Named only; needs `MINDFLOW_REDIS_SERVER`.
 
 mod api;
 mod chat;
 mod insights;
+mod ratelimit;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -626,6 +629,7 @@ async fn main() -> Result<()> {
         }
         Some("chat") => return chat::costs().await,
         Some("insights") => return insights::run().await,
+        Some("ratelimit") => return ratelimit::run().await,
         _ => {}
     }
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);

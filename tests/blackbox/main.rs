@@ -19,6 +19,7 @@ mod journal;
 mod manifest;
 mod mood;
 mod observability;
+mod ratelimits;
 mod replicas;
 mod sandbox;
 mod spin;

@@ -8,7 +8,8 @@
 //! - [`accounts`]: addresses, registration, login; [`http`]: requests and their answers;
 //!   [`admin`]: component versions through the admin API; [`database`]: the server's
 //!   database, directly; [`smtp`]: a fake mail relay; [`llm_double`]: a language-model
-//!   provider double (OpenAI and Anthropic wire formats).
+//!   provider double (OpenAI and Anthropic wire formats); [`redis`](mod@redis): a throwaway
+//!   `redis-server` (`MINDFLOW_REDIS_SERVER`).
 //!
 //! Environment (set by `cargo xtask test`):
 //! - `MINDFLOW_BIN`: the binary (default `target/debug/mindflow`);
@@ -22,6 +23,7 @@ pub mod database;
 pub mod http;
 pub mod llm_double;
 pub mod manifest;
+pub mod redis;
 pub mod smtp;
 
 pub use manifest::{Manifest, manifest};
@@ -211,6 +213,15 @@ impl Server {
             .env("RUST_LOG", "info,sqlx=warn")
             // Every test client registers from 127.0.0.1; a test of the limit sets its own.
             .env("MINDFLOW_REGISTRATIONS_PER_ADDRESS", "100000")
+            // Likewise every test client and benchmark load comes from one address: the
+            // request rate limits stay on (their cost is in every figure) but out of reach.
+            // A test of the limits sets its own.
+            .env("MINDFLOW_RATE_LIMIT_AUTH", "1000000/60s")
+            .env("MINDFLOW_RATE_LIMIT_WRITES", "1000000/60s")
+            .env("MINDFLOW_RATE_LIMIT_READS", "1000000/60s")
+            .env("MINDFLOW_RATE_LIMIT_CHAT", "1000000/60s")
+            .env("MINDFLOW_RATE_LIMIT_UPLOADS", "1000000/60s")
+            .env_remove("REDIS_URL")
             .env_remove("DATABASE_URL")
             .stdout(Stdio::null())
             .stderr(log);

@@ -304,6 +304,15 @@ fn schemathesis(root: &Path) -> Result<PathBuf> {
     script_answer(root, "schemathesis-for-tests.sh").map(PathBuf::from)
 }
 
+/// The `redis-server` the shared rate-limit tests start: `MINDFLOW_REDIS_SERVER` when set,
+/// otherwise what `scripts/redis-for-tests.sh` provides (once) and prints.
+fn redis_server(root: &Path) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MINDFLOW_REDIS_SERVER") {
+        return Ok(PathBuf::from(path));
+    }
+    script_answer(root, "redis-for-tests.sh").map(PathBuf::from)
+}
+
 fn test(root: &Path, backend: &str) -> Result<()> {
     build_components(root)?;
     build_host(root, false)?;
@@ -311,6 +320,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     let model = embedding_model(root)?;
     let llm = llm_model(root)?;
     let fuzzer = schemathesis(root)?;
+    let redis = redis_server(root)?;
 
     // Unit tests of every member outside components/ but the black-box suite (the host, the
     // crates beside it, xtask), then the components' native tests.
@@ -353,6 +363,8 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         suite.env("MINDFLOW_EMBEDDING_MODEL", &model);
         suite.env("MINDFLOW_LLM_MODEL", &llm);
         suite.env("MINDFLOW_SCHEMATHESIS", &fuzzer);
+        // The shared rate-limit tests fail (never skip) without it.
+        suite.env("MINDFLOW_REDIS_SERVER", &redis);
         if backend == "postgres" {
             suite.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
         }

@@ -329,6 +329,23 @@ async fn call(
     let request = request
         .body(Body::from(body.unwrap_or_default()))
         .map_err(|_| Closing(close::UNAUTHORIZED, "the token is not a header value"))?;
+    // Each message counts against the caller's rate limit as an HTTP request would (the
+    // relay dispatches past the router's layer); without a valid token the component
+    // answers 401 anyway.
+    if let Some(user) = token
+        .as_deref()
+        .and_then(|token| super::ratelimit::token_subject(&state, token))
+        && let Some(refused) = state
+            .rate_limits
+            .refusal(
+                request.method(),
+                request.uri().path(),
+                super::ratelimit::policy::Subject::User(user),
+            )
+            .await
+    {
+        return Ok(refused);
+    }
     Ok(dispatch::serve(state, request).await)
 }
 

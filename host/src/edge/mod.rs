@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
+pub mod ratelimit;
 pub mod users;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub outbox: crate::mail::OutboxSignal,
     /// Registrations one client address may start in the throttling window.
     pub registrations_per_address: usize,
+    /// Request rate limits by route class (in process, or shared through Redis).
+    pub rate_limits: Arc<ratelimit::RateLimiter>,
 }
 
 /// The host's own routes, added and listed together: the list is what the OpenAPI document
@@ -183,6 +186,12 @@ pub fn router(state: AppState) -> Router {
             problem::problems_for_bare_errors,
         ))
         .fallback(dispatch::to_component)
+        // Inside the trusted proxies' extension: the limiter reads the client's address.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ratelimit::enforce,
+        ))
+        // Outside the limiter: a refused request is counted and carries a request id too.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

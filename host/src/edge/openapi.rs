@@ -13,6 +13,17 @@ fn problem_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
 }
 
+/// A 429 of the request rate limits: the problem and the fields it always carries.
+fn rate_limited_response(description: &str) -> Value {
+    let mut response = problem_response(description);
+    response["headers"] = json!({
+        "Retry-After": {"description": "Whole seconds until one request of the class is allowed (at least 1).", "required": true, "schema": {"type": "integer", "minimum": 1}},
+        "RateLimit-Policy": {"description": "The class's quota and window: `\"class\";q=QUOTA;w=SECONDS` (draft-ietf-httpapi-ratelimit-headers-09).", "required": true, "schema": {"type": "string"}},
+        "RateLimit": {"description": "What is left: `\"class\";r=0;t=SECONDS` (seconds until the whole quota is back).", "required": true, "schema": {"type": "string"}}
+    });
+    response
+}
+
 fn host_document() -> Value {
     let token = json!({
         "description": "Access and refresh tokens issued.",
@@ -239,8 +250,9 @@ pub fn build(state: &AppState) -> Value {
 /// Documents, on every operation that lacks them, the errors any request may get whatever
 /// the endpoint: a request that cannot be parsed (400), a body over the limit, not sent as
 /// JSON, or JSON of another shape (413, 415, 422), no valid token where one is needed (401),
-/// a path naming nothing (404), an admin route without the role (403), and a database or key
-/// store that is down (503).
+/// a path naming nothing (404), an admin route without the role (403), a request over its
+/// class's rate limit (429, but for the health checks, which are never limited), and a
+/// database or key store that is down (503).
 /// Each is a problem document. An operation's own entries win.
 fn with_common_responses(document: &mut Value) {
     let Some(Value::Object(paths)) = document.get_mut("paths") else {
@@ -260,7 +272,8 @@ fn with_common_responses(document: &mut Value) {
                 .get("security")
                 .and_then(Value::as_array)
                 .is_some_and(|schemes| !schemes.is_empty());
-            let common: [(&str, &str, bool); 8] = [
+            let limited = !matches!(path.as_str(), "/healthz" | "/readyz");
+            let common: [(&str, &str, bool); 9] = [
                 (
                     "400",
                     "The request cannot be parsed (query, path or body).",
@@ -281,6 +294,11 @@ fn with_common_responses(document: &mut Value) {
                 ("415", "The body is not sent as JSON.", has_body),
                 ("422", "The body is not of the documented shape.", has_body),
                 (
+                    "429",
+                    "Over the rate limit of the route's class (`rate-limited`, with `Retry-After`, `RateLimit` and `RateLimit-Policy`).",
+                    limited,
+                ),
+                (
                     "503",
                     "The database or the key store is unavailable; retry.",
                     true,
@@ -294,9 +312,13 @@ fn with_common_responses(document: &mut Value) {
             };
             for (status, description, applies) in common {
                 if applies {
-                    responses
-                        .entry(status)
-                        .or_insert_with(|| problem_response(description));
+                    responses.entry(status).or_insert_with(|| {
+                        if status == "429" {
+                            rate_limited_response(description)
+                        } else {
+                            problem_response(description)
+                        }
+                    });
                 }
             }
         }
@@ -335,6 +357,34 @@ mod tests {
             })
             .collect();
         assert!(missing.is_empty(), "undocumented host routes: {missing:?}");
+    }
+
+    /// Every operation may answer the rate limits' 429, with its fields; the health checks,
+    /// which are never limited, may not.
+    #[test]
+    fn every_limited_operation_documents_429() {
+        let mut document = host_document();
+        super::with_common_responses(&mut document);
+        let limited = &document["paths"]["/api/v1/crisis/resources"]["get"]["responses"]["429"];
+        assert!(
+            limited["headers"]["Retry-After"]["required"] == true,
+            "{limited}"
+        );
+        assert!(limited["headers"]["RateLimit"].is_object());
+        // An operation's own 429 (registration throttling) wins.
+        let own = &document["paths"]["/api/v1/auth/register"]["post"]["responses"]["429"];
+        assert!(
+            own["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("registrations"))
+        );
+        for health in ["/healthz", "/readyz"] {
+            assert!(
+                document["paths"][health]["get"]["responses"]
+                    .get("429")
+                    .is_none()
+            );
+        }
     }
 
     #[test]
