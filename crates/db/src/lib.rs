@@ -60,6 +60,7 @@ use sqlx::sqlite::{
 };
 use thiserror::Error;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 pub use params::Param;
 pub use row::DbRow;
@@ -274,19 +275,23 @@ impl Database {
         #[cfg(test)]
         statement_log::record(sql, params);
         params::refuse_nul(params)?;
-        Ok(match self {
-            Self::Sqlite(pool, queue) => {
-                let _turn = queue.turn_for(sql).await?;
-                params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+        async {
+            Ok::<_, DbError>(match self {
+                Self::Sqlite(pool, queue) => {
+                    let _turn = queue.turn_for(sql).await?;
+                    params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                        .execute(pool)
+                        .await?
+                        .rows_affected()
+                }
+                Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                     .execute(pool)
                     .await?
-                    .rows_affected()
-            }
-            Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                .execute(pool)
-                .await?
-                .rows_affected(),
-        })
+                    .rows_affected(),
+            })
+        }
+        .instrument(statement_span(sql))
+        .await
     }
 
     /// Fetches at most one row.
@@ -301,19 +306,23 @@ impl Database {
         #[cfg(test)]
         statement_log::record(sql, params);
         params::refuse_nul(params)?;
-        Ok(match self {
-            Self::Sqlite(pool, queue) => {
-                let _turn = queue.turn_for(sql).await?;
-                params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+        async {
+            Ok::<_, DbError>(match self {
+                Self::Sqlite(pool, queue) => {
+                    let _turn = queue.turn_for(sql).await?;
+                    params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                        .fetch_optional(pool)
+                        .await?
+                        .map(DbRow::Sqlite)
+                }
+                Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                     .fetch_optional(pool)
                     .await?
-                    .map(DbRow::Sqlite)
-            }
-            Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                .fetch_optional(pool)
-                .await?
-                .map(DbRow::Postgres),
-        })
+                    .map(DbRow::Postgres),
+            })
+        }
+        .instrument(statement_span(sql))
+        .await
     }
 
     /// Fetches all rows.
@@ -324,23 +333,27 @@ impl Database {
         #[cfg(test)]
         statement_log::record(sql, params);
         params::refuse_nul(params)?;
-        Ok(match self {
-            Self::Sqlite(pool, queue) => {
-                let _turn = queue.turn_for(sql).await?;
-                params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+        async {
+            Ok::<_, DbError>(match self {
+                Self::Sqlite(pool, queue) => {
+                    let _turn = queue.turn_for(sql).await?;
+                    params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                        .fetch_all(pool)
+                        .await?
+                        .into_iter()
+                        .map(DbRow::Sqlite)
+                        .collect()
+                }
+                Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
                     .fetch_all(pool)
                     .await?
                     .into_iter()
-                    .map(DbRow::Sqlite)
-                    .collect()
-            }
-            Self::Postgres(pool) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(DbRow::Postgres)
-                .collect(),
-        })
+                    .map(DbRow::Postgres)
+                    .collect(),
+            })
+        }
+        .instrument(statement_span(sql))
+        .await
     }
 
     /// Starts a transaction.
@@ -379,16 +392,20 @@ impl Transaction {
         #[cfg(test)]
         statement_log::record(sql, params);
         params::refuse_nul(params)?;
-        Ok(match self {
-            Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-            Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-        })
+        async {
+            Ok::<_, DbError>(match self {
+                Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected(),
+                Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected(),
+            })
+        }
+        .instrument(statement_span(sql))
+        .await
     }
 
     /// Fetches at most one row in the transaction.
@@ -403,16 +420,20 @@ impl Transaction {
         #[cfg(test)]
         statement_log::record(sql, params);
         params::refuse_nul(params)?;
-        Ok(match self {
-            Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(DbRow::Sqlite),
-            Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(DbRow::Postgres),
-        })
+        async {
+            Ok::<_, DbError>(match self {
+                Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .map(DbRow::Sqlite),
+                Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .map(DbRow::Postgres),
+            })
+        }
+        .instrument(statement_span(sql))
+        .await
     }
 
     /// Fetches all rows in the transaction.
@@ -423,20 +444,24 @@ impl Transaction {
         #[cfg(test)]
         statement_log::record(sql, params);
         params::refuse_nul(params)?;
-        Ok(match self {
-            Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
-                .fetch_all(&mut **tx)
-                .await?
-                .into_iter()
-                .map(DbRow::Sqlite)
-                .collect(),
-            Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
-                .fetch_all(&mut **tx)
-                .await?
-                .into_iter()
-                .map(DbRow::Postgres)
-                .collect(),
-        })
+        async {
+            Ok::<_, DbError>(match self {
+                Self::Sqlite(tx, _) => params::bind_sqlite(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .into_iter()
+                    .map(DbRow::Sqlite)
+                    .collect(),
+                Self::Postgres(tx) => params::bind_pg(sqlx::query(AssertSqlSafe(sql)), params)
+                    .fetch_all(&mut **tx)
+                    .await?
+                    .into_iter()
+                    .map(DbRow::Postgres)
+                    .collect(),
+            })
+        }
+        .instrument(statement_span(sql))
+        .await
     }
 
     /// Which backend the transaction runs on.
@@ -458,4 +483,13 @@ impl Transaction {
         }
         Ok(())
     }
+}
+
+/// The `tracing` span of one statement (debug level: off unless `RUST_LOG` asks for
+/// `mindflow_db=debug`). The SQL is this crate's own text with `$n` placeholders, never a
+/// value, so it holds no user data; it is cut to its first 160 characters.
+fn statement_span(sql: &str) -> tracing::Span {
+    let verb = sql.split_whitespace().next().unwrap_or("");
+    let text: String = sql.chars().take(160).collect();
+    tracing::debug_span!("db.statement", verb, sql = %text)
 }

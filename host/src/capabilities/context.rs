@@ -40,6 +40,7 @@ impl<T: CapabilityHost> HostCapability<T> for Context {
 impl types::Host for View<'_, ()> {}
 
 impl context::Host for View<'_, ()> {
+    #[tracing::instrument(level = "debug", name = "capability.context.current_user", skip_all)]
     async fn current_user(&mut self) -> wasmtime::Result<Option<context::User>> {
         Ok(self.ctx.caller.as_ref().map(|caller| context::User {
             id: caller.user_id.to_string(),
@@ -54,6 +55,7 @@ impl context::Host for View<'_, ()> {
         }))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.context.request_id", skip_all)]
     async fn request_id(&mut self) -> wasmtime::Result<String> {
         Ok(self.ctx.request_id.clone())
     }

@@ -53,6 +53,7 @@ fn severity(name: &str) -> Severity {
 }
 
 impl wit::Host for View<'_, CrisisGrant> {
+    #[tracing::instrument(level = "debug", name = "capability.crisis.assess", skip_all)]
     async fn assess(
         &mut self,
         text: String,
@@ -74,6 +75,11 @@ impl wit::Host for View<'_, CrisisGrant> {
         ))
     }
 
+    #[tracing::instrument(
+        level = "debug",
+        name = "capability.crisis.assess_conversation",
+        skip_all
+    )]
     async fn assess_conversation(
         &mut self,
         messages: Vec<String>,

@@ -119,6 +119,7 @@ pub(crate) async fn keyed_hash(
 }
 
 impl wit::Host for View<'_, CryptoGrant> {
+    #[tracing::instrument(level = "debug", name = "capability.crypto.seal", skip_all)]
     async fn seal(
         &mut self,
         purpose: String,
@@ -128,6 +129,7 @@ impl wit::Host for View<'_, CryptoGrant> {
         Ok(seal(&keys, self.ctx.caller.as_ref(), &purpose, &plaintext).await)
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.crypto.open", skip_all)]
     async fn open(
         &mut self,
         purpose: String,
@@ -137,6 +139,7 @@ impl wit::Host for View<'_, CryptoGrant> {
         Ok(open(&keys, self.ctx.caller.as_ref(), &purpose, sealed).await)
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.crypto.keyed_hash", skip_all)]
     async fn keyed_hash(
         &mut self,
         purpose: String,

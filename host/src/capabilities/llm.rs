@@ -126,6 +126,7 @@ impl View<'_, LlmGrant> {
 }
 
 impl wit::Host for View<'_, LlmGrant> {
+    #[tracing::instrument(level = "debug", name = "capability.llm.complete", skip_all)]
     async fn complete(
         &mut self,
         request: wit::CompletionRequest,
@@ -140,6 +141,7 @@ impl wit::Host for View<'_, LlmGrant> {
         Ok(answer.as_ref().map(to_wit_completion).map_err(to_wit_error))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.llm.complete_streaming", skip_all)]
     async fn complete_streaming(
         &mut self,
         request: wit::CompletionRequest,
@@ -172,6 +174,7 @@ impl wit::Host for View<'_, LlmGrant> {
         Ok(Ok(Resource::new_own(handle)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.llm.embed", skip_all)]
     async fn embed(
         &mut self,
         texts: Vec<String>,

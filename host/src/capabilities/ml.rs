@@ -70,6 +70,7 @@ fn to_wit(emotion: ml::emotion::Emotion) -> wit::Emotion {
 }
 
 impl wit::Host for View<'_, MlConfig> {
+    #[tracing::instrument(level = "debug", name = "capability.ml.sentiment", skip_all)]
     async fn sentiment(&mut self, text: String) -> wasmtime::Result<f32> {
         let score = ml::sentiment::score(bounded(&text));
         if bounded(&text).len() == text.len() {
@@ -78,6 +79,7 @@ impl wit::Host for View<'_, MlConfig> {
         Ok(score)
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.ml.classify_emotion", skip_all)]
     async fn classify_emotion(&mut self, text: String) -> wasmtime::Result<wit::EmotionScore> {
         let (emotion, confidence) = ml::emotion::classify(bounded(&text));
         Ok(wit::EmotionScore {
@@ -86,11 +88,13 @@ impl wit::Host for View<'_, MlConfig> {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.ml.topics", skip_all)]
     async fn topics(&mut self, text: String, max: u32) -> wasmtime::Result<Vec<String>> {
         Ok(ml::topics::extract(bounded(&text), max.min(16) as usize))
     }
 
     /// The sentence encoder's embedding (its first 256 tokens), computed on the blocking pool.
+    #[tracing::instrument(level = "debug", name = "capability.ml.embed", skip_all)]
     async fn embed(&mut self, text: String) -> wasmtime::Result<Vec<f32>> {
         let encoder = self.config()?.encoder.clone();
         let vector = tokio::task::spawn_blocking(move || encoder.embed(bounded(&text)))

@@ -246,6 +246,7 @@ fn to_wit_error(error: CollectionError, operation: &str, collection: &str) -> St
 type Answer<T> = wasmtime::Result<Result<T, StorageError>>;
 
 impl wit::Host for View<'_, StorageGrant> {
+    #[tracing::instrument(level = "debug", name = "capability.storage.insert", skip_all, fields(collection = %collection))]
     async fn insert(&mut self, collection: String, row: wit::Row) -> Answer<wit::Row> {
         let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Write));
         Ok(db
@@ -255,6 +256,7 @@ impl wit::Host for View<'_, StorageGrant> {
             .map_err(|e| to_wit_error(e, "insert", collection.name)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.get", skip_all, fields(collection = %collection))]
     async fn get(&mut self, collection: String, id: String) -> Answer<wit::Row> {
         let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Read));
         Ok(db
@@ -264,6 +266,7 @@ impl wit::Host for View<'_, StorageGrant> {
             .map_err(|e| to_wit_error(e, "get", collection.name)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.update", skip_all, fields(collection = %collection))]
     async fn update(
         &mut self,
         collection: String,
@@ -278,6 +281,7 @@ impl wit::Host for View<'_, StorageGrant> {
             .map_err(|e| to_wit_error(e, "update", collection.name)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.delete", skip_all, fields(collection = %collection))]
     async fn delete(&mut self, collection: String, id: String) -> Answer<()> {
         let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Write));
         Ok(db
@@ -286,10 +290,12 @@ impl wit::Host for View<'_, StorageGrant> {
             .map_err(|e| to_wit_error(e, "delete", collection.name)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.query", skip_all, fields(collection = %collection))]
     async fn query(&mut self, collection: String, request: wit::PageRequest) -> Answer<wit::Page> {
         self.select(collection, request, Vec::new()).await
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.select", skip_all, fields(collection = %collection))]
     async fn select(
         &mut self,
         collection: String,
@@ -315,6 +321,7 @@ impl wit::Host for View<'_, StorageGrant> {
             .map_err(|e| to_wit_error(e, "query", collection.name)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.children", skip_all, fields(collection = %collection))]
     async fn children(
         &mut self,
         collection: String,
@@ -329,6 +336,7 @@ impl wit::Host for View<'_, StorageGrant> {
             .map_err(|e| to_wit_error(e, "children", collection.name)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.aggregate", skip_all, fields(collection = %collection))]
     async fn aggregate(
         &mut self,
         collection: String,
@@ -380,6 +388,7 @@ impl wit::Host for View<'_, StorageGrant> {
             .map_err(|e| to_wit_error(e, "aggregate", collection.name)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.nearest", skip_all, fields(collection = %collection))]
     async fn nearest(
         &mut self,
         collection: String,
@@ -410,6 +419,7 @@ impl wit::Host for View<'_, StorageGrant> {
             .map_err(|e| to_wit_error(e, "nearest", collection.name)))
     }
 
+    #[tracing::instrument(level = "debug", name = "capability.storage.batch", skip_all)]
     async fn batch(&mut self, writes: Vec<wit::Write>) -> Answer<Vec<Option<wit::Row>>> {
         let user = checked!(self.storage_user());
         if writes.len() > collections::MAX_BATCH {
