@@ -69,8 +69,6 @@
 //! Validity (power, false findings on AR(1) noise) and speed figures: `EVALUATION.md`.
 
 mod detect;
-#[cfg(test)]
-mod diagnostics;
 mod fdr;
 mod gls;
 pub mod rng;
@@ -239,6 +237,46 @@ pub struct Pattern {
     pub confidence: f64,
 }
 
+/// One hypothesis as tested, before the false-discovery control: what calibration checks
+/// look at (`examples/calibration.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tested {
+    /// The pattern's key, see [`Pattern::key`].
+    pub key: String,
+    /// Whether it had enough data for a finding (its `p` joins the BH family).
+    pub eligible: bool,
+    /// Its two-sided p-value (1 when the test could not run).
+    pub p: f64,
+}
+
+/// Every hypothesis tested for one user's data, with its raw p-value.
+#[must_use]
+pub fn tested(input: &Input<'_>) -> Vec<Tested> {
+    let s = series::Series::build(input.entries, input.metrics, input.today);
+    if s.days.is_empty() {
+        return Vec::new();
+    }
+    candidates(&s)
+        .into_iter()
+        .map(|c| Tested {
+            key: c.key,
+            eligible: c.eligible,
+            p: c.p,
+        })
+        .collect()
+}
+
+/// Every detector's candidates for a day series.
+fn candidates(s: &series::Series) -> Vec<Candidate> {
+    let mut cands: Vec<Candidate> = Vec::new();
+    cands.extend(detect::weekday::detect(s));
+    cands.extend(detect::time_of_day::detect(s));
+    cands.extend(detect::factors::detect(s));
+    cands.extend(detect::wearables::detect(s));
+    cands.extend(detect::trend::detect(s));
+    cands
+}
+
 /// Detects the patterns in one user's data, strongest first: findings (by absolute effect
 /// size), then at most [`MAX_OBSERVATIONS`] observations (by absolute difference).
 #[must_use]
@@ -248,13 +286,7 @@ pub fn detect(input: &Input<'_>) -> Vec<Pattern> {
         return Vec::new();
     }
     let mood_sd = stats::sd(&s.moods());
-
-    let mut cands: Vec<Candidate> = Vec::new();
-    cands.extend(detect::weekday::detect(&s));
-    cands.extend(detect::time_of_day::detect(&s));
-    cands.extend(detect::factors::detect(&s));
-    cands.extend(detect::wearables::detect(&s));
-    cands.extend(detect::trend::detect(&s));
+    let cands = candidates(&s);
 
     // One BH family: every test with enough data for a finding.
     let family: Vec<usize> = (0..cands.len()).filter(|&i| cands[i].eligible).collect();

@@ -176,18 +176,7 @@ impl Runtime {
         bytes: &[u8],
         semantic: &Semantic,
     ) -> Result<RulesComponent, PrepareError> {
-        if decl.grants.kind != ComponentKind::CrisisRules {
-            return Err(PrepareError::World {
-                world: decl.grants.kind.as_str(),
-                reason: "not a crisis-rules component".into(),
-            });
-        }
-        let component = self
-            .pure
-            .cache
-            .load_or_compile(&self.pure.engine, sha256, bytes)
-            .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
-        check_imports(decl, &component_imports(&self.pure.engine, &component))?;
+        let component = self.load_pure(decl, ComponentKind::CrisisRules, sha256, bytes)?;
         self.rules_component(decl, sha256, &component, semantic)
     }
 
@@ -203,10 +192,23 @@ impl Runtime {
         sha256: &str,
         bytes: &[u8],
     ) -> Result<ContentProviderComponent, PrepareError> {
-        if decl.grants.kind != ComponentKind::ContentProvider {
+        let component = self.load_pure(decl, ComponentKind::ContentProvider, sha256, bytes)?;
+        self.content_provider(decl, &component)
+    }
+
+    /// A pure component of `kind`, compiled (or loaded from the cache) on the pure engine,
+    /// its imports checked: what preparing one outside the registry starts with.
+    fn load_pure(
+        &self,
+        decl: &ComponentDecl,
+        kind: ComponentKind,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> Result<wasmtime::component::Component, PrepareError> {
+        if decl.grants.kind != kind {
             return Err(PrepareError::World {
                 world: decl.grants.kind.as_str(),
-                reason: "not a content-provider component".into(),
+                reason: format!("not a {kind} component"),
             });
         }
         let component = self
@@ -215,7 +217,7 @@ impl Runtime {
             .load_or_compile(&self.pure.engine, sha256, bytes)
             .map_err(|e| PrepareError::Invalid(format!("{e:#}")))?;
         check_imports(decl, &component_imports(&self.pure.engine, &component))?;
-        self.content_provider(decl, &component)
+        Ok(component)
     }
 
     /// Pre-instantiates a content provider and reads and checks its catalogue, under the
