@@ -16,11 +16,15 @@
 //!   nightly runs for 10,000 users (see [`insights`]). Named only.
 //! - `ratelimit`: the cost of request rate limiting per request, off vs in process vs
 //!   Redis (see [`ratelimit`]). Named only; needs `MINDFLOW_REDIS_SERVER`.
+//! - `replicas`: throughput of one, two and three replicas behind HAProxy on a read-heavy
+//!   and a write-heavy mix (see [`replicas`]). Named only; PostgreSQL, `MINDFLOW_REDIS_SERVER`
+//!   and `MINDFLOW_HAPROXY`.
 
 mod api;
 mod chat;
 mod insights;
 mod ratelimit;
+mod replicas;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -630,6 +634,7 @@ async fn main() -> Result<()> {
         Some("chat") => return chat::costs().await,
         Some("insights") => return insights::run().await,
         Some("ratelimit") => return ratelimit::run().await,
+        Some("replicas") => return replicas::run().await,
         _ => {}
     }
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);

@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod balancer;
 mod chat;
 mod connections;
 mod content;

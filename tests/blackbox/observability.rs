@@ -3,11 +3,10 @@
 //! severity, the database pool) with no user id or user text in it; a request id on every
 //! response and problem document; W3C `traceparent` continued and returned.
 
-use std::time::{Duration, Instant};
-
 use mindflow_tests::accounts::user;
 use mindflow_tests::http::send;
-use mindflow_tests::{Manifest, Server, server_with};
+use mindflow_tests::metrics::{self, sample};
+use mindflow_tests::{Manifest, server_with};
 use reqwest::Method;
 use serde_json::json;
 
@@ -28,59 +27,10 @@ memory_limit_mb = 32
     )
 }
 
-/// The address the server's log says metrics are served on.
-async fn metrics_address(server: &Server) -> String {
-    let started = Instant::now();
-    loop {
-        let log = server.log();
-        if let Some(line) = log.lines().find(|l| l.contains("metrics are served"))
-            && let Some(at) = line.find("127.0.0.1:")
-        {
-            let digits: String = line[at + "127.0.0.1:".len()..]
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            return format!("127.0.0.1:{digits}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no metrics address in the log:\n{log}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn scrape(server: &Server, address: &str) -> String {
-    let response = server
-        .http
-        .get(format!("http://{address}/metrics"))
-        .send()
-        .await
-        .expect("scrape");
-    assert_eq!(response.status(), 200);
-    assert!(
-        response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/plain; version=0.0.4"))
-    );
-    response.text().await.expect("metrics text")
-}
-
-/// The value of the sample whose line starts with `series` (0 when absent).
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find(|line| line.starts_with(series))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn metrics_count_requests_components_and_crises_without_anything_personal() {
     let server = server_with(manifest(), &[("MINDFLOW_METRICS_LISTEN", "127.0.0.1:0")]).await;
-    let address = metrics_address(&server).await;
+    let address = metrics::address(&server).await.expect("metrics address");
     let (token, user_id) = user(&server, "metrics").await;
     let note = "Private words: I want to end my life tonight";
     let logged = send(
@@ -110,7 +60,9 @@ async fn metrics_count_requests_components_and_crises_without_anything_personal(
         .expect("trap");
     assert_eq!(trapped.status(), 500);
 
-    let text = scrape(&server, &address).await;
+    let text = metrics::scrape(&server.http, &address)
+        .await
+        .expect("scrape");
     assert!(
         sample(
             &text,

@@ -9,7 +9,8 @@
 //!   [`admin`]: component versions through the admin API; [`database`]: the server's
 //!   database, directly; [`smtp`]: a fake mail relay; [`llm_double`]: a language-model
 //!   provider double (OpenAI and Anthropic wire formats); [`redis`](mod@redis): a throwaway
-//!   `redis-server` (`MINDFLOW_REDIS_SERVER`).
+//!   `redis-server` (`MINDFLOW_REDIS_SERVER`); [`balancer`]: a real HAProxy in front of
+//!   replicas (`MINDFLOW_HAPROXY`); [`metrics`]: a server's Prometheus metrics.
 //!
 //! Environment (set by `cargo xtask test`):
 //! - `MINDFLOW_BIN`: the binary (default `target/debug/mindflow`);
@@ -19,10 +20,12 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod balancer;
 pub mod database;
 pub mod http;
 pub mod llm_double;
 pub mod manifest;
+pub mod metrics;
 pub mod redis;
 pub mod smtp;
 

@@ -313,6 +313,15 @@ fn redis_server(root: &Path) -> Result<PathBuf> {
     script_answer(root, "redis-for-tests.sh").map(PathBuf::from)
 }
 
+/// The `haproxy` the replica tests put in front of their servers: `MINDFLOW_HAPROXY` when
+/// set, otherwise what `scripts/haproxy-for-tests.sh` provides (once) and prints.
+fn haproxy(root: &Path) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MINDFLOW_HAPROXY") {
+        return Ok(PathBuf::from(path));
+    }
+    script_answer(root, "haproxy-for-tests.sh").map(PathBuf::from)
+}
+
 fn test(root: &Path, backend: &str) -> Result<()> {
     build_components(root)?;
     build_host(root, false)?;
@@ -321,6 +330,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     let llm = llm_model(root)?;
     let fuzzer = schemathesis(root)?;
     let redis = redis_server(root)?;
+    let balancer = haproxy(root)?;
 
     // Unit tests of every member outside components/ but the black-box suite (the host, the
     // crates beside it, xtask), then the components' native tests.
@@ -365,6 +375,8 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         suite.env("MINDFLOW_SCHEMATHESIS", &fuzzer);
         // The shared rate-limit tests fail (never skip) without it.
         suite.env("MINDFLOW_REDIS_SERVER", &redis);
+        // So do the replicas-behind-a-balancer tests without it (on PostgreSQL).
+        suite.env("MINDFLOW_HAPROXY", &balancer);
         if backend == "postgres" {
             suite.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
         }

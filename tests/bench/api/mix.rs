@@ -24,6 +24,33 @@ impl Mix {
         ])
     }
 
+    /// The scale-out benchmark's read-heavy mix: 90% reads of lists, single rows, stats and
+    /// trends; 10% writes.
+    pub fn read_heavy() -> Self {
+        Self::new(vec![
+            (Endpoint::MoodList, 250),
+            (Endpoint::MoodGet, 200),
+            (Endpoint::JournalList, 150),
+            (Endpoint::JournalGet, 150),
+            (Endpoint::MoodStats, 75),
+            (Endpoint::MoodTrends, 75),
+            (Endpoint::MoodCreate, 70),
+            (Endpoint::JournalCreate, 30),
+        ])
+    }
+
+    /// The scale-out benchmark's write-heavy mix: 70% writes of mood logs and journal
+    /// entries (each journal entry sealed, analysed and indexed), 30% reads.
+    pub fn write_heavy() -> Self {
+        Self::new(vec![
+            (Endpoint::MoodCreate, 500),
+            (Endpoint::JournalCreate, 200),
+            (Endpoint::MoodList, 150),
+            (Endpoint::MoodGet, 100),
+            (Endpoint::JournalList, 50),
+        ])
+    }
+
     fn new(weights: Vec<(Endpoint, u64)>) -> Self {
         let total = weights.iter().map(|(_, w)| w).sum::<u64>().max(1);
         Self { weights, total }

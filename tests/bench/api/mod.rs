@@ -20,8 +20,8 @@
 //!   after 50% and 80% (e.g. `200` for a target stated at that load).
 
 pub(crate) mod endpoints;
-mod mix;
-mod openloop;
+pub(crate) mod mix;
+pub(crate) mod openloop;
 pub(crate) mod seed;
 pub mod soak;
 
