@@ -63,7 +63,7 @@ check() {
 }
 
 check "hadolint $("$VENV/bin/hadolint" --version | grep -o '[0-9][0-9.]*' | head -1): Dockerfile" \
-    "$VENV/bin/hadolint" --failure-threshold style Dockerfile
+    "$VENV/bin/hadolint" --no-color --failure-threshold style Dockerfile
 
 YAMLLINT_CONFIG='{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: {check-keys: false}}}'
 check "yamllint: docker-compose.yml, deploy/kubernetes" \
@@ -73,7 +73,7 @@ check "compose specification schema: docker-compose.yml" \
     "$VENV/bin/check-jsonschema" --builtin-schema vendor.compose-spec docker-compose.yml
 
 for version in "${KUBERNETES_VERSIONS[@]}"; do
-    check "kubernetes-validate --strict, Kubernetes $version: ${MANIFESTS[*]}" \
+    check "kubernetes-validate --strict, Kubernetes $version: ${#MANIFESTS[@]} manifests in deploy/kubernetes" \
         "$VENV/bin/kubernetes-validate" --strict --quiet -k "$version" "${MANIFESTS[@]}"
 done
 
