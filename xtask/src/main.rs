@@ -11,6 +11,7 @@
 //! - `cargo xtask test`: builds everything, then runs the unit tests, the components' native
 //!   tests and the black-box suite on SQLite and on PostgreSQL 16 + pgvector (provisioned by
 //!   `scripts/postgres-for-tests.sh`). `--backend sqlite|postgres` runs the suite on one.
+//!   It first validates the deployment files (`scripts/validate-deploy.sh`).
 //! - `cargo xtask lint [fmt|host|xtask|tests|components]...`: `cargo fmt --check` and clippy
 //!   with `-D warnings` on every crate: every member outside `components/` natively
 //!   (`--all-targets`: the host and the crates beside it, xtask, tests), each component for
@@ -322,7 +323,19 @@ fn haproxy(root: &Path) -> Result<PathBuf> {
     script_answer(root, "haproxy-for-tests.sh").map(PathBuf::from)
 }
 
+/// The deployment files (Dockerfile, docker-compose.yml, deploy/kubernetes/) through real
+/// validators and the consistency checks of `scripts/validate-deploy.sh`; a finding fails.
+fn validate_deploy(root: &Path) -> Result<()> {
+    let mut validate = Command::new("bash");
+    validate
+        .arg(root.join("scripts").join("validate-deploy.sh"))
+        .current_dir(root);
+    run(validate)
+}
+
 fn test(root: &Path, backend: &str) -> Result<()> {
+    // First: it needs no build and takes seconds once its validators are installed.
+    validate_deploy(root)?;
     build_components(root)?;
     build_host(root, false)?;
     let binary = target_dir(root).join("debug").join("mindflow");
