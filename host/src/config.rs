@@ -18,6 +18,11 @@ pub struct CommonConfig {
     /// directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The most PostgreSQL connections this process opens. Every replica opens up to this
+    /// many, so replicas × this must stay below the server's `max_connections` (100 by
+    /// default) with room for migrations and administration. SQLite ignores it.
+    #[arg(long = "db-max-connections", env = "MINDFLOW_DB_MAX_CONNECTIONS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
     /// Where compiled components are cached (default: `<data-dir>/cache`).
     #[arg(long, env = "MINDFLOW_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -244,6 +249,9 @@ pub struct ServeConfig {
     /// Request rate limits by route class.
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
+    /// Trace export (OpenTelemetry's `OTEL_*` variables).
+    #[command(flatten)]
+    pub otlp: crate::otlp::OtlpConfig,
     /// Mount `GET /bench/native`, the native twin of the dispatch benchmark's component.
     #[arg(long, env = "MINDFLOW_BENCH_NATIVE", hide = true)]
     pub bench_native: bool,

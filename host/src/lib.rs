@@ -41,6 +41,7 @@ pub mod mail;
 pub mod manifest;
 pub mod metrics;
 pub mod nightly;
+pub mod otlp;
 pub mod registry;
 pub mod retention;
 pub mod runtime;

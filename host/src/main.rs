@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mindflow::audit::Actor;
 use mindflow::config::{CommonConfig, ServeConfig};
-use mindflow::server;
+use mindflow::{otlp, server};
 
 /// Every request allocates and frees a store, an instance's host state and its HTTP
 /// plumbing on whichever worker thread runs it; mimalloc's thread-local free lists make that
@@ -164,14 +164,33 @@ enum UserCommand {
     },
 }
 
-fn init_logging() {
+/// Logs to stderr (filtered by `RUST_LOG`), and, for `serve` with an OTLP endpoint
+/// configured, spans to the trace collector (filtered by [`otlp::export_filter`], whatever
+/// `RUST_LOG` says).
+fn init_logging(command: &Command) -> Result<()> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,sqlx=warn,wasmtime=warn,cranelift=warn")
     });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_filter(filter);
+    let export = match command {
+        Command::Serve(serve) => serve.otlp.build().context("trace export")?,
+        _ => None,
+    };
+    let (layer, pipeline) = export.unzip();
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(layer.map(|layer| layer.with_filter(otlp::export_filter())))
         .init();
+    if let Some(pipeline) = pipeline {
+        tokio::spawn(pipeline.run());
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -191,7 +210,7 @@ fn main() -> Result<()> {
 }
 
 async fn run(cli: Cli) -> Result<()> {
-    init_logging();
+    init_logging(&cli.command)?;
     match cli.command {
         Command::Serve(serve) => server::serve(cli.common, *serve).await,
         Command::Migrate => {

@@ -215,6 +215,8 @@ pub struct Metrics {
     pub rate_limit_rejections: Counter,
     /// Rate-limit checks made in process because Redis was unreachable, erroring or slow.
     pub rate_limit_fallbacks: Counter,
+    /// Spans handed to the trace collector, by outcome (`exported`, `dropped`).
+    pub otlp_spans: Counter,
 }
 
 impl Metrics {
@@ -275,6 +277,11 @@ impl Metrics {
                 "Rate-limit checks made in process because Redis was unreachable, erroring or slow.",
                 &[],
             ),
+            otlp_spans: Counter::new(
+                "mindflow_otlp_spans_total",
+                "Trace spans for the OTLP collector, by outcome (exported, dropped).",
+                &["outcome"],
+            ),
         }
     }
 
@@ -293,6 +300,7 @@ impl Metrics {
         self.nightly_runs.render(&mut out);
         self.rate_limit_rejections.render(&mut out);
         self.rate_limit_fallbacks.render(&mut out);
+        self.otlp_spans.render(&mut out);
         for (name, help, value) in extra {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");

@@ -27,8 +27,12 @@ pub async fn open_database(config: &CommonConfig) -> Result<Database> {
             config.data_dir.display()
         )
     })?;
-    let db = Database::connect(config.database_url.as_deref(), &config.data_dir)
-        .await
+    let db = Database::connect_sized(
+        config.database_url.as_deref(),
+        &config.data_dir,
+        config.db_max_connections,
+    )
+    .await
         .context("cannot open the database")?;
     db.migrate().await.context("cannot migrate the database")?;
     db.prepare_embedding_column(config.embedding_dim as usize)

@@ -16,6 +16,8 @@
 //!   nightly runs for 10,000 users (see [`insights`]). Named only.
 //! - `ratelimit`: the cost of request rate limiting per request, off vs in process vs
 //!   Redis (see [`ratelimit`]). Named only; needs `MINDFLOW_REDIS_SERVER`.
+//! - `observability`: what serving metrics and exporting traces over OTLP cost per request
+//!   (see [`observability`]). Named only.
 //! - `replicas`: throughput of one, two and three replicas behind HAProxy on a read-heavy
 //!   and a write-heavy mix (see [`replicas`]). Named only; PostgreSQL, `MINDFLOW_REDIS_SERVER`
 //!   and `MINDFLOW_HAPROXY`.
@@ -23,6 +25,7 @@
 mod api;
 mod chat;
 mod insights;
+mod observability;
 mod ratelimit;
 mod replicas;
 
@@ -635,6 +638,7 @@ async fn main() -> Result<()> {
         Some("insights") => return insights::run().await,
         Some("ratelimit") => return ratelimit::run().await,
         Some("replicas") => return replicas::run().await,
+        Some("observability") => return observability::run().await,
         _ => {}
     }
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);

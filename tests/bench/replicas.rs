@@ -42,6 +42,11 @@ async fn replica(database: Option<String>, redis: &Redis) -> Result<Server> {
             "MINDFLOW_JWT_SECRET",
             "c2NhbGUgb3V0OiByZXBsaWNhcyBzaGFyZSB0aGlzIGtleSE=".to_owned(),
         ),
+        // Shared as in production: each replica opens what another sealed.
+        (
+            "MINDFLOW_MASTER_KEY",
+            "cmVwbGljYXMgc2hhcmUgb25lIG1hc3RlciBrZXkhISE=".to_owned(),
+        ),
         ("REDIS_URL", redis.url()),
         ("MINDFLOW_TRUSTED_PROXIES", "127.0.0.1".to_owned()),
         ("RUST_LOG", "warn,mindflow::server=info".to_owned()),
@@ -160,6 +165,9 @@ pub async fn run() -> Result<()> {
                     measure(&base, &users, &sessions, mix, connections, 1).await?;
                 }
                 let outcome = measure(&base, &users, &sessions, mix, connections, seconds).await?;
+                if !outcome.errors.is_empty() {
+                    eprintln!("failures ({}, pool {pool}): {:?}", mixes[m].0, outcome.errors);
+                }
                 let slot = &mut results[m][c];
                 match slot {
                     Some(total) => total.absorb(outcome.result),

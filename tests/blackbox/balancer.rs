@@ -2,7 +2,7 @@
 //! on loopback (`MINDFLOW_HAPROXY`), serve as one service.
 //!
 //! - Requests spread over every replica, and a write made through one is read through the
-//!   others.
+//!   others, sealed notes included (the replicas share the master key, as in production).
 //! - One request budget is shared through Redis: a reader over their limit is refused
 //!   however the balancer spreads them.
 //! - The nightly job runs once per user across the three.
@@ -29,6 +29,9 @@ use serde_json::json;
 /// The token-signing secret every replica shares, as in production.
 const SECRET: &str = "dGhyZWUgcmVwbGljYXMgc2hhcmUgdGhpcyAzMi1ieXRlIGtleSE=";
 
+/// The master key every replica shares: each must open what another sealed.
+const MASTER_KEY: &str = "cmVwbGljYXMgc2hhcmUgb25lIG1hc3RlciBrZXkhISE=";
+
 /// A reader's budget in the shared-limit test.
 const READS: u32 = 12;
 
@@ -47,11 +50,16 @@ async fn replicas(
         eprintln!("balancer: PostgreSQL only (run with MINDFLOW_TEST_BACKEND=postgres)");
         return None;
     }
-    let mut servers: Vec<Server> = Vec::new();
-    for _ in 0..count {
-        let database = servers.first().map(|s| s.database_url.clone());
-        servers.push(replica(manifest, redis, database, reads).await);
-    }
+    // A first deployment: every replica starts at once on the new, empty database (each
+    // migrates it and installs the manifest's components; none may trip over another).
+    let database = ServerOptions::new(manifest.clone())
+        .await
+        .expect("options")
+        .database_url;
+    let servers = futures::future::join_all(
+        (0..count).map(|_| replica(manifest, redis, Some(database.clone()), reads)),
+    )
+    .await;
     Some(servers)
 }
 
@@ -69,6 +77,7 @@ async fn replica(
     }
     for (key, value) in [
         ("MINDFLOW_JWT_SECRET", SECRET.to_owned()),
+        ("MINDFLOW_MASTER_KEY", MASTER_KEY.to_owned()),
         ("REDIS_URL", redis.url()),
         ("MINDFLOW_TRUSTED_PROXIES", "127.0.0.1".to_owned()),
         ("MINDFLOW_METRICS_LISTEN", "127.0.0.1:0".to_owned()),
@@ -153,7 +162,11 @@ async fn through(
 }
 
 fn mood_log(i: usize) -> serde_json::Value {
-    json!({"mood_score": 1 + i % 10, "energy_level": 1 + (i * 7) % 10})
+    json!({
+        "mood_score": 1 + i % 10,
+        "energy_level": 1 + (i * 7) % 10,
+        "note": format!("sealed note {i}"),
+    })
 }
 
 async fn stored_logs(server: &Server, user_id: &str) -> i64 {
@@ -208,7 +221,14 @@ async fn three_replicas_behind_a_balancer_serve_as_one() {
         .await
         .expect("read");
         assert_eq!(page.status, 200);
-        assert_eq!(page.body["items"].as_array().map(Vec::len), Some(30));
+        let items = page.body["items"].as_array().expect("items");
+        assert_eq!(items.len(), 30);
+        // Notes are sealed under the user's data key: every replica opens every one.
+        let mut notes: Vec<&str> = items.iter().filter_map(|i| i["note"].as_str()).collect();
+        notes.sort_unstable();
+        let mut expected: Vec<String> = (0..30).map(|i| format!("sealed note {i}")).collect();
+        expected.sort_unstable();
+        assert_eq!(notes, expected);
     }
     assert_eq!(stored_logs(&servers[0], &writer_id).await, 30);
 

@@ -4,6 +4,7 @@
 //! response and problem document; W3C `traceparent` continued and returned.
 
 use mindflow_tests::accounts::user;
+use mindflow_tests::collector::{Collector, attribute};
 use mindflow_tests::http::send;
 use mindflow_tests::metrics::{self, sample};
 use mindflow_tests::{Manifest, server_with};
@@ -176,5 +177,137 @@ async fn every_response_and_problem_carries_a_request_id_and_the_trace_continues
         assert!(response.headers().get("traceparent").is_some());
         let body: serde_json::Value = response.json().await.expect("problem body");
         assert_eq!(body["request_id"], id.as_str(), "{path}: {body}");
+    }
+}
+
+/// With an OTLP endpoint configured, a request's spans reach the collector (OTLP/HTTP JSON)
+/// as one trace continuing the caller's: the request (route pattern, method, status), the
+/// component, its capability calls and the database statements, each the child of the one
+/// before. No user text, id or address is in any export, the collector's key travels only
+/// in its header, and a collector that refuses costs no request.
+#[tokio::test]
+async fn spans_are_exported_to_an_otlp_collector_as_the_callers_trace() {
+    let collector = Collector::start().await.expect("collector");
+    let endpoint = collector.endpoint();
+    let server = server_with(
+        manifest(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=collector-secret-7d1e"),
+            ("OTEL_SERVICE_NAME", "mindflow-test"),
+            ("MINDFLOW_METRICS_LISTEN", "127.0.0.1:0"),
+        ],
+    )
+    .await;
+    let (token, user_id) = user(&server, "otlp").await;
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let response = server
+        .http
+        .post(server.url("/api/v1/mood/logs"))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .json(&json!({"mood_score": 6, "note": "Private words about my week"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), 201);
+    let own_span = response
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split('-').nth(2))
+        .expect("traceparent")
+        .to_owned();
+
+    let started = std::time::Instant::now();
+    let trace = loop {
+        let trace: Vec<serde_json::Value> = collector
+            .spans()
+            .into_iter()
+            .filter(|s| s["traceId"] == trace_id)
+            .collect();
+        if trace.iter().any(|s| s["name"] == "request") {
+            break trace;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no request span exported: {:?}",
+            collector.spans()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let request = trace
+        .iter()
+        .find(|s| s["name"] == "request")
+        .expect("request span");
+    assert_eq!(request["spanId"], own_span.as_str());
+    assert_eq!(request["parentSpanId"], caller_span);
+    assert_eq!(request["kind"], 2);
+    assert_eq!(attribute(request, "http.route").as_deref(), Some("/api/v1/mood/..."));
+    assert_eq!(attribute(request, "http.request.method").as_deref(), Some("POST"));
+    assert_eq!(attribute(request, "http.response.status_code").as_deref(), Some("201"));
+    let component = trace
+        .iter()
+        .find(|s| s["name"] == "component")
+        .expect("component span");
+    assert_eq!(component["parentSpanId"], own_span.as_str());
+    assert_eq!(attribute(component, "mindflow.component").as_deref(), Some("mood"));
+    assert!(
+        trace.iter().any(|s| s["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("capability.storage."))),
+        "a capability call: {trace:?}"
+    );
+    assert!(
+        trace.iter().any(|s| s["name"] == "db.statement" && s["kind"] == 3),
+        "a database statement: {trace:?}"
+    );
+    // One tree: every span's parent is in the trace, but the request's (the caller's).
+    let ids: Vec<&str> = trace.iter().filter_map(|s| s["spanId"].as_str()).collect();
+    for span in &trace {
+        if span["name"] != "request" {
+            let parent = span["parentSpanId"].as_str().unwrap_or_default();
+            assert!(ids.contains(&parent), "an orphan: {span}");
+        }
+    }
+    let exports = collector.exports();
+    for export in &exports {
+        assert_eq!(export.service_name.as_deref(), Some("mindflow-test"));
+        assert_eq!(
+            export.headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+            Some("collector-secret-7d1e")
+        );
+        for private in ["Private words", user_id.as_str(), token.as_str(), "otlp-"] {
+            assert!(!export.body.contains(private), "{private} exported");
+        }
+    }
+    assert!(!server.log().contains("collector-secret-7d1e"), "the key in the log");
+
+    // A collector that refuses: requests are answered as before; the spans are counted lost.
+    collector.refuse(true);
+    for _ in 0..3 {
+        let listed = server
+            .http
+            .get(server.url("/api/v1/mood/logs"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(listed.status(), 200);
+    }
+    let address = metrics::address(&server).await.expect("metrics address");
+    let started = std::time::Instant::now();
+    loop {
+        let text = metrics::scrape(&server.http, &address).await.expect("scrape");
+        if metrics::total(&text, "mindflow_otlp_spans_total", &["outcome=\"dropped\""]) > 0.0 {
+            assert!(metrics::total(&text, "mindflow_otlp_spans_total", &["outcome=\"exported\""]) > 0.0);
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "no dropped spans counted:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

@@ -10,7 +10,8 @@
 //!   database, directly; [`smtp`]: a fake mail relay; [`llm_double`]: a language-model
 //!   provider double (OpenAI and Anthropic wire formats); [`redis`](mod@redis): a throwaway
 //!   `redis-server` (`MINDFLOW_REDIS_SERVER`); [`balancer`]: a real HAProxy in front of
-//!   replicas (`MINDFLOW_HAPROXY`); [`metrics`]: a server's Prometheus metrics.
+//!   replicas (`MINDFLOW_HAPROXY`); [`metrics`]: a server's Prometheus metrics;
+//!   [`collector`]: an OpenTelemetry collector double (OTLP/HTTP JSON).
 //!
 //! Environment (set by `cargo xtask test`):
 //! - `MINDFLOW_BIN`: the binary (default `target/debug/mindflow`);
@@ -21,6 +22,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod balancer;
+pub mod collector;
 pub mod database;
 pub mod http;
 pub mod llm_double;

@@ -169,6 +169,9 @@ fn may_write(sql: &str) -> bool {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
+/// PostgreSQL connections a process opens unless told otherwise.
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 32;
+
 impl Database {
     /// Connects to `url` (`postgres://…` or `sqlite://…`), or to `mindflow.db` in `data_dir`
     /// when no URL is given.
@@ -176,11 +179,24 @@ impl Database {
     /// # Errors
     /// [`DbError`] when the database cannot be opened.
     pub async fn connect(url: Option<&str>, data_dir: &Path) -> Result<Self, DbError> {
+        Self::connect_sized(url, data_dir, DEFAULT_POSTGRES_CONNECTIONS).await
+    }
+
+    /// As [`connect`](Self::connect), opening at most `postgres_max` PostgreSQL connections
+    /// (SQLite keeps its own small pool: one writer at a time whatever the size).
+    ///
+    /// # Errors
+    /// [`DbError`] when the database cannot be opened.
+    pub async fn connect_sized(
+        url: Option<&str>,
+        data_dir: &Path,
+        postgres_max: u32,
+    ) -> Result<Self, DbError> {
         match url {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let options = PgConnectOptions::from_str(url)?;
                 let pool = PgPoolOptions::new()
-                    .max_connections(32)
+                    .max_connections(postgres_max.max(1))
                     .acquire_timeout(Duration::from_secs(5))
                     .connect_with(options)
                     .await?;

@@ -34,13 +34,15 @@ const MAX_PROBLEM_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// A W3C trace context: the trace, this request's span, the flags.
+/// A W3C trace context: the trace, this request's span, the caller's span, the flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
     /// 32 lowercase hex digits, not all zero.
     pub trace_id: String,
     /// This request's span: 16 lowercase hex digits.
     pub span_id: String,
+    /// The caller's span (`parent-id` of the incoming `traceparent`), when it sent one.
+    pub parent_span_id: Option<String>,
     /// The flags (`01`: sampled).
     pub flags: String,
 }
@@ -49,16 +51,18 @@ impl TraceContext {
     /// Continues the trace of a valid `traceparent`, or starts a new one.
     pub fn continue_or_start(traceparent: Option<&str>) -> Self {
         let span_id = random_hex(8);
-        if let Some((trace_id, flags)) = traceparent.and_then(parse_traceparent) {
+        if let Some((trace_id, parent_span_id, flags)) = traceparent.and_then(parse_traceparent) {
             return Self {
                 trace_id,
                 span_id,
+                parent_span_id: Some(parent_span_id),
                 flags,
             };
         }
         Self {
             trace_id: random_hex(16),
             span_id,
+            parent_span_id: None,
             flags: "01".into(),
         }
     }
@@ -69,10 +73,10 @@ impl TraceContext {
     }
 }
 
-/// The trace id and flags of a version-00 `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`,
+/// The trace id, parent id and flags of a version-00 `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`,
 /// lowercase, ids not all zero); a future version is read by its first four fields, as the
 /// specification asks.
-fn parse_traceparent(value: &str) -> Option<(String, String)> {
+fn parse_traceparent(value: &str) -> Option<(String, String, String)> {
     let value = value.trim();
     let mut parts = value.split('-');
     let version = parts.next()?;
@@ -91,10 +95,11 @@ fn parse_traceparent(value: &str) -> Option<(String, String)> {
     if trace_id.bytes().all(|b| b == b'0') || parent_id.bytes().all(|b| b == b'0') {
         return None;
     }
-    Some((trace_id.to_owned(), flags.to_owned()))
+    Some((trace_id.to_owned(), parent_id.to_owned(), flags.to_owned()))
 }
 
-fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes in lowercase hex (trace and span ids).
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut out = String::with_capacity(bytes * 2);
     while out.len() < bytes * 2 {
         out.push_str(&uuid::Uuid::new_v4().simple().to_string());
@@ -157,10 +162,14 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         %request_id,
         trace_id = %trace.trace_id,
         span_id = %trace.span_id,
+        parent_span_id = trace.parent_span_id.as_deref(),
+        trace_flags = %trace.flags,
         %method,
         %route,
+        status = tracing::field::Empty,
     );
-    let response = next.run(request).instrument(span).await;
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("status", response.status().as_u16());
     let mut response = with_request_id_in_problem(response, &request_id).await;
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {

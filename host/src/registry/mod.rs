@@ -193,12 +193,25 @@ impl ComponentRegistry {
                     .as_deref()
                     .map(|v| format!("{v}+{}", &sha[..12]))
                     .unwrap_or_else(|| format!("manifest-{}", &sha[..12]));
-                let installed = self
+                let id = match self
                     .install(&decl.name, &label, &bytes, &Actor::manifest())
-                    .await?;
+                    .await
+                {
+                    Ok(installed) => installed.version.id,
+                    // Another replica starting on the same database stored these bytes
+                    // first (a first deployment starts every replica at once): theirs is
+                    // the version; activating it again is harmless.
+                    Err(error @ RegistryError::VersionExists { .. }) => self
+                        .db
+                        .component_version_by_sha(&decl.name, &sha)
+                        .await?
+                        .map(|version| version.id)
+                        .ok_or(error)?,
+                    Err(error) => return Err(error),
+                };
                 self.activate_id(
                     &decl.name,
-                    installed.version.id,
+                    id,
                     "bootstrap",
                     &Actor::manifest(),
                 )
