@@ -33,7 +33,7 @@ pub async fn open_database(config: &CommonConfig) -> Result<Database> {
         config.db_max_connections,
     )
     .await
-        .context("cannot open the database")?;
+    .context("cannot open the database")?;
     db.migrate().await.context("cannot migrate the database")?;
     db.prepare_embedding_column(config.embedding_dim as usize)
         .await

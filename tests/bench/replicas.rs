@@ -166,7 +166,10 @@ pub async fn run() -> Result<()> {
                 }
                 let outcome = measure(&base, &users, &sessions, mix, connections, seconds).await?;
                 if !outcome.errors.is_empty() {
-                    eprintln!("failures ({}, pool {pool}): {:?}", mixes[m].0, outcome.errors);
+                    eprintln!(
+                        "failures ({}, pool {pool}): {:?}",
+                        mixes[m].0, outcome.errors
+                    );
                 }
                 let slot = &mut results[m][c];
                 match slot {

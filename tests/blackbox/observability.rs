@@ -193,7 +193,10 @@ async fn spans_are_exported_to_an_otlp_collector_as_the_callers_trace() {
         manifest(),
         &[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=collector-secret-7d1e"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-api-key=collector-secret-7d1e",
+            ),
             ("OTEL_SERVICE_NAME", "mindflow-test"),
             ("MINDFLOW_METRICS_LISTEN", "127.0.0.1:0"),
         ],
@@ -244,15 +247,27 @@ async fn spans_are_exported_to_an_otlp_collector_as_the_callers_trace() {
     assert_eq!(request["spanId"], own_span.as_str());
     assert_eq!(request["parentSpanId"], caller_span);
     assert_eq!(request["kind"], 2);
-    assert_eq!(attribute(request, "http.route").as_deref(), Some("/api/v1/mood/..."));
-    assert_eq!(attribute(request, "http.request.method").as_deref(), Some("POST"));
-    assert_eq!(attribute(request, "http.response.status_code").as_deref(), Some("201"));
+    assert_eq!(
+        attribute(request, "http.route").as_deref(),
+        Some("/api/v1/mood/...")
+    );
+    assert_eq!(
+        attribute(request, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(
+        attribute(request, "http.response.status_code").as_deref(),
+        Some("201")
+    );
     let component = trace
         .iter()
         .find(|s| s["name"] == "component")
         .expect("component span");
     assert_eq!(component["parentSpanId"], own_span.as_str());
-    assert_eq!(attribute(component, "mindflow.component").as_deref(), Some("mood"));
+    assert_eq!(
+        attribute(component, "mindflow.component").as_deref(),
+        Some("mood")
+    );
     assert!(
         trace.iter().any(|s| s["name"]
             .as_str()
@@ -260,7 +275,9 @@ async fn spans_are_exported_to_an_otlp_collector_as_the_callers_trace() {
         "a capability call: {trace:?}"
     );
     assert!(
-        trace.iter().any(|s| s["name"] == "db.statement" && s["kind"] == 3),
+        trace
+            .iter()
+            .any(|s| s["name"] == "db.statement" && s["kind"] == 3),
         "a database statement: {trace:?}"
     );
     // One tree: every span's parent is in the trace, but the request's (the caller's).
@@ -275,14 +292,20 @@ async fn spans_are_exported_to_an_otlp_collector_as_the_callers_trace() {
     for export in &exports {
         assert_eq!(export.service_name.as_deref(), Some("mindflow-test"));
         assert_eq!(
-            export.headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+            export
+                .headers
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok()),
             Some("collector-secret-7d1e")
         );
         for private in ["Private words", user_id.as_str(), token.as_str(), "otlp-"] {
             assert!(!export.body.contains(private), "{private} exported");
         }
     }
-    assert!(!server.log().contains("collector-secret-7d1e"), "the key in the log");
+    assert!(
+        !server.log().contains("collector-secret-7d1e"),
+        "the key in the log"
+    );
 
     // A collector that refuses: requests are answered as before; the spans are counted lost.
     collector.refuse(true);
@@ -299,9 +322,17 @@ async fn spans_are_exported_to_an_otlp_collector_as_the_callers_trace() {
     let address = metrics::address(&server).await.expect("metrics address");
     let started = std::time::Instant::now();
     loop {
-        let text = metrics::scrape(&server.http, &address).await.expect("scrape");
+        let text = metrics::scrape(&server.http, &address)
+            .await
+            .expect("scrape");
         if metrics::total(&text, "mindflow_otlp_spans_total", &["outcome=\"dropped\""]) > 0.0 {
-            assert!(metrics::total(&text, "mindflow_otlp_spans_total", &["outcome=\"exported\""]) > 0.0);
+            assert!(
+                metrics::total(
+                    &text,
+                    "mindflow_otlp_spans_total",
+                    &["outcome=\"exported\""]
+                ) > 0.0
+            );
             break;
         }
         assert!(

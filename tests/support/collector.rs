@@ -57,7 +57,10 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
     let Ok(document) = serde_json::from_str::<Value>(&text) else {
         return StatusCode::BAD_REQUEST;
     };
-    let resources = document["resourceSpans"].as_array().cloned().unwrap_or_default();
+    let resources = document["resourceSpans"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let service_name = resources.first().and_then(|r| {
         r["resource"]["attributes"]
             .as_array()?

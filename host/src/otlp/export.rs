@@ -73,11 +73,20 @@ impl Exporter {
                     return;
                 }
                 Ok(response) if matches!(response.status().as_u16(), 429 | 502 | 503 | 504) => {
-                    tracing::warn!(status = response.status().as_u16(), spans = count, attempt, "the trace collector refused a batch");
+                    tracing::warn!(
+                        status = response.status().as_u16(),
+                        spans = count,
+                        attempt,
+                        "the trace collector refused a batch"
+                    );
                     retry_after(response.headers())
                 }
                 Ok(response) => {
-                    tracing::warn!(status = response.status().as_u16(), spans = count, "the trace collector rejected a batch; dropped");
+                    tracing::warn!(
+                        status = response.status().as_u16(),
+                        spans = count,
+                        "the trace collector rejected a batch; dropped"
+                    );
                     break;
                 }
                 Err(error) => {
@@ -100,7 +109,9 @@ fn retry_after(headers: &HeaderMap) -> Duration {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map_or(FLUSH_INTERVAL, |s| Duration::from_secs(s).min(MAX_RETRY_WAIT))
+        .map_or(FLUSH_INTERVAL, |s| {
+            Duration::from_secs(s).min(MAX_RETRY_WAIT)
+        })
 }
 
 #[cfg(test)]

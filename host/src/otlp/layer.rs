@@ -76,7 +76,9 @@ where
                 trace.parent_span_id.filter(|p| valid_hex(p, 16)),
                 trace.flags.as_deref() != Some("00"),
             ),
-            (None, Some((trace_id, parent_span, sampled))) => (trace_id, Some(parent_span), sampled),
+            (None, Some((trace_id, parent_span, sampled))) => {
+                (trace_id, Some(parent_span), sampled)
+            }
             (None, None) => (random_hex(16), None, true),
         };
         let span_id = trace
@@ -178,12 +180,17 @@ mod tests {
         assert_eq!(request.name, "request");
         assert_eq!(request.span_id, "00f067aa0ba902b7");
         assert_eq!(request.parent_span_id.as_deref(), Some("b7ad6b7169203331"));
-        assert!(request
-            .attributes
-            .contains(&("http.response.status_code".into(), Value::Int(201))));
+        assert!(
+            request
+                .attributes
+                .contains(&("http.response.status_code".into(), Value::Int(201)))
+        );
         assert!(!request.error);
         assert_eq!(statement.trace_id, request.trace_id);
-        assert_eq!(statement.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+        assert_eq!(
+            statement.parent_span_id.as_deref(),
+            Some("00f067aa0ba902b7")
+        );
         assert_eq!(statement.kind, SpanKind::Client);
         assert_eq!(statement.span_id.len(), 16);
         assert!(statement.end_unix_ns >= statement.start_unix_ns);

@@ -45,16 +45,27 @@ pub struct OtlpConfig {
     #[arg(long = "otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub endpoint: Option<String>,
     /// The full traces URL; wins over `--otlp-endpoint`.
-    #[arg(long = "otlp-traces-endpoint", env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")]
+    #[arg(
+        long = "otlp-traces-endpoint",
+        env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )]
     pub traces_endpoint: Option<String>,
     /// Headers sent with every export (`key=value,…`, values percent-encoded).
-    #[arg(long = "otlp-headers", env = "OTEL_EXPORTER_OTLP_HEADERS", hide_env_values = true)]
+    #[arg(
+        long = "otlp-headers",
+        env = "OTEL_EXPORTER_OTLP_HEADERS",
+        hide_env_values = true
+    )]
     pub headers: Option<String>,
     /// The wire protocol: only `http/json` is built in.
     #[arg(long = "otlp-protocol", env = "OTEL_EXPORTER_OTLP_PROTOCOL", default_value = "http/json", value_parser = ["http/json"])]
     pub protocol: String,
     /// `service.name` on every exported span.
-    #[arg(long = "otel-service-name", env = "OTEL_SERVICE_NAME", default_value = "mindflow")]
+    #[arg(
+        long = "otel-service-name",
+        env = "OTEL_SERVICE_NAME",
+        default_value = "mindflow"
+    )]
     pub service_name: String,
 }
 
@@ -66,7 +77,9 @@ pub enum OtlpError {
     Endpoint(String),
     /// A header is not `key=value` with a valid name and value: given by its position, since
     /// its text may hold a key.
-    #[error("OTEL_EXPORTER_OTLP_HEADERS: header number {0} is not `key=value` with a valid name and value")]
+    #[error(
+        "OTEL_EXPORTER_OTLP_HEADERS: header number {0} is not `key=value` with a valid name and value"
+    )]
     Header(usize),
     /// The HTTP client could not be built.
     #[error("cannot build the OTLP client: {0}")]
@@ -200,7 +213,10 @@ mod tests {
     fn the_traces_url_comes_from_either_variable() {
         assert_eq!(config(None, None, None).traces_url().expect("ok"), None);
         assert_eq!(
-            config(Some("http://collector:4318/"), None, None).traces_url().expect("ok").as_deref(),
+            config(Some("http://collector:4318/"), None, None)
+                .traces_url()
+                .expect("ok")
+                .as_deref(),
             Some("http://collector:4318/v1/traces")
         );
         assert_eq!(
@@ -210,7 +226,11 @@ mod tests {
                 .as_deref(),
             Some("https://b/otlp/traces")
         );
-        assert!(config(Some("collector:4318"), None, None).traces_url().is_err());
+        assert!(
+            config(Some("collector:4318"), None, None)
+                .traces_url()
+                .is_err()
+        );
     }
 
     #[test]
@@ -218,9 +238,15 @@ mod tests {
         let map = config(None, None, Some("api-key=s3cr%3Dt, x-team = ops"))
             .header_map()
             .expect("headers");
-        assert_eq!(map.get("api-key").map(HeaderValue::as_bytes), Some(&b"s3cr=t"[..]));
+        assert_eq!(
+            map.get("api-key").map(HeaderValue::as_bytes),
+            Some(&b"s3cr=t"[..])
+        );
         assert!(map.get("api-key").is_some_and(HeaderValue::is_sensitive));
-        assert_eq!(map.get("x-team").map(HeaderValue::as_bytes), Some(&b"ops"[..]));
+        assert_eq!(
+            map.get("x-team").map(HeaderValue::as_bytes),
+            Some(&b"ops"[..])
+        );
         let error = config(None, None, Some("x-team=ops,no-equals-sign-secret"))
             .header_map()
             .expect_err("refused");

@@ -209,13 +209,8 @@ impl ComponentRegistry {
                         .ok_or(error)?,
                     Err(error) => return Err(error),
                 };
-                self.activate_id(
-                    &decl.name,
-                    id,
-                    "bootstrap",
-                    &Actor::manifest(),
-                )
-                .await?;
+                self.activate_id(&decl.name, id, "bootstrap", &Actor::manifest())
+                    .await?;
             }
         }
         for name in self.manifest.components.keys() {
