@@ -5,6 +5,7 @@
 //!   others, sealed notes included (the replicas share the master key, as in production).
 //! - One request budget is shared through Redis: a reader over their limit is refused
 //!   however the balancer spreads them.
+//! - A component activation made through the balancer reaches all three within a second.
 //! - The nightly job runs once per user across the three.
 //! - A replica killed under a write load costs no accepted write; the balancer takes it out
 //!   of the pool, the others carry on, and a new replica joins through a graceful reload
@@ -19,11 +20,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mindflow_tests::accounts::{email, mails_to, start_registration, verify_email};
+use mindflow_tests::admin::version_of;
 use mindflow_tests::balancer::{Balancer, SERVED_BY};
 use mindflow_tests::database::{Db, Param};
 use mindflow_tests::metrics;
 use mindflow_tests::redis::Redis;
-use mindflow_tests::{Backend, Manifest, Server, ServerOptions, backend};
+use mindflow_tests::{Backend, Manifest, Server, ServerOptions, backend, component};
 use serde_json::json;
 
 /// The token-signing secret every replica shares, as in production.
@@ -34,6 +36,18 @@ const MASTER_KEY: &str = "cmVwbGljYXMgc2hhcmUgb25lIG1hc3RlciBrZXkhISE=";
 
 /// A reader's budget in the shared-limit test.
 const READS: u32 = 12;
+
+/// The `versioned` test component (it answers which version it is), version 1.
+const VERSIONED: &str = r#"
+[[trigger.http]]
+route = "/api/v1/versioned/..."
+component = "versioned"
+
+[component.versioned]
+source = "{components}/versioned-v1.wasm"
+[component.versioned.tool.mindflow]
+authentication = "none"
+"#;
 
 /// Reads out of reach, where the limit is not what is tested.
 const UNLIMITED: &str = "1000000/60s";
@@ -95,6 +109,11 @@ async fn replica(
 /// consumer claims the message (each delivers into its own data folder). Returns the access
 /// token and the user id.
 async fn register(servers: &[Server], tag: &str) -> (String, String) {
+    register_as(servers, tag).await.1
+}
+
+/// As [`register`], also answering the address.
+async fn register_as(servers: &[Server], tag: &str) -> (String, (String, String)) {
     let address = email(tag);
     start_registration(&servers[0], &address)
         .await
@@ -115,10 +134,9 @@ async fn register(servers: &[Server], tag: &str) -> (String, String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let body = verify_email(&servers[0], &code).await.expect("verify");
-    (
-        body["access_token"].as_str().expect("token").to_owned(),
-        body["user"]["id"].as_str().expect("id").to_owned(),
-    )
+    let token = body["access_token"].as_str().expect("token").to_owned();
+    let id = body["user"]["id"].as_str().expect("id").to_owned();
+    (address, (token, id))
 }
 
 async fn start_redis() -> Redis {
@@ -184,7 +202,7 @@ async fn stored_logs(server: &Server, user_id: &str) -> i64 {
 #[tokio::test]
 async fn three_replicas_behind_a_balancer_serve_as_one() {
     let redis = start_redis().await;
-    let manifest = Manifest::product(&["mood", "crisis-rules", "insights"]);
+    let manifest = Manifest::product(&["mood", "crisis-rules", "insights"]).with(VERSIONED);
     let Some(servers) = replicas(&manifest, &redis, 3, &format!("{READS}/60s")).await else {
         return;
     };
@@ -266,7 +284,49 @@ async fn three_replicas_behind_a_balancer_serve_as_one() {
         .collect();
     assert_eq!(refusing.len(), 3, "every replica refused: {outcomes:?}");
 
-    // The nightly job: each of the two users once, across three replicas that all try.
+    // A component activation made through the balancer reaches all three within a second.
+    let (admin_email, (admin, _)) = register_as(&servers, "lb-admin").await;
+    let granted = servers[0]
+        .cli(&["user", "grant-admin", &admin_email])
+        .expect("grant-admin");
+    assert!(granted.status.success(), "{granted:?}");
+    let uploaded = http
+        .post(balancer.url("/api/v1/admin/components/versioned/versions?version=v2"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/wasm")
+        .body(std::fs::read(component("versioned-v2")).expect("versioned-v2"))
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(uploaded.status(), 201);
+    for server in &servers {
+        assert_eq!(version_of(server).await, "v1");
+    }
+    let activated = http
+        .post(balancer.url("/api/v1/admin/components/versioned/activate"))
+        .bearer_auth(&admin)
+        .json(&json!({"version": "v2"}))
+        .send()
+        .await
+        .expect("activate");
+    assert_eq!(activated.status(), 200);
+    let at = Instant::now();
+    for (i, server) in servers.iter().enumerate() {
+        while version_of(server).await != "v2" {
+            assert!(
+                at.elapsed() < Duration::from_secs(1),
+                "replica {i} still serves v1 a second after the activation"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    eprintln!(
+        "balancer: the activation reached all three in {:?}",
+        at.elapsed()
+    );
+
+    // The nightly job: each of the three users once, across three replicas that all try.
+    let users = 3.0;
     let mut runs = 0.0;
     for _ in 0..50 {
         runs = 0.0;
@@ -275,7 +335,7 @@ async fn three_replicas_behind_a_balancer_serve_as_one() {
             let text = metrics::scrape(&http, &address).await.expect("scrape");
             runs += metrics::total(&text, "mindflow_nightly_runs_total", &[]);
         }
-        if runs >= 2.0 {
+        if runs >= users {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -289,8 +349,8 @@ async fn three_replicas_behind_a_balancer_serve_as_one() {
         again += metrics::total(&text, "mindflow_nightly_runs_total", &["outcome=\"ok\""]);
     }
     assert!(
-        (runs - 2.0).abs() < f64::EPSILON && (again - 2.0).abs() < f64::EPSILON,
-        "two users, two runs across the replicas (saw {runs}, then {again} ok)"
+        (runs - users).abs() < f64::EPSILON && (again - users).abs() < f64::EPSILON,
+        "three users, three runs across the replicas (saw {runs}, then {again} ok)"
     );
 }
 
