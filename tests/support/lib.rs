@@ -28,6 +28,7 @@ pub mod http;
 pub mod llm_double;
 pub mod manifest;
 pub mod metrics;
+pub mod providers;
 pub mod redis;
 pub mod smtp;
 
