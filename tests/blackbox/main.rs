@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod chat;
 mod connections;
+mod console;
 mod content;
 mod crisis;
 mod durability;

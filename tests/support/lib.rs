@@ -9,13 +9,16 @@
 //!   [`admin`]: component versions through the admin API; [`database`]: the server's
 //!   database, directly; [`smtp`]: a fake mail relay; [`llm_double`]: a language-model
 //!   provider double (OpenAI and Anthropic wire formats); [`redis`](mod@redis): a throwaway
-//!   `redis-server` (`MINDFLOW_REDIS_SERVER`).
+//!   `redis-server` (`MINDFLOW_REDIS_SERVER`); [`webdriver`]: a headless Chromium driven
+//!   over W3C WebDriver (`MINDFLOW_CHROMEDRIVER`).
 //!
 //! Environment (set by `cargo xtask test`):
 //! - `MINDFLOW_BIN`: the binary (default `target/debug/mindflow`);
 //! - `MINDFLOW_COMPONENTS_DIR`: the built components (default `target/components`);
 //! - `MINDFLOW_TEST_BACKEND`: `sqlite` (default) or `postgres`;
-//! - `MINDFLOW_TEST_DATABASE_URL`: a PostgreSQL server URL (each test gets its own database).
+//! - `MINDFLOW_TEST_DATABASE_URL`: a PostgreSQL server URL (each test gets its own database);
+//! - `MINDFLOW_REDIS_SERVER`, `MINDFLOW_CHROMEDRIVER`: a `redis-server` and a `chromedriver`
+//!   for the tests that need them (they fail, never skip, without them).
 
 pub mod accounts;
 pub mod admin;
@@ -25,6 +28,7 @@ pub mod llm_double;
 pub mod manifest;
 pub mod redis;
 pub mod smtp;
+pub mod webdriver;
 
 pub use manifest::{Manifest, manifest};
 
