@@ -459,5 +459,32 @@ async fn clinician_console_in_a_headless_browser() {
     let log = browser.browser_log().await.expect("browser log");
     let problems = page_problems(&log);
     assert!(problems.is_empty(), "{problems:?}");
+    // The log is really read: the refused upload's 422 is in it.
+    assert!(
+        log.iter().any(|e| e["source"] == "network"
+            && e["message"].as_str().is_some_and(|m| m.contains("422"))),
+        "{log:?}"
+    );
+
+    // And the policy is really in force: markup written as a string is refused (Trusted
+    // Types), which both the page's count and the browser's log see.
+    let refused = browser
+        .execute(
+            "try { document.body.appendChild(document.createElement('div')).innerHTML = '<b>x</b>'; return 'parsed'; } catch (e) { return e.name; }",
+            vec![],
+        )
+        .await
+        .expect("probe");
+    assert_eq!(refused, "TypeError");
+    browser
+        .wait_for(
+            "the violation to be counted",
+            "document.documentElement.dataset.cspViolations === '1'",
+            SHORT,
+        )
+        .await
+        .expect("counted");
+    let log = browser.browser_log().await.expect("browser log");
+    assert_eq!(page_problems(&log).len(), 1, "{log:?}");
     browser.quit().await.expect("quit");
 }

@@ -229,12 +229,6 @@ async fn call(
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
-impl Element {
-    fn reference(&self) -> Value {
-        json!({ ELEMENT_KEY: self.0 })
-    }
-}
-
 /// A browser session.
 pub struct Browser {
     http: reqwest::Client,
