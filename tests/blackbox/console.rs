@@ -13,8 +13,9 @@ use mindflow_tests::webdriver::{Browser, Chromedriver};
 use mindflow_tests::{Manifest, Server, component, server};
 use serde_json::{Value, json};
 
-/// How long a wait in the page may take (an upload runs the crisis gate on a debug build).
-const PATIENCE: Duration = Duration::from_secs(300);
+/// How long a wait in the page may take (an upload runs the crisis gate on a debug build,
+/// which on two shared cores under a parallel suite has taken minutes).
+const PATIENCE: Duration = Duration::from_secs(600);
 /// How long a plain page update may take.
 const SHORT: Duration = Duration::from_secs(30);
 
@@ -43,6 +44,17 @@ async fn upload(browser: &Browser, label: &str, file: &str) {
         .await
         .expect("choose file");
     browser.click_on("#upload").await.expect("upload");
+}
+
+/// Panics with `error` and the end of the server's log.
+fn failed(server: &Server, error: &anyhow::Error) -> ! {
+    let log = server.log();
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    panic!(
+        "{error:#}\nthe server's log ends with:\n{}",
+        tail.join("\n")
+    )
 }
 
 fn active_version_of(name: &str) -> String {
@@ -234,7 +246,7 @@ async fn clinician_console_in_a_headless_browser() {
             PATIENCE,
         )
         .await
-        .expect("a passing report");
+        .unwrap_or_else(|e| failed(&server, &e));
     let severities = browser
         .execute(
             "return [...document.querySelectorAll('#report-severity tbody tr')].map(r => [...r.cells].map(c => c.textContent))",
@@ -315,7 +327,7 @@ async fn clinician_console_in_a_headless_browser() {
             PATIENCE,
         )
         .await
-        .expect("a refused report");
+        .unwrap_or_else(|e| failed(&server, &e));
     assert!(
         browser
             .execute(
