@@ -8,6 +8,7 @@ mod auth;
 mod balancer;
 mod chat;
 mod connections;
+mod console;
 mod content;
 mod crisis;
 mod durability;

@@ -10,8 +10,11 @@
 //! - `cargo xtask run`: the components, then `mindflow serve` on the embedded SQLite default.
 //! - `cargo xtask test`: builds everything, then runs the unit tests, the components' native
 //!   tests and the black-box suite on SQLite and on PostgreSQL 16 + pgvector (provisioned by
-//!   `scripts/postgres-for-tests.sh`). `--backend sqlite|postgres` runs the suite on one.
-//!   It first validates the deployment files (`scripts/validate-deploy.sh`).
+//!   `scripts/postgres-for-tests.sh`), with a `redis-server` (`scripts/redis-for-tests.sh`),
+//!   an `haproxy` (`scripts/haproxy-for-tests.sh`) and a headless Chromium with its
+//!   `chromedriver` (`scripts/chromium-for-tests.sh`) for the tests that need them.
+//!   `--backend sqlite|postgres` runs the suite on one. It first validates the deployment
+//!   files (`scripts/validate-deploy.sh`).
 //! - `cargo xtask lint [fmt|host|xtask|tests|components]...`: `cargo fmt --check` and clippy
 //!   with `-D warnings` on every crate: every member outside `components/` natively
 //!   (`--all-targets`: the host and the crates beside it, xtask, tests), each component for
@@ -333,6 +336,16 @@ fn validate_deploy(root: &Path) -> Result<()> {
     run(validate)
 }
 
+/// The `chromedriver` the clinician console's browser test drives a headless Chromium
+/// through: `MINDFLOW_CHROMEDRIVER` when set, otherwise what `scripts/chromium-for-tests.sh`
+/// provides (once: Debian's `chromium` and `chromium-driver`) and prints.
+fn chromedriver(root: &Path) -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MINDFLOW_CHROMEDRIVER") {
+        return Ok(PathBuf::from(path));
+    }
+    script_answer(root, "chromium-for-tests.sh").map(PathBuf::from)
+}
+
 fn test(root: &Path, backend: &str) -> Result<()> {
     // First: it needs no build and takes seconds once its validators are installed.
     validate_deploy(root)?;
@@ -344,6 +357,7 @@ fn test(root: &Path, backend: &str) -> Result<()> {
     let fuzzer = schemathesis(root)?;
     let redis = redis_server(root)?;
     let balancer = haproxy(root)?;
+    let chromedriver = chromedriver(root)?;
 
     // Unit tests of every member outside components/ but the black-box suite (the host, the
     // crates beside it, xtask), then the components' native tests.
@@ -390,6 +404,8 @@ fn test(root: &Path, backend: &str) -> Result<()> {
         suite.env("MINDFLOW_REDIS_SERVER", &redis);
         // So do the replicas-behind-a-balancer tests without it (on PostgreSQL).
         suite.env("MINDFLOW_HAPROXY", &balancer);
+        // The clinician console's browser test fails (never skips) without it.
+        suite.env("MINDFLOW_CHROMEDRIVER", &chromedriver);
         if backend == "postgres" {
             suite.env("MINDFLOW_TEST_DATABASE_URL", postgres_url(root)?);
         }

@@ -1,6 +1,6 @@
 //! The HTTP edge (axum): authentication, body limits, routing by the manifest's routes to
-//! components, the host-native trust base (auth, admin API), health checks and the OpenAPI
-//! document. Every failure is an RFC 9457 problem document ([`problem::ApiError`]).
+//! components, the host-native trust base (auth, admin API), health checks, the OpenAPI
+//! document and the clinician console (`/console/`). Every failure is an RFC 9457 problem document ([`problem::ApiError`]).
 //!
 //! Invariant: the edge holds no domain logic. It decides *who* is calling and *which*
 //! component serves the request; what the request means is the component's business.
@@ -11,6 +11,7 @@ pub mod body;
 pub mod caller;
 pub mod chat_socket;
 pub mod client;
+pub mod console;
 pub mod crisis;
 pub mod dispatch;
 pub mod health;
@@ -181,6 +182,9 @@ fn host_routes() -> HostRoutes {
 pub fn router(state: AppState) -> Router {
     host_routes()
         .router
+        // The clinician console: HTML, not API, so not among the routes the OpenAPI
+        // document lists.
+        .merge(console::routes())
         // The host's own routes only: components answer their own problem documents.
         .layer(axum::middleware::map_response(
             problem::problems_for_bare_errors,
