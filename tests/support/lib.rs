@@ -9,22 +9,20 @@
 //!   [`admin`]: component versions through the admin API; [`database`]: the server's
 //!   database, directly; [`smtp`]: a fake mail relay; [`llm_double`]: a language-model
 //!   provider double (OpenAI and Anthropic wire formats); [`redis`](mod@redis): a throwaway
-<<<<<<< HEAD
 //!   `redis-server` (`MINDFLOW_REDIS_SERVER`); [`balancer`]: a real HAProxy in front of
 //!   replicas (`MINDFLOW_HAPROXY`); [`metrics`]: a server's Prometheus metrics;
-//!   [`collector`]: an OpenTelemetry collector double (OTLP/HTTP JSON).
-=======
-//!   `redis-server` (`MINDFLOW_REDIS_SERVER`); [`webdriver`]: a headless Chromium driven
-//!   over W3C WebDriver (`MINDFLOW_CHROMEDRIVER`).
->>>>>>> console
+//!   [`collector`]: an OpenTelemetry collector double (OTLP/HTTP JSON); [`webdriver`]: a
+//!   headless Chromium driven over W3C WebDriver (`MINDFLOW_CHROMEDRIVER`);
+//!   [`providers`]: wearable provider simulators.
 //!
 //! Environment (set by `cargo xtask test`):
 //! - `MINDFLOW_BIN`: the binary (default `target/debug/mindflow`);
 //! - `MINDFLOW_COMPONENTS_DIR`: the built components (default `target/components`);
 //! - `MINDFLOW_TEST_BACKEND`: `sqlite` (default) or `postgres`;
 //! - `MINDFLOW_TEST_DATABASE_URL`: a PostgreSQL server URL (each test gets its own database);
-//! - `MINDFLOW_REDIS_SERVER`, `MINDFLOW_CHROMEDRIVER`: a `redis-server` and a `chromedriver`
-//!   for the tests that need them (they fail, never skip, without them).
+//! - `MINDFLOW_REDIS_SERVER`, `MINDFLOW_HAPROXY`, `MINDFLOW_CHROMEDRIVER`: a
+//!   `redis-server`, an `haproxy` and a `chromedriver` for the tests that need them (they
+//!   fail, never skip, without them).
 
 pub mod accounts;
 pub mod admin;
