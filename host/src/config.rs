@@ -23,6 +23,11 @@ pub struct CommonConfig {
     /// default) with room for migrations and administration. SQLite ignores it.
     #[arg(long = "db-max-connections", env = "MINDFLOW_DB_MAX_CONNECTIONS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_max_connections: u32,
+    /// Where wearable providers' origins go instead, for a provider's sandbox or a
+    /// simulator: `https://api.ouraring.com=http://127.0.0.1:9000,…`. Applies to the
+    /// adapters' requests and the host's OAuth endpoints alike.
+    #[arg(long, env = "MINDFLOW_WEARABLE_ORIGINS", default_value = "")]
+    pub wearable_origins: String,
     /// Where compiled components are cached (default: `<data-dir>/cache`).
     #[arg(long, env = "MINDFLOW_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -249,6 +254,20 @@ pub struct ServeConfig {
     /// Request rate limits by route class.
     #[command(flatten)]
     pub rate_limits: RateLimitConfig,
+    /// The service's public base URL (`https://api.example.com`): wearable OAuth callbacks
+    /// are `<it>/api/v1/wearables/callback/<provider>`. Unset: the request's own host.
+    #[arg(long, env = "MINDFLOW_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// How often (ms) each replica looks for wearable connections due a sync.
+    #[arg(long, env = "MINDFLOW_WEARABLE_SYNC_TICK_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(50..))]
+    pub wearable_sync_tick_ms: u64,
+    /// Minutes between two successful syncs of a connection (webhooks bring data sooner).
+    #[arg(long, env = "MINDFLOW_WEARABLE_SYNC_INTERVAL_MINUTES", default_value_t = 360, value_parser = clap::value_parser!(u64).range(1..=10_080))]
+    pub wearable_sync_interval_minutes: u64,
+    /// The first back-off (ms) after a failed sync; doubled per failure up to six hours,
+    /// with full jitter.
+    #[arg(long, env = "MINDFLOW_WEARABLE_SYNC_BACKOFF_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub wearable_sync_backoff_ms: u64,
     /// Trace export (OpenTelemetry's `OTEL_*` variables).
     #[command(flatten)]
     pub otlp: crate::otlp::OtlpConfig,

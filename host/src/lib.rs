@@ -48,3 +48,4 @@ pub mod runtime;
 pub mod secrets;
 pub mod server;
 pub mod tiers;
+pub mod wearables;

@@ -217,6 +217,12 @@ pub struct Metrics {
     pub rate_limit_fallbacks: Counter,
     /// Spans handed to the trace collector, by outcome (`exported`, `dropped`).
     pub otlp_spans: Counter,
+    /// Wearable syncs, by provider and outcome (`active`, `error`, `reauth_required`).
+    pub wearable_syncs: Counter,
+    /// Requests wearable adapters sent to their providers, by provider.
+    pub wearable_requests: Counter,
+    /// Wearable webhook deliveries, by provider and outcome.
+    pub wearable_webhooks: Counter,
 }
 
 impl Metrics {
@@ -282,6 +288,21 @@ impl Metrics {
                 "Trace spans for the OTLP collector, by outcome (exported, dropped).",
                 &["outcome"],
             ),
+            wearable_syncs: Counter::new(
+                "mindflow_wearable_syncs_total",
+                "Wearable syncs, by provider and outcome (active, error, reauth_required).",
+                &["provider", "outcome"],
+            ),
+            wearable_requests: Counter::new(
+                "mindflow_wearable_provider_requests_total",
+                "Requests wearable adapters sent to their providers, by provider.",
+                &["provider"],
+            ),
+            wearable_webhooks: Counter::new(
+                "mindflow_wearable_webhooks_total",
+                "Wearable webhook deliveries, by provider and outcome.",
+                &["provider", "outcome"],
+            ),
         }
     }
 
@@ -301,6 +322,9 @@ impl Metrics {
         self.rate_limit_rejections.render(&mut out);
         self.rate_limit_fallbacks.render(&mut out);
         self.otlp_spans.render(&mut out);
+        self.wearable_syncs.render(&mut out);
+        self.wearable_requests.render(&mut out);
+        self.wearable_webhooks.render(&mut out);
         for (name, help, value) in extra {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} gauge");

@@ -62,8 +62,10 @@ pub fn host_services(
         .context("cannot start the embedding worker")?;
     let llm =
         crate::llm::Llm::from_config(&config.llm).map_err(|message| anyhow::anyhow!(message))?;
+    let origins = crate::runtime::adapter::OriginMap::parse(&config.wearable_origins)
+        .map_err(|message| anyhow::anyhow!("MINDFLOW_WEARABLE_ORIGINS: {message}"))?;
     HostServices::new(db.clone(), keys, crisis_threshold, semantic)
-        .map(|services| services.with_llm(llm))
+        .map(|services| services.with_llm(llm).with_wearable_origins(origins))
         .map_err(|message| anyhow::anyhow!(message))
 }
 
@@ -167,6 +169,22 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
     let trusted_proxies = edge::client::TrustedProxies::parse(&serve.trusted_proxies)
         .map_err(|message| anyhow::anyhow!("--trusted-proxies: {message}"))?;
     let rate_limits = rate_limiter(&serve.rate_limits)?;
+    let wearables = crate::wearables::Wearables {
+        db: db.clone(),
+        keys: services.keys.clone(),
+        registry: registry.clone(),
+        http: reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("cannot build the wearables HTTP client")?,
+        origins: services.wearable_origins.clone(),
+        settings: crate::wearables::sync::SyncSettings {
+            tick: std::time::Duration::from_millis(serve.wearable_sync_tick_ms),
+            interval: std::time::Duration::from_secs(serve.wearable_sync_interval_minutes * 60),
+            backoff: std::time::Duration::from_millis(serve.wearable_sync_backoff_ms),
+        },
+    };
     let state = AppState {
         db,
         registry,
@@ -178,7 +196,10 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
         outbox,
         registrations_per_address: serve.registrations_per_address.max(1),
         rate_limits: Arc::new(rate_limits),
+        public_url: serve.public_url.clone(),
+        wearables: wearables.clone(),
     };
+    crate::wearables::sync::spawn(wearables);
     crate::nightly::spawn(
         state.clone(),
         crate::nightly::NightlySettings {

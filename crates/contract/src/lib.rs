@@ -49,6 +49,9 @@ pub mod purpose {
     pub const CHAT_MESSAGE: &str = "chat/message";
     /// A chat session's running summary of its earlier messages.
     pub const CHAT_SUMMARY: &str = "chat/summary";
+    /// A wearable connection's OAuth tokens (sealed and opened by the host alone: no
+    /// component, adapters included, ever holds one).
+    pub const WEARABLE_TOKEN: &str = "wearables/token";
 
     /// Who may seal, open and hash under a purpose.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +68,7 @@ pub mod purpose {
         (JOURNAL_TERMS, Owner::Component("journal")),
         (SAFETY_PLAN, Owner::Host),
         (CRISIS_EVENT, Owner::Host),
+        (WEARABLE_TOKEN, Owner::Host),
     ];
 
     /// The owner of `purpose`: the host or the component named in [`NAMED`], otherwise the
@@ -98,6 +102,7 @@ pub mod purpose {
             assert!(may_use("chat", "chat/message"));
             assert!(!may_use("mood", JOURNAL));
             assert!(!may_use("journal-term", JOURNAL_TERMS));
+            assert!(!may_use("wearables", WEARABLE_TOKEN));
             assert!(!may_use("journal", MOOD_NOTE));
             for host_only in [SAFETY_PLAN, CRISIS_EVENT] {
                 assert_eq!(owner(host_only), Owner::Host);

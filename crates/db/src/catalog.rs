@@ -135,6 +135,9 @@ pub struct Column {
     pub references: Option<Reference>,
     /// Left out of the GDPR export although readable (see [`Column::exported`]).
     pub unexported: bool,
+    /// The host's alone: no storage call can read, filter on or write it, and the export
+    /// leaves it out (a wearable connection's sealed tokens, the sync scheduler's state).
+    pub hidden: bool,
 }
 
 impl Column {
@@ -147,7 +150,16 @@ impl Column {
             writer: Writer::Component,
             references: None,
             unexported: false,
+            hidden: false,
         }
+    }
+
+    /// The host's alone (see [`Column::hidden`]).
+    const fn hidden(mut self) -> Self {
+        self.hidden = true;
+        self.unexported = true;
+        self.writer = Writer::Host;
+        self
     }
 
     /// Left out of the GDPR export: derived data that means nothing to the person (keyed
@@ -405,6 +417,16 @@ const fn sealed_content(purpose: &'static str) -> Option<Sealing> {
 impl Collection {
     /// The column named `name`.
     pub fn column(&self, name: &str) -> Option<&'static Column> {
+        self.columns.iter().find(|c| c.name == name && !c.hidden)
+    }
+
+    /// The columns storage calls see (every one but the host's own, [`Column::hidden`]).
+    pub fn visible_columns(&self) -> impl Iterator<Item = &'static Column> {
+        self.columns.iter().filter(|c| !c.hidden)
+    }
+
+    /// The column `name`, hidden or not (the schema checks).
+    pub fn any_column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }
 }
@@ -661,18 +683,25 @@ pub static CATALOG: &[Collection] = &[
     Collection {
         name: "wearable_connections",
         ownership: Ownership::User,
+        // Components read a connection's provider and state, never its tokens (not even
+        // sealed: the token columns are not in the catalog, so no storage call can name
+        // them, and the export leaves them out).
         access: Access::ReadWrite,
         columns: &[
             ID,
             Column::new("provider", varchar(30)).required(),
             Column::new("provider_user_id", varchar(255)),
-            Column::new("access_token_encrypted", ColumnType::Bytes),
-            Column::new("refresh_token_encrypted", ColumnType::Bytes),
+            Column::new("access_token_encrypted", ColumnType::Bytes).hidden(),
+            Column::new("refresh_token_encrypted", ColumnType::Bytes).hidden(),
             Column::new("token_expires_at", ColumnType::Timestamp),
             Column::new("scopes", ColumnType::Json),
             Column::new("last_sync_at", ColumnType::Timestamp),
             Column::new("sync_status", varchar(20)),
             Column::new("sync_error", TEXT),
+            Column::new("next_sync_at", ColumnType::Timestamp).hidden(),
+            Column::new("lease_until", ColumnType::Timestamp).hidden(),
+            Column::new("synced_through", ColumnType::Date).hidden(),
+            Column::new("sync_attempts", INTEGER).not_null().hidden(),
             CREATED_AT,
         ],
         created_at: true,
@@ -693,6 +722,7 @@ pub static CATALOG: &[Collection] = &[
         columns: &[
             ID,
             Column::new("connection_id", ColumnType::Uuid).references("wearable_connections", true),
+            Column::new("provider", varchar(30)),
             Column::new("metric_date", ColumnType::Date).required(),
             Column::new("sleep_duration_minutes", INTEGER),
             Column::new("sleep_quality_score", SMALLINT),

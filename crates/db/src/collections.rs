@@ -332,8 +332,7 @@ fn select_list(collection: &Collection, backend: Backend) -> String {
 /// The columns to select, in catalog order, each named `{prefix}{column}` in the result.
 fn select_list_as(collection: &Collection, backend: Backend, prefix: &str) -> String {
     collection
-        .columns
-        .iter()
+        .visible_columns()
         .map(|column| column_expr(column, backend, prefix))
         .collect::<Vec<_>>()
         .join(", ")
@@ -434,7 +433,7 @@ fn projection(
     order: &'static Column,
 ) -> Result<Vec<&'static Column>, CollectionError> {
     if fields.is_empty() {
-        return Ok(collection.columns.iter().collect());
+        return Ok(collection.visible_columns().collect());
     }
     if fields.len() > collection.columns.len() {
         return Err(CollectionError::invalid(
@@ -477,8 +476,7 @@ fn read_columns(columns: &[&'static Column], row: &DbRow) -> Result<Record, DbEr
 /// A row of `collection` from result columns named `{prefix}{column}`.
 fn read_record_as(collection: &Collection, row: &DbRow, prefix: &str) -> Result<Record, DbError> {
     collection
-        .columns
-        .iter()
+        .visible_columns()
         .map(|column| {
             let typed = if prefix.is_empty() {
                 read_typed(column, row)?

@@ -38,6 +38,7 @@ pub mod retention;
 mod rollups;
 pub mod sealed_values;
 pub mod users;
+pub mod wearables;
 
 /// Fresh migrated databases for tests (this crate's and the host's, through the `testing`
 /// feature).

@@ -54,6 +54,8 @@ pub struct HostServices {
     pub semantic: crate::crisis::semantic::Semantic,
     /// The language-model service behind `llm` (unconfigured until [`Self::with_llm`]).
     pub llm: crate::llm::Llm,
+    /// Where wearable adapters' provider origins go instead (`MINDFLOW_WEARABLE_ORIGINS`).
+    pub wearable_origins: crate::runtime::adapter::OriginMap,
 }
 
 impl HostServices {
@@ -81,6 +83,7 @@ impl HostServices {
             crisis,
             semantic,
             llm: crate::llm::Llm::unconfigured("no language model is configured on this host"),
+            wearable_origins: crate::runtime::adapter::OriginMap::default(),
         })
     }
 
@@ -88,6 +91,13 @@ impl HostServices {
     #[must_use]
     pub fn with_llm(mut self, llm: crate::llm::Llm) -> Self {
         self.llm = llm;
+        self
+    }
+
+    /// The services with wearable provider origins sent elsewhere (sandboxes, simulators).
+    #[must_use]
+    pub fn with_wearable_origins(mut self, origins: crate::runtime::adapter::OriginMap) -> Self {
+        self.wearable_origins = origins;
         self
     }
 }

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
 pub mod users;
+pub mod wearables;
 
 use std::sync::Arc;
 
@@ -64,6 +65,10 @@ pub struct AppState {
     pub registrations_per_address: usize,
     /// Request rate limits by route class (in process, or shared through Redis).
     pub rate_limits: Arc<ratelimit::RateLimiter>,
+    /// The service's public base URL (OAuth callbacks), when configured.
+    pub public_url: Option<String>,
+    /// Wearables: adapters, OAuth, sync.
+    pub wearables: crate::wearables::Wearables,
 }
 
 /// The host's own routes, added and listed together: the list is what the OpenAPI document
@@ -162,6 +167,62 @@ fn host_routes() -> HostRoutes {
         "PUT",
         "/api/v1/admin/users/{id}/subscription",
         put(users::set_subscription),
+    )
+    .add(
+        "GET",
+        "/api/v1/wearables/providers",
+        get(wearables::providers),
+    )
+    .add(
+        "POST",
+        "/api/v1/wearables/connect/{provider}",
+        post(wearables::connect),
+    )
+    .add(
+        "GET",
+        "/api/v1/wearables/callback/{provider}",
+        get(wearables::callback),
+    )
+    .add(
+        "GET",
+        "/api/v1/wearables/connections",
+        get(wearables::connections),
+    )
+    .add(
+        "DELETE",
+        "/api/v1/wearables/connections/{id}",
+        delete(wearables::disconnect),
+    )
+    .add(
+        "POST",
+        "/api/v1/wearables/connections/{id}/sync",
+        post(wearables::sync_now),
+    )
+    .add("GET", "/api/v1/wearables/metrics", get(wearables::metrics))
+    .add(
+        "GET",
+        "/api/v1/wearables/preferences",
+        get(wearables::get_preferences),
+    )
+    .add(
+        "PUT",
+        "/api/v1/wearables/preferences",
+        put(wearables::put_preferences),
+    )
+    .add(
+        "POST",
+        "/api/v1/wearables/upload/{provider}",
+        post(wearables::upload).layer(DefaultBodyLimit::disable()),
+    )
+    .add(
+        "GET",
+        "/api/v1/wearables/webhooks/{provider}",
+        get(wearables::webhook_handshake),
+    )
+    .add(
+        "POST",
+        "/api/v1/wearables/webhooks/{provider}",
+        post(wearables::webhook),
     )
     .add("GET", "/api/v1/users/me", get(users::get_me))
     .add("PATCH", "/api/v1/users/me", patch(users::patch_me))

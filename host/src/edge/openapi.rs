@@ -207,10 +207,15 @@ fn mount(prefix: &str, relative: &str) -> String {
 /// The merged document.
 pub fn build(state: &AppState) -> Value {
     let mut document = host_document();
-    if let (Some(Value::Object(paths)), Value::Object(users)) =
-        (document.get_mut("paths"), super::users::openapi_paths())
-    {
-        paths.extend(users);
+    for fragment in [
+        super::users::openapi_paths(),
+        super::wearables::openapi_paths(),
+    ] {
+        if let (Some(Value::Object(paths)), Value::Object(more)) =
+            (document.get_mut("paths"), fragment)
+        {
+            paths.extend(more);
+        }
     }
     let active = state.registry.active();
     let mut extra_paths = Map::new();
@@ -340,11 +345,15 @@ mod tests {
     #[test]
     fn every_host_route_is_documented() {
         let mut document = host_document();
-        if let (Some(Value::Object(paths)), Value::Object(users)) = (
-            document.get_mut("paths"),
+        for fragment in [
             crate::edge::users::openapi_paths(),
-        ) {
-            paths.extend(users);
+            crate::edge::wearables::openapi_paths(),
+        ] {
+            if let (Some(Value::Object(paths)), Value::Object(more)) =
+                (document.get_mut("paths"), fragment)
+            {
+                paths.extend(more);
+            }
         }
         let routes = crate::edge::host_route_list();
         assert!(routes.len() > 20, "{routes:?}");

@@ -33,7 +33,9 @@ pub fn run(
         (Runnable::CrisisRules(rules), ComponentKind::CrisisRules) => {
             let current = current.and_then(|p| match &p.runnable {
                 Runnable::CrisisRules(r) => Some(r),
-                Runnable::Http(_) | Runnable::ContentProvider(_) => None,
+                Runnable::Http(_) | Runnable::ContentProvider(_) | Runnable::WearableAdapter(_) => {
+                    None
+                }
             });
             let current = current.map(|r| r as &dyn crate::crisis::rules::Rules);
             let verdict = crate::crisis::gate::evaluate(rules, current, semantic);
@@ -64,6 +66,22 @@ pub fn run(
                     "items": provider.catalogue().len(),
                     "premium": premium,
                     "by_type": by_type,
+                }),
+            }
+        }
+        (Runnable::WearableAdapter(adapter), ComponentKind::WearableAdapter) => {
+            // What it declares was checked when the version was prepared
+            // (`wearables::conformance`); the report says what it is.
+            let info = &adapter.info;
+            GateReport {
+                gate: "wearable-adapter",
+                passed: true,
+                details: json!({
+                    "provider": info.id,
+                    "display_name": info.display_name,
+                    "api_hosts": info.api_hosts,
+                    "webhooks": info.webhooks.is_some(),
+                    "backfill_days": info.backfill_days,
                 }),
             }
         }

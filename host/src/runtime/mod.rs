@@ -10,6 +10,7 @@
 //!   providers), a fuel budget; a
 //!   component exceeding them fails its own call and nothing else.
 
+pub mod adapter;
 mod cache;
 pub(crate) mod content;
 pub(crate) mod http;

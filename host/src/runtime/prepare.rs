@@ -67,6 +67,8 @@ pub enum Runnable {
     CrisisRules(RulesComponent),
     /// A content provider, with its checked catalogue.
     ContentProvider(ContentProviderComponent),
+    /// A wearable adapter, with what it declared.
+    WearableAdapter(super::adapter::AdapterComponent),
 }
 
 /// A component that passed validation and is ready to serve.
@@ -151,10 +153,7 @@ impl Runtime {
                 Runnable::ContentProvider(self.content_provider(decl, &component)?)
             }
             ComponentKind::WearableAdapter => {
-                return Err(PrepareError::World {
-                    world,
-                    reason: "this host version does not run this kind of component yet".into(),
-                });
+                Runnable::WearableAdapter(self.wearable_adapter(decl, install, &component)?)
             }
         };
         Ok(Prepared {
@@ -281,6 +280,39 @@ impl Runtime {
         Ok(rules)
     }
 
+    /// Pre-instantiates a wearable adapter and checks what it declares (blocking: this runs
+    /// on the blocking pool, like compiling; `describe` runs on the async engine).
+    fn wearable_adapter(
+        &self,
+        decl: &ComponentDecl,
+        install: &Install<'_>,
+        component: &wasmtime::component::Component,
+    ) -> Result<super::adapter::AdapterComponent, PrepareError> {
+        let world = decl.grants.kind.as_str();
+        let refused = |e: wasmtime::Error| PrepareError::World {
+            world,
+            reason: format!("{e:#}"),
+        };
+        let mut linker = Linker::<super::adapter::AdapterState>::new(&self.http.engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(refused)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(refused)?;
+        let pre = linker.instantiate_pre(component).map_err(refused)?;
+        let pre = crate::wearables::world::WearableAdapterExportsPre::new(pre).map_err(refused)?;
+        let handle = tokio::runtime::Handle::try_current().map_err(|e| PrepareError::World {
+            world,
+            reason: format!("no runtime to describe the adapter: {e}"),
+        })?;
+        handle
+            .block_on(super::adapter::AdapterComponent::load(
+                pre,
+                decl.grants.limits,
+                &decl.allowed_outbound_hosts,
+                &decl.name,
+                install.services.wearable_origins.clone(),
+            ))
+            .map_err(|reason| PrepareError::World { world, reason })
+    }
+
     /// WASI and `wasi:http`, then exactly the capabilities the manifest grants.
     fn domain_linker(&self, decl: &ComponentDecl) -> wasmtime::Result<Linker<RequestState>> {
         let mut linker = Linker::new(&self.http.engine);
@@ -337,6 +369,14 @@ fn check_imports(decl: &ComponentDecl, imports: &[ComponentImport]) -> Result<()
                 return Err(refuse(
                     import,
                     format!("a {} component must import nothing", decl.grants.kind),
+                ));
+            }
+            ComponentKind::WearableAdapter
+                if !DOMAIN_WASI_PACKAGES.contains(&import.package.as_str()) =>
+            {
+                return Err(refuse(
+                    import,
+                    "a wearable adapter imports WASI and wasi:http only (the host holds tokens and data)".into(),
                 ));
             }
             ComponentKind::WearableAdapter | ComponentKind::DomainService => {}

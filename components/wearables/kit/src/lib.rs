@@ -6,13 +6,13 @@
 //! - [`transport`]: the [`Transport`](transport::Transport) an adapter's `fetch` reads its
 //!   provider through, and [`transport::Canned`] for native tests;
 //! - on `wasm32` only: [`bindings`] (the world's bindings, with the
-//!   [`export_adapter!`](crate::export_adapter) macro), [`wasi_http::WasiHttp`] (the
+//!   `bindings::export_adapter!` macro), [`wasi_http::WasiHttp`] (the
 //!   transport over `wasi:http`, to which the host adds the user's token) and the
 //!   conversions from the model to the WIT types.
 //!
 //! An adapter crate implements the WIT `Guest` traits in a `wasm32`-only module, converting
 //! its model values with `.into()`, and exports them with
-//! `mindflow_adapter_kit::export_adapter!(Adapter with_types_in mindflow_adapter_kit::bindings);`.
+//! `mindflow_adapter_kit::bindings::export_adapter!(Adapter with_types_in mindflow_adapter_kit::bindings);`.
 
 pub mod model;
 pub mod transport;

@@ -42,7 +42,7 @@ impl Transport for WasiHttp {
                 continue;
             }
             fields
-                .append(&(*name).to_owned(), &value.as_bytes().to_vec())
+                .append(name, value.as_bytes())
                 .map_err(|e| Error::Provider(format!("header {name}: {e:?}")))?;
         }
         let request = OutgoingRequest::new(fields);

@@ -81,10 +81,14 @@ impl fmt::Display for Class {
     }
 }
 
-/// `/api/v1/admin/components/{name}/versions`.
+/// `/api/v1/admin/components/{name}/versions` and `/api/v1/wearables/upload/{provider}`.
 fn is_upload(path: &str) -> bool {
-    path.strip_prefix("/api/v1/admin/components/")
-        .and_then(|rest| rest.strip_suffix("/versions"))
+    let component = path
+        .strip_prefix("/api/v1/admin/components/")
+        .and_then(|rest| rest.strip_suffix("/versions"));
+    let wearable = path.strip_prefix("/api/v1/wearables/upload/");
+    component
+        .or(wearable)
         .is_some_and(|name| !name.is_empty() && !name.contains('/'))
 }
 

@@ -1,0 +1,127 @@
+//! Wearables (issue 15): providers run as sandboxed adapters (`wit/wearable.wit`); the host
+//! does everything that needs a secret or a user.
+//!
+//! - [`oauth`]: the authorization URL (single-use `state` bound to the user, PKCE), code
+//!   exchange, refresh and revocation, from the endpoints an adapter declares and the client
+//!   credentials in the host's environment.
+//! - [`sync`]: the durable scheduler (state on each connection row, leased so one replica
+//!   syncs a connection at a time), backfill on connect, incremental syncs, back-off with
+//!   jitter, refresh on 401, `reauth_required` when a refresh is refused.
+//! - [`webhooks`]: signature checks by the adapter's declared scheme, handshakes, replay
+//!   protection.
+//! - [`normalise`]: what an adapter returns, checked and bounded before it is stored.
+//! - [`merge`]: one value per day and metric across providers, by the user's primary source
+//!   or the documented priority; HRV kinds never pooled.
+//! - [`conformance`]: what an adapter must declare to be installed.
+//!
+//! Tokens are sealed with the user's data key under a purpose only the host may use
+//! (`wearables/token`) and never enter a sandbox: the adapter's outbound requests get the
+//! token added by the host (`runtime::adapter`).
+
+pub mod conformance;
+pub mod merge;
+pub mod normalise;
+pub mod oauth;
+pub mod sync;
+pub mod webhooks;
+pub mod world;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::crypto::{KeyService, Sealed};
+use crate::registry::ComponentRegistry;
+use crate::runtime::Runnable;
+use crate::runtime::adapter::AdapterComponent;
+use crate::secrets::Secret;
+use mindflow_contract::purpose::WEARABLE_TOKEN;
+
+/// The active adapter whose provider id is `provider`.
+pub fn adapter(registry: &ComponentRegistry, provider: &str) -> Option<AdapterComponent> {
+    registry
+        .active()
+        .values()
+        .find_map(|active| match &active.prepared.runnable {
+            Runnable::WearableAdapter(adapter) if adapter.info.id == provider => {
+                Some(adapter.clone())
+            }
+            _ => None,
+        })
+}
+
+/// Every active adapter, by provider id.
+pub fn adapters(registry: &ComponentRegistry) -> Vec<AdapterComponent> {
+    let mut all: Vec<AdapterComponent> = registry
+        .active()
+        .values()
+        .filter_map(|active| match &active.prepared.runnable {
+            Runnable::WearableAdapter(adapter) => Some(adapter.clone()),
+            _ => None,
+        })
+        .collect();
+    all.sort_by(|a, b| a.info.id.cmp(&b.info.id));
+    all
+}
+
+/// Seals a token for `user`: nonce ‖ ciphertext.
+///
+/// # Errors
+/// As [`KeyService::seal`].
+pub async fn seal_token(
+    keys: &KeyService,
+    user: Uuid,
+    token: &Secret,
+) -> Result<Vec<u8>, crate::crypto::CryptoError> {
+    let sealed = keys
+        .seal(user, WEARABLE_TOKEN, token.expose().as_bytes())
+        .await?;
+    let mut out = sealed.nonce;
+    out.extend_from_slice(&sealed.ciphertext);
+    Ok(out)
+}
+
+/// Opens a token sealed by [`seal_token`].
+///
+/// # Errors
+/// As [`KeyService::open`]; [`crate::crypto::CryptoError::Tampered`] for a value too short.
+pub async fn open_token(
+    keys: &KeyService,
+    user: Uuid,
+    sealed: &[u8],
+) -> Result<Secret, crate::crypto::CryptoError> {
+    if sealed.len() <= 24 {
+        return Err(crate::crypto::CryptoError::Tampered);
+    }
+    let (nonce, ciphertext) = sealed.split_at(24);
+    let plain = keys
+        .open(
+            user,
+            WEARABLE_TOKEN,
+            &Sealed {
+                ciphertext: ciphertext.to_vec(),
+                nonce: nonce.to_vec(),
+            },
+        )
+        .await?;
+    String::from_utf8(plain)
+        .map(Secret::new)
+        .map_err(|_| crate::crypto::CryptoError::Tampered)
+}
+
+/// What the wearables module needs, shared by the edge, the scheduler and webhooks.
+#[derive(Clone)]
+pub struct Wearables {
+    /// The database.
+    pub db: crate::db::Database,
+    /// Data keys.
+    pub keys: KeyService,
+    /// The registry (active adapters).
+    pub registry: Arc<ComponentRegistry>,
+    /// The host's HTTP client for token endpoints.
+    pub http: reqwest::Client,
+    /// Where provider origins go instead.
+    pub origins: crate::runtime::adapter::OriginMap,
+    /// Scheduler settings.
+    pub settings: sync::SyncSettings,
+}
