@@ -1,0 +1,152 @@
+//! Apple Health's `export.xml`, read chunk by chunk: the [`xml`](crate::xml) tokenizer's
+//! events become [`health`](crate::health) samples.
+//!
+//! The root element must be `<HealthData>` (anything else is not an export). Read are
+//! `<Record type=… sourceName=… unit=… startDate=… endDate=… value=…>` (empty or with
+//! children such as `<MetadataEntry>` and `<HeartRateVariabilityMetadataList>`, which are
+//! skipped) and `<ActivitySummary dateComponents=… appleExerciseTime=…/>`. Records inside a
+//! `<Correlation>` (blood pressure, food) are not read: they are never of the types this
+//! adapter reads, and would be counted twice if they were. `<Workout>` and everything else
+//! is skipped.
+
+use mindflow_adapter_kit::model::{Batch, Error};
+
+use crate::health::{self, Health, Sample, Stats, Value};
+use crate::xml::{Attrs, Event, Handler, Tokenizer, XmlError};
+
+/// The events' reader.
+#[derive(Debug, Default)]
+struct Reader {
+    health: Health,
+    root: bool,
+    in_correlation: u32,
+}
+
+impl Reader {
+    fn record(&mut self, attrs: &Attrs<'_>) -> Result<(), XmlError> {
+        let Some(type_id) = attrs.get(b"type") else {
+            self.health.count_malformed();
+            return Ok(());
+        };
+        if health::kind(&type_id).is_none() {
+            self.health.count_ignored();
+            return Ok(());
+        }
+        let text = |name: &[u8]| attrs.get(name).unwrap_or_default();
+        let (value, unit, start, end, source) = (
+            text(b"value"),
+            text(b"unit"),
+            text(b"startDate"),
+            text(b"endDate"),
+            text(b"sourceName"),
+        );
+        self.health
+            .sample(&Sample {
+                type_id: &type_id,
+                value: Value::Text(&value),
+                unit: &unit,
+                start: &start,
+                end: &end,
+                source: &source,
+            })
+            .map_err(|too_much| XmlError::Rejected(too_much.0))
+    }
+}
+
+impl Handler for Reader {
+    fn event(&mut self, event: Event<'_>) -> Result<(), XmlError> {
+        match event {
+            Event::Start { name, attrs, empty } => {
+                if !self.root {
+                    if name != b"HealthData" {
+                        return Err(XmlError::NotXml(format!(
+                            "the root element is <{}>, not <HealthData>",
+                            String::from_utf8_lossy(name)
+                        )));
+                    }
+                    self.root = true;
+                    return Ok(());
+                }
+                match name {
+                    b"Record" if self.in_correlation == 0 => self.record(&attrs)?,
+                    b"Correlation" if !empty => self.in_correlation += 1,
+                    b"ActivitySummary" => {
+                        let date = attrs.get(b"dateComponents").unwrap_or_default();
+                        let exercise = attrs.get(b"appleExerciseTime");
+                        self.health.activity_summary(&date, exercise.as_deref());
+                    }
+                    _ => {}
+                }
+            }
+            Event::End { name } => {
+                if name == b"Correlation" {
+                    self.in_correlation = self.in_correlation.saturating_sub(1);
+                }
+            }
+            Event::Malformed => self.health.count_malformed(),
+        }
+        Ok(())
+    }
+}
+
+/// An `export.xml` being read.
+#[derive(Debug, Default)]
+pub struct Export {
+    tokenizer: Tokenizer,
+    reader: Reader,
+}
+
+fn invalid(e: &XmlError) -> Error {
+    Error::InvalidInput(format!("not a readable Apple Health export: {e}"))
+}
+
+impl Export {
+    /// The start of an export.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next chunk, split anywhere.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the file is not an Apple Health export, an element is
+    /// larger than [`crate::xml::MAX_ITEM`], or there are too many sleep records.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        self.tokenizer
+            .write(chunk, &mut self.reader)
+            .map_err(|e| invalid(&e))
+    }
+
+    /// The end of the file: what it held.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the file is truncated or held no `<HealthData>`.
+    pub fn finish(self) -> Result<(Batch, Stats), Error> {
+        let mut tokenizer = self.tokenizer;
+        tokenizer.finish().map_err(|e| invalid(&e))?;
+        if !self.reader.root {
+            return Err(invalid(&XmlError::NotXml("no <HealthData>".to_owned())));
+        }
+        let stats = self.reader.health.stats();
+        Ok((self.reader.health.finish(), stats))
+    }
+
+    /// What has been read so far.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.reader.health.stats()
+    }
+
+    /// The largest carry-over held between chunks, in bytes.
+    #[must_use]
+    pub fn peak_carry(&self) -> usize {
+        self.tokenizer.peak_carry()
+    }
+
+    /// The bytes written so far.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.tokenizer.bytes()
+    }
+}
