@@ -27,3 +27,4 @@ mod sandbox;
 mod spin;
 mod storage;
 mod users;
+mod wearables;
