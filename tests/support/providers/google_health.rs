@@ -427,7 +427,7 @@ async fn revoke(
 }
 
 /// Counts the request, then answers 429 or 401 as due; otherwise the caller's user.
-fn admit(shared: &Shared, headers: &HeaderMap) -> Result<String, Response> {
+fn admit(shared: &Shared, headers: &HeaderMap) -> Result<String, Box<Response>> {
     let mut inner = lock(shared);
     inner.requests += 1;
     if inner.rate_limit > 0 {
@@ -441,7 +441,7 @@ fn admit(shared: &Shared, headers: &HeaderMap) -> Result<String, Response> {
         response
             .headers_mut()
             .insert("retry-after", inner.retry_after.into());
-        return Err(response);
+        return Err(Box::new(response));
     }
     let bearer = headers
         .get("authorization")
@@ -456,12 +456,12 @@ fn admit(shared: &Shared, headers: &HeaderMap) -> Result<String, Response> {
         .filter(|g| !g.revoked)
         .map(|g| g.user.clone());
     user.ok_or_else(|| {
-        google_error(
+        Box::new(google_error(
             StatusCode::UNAUTHORIZED,
             401,
             "UNAUTHENTICATED",
             "Request had invalid authentication credentials.",
-        )
+        ))
     })
 }
 
@@ -473,7 +473,7 @@ async fn identity(State(shared): State<Shared>, headers: HeaderMap) -> Response 
             "legacyUserId": format!("L{user}")
         }))
         .into_response(),
-        Err(refused) => refused,
+        Err(refused) => *refused,
     }
 }
 
@@ -707,7 +707,7 @@ async fn data_points(
 ) -> Response {
     let user = match admit(&shared, &headers) {
         Ok(user) => user,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let Some(field) = filter_field(&data_type) else {
         return google_error(
