@@ -322,3 +322,328 @@ async fn samples_json_uploads_and_a_preference_picks_the_source() {
         json!({"sleep": "apple-health"})
     );
 }
+
+mod oauth {
+    //! Google Health through its simulator (`providers::google_health`): the host's own
+    //! OAuth with PKCE, the backfill, webhooks with a shared secret and replays, a refresh
+    //! on an expired token, `reauth_required` when access is withdrawn, and revocation on
+    //! disconnect.
+
+    use std::time::{Duration, Instant};
+
+    use chrono::{Days, Utc};
+    use mindflow_tests::accounts::user;
+    use mindflow_tests::http::send;
+    use mindflow_tests::providers::google_health::{self as google, GoogleHealthSim};
+    use mindflow_tests::{Manifest, Server, server_with};
+    use reqwest::Method;
+    use serde_json::Value;
+
+    const WEBHOOK_SECRET: &str = "whsec-google-test-7c1d";
+
+    async fn start(sim: &GoogleHealthSim) -> Server {
+        let origins = sim.origin_map();
+        server_with(
+            Manifest::product(&["crisis-rules", "google-health"]),
+            &[
+                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
+                (
+                    "MINDFLOW_WEARABLE_GOOGLE_HEALTH_CLIENT_ID",
+                    google::CLIENT_ID,
+                ),
+                (
+                    "MINDFLOW_WEARABLE_GOOGLE_HEALTH_CLIENT_SECRET",
+                    google::CLIENT_SECRET,
+                ),
+                (
+                    "MINDFLOW_WEARABLE_GOOGLE_HEALTH_WEBHOOK_SECRET",
+                    WEBHOOK_SECRET,
+                ),
+                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
+                ("MINDFLOW_WEARABLE_SYNC_BACKOFF_MS", "200"),
+            ],
+        )
+        .await
+    }
+
+    /// Runs the whole authorization: connect, the provider's consent (the simulator issues
+    /// a code bound to the PKCE challenge and redirect URI the host sent), the callback.
+    /// Returns the connection.
+    async fn connect(
+        server: &Server,
+        sim: &GoogleHealthSim,
+        token: &str,
+        health_user: &str,
+    ) -> Value {
+        let started = send(
+            server,
+            Method::POST,
+            "/api/v1/wearables/connect/google-health",
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
+            .expect("a URL");
+        assert!(
+            url.as_str()
+                .starts_with(&format!("{}/o/oauth2/v2/auth?", sim.base_url())),
+            "{url}"
+        );
+        let query: std::collections::HashMap<String, String> =
+            url.query_pairs().into_owned().collect();
+        assert_eq!(query["client_id"], google::CLIENT_ID);
+        assert_eq!(query["code_challenge_method"], "S256");
+        assert_eq!(query["access_type"], "offline");
+        assert_eq!(query["response_type"], "code");
+        let code = sim.issue_code_for(
+            health_user,
+            &query["code_challenge"],
+            &query["redirect_uri"],
+        );
+        let callback = format!(
+            "/api/v1/wearables/callback/google-health?code={}&state={}",
+            code, query["state"]
+        );
+        let done = send(server, Method::GET, &callback, None, None).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        // The state is single use.
+        let again = send(server, Method::GET, &callback, None, None).await;
+        assert_eq!(again.status, 400, "{}", again.body);
+        done.body["connection"].clone()
+    }
+
+    async fn connection(server: &Server, token: &str) -> Value {
+        let list = send(
+            server,
+            Method::GET,
+            "/api/v1/wearables/connections",
+            Some(token),
+            None,
+        )
+        .await;
+        list.body["items"][0].clone()
+    }
+
+    async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+        let started = Instant::now();
+        while !check().await {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{what}: not within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn google_health_connects_backfills_syncs_on_webhooks_refreshes_and_asks_to_reconnect() {
+        let sim = GoogleHealthSim::start().await.expect("simulator");
+        let today = Utc::now().date_naive();
+        let first = today.checked_sub_days(Days::new(20)).expect("date");
+        let health_user = "HEALTH-USER-1";
+        sim.seed_days(health_user, &first.to_string(), 21);
+        let server = start(&sim).await;
+        let (token, id) = user(&server, "google").await;
+        super::upgrade(&server, &id).await;
+        super::consent(&server, &token).await;
+
+        let made = connect(&server, &sim, &token, health_user).await;
+        assert_eq!(made["provider"], "google-health");
+        until("the backfill", async || {
+            !connection(&server, &token).await["last_sync_at"].is_null()
+        })
+        .await;
+        let synced = connection(&server, &token).await;
+        assert_eq!(synced["sync_status"], "active", "{synced}");
+
+        let days = super::metrics(&server, &token, &format!("from={first}&to={today}")).await;
+        let items = days["items"].as_array().expect("items");
+        let mut compared = 0;
+        for day in first.iter_days().take(20).skip(1) {
+            let Some(expected) = sim.expected(health_user, &day.to_string()) else {
+                continue;
+            };
+            let got = items
+                .iter()
+                .find(|d| d["date"] == day.to_string())
+                .unwrap_or_else(|| panic!("{day} missing: {days}"));
+            assert_eq!(got["steps"], expected.steps, "{day}: {got}");
+            assert_eq!(got["sources"]["steps"], "google-health");
+            assert_eq!(
+                got["sleep_duration_minutes"], expected.asleep_minutes,
+                "{day}: {got}"
+            );
+            assert_eq!(got["hrv_kind"], "rmssd");
+            compared += 1;
+        }
+        assert!(compared >= 15, "{compared} days compared");
+
+        // Webhooks: a wrong secret is 401; a good delivery 201 and a sync; its replay 409.
+        let (headers, body) = google::notification(
+            WEBHOOK_SECRET,
+            health_user,
+            "steps",
+            &format!("{today}T00:00:00Z"),
+            &format!("{today}T12:00:00Z"),
+        );
+        let post = |secret_ok: bool| {
+            let mut request = server
+                .http
+                .post(server.url("/api/v1/wearables/webhooks/google-health"))
+                .body(body.clone());
+            for (name, value) in &headers {
+                let value = if name == "authorization" && !secret_ok {
+                    "wrong"
+                } else {
+                    value.as_str()
+                };
+                request = request.header(name.as_str(), value);
+            }
+            request.send()
+        };
+        assert_eq!(post(false).await.expect("post").status(), 401);
+        let before = sim.requests();
+        assert_eq!(post(true).await.expect("post").status(), 201);
+        assert_eq!(post(true).await.expect("post").status(), 409);
+        until("the webhook's sync", async || sim.requests() > before).await;
+        let verification = server
+            .http
+            .post(server.url("/api/v1/wearables/webhooks/google-health"))
+            .header("authorization", WEBHOOK_SECRET)
+            .body(google::verification_body())
+            .send()
+            .await
+            .expect("verify");
+        assert_eq!(verification.status(), 201);
+
+        // An expired token: the host refreshes and the sync succeeds.
+        let last = connection(&server, &token).await["last_sync_at"].clone();
+        sim.expire_tokens();
+        let connection_id = made["id"].as_str().expect("id").to_owned();
+        let sync = send(
+            &server,
+            Method::POST,
+            &format!("/api/v1/wearables/connections/{connection_id}/sync"),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(sync.status, 202, "{}", sync.body);
+        until("a sync after the refresh", async || {
+            let now = connection(&server, &token).await;
+            now["last_sync_at"] != last && now["sync_status"] == "active"
+        })
+        .await;
+
+        // Access withdrawn at the provider: the refresh is refused, the user must reconnect.
+        sim.withdraw_all();
+        let sync = send(
+            &server,
+            Method::POST,
+            &format!("/api/v1/wearables/connections/{connection_id}/sync"),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(sync.status, 202);
+        until("reauth_required", async || {
+            connection(&server, &token).await["sync_status"] == "reauth_required"
+        })
+        .await;
+        let refused = send(
+            &server,
+            Method::POST,
+            &format!("/api/v1/wearables/connections/{connection_id}/sync"),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(refused.status, 409);
+        // The data already stored stays readable.
+        assert_eq!(
+            super::metrics(&server, &token, &format!("from={first}&to={today}")).await["items"],
+            days["items"]
+        );
+
+        // Another person connects and disconnects: the host revokes at the provider.
+        let (other, other_id) = user(&server, "google-other").await;
+        super::upgrade(&server, &other_id).await;
+        super::consent(&server, &other).await;
+        let theirs = connect(&server, &sim, &other, "HEALTH-USER-2").await;
+        let gone = send(
+            &server,
+            Method::DELETE,
+            &format!(
+                "/api/v1/wearables/connections/{}",
+                theirs["id"].as_str().expect("id")
+            ),
+            Some(&other),
+            None,
+        )
+        .await;
+        assert_eq!(gone.status, 204);
+        assert!(
+            !sim.revoked().is_empty(),
+            "the tokens were revoked at the provider"
+        );
+        // No token, sealed or not, is in the log.
+        assert!(!server.log().contains("ya29."), "a token in the log");
+    }
+
+    #[tokio::test]
+    async fn connecting_needs_consent_premium_and_a_configured_provider() {
+        let sim = GoogleHealthSim::start().await.expect("simulator");
+        let server = start(&sim).await;
+        let (token, id) = user(&server, "google-gate").await;
+        let free = send(
+            &server,
+            Method::POST,
+            "/api/v1/wearables/connect/google-health",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(free.status, 403);
+        super::upgrade(&server, &id).await;
+        let no_consent = send(
+            &server,
+            Method::POST,
+            "/api/v1/wearables/connect/google-health",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(no_consent.status, 403);
+        assert_eq!(no_consent.body["consent_type"], "wearables");
+        super::consent(&server, &token).await;
+        let unknown = send(
+            &server,
+            Method::POST,
+            "/api/v1/wearables/connect/fitbit-legacy",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(unknown.status, 404);
+        let forged = send(
+            &server,
+            Method::GET,
+            "/api/v1/wearables/callback/google-health?code=x&state=forged",
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(forged.status, 400);
+        let upload = send(
+            &server,
+            Method::POST,
+            "/api/v1/wearables/connect/google-health",
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(upload.status, 401);
+    }
+}

@@ -279,6 +279,18 @@ pub async fn callback(
             )
         }
     })?;
+    // Webhooks name the provider's user: ask the adapter when the token answer did not.
+    let provider_user_id = match tokens.provider_user_id.clone() {
+        Some(id) => Some(id),
+        None => match adapter.identify(tokens.access.expose()).await {
+            Ok(id) if !id.is_empty() && id.len() <= 255 => Some(id),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(%provider, %error, "the adapter could not identify the user; webhooks will not reach this connection");
+                None
+            }
+        },
+    };
     let keys = &state.services.keys;
     let sealed = SealedTokens {
         access: seal_token(keys, flight.user_id, &tokens.access)
@@ -300,7 +312,7 @@ pub async fn callback(
         .connect_wearable(
             flight.user_id,
             &provider,
-            tokens.provider_user_id.as_deref(),
+            provider_user_id.as_deref(),
             Some(&sealed),
             Utc::now(),
         )

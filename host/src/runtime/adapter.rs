@@ -418,6 +418,20 @@ impl AdapterComponent {
             .map_err(|e| AdapterCallError::Adapter(e.into()))
     }
 
+    /// `identify` with the user's `token`: the provider's id for the user.
+    ///
+    /// # Errors
+    /// [`AdapterCallError`].
+    pub async fn identify(&self, token: &str) -> Result<String, AdapterCallError> {
+        let (mut store, bindings, exceeded, _) = self.instantiate(Some(token)).await?;
+        bindings
+            .mindflow_platform_adapter()
+            .call_identify(&mut store)
+            .await
+            .map_err(|e| self.classify(&e, &exceeded))?
+            .map_err(|e| AdapterCallError::Adapter(e.into()))
+    }
+
     /// `read-notification` of a verified webhook body.
     ///
     /// # Errors

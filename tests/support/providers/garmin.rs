@@ -119,6 +119,7 @@ impl GarminSim {
         let shared = Shared::default();
         let app = axum::Router::new()
             .route("/di-oauth2-service/oauth/token", axum::routing::post(token))
+            .route("/wellness-api/rest/user/id", axum::routing::get(user_id))
             .route("/wellness-api/rest/{summary}", axum::routing::get(pull))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -383,6 +384,25 @@ async fn token(
         "refresh_token": refresh, "refresh_token_expires_in": 7_775_999, "scope": "HEALTH_EXPORT"}),
     )
     .into_response()
+}
+
+/// `GET /wellness-api/rest/user/id`: `{"userId": …}` of the bearer token's user.
+async fn user_id(State(shared): State<Shared>, headers: HeaderMap) -> Response {
+    let mut inner = lock(&shared);
+    inner.requests += 1;
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    match inner.access.get(bearer).filter(|a| !a.1) {
+        Some((user, _)) => Json(json!({"userId": user})).into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"errorMessage": "Unauthorized"})),
+        )
+            .into_response(),
+    }
 }
 
 async fn pull(

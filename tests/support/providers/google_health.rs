@@ -249,6 +249,18 @@ impl GoogleHealthSim {
         lock(&self.shared).requests
     }
 
+    /// The user withdraws access in their Google account: every grant ends (access tokens
+    /// answer 401, refreshes `invalid_grant`).
+    pub fn withdraw_all(&self) {
+        let mut inner = lock(&self.shared);
+        for grant in &mut inner.grants {
+            grant.revoked = true;
+        }
+        for access in inner.access.values_mut() {
+            access.expired = true;
+        }
+    }
+
     /// Tokens revoked through `/revoke`, in order.
     pub fn revoked(&self) -> Vec<String> {
         lock(&self.shared).revoked.clone()

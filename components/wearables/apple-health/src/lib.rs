@@ -198,6 +198,12 @@ mod component {
                 .map(Into::into)
                 .map_err(Into::into)
         }
+
+        fn identify() -> Result<String, AdapterError> {
+            Err(AdapterError::InvalidInput(
+                "Apple Health has no server API: there is no account to identify".into(),
+            ))
+        }
     }
 
     mindflow_adapter_kit::bindings::export_adapter!(Adapter with_types_in mindflow_adapter_kit::bindings);

@@ -216,6 +216,26 @@ fn date_arg(text: &str, what: &str) -> Result<i64, Error> {
         .ok_or_else(|| Error::InvalidInput(format!("{what} `{text}` is not a YYYY-MM-DD date")))
 }
 
+/// The Garmin user id (what notifications name), from `GET /wellness-api/rest/user/id`
+/// (`{"userId": "…"}`).
+///
+/// # Errors
+/// The provider's answer as an [`Error`]; [`Error::Provider`] when it names no user.
+pub fn identify(transport: &mut impl Transport) -> Result<String, Error> {
+    let answer = transport
+        .get(
+            &format!("{API_HOST}/wellness-api/rest/user/id"),
+            &[("accept", "application/json")],
+        )?
+        .ok()?
+        .json()?;
+    answer["userId"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Provider("the user id answer names no userId".into()))
+}
+
 /// Daily metrics and sleep for the calendar days `start..=end` (`YYYY-MM-DD`), pulled by
 /// upload window, one UTC day per request.
 ///
@@ -414,6 +434,10 @@ mod component {
             super::read_notification(&body)
                 .map(Into::into)
                 .map_err(Into::into)
+        }
+
+        fn identify() -> Result<String, wit::AdapterError> {
+            super::identify(&mut WasiHttp).map_err(Into::into)
         }
     }
 

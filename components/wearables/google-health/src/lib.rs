@@ -428,6 +428,25 @@ fn mean((sum, count): (f64, u32)) -> Option<f64> {
     (count > 0).then(|| sum / f64::from(count))
 }
 
+/// The user's `healthUserId` (what webhooks name), from `GET /v4/users/me/identity`.
+///
+/// # Errors
+/// The provider's answer as an [`Error`]; [`Error::Provider`] when it names no user.
+pub fn identify(transport: &mut impl Transport) -> Result<String, Error> {
+    let answer = transport
+        .get(
+            &format!("{API_HOST}/v4/users/me/identity"),
+            &[("accept", "application/json")],
+        )?
+        .ok()?
+        .json()?;
+    answer["healthUserId"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Provider("the identity answer names no healthUserId".into()))
+}
+
 /// Daily metrics and sleep sessions for the civil days `start..=end` (`YYYY-MM-DD`).
 ///
 /// # Errors
@@ -696,6 +715,10 @@ mod component {
             super::read_notification(&body)
                 .map(Into::into)
                 .map_err(Into::into)
+        }
+
+        fn identify() -> Result<String, wit::AdapterError> {
+            super::identify(&mut WasiHttp).map_err(Into::into)
         }
     }
 
