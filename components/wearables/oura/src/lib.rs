@@ -541,7 +541,7 @@ mod component {
         }
     }
 
-    mindflow_adapter_kit::export_adapter!(Adapter with_types_in mindflow_adapter_kit::bindings);
+    mindflow_adapter_kit::bindings::export_adapter!(Adapter with_types_in mindflow_adapter_kit::bindings);
 }
 
 #[cfg(test)]
