@@ -895,14 +895,14 @@ fn detail(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "detail": message }))).into_response()
 }
 
-/// The bearer token's user, or the answer refusing it.
-fn authorise(inner: &Inner, headers: &HeaderMap) -> Result<String, Response> {
+/// The bearer token's user, while the token is valid.
+fn authorise(inner: &Inner, headers: &HeaderMap) -> Option<String> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    user_of(inner, token).ok_or_else(|| detail(StatusCode::UNAUTHORIZED, "Unauthorized"))
+    user_of(inner, token)
 }
 
 fn page_token(collection: &str, start: &str, end: &str, offset: usize) -> String {
@@ -936,9 +936,8 @@ async fn collection(
         }
         return response;
     }
-    let user = match authorise(&inner, &headers) {
-        Ok(user) => user,
-        Err(refused) => return refused,
+    let Some(user) = authorise(&inner, &headers) else {
+        return detail(StatusCode::UNAUTHORIZED, "Unauthorized");
     };
     let seeded: Vec<SeedDay> = inner
         .users
@@ -963,21 +962,18 @@ async fn collection(
 }
 
 fn documents(name: &str, seeded: &[SeedDay], query: &HashMap<String, String>) -> Response {
-    let parse = |field: &str| -> Result<Option<NaiveDate>, Response> {
+    let parse = |field: &str| -> Result<Option<NaiveDate>, String> {
         query
             .get(field)
             .map(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d"))
             .transpose()
-            .map_err(|_| {
-                detail(
-                    StatusCode::BAD_REQUEST,
-                    &format!("{field} must be a date, YYYY-MM-DD"),
-                )
-            })
+            .map_err(|_| format!("{field} must be a date, YYYY-MM-DD"))
     };
     let (start, end) = match (parse("start_date"), parse("end_date")) {
         (Ok(start), Ok(end)) => (start, end),
-        (Err(refused), _) | (_, Err(refused)) => return refused,
+        (Err(message), _) | (_, Err(message)) => {
+            return detail(StatusCode::BAD_REQUEST, &message);
+        }
     };
     // Oura's defaults: the end is today, the start the day before the end.
     let end = end.unwrap_or_else(|| Utc::now().date_naive());
