@@ -1481,4 +1481,124 @@ mod tests {
         assert_eq!(sim.subscriptions().len(), 1);
         server.abort();
     }
+
+    /// The adapter's transport, natively: `https://api.ouraring.com` is the simulator, and
+    /// the bearer token is added as the host adds it.
+    struct ToSim {
+        handle: tokio::runtime::Handle,
+        origin: String,
+        token: String,
+    }
+
+    impl mindflow_adapter_kit::transport::Transport for ToSim {
+        fn get(
+            &mut self,
+            url: &str,
+            _headers: &[(&str, &str)],
+        ) -> Result<mindflow_adapter_kit::transport::Response, mindflow_adapter_kit::model::Error>
+        {
+            let url = url.replacen("https://api.ouraring.com", &self.origin, 1);
+            self.handle.block_on(async {
+                let answer = reqwest::Client::new()
+                    .get(url)
+                    .bearer_auth(&self.token)
+                    .send()
+                    .await
+                    .map_err(|e| mindflow_adapter_kit::model::Error::Provider(e.to_string()))?;
+                let status = answer.status().as_u16();
+                let headers = answer
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                    .collect();
+                let body = answer.bytes().await.unwrap_or_default().to_vec();
+                Ok(mindflow_adapter_kit::transport::Response {
+                    status,
+                    headers,
+                    body,
+                })
+            })
+        }
+    }
+
+    async fn adapter_fetch(
+        sim: &OuraSim,
+        token: &str,
+        start: &'static str,
+        end: &'static str,
+    ) -> Result<mindflow_adapter_kit::model::Batch, mindflow_adapter_kit::model::Error> {
+        let mut transport = ToSim {
+            handle: tokio::runtime::Handle::current(),
+            origin: sim.origin(),
+            token: token.to_owned(),
+        };
+        tokio::task::spawn_blocking(move || oura::fetch(&mut transport, start, end))
+            .await
+            .expect("the fetch finishes")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_oura_adapter_reads_the_simulator_into_the_expected_days() {
+        let sim = OuraSim::start().await.expect("start");
+        sim.set_utc_offset("u5", -300);
+        sim.seed_days("u5", "2026-09-30", 32);
+        let tokens = connected(&sim, "u5").await;
+        let access = tokens["access_token"].as_str().unwrap_or_default();
+
+        let batch = adapter_fetch(&sim, access, "2026-10-01", "2026-10-30")
+            .await
+            .expect("fetch");
+        assert_eq!(batch.days.len(), 30);
+        for day in &batch.days {
+            let got = json!({
+                "metric_date": day.metric_date,
+                "sleep_duration_minutes": day.sleep_duration_minutes,
+                "sleep_quality_score": day.sleep_quality_score,
+                "deep_sleep_minutes": day.deep_sleep_minutes,
+                "rem_sleep_minutes": day.rem_sleep_minutes,
+                "steps": day.steps,
+                "active_minutes": day.active_minutes,
+                "calories_burned": day.calories_burned,
+                "avg_heart_rate": day.avg_heart_rate,
+                "hrv_avg": day.hrv_avg,
+                "stress_score": day.stress_score,
+                "readiness_score": day.readiness_score,
+            });
+            assert_eq!(Some(got), sim.expected("u5", &day.metric_date));
+        }
+        let naps = (1..=30)
+            .filter_map(|d| sim.day("u5", &format!("2026-10-{d:02}")))
+            .filter(|d| d.nap.is_some())
+            .count();
+        assert_eq!(batch.sleep.len(), 30 + naps);
+        assert!(batch.sleep.iter().all(|s| s.end.ends_with("-05:00")));
+        // Pages of 10: four for each daily collection (31 days asked), four or five for
+        // the sleep periods (32 nights and the naps).
+        assert!(
+            (16..=20).contains(&sim.requests()),
+            "{:?}",
+            sim.request_log()
+        );
+
+        sim.rate_limit_next(1);
+        assert_eq!(
+            adapter_fetch(&sim, access, "2026-10-01", "2026-10-02").await,
+            Err(mindflow_adapter_kit::model::Error::RateLimited(1))
+        );
+        sim.expire_tokens();
+        assert_eq!(
+            adapter_fetch(&sim, access, "2026-10-01", "2026-10-02").await,
+            Err(mindflow_adapter_kit::model::Error::Unauthorized)
+        );
+
+        let (_, body) = sim.signed_notification("daily_activity", "u5", "2026-10-12");
+        assert_eq!(
+            oura::read_notification(body.as_bytes()),
+            Ok(mindflow_adapter_kit::model::Notification::Fetch(
+                "u5".into(),
+                "2026-10-11".into(),
+                "2026-10-13".into()
+            ))
+        );
+    }
 }
