@@ -1416,6 +1416,19 @@ mod tests {
         assert_eq!(status, 200);
         let renewed = renewed["access_token"].as_str().unwrap_or_default();
         assert_eq!(get(&sim, base, renewed).await.0, 200);
+        let heartrate = format!(
+            "/v2/usercollection/heartrate?start_datetime={}&end_datetime={}",
+            encode("2026-10-02T00:00:00+00:00"),
+            encode("2026-10-03T00:00:00+00:00")
+        );
+        let (status, _, samples) = get(&sim, &heartrate, renewed).await;
+        assert_eq!(status, 200, "{samples}");
+        assert_eq!(
+            samples["data"].as_array().map(Vec::len),
+            Some(HEARTRATE_PAGE_SIZE)
+        );
+        assert!(samples["data"][0]["bpm"].is_i64());
+        assert_eq!(samples["next_token"], Value::Null);
         let (status, _, me) = get(&sim, "/v2/usercollection/personal_info", renewed).await;
         assert_eq!((status, me["id"].as_str()), (200, Some("u3")));
     }
