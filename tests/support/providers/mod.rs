@@ -5,3 +5,4 @@
 
 pub mod garmin;
 pub mod google_health;
+pub mod oura;
