@@ -263,7 +263,10 @@ impl Server {
     }
 
     async fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(120);
+        // The first server on a new cache folder embeds the crisis rules' training texts
+        // (about 15 s on two quiet cores); with the suite's servers starting in parallel on
+        // a loaded machine that once took more than two minutes.
+        let deadline = Instant::now() + Duration::from_secs(300);
         loop {
             if let Some(child) = self.child.as_mut()
                 && let Some(status) = child.try_wait()?
