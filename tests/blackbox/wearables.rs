@@ -647,3 +647,238 @@ mod oauth {
         assert_eq!(upload.status, 401);
     }
 }
+
+mod oura {
+    //! Oura through its simulator (`providers::oura`) beside an Apple Health export of the
+    //! same nights: HMAC-signed webhooks (a tampered body, a stale timestamp and a replay
+    //! refused), the subscription handshake, single-use refresh tokens, and two providers'
+    //! reports of one night merged into one value per metric.
+
+    use std::time::{Duration, Instant};
+
+    use mindflow_tests::accounts::user;
+    use mindflow_tests::http::send;
+    use mindflow_tests::providers::oura::{self as sim, OuraSim};
+    use mindflow_tests::{Manifest, Server, server_with};
+    use reqwest::Method;
+    use serde_json::Value;
+
+    const VERIFICATION: &str = "oura-verification-token-3f2a";
+
+    async fn start(oura: &OuraSim) -> Server {
+        let origins = oura.origins_env();
+        server_with(
+            Manifest::product(&["crisis-rules", "oura", "apple-health"]),
+            &[
+                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
+                ("MINDFLOW_WEARABLE_OURA_CLIENT_ID", sim::CLIENT_ID),
+                ("MINDFLOW_WEARABLE_OURA_CLIENT_SECRET", sim::CLIENT_SECRET),
+                ("MINDFLOW_WEARABLE_OURA_VERIFICATION_TOKEN", VERIFICATION),
+                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
+                ("MINDFLOW_WEARABLE_SYNC_BACKOFF_MS", "200"),
+            ],
+        )
+        .await
+    }
+
+    async fn connection(server: &Server, token: &str, provider: &str) -> Value {
+        let list = send(
+            server,
+            Method::GET,
+            "/api/v1/wearables/connections",
+            Some(token),
+            None,
+        )
+        .await;
+        list.body["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|c| c["provider"] == provider).cloned())
+            .unwrap_or(Value::Null)
+    }
+
+    async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+        let started = Instant::now();
+        while !check().await {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{what}: not within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn deliver(server: &Server, headers: &[(String, String)], body: &str) -> u16 {
+        let mut request = server
+            .http
+            .post(server.url("/api/v1/wearables/webhooks/oura"))
+            .body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        request.send().await.expect("deliver").status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn oura_webhooks_are_verified_and_two_providers_of_one_night_merge() {
+        let oura = OuraSim::start().await.expect("simulator");
+        let ring_user = "oura-ring-user-7";
+        oura.seed_days(ring_user, "2026-11-01", 10);
+        let server = start(&oura).await;
+        let (token, id) = user(&server, "oura").await;
+        super::upgrade(&server, &id).await;
+        super::consent(&server, &token).await;
+
+        // Connect (PKCE, body client authentication) and backfill.
+        let started = send(
+            &server,
+            Method::POST,
+            "/api/v1/wearables/connect/oura",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
+            .expect("url");
+        let query: std::collections::HashMap<String, String> =
+            url.query_pairs().into_owned().collect();
+        let code = oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"]);
+        let done = send(
+            &server,
+            Method::GET,
+            &format!(
+                "/api/v1/wearables/callback/oura?code={code}&state={}",
+                query["state"]
+            ),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        until("the backfill", async || {
+            !connection(&server, &token, "oura").await["last_sync_at"].is_null()
+        })
+        .await;
+
+        // The same nights from Apple Health.
+        let (status, stored) =
+            super::upload(&server, &token, "export.xml", super::small_export()).await;
+        assert_eq!(status, 200, "{stored}");
+        let days = super::metrics(&server, &token, "from=2026-11-01&to=2026-11-10").await;
+        let third = days["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|d| d["date"] == "2026-11-03"))
+            .expect("3 November")
+            .clone();
+        let expected = oura.expected(ring_user, "2026-11-03").expect("seeded");
+        // Sleep and HRV: Oura first; steps: Apple Health before Oura.
+        assert_eq!(
+            third["sources"]["sleep_duration_minutes"], "oura",
+            "{third}"
+        );
+        assert_eq!(
+            third["sleep_duration_minutes"], expected["sleep_duration_minutes"],
+            "{third}"
+        );
+        assert_eq!(third["sources"]["hrv_avg"], "oura");
+        assert_eq!(third["hrv_kind"], "rmssd");
+        assert_eq!(third["sources"]["steps"], "apple-health", "{third}");
+        // The user prefers Apple Health for sleep: the same night now comes from it.
+        let chosen = send(
+            &server,
+            Method::PUT,
+            "/api/v1/wearables/preferences",
+            Some(&token),
+            Some(serde_json::json!({"primary_sources": {"sleep": "apple-health"}})),
+        )
+        .await;
+        assert_eq!(chosen.status, 200);
+        let again = super::metrics(&server, &token, "from=2026-11-01&to=2026-11-10").await;
+        let switched = days["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .zip(again["items"].as_array().expect("items"))
+            .filter(|(before, after)| {
+                before["sources"]["sleep_duration_minutes"] == "oura"
+                    && after["sources"]["sleep_duration_minutes"] == "apple-health"
+            })
+            .count();
+        assert!(
+            switched >= 1,
+            "a night both reported now comes from Apple Health: {again}"
+        );
+
+        // Webhooks, signed with x-oura-signature over x-oura-timestamp and the body.
+        let (headers, body) = oura.signed_notification("daily_sleep", ring_user, "2026-11-09");
+        let tampered = body.replace("daily_sleep", "daily_activity");
+        assert_eq!(deliver(&server, &headers, &tampered).await, 401);
+        let stale: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| {
+                if n == "x-oura-timestamp" {
+                    (
+                        n.clone(),
+                        (chrono::Utc::now().timestamp() - 3600).to_string(),
+                    )
+                } else {
+                    (n.clone(), v.clone())
+                }
+            })
+            .collect();
+        assert_eq!(deliver(&server, &stale, &body).await, 401);
+        let before = oura.requests();
+        assert_eq!(deliver(&server, &headers, &body).await, 201);
+        assert_eq!(deliver(&server, &headers, &body).await, 409);
+        until("the webhook's sync", async || oura.requests() > before).await;
+
+        // The subscription handshake echoes the challenge for the right token only.
+        let good = send(
+            &server,
+            Method::GET,
+            &format!(
+                "/api/v1/wearables/webhooks/oura?verification_token={VERIFICATION}&challenge=abc123"
+            ),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (good.status, &good.body["challenge"]),
+            (200, &serde_json::json!("abc123"))
+        );
+        let bad = send(
+            &server,
+            Method::GET,
+            "/api/v1/wearables/webhooks/oura?verification_token=nope&challenge=abc123",
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(bad.status, 403);
+
+        // Single-use refresh tokens: two refreshes in a row both work (each new one stored).
+        let connection_id = connection(&server, &token, "oura").await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        for round in 0..2 {
+            let last = connection(&server, &token, "oura").await["last_sync_at"].clone();
+            oura.expire_tokens();
+            let sync = send(
+                &server,
+                Method::POST,
+                &format!("/api/v1/wearables/connections/{connection_id}/sync"),
+                Some(&token),
+                None,
+            )
+            .await;
+            assert_eq!(sync.status, 202);
+            until(&format!("refresh {round}"), async || {
+                let now = connection(&server, &token, "oura").await;
+                now["last_sync_at"] != last && now["sync_status"] == "active"
+            })
+            .await;
+        }
+    }
+}
