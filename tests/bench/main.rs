@@ -18,6 +18,8 @@
 //!   Redis (see [`ratelimit`]). Named only; needs `MINDFLOW_REDIS_SERVER`.
 //! - `observability`: what serving metrics and exporting traces over OTLP cost per request
 //!   (see [`observability`]). Named only.
+//! - `wearables`: an Apple Health export streamed into the adapter (MB/s), and a year of
+//!   merged metrics read back (see [`wearables`]). Named only; needs `BENCH_EXPORT`.
 //! - `replicas`: throughput of one, two and three replicas behind HAProxy on a read-heavy
 //!   and a write-heavy mix (see [`replicas`]). Named only; PostgreSQL, `MINDFLOW_REDIS_SERVER`
 //!   and `MINDFLOW_HAPROXY`.
@@ -28,6 +30,7 @@ mod insights;
 mod observability;
 mod ratelimit;
 mod replicas;
+mod wearables;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -639,6 +642,7 @@ async fn main() -> Result<()> {
         Some("ratelimit") => return ratelimit::run().await,
         Some("replicas") => return replicas::run().await,
         Some("observability") => return observability::run().await,
+        Some("wearables") => return wearables::run().await,
         _ => {}
     }
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);
