@@ -56,14 +56,16 @@ pub async fn run() -> Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
     let size = std::fs::metadata(&path)?.len();
-    let mut options = ServerOptions::new(Manifest::product(&["crisis-rules", "apple-health"])).await?;
+    let mut options =
+        ServerOptions::new(Manifest::product(&["crisis-rules", "apple-health"])).await?;
     options
         .env
         .push(("RUST_LOG".into(), "warn,mindflow::server=info".into()));
     let server = Server::start(options).await?;
     let token = premium_wearer(&server).await?;
-    let manifest: toml::Table =
-        toml::from_str(&std::fs::read_to_string(mindflow_tests::workspace_root().join("spin.toml"))?)?;
+    let manifest: toml::Table = toml::from_str(&std::fs::read_to_string(
+        mindflow_tests::workspace_root().join("spin.toml"),
+    )?)?;
     let cap = manifest
         .get("component")
         .and_then(|c| c.get("apple-health"))
@@ -123,9 +125,11 @@ pub async fn run() -> Result<()> {
         ms(percentile(&latencies, 0.99))
     );
     let (url, bearer) = (url.clone(), token.clone());
-    let loaded: LoadResult = load_with(16, Duration::from_secs(5), move |client: &reqwest::Client| {
-        client.get(&url).bearer_auth(&bearer)
-    })
+    let loaded: LoadResult = load_with(
+        16,
+        Duration::from_secs(5),
+        move |client: &reqwest::Client| client.get(&url).bearer_auth(&bearer),
+    )
     .await?;
     println!(
         "- the same at 16 connections for 5 s: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} failures",

@@ -55,7 +55,7 @@
 //! - `hrv`: `{userId, summaryId, calendarDate, lastNightAvg, lastNight5MinHigh, …}` →
 //!   `hrv-avg` = `lastNightAvg` (RMSSD, ms).
 
-pub mod time;
+use mindflow_adapter_kit::time;
 
 use mindflow_adapter_kit::model::{Batch, Error, Notification, Sleep};
 use mindflow_adapter_kit::transport::Transport;

@@ -85,7 +85,7 @@
 //! # Uploads
 //! None: the `upload` resource answers `invalid-input`.
 
-pub mod time;
+use mindflow_adapter_kit::time;
 
 use mindflow_adapter_kit::model::{Batch, Day, Error, Notification, Sleep};
 use mindflow_adapter_kit::transport::{Transport, encode_query_value};

@@ -3,6 +3,7 @@
 //!
 //! - [`model`]: the normalised day, sleep session, batch and error, as plain Rust, so an
 //!   adapter's parsing is tested natively;
+//! - [`time`]: civil dates, UTC offsets and RFC 3339 instants without a date crate;
 //! - [`transport`]: the [`Transport`](transport::Transport) an adapter's `fetch` reads its
 //!   provider through, and [`transport::Canned`] for native tests;
 //! - on `wasm32` only: [`bindings`] (the world's bindings, with the
@@ -15,6 +16,7 @@
 //! `mindflow_adapter_kit::bindings::export_adapter!(Adapter with_types_in mindflow_adapter_kit::bindings);`.
 
 pub mod model;
+pub mod time;
 pub mod transport;
 
 #[cfg(target_arch = "wasm32")]
