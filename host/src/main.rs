@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use mindflow::audit::Actor;
 use mindflow::config::{CommonConfig, ServeConfig};
-use mindflow::{otlp, server};
+use mindflow::server;
 
 /// Every request allocates and frees a store, an instance's host state and its HTTP
 /// plumbing on whichever worker thread runs it; mimalloc's thread-local free lists make that
@@ -165,7 +165,7 @@ enum UserCommand {
 }
 
 /// Logs to stderr (filtered by `RUST_LOG`), and, for `serve` with an OTLP endpoint
-/// configured, spans to the trace collector (filtered by [`otlp::export_filter`], whatever
+/// configured, spans to the trace collector (filtered by `otlp::exported`, whatever
 /// `RUST_LOG` says).
 fn init_logging(command: &Command) -> Result<()> {
     use tracing_subscriber::Layer;
@@ -183,10 +183,7 @@ fn init_logging(command: &Command) -> Result<()> {
         _ => None,
     };
     let (layer, pipeline) = export.unzip();
-    tracing_subscriber::registry()
-        .with(logs)
-        .with(layer.map(|layer| layer.with_filter(otlp::export_filter())))
-        .init();
+    tracing_subscriber::registry().with(logs).with(layer).init();
     if let Some(pipeline) = pipeline {
         tokio::spawn(pipeline.run());
     }

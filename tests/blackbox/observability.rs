@@ -262,7 +262,14 @@ async fn spans_are_exported_to_an_otlp_collector_as_the_callers_trace() {
     let component = trace
         .iter()
         .find(|s| s["name"] == "component")
-        .expect("component span");
+        .unwrap_or_else(|| {
+            let names: Vec<String> = collector
+                .spans()
+                .iter()
+                .map(|s| format!("{} {} {}", s["name"], s["traceId"], s["parentSpanId"]))
+                .collect();
+            panic!("no component span in the trace: {names:#?}")
+        });
     assert_eq!(component["parentSpanId"], own_span.as_str());
     assert_eq!(
         attribute(component, "mindflow.component").as_deref(),

@@ -57,13 +57,17 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !super::exported(attrs.metadata()) {
+            return;
+        }
         let Some(span) = ctx.span(id) else {
             return;
         };
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        let parent = span.parent().and_then(|parent| {
-            parent
+        // The nearest exported ancestor (spans of other crates in between are skipped).
+        let parent = span.scope().skip(1).find_map(|ancestor| {
+            ancestor
                 .extensions()
                 .get::<OpenSpan>()
                 .map(|open| (open.trace_id.clone(), open.span_id.clone(), open.sampled))

@@ -31,7 +31,6 @@ use clap::Args;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 use tracing::Level;
-use tracing_subscriber::filter::Targets;
 
 use crate::secrets::Secret;
 
@@ -167,12 +166,16 @@ impl Pipeline {
     }
 }
 
-/// Which spans are exported: this host's and its database crate's, debug level and up
-/// (statements and capability calls included), whatever the log filter says.
-pub fn export_filter() -> Targets {
-    Targets::new()
-        .with_target("mindflow", Level::DEBUG)
-        .with_target("mindflow_db", Level::DEBUG)
+/// Whether a span is exported: this host's crates' (`mindflow`, `mindflow_db`, …), debug
+/// level and up (statements and capability calls included), whatever the log filter says.
+///
+/// The layer checks this itself rather than through a per-layer filter: with the log
+/// filter and a per-layer filter side by side, spans created inside a component's
+/// capability calls on PostgreSQL were seen by the layer without their request span (a
+/// trace in pieces). Unfiltered, the layer sees every span the registry makes and keeps
+/// its own; a span of another crate in between is skipped when finding a parent.
+pub fn exported(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.target().starts_with("mindflow") && *metadata.level() <= Level::DEBUG
 }
 
 /// `%XX` escapes decoded (the header value format of OTLP's environment variable).
