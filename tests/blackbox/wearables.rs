@@ -13,6 +13,18 @@ fn manifest() -> Manifest {
     Manifest::product(&["crisis-rules", "apple-health"])
 }
 
+/// Waits (at most 30 s, polling every 100 ms) until `check` holds.
+async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{what}: not within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The hand-written export the adapter's own tests use.
 fn small_export() -> Vec<u8> {
     std::fs::read(
@@ -329,8 +341,6 @@ mod oauth {
     //! on an expired token, `reauth_required` when access is withdrawn, and revocation on
     //! disconnect.
 
-    use std::time::{Duration, Instant};
-
     use chrono::{Days, Utc};
     use mindflow_tests::accounts::user;
     use mindflow_tests::http::send;
@@ -426,17 +436,6 @@ mod oauth {
         list.body["items"][0].clone()
     }
 
-    async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-        let started = Instant::now();
-        while !check().await {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{what}: not within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
     #[tokio::test]
     async fn google_health_connects_backfills_syncs_on_webhooks_refreshes_and_asks_to_reconnect() {
         let sim = GoogleHealthSim::start().await.expect("simulator");
@@ -451,7 +450,7 @@ mod oauth {
 
         let made = connect(&server, &sim, &token, health_user).await;
         assert_eq!(made["provider"], "google-health");
-        until("the backfill", async || {
+        super::until("the backfill", async || {
             !connection(&server, &token).await["last_sync_at"].is_null()
         })
         .await;
@@ -507,7 +506,7 @@ mod oauth {
         let before = sim.requests();
         assert_eq!(post(true).await.expect("post").status(), 201);
         assert_eq!(post(true).await.expect("post").status(), 409);
-        until("the webhook's sync", async || sim.requests() > before).await;
+        super::until("the webhook's sync", async || sim.requests() > before).await;
         let verification = server
             .http
             .post(server.url("/api/v1/wearables/webhooks/google-health"))
@@ -531,7 +530,7 @@ mod oauth {
         )
         .await;
         assert_eq!(sync.status, 202, "{}", sync.body);
-        until("a sync after the refresh", async || {
+        super::until("a sync after the refresh", async || {
             let now = connection(&server, &token).await;
             now["last_sync_at"] != last && now["sync_status"] == "active"
         })
@@ -548,7 +547,7 @@ mod oauth {
         )
         .await;
         assert_eq!(sync.status, 202);
-        until("reauth_required", async || {
+        super::until("reauth_required", async || {
             connection(&server, &token).await["sync_status"] == "reauth_required"
         })
         .await;
@@ -654,8 +653,6 @@ mod oura {
     //! refused), the subscription handshake, single-use refresh tokens, and two providers'
     //! reports of one night merged into one value per metric.
 
-    use std::time::{Duration, Instant};
-
     use mindflow_tests::accounts::user;
     use mindflow_tests::http::send;
     use mindflow_tests::providers::oura::{self as sim, OuraSim};
@@ -694,17 +691,6 @@ mod oura {
             .as_array()
             .and_then(|items| items.iter().find(|c| c["provider"] == provider).cloned())
             .unwrap_or(Value::Null)
-    }
-
-    async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-        let started = Instant::now();
-        while !check().await {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{what}: not within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     async fn deliver(server: &Server, headers: &[(String, String)], body: &str) -> u16 {
@@ -755,7 +741,7 @@ mod oura {
         )
         .await;
         assert_eq!(done.status, 200, "{}", done.body);
-        until("the backfill", async || {
+        super::until("the backfill", async || {
             !connection(&server, &token, "oura").await["last_sync_at"].is_null()
         })
         .await;
@@ -830,7 +816,7 @@ mod oura {
         let before = oura.requests();
         assert_eq!(deliver(&server, &headers, &body).await, 201);
         assert_eq!(deliver(&server, &headers, &body).await, 409);
-        until("the webhook's sync", async || oura.requests() > before).await;
+        super::until("the webhook's sync", async || oura.requests() > before).await;
 
         // The subscription handshake echoes the challenge for the right token only.
         let good = send(
@@ -874,7 +860,7 @@ mod oura {
             )
             .await;
             assert_eq!(sync.status, 202);
-            until(&format!("refresh {round}"), async || {
+            super::until(&format!("refresh {round}"), async || {
                 let now = connection(&server, &token, "oura").await;
                 now["last_sync_at"] != last && now["sync_status"] == "active"
             })

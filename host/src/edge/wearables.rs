@@ -22,13 +22,13 @@ use uuid::Uuid;
 use super::AppState;
 use super::caller::{Authenticated, require_premium};
 use super::problem::ApiError;
-use crate::db::wearables::{Connection, SealedTokens};
+use crate::db::wearables::Connection;
 use crate::identity::Caller;
 use crate::runtime::adapter::{AdapterCallError, AdapterComponent, AdapterFailure};
 use crate::wearables::world::exports::mindflow::platform::adapter::{
     ConnectionKind, HrvKind, Notification,
 };
-use crate::wearables::{self, merge, normalise, oauth, seal_token, webhooks};
+use crate::wearables::{self, merge, normalise, oauth, webhooks};
 
 /// How long an authorization may take.
 const STATE_LIFETIME_MINUTES: i64 = 15;
@@ -291,22 +291,9 @@ pub async fn callback(
             }
         },
     };
-    let keys = &state.services.keys;
-    let sealed = SealedTokens {
-        access: seal_token(keys, flight.user_id, &tokens.access)
-            .await
-            .map_err(|_| ApiError::internal())?,
-        refresh: match &tokens.refresh {
-            Some(token) => Some(
-                seal_token(keys, flight.user_id, token)
-                    .await
-                    .map_err(|_| ApiError::internal())?,
-            ),
-            None => None,
-        },
-        expires_at: tokens.expires_at,
-        scopes: tokens.scopes.clone(),
-    };
+    let sealed = wearables::seal_tokens(&state.services.keys, flight.user_id, &tokens)
+        .await
+        .map_err(|_| ApiError::internal())?;
     let id = state
         .db
         .connect_wearable(

@@ -81,6 +81,26 @@ pub async fn seal_token(
     Ok(out)
 }
 
+/// Seals the tokens a token endpoint issued, for storing on `user`'s connection.
+///
+/// # Errors
+/// As [`KeyService::seal`].
+pub async fn seal_tokens(
+    keys: &KeyService,
+    user: Uuid,
+    tokens: &oauth::Tokens,
+) -> Result<crate::db::wearables::SealedTokens, crate::crypto::CryptoError> {
+    Ok(crate::db::wearables::SealedTokens {
+        access: seal_token(keys, user, &tokens.access).await?,
+        refresh: match &tokens.refresh {
+            Some(token) => Some(seal_token(keys, user, token).await?),
+            None => None,
+        },
+        expires_at: tokens.expires_at,
+        scopes: tokens.scopes.clone(),
+    })
+}
+
 /// Opens a token sealed by [`seal_token`].
 ///
 /// # Errors

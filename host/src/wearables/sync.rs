@@ -12,8 +12,8 @@ use std::time::Duration;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use rand::Rng as _;
 
-use super::{Wearables, adapter, normalise, oauth, open_token, seal_token};
-use crate::db::wearables::{Connection, SealedTokens, SyncOutcome};
+use super::{Wearables, adapter, normalise, oauth, open_token, seal_tokens};
+use crate::db::wearables::{Connection, SyncOutcome};
 use crate::runtime::adapter::{AdapterCallError, AdapterComponent, AdapterFailure};
 use crate::wearables::world::exports::mindflow::platform::adapter::ConnectionKind;
 
@@ -154,24 +154,9 @@ async fn refresh(
     .await
     {
         Ok(tokens) => {
-            let sealed = async {
-                Some(SealedTokens {
-                    access: seal_token(&wearables.keys, connection.user_id, &tokens.access)
-                        .await
-                        .ok()?,
-                    refresh: match &tokens.refresh {
-                        Some(r) => Some(
-                            seal_token(&wearables.keys, connection.user_id, r)
-                                .await
-                                .ok()?,
-                        ),
-                        None => None,
-                    },
-                    expires_at: tokens.expires_at,
-                    scopes: tokens.scopes.clone(),
-                })
-            }
-            .await;
+            let sealed = seal_tokens(&wearables.keys, connection.user_id, &tokens)
+                .await
+                .ok();
             let Some(sealed) = sealed else {
                 return Err(reauth("the new tokens cannot be sealed"));
             };
