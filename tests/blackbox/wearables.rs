@@ -1023,3 +1023,177 @@ timeout_ms = 3000
         assert_eq!(health.status(), 200);
     }
 }
+
+mod garmin {
+    //! Garmin through its simulator (`providers::garmin`): pushes that batch several users'
+    //! summaries in one body, as Garmin sends them, and a delivery that fails is not
+    //! refused as a replay when the provider sends it again.
+
+    use chrono::{Days, Utc};
+    use mindflow_tests::accounts::user;
+    use mindflow_tests::http::send;
+    use mindflow_tests::providers::garmin::{self, GarminSim};
+    use mindflow_tests::{Manifest, Server, server_with};
+    use reqwest::Method;
+    use serde_json::Value;
+
+    const WEBHOOK_SECRET: &str = "whsec-garmin-test-41aa";
+
+    async fn start(sim: &GarminSim) -> Server {
+        let origins = sim.origin_map();
+        server_with(
+            Manifest::product(&["crisis-rules", "garmin"]),
+            &[
+                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
+                ("MINDFLOW_WEARABLE_GARMIN_CLIENT_ID", garmin::CLIENT_ID),
+                (
+                    "MINDFLOW_WEARABLE_GARMIN_CLIENT_SECRET",
+                    garmin::CLIENT_SECRET,
+                ),
+                ("MINDFLOW_WEARABLE_GARMIN_WEBHOOK_SECRET", WEBHOOK_SECRET),
+                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
+                ("MINDFLOW_WEARABLE_SYNC_BACKOFF_MS", "200"),
+            ],
+        )
+        .await
+    }
+
+    /// A premium, consenting person connected to Garmin as `garmin_user` (the host's OAuth
+    /// with PKCE against the simulator), with their backfill done.
+    async fn connected(server: &Server, sim: &GarminSim, tag: &str, garmin_user: &str) -> String {
+        let (token, id) = user(server, tag).await;
+        super::upgrade(server, &id).await;
+        super::consent(server, &token).await;
+        let started = send(
+            server,
+            Method::POST,
+            "/api/v1/wearables/connect/garmin",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
+            .expect("a URL");
+        let query: std::collections::HashMap<String, String> =
+            url.query_pairs().into_owned().collect();
+        let code = sim.issue_code_for(
+            garmin_user,
+            &query["code_challenge"],
+            &query["redirect_uri"],
+        );
+        let done = send(
+            server,
+            Method::GET,
+            &format!(
+                "/api/v1/wearables/callback/garmin?code={code}&state={}",
+                query["state"]
+            ),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        super::until("the backfill", async || {
+            let list = send(
+                server,
+                Method::GET,
+                "/api/v1/wearables/connections",
+                Some(&token),
+                None,
+            )
+            .await;
+            !list.body["items"][0]["last_sync_at"].is_null()
+        })
+        .await;
+        token
+    }
+
+    async fn deliver(server: &Server, (headers, body): &(Vec<(String, String)>, String)) -> u16 {
+        let mut request = server
+            .http
+            .post(server.url("/api/v1/wearables/webhooks/garmin"))
+            .body(body.clone());
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        request.send().await.expect("post").status().as_u16()
+    }
+
+    fn steps_on(days: &Value, day: &str) -> Option<i64> {
+        days["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|d| d["date"] == day)
+            .and_then(|d| d["steps"].as_i64())
+    }
+
+    #[tokio::test]
+    async fn one_push_for_several_users_reaches_each_of_them_and_only_them() {
+        let sim = GarminSim::start().await.expect("simulator");
+        let server = start(&sim).await;
+        let (first, second) = ("garmin-user-aaaa-1111", "garmin-user-bbbb-2222");
+        let mine = connected(&server, &sim, "garmin-one", first).await;
+        let theirs = connected(&server, &sim, "garmin-two", second).await;
+
+        // Days before the 30-day backfill, so only the push can bring them.
+        let today = Utc::now().date_naive();
+        let day = |back: u64| {
+            today
+                .checked_sub_days(Days::new(back))
+                .expect("date")
+                .to_string()
+        };
+        let (my_day, their_day) = (day(60), day(61));
+        let push = sim.push_many(
+            WEBHOOK_SECRET,
+            &[
+                (first, my_day.as_str()),
+                ("garmin-user-nobody-here", my_day.as_str()),
+                (second, their_day.as_str()),
+            ],
+        );
+        assert_eq!(deliver(&server, &push).await, 201);
+        assert_eq!(deliver(&server, &push).await, 409, "a replay is refused");
+
+        let range = format!("from={}&to={today}", day(70));
+        let my_days = super::metrics(&server, &mine, &range).await;
+        let their_days = super::metrics(&server, &theirs, &range).await;
+        let expected = |d: &str| sim.expected(d).map(|e| i64::from(e.steps));
+        assert_eq!(steps_on(&my_days, &my_day), expected(&my_day), "{my_days}");
+        assert_eq!(
+            steps_on(&my_days, &their_day),
+            None,
+            "their day is not mine"
+        );
+        assert_eq!(
+            steps_on(&their_days, &their_day),
+            expected(&their_day),
+            "{their_days}"
+        );
+        assert_eq!(steps_on(&their_days, &my_day), None, "my day is not theirs");
+    }
+
+    #[tokio::test]
+    async fn a_delivery_the_adapter_refuses_is_not_remembered_as_received() {
+        let sim = GarminSim::start().await.expect("simulator");
+        let server = start(&sim).await;
+        // A ping without an upload window: verified, then refused by the adapter.
+        let malformed = (
+            vec![
+                (garmin::SECRET_HEADER.to_owned(), WEBHOOK_SECRET.to_owned()),
+                ("content-type".to_owned(), "application/json".to_owned()),
+            ],
+            r#"{"dailies":[{"userId":"u","callbackURL":"https://apis.garmin.com/wellness-api/rest/dailies?token=x"}]}"#
+                .to_owned(),
+        );
+        let first = deliver(&server, &malformed).await;
+        assert!((400..500).contains(&first) && first != 409, "{first}");
+        assert_eq!(
+            deliver(&server, &malformed).await,
+            first,
+            "the provider's retry is read again, not refused as a replay"
+        );
+    }
+}

@@ -634,6 +634,28 @@ impl Database {
         Ok(inserted > 0)
     }
 
+    /// Forgets a delivery [`Self::record_wearable_webhook`] recorded, when acting on it
+    /// failed: the provider's retry of the same body is then accepted, not refused as a
+    /// replay (which would lose it).
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn forget_wearable_webhook(
+        &self,
+        provider: &str,
+        digest: &str,
+    ) -> Result<(), DbError> {
+        self.execute(
+            "DELETE FROM wearable_webhook_receipts WHERE digest = $1 AND provider = $2",
+            &[
+                Param::Text(digest.to_owned()),
+                Param::Text(provider.to_owned()),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// `user`'s primary source per metric (`(metric, provider)`).
     ///
     /// # Errors

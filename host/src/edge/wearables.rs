@@ -14,7 +14,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -738,56 +738,84 @@ pub async fn webhook(
         counted("replayed");
         return Err(ApiError::conflict("this delivery was already received"));
     }
-    let notification = adapter
-        .read_notification(&body)
-        .await
-        .map_err(|error| adapter_problem(&provider, &error))?;
-    match notification {
-        Notification::Ignore => counted("ignored"),
-        Notification::Fetch((user, _start, _end)) => {
-            match state
-                .db
-                .wearable_connection_of_provider_user(&provider, &user)
-                .await?
-            {
-                Some(connection) => {
-                    state.db.wearable_due_now(connection.id, now).await?;
-                    counted("fetch");
-                }
-                None => counted("unknown_user"),
-            }
+    let acted = act_on_delivery(&state, &adapter, &provider, &body, now).await;
+    if let Err(error) = acted {
+        // The provider retries a delivery that failed: its retry must not be refused as a
+        // replay.
+        if let Err(forget) = state.db.forget_wearable_webhook(&provider, &digest).await {
+            tracing::warn!(%provider, error = %forget, "wearable webhook: cannot forget a failed delivery; its retry will be refused as a replay");
         }
-        Notification::Data((user, batch)) => {
-            match state
-                .db
-                .wearable_connection_of_provider_user(&provider, &user)
-                .await?
-            {
-                Some(connection) => {
-                    let today = now.date_naive();
-                    let checked = normalise::check(
-                        &batch,
-                        today.checked_sub_days(Days::new(3650)).unwrap_or(today),
-                        today.checked_add_days(Days::new(1)).unwrap_or(today),
-                    );
-                    state
-                        .db
-                        .store_wearable_batch(
-                            connection.user_id,
-                            connection.id,
-                            &provider,
-                            &checked.days,
-                            &checked.sleep,
-                        )
-                        .await?;
-                    counted("data");
-                }
-                None => counted("unknown_user"),
-            }
-        }
+        return Err(error);
     }
     // Google Health's verification deliveries expect 201; every provider accepts a 2xx.
     Ok((StatusCode::CREATED, Json(json!({"status": "accepted"}))).into_response())
+}
+
+/// Reads a verified delivery with the adapter and acts on what it asks for each user: pushed
+/// data is stored, a window to fetch makes the connection due now; a user no connection
+/// names is skipped. Each outcome is counted.
+///
+/// # Errors
+/// A problem document when the adapter fails or storing fails.
+async fn act_on_delivery(
+    state: &AppState,
+    adapter: &AdapterComponent,
+    provider: &str,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let counted = |outcome: &str| {
+        crate::metrics::global()
+            .wearable_webhooks
+            .inc(&[provider, outcome]);
+    };
+    let notifications = adapter
+        .read_notification(body)
+        .await
+        .map_err(|error| adapter_problem(provider, &error))?;
+    if notifications.is_empty() {
+        counted("ignored");
+    }
+    for notification in notifications {
+        let (user, batch) = match notification {
+            Notification::Fetch((user, _start, _end)) => (user, None),
+            Notification::Data((user, batch)) => (user, Some(batch)),
+        };
+        let Some(connection) = state
+            .db
+            .wearable_connection_of_provider_user(provider, &user)
+            .await?
+        else {
+            counted("unknown_user");
+            continue;
+        };
+        match batch {
+            None => {
+                state.db.wearable_due_now(connection.id, now).await?;
+                counted("fetch");
+            }
+            Some(batch) => {
+                let today = now.date_naive();
+                let checked = normalise::check(
+                    &batch,
+                    today.checked_sub_days(Days::new(3650)).unwrap_or(today),
+                    today.checked_add_days(Days::new(1)).unwrap_or(today),
+                );
+                state
+                    .db
+                    .store_wearable_batch(
+                        connection.user_id,
+                        connection.id,
+                        provider,
+                        &checked.days,
+                        &checked.sleep,
+                    )
+                    .await?;
+                counted("data");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The OpenAPI paths of this module, merged into the host's document.

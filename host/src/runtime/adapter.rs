@@ -432,11 +432,14 @@ impl AdapterComponent {
             .map_err(|e| AdapterCallError::Adapter(e.into()))
     }
 
-    /// `read-notification` of a verified webhook body.
+    /// `read-notification` of a verified webhook body: what it asks for each user it names.
     ///
     /// # Errors
     /// [`AdapterCallError`].
-    pub async fn read_notification(&self, body: &[u8]) -> Result<Notification, AdapterCallError> {
+    pub async fn read_notification(
+        &self,
+        body: &[u8],
+    ) -> Result<Vec<Notification>, AdapterCallError> {
         let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
         bindings
             .mindflow_platform_adapter()

@@ -4,7 +4,9 @@
 # user, the same tokens, `wrk -t2 -c32` for SECONDS per run, alternating ROUNDS times.
 #
 # usage: compare.sh MINDFLOW_BIN POSTGRES_SERVER_URL [ROUNDS] [SECONDS] [LOGS]
-# (run from the workspace root after `cargo xtask components`; needs wrk and python3-venv)
+# (run from the workspace root after `cargo xtask components`; needs wrk and python3-venv, and
+# the models in MINDFLOW_EMBEDDING_MODEL and MINDFLOW_LLM_MODEL as `cargo xtask run` passes them;
+# MINDFLOW_CACHE_DIR, if set, keeps the crisis rules' embeddings between runs)
 set -euo pipefail
 bin=$1; server=$2; rounds=${3:-3}; seconds=${4:-15}; logs=${5:-200}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 export MINDFLOW_DATA_DIR="$data"
+# The seed stack has no rate limiter; MindFlow's would answer most of this load with 429.
+export MINDFLOW_RATE_LIMITS=off
 "$bin" migrate >/dev/null
 "$bin" serve --listen 127.0.0.1:8091 >"$data/mindflow.log" 2>&1 & mf_pid=$!
 PORT=8090 "$here/run.sh" >"$data/seed.log" 2>&1 & seed_pid=$!
@@ -31,6 +35,11 @@ for _ in $(seq 1 120); do
     curl -fs http://127.0.0.1:8091/readyz >/dev/null 2>&1 && curl -fs -o /dev/null http://127.0.0.1:8090/docs 2>/dev/null && break
     sleep 1
 done
+if ! curl -fs http://127.0.0.1:8091/readyz >/dev/null 2>&1; then
+    echo "MindFlow did not become ready; its log ends:" >&2
+    tail -20 "$data/mindflow.log" >&2
+    exit 1
+fi
 email="cmp-$RANDOM$RANDOM@example.com"
 curl -fs -o /dev/null -X POST http://127.0.0.1:8091/api/v1/auth/register -H 'content-type: application/json' \
     -d "{\"email\":\"$email\",\"password\":\"correct horse battery staple 42\"}"

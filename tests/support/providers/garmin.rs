@@ -221,17 +221,27 @@ impl GarminSim {
     /// The push body Garmin POSTs for `user`'s seeded `day` (dailies, sleeps and HRV), with
     /// the secret header.
     pub fn push(&self, secret: &str, user: &str, day: &str) -> (Vec<(String, String)>, String) {
-        let offset = lock(&self.shared)
-            .offsets
-            .get(user)
-            .copied()
-            .unwrap_or(3600);
-        let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap_or_default();
-        let body = json!({
-            "dailies": [summary("dailies", user, d, offset)],
-            "sleeps": [summary("sleeps", user, d, offset)],
-            "hrv": [summary("hrv", user, d, offset)],
-        });
+        self.push_many(secret, &[(user, day)])
+    }
+
+    /// One push body for several users' days, as Garmin batches them: each kind's list holds
+    /// the summaries of every `(user, day)` in order.
+    pub fn push_many(
+        &self,
+        secret: &str,
+        days: &[(&str, &str)],
+    ) -> (Vec<(String, String)>, String) {
+        let offsets = lock(&self.shared).offsets.clone();
+        let mut body = json!({"dailies": [], "sleeps": [], "hrv": []});
+        for (user, day) in days {
+            let offset = offsets.get(*user).copied().unwrap_or(3600);
+            let d = NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap_or_default();
+            for kind in ["dailies", "sleeps", "hrv"] {
+                if let Some(list) = body[kind].as_array_mut() {
+                    list.push(summary(kind, user, d, offset));
+                }
+            }
+        }
         (headers(secret), body.to_string())
     }
 }
@@ -630,9 +640,9 @@ mod tests {
 
         let (headers, body) = sim.push("s3cret", DEFAULT_USER, "2026-11-01");
         assert!(headers.contains(&(SECRET_HEADER.into(), "s3cret".into())));
-        let Ok(Notification::Data(user, pushed)) = garmin::read_notification(body.as_bytes())
-        else {
-            panic!("not data");
+        let notifications = garmin::read_notification(body.as_bytes());
+        let Ok([Notification::Data(user, pushed)]) = notifications.as_deref() else {
+            panic!("not data for one user");
         };
         assert_eq!(user, DEFAULT_USER);
         assert_eq!(
@@ -649,11 +659,11 @@ mod tests {
         );
         assert_eq!(
             garmin::read_notification(body.as_bytes()),
-            Ok(Notification::Fetch(
+            Ok(vec![Notification::Fetch(
                 DEFAULT_USER.into(),
                 "2026-11-01".into(),
                 "2026-11-03".into()
-            ))
+            )])
         );
 
         sim.rate_limit_next(1);

@@ -1607,11 +1607,11 @@ mod tests {
         let (_, body) = sim.signed_notification("daily_activity", "u5", "2026-10-12");
         assert_eq!(
             oura::read_notification(body.as_bytes()),
-            Ok(mindflow_adapter_kit::model::Notification::Fetch(
+            Ok(vec![mindflow_adapter_kit::model::Notification::Fetch(
                 "u5".into(),
                 "2026-10-11".into(),
                 "2026-10-13".into()
-            ))
+            )])
         );
     }
 }

@@ -106,8 +106,8 @@ mod component {
             }
         }
 
-        fn read_notification(_body: Vec<u8>) -> Result<Notification, AdapterError> {
-            Ok(Notification::Ignore)
+        fn read_notification(_body: Vec<u8>) -> Result<Vec<Notification>, AdapterError> {
+            Ok(Vec::new())
         }
 
         fn identify() -> Result<String, AdapterError> {

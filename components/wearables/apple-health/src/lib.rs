@@ -45,7 +45,7 @@ pub fn fetch(_start: &str, _end: &str) -> Result<Batch, Error> {
 ///
 /// # Errors
 /// Always [`Error::InvalidInput`].
-pub fn read_notification(_body: &[u8]) -> Result<Notification, Error> {
+pub fn read_notification(_body: &[u8]) -> Result<Vec<Notification>, Error> {
     Err(Error::InvalidInput(NO_API.to_owned()))
 }
 
@@ -193,9 +193,9 @@ mod component {
                 .map_err(Into::into)
         }
 
-        fn read_notification(body: Vec<u8>) -> Result<Notification, AdapterError> {
+        fn read_notification(body: Vec<u8>) -> Result<Vec<Notification>, AdapterError> {
             super::read_notification(&body)
-                .map(Into::into)
+                .map(|list| list.into_iter().map(Into::into).collect())
                 .map_err(Into::into)
         }
 

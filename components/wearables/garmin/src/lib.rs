@@ -20,17 +20,16 @@
 //! by Garmin's `userId`.
 //!
 //! - **Push**: `{"dailies": [...], "sleeps": [...], "hrv": [...]}` with full summaries (shapes
-//!   below) → `data(userId, batch)`. Garmin batches summaries; when a body holds summaries of
-//!   **several users** it is refused as `invalid-input` (the contract carries one user per
-//!   notification; a deployment whose Garmin endpoint mixes users must split bodies per
-//!   `userId` before the adapter).
+//!   below) → `data(userId, batch)` per user: Garmin batches the summaries of many users in
+//!   one body, so each user named gets one notification of their own summaries.
 //! - **Ping**: `{"dailies": [{"userId": "…", "callbackURL":
 //!   "https://apis.garmin.com/wellness-api/rest/dailies?uploadStartTimeInSeconds=…&uploadEndTimeInSeconds=…&token=…"}]}`
-//!   → `fetch(userId, first day, last day)`: the UTC days of the upload window widened by a
-//!   day each side (the summaries' calendar dates are the user's own days, at most a day from
-//!   UTC), at most [`BACKFILL_DAYS`] days.
+//!   → `fetch(userId, first day, last day)` per user: the UTC days of their upload windows
+//!   widened by a day each side (the summaries' calendar dates are the user's own days, at
+//!   most a day from UTC), at most [`BACKFILL_DAYS`] days. A user with both pushed summaries
+//!   and pings gets both notifications.
 //! - Other keys (`epochs`, `activities`, `deregistrations`, `userPermissionsChange`, …) and
-//!   empty bodies → `ignore`.
+//!   empty bodies ask nothing (an empty list).
 //!
 //! # Pulling ([`fetch`])
 //! `GET https://apis.garmin.com/wellness-api/rest/{dailies,sleeps,hrv}?uploadStartTimeInSeconds=…&uploadEndTimeInSeconds=…`
@@ -112,7 +111,12 @@ fn pull_url(summary: &str, from: i64, to: i64) -> String {
 
 /// Adds the summaries of `kind` in `items` to `batch`, keeping those for which `keep`
 /// holds of their calendar day; `seen` keeps the latest per `summaryId`.
-fn read_summaries(kind: &str, items: &[Value], batch: &mut Batch, keep: &dyn Fn(i64) -> bool) {
+fn read_summaries<'a>(
+    kind: &str,
+    items: impl IntoIterator<Item = &'a Value>,
+    batch: &mut Batch,
+    keep: &dyn Fn(i64) -> bool,
+) {
     for item in items {
         let Some(day) = item["calendarDate"].as_str().and_then(time::parse_date) else {
             continue;
@@ -273,21 +277,29 @@ pub fn fetch(transport: &mut impl Transport, start: &str, end: &str) -> Result<B
     Ok(batch)
 }
 
-/// Reads a push or ping body the host has verified (see the crate doc).
+/// What one user's items in a notification body ask for.
+#[derive(Default)]
+struct UserItems<'a> {
+    /// Upload windows of pings (UTC seconds).
+    pings: Vec<(i64, i64)>,
+    /// Pushed summaries, by kind.
+    pushed: Vec<(&'static str, &'a Value)>,
+}
+
+/// Reads a push or ping body the host has verified (see the crate doc): for each user it
+/// names, in the order they first appear, their pushed summaries as one
+/// [`Notification::Data`] and their pings as one [`Notification::Fetch`].
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for a body that is not a JSON object, summaries without a
-/// `userId` or of several users, a ping without an upload window, or pings mixed with
-/// pushed summaries.
-pub fn read_notification(body: &[u8]) -> Result<Notification, Error> {
+/// [`Error::InvalidInput`] for a body that is not a JSON object, a summary without a
+/// `userId`, or a ping without an upload window.
+pub fn read_notification(body: &[u8]) -> Result<Vec<Notification>, Error> {
     let invalid = |why: &str| Error::InvalidInput(format!("a Garmin notification {why}"));
     let document: Value = serde_json::from_slice(body).map_err(|_| invalid("is not JSON"))?;
     let Value::Object(lists) = &document else {
         return Err(invalid("is not a JSON object"));
     };
-    let mut user: Option<&str> = None;
-    let mut pings: Vec<(i64, i64)> = Vec::new();
-    let mut pushed = 0usize;
+    let mut users: Vec<(&str, UserItems<'_>)> = Vec::new();
     for kind in SUMMARIES {
         let Some(items) = lists.get(kind).and_then(Value::as_array) else {
             continue;
@@ -297,70 +309,67 @@ pub fn read_notification(body: &[u8]) -> Result<Notification, Error> {
                 .as_str()
                 .filter(|u| !u.is_empty())
                 .ok_or_else(|| invalid("has a summary without a userId"))?;
-            match user {
-                Some(known) if known != id => {
-                    return Err(invalid("holds several users' summaries"));
+            let index = match users.iter().position(|(known, _)| *known == id) {
+                Some(index) => index,
+                None => {
+                    users.push((id, UserItems::default()));
+                    users.len() - 1
                 }
-                _ => user = Some(id),
-            }
+            };
+            let user = &mut users[index].1;
             match item["callbackURL"].as_str() {
-                Some(url) => {
-                    let param = |name: &str| {
-                        url.split_once('?')?
-                            .1
-                            .split('&')
-                            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))?
-                            .parse::<i64>()
-                            .ok()
-                    };
-                    let (Some(from), Some(to)) = (
-                        param("uploadStartTimeInSeconds"),
-                        param("uploadEndTimeInSeconds"),
-                    ) else {
-                        return Err(invalid("has a callback URL without an upload window"));
-                    };
-                    pings.push((from, to.max(from)));
-                }
-                None => pushed += 1,
+                Some(url) => user.pings.push(
+                    upload_window(url)
+                        .ok_or_else(|| invalid("has a callback URL without an upload window"))?,
+                ),
+                None => user.pushed.push((kind, item)),
             }
         }
     }
-    let Some(user) = user else {
-        return Ok(Notification::Ignore);
+    let mut notifications = Vec::new();
+    for (user, items) in users {
+        if !items.pushed.is_empty() {
+            let mut batch = Batch::default();
+            for kind in SUMMARIES {
+                let of_kind = items
+                    .pushed
+                    .iter()
+                    .filter(|(k, _)| *k == kind)
+                    .map(|(_, item)| *item);
+                read_summaries(kind, of_kind, &mut batch, &|_| true);
+            }
+            total_sleep(&mut batch);
+            notifications.push(Notification::Data(user.to_owned(), batch));
+        }
+        if let Some((from, to)) = fetch_window(&items.pings) {
+            notifications.push(Notification::Fetch(user.to_owned(), from, to));
+        }
+    }
+    Ok(notifications)
+}
+
+/// The upload window (UTC seconds) a ping's callback URL names.
+fn upload_window(url: &str) -> Option<(i64, i64)> {
+    let param = |name: &str| {
+        url.split_once('?')?
+            .1
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))?
+            .parse::<i64>()
+            .ok()
     };
-    if !pings.is_empty() {
-        if pushed > 0 {
-            return Err(invalid("mixes pings with pushed summaries"));
-        }
-        let from = pings
-            .iter()
-            .map(|p| p.0)
-            .min()
-            .unwrap_or_default()
-            .div_euclid(86_400)
-            - 1;
-        let to = pings
-            .iter()
-            .map(|p| p.1)
-            .max()
-            .unwrap_or_default()
-            .div_euclid(86_400)
-            + 1;
-        let from = from.max(to - i64::from(BACKFILL_DAYS) + 1);
-        return Ok(Notification::Fetch(
-            user.to_owned(),
-            time::date_string(from),
-            time::date_string(to),
-        ));
-    }
-    let mut batch = Batch::default();
-    for kind in SUMMARIES {
-        if let Some(items) = lists.get(kind).and_then(Value::as_array) {
-            read_summaries(kind, items, &mut batch, &|_| true);
-        }
-    }
-    total_sleep(&mut batch);
-    Ok(Notification::Data(user.to_owned(), batch))
+    let from = param("uploadStartTimeInSeconds")?;
+    let to = param("uploadEndTimeInSeconds")?;
+    Some((from, to.max(from)))
+}
+
+/// The days to fetch for a user's pings: the UTC days of their upload windows widened by a
+/// day each side, at most [`BACKFILL_DAYS`].
+fn fetch_window(pings: &[(i64, i64)]) -> Option<(String, String)> {
+    let from = pings.iter().map(|p| p.0).min()?.div_euclid(86_400) - 1;
+    let to = pings.iter().map(|p| p.1).max()?.div_euclid(86_400) + 1;
+    let from = from.max(to - i64::from(BACKFILL_DAYS) + 1);
+    Some((time::date_string(from), time::date_string(to)))
 }
 
 #[cfg(test)]
@@ -430,9 +439,9 @@ mod component {
                 .map_err(Into::into)
         }
 
-        fn read_notification(body: Vec<u8>) -> Result<wit::Notification, wit::AdapterError> {
+        fn read_notification(body: Vec<u8>) -> Result<Vec<wit::Notification>, wit::AdapterError> {
             super::read_notification(&body)
-                .map(Into::into)
+                .map(|list| list.into_iter().map(Into::into).collect())
                 .map_err(Into::into)
         }
 

@@ -38,8 +38,9 @@ fn hrv(date: &str, avg: f64) -> Value {
 fn a_push_body_becomes_data_for_its_user() {
     let body = json!({"dailies": [daily("2026-11-03", 8421)], "sleeps": [sleep("2026-11-03")],
                       "hrv": [hrv("2026-11-03", 47.0)]});
-    let Ok(Notification::Data(user, batch)) = read_notification(body.to_string().as_bytes()) else {
-        panic!("not data");
+    let notifications = read_notification(body.to_string().as_bytes());
+    let Ok([Notification::Data(user, batch)]) = notifications.as_deref() else {
+        panic!("not data for one user");
     };
     assert_eq!(user, USER);
     assert_eq!(batch.days.len(), 1);
@@ -81,29 +82,66 @@ fn a_ping_becomes_a_fetch_of_its_upload_days() {
         "https://apis.garmin.com/wellness-api/rest/sleeps?uploadStartTimeInSeconds={}&uploadEndTimeInSeconds={}&token=CPT124", from + 86_400, from + 86_400 + 60)}]});
     assert_eq!(
         read_notification(body.to_string().as_bytes()),
-        Ok(Notification::Fetch(
+        Ok(vec![Notification::Fetch(
             USER.into(),
             "2026-11-02".into(),
             "2026-11-05".into()
-        ))
+        )])
     );
 }
 
 #[test]
-fn several_users_mixed_bodies_and_malformed_ones_are_refused() {
-    let mut other = daily("2026-11-03", 1);
+fn a_body_of_several_users_gives_each_their_own_summaries_and_pings() {
+    let mut other = daily("2026-11-03", 1234);
     other["userId"] = json!("someone-else");
+    other["summaryId"] = json!("someone-else-daily");
+    let from = day_start("2026-11-03") + 3600;
+    let body = json!({
+        "dailies": [daily("2026-11-03", 8421), other, daily("2026-11-04", 9000)],
+        "sleeps": [sleep("2026-11-03"), {"userId": "someone-else", "callbackURL": format!(
+            "https://apis.garmin.com/wellness-api/rest/sleeps?uploadStartTimeInSeconds={from}&uploadEndTimeInSeconds={}&token=T", from + 60)}],
+    });
+    let notifications = read_notification(body.to_string().as_bytes()).expect("read");
+    let [
+        Notification::Data(first, mine),
+        Notification::Data(second, theirs),
+        Notification::Fetch(third, start, end),
+    ] = notifications.as_slice()
+    else {
+        panic!("not two data and one fetch: {notifications:?}");
+    };
+    assert_eq!(
+        (first.as_str(), second.as_str(), third.as_str()),
+        (USER, "someone-else", "someone-else")
+    );
+    let steps = |batch: &Batch| {
+        batch
+            .days
+            .iter()
+            .map(|d| (d.metric_date.clone(), d.steps))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        steps(mine),
+        vec![
+            ("2026-11-03".into(), Some(8421)),
+            ("2026-11-04".into(), Some(9000))
+        ]
+    );
+    assert_eq!(mine.sleep.len(), 1, "my sleep stays mine");
+    assert_eq!(steps(theirs), vec![("2026-11-03".into(), Some(1234))]);
+    assert!(theirs.sleep.is_empty(), "their sleep was only pinged");
+    assert_eq!((start.as_str(), end.as_str()), ("2026-11-02", "2026-11-04"));
+}
+
+#[test]
+fn malformed_bodies_are_refused() {
     let refused = |body: Value| {
         matches!(
             read_notification(body.to_string().as_bytes()),
             Err(Error::InvalidInput(_))
         )
     };
-    assert!(refused(json!({"dailies": [daily("2026-11-03", 1), other]})));
-    assert!(refused(
-        json!({"dailies": [daily("2026-11-03", 1)], "sleeps": [{"userId": USER,
-        "callbackURL": "https://apis.garmin.com/wellness-api/rest/sleeps?uploadStartTimeInSeconds=1&uploadEndTimeInSeconds=2"}]})
-    ));
     assert!(refused(
         json!({"dailies": [{"userId": USER, "callbackURL": "https://apis.garmin.com/wellness-api/rest/dailies?token=x"}]})
     ));
@@ -125,7 +163,7 @@ fn other_notifications_are_ignored() {
     ] {
         assert_eq!(
             read_notification(body.to_string().as_bytes()),
-            Ok(Notification::Ignore)
+            Ok(Vec::new())
         );
     }
 }
@@ -241,8 +279,9 @@ fn stress_of_minus_one_and_missing_light_sleep_are_handled() {
         .unwrap()
         .remove("lightSleepDurationInSeconds");
     let body = json!({"dailies": [d], "sleeps": [s]});
-    let Ok(Notification::Data(_, batch)) = read_notification(body.to_string().as_bytes()) else {
-        panic!("not data");
+    let notifications = read_notification(body.to_string().as_bytes());
+    let Ok([Notification::Data(_, batch)]) = notifications.as_deref() else {
+        panic!("not data for one user");
     };
     assert_eq!(batch.days[0].stress_score, None);
     assert_eq!(batch.days[0].calories_burned, Some(512));

@@ -590,11 +590,11 @@ pub fn fetch(transport: &mut impl Transport, start: &str, end: &str) -> Result<B
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for a body that is not JSON, names no user or no interval.
-pub fn read_notification(body: &[u8]) -> Result<Notification, Error> {
+pub fn read_notification(body: &[u8]) -> Result<Vec<Notification>, Error> {
     let invalid = |why: &str| Error::InvalidInput(format!("a Google Health notification {why}"));
     let document: Value = serde_json::from_slice(body).map_err(|_| invalid("is not JSON"))?;
     if document["type"].as_str() == Some("verification") {
-        return Ok(Notification::Ignore);
+        return Ok(Vec::new());
     }
     let data = &document["data"];
     if !data.is_object() {
@@ -608,7 +608,7 @@ pub fn read_notification(body: &[u8]) -> Result<Notification, Error> {
         .as_str()
         .is_some_and(|t| DATA_TYPES.iter().any(|k| k.path == t));
     if !read {
-        return Ok(Notification::Ignore);
+        return Ok(Vec::new());
     }
     let mut window: Option<(i64, i64)> = None;
     for interval in data["intervals"]
@@ -634,11 +634,11 @@ pub fn read_notification(body: &[u8]) -> Result<Notification, Error> {
     let (from, to) = window.ok_or_else(|| invalid("names no interval"))?;
     let (from, to) = (from - 1, to + 1);
     let from = from.max(to - i64::from(BACKFILL_DAYS) + 1);
-    Ok(Notification::Fetch(
+    Ok(vec![Notification::Fetch(
         user.to_owned(),
         time::date_string(from),
         time::date_string(to),
-    ))
+    )])
 }
 
 #[cfg(test)]
@@ -711,9 +711,9 @@ mod component {
                 .map_err(Into::into)
         }
 
-        fn read_notification(body: Vec<u8>) -> Result<wit::Notification, wit::AdapterError> {
+        fn read_notification(body: Vec<u8>) -> Result<Vec<wit::Notification>, wit::AdapterError> {
             super::read_notification(&body)
-                .map(Into::into)
+                .map(|list| list.into_iter().map(Into::into).collect())
                 .map_err(Into::into)
         }
 

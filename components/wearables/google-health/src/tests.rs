@@ -300,7 +300,7 @@ fn an_empty_account_yields_an_empty_batch() {
 fn verification_posts_are_ignored() {
     assert_eq!(
         read_notification(br#"{"type":"verification"}"#),
-        Ok(Notification::Ignore)
+        Ok(Vec::new())
     );
 }
 
@@ -312,21 +312,21 @@ fn a_data_notification_asks_for_its_days_widened_by_one() {
             {"physicalTimeInterval": {"startTime": "2026-11-04T23:00:00Z", "endTime": "2026-11-05T00:30:00Z"}}]}});
     assert_eq!(
         read_notification(body.to_string().as_bytes()),
-        Ok(Notification::Fetch(
+        Ok(vec![Notification::Fetch(
             "4XYZ".into(),
             "2026-11-02".into(),
             "2026-11-06".into()
-        ))
+        )])
     );
     let deleted = json!({"data": {"healthUserId": "4XYZ", "dataType": "sleep", "operation": "DELETE",
         "intervals": [{"physicalTimeInterval": {"startTime": "2026-11-03T07:00:00+01:00", "endTime": "2026-11-03T08:00:00+01:00"}}]}});
     assert_eq!(
         read_notification(deleted.to_string().as_bytes()),
-        Ok(Notification::Fetch(
+        Ok(vec![Notification::Fetch(
             "4XYZ".into(),
             "2026-11-02".into(),
             "2026-11-04".into()
-        ))
+        )])
     );
 }
 
@@ -337,11 +337,11 @@ fn a_long_notification_window_is_capped_at_the_backfill() {
     // The last UTC day plus one, and the 29 days before it.
     assert_eq!(
         read_notification(body.to_string().as_bytes()),
-        Ok(Notification::Fetch(
+        Ok(vec![Notification::Fetch(
             "u".into(),
             "2026-10-06".into(),
             "2026-11-04".into()
-        ))
+        )])
     );
 }
 
@@ -351,7 +351,7 @@ fn other_data_types_are_ignored_and_malformed_bodies_refused() {
         "intervals": [{"physicalTimeInterval": {"startTime": "2026-11-03T07:00:00Z", "endTime": "2026-11-03T07:00:01Z"}}]}});
     assert_eq!(
         read_notification(weight.to_string().as_bytes()),
-        Ok(Notification::Ignore)
+        Ok(Vec::new())
     );
     let refused = |body: &[u8]| matches!(read_notification(body), Err(Error::InvalidInput(_)));
     assert!(refused(b"not json"));

@@ -51,7 +51,6 @@ impl From<Notification> for wit::Notification {
         match n {
             Notification::Data(user, batch) => Self::Data((user, batch.into())),
             Notification::Fetch(user, start, end) => Self::Fetch((user, start, end)),
-            Notification::Ignore => Self::Ignore,
         }
     }
 }

@@ -115,15 +115,15 @@ impl Batch {
     }
 }
 
-/// What the provider pushed or asked for (`notification`).
+/// What the provider pushed or asked for, for one user (`notification`). A webhook body
+/// reads as a list of these: none when there is nothing to do, several when the provider
+/// batches users.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notification {
     /// Data in the body, for the provider's user id.
     Data(String, Batch),
     /// Fetch `start..=end` for the provider's user id.
     Fetch(String, String, String),
-    /// Nothing to do.
-    Ignore,
 }
 
 /// Why an adapter call failed (`adapter-error`).

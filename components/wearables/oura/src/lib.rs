@@ -455,14 +455,14 @@ pub fn fetch(transport: &mut impl Transport, start: &str, end: &str) -> Result<B
 /// "object_id", "event_time", "user_id"}`).
 ///
 /// A `create` or `update` of a collection [`fetch`] reads answers
-/// [`Notification::Fetch`] of the day before `event_time`'s date to the day after:
+/// one [`Notification::Fetch`] of the day before `event_time`'s date to the day after:
 /// `event_time` is UTC and the document's day is the user's own, which may differ by a day
-/// either way. A `delete`, and any other data type (workouts, tags, sessions, …), is
-/// [`Notification::Ignore`]: the next sync rewrites the days it covers.
+/// either way. A `delete`, and any other data type (workouts, tags, sessions, …), asks
+/// nothing (an empty list): the next sync rewrites the days it covers.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when the body is not such a JSON object.
-pub fn read_notification(body: &[u8]) -> Result<Notification, Error> {
+pub fn read_notification(body: &[u8]) -> Result<Vec<Notification>, Error> {
     let invalid = |what: &str| Error::InvalidInput(format!("an Oura notification {what}"));
     let event: Value = serde_json::from_slice(body).map_err(|_| invalid("that is not JSON"))?;
     let text = |field: &str| event.get(field).and_then(Value::as_str);
@@ -472,17 +472,17 @@ pub fn read_notification(body: &[u8]) -> Result<Notification, Error> {
         .filter(|u| !u.is_empty())
         .ok_or_else(|| invalid("without user_id"))?;
     if !matches!(event_type, "create" | "update") || !DATA_TYPES.contains(&data_type) {
-        return Ok(Notification::Ignore);
+        return Ok(Vec::new());
     }
     let day = text("event_time")
         .and_then(date::of_datetime)
         .and_then(date::parse)
         .ok_or_else(|| invalid("without an RFC 3339 event_time"))?;
-    Ok(Notification::Fetch(
+    Ok(vec![Notification::Fetch(
         user.to_owned(),
         date::format(day - 1),
         date::format(day + 1),
-    ))
+    )])
 }
 
 /// What an upload answers: Oura takes none.
@@ -555,9 +555,9 @@ mod component {
                 .map_err(Into::into)
         }
 
-        fn read_notification(body: Vec<u8>) -> Result<wit::Notification, wit::AdapterError> {
+        fn read_notification(body: Vec<u8>) -> Result<Vec<wit::Notification>, wit::AdapterError> {
             super::read_notification(&body)
-                .map(Into::into)
+                .map(|list| list.into_iter().map(Into::into).collect())
                 .map_err(Into::into)
         }
 

@@ -559,19 +559,19 @@ fn notifications_ask_for_the_days_around_the_event() {
     });
     assert_eq!(
         read_notification(body.to_string().as_bytes()),
-        Ok(Notification::Fetch(
+        Ok(vec![Notification::Fetch(
             "2a1b7c3d9e".into(),
             "2026-11-02".into(),
             "2026-11-04".into()
-        ))
+        )])
     );
     for data_type in DATA_TYPES {
         let mut created = body.clone();
         created["event_type"] = json!("create");
         created["data_type"] = json!(data_type);
         assert!(matches!(
-            read_notification(created.to_string().as_bytes()),
-            Ok(Notification::Fetch(..))
+            read_notification(created.to_string().as_bytes()).as_deref(),
+            Ok([Notification::Fetch(..)])
         ));
     }
     // Month and year ends.
@@ -579,11 +579,11 @@ fn notifications_ask_for_the_days_around_the_event() {
     new_year["event_time"] = json!("2026-12-31T23:59:59+00:00");
     assert_eq!(
         read_notification(new_year.to_string().as_bytes()),
-        Ok(Notification::Fetch(
+        Ok(vec![Notification::Fetch(
             "2a1b7c3d9e".into(),
             "2026-12-30".into(),
             "2027-01-01".into()
-        ))
+        )])
     );
 }
 
@@ -608,7 +608,7 @@ fn deletions_and_other_data_types_are_ignored() {
     ] {
         assert_eq!(
             read_notification(event(event_type, data_type).as_bytes()),
-            Ok(Notification::Ignore)
+            Ok(Vec::new())
         );
     }
 }
