@@ -97,6 +97,15 @@ pub struct SealedTokens {
     pub scopes: Vec<String>,
 }
 
+/// Which of a connection's sealed tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// The access token.
+    Access,
+    /// The refresh token.
+    Refresh,
+}
+
 /// One day's metrics from one connection.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DayMetrics {
@@ -283,6 +292,42 @@ impl Database {
             .await?
             .ok_or_else(|| DbError::Config("the connection was not stored".into()))?;
         row.uuid("id")
+    }
+
+    /// Replaces one sealed token of a connection by the same token sealed again (a data-key
+    /// rotation), only if it is still `old`: a refresh that stored new tokens meanwhile wins.
+    /// Whether it was replaced.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn reseal_wearable_token(
+        &self,
+        connection: Uuid,
+        which: TokenKind,
+        old: &[u8],
+        new: &[u8],
+    ) -> Result<bool, DbError> {
+        let sql = match which {
+            TokenKind::Access => {
+                "UPDATE wearable_connections SET access_token_encrypted = $3 \
+                 WHERE id = $1 AND access_token_encrypted = $2"
+            }
+            TokenKind::Refresh => {
+                "UPDATE wearable_connections SET refresh_token_encrypted = $3 \
+                 WHERE id = $1 AND refresh_token_encrypted = $2"
+            }
+        };
+        let changed = self
+            .execute(
+                sql,
+                &[
+                    Param::Uuid(connection),
+                    Param::Bytes(old.to_vec()),
+                    Param::Bytes(new.to_vec()),
+                ],
+            )
+            .await?;
+        Ok(changed > 0)
     }
 
     /// Replaces a connection's tokens (after a refresh).

@@ -65,6 +65,30 @@ pub struct Sealed {
     pub nonce: Vec<u8>,
 }
 
+impl Sealed {
+    /// The value as one byte string, nonce ‖ ciphertext: how a value kept in a single
+    /// column (a wearable connection's tokens) is stored.
+    pub fn joined(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.nonce.len() + self.ciphertext.len());
+        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&self.ciphertext);
+        out
+    }
+
+    /// Splits what [`Self::joined`] made; `None` when it is too short to hold a nonce and a
+    /// tag.
+    pub fn split(joined: &[u8]) -> Option<Self> {
+        if joined.len() <= NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = joined.split_at(NONCE_LEN);
+        Some(Self {
+            ciphertext: ciphertext.to_vec(),
+            nonce: nonce.to_vec(),
+        })
+    }
+}
+
 /// Why a crypto operation failed.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CryptoError {

@@ -8,7 +8,8 @@
 //!    replaces as the *retired* key, in one conditional update of the user's key row. From
 //!    then on new values are sealed under the new key; values sealed under either key open.
 //! 2. [`KeyService::finish_rotation`] seals every value still under the retired key again
-//!    under the new one (every collection the catalog says seals, each value replaced only if
+//!    under the new one (every collection the catalog says seals, and the wearable
+//!    connections' tokens, which live outside the catalog; each value replaced only if
 //!    unchanged since it was read), then erases the retired key. It does nothing until the
 //!    key cache's lifetime (plus [`CLOCK_MARGIN`]) has passed since the rotation: until then
 //!    another process may still hold the retired key in its cache and seal with it.
@@ -164,6 +165,8 @@ impl KeyService {
                 }
             }
         }
+        self.reseal_wearable_tokens(user, &keys, &mut finish)
+            .await?;
         if finish.raced == 0 {
             finish.erased = db
                 .erase_retired_data_key(user, row.key_version)
@@ -172,6 +175,59 @@ impl KeyService {
             self.forget(user);
         }
         Ok(finish)
+    }
+
+    /// Seals the user's wearable tokens again, like [`Self::reseal_one`] does a catalog
+    /// value: they live outside the catalog (no component may name them) in one column each,
+    /// nonce ‖ ciphertext. Without this, erasing the retired key would leave every connection
+    /// unable to open its tokens, and the person would have to connect again.
+    async fn reseal_wearable_tokens(
+        &self,
+        user: Uuid,
+        keys: &UserKeys,
+        finish: &mut Finish,
+    ) -> Result<(), CryptoError> {
+        use crate::db::wearables::TokenKind;
+        let purpose = mindflow_contract::purpose::WEARABLE_TOKEN;
+        let db = &self.inner.db;
+        let connections = db.wearable_connections(user).await.map_err(store_failed)?;
+        for connection in connections {
+            let tokens = [
+                (TokenKind::Access, connection.access_token),
+                (TokenKind::Refresh, connection.refresh_token),
+            ];
+            for (which, stored) in tokens {
+                let Some(stored) = stored else { continue };
+                let Some(sealed) = Sealed::split(&stored) else {
+                    finish.unreadable += 1;
+                    continue;
+                };
+                if super::open_with(&keys.seal, user, purpose, &sealed).is_some() {
+                    finish.current += 1;
+                    continue;
+                }
+                let Some(plaintext) = keys
+                    .retired
+                    .as_ref()
+                    .and_then(|retired| super::open_with(retired, user, purpose, &sealed))
+                    .map(Zeroizing::new)
+                else {
+                    finish.unreadable += 1;
+                    continue;
+                };
+                let again = super::seal_with(&keys.seal, user, purpose, &plaintext)?.joined();
+                if db
+                    .reseal_wearable_token(connection.id, which, &stored, &again)
+                    .await
+                    .map_err(store_failed)?
+                {
+                    finish.resealed += 1;
+                } else {
+                    finish.raced += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn reseal_one(
@@ -483,6 +539,74 @@ mod tests {
                     .expect("open"),
                 b"dear diary"
             );
+        }
+    }
+
+    /// A wearable connection's tokens (one column each, outside the catalog) are sealed
+    /// again too, so the connection keeps working after the retired key is erased.
+    #[tokio::test]
+    async fn a_rotation_seals_wearable_tokens_again() {
+        let (sqlite, _dir) = crate::db::testing::sqlite().await;
+        let postgres = crate::db::testing::postgres().await.map(|(db, _)| db);
+        for db in std::iter::once(sqlite).chain(postgres) {
+            let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
+            let user = a_user(&db).await;
+            let secret = |s: &str| crate::secrets::Secret::new(s.to_owned());
+            let tokens = crate::db::wearables::SealedTokens {
+                access: crate::wearables::seal_token(&keys, user, &secret("access-1"))
+                    .await
+                    .expect("seal"),
+                refresh: Some(
+                    crate::wearables::seal_token(&keys, user, &secret("refresh-1"))
+                        .await
+                        .expect("seal"),
+                ),
+                expires_at: None,
+                scopes: Vec::new(),
+            };
+            let row = db.wrapped_data_key(user).await.expect("read").expect("key");
+            let old = keys.unwrap_keys(&row).expect("unwrap").seal;
+            let connection = db
+                .connect_wearable(user, "oura", Some("u1"), Some(&tokens), Utc::now())
+                .await
+                .expect("connect");
+            keys.rotate_data_key(user).await.expect("rotate");
+            let later = Utc::now() + chrono::Duration::seconds(120);
+            let finish = keys.finish_rotation(user, later).await.expect("finish");
+            assert_eq!(
+                (
+                    finish.resealed,
+                    finish.raced,
+                    finish.unreadable,
+                    finish.erased
+                ),
+                (2, 0, 0, true),
+                "{finish:?}"
+            );
+            let stored = db
+                .wearable_connections(user)
+                .await
+                .expect("read")
+                .into_iter()
+                .find(|c| c.id == connection)
+                .expect("connection");
+            let purpose = mindflow_contract::purpose::WEARABLE_TOKEN;
+            for (sealed, plain) in [
+                (stored.access_token, "access-1"),
+                (stored.refresh_token, "refresh-1"),
+            ] {
+                let sealed = sealed.expect("a token");
+                let split = Sealed::split(&sealed).expect("joined");
+                assert!(
+                    open_with(&old, user, purpose, &split).is_none(),
+                    "the old key opens no token"
+                );
+                let fresh = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
+                let opened = crate::wearables::open_token(&fresh, user, &sealed)
+                    .await
+                    .expect("opens under the new key");
+                assert_eq!(opened.expose(), plain);
+            }
         }
     }
 

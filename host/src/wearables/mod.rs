@@ -64,7 +64,7 @@ pub fn adapters(registry: &ComponentRegistry) -> Vec<AdapterComponent> {
     all
 }
 
-/// Seals a token for `user`: nonce ‖ ciphertext.
+/// Seals a token for `user`: nonce ‖ ciphertext ([`Sealed::joined`]).
 ///
 /// # Errors
 /// As [`KeyService::seal`].
@@ -73,12 +73,10 @@ pub async fn seal_token(
     user: Uuid,
     token: &Secret,
 ) -> Result<Vec<u8>, crate::crypto::CryptoError> {
-    let sealed = keys
+    Ok(keys
         .seal(user, WEARABLE_TOKEN, token.expose().as_bytes())
-        .await?;
-    let mut out = sealed.nonce;
-    out.extend_from_slice(&sealed.ciphertext);
-    Ok(out)
+        .await?
+        .joined())
 }
 
 /// Seals the tokens a token endpoint issued, for storing on `user`'s connection.
@@ -110,20 +108,8 @@ pub async fn open_token(
     user: Uuid,
     sealed: &[u8],
 ) -> Result<Secret, crate::crypto::CryptoError> {
-    if sealed.len() <= 24 {
-        return Err(crate::crypto::CryptoError::Tampered);
-    }
-    let (nonce, ciphertext) = sealed.split_at(24);
-    let plain = keys
-        .open(
-            user,
-            WEARABLE_TOKEN,
-            &Sealed {
-                ciphertext: ciphertext.to_vec(),
-                nonce: nonce.to_vec(),
-            },
-        )
-        .await?;
+    let sealed = Sealed::split(sealed).ok_or(crate::crypto::CryptoError::Tampered)?;
+    let plain = keys.open(user, WEARABLE_TOKEN, &sealed).await?;
     String::from_utf8(plain)
         .map(Secret::new)
         .map_err(|_| crate::crypto::CryptoError::Tampered)
