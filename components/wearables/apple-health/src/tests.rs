@@ -232,3 +232,13 @@ fn the_synthetic_export_reads_plausibly_in_any_chunking() {
     assert!(batch.sleep.iter().any(|s| s.end.ends_with("+01:00")));
     assert!(batch.sleep.iter().any(|s| s.end.ends_with("-08:00")));
 }
+
+/// The conformance fixture the host replays on install round-trips natively too.
+#[test]
+fn the_conformance_fixture_round_trips() {
+    let fixture = crate::conformance::fixture();
+    assert!(fixture.exchanges.is_empty() && fixture.fetch.is_none());
+    let case = fixture.upload.expect("an upload case");
+    let (batch, _) = upload(&case.filename, &[&case.content]).expect("reads");
+    assert_eq!(batch, case.expected);
+}

@@ -248,3 +248,19 @@ fn stress_of_minus_one_and_missing_light_sleep_are_handled() {
     assert_eq!(batch.days[0].calories_burned, Some(512));
     assert_eq!(batch.sleep[0].asleep_minutes, (27_900 - 1800) / 60);
 }
+
+/// The conformance fixture the host replays on install round-trips natively too.
+#[test]
+fn the_conformance_fixture_round_trips() {
+    let fixture = conformance::fixture();
+    let case = fixture.fetch.clone().expect("a fetch case");
+    let mut canned = fixture.canned();
+    assert_eq!(
+        fetch(&mut canned, &case.start, &case.end),
+        Ok(case.expected)
+    );
+    assert_eq!(canned.requested.len(), fixture.exchanges.len() - 1);
+    assert_eq!(identify(&mut canned).ok(), fixture.identify);
+    let note = fixture.notification.expect("a webhook case");
+    assert_eq!(read_notification(&note.body), Ok(note.expected));
+}

@@ -380,3 +380,19 @@ fn the_declared_values_are_googles() {
             .all(|k| page_url(*k, 0, 1, None).starts_with(API_HOST))
     );
 }
+
+/// The conformance fixture the host replays on install round-trips natively too.
+#[test]
+fn the_conformance_fixture_round_trips() {
+    let fixture = conformance::fixture();
+    let case = fixture.fetch.clone().expect("a fetch case");
+    let mut canned = fixture.canned();
+    assert_eq!(
+        fetch(&mut canned, &case.start, &case.end),
+        Ok(case.expected)
+    );
+    assert_eq!(canned.requested.len(), fixture.exchanges.len() - 1);
+    assert_eq!(identify(&mut canned).ok(), fixture.identify);
+    let note = fixture.notification.expect("a webhook case");
+    assert_eq!(read_notification(&note.body), Ok(note.expected));
+}

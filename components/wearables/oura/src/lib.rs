@@ -25,6 +25,8 @@
 //! answers in Oura's wire format; the `component` module (wasm32 only) binds it to the WIT
 //! exports with the `wasi:http` transport.
 
+pub mod conformance;
+
 use mindflow_adapter_kit::model::{Batch, Error, Notification, Sleep};
 use mindflow_adapter_kit::transport::{Transport, encode_query_value};
 use serde_json::Value;
@@ -547,6 +549,10 @@ mod component {
                 backfill_days: super::BACKFILL_DAYS,
                 requests_per_minute: super::REQUESTS_PER_MINUTE,
             }
+        }
+
+        fn conformance() -> wit::Fixture {
+            super::conformance::fixture().into()
         }
 
         fn fetch(start: String, end: String) -> Result<wit::Batch, wit::AdapterError> {

@@ -659,3 +659,22 @@ fn the_declaration_is_oauth_on_oura_hosts() {
     assert_eq!(SCOPES, &["daily", "personal"]);
     assert!(matches!(no_uploads(), Error::InvalidInput(_)));
 }
+
+/// The conformance fixture the host replays on install round-trips natively too.
+#[test]
+fn the_conformance_fixture_round_trips() {
+    let fixture = conformance::fixture();
+    let case = fixture.fetch.clone().expect("a fetch case");
+    let mut canned = fixture.canned();
+    assert_eq!(
+        fetch(&mut canned, &case.start, &case.end),
+        Ok(case.expected)
+    );
+    assert_eq!(canned.requested.len(), fixture.exchanges.len() - 1);
+    assert_eq!(
+        identify(&mut canned).as_deref(),
+        fixture.identify.as_deref().ok_or(&Error::Unauthorized)
+    );
+    let note = fixture.notification.expect("a webhook case");
+    assert_eq!(read_notification(&note.body), Ok(note.expected));
+}

@@ -1,0 +1,76 @@
+//! Apple Health's conformance fixture (exported as `conformance`, replayed by the host on
+//! install and by the native tests): Apple Health has no server API, so the fixture is an
+//! upload, the hand-written `export.xml` the tests read (`tests/fixtures/small-export.xml`:
+//! three days, a night across a time-zone change, malformed and ignored records), and the
+//! batch it must become.
+
+use mindflow_adapter_kit::fixture::Fixture;
+use mindflow_adapter_kit::model::{Batch, Day, Sleep};
+
+fn night(id: &str, start: &str, end: &str, minutes: [i32; 4]) -> Sleep {
+    Sleep {
+        external_id: id.into(),
+        start: start.into(),
+        end: end.into(),
+        metric_date: end[..10].into(),
+        asleep_minutes: minutes[0],
+        deep_minutes: Some(minutes[1]),
+        rem_minutes: Some(minutes[2]),
+        awake_minutes: Some(minutes[3]),
+    }
+}
+
+fn expected() -> Batch {
+    Batch {
+        days: vec![
+            Day {
+                steps: Some(3600),
+                avg_heart_rate: Some(66),
+                hrv_avg: Some(45.5),
+                calories_burned: Some(1800),
+                active_minutes: Some(40),
+                ..Day::new("2026-11-03")
+            },
+            Day {
+                sleep_duration_minutes: Some(485),
+                deep_sleep_minutes: Some(60),
+                rem_sleep_minutes: Some(60),
+                avg_heart_rate: Some(55),
+                calories_burned: Some(1500),
+                active_minutes: Some(25),
+                ..Day::new("2026-11-04")
+            },
+            Day {
+                steps: Some(2500),
+                sleep_duration_minutes: Some(300),
+                deep_sleep_minutes: Some(0),
+                rem_sleep_minutes: Some(0),
+                ..Day::new("2026-11-05")
+            },
+        ],
+        sleep: vec![
+            night(
+                "apple-5c9ff394a40f4614",
+                "2026-11-03T22:45:00-08:00",
+                "2026-11-04T07:00:00-08:00",
+                [485, 60, 60, 10],
+            ),
+            night(
+                "apple-127ff8a0445b9987",
+                "2026-11-04T18:00:00-08:00",
+                "2026-11-05T08:00:00+01:00",
+                [300, 0, 0, 0],
+            ),
+        ],
+    }
+}
+
+/// The fixture.
+#[must_use]
+pub fn fixture() -> Fixture {
+    Fixture::default().upload(
+        "export.xml",
+        include_bytes!("../tests/fixtures/small-export.xml").as_slice(),
+        expected(),
+    )
+}

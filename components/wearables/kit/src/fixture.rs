@@ -1,0 +1,198 @@
+//! An adapter's conformance fixture (the WIT `fixture` record, exported by `conformance`):
+//! canned exchanges with the provider in its real wire format, and what `fetch`,
+//! `identify`, `read-notification` and `upload` must make of them. The host replays it on
+//! install with no network and refuses a version whose answers differ; the adapter's own
+//! native tests replay it through [`Fixture::canned`], so a fixture that does not round
+//! trip fails `cargo test` before it fails an install.
+//!
+//! Ship the provider's answers as files and build the fixture with `include_str!`:
+//!
+//! ```ignore
+//! Fixture::default()
+//!     .get_json("https://api.acme.example/v1/days?start=2026-11-01", include_str!("../fixture/days.json"))
+//!     .fetch("2026-11-01", "2026-11-02", expected_batch)
+//!     .identify("acme-user-1")
+//! ```
+
+use crate::model::{Batch, Notification};
+use crate::transport::{Canned, Response};
+
+/// One canned request and its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// The method (`GET`).
+    pub method: String,
+    /// The absolute URL, exactly as the adapter requests it.
+    pub url: String,
+    /// The answer.
+    pub response: Response,
+}
+
+/// A `fetch` of `start..=end` and the batch it must return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchCase {
+    /// `YYYY-MM-DD`.
+    pub start: String,
+    /// `YYYY-MM-DD`, inclusive.
+    pub end: String,
+    /// The batch.
+    pub expected: Batch,
+}
+
+/// A verified webhook body and what it must read as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotificationCase {
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// What `read-notification` must answer.
+    pub expected: Notification,
+}
+
+/// A file and the batch an upload of it must return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadCase {
+    /// The file's name (`export.xml`).
+    pub filename: String,
+    /// Its bytes.
+    pub content: Vec<u8>,
+    /// The batch.
+    pub expected: Batch,
+}
+
+/// The whole fixture.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fixture {
+    /// The provider's answers.
+    pub exchanges: Vec<Exchange>,
+    /// The fetch to replay (OAuth adapters).
+    pub fetch: Option<FetchCase>,
+    /// The user id `identify` must answer (OAuth adapters).
+    pub identify: Option<String>,
+    /// A webhook body to read, when the adapter takes webhooks.
+    pub notification: Option<NotificationCase>,
+    /// A file to upload (upload-only adapters).
+    pub upload: Option<UploadCase>,
+}
+
+impl Fixture {
+    /// Answers `GET url` with `status`, `headers` and `body`.
+    #[must_use]
+    pub fn answer(
+        mut self,
+        url: &str,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.exchanges.push(Exchange {
+            method: "GET".into(),
+            url: url.to_owned(),
+            response: Response {
+                status,
+                headers: headers
+                    .iter()
+                    .map(|(n, v)| (n.to_ascii_lowercase(), (*v).to_owned()))
+                    .collect(),
+                body: body.into(),
+            },
+        });
+        self
+    }
+
+    /// Answers `GET url` with 200 and the JSON document `body` (e.g. an `include_str!` of a
+    /// file holding the provider's real answer).
+    #[must_use]
+    pub fn get_json(self, url: &str, body: &str) -> Self {
+        self.answer(
+            url,
+            200,
+            &[("content-type", "application/json")],
+            body.as_bytes(),
+        )
+    }
+
+    /// `fetch(start, end)` must return `expected`.
+    #[must_use]
+    pub fn fetch(mut self, start: &str, end: &str, expected: Batch) -> Self {
+        self.fetch = Some(FetchCase {
+            start: start.to_owned(),
+            end: end.to_owned(),
+            expected,
+        });
+        self
+    }
+
+    /// `identify()` must answer `user`.
+    #[must_use]
+    pub fn identify(mut self, user: &str) -> Self {
+        self.identify = Some(user.to_owned());
+        self
+    }
+
+    /// `read-notification(body)` must answer `expected`.
+    #[must_use]
+    pub fn notification(mut self, body: impl Into<Vec<u8>>, expected: Notification) -> Self {
+        self.notification = Some(NotificationCase {
+            body: body.into(),
+            expected,
+        });
+        self
+    }
+
+    /// Uploading `content` as `filename` must return `expected`.
+    #[must_use]
+    pub fn upload(mut self, filename: &str, content: impl Into<Vec<u8>>, expected: Batch) -> Self {
+        self.upload = Some(UploadCase {
+            filename: filename.to_owned(),
+            content: content.into(),
+            expected,
+        });
+        self
+    }
+
+    /// A [`Canned`] transport answering from the exchanges, for the native replay.
+    #[must_use]
+    pub fn canned(&self) -> Canned {
+        Canned {
+            answers: self
+                .exchanges
+                .iter()
+                .map(|e| (e.url.clone(), e.response.clone()))
+                .collect(),
+            requested: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Transport;
+
+    #[test]
+    fn a_fixture_answers_its_exchanges_and_nothing_else() {
+        let fixture = Fixture::default()
+            .get_json("https://api.acme.example/v1/a", r#"{"ok": true}"#)
+            .answer(
+                "https://api.acme.example/v1/b",
+                429,
+                &[("Retry-After", "5")],
+                "",
+            );
+        let mut canned = fixture.canned();
+        let a = canned
+            .get("https://api.acme.example/v1/a", &[])
+            .expect("a")
+            .json()
+            .expect("json");
+        assert_eq!(a["ok"], true);
+        assert_eq!(
+            canned
+                .get("https://api.acme.example/v1/b", &[])
+                .expect("b")
+                .ok(),
+            Err(crate::model::Error::RateLimited(5))
+        );
+        assert!(canned.get("https://api.acme.example/v1/c", &[]).is_err());
+    }
+}
