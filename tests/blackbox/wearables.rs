@@ -343,7 +343,6 @@ mod oauth {
 
     use chrono::{Days, Utc};
     use mindflow_tests::accounts::user;
-    use mindflow_tests::admin::{activate, upload};
     use mindflow_tests::http::send;
     use mindflow_tests::providers::google_health::{self as google, GoogleHealthSim};
     use mindflow_tests::{Manifest, Server, server_with};
@@ -880,6 +879,7 @@ mod hostile {
     use std::time::{Duration, Instant};
 
     use mindflow_tests::accounts::user;
+    use mindflow_tests::admin::{activate, upload};
     use mindflow_tests::http::send;
     use mindflow_tests::providers::google_health::{self as google, GoogleHealthSim};
     use mindflow_tests::{Manifest, server_with};
@@ -1221,9 +1221,10 @@ timeout_ms = 30000
         assert_eq!(started.status, 201, "{}", started.body);
         let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
             .expect("url");
+        // Acme's authorization page, sent to the simulator by the operator's origin map.
         assert_eq!(
             url.as_str().split('?').next(),
-            Some("https://acme-ring.example/oauth/authorize")
+            Some(format!("{}/oauth/authorize", acme.origin()).as_str())
         );
         let query: std::collections::HashMap<String, String> =
             url.query_pairs().into_owned().collect();

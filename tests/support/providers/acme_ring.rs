@@ -204,11 +204,16 @@ impl AcmeRingSim {
         Ok(Self { addr, shared, task })
     }
 
+    /// Its origin, `http://127.0.0.1:PORT`.
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// `MINDFLOW_WEARABLE_ORIGINS` for the host: both Acme origins to this simulator.
     pub fn origins_env(&self) -> String {
         format!(
-            "https://api.acme-ring.example=http://{0},https://acme-ring.example=http://{0}",
-            self.addr
+            "https://api.acme-ring.example={0},https://acme-ring.example={0}",
+            self.origin()
         )
     }
 
