@@ -396,7 +396,7 @@ mod tests {
                 }}),
             ),
             package(
-                "acme-ring",
+                "wearable-template",
                 "templates/wearable-adapter",
                 &["cdylib", "rlib"],
                 &json!({"mindflow": {"component": "http"}}),
@@ -423,18 +423,20 @@ mod tests {
         assert_eq!(
             names,
             [
-                ("acme-ring", Kind::Http),
                 ("crisis-rules", Kind::Pure),
                 ("hello-spin", Kind::Http),
                 ("mindflow-component-kit", Kind::Library),
                 ("mood", Kind::Http),
                 ("versioned", Kind::Http),
+                ("wearable-template", Kind::Http),
             ]
         );
         let hello = &found[1];
         assert_eq!(hello.artifact(), "hello_spin.wasm");
         assert_eq!(hello.file, "hello-spin");
         assert_eq!(hello.dir, Path::new("/ws/components/examples/hello-spin"));
+        // Crates under templates/ are components too.
+        assert_eq!(found[5].dir, Path::new("/ws/templates/wearable-adapter"));
     }
 
     #[test]
@@ -447,7 +449,15 @@ mod tests {
             .filter(|c| c.native_tests)
             .map(|c| c.package.as_str())
             .collect();
-        assert_eq!(native, ["crisis-rules", "mindflow-component-kit", "mood"]);
+        assert_eq!(
+            native,
+            [
+                "crisis-rules",
+                "mindflow-component-kit",
+                "mood",
+                "wearable-template"
+            ]
+        );
     }
 
     #[test]
