@@ -113,17 +113,13 @@ impl AdapterHttp {
     }
 }
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
->;
+/// A response and the future that drives its connection.
+type Sent = (
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+);
+
+type ResponseFuture = Box<dyn Future<Output = Result<Sent, HttpError>> + Send>;
 
 impl WasiHttpHooks for AdapterHttp {
     fn send_request(
@@ -222,17 +218,7 @@ impl WasiHttpHooks for AdapterHttp {
 }
 
 /// A fixture's answer as the response `wasi:http` hands the adapter.
-fn replayed(
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-) -> Result<
-    (
-        http::Response<WasiBody>,
-        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ),
-    HttpError,
-> {
+fn replayed(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Result<Sent, HttpError> {
     use http_body_util::BodyExt;
     let mut response = http::Response::builder().status(status);
     for (name, value) in &headers {
