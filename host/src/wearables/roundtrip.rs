@@ -218,59 +218,58 @@ fn session_differences(want: &SleepSession, got: &SleepSession, out: &mut Vec<St
     }
 }
 
+/// Pairs `expected` and `got` items by `key`: each pair goes to `compare`, and an item on
+/// one side only (or a key returned twice) is named as `what KEY`.
+fn match_by<T>(
+    what: &str,
+    expected: &[T],
+    got: &[T],
+    key: impl Fn(&T) -> &str,
+    mut compare: impl FnMut(&T, &T, &mut Vec<String>),
+    out: &mut Vec<String>,
+) {
+    let got_keys: HashMap<&str, &T> = got.iter().map(|g| (key(g), g)).collect();
+    for want in expected {
+        match got_keys.get(key(want)) {
+            Some(item) => compare(want, item, out),
+            None => out.push(format!(
+                "{what} {}: expected by the fixture, not returned",
+                key(want)
+            )),
+        }
+    }
+    for item in got {
+        if !expected.iter().any(|w| key(w) == key(item)) {
+            out.push(format!(
+                "{what} {}: returned, not in the fixture",
+                key(item)
+            ));
+        }
+    }
+    if got_keys.len() != got.len() {
+        out.push(format!("a {what} was returned more than once"));
+    }
+}
+
 /// What differs between the `expected` batch and the one `got`, by day and session.
 pub fn differences(expected: &Batch, got: &Batch) -> Vec<String> {
     let mut out = Vec::new();
-    let got_days: HashMap<&str, &DailyMetrics> = got
-        .days
-        .iter()
-        .map(|d| (d.metric_date.as_str(), d))
-        .collect();
-    for want in &expected.days {
-        match got_days.get(want.metric_date.as_str()) {
-            Some(day) => day_differences(want, day, &mut out),
-            None => out.push(format!(
-                "day {}: expected by the fixture, not returned",
-                want.metric_date
-            )),
-        }
-    }
-    for day in &got.days {
-        if !expected
-            .days
-            .iter()
-            .any(|d| d.metric_date == day.metric_date)
-        {
-            out.push(format!(
-                "day {}: returned, not in the fixture",
-                day.metric_date
-            ));
-        }
-    }
-    if got.days.len() != got_days.len() {
-        out.push("a day was returned more than once".into());
-    }
-    for want in &expected.sleep {
-        match got.sleep.iter().find(|s| s.external_id == want.external_id) {
-            Some(session) => session_differences(want, session, &mut out),
-            None => out.push(format!(
-                "sleep session {}: expected by the fixture, not returned",
-                want.external_id
-            )),
-        }
-    }
-    for session in &got.sleep {
-        if !expected
-            .sleep
-            .iter()
-            .any(|s| s.external_id == session.external_id)
-        {
-            out.push(format!(
-                "sleep session {}: returned, not in the fixture",
-                session.external_id
-            ));
-        }
-    }
+    match_by(
+        "day",
+        &expected.days,
+        &got.days,
+        |d| d.metric_date.as_str(),
+        day_differences,
+        &mut out,
+    );
+    match_by(
+        "sleep session",
+        &expected.sleep,
+        &got.sleep,
+        |s| s.external_id.as_str(),
+        session_differences,
+        &mut out,
+    );
     out
 }
 

@@ -35,7 +35,7 @@ pub mod conformance;
 
 use mindflow_adapter_kit::model::{Batch, Error, Notification, Sleep};
 use mindflow_adapter_kit::time;
-use mindflow_adapter_kit::transport::{Transport, encode_query_value};
+use mindflow_adapter_kit::transport::{Transport, encode_query_value, pages};
 use serde_json::Value;
 
 /// The provider key (`MINDFLOW_WEARABLE_ACME_RING_CLIENT_ID`, `/api/v1/wearables/connect/acme-ring`).
@@ -76,7 +76,8 @@ fn window(start: &str, end: &str) -> Result<(i64, i64), Error> {
     Ok((first, last))
 }
 
-/// Every item of list `name` (`daily`, `sleep`) for `start..=end`, page by page.
+/// Every item of list `name` (`daily`, `sleep`) for `start..=end`, following
+/// `next_page_token` (the kit's [`pages`] guards against loops and endless lists).
 fn list(
     transport: &mut impl Transport,
     name: &str,
@@ -88,34 +89,17 @@ fn list(
         encode_query_value(start),
         encode_query_value(end)
     );
-    let mut url = first.clone();
-    let mut items = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let page = transport
-            .get(&url, &[("accept", "application/json")])?
-            .ok()?
-            .json()?;
-        let page_items = page["items"]
+    let what = format!("Acme's {name} list");
+    pages(transport, first.clone(), &what, MAX_PAGES, |page| {
+        let items = page["items"]
             .as_array()
-            .ok_or_else(|| Error::Provider(format!("Acme's {name} answer has no `items` list")))?;
-        items.extend(page_items.iter().cloned());
-        match page["next_page_token"].as_str() {
-            Some(token) if !token.is_empty() => {
-                if seen.iter().any(|t| t == token) {
-                    return Err(Error::Provider(format!(
-                        "Acme's {name} pages repeat their token"
-                    )));
-                }
-                seen.push(token.to_owned());
-                url = format!("{first}&page_token={}", encode_query_value(token));
-            }
-            _ => return Ok(items),
-        }
-    }
-    Err(Error::Provider(format!(
-        "Acme's {name} answer runs past {MAX_PAGES} pages"
-    )))
+            .ok_or_else(|| Error::Provider(format!("{what} has no `items`")))?;
+        let next = page["next_page_token"]
+            .as_str()
+            .filter(|token| !token.is_empty())
+            .map(|token| format!("{first}&page_token={}", encode_query_value(token)));
+        Ok((items.clone(), next))
+    })
 }
 
 /// A whole-number field as an `i32`; `None` when absent, `null`, fractional or out of range.

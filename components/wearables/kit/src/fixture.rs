@@ -14,7 +14,7 @@
 //!     .identify("acme-user-1")
 //! ```
 
-use crate::model::{Batch, Notification};
+use crate::model::{Batch, Error, Notification};
 use crate::transport::{Canned, Response};
 
 /// One canned request and its answer.
@@ -150,6 +150,50 @@ impl Fixture {
         self
     }
 
+    /// Replays the fixture natively, as the host does on install: `fetch` of the fetch case
+    /// and `identify` against [`Fixture::canned`], `read_notification` of the webhook body,
+    /// each compared with what the fixture expects; every exchange must have been asked for.
+    ///
+    /// # Errors
+    /// The first answer that differs, with both sides.
+    pub fn replay(
+        &self,
+        fetch: impl FnOnce(&mut Canned, &str, &str) -> Result<Batch, Error>,
+        identify: impl FnOnce(&mut Canned) -> Result<String, Error>,
+        read_notification: impl FnOnce(&[u8]) -> Result<Notification, Error>,
+    ) -> Result<(), String> {
+        let mut canned = self.canned();
+        if let Some(case) = &self.fetch {
+            let got = fetch(&mut canned, &case.start, &case.end);
+            if got.as_ref() != Ok(&case.expected) {
+                return Err(format!("fetch: expected {:?}, got {got:?}", case.expected));
+            }
+        }
+        if let Some(user) = &self.identify {
+            let got = identify(&mut canned);
+            if got.as_ref() != Ok(user) {
+                return Err(format!("identify: expected {user}, got {got:?}"));
+            }
+        }
+        if let Some(case) = &self.notification {
+            let got = read_notification(&case.body);
+            if got.as_ref() != Ok(&case.expected) {
+                return Err(format!(
+                    "read-notification: expected {:?}, got {got:?}",
+                    case.expected
+                ));
+            }
+        }
+        match self
+            .exchanges
+            .iter()
+            .find(|e| !canned.requested.contains(&e.url))
+        {
+            Some(unused) => Err(format!("exchange {} was never asked for", unused.url)),
+            None => Ok(()),
+        }
+    }
+
     /// A [`Canned`] transport answering from the exchanges, for the native replay.
     #[must_use]
     pub fn canned(&self) -> Canned {
@@ -194,5 +238,37 @@ mod tests {
             Err(crate::model::Error::RateLimited(5))
         );
         assert!(canned.get("https://api.acme.example/v1/c", &[]).is_err());
+    }
+
+    #[test]
+    fn the_native_replay_compares_every_answer_and_wants_every_exchange() {
+        let mut expected = Batch::default();
+        expected.day("2026-11-01").steps = Some(7);
+        let fixture = Fixture::default()
+            .get_json("https://api.acme.example/v1/a", r#"{"steps": 7}"#)
+            .fetch("2026-11-01", "2026-11-01", expected)
+            .identify("u1")
+            .notification("{}", Notification::Ignore);
+        let fetch = |t: &mut Canned, start: &str, _: &str| {
+            let page = t.get("https://api.acme.example/v1/a", &[])?.json()?;
+            let mut batch = Batch::default();
+            batch.day(start).steps = page["steps"].as_i64().and_then(|s| i32::try_from(s).ok());
+            Ok(batch)
+        };
+        let user = |_: &mut Canned| Ok("u1".to_owned());
+        let ignore = |_: &[u8]| Ok(Notification::Ignore);
+        assert_eq!(fixture.replay(fetch, user, ignore), Ok(()));
+        let other = |_: &mut Canned| Ok("u2".to_owned());
+        assert!(fixture.replay(fetch, other, ignore).is_err());
+        let lazy = |_: &mut Canned, _: &str, _: &str| Ok(Batch::default());
+        assert!(fixture.replay(lazy, user, ignore).is_err());
+        let mut unused = fixture
+            .clone()
+            .get_json("https://api.acme.example/v1/b", "{}");
+        unused.fetch = fixture.fetch.clone();
+        assert_eq!(
+            unused.replay(fetch, user, ignore),
+            Err("exchange https://api.acme.example/v1/b was never asked for".into())
+        );
     }
 }

@@ -663,18 +663,12 @@ fn the_declaration_is_oauth_on_oura_hosts() {
 /// The conformance fixture the host replays on install round-trips natively too.
 #[test]
 fn the_conformance_fixture_round_trips() {
-    let fixture = conformance::fixture();
-    let case = fixture.fetch.clone().expect("a fetch case");
-    let mut canned = fixture.canned();
     assert_eq!(
-        fetch(&mut canned, &case.start, &case.end),
-        Ok(case.expected)
+        conformance::fixture().replay(
+            |t, start, end| fetch(t, start, end),
+            |t| identify(t),
+            read_notification
+        ),
+        Ok(())
     );
-    assert_eq!(canned.requested.len(), fixture.exchanges.len() - 1);
-    assert_eq!(
-        identify(&mut canned).as_deref(),
-        fixture.identify.as_deref().ok_or(&Error::Unauthorized)
-    );
-    let note = fixture.notification.expect("a webhook case");
-    assert_eq!(read_notification(&note.body), Ok(note.expected));
 }
