@@ -6,6 +6,8 @@
 use mindflow_tests::accounts::user;
 use mindflow_tests::http::send;
 use mindflow_tests::{Manifest, Server, server, workspace_root};
+use std::collections::HashMap;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -64,6 +66,44 @@ async fn wearer(server: &Server, tag: &str) -> (String, String) {
     upgrade(server, &id).await;
     consent(server, &token).await;
     (token, id)
+}
+
+/// Connects `provider` for the user of `token` as a browser would: `POST
+/// /wearables/connect/{provider}`, the provider's consent (`consent_page` makes a code from
+/// the authorization URL's query, as a simulator's consent page would) and the host's
+/// callback. Returns the authorization URL's query.
+async fn authorize(
+    server: &Server,
+    token: &str,
+    provider: &str,
+    consent_page: impl FnOnce(&HashMap<String, String>) -> String,
+) -> (reqwest::Url, HashMap<String, String>) {
+    let started = send(
+        server,
+        Method::POST,
+        &format!("/api/v1/wearables/connect/{provider}"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let url =
+        reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url")).expect("url");
+    let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let code = consent_page(&query);
+    let done = send(
+        server,
+        Method::GET,
+        &format!(
+            "/api/v1/wearables/callback/{provider}?code={code}&state={}",
+            query["state"]
+        ),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    (url, query)
 }
 
 async fn upload(server: &Server, token: &str, filename: &str, body: Vec<u8>) -> (u16, Value) {
@@ -716,32 +756,10 @@ mod oura {
         super::consent(&server, &token).await;
 
         // Connect (PKCE, body client authentication) and backfill.
-        let started = send(
-            &server,
-            Method::POST,
-            "/api/v1/wearables/connect/oura",
-            Some(&token),
-            None,
-        )
+        super::authorize(&server, &token, "oura", |query| {
+            oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"])
+        })
         .await;
-        assert_eq!(started.status, 201, "{}", started.body);
-        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
-            .expect("url");
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
-        let code = oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"]);
-        let done = send(
-            &server,
-            Method::GET,
-            &format!(
-                "/api/v1/wearables/callback/oura?code={code}&state={}",
-                query["state"]
-            ),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(done.status, 200, "{}", done.body);
         super::until("the backfill", async || {
             !connection(&server, &token, "oura").await["last_sync_at"].is_null()
         })
@@ -928,32 +946,10 @@ timeout_ms = 3000
         super::consent(&server, &token).await;
 
         // Connected like any provider; its sync reaches for evil.example.com.
-        let started = send(
-            &server,
-            Method::POST,
-            "/api/v1/wearables/connect/hostile",
-            Some(&token),
-            None,
-        )
+        super::authorize(&server, &token, "hostile", |query| {
+            sim.issue_code(&query["code_challenge"], &query["redirect_uri"])
+        })
         .await;
-        assert_eq!(started.status, 201, "{}", started.body);
-        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
-            .expect("url");
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
-        let code = sim.issue_code(&query["code_challenge"], &query["redirect_uri"]);
-        let done = send(
-            &server,
-            Method::GET,
-            &format!(
-                "/api/v1/wearables/callback/hostile?code={code}&state={}",
-                query["state"]
-            ),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(done.status, 200, "{}", done.body);
         let started_at = Instant::now();
         let failed = loop {
             let list = send(
@@ -1210,39 +1206,17 @@ timeout_ms = 30000
 
         // A premium, consenting user connects: authorization URL → consent → callback.
         let (token, _) = super::wearer(&server, "acme").await;
-        let started = send(
-            &server,
-            Method::POST,
-            "/api/v1/wearables/connect/acme-ring",
-            Some(&token),
-            None,
-        )
+        let (url, query) = super::authorize(&server, &token, "acme-ring", |query| {
+            acme.issue_code_for(WEARER, &query["code_challenge"], &query["redirect_uri"])
+        })
         .await;
-        assert_eq!(started.status, 201, "{}", started.body);
-        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
-            .expect("url");
         // Acme's authorization page, sent to the simulator by the operator's origin map.
         assert_eq!(
             url.as_str().split('?').next(),
             Some(format!("{}/oauth/authorize", acme.origin()).as_str())
         );
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
         assert_eq!(query["client_id"], sim::CLIENT_ID);
         assert_eq!(query["code_challenge_method"], "S256");
-        let code = acme.issue_code_for(WEARER, &query["code_challenge"], &query["redirect_uri"]);
-        let done = send(
-            &server,
-            Method::GET,
-            &format!(
-                "/api/v1/wearables/callback/acme-ring?code={code}&state={}",
-                query["state"]
-            ),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(done.status, 200, "{}", done.body);
 
         // The backfill pages through the simulator; the metrics are the simulator's days.
         super::until("the backfill", async || {
