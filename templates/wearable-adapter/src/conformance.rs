@@ -20,19 +20,6 @@ const END: &str = "2026-11-03";
 /// The fixture's Acme user.
 const USER: &str = "acme-user-fixture";
 
-fn session(id: &str, start: &str, end: &str, minutes: [i32; 4]) -> Sleep {
-    Sleep {
-        external_id: id.into(),
-        start: start.into(),
-        end: end.into(),
-        metric_date: end[..10].into(),
-        asleep_minutes: minutes[0],
-        deep_minutes: Some(minutes[1]),
-        rem_minutes: Some(minutes[2]),
-        awake_minutes: Some(minutes[3]),
-    }
-}
-
 /// What `fixture/*.json` must become.
 fn expected() -> Batch {
     Batch {
@@ -67,23 +54,26 @@ fn expected() -> Batch {
             },
         ],
         sleep: vec![
-            session(
+            Sleep::ending(
                 "night-1102",
                 "2026-11-01T23:20:00+01:00",
                 "2026-11-02T07:02:00+01:00",
-                [420, 85, 100, 22],
+                420,
+                [Some(85), Some(100), Some(22)],
             ),
-            session(
+            Sleep::ending(
                 "night-1103",
                 "2026-11-02T23:45:00+01:00",
                 "2026-11-03T06:40:00+01:00",
-                [380, 75, 90, 35],
+                380,
+                [Some(75), Some(90), Some(35)],
             ),
-            session(
+            Sleep::ending(
                 "nap-1103",
                 "2026-11-03T14:10:00+01:00",
                 "2026-11-03T14:40:00+01:00",
-                [25, 0, 0, 5],
+                25,
+                [Some(0), Some(0), Some(5)],
             ),
         ],
     }

@@ -7,19 +7,6 @@
 use mindflow_adapter_kit::fixture::Fixture;
 use mindflow_adapter_kit::model::{Batch, Day, Sleep};
 
-fn night(id: &str, start: &str, end: &str, minutes: [i32; 4]) -> Sleep {
-    Sleep {
-        external_id: id.into(),
-        start: start.into(),
-        end: end.into(),
-        metric_date: end[..10].into(),
-        asleep_minutes: minutes[0],
-        deep_minutes: Some(minutes[1]),
-        rem_minutes: Some(minutes[2]),
-        awake_minutes: Some(minutes[3]),
-    }
-}
-
 fn expected() -> Batch {
     Batch {
         days: vec![
@@ -49,17 +36,19 @@ fn expected() -> Batch {
             },
         ],
         sleep: vec![
-            night(
+            Sleep::ending(
                 "apple-5c9ff394a40f4614",
                 "2026-11-03T22:45:00-08:00",
                 "2026-11-04T07:00:00-08:00",
-                [485, 60, 60, 10],
+                485,
+                [Some(60), Some(60), Some(10)],
             ),
-            night(
+            Sleep::ending(
                 "apple-127ff8a0445b9987",
                 "2026-11-04T18:00:00-08:00",
                 "2026-11-05T08:00:00+01:00",
-                [300, 0, 0, 0],
+                300,
+                [Some(0), Some(0), Some(0)],
             ),
         ],
     }

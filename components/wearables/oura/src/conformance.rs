@@ -12,27 +12,6 @@ fn collection(name: &str, start: &str, end: &str) -> String {
     format!("{API}/v2/usercollection/{name}?start_date={start}&end_date={end}")
 }
 
-fn night(
-    id: &str,
-    start: &str,
-    end: &str,
-    asleep: i32,
-    deep: Option<i32>,
-    rem: i32,
-    awake: i32,
-) -> Sleep {
-    Sleep {
-        external_id: id.into(),
-        start: start.into(),
-        end: end.into(),
-        metric_date: end[..10].into(),
-        asleep_minutes: asleep,
-        deep_minutes: deep,
-        rem_minutes: Some(rem),
-        awake_minutes: Some(awake),
-    }
-}
-
 /// The batch the fixture's answers make for 2026-11-02..=2026-11-03.
 fn expected() -> Batch {
     let day = |date: &str, values: [i32; 8], hrv: f64| Day {
@@ -56,32 +35,26 @@ fn expected() -> Batch {
     Batch {
         days: vec![first, second],
         sleep: vec![
-            night(
+            Sleep::ending(
                 "s-1",
                 "2026-11-01T23:10:00+01:00",
                 "2026-11-02T07:05:00+01:00",
                 420,
-                Some(90),
-                105,
-                55,
+                [Some(90), Some(105), Some(55)],
             ),
-            night(
+            Sleep::ending(
                 "s-2",
                 "2026-11-02T23:40:00+01:00",
                 "2026-11-03T06:50:00+01:00",
                 390,
-                Some(80),
-                95,
-                40,
+                [Some(80), Some(95), Some(40)],
             ),
-            night(
+            Sleep::ending(
                 "s-3",
                 "2026-11-03T14:00:00+01:00",
                 "2026-11-03T14:30:00+01:00",
                 25,
-                None,
-                10,
-                5,
+                [None, Some(10), Some(5)],
             ),
         ],
     }
