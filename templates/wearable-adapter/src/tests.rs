@@ -22,11 +22,7 @@ fn empty(canned: Canned, url: &str) -> Canned {
 /// is asked for.
 #[test]
 fn the_conformance_fixture_round_trips() {
-    let replayed = conformance::fixture().replay(
-        |t, start, end| fetch(t, start, end),
-        |t| identify(t),
-        read_notification,
-    );
+    let replayed = conformance::fixture().replay(fetch, identify, read_notification);
     assert_eq!(replayed, Ok(()));
 }
 

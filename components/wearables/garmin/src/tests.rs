@@ -253,11 +253,7 @@ fn stress_of_minus_one_and_missing_light_sleep_are_handled() {
 #[test]
 fn the_conformance_fixture_round_trips() {
     assert_eq!(
-        conformance::fixture().replay(
-            |t, start, end| fetch(t, start, end),
-            |t| identify(t),
-            read_notification
-        ),
+        conformance::fixture().replay(fetch, identify, read_notification),
         Ok(())
     );
 }

@@ -385,11 +385,7 @@ fn the_declared_values_are_googles() {
 #[test]
 fn the_conformance_fixture_round_trips() {
     assert_eq!(
-        conformance::fixture().replay(
-            |t, start, end| fetch(t, start, end),
-            |t| identify(t),
-            read_notification
-        ),
+        conformance::fixture().replay(fetch, identify, read_notification),
         Ok(())
     );
 }

@@ -664,11 +664,7 @@ fn the_declaration_is_oauth_on_oura_hosts() {
 #[test]
 fn the_conformance_fixture_round_trips() {
     assert_eq!(
-        conformance::fixture().replay(
-            |t, start, end| fetch(t, start, end),
-            |t| identify(t),
-            read_notification
-        ),
+        conformance::fixture().replay(fetch, identify, read_notification),
         Ok(())
     );
 }
