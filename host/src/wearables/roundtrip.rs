@@ -323,11 +323,28 @@ fn failure(what: &str, problems: &[String]) -> String {
     format!("{what}: {}{tail}", shown.join("; "))
 }
 
-/// The batch passes normalisation within `earliest..=latest` without a dropped value.
-fn normalises(batch: &Batch, earliest: NaiveDate, latest: NaiveDate) -> Result<(), usize> {
-    match normalise::check(batch, earliest, latest).dropped {
-        0 => Ok(()),
-        dropped => Err(dropped),
+/// `batch`, the answer of `what`, passes the host's normalisation within
+/// `earliest..=latest` without a dropped value and equals `expected`.
+fn check_batch(
+    what: &str,
+    batch: &Batch,
+    (earliest, latest): (NaiveDate, NaiveDate),
+    expected: &Batch,
+) -> Result<(), String> {
+    let dropped = normalise::check(batch, earliest, latest).dropped;
+    if dropped > 0 {
+        return Err(format!(
+            "{what}: the host's normalisation dropped {dropped} value(s) of its answer"
+        ));
+    }
+    let differ = differences(expected, batch);
+    if differ.is_empty() {
+        Ok(())
+    } else {
+        Err(failure(
+            &format!("{what} differs from the fixture"),
+            &differ,
+        ))
     }
 }
 
@@ -382,7 +399,7 @@ pub async fn run(adapter: &AdapterComponent) -> Result<Figures, String> {
     let mut figures = Figures::default();
 
     if let Some(case) = &fixture.fetch {
-        let (first, last) = window(&case.start, &case.end)?;
+        let window = window(&case.start, &case.end)?;
         let what = format!("fetch {}..{}", case.start, case.end);
         let answer = replaying.fetch(FIXTURE_TOKEN, &case.start, &case.end).await;
         let problems = replay.problems();
@@ -390,16 +407,7 @@ pub async fn run(adapter: &AdapterComponent) -> Result<Figures, String> {
             return Err(failure(&what, &problems));
         }
         let (batch, _) = answer.map_err(|e| format!("{what} failed: {e}"))?;
-        normalises(&batch, first, last).map_err(|dropped| {
-            format!("{what}: the host's normalisation dropped {dropped} value(s) of its answer")
-        })?;
-        let differ = differences(&case.expected, &batch);
-        if !differ.is_empty() {
-            return Err(failure(
-                &format!("{what} differs from the fixture"),
-                &differ,
-            ));
-        }
+        check_batch(&what, &batch, window, &case.expected)?;
         figures.days = batch.days.len();
         figures.sleep_sessions = batch.sleep.len();
     }
@@ -440,16 +448,12 @@ pub async fn run(adapter: &AdapterComponent) -> Result<Figures, String> {
             .upload(&case.filename, chunks)
             .await
             .map_err(|e| format!("{what} failed: {e}"))?;
-        normalises(&batch, NaiveDate::MIN, NaiveDate::MAX).map_err(|dropped| {
-            format!("{what}: the host's normalisation dropped {dropped} value(s) of its answer")
-        })?;
-        let differ = differences(&case.expected, &batch);
-        if !differ.is_empty() {
-            return Err(failure(
-                &format!("{what} differs from the fixture"),
-                &differ,
-            ));
-        }
+        check_batch(
+            &what,
+            &batch,
+            (NaiveDate::MIN, NaiveDate::MAX),
+            &case.expected,
+        )?;
         if fixture.fetch.is_none() {
             figures.days = batch.days.len();
             figures.sleep_sessions = batch.sleep.len();
