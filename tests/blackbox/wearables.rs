@@ -6,6 +6,8 @@
 use mindflow_tests::accounts::user;
 use mindflow_tests::http::send;
 use mindflow_tests::{Manifest, Server, server, workspace_root};
+use std::collections::HashMap;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -64,6 +66,44 @@ async fn wearer(server: &Server, tag: &str) -> (String, String) {
     upgrade(server, &id).await;
     consent(server, &token).await;
     (token, id)
+}
+
+/// Connects `provider` for the user of `token` as a browser would: `POST
+/// /wearables/connect/{provider}`, the provider's consent (`consent_page` makes a code from
+/// the authorization URL's query, as a simulator's consent page would) and the host's
+/// callback. Returns the authorization URL's query.
+async fn authorize(
+    server: &Server,
+    token: &str,
+    provider: &str,
+    consent_page: impl FnOnce(&HashMap<String, String>) -> String,
+) -> (reqwest::Url, HashMap<String, String>) {
+    let started = send(
+        server,
+        Method::POST,
+        &format!("/api/v1/wearables/connect/{provider}"),
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(started.status, 201, "{}", started.body);
+    let url =
+        reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url")).expect("url");
+    let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let code = consent_page(&query);
+    let done = send(
+        server,
+        Method::GET,
+        &format!(
+            "/api/v1/wearables/callback/{provider}?code={code}&state={}",
+            query["state"]
+        ),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    (url, query)
 }
 
 async fn upload(server: &Server, token: &str, filename: &str, body: Vec<u8>) -> (u16, Value) {
@@ -678,7 +718,8 @@ mod oura {
         .await
     }
 
-    async fn connection(server: &Server, token: &str, provider: &str) -> Value {
+    /// The user's connection to `provider`, or null.
+    pub(super) async fn connection(server: &Server, token: &str, provider: &str) -> Value {
         let list = send(
             server,
             Method::GET,
@@ -715,32 +756,10 @@ mod oura {
         super::consent(&server, &token).await;
 
         // Connect (PKCE, body client authentication) and backfill.
-        let started = send(
-            &server,
-            Method::POST,
-            "/api/v1/wearables/connect/oura",
-            Some(&token),
-            None,
-        )
+        super::authorize(&server, &token, "oura", |query| {
+            oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"])
+        })
         .await;
-        assert_eq!(started.status, 201, "{}", started.body);
-        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
-            .expect("url");
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
-        let code = oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"]);
-        let done = send(
-            &server,
-            Method::GET,
-            &format!(
-                "/api/v1/wearables/callback/oura?code={code}&state={}",
-                query["state"]
-            ),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(done.status, 200, "{}", done.body);
         super::until("the backfill", async || {
             !connection(&server, &token, "oura").await["last_sync_at"].is_null()
         })
@@ -878,6 +897,7 @@ mod hostile {
     use std::time::{Duration, Instant};
 
     use mindflow_tests::accounts::user;
+    use mindflow_tests::admin::{activate, upload};
     use mindflow_tests::http::send;
     use mindflow_tests::providers::google_health::{self as google, GoogleHealthSim};
     use mindflow_tests::{Manifest, server_with};
@@ -926,32 +946,10 @@ timeout_ms = 3000
         super::consent(&server, &token).await;
 
         // Connected like any provider; its sync reaches for evil.example.com.
-        let started = send(
-            &server,
-            Method::POST,
-            "/api/v1/wearables/connect/hostile",
-            Some(&token),
-            None,
-        )
+        super::authorize(&server, &token, "hostile", |query| {
+            sim.issue_code(&query["code_challenge"], &query["redirect_uri"])
+        })
         .await;
-        assert_eq!(started.status, 201, "{}", started.body);
-        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
-            .expect("url");
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
-        let code = sim.issue_code(&query["code_challenge"], &query["redirect_uri"]);
-        let done = send(
-            &server,
-            Method::GET,
-            &format!(
-                "/api/v1/wearables/callback/hostile?code={code}&state={}",
-                query["state"]
-            ),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(done.status, 200, "{}", done.body);
         let started_at = Instant::now();
         let failed = loop {
             let list = send(
@@ -1021,6 +1019,263 @@ timeout_ms = 3000
             .await
             .expect("readyz");
         assert_eq!(health.status(), 200);
+    }
+
+    /// A version whose conformance fixture does not round-trip (its fetch misreads its own
+    /// canned answer by one step) is refused at install with a report naming the
+    /// difference; the active version stays and keeps serving.
+    #[tokio::test]
+    async fn a_version_whose_fixture_does_not_round_trip_is_refused() {
+        let server = server_with(
+            manifest(),
+            &[
+                ("MINDFLOW_WEARABLE_HOSTILE_CLIENT_ID", google::CLIENT_ID),
+                (
+                    "MINDFLOW_WEARABLE_HOSTILE_CLIENT_SECRET",
+                    google::CLIENT_SECRET,
+                ),
+            ],
+        )
+        .await;
+        let admin = server.admin_token().await.expect("admin");
+        let active_before = active_version(&server, &admin, "hostile-adapter").await;
+
+        let refused = upload(
+            &server,
+            &admin,
+            "hostile-adapter",
+            "drift",
+            "hostile-adapter-drift",
+        )
+        .await;
+        assert_eq!(refused.status(), 422);
+        let problem: serde_json::Value = refused.json().await.expect("problem");
+        assert_eq!(
+            problem["type"], "urn:mindflow:problem:gate-refused",
+            "{problem}"
+        );
+        assert_eq!(problem["gate_report"]["passed"], false, "{problem}");
+        let error = problem["gate_report"]["details"]["round_trip"]["error"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            error.contains(
+                "day 2000-01-01 steps: the fixture expects 4321, the adapter returned 4320"
+            ),
+            "{problem}"
+        );
+        // It can never be activated; the version before it still serves.
+        assert_eq!(
+            activate(&server, &admin, "hostile-adapter", "drift")
+                .await
+                .status(),
+            409
+        );
+        assert_eq!(
+            active_version(&server, &admin, "hostile-adapter").await,
+            active_before
+        );
+        let (token, id) = user(&server, "drift").await;
+        super::upgrade(&server, &id).await;
+        super::consent(&server, &token).await;
+        let started = send(
+            &server,
+            Method::POST,
+            "/api/v1/wearables/connect/hostile",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+
+        // The version that round-trips installs, with the replay's figures in its report.
+        let passed = upload(
+            &server,
+            &admin,
+            "hostile-adapter",
+            "again",
+            "hostile-adapter",
+        )
+        .await;
+        assert_eq!(passed.status(), 201);
+        let report: serde_json::Value = passed.json().await.expect("report");
+        let round_trip = &report["gate_report"]["details"]["round_trip"];
+        assert_eq!(round_trip["requests_answered"], 1, "{report}");
+        assert_eq!(round_trip["days"], 1, "{report}");
+        assert_eq!(round_trip["identify"], true, "{report}");
+    }
+
+    /// The active version of component `name`.
+    pub(super) async fn active_version(
+        server: &mindflow_tests::Server,
+        admin: &str,
+        name: &str,
+    ) -> String {
+        let list = send(
+            server,
+            Method::GET,
+            "/api/v1/admin/components",
+            Some(admin),
+            None,
+        )
+        .await;
+        list.body["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|c| c["name"] == name))
+            .and_then(|c| c["active_version"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+mod template {
+    //! The partner template (`templates/wearable-adapter`, the fictional Acme Ring) as a
+    //! partner would ship it: its build uploaded through the admin API (the install check
+    //! replays its fixture), activated, a user connected through the simulator's OAuth
+    //! (authorization URL, consent, callback with PKCE), the backfill, and the simulator's
+    //! days read back from `GET /api/v1/wearables/metrics`; then an expired token refreshed.
+
+    use chrono::{Duration, Utc};
+    use mindflow_tests::admin::{activate, upload};
+    use mindflow_tests::http::send;
+    use mindflow_tests::providers::acme_ring::{self as sim, AcmeRingSim};
+    use mindflow_tests::{Manifest, server_with};
+    use reqwest::Method;
+
+    const WEARER: &str = "acme-wearer-7";
+
+    fn manifest() -> Manifest {
+        Manifest::product(&["crisis-rules"]).with(
+            r#"
+[component.acme-ring]
+source = "{components}/acme-ring.wasm"
+allowed_outbound_hosts = ["https://api.acme-ring.example"]
+[component.acme-ring.tool.mindflow]
+kind = "wearable-adapter"
+memory_limit_mb = 64
+timeout_ms = 30000
+"#,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_template_installs_connects_backfills_and_serves_the_simulators_days() {
+        let acme = AcmeRingSim::start().await.expect("simulator");
+        let today = Utc::now().date_naive();
+        let first = (today - Duration::days(13)).format("%Y-%m-%d").to_string();
+        acme.seed_days(WEARER, &first, 14);
+        let origins = acme.origins_env();
+        let server = server_with(
+            manifest(),
+            &[
+                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
+                ("MINDFLOW_WEARABLE_ACME_RING_CLIENT_ID", sim::CLIENT_ID),
+                (
+                    "MINDFLOW_WEARABLE_ACME_RING_CLIENT_SECRET",
+                    sim::CLIENT_SECRET,
+                ),
+                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
+                ("MINDFLOW_WEARABLE_SYNC_BACKOFF_MS", "200"),
+            ],
+        )
+        .await;
+
+        // The partner's build, installed and activated through the admin API.
+        let admin = server.admin_token().await.expect("admin");
+        let installed = upload(&server, &admin, "acme-ring", "1.0.0", "acme-ring").await;
+        assert_eq!(installed.status(), 201);
+        let report: serde_json::Value = installed.json().await.expect("report");
+        let details = &report["gate_report"]["details"];
+        assert_eq!(report["gate_report"]["passed"], true, "{report}");
+        assert_eq!(details["provider"], "acme-ring", "{report}");
+        // Two daily pages, one sleep page, /v1/me; two days, a night each and a nap.
+        assert_eq!(details["round_trip"]["requests_answered"], 4, "{report}");
+        assert_eq!(details["round_trip"]["days"], 2, "{report}");
+        assert_eq!(details["round_trip"]["sleep_sessions"], 3, "{report}");
+        assert_eq!(details["round_trip"]["notification"], true, "{report}");
+        assert_eq!(
+            activate(&server, &admin, "acme-ring", "1.0.0")
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            super::hostile::active_version(&server, &admin, "acme-ring").await,
+            "1.0.0"
+        );
+
+        // A premium, consenting user connects: authorization URL → consent → callback.
+        let (token, _) = super::wearer(&server, "acme").await;
+        let (url, query) = super::authorize(&server, &token, "acme-ring", |query| {
+            acme.issue_code_for(WEARER, &query["code_challenge"], &query["redirect_uri"])
+        })
+        .await;
+        // Acme's authorization page, sent to the simulator by the operator's origin map.
+        assert_eq!(
+            url.as_str().split('?').next(),
+            Some(format!("{}/oauth/authorize", acme.origin()).as_str())
+        );
+        assert_eq!(query["client_id"], sim::CLIENT_ID);
+        assert_eq!(query["code_challenge_method"], "S256");
+
+        // The backfill pages through the simulator; the metrics are the simulator's days.
+        super::until("the backfill", async || {
+            !super::oura::connection(&server, &token, "acme-ring").await["last_sync_at"].is_null()
+        })
+        .await;
+        let connection = super::oura::connection(&server, &token, "acme-ring").await;
+        assert_eq!(connection["sync_status"], "active", "{connection}");
+        assert!(
+            acme.request_log()
+                .iter()
+                .any(|r| r.starts_with("/v1/daily?") && r.contains("page_token=daily-4")),
+            "the backfill follows the pages: {:?}",
+            acme.request_log()
+        );
+        let days = super::metrics(
+            &server,
+            &token,
+            &format!("from={first}&to={}", today.format("%Y-%m-%d")),
+        )
+        .await;
+        let items = days["items"].as_array().expect("items");
+        let seeded = acme.days(WEARER);
+        assert_eq!(items.len(), seeded.len(), "{days}");
+        for day in &seeded {
+            let item = items
+                .iter()
+                .find(|i| i["date"] == day.date.as_str())
+                .unwrap_or_else(|| panic!("{} missing: {days}", day.date));
+            let expected = day.expected();
+            for (field, value) in expected.as_object().expect("fields") {
+                assert_eq!(&item[field], value, "{} {field}: {item}", day.date);
+            }
+            assert_eq!(item["sources"]["steps"], "acme-ring", "{item}");
+        }
+
+        // An expired token: the simulator answers 401, the host refreshes and syncs again.
+        let id = connection["id"].as_str().expect("id").to_owned();
+        acme.expire_tokens();
+        let last = connection["last_sync_at"].clone();
+        let sync = send(
+            &server,
+            Method::POST,
+            &format!("/api/v1/wearables/connections/{id}/sync"),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(sync.status, 202);
+        super::until("the sync after a refresh", async || {
+            let now = super::oura::connection(&server, &token, "acme-ring").await;
+            now["last_sync_at"] != last && now["sync_status"] == "active"
+        })
+        .await;
+        assert!(
+            acme.token_requests().iter().any(|g| g == "refresh_token"),
+            "{:?}",
+            acme.token_requests()
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! Which crates are components, and how each is built: found, not listed.
 //!
-//! A workspace member whose `Cargo.toml` lives under `components/` says what it is in a
+//! A workspace member whose `Cargo.toml` lives under `components/` (or `templates/`, the
+//! partner templates) says what it is in a
 //! `[package.metadata.mindflow]` table (read here through `cargo metadata`):
 //!
 //! ```toml
@@ -31,8 +32,9 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The folder, under the workspace root, whose crates are components.
-const COMPONENTS_FOLDER: &str = "components";
+/// The folders, under the workspace root, whose crates are components (`templates/` holds
+/// the partner templates, built and tested like the shipped components).
+const COMPONENT_FOLDERS: &[&str] = &["components", "templates"];
 
 /// What a component crate builds into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -174,7 +176,10 @@ pub fn from_metadata(metadata: &Value) -> Result<Workspace> {
     let root = metadata["workspace_root"]
         .as_str()
         .context("cargo metadata has no workspace_root")?;
-    let folder = Path::new(root).join(COMPONENTS_FOLDER);
+    let folders: Vec<PathBuf> = COMPONENT_FOLDERS
+        .iter()
+        .map(|f| Path::new(root).join(f))
+        .collect();
     let mut components = Vec::new();
     let mut others = Vec::new();
     for package in metadata["packages"].as_array().into_iter().flatten() {
@@ -182,7 +187,7 @@ pub fn from_metadata(metadata: &Value) -> Result<Workspace> {
             .as_str()
             .map(PathBuf::from)
             .context("a package without manifest_path")?;
-        if !manifest.starts_with(&folder) {
+        if !folders.iter().any(|f| manifest.starts_with(f)) {
             others.push(
                 package["name"]
                     .as_str()
@@ -207,8 +212,9 @@ fn component(package: &Value, manifest: &Path) -> Result<Component> {
         .context("a package without a name")?;
     let table = package["metadata"].get("mindflow").with_context(|| {
         format!(
-            "`{name}` is under {COMPONENTS_FOLDER}/ but has no [package.metadata.mindflow] \
-             table: add `component = \"http\"`, `\"pure\"` or `\"library\"`"
+            "`{name}` is under {}/ but has no [package.metadata.mindflow] \
+             table: add `component = \"http\"`, `\"pure\"` or `\"library\"`",
+            COMPONENT_FOLDERS.join("/ or ")
         )
     })?;
     let table = Table::deserialize(table)
@@ -390,6 +396,12 @@ mod tests {
                 }}),
             ),
             package(
+                "wearable-template",
+                "templates/wearable-adapter",
+                &["cdylib", "rlib"],
+                &json!({"mindflow": {"component": "http"}}),
+            ),
+            package(
                 "mindflow-component-kit",
                 "components/kit",
                 &["rlib"],
@@ -416,12 +428,15 @@ mod tests {
                 ("mindflow-component-kit", Kind::Library),
                 ("mood", Kind::Http),
                 ("versioned", Kind::Http),
+                ("wearable-template", Kind::Http),
             ]
         );
         let hello = &found[1];
         assert_eq!(hello.artifact(), "hello_spin.wasm");
         assert_eq!(hello.file, "hello-spin");
         assert_eq!(hello.dir, Path::new("/ws/components/examples/hello-spin"));
+        // Crates under templates/ are components too.
+        assert_eq!(found[5].dir, Path::new("/ws/templates/wearable-adapter"));
     }
 
     #[test]
@@ -434,7 +449,15 @@ mod tests {
             .filter(|c| c.native_tests)
             .map(|c| c.package.as_str())
             .collect();
-        assert_eq!(native, ["crisis-rules", "mindflow-component-kit", "mood"]);
+        assert_eq!(
+            native,
+            [
+                "crisis-rules",
+                "mindflow-component-kit",
+                "mood",
+                "wearable-template"
+            ]
+        );
     }
 
     #[test]

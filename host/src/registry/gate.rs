@@ -71,17 +71,27 @@ pub fn run(
         }
         (Runnable::WearableAdapter(adapter), ComponentKind::WearableAdapter) => {
             // What it declares was checked when the version was prepared
-            // (`wearables::conformance`); the report says what it is.
+            // (`wearables::conformance`); here its own fixture is replayed against it
+            // (`wearables::roundtrip`). The gate runs on the blocking pool, so it may wait.
             let info = &adapter.info;
+            let round_trip = match tokio::runtime::Handle::try_current() {
+                Ok(handle) => handle.block_on(crate::wearables::roundtrip::run(adapter)),
+                Err(e) => Err(format!("no runtime to replay the fixture: {e}")),
+            };
+            let (passed, round_trip) = match round_trip {
+                Ok(figures) => (true, json!(figures)),
+                Err(error) => (false, json!({"error": error})),
+            };
             GateReport {
                 gate: "wearable-adapter",
-                passed: true,
+                passed,
                 details: json!({
                     "provider": info.id,
                     "display_name": info.display_name,
                     "api_hosts": info.api_hosts,
                     "webhooks": info.webhooks.is_some(),
                     "backfill_days": info.backfill_days,
+                    "round_trip": round_trip,
                 }),
             }
         }

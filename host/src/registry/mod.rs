@@ -549,13 +549,21 @@ mod tests {
 
     const MANIFEST: &str = "spin_manifest_version = 2\n[application]\nname = \"t\"\n[[trigger.http]]\nroute = \"/hello/...\"\ncomponent = \"hello\"\n[component.hello]\nsource = \"hello-spin.wasm\"\n[component.hello.tool.mindflow]\nauthentication = \"none\"\n";
 
-    fn registry(db: &Database, cache: PathBuf) -> ComponentRegistry {
-        let components = std::env::var_os("MINDFLOW_COMPONENTS_DIR")
+    fn components_dir() -> PathBuf {
+        std::env::var_os("MINDFLOW_COMPONENTS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/components")
-            });
-        let manifest = Manifest::parse(MANIFEST, &components)
+            })
+    }
+
+    fn registry(db: &Database, cache: PathBuf) -> ComponentRegistry {
+        registry_of(db, cache, MANIFEST)
+    }
+
+    fn registry_of(db: &Database, cache: PathBuf, manifest: &str) -> ComponentRegistry {
+        let components = components_dir();
+        let manifest = Manifest::parse(manifest, &components)
             .expect("manifest (build the components first: `cargo xtask components`)");
         let keys = KeyService::new(db.clone(), MasterKeys::new(&[7; 32], &[]));
         let services = HostServices::new(
@@ -603,6 +611,119 @@ mod tests {
         assert!(
             ticked >= 5,
             "the serving thread ran {ticked} ticks during a {took:?} load"
+        );
+    }
+
+    /// Every shipped adapter, and the hostile one, on one manifest.
+    const ADAPTERS: &str = r#"spin_manifest_version = 2
+[application]
+name = "t"
+[component.oura]
+source = "oura.wasm"
+allowed_outbound_hosts = ["https://api.ouraring.com"]
+[component.oura.tool.mindflow]
+kind = "wearable-adapter"
+[component.google-health]
+source = "google-health.wasm"
+allowed_outbound_hosts = ["https://health.googleapis.com"]
+[component.google-health.tool.mindflow]
+kind = "wearable-adapter"
+[component.garmin]
+source = "garmin.wasm"
+allowed_outbound_hosts = ["https://apis.garmin.com"]
+[component.garmin.tool.mindflow]
+kind = "wearable-adapter"
+[component.apple-health]
+source = "apple-health.wasm"
+[component.apple-health.tool.mindflow]
+kind = "wearable-adapter"
+[component.hostile-adapter]
+source = "hostile-adapter.wasm"
+allowed_outbound_hosts = ["https://health.googleapis.com"]
+[component.hostile-adapter.tool.mindflow]
+kind = "wearable-adapter"
+memory_limit_mb = 16
+timeout_ms = 3000
+"#;
+
+    /// Each shipped adapter's fixture round-trips in the host when it is installed, and the
+    /// gate report carries the replay's figures.
+    #[tokio::test]
+    async fn every_shipped_adapters_fixture_round_trips_on_install() {
+        let (db, dir) = crate::db::testing::sqlite().await;
+        let registry = registry_of(&db, dir.path().join("cache"), ADAPTERS);
+        registry.bootstrap().await.expect("every adapter installs");
+        let versions = registry.versions().await.expect("versions");
+        let figures = |name: &str| {
+            versions
+                .iter()
+                .find(|v| v.name == name)
+                .and_then(|v| v.gate_report.clone())
+                .map(|r| r["details"]["round_trip"].clone())
+                .unwrap_or_default()
+        };
+        // (requests answered, days, sleep sessions)
+        for (name, requests, days, sessions) in [
+            ("oura", 6, 2, 3),
+            ("google-health", 8, 1, 1),
+            ("garmin", 10, 1, 1),
+            ("apple-health", 0, 3, 2),
+            ("hostile-adapter", 1, 1, 0),
+        ] {
+            let got = figures(name);
+            assert_eq!(got["requests_answered"], requests, "{name}: {got}");
+            assert_eq!(got["days"], days, "{name}: {got}");
+            assert_eq!(got["sleep_sessions"], sessions, "{name}: {got}");
+            assert_eq!(got["exchanges_unused"], 0, "{name}: {got}");
+        }
+        assert_eq!(figures("oura")["notification"], true);
+        assert_eq!(figures("apple-health")["upload"], true);
+    }
+
+    /// A version whose fetch does not give back its fixture's batch is refused by the gate,
+    /// stored as rejected with the difference named, and the active version stays.
+    #[tokio::test]
+    async fn a_fixture_that_does_not_round_trip_refuses_the_version() {
+        let (db, dir) = crate::db::testing::sqlite().await;
+        let registry = registry_of(&db, dir.path().join("cache"), ADAPTERS);
+        registry.bootstrap().await.expect("bootstrap");
+        let before = registry
+            .get("hostile-adapter")
+            .expect("active")
+            .record
+            .version
+            .clone();
+        let drift = std::fs::read(components_dir().join("hostile-adapter-drift.wasm"))
+            .expect("build the components first: `cargo xtask components`");
+        let actor = Actor::manifest();
+        let Err(RegistryError::GateRefused { report, .. }) = registry
+            .install("hostile-adapter", "drift", &drift, &actor)
+            .await
+        else {
+            panic!("the drifting version was not refused by the gate");
+        };
+        assert!(!report.passed);
+        let error = report.details["round_trip"]["error"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(
+            error,
+            "fetch 2000-01-01..2000-01-01 differs from the fixture: day 2000-01-01 steps: \
+             the fixture expects 4321, the adapter returned 4320"
+        );
+        assert_eq!(
+            registry
+                .get("hostile-adapter")
+                .expect("active")
+                .record
+                .version,
+            before
+        );
+        let stored = registry.versions().await.expect("versions");
+        assert!(
+            stored
+                .iter()
+                .any(|v| v.version == "drift" && v.status == "rejected")
         );
     }
 }

@@ -27,6 +27,7 @@ use super::limiter::MemoryCap;
 use crate::capabilities::outbound::{AllowedHost, OutboundPolicy};
 use crate::manifest::Limits;
 use crate::manifest::allowed_hosts::default_port;
+use crate::wearables::roundtrip::Replay;
 use crate::wearables::world::WearableAdapterExportsPre;
 use crate::wearables::world::exports::mindflow::platform::adapter as wit;
 
@@ -97,6 +98,9 @@ pub struct AdapterHttp {
     token: Option<Arc<str>>,
     /// Requests sent by this call.
     pub sent: Arc<AtomicU64>,
+    /// The install check's replay of the adapter's fixture: when set, requests are answered
+    /// from it and nothing reaches a network.
+    replay: Option<Arc<Replay>>,
 }
 
 impl AdapterHttp {
@@ -109,17 +113,13 @@ impl AdapterHttp {
     }
 }
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
->;
+/// A response and the future that drives its connection.
+type Sent = (
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+);
+
+type ResponseFuture = Box<dyn Future<Output = Result<Sent, HttpError>> + Send>;
 
 impl WasiHttpHooks for AdapterHttp {
     fn send_request(
@@ -145,6 +145,10 @@ impl WasiHttpHooks for AdapterHttp {
                 .iter()
                 .any(|a| a.allows(&scheme, &host_only, port))
             {
+                if let Some(replay) = &this.replay {
+                    replay.refused(request.method().as_str(), &uri.to_string());
+                    return Err(HttpError::HttpRequestDenied);
+                }
                 tracing::warn!(component = %this.component, %origin, "adapter request refused: not an allowed host");
                 return Err(HttpError::HttpRequestDenied);
             }
@@ -157,6 +161,17 @@ impl WasiHttpHooks for AdapterHttp {
                 request
                     .headers_mut()
                     .insert(http::header::AUTHORIZATION, value);
+            }
+            if let Some(replay) = &this.replay {
+                let authorization = request
+                    .headers()
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                let (status, headers, body) = replay
+                    .answer(request.method().as_str(), &uri.to_string(), authorization)
+                    .ok_or(HttpError::HttpRequestDenied)?;
+                this.sent.fetch_add(1, Ordering::Relaxed);
+                return replayed(status, headers, body);
             }
             if let Some(target) = this.origins.target(&origin) {
                 // The operator's own destination (a sandbox, a simulator): not checked
@@ -200,6 +215,25 @@ impl WasiHttpHooks for AdapterHttp {
             ))
         })
     }
+}
+
+/// A fixture's answer as the response `wasi:http` hands the adapter.
+fn replayed(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Result<Sent, HttpError> {
+    use http_body_util::BodyExt;
+    let mut response = http::Response::builder().status(status);
+    for (name, value) in &headers {
+        response = response.header(name.as_str(), value.as_str());
+    }
+    let body = http_body_util::Full::new(bytes::Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let response = response
+        .body(body)
+        .map_err(|e| HttpError::InternalError(Some(format!("a fixture answer: {e}"))))?;
+    Ok((
+        response,
+        Box::new(async { Ok(()) }) as Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ))
 }
 
 /// The state of an adapter's store.
@@ -313,6 +347,7 @@ impl AdapterComponent {
                 component: component.into(),
                 token: None,
                 sent: Arc::default(),
+                replay: None,
             },
             info: Arc::new(ProviderInfo {
                 id: String::new(),
@@ -380,6 +415,28 @@ impl AdapterComponent {
             Some(trap) => AdapterCallError::Trap(trap.to_string()),
             None => AdapterCallError::Trap(format!("{error:#}")),
         }
+    }
+
+    /// A copy whose outbound requests are answered by `replay` (the install check's fixture
+    /// round trip, `wearables::roundtrip`), never by a network.
+    #[must_use]
+    pub fn replaying(&self, replay: Arc<Replay>) -> Self {
+        let mut copy = self.clone();
+        copy.http.replay = Some(replay);
+        copy
+    }
+
+    /// `conformance`: the adapter's fixture.
+    ///
+    /// # Errors
+    /// [`AdapterCallError`].
+    pub async fn conformance(&self) -> Result<wit::Fixture, AdapterCallError> {
+        let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
+        bindings
+            .mindflow_platform_adapter()
+            .call_conformance(&mut store)
+            .await
+            .map_err(|e| self.classify(&e, &exceeded))
     }
 
     /// `describe`.

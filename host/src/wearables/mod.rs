@@ -13,6 +13,9 @@
 //! - [`merge`]: one value per day and metric across providers, by the user's primary source
 //!   or the documented priority; HRV kinds never pooled.
 //! - [`conformance`]: what an adapter must declare to be installed.
+//! - [`roundtrip`]: the install check's replay of the adapter's own conformance fixture
+//!   against its real `fetch` (and `identify`, `read-notification`, `upload`), with no
+//!   network.
 //!
 //! Tokens are sealed with the user's data key under a purpose only the host may use
 //! (`wearables/token`) and never enter a sandbox: the adapter's outbound requests get the
@@ -22,6 +25,7 @@ pub mod conformance;
 pub mod merge;
 pub mod normalise;
 pub mod oauth;
+pub mod roundtrip;
 pub mod sync;
 pub mod webhooks;
 pub mod world;

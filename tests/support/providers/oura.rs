@@ -339,7 +339,7 @@ fn offset_text(minutes: i32) -> String {
 }
 
 /// A deterministic number in `low..=high` for `(user, day, what)` (FNV-1a).
-fn pick(user: &str, day: &str, what: &str, low: i64, high: i64) -> i64 {
+pub(crate) fn pick(user: &str, day: &str, what: &str, low: i64, high: i64) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in user
         .bytes()
@@ -704,7 +704,7 @@ pub fn encode(text: &str) -> String {
 }
 
 /// An `application/x-www-form-urlencoded` body (or query) as pairs.
-fn form(body: &[u8]) -> HashMap<String, String> {
+pub(crate) fn form(body: &[u8]) -> HashMap<String, String> {
     fn decode(text: &str) -> String {
         let bytes = text.as_bytes();
         let mut out = Vec::with_capacity(bytes.len());
@@ -738,7 +738,7 @@ fn form(body: &[u8]) -> HashMap<String, String> {
         .collect()
 }
 
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
         status,
         Json(json!({ "error": error, "error_description": description })),

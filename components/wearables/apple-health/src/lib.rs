@@ -15,6 +15,7 @@
 //! de-duplicates sources and builds sleep sessions (a night belongs to the day it ends).
 //! HRV is SDNN.
 
+pub mod conformance;
 pub mod export;
 pub mod health;
 pub mod samples;
@@ -185,6 +186,11 @@ mod component {
                 backfill_days: 0,
                 requests_per_minute: 0,
             }
+        }
+
+        fn conformance()
+        -> mindflow_adapter_kit::bindings::exports::mindflow::platform::adapter::Fixture {
+            super::conformance::fixture().into()
         }
 
         fn fetch(start: String, end: String) -> Result<Batch, AdapterError> {

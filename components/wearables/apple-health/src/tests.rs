@@ -1,7 +1,7 @@
 //! Whole-upload tests: the hand-written export fixture, chunked every way, and the
 //! synthetic export.
 
-use mindflow_adapter_kit::model::{Batch, Day, Error};
+use mindflow_adapter_kit::model::{Batch, Error};
 
 use crate::health::Stats;
 use crate::{Upload, fetch, read_notification, synthetic};
@@ -32,31 +32,11 @@ fn the_fixture_reads_as_expected() {
             ignored: 1
         }
     );
-    let day3 = Day {
-        steps: Some(450 + 3000 + 150),
-        avg_heart_rate: Some(66),
-        hrv_avg: Some(45.5),
-        calories_burned: Some(200 + 100 + 1500),
-        active_minutes: Some(40),
-        ..Day::new("2026-11-03")
-    };
-    let day4 = Day {
-        sleep_duration_minutes: Some(485),
-        deep_sleep_minutes: Some(60),
-        rem_sleep_minutes: Some(60),
-        avg_heart_rate: Some(55),
-        calories_burned: Some(1500),
-        active_minutes: Some(25),
-        ..Day::new("2026-11-04")
-    };
-    let day5 = Day {
-        steps: Some(2500),
-        sleep_duration_minutes: Some(300),
-        deep_sleep_minutes: Some(0),
-        rem_sleep_minutes: Some(0),
-        ..Day::new("2026-11-05")
-    };
-    assert_eq!(batch.days, vec![day3, day4, day5]);
+    // The days are the conformance fixture's (`src/conformance.rs`, written out there).
+    let expected = crate::conformance::fixture()
+        .upload
+        .expect("an upload case");
+    assert_eq!(batch.days, expected.expected.days);
     assert_eq!(batch.sleep.len(), 2);
     let night = &batch.sleep[0];
     assert_eq!(
@@ -231,4 +211,14 @@ fn the_synthetic_export_reads_plausibly_in_any_chunking() {
     // Days 10–14 are in Paris: the offsets change mid-file.
     assert!(batch.sleep.iter().any(|s| s.end.ends_with("+01:00")));
     assert!(batch.sleep.iter().any(|s| s.end.ends_with("-08:00")));
+}
+
+/// The conformance fixture the host replays on install round-trips natively too.
+#[test]
+fn the_conformance_fixture_round_trips() {
+    let fixture = crate::conformance::fixture();
+    assert!(fixture.exchanges.is_empty() && fixture.fetch.is_none());
+    let case = fixture.upload.expect("an upload case");
+    let (batch, _) = upload(&case.filename, &[&case.content]).expect("reads");
+    assert_eq!(batch, case.expected);
 }

@@ -54,6 +54,8 @@
 //! - `hrv`: `{userId, summaryId, calendarDate, lastNightAvg, lastNight5MinHigh, …}` →
 //!   `hrv-avg` = `lastNightAvg` (RMSSD, ms).
 
+pub mod conformance;
+
 use mindflow_adapter_kit::time;
 
 use mindflow_adapter_kit::model::{Batch, Error, Notification, Sleep};
@@ -431,6 +433,10 @@ mod component {
                 backfill_days: super::BACKFILL_DAYS,
                 requests_per_minute: super::REQUESTS_PER_MINUTE,
             }
+        }
+
+        fn conformance() -> wit::Fixture {
+            super::conformance::fixture().into()
         }
 
         fn fetch(start: String, end: String) -> Result<wit::Batch, wit::AdapterError> {

@@ -287,3 +287,12 @@ fn stress_of_minus_one_and_missing_light_sleep_are_handled() {
     assert_eq!(batch.days[0].calories_burned, Some(512));
     assert_eq!(batch.sleep[0].asleep_minutes, (27_900 - 1800) / 60);
 }
+
+/// The conformance fixture the host replays on install round-trips natively too.
+#[test]
+fn the_conformance_fixture_round_trips() {
+    assert_eq!(
+        conformance::fixture().replay(fetch, identify, read_notification),
+        Ok(())
+    );
+}

@@ -85,6 +85,8 @@
 //! # Uploads
 //! None: the `upload` resource answers `invalid-input`.
 
+pub mod conformance;
+
 use mindflow_adapter_kit::time;
 
 use mindflow_adapter_kit::model::{Batch, Day, Error, Notification, Sleep};
@@ -703,6 +705,10 @@ mod component {
                 backfill_days: super::BACKFILL_DAYS,
                 requests_per_minute: super::REQUESTS_PER_MINUTE,
             }
+        }
+
+        fn conformance() -> wit::Fixture {
+            super::conformance::fixture().into()
         }
 
         fn fetch(start: String, end: String) -> Result<wit::Batch, wit::AdapterError> {

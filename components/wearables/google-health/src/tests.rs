@@ -380,3 +380,12 @@ fn the_declared_values_are_googles() {
             .all(|k| page_url(*k, 0, 1, None).starts_with(API_HOST))
     );
 }
+
+/// The conformance fixture the host replays on install round-trips natively too.
+#[test]
+fn the_conformance_fixture_round_trips() {
+    assert_eq!(
+        conformance::fixture().replay(fetch, identify, read_notification),
+        Ok(())
+    );
+}

@@ -1,6 +1,7 @@
 //! The model's values as the WIT types (and back, for errors).
 
 use crate::bindings::exports::mindflow::platform::adapter as wit;
+use crate::fixture::{Exchange, Fixture};
 use crate::model::{Batch, Day, Error, Notification, Sleep};
 
 impl From<Day> for wit::DailyMetrics {
@@ -62,6 +63,41 @@ impl From<Error> for wit::AdapterError {
             Error::RateLimited(seconds) => Self::RateLimited(seconds),
             Error::Provider(message) => Self::Provider(message),
             Error::InvalidInput(message) => Self::InvalidInput(message),
+        }
+    }
+}
+
+impl From<Exchange> for wit::Exchange {
+    fn from(e: Exchange) -> Self {
+        Self {
+            method: e.method,
+            url: e.url,
+            status: e.response.status,
+            headers: e.response.headers,
+            body: e.response.body,
+        }
+    }
+}
+
+impl From<Fixture> for wit::Fixture {
+    fn from(f: Fixture) -> Self {
+        Self {
+            exchanges: f.exchanges.into_iter().map(Into::into).collect(),
+            fetch: f.fetch.map(|c| wit::FetchCase {
+                start: c.start,
+                end: c.end,
+                expected: c.expected.into(),
+            }),
+            identify: f.identify,
+            notification: f.notification.map(|c| wit::NotificationCase {
+                body: c.body,
+                expected: c.expected.into_iter().map(Into::into).collect(),
+            }),
+            upload: f.upload.map(|c| wit::UploadCase {
+                filename: c.filename,
+                content: c.content,
+                expected: c.expected.into(),
+            }),
         }
     }
 }

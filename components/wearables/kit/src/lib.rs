@@ -3,6 +3,8 @@
 //!
 //! - [`model`]: the normalised day, sleep session, batch and error, as plain Rust, so an
 //!   adapter's parsing is tested natively;
+//! - [`fixture`]: the conformance fixture an adapter exports (`conformance`) and replays
+//!   natively;
 //! - [`time`]: civil dates, UTC offsets and RFC 3339 instants without a date crate;
 //! - [`transport`]: the [`Transport`](transport::Transport) an adapter's `fetch` reads its
 //!   provider through, and [`transport::Canned`] for native tests;
@@ -15,6 +17,7 @@
 //! its model values with `.into()`, and exports them with
 //! `mindflow_adapter_kit::bindings::export_adapter!(Adapter with_types_in mindflow_adapter_kit::bindings);`.
 
+pub mod fixture;
 pub mod model;
 pub mod time;
 pub mod transport;

@@ -60,6 +60,30 @@ pub struct Sleep {
     pub awake_minutes: Option<i32>,
 }
 
+impl Sleep {
+    /// A session from `start` to `end` (RFC 3339 with the provider's offset) of
+    /// `asleep_minutes`, with its `[deep, rem, awake]` minutes, on the day it ends: the date
+    /// `end` is written in (the user's own).
+    pub fn ending(
+        external_id: &str,
+        start: &str,
+        end: &str,
+        asleep_minutes: i32,
+        [deep_minutes, rem_minutes, awake_minutes]: [Option<i32>; 3],
+    ) -> Self {
+        Self {
+            external_id: external_id.to_owned(),
+            start: start.to_owned(),
+            end: end.to_owned(),
+            metric_date: end.get(..10).unwrap_or_default().to_owned(),
+            asleep_minutes,
+            deep_minutes,
+            rem_minutes,
+            awake_minutes,
+        }
+    }
+}
+
 /// Days and sleep sessions (`batch`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {

@@ -99,6 +99,47 @@ impl Transport for Canned {
     }
 }
 
+/// Every item of a paginated list, from the page at `first` on: `read` takes a page's JSON
+/// and answers its items and the next page's URL (`None` on the last page). Each page is a
+/// `GET` asking for JSON.
+///
+/// # Errors
+/// The transport's errors and the statuses [`Response::ok`] maps; a page that is not JSON
+/// or that `read` refuses; and [`Error::Provider`] naming `what` when a page's next URL was
+/// seen before (a paging loop) or the list runs past `max_pages`.
+pub fn pages(
+    transport: &mut impl Transport,
+    first: String,
+    what: &str,
+    max_pages: usize,
+    mut read: impl FnMut(&serde_json::Value) -> Result<(Vec<serde_json::Value>, Option<String>), Error>,
+) -> Result<Vec<serde_json::Value>, Error> {
+    let mut url = first;
+    let mut seen = vec![url.clone()];
+    let mut items = Vec::new();
+    for _ in 0..max_pages {
+        let page = transport
+            .get(&url, &[("accept", "application/json")])?
+            .ok()?
+            .json()?;
+        let (more, next) = read(&page)?;
+        items.extend(more);
+        match next {
+            None => return Ok(items),
+            Some(next) if seen.contains(&next) => {
+                return Err(Error::Provider(format!("{what}: the pages repeat")));
+            }
+            Some(next) => {
+                seen.push(next.clone());
+                url = next;
+            }
+        }
+    }
+    Err(Error::Provider(format!(
+        "{what} runs past {max_pages} pages"
+    )))
+}
+
 /// `text` percent-encoded for a query value (RFC 3986 unreserved characters kept).
 pub fn encode_query_value(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -130,6 +171,49 @@ mod tests {
         assert_eq!(answer(429, Some("7")).ok(), Err(Error::RateLimited(7)));
         assert_eq!(answer(429, None).ok(), Err(Error::RateLimited(60)));
         assert!(matches!(answer(503, None).ok(), Err(Error::Provider(_))));
+    }
+
+    #[test]
+    fn pages_are_followed_until_the_last_and_a_loop_is_an_error() {
+        let page = |items: serde_json::Value, next: Option<&str>| serde_json::json!({"items": items, "next": next});
+        let read = |page: &serde_json::Value| {
+            Ok((
+                page["items"].as_array().cloned().unwrap_or_default(),
+                page["next"].as_str().map(str::to_owned),
+            ))
+        };
+        let mut canned = Canned::default()
+            .with(
+                "https://p.example/1",
+                200,
+                &page(serde_json::json!([1, 2]), Some("https://p.example/2")),
+            )
+            .with(
+                "https://p.example/2",
+                200,
+                &page(serde_json::json!([3]), None),
+            );
+        let items = pages(&mut canned, "https://p.example/1".into(), "list", 10, read);
+        assert_eq!(items, Ok(vec![1.into(), 2.into(), 3.into()]));
+        let mut looping = Canned::default()
+            .with(
+                "https://p.example/1",
+                200,
+                &page(serde_json::json!([]), Some("https://p.example/2")),
+            )
+            .with(
+                "https://p.example/2",
+                200,
+                &page(serde_json::json!([]), Some("https://p.example/1")),
+            );
+        assert!(matches!(
+            pages(&mut looping, "https://p.example/1".into(), "list", 10, read),
+            Err(Error::Provider(_))
+        ));
+        assert!(matches!(
+            pages(&mut looping, "https://p.example/1".into(), "list", 1, read),
+            Err(Error::Provider(_))
+        ));
     }
 
     #[test]

@@ -25,8 +25,10 @@
 //! answers in Oura's wire format; the `component` module (wasm32 only) binds it to the WIT
 //! exports with the `wasi:http` transport.
 
+pub mod conformance;
+
 use mindflow_adapter_kit::model::{Batch, Error, Notification, Sleep};
-use mindflow_adapter_kit::transport::{Transport, encode_query_value};
+use mindflow_adapter_kit::transport::{Transport, encode_query_value, pages};
 use serde_json::Value;
 
 /// The provider key.
@@ -162,35 +164,19 @@ fn collection(
         encode_query_value(start_date),
         encode_query_value(end_date)
     );
-    let mut url = first.clone();
-    let mut documents = Vec::new();
-    let mut tokens: Vec<String> = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let page = transport
-            .get(&url, &[("accept", "application/json")])?
-            .ok()?
-            .json()?;
+    let what = format!("Oura's {name} answer");
+    pages(transport, first.clone(), &what, MAX_PAGES, |page| {
         let data = page
             .get("data")
             .and_then(Value::as_array)
-            .ok_or_else(|| Error::Provider(format!("Oura's {name} answer has no `data` list")))?;
-        documents.extend(data.iter().cloned());
-        match page.get("next_token").and_then(Value::as_str) {
-            Some(token) if !token.is_empty() => {
-                if tokens.iter().any(|t| t == token) {
-                    return Err(Error::Provider(format!(
-                        "Oura's {name} pages repeat their next_token"
-                    )));
-                }
-                tokens.push(token.to_owned());
-                url = format!("{first}&next_token={}", encode_query_value(token));
-            }
-            _ => return Ok(documents),
-        }
-    }
-    Err(Error::Provider(format!(
-        "Oura's {name} answer runs past {MAX_PAGES} pages"
-    )))
+            .ok_or_else(|| Error::Provider(format!("{what} has no `data` list")))?;
+        let next = page
+            .get("next_token")
+            .and_then(Value::as_str)
+            .filter(|token| !token.is_empty())
+            .map(|token| format!("{first}&next_token={}", encode_query_value(token)));
+        Ok((data.clone(), next))
+    })
 }
 
 /// A number field (integer or float), `None` when absent, `null` or not finite.
@@ -547,6 +533,10 @@ mod component {
                 backfill_days: super::BACKFILL_DAYS,
                 requests_per_minute: super::REQUESTS_PER_MINUTE,
             }
+        }
+
+        fn conformance() -> wit::Fixture {
+            super::conformance::fixture().into()
         }
 
         fn fetch(start: String, end: String) -> Result<wit::Batch, wit::AdapterError> {

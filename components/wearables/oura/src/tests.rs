@@ -659,3 +659,12 @@ fn the_declaration_is_oauth_on_oura_hosts() {
     assert_eq!(SCOPES, &["daily", "personal"]);
     assert!(matches!(no_uploads(), Error::InvalidInput(_)));
 }
+
+/// The conformance fixture the host replays on install round-trips natively too.
+#[test]
+fn the_conformance_fixture_round_trips() {
+    assert_eq!(
+        conformance::fixture().replay(fetch, identify, read_notification),
+        Ok(())
+    );
+}
