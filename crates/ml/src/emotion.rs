@@ -8,7 +8,9 @@
 //! The word lists are our own (no licensed lexicon); their measured agreement with a labelled
 //! sample is in `tests/fixtures/emotion_sample.jsonl` and BENCHMARKS.md.
 
-use std::collections::{HashMap, HashSet};
+// The tables are fixed word lists, so a fast non-keyed hash is safe: nothing a request sends
+// is ever inserted (no hash flooding), and lookups are on the journal's read path.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::OnceLock;
 
 use super::tokens::{is_negation, words};
@@ -381,7 +383,7 @@ fn list(emotion: Emotion) -> &'static [&'static str] {
 fn lexicon() -> &'static HashMap<&'static str, u8> {
     static LEXICON: OnceLock<HashMap<&'static str, u8>> = OnceLock::new();
     LEXICON.get_or_init(|| {
-        let mut lexicon = HashMap::new();
+        let mut lexicon = HashMap::default();
         for (slot, emotion) in ORDER.iter().enumerate() {
             for word in list(*emotion) {
                 *lexicon.entry(*word).or_insert(0) |= 1 << slot;

@@ -1,6 +1,7 @@
 //! Topics by keyword: a few themes a text is about, most mentioned first.
 
-use std::collections::HashMap;
+// A fixed table, never filled from a request, so a fast non-keyed hash is safe.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::OnceLock;
 
 use super::tokens::words;
@@ -234,8 +235,8 @@ fn patterns() -> &'static Patterns {
     static PATTERNS: OnceLock<Patterns> = OnceLock::new();
     PATTERNS.get_or_init(|| {
         let mut table = Patterns {
-            words: HashMap::new(),
-            prefixes: HashMap::new(),
+            words: HashMap::default(),
+            prefixes: HashMap::default(),
             prefix_lengths: Vec::new(),
         };
         for (topic, (_, patterns)) in TOPICS.iter().enumerate() {
