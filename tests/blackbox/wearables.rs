@@ -67,19 +67,42 @@ async fn wearer(server: &Server, tag: &str) -> (String, String) {
 }
 
 async fn upload(server: &Server, token: &str, filename: &str, body: Vec<u8>) -> (u16, Value) {
+    let (status, body, _) =
+        upload_as(server, token, filename, "application/octet-stream", body).await;
+    (status, body)
+}
+
+/// An upload with its content type: the status, the body, the answer's content type.
+async fn upload_as(
+    server: &Server,
+    token: &str,
+    filename: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value, String) {
     let response = server
         .http
         .post(server.url(&format!(
             "/api/v1/wearables/upload/apple-health?filename={filename}"
         )))
         .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
+        .header("content-type", content_type)
         .body(body)
         .send()
         .await
         .expect("upload");
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let answered = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        answered,
+    )
 }
 
 async fn metrics(server: &Server, token: &str, query: &str) -> Value {
@@ -269,6 +292,115 @@ async fn an_apple_health_export_streams_into_the_adapter_and_becomes_daily_metri
     let after = metrics(&server, &token, "from=2026-11-01&to=2026-11-10").await;
     // The days kept from the first connection remain (provider-tagged); the second's are gone.
     assert_eq!(after, days);
+}
+
+#[tokio::test]
+async fn an_export_zip_gives_what_its_export_xml_gives_and_a_bad_zip_stores_nothing() {
+    use apple_health::zip::write::{CDA, Options, ZipWriter, ios_zip};
+
+    let server = server(manifest()).await;
+    let (bare, _) = wearer(&server, "zip-bare").await;
+    let (zipped, _) = wearer(&server, "zip-zipped").await;
+    let nothing = async |token: &str| {
+        let connections = send(
+            &server,
+            Method::GET,
+            "/api/v1/wearables/connections",
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(connections.body["items"], json!([]), "{}", connections.body);
+        let stored = metrics(&server, token, "from=2026-01-01&to=2026-12-31").await;
+        assert_eq!(stored["items"], json!([]));
+    };
+
+    // Damaged zips: 422 problem documents, and nothing stored.
+    let xml = small_export();
+    let zip = ios_zip(&xml).expect("zip");
+    let export_at = zip
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x03\x04")
+        .nth(1)
+        .map(|(at, _)| at)
+        .expect("the export's header");
+    let mut corrupt = zip.clone();
+    // A byte of export.xml's compressed data.
+    corrupt[export_at + 30 + "apple_health_export/export.xml".len() + 200] ^= 0x55;
+    let mut no_export = ZipWriter::new(Vec::new());
+    no_export
+        .add("apple_health_export/export_cda.xml", CDA, Options::IOS)
+        .expect("zip");
+    let no_export = no_export.finish().expect("zip");
+    let mut encrypted = zip.clone();
+    encrypted[export_at + 6] |= 1;
+    for (what, body, says) in [
+        ("corrupt", corrupt, "damaged"),
+        ("truncated", zip[..zip.len() * 2 / 3].to_vec(), "cut short"),
+        ("encrypted", encrypted, "encrypted"),
+        ("no export", no_export, "no export.xml"),
+        ("empty", Vec::new(), "not a zip"),
+    ] {
+        let (status, problem, content_type) =
+            upload_as(&server, &zipped, "export.zip", "application/zip", body).await;
+        assert_eq!(status, 422, "{what}: {problem}");
+        assert_eq!(content_type, "application/problem+json", "{what}");
+        assert_eq!(
+            problem["type"], "urn:mindflow:problem:invalid-upload",
+            "{what}"
+        );
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(says), "{what}: {detail}");
+    }
+    // A form is not the file.
+    let (status, problem, _) = upload_as(
+        &server,
+        &zipped,
+        "export.zip",
+        "multipart/form-data; boundary=x",
+        zip.clone(),
+    )
+    .await;
+    assert_eq!(status, 415, "{problem}");
+    nothing(&zipped).await;
+
+    // The hand-written export and a month of the synthetic one: zipped the iPhone's way
+    // (deflate, data descriptors), under each zip content type and name, they store what
+    // the bare export.xml stores.
+    let month = apple_health::synthetic::export(31, 5);
+    for (xml, range) in [
+        (xml, "from=2026-11-01&to=2026-11-10"),
+        (month, "from=2026-01-01&to=2026-02-05"),
+    ] {
+        let (status, from_xml) = upload(&server, &bare, "export.xml", xml.clone()).await;
+        assert_eq!(status, 200, "{from_xml}");
+        let expected = metrics(&server, &bare, range).await;
+        assert!(!expected["items"].as_array().expect("items").is_empty());
+        for (content_type, filename) in [
+            ("application/zip", "export.zip"),
+            ("application/x-zip-compressed", "export.xml"),
+            ("application/octet-stream", "upload"),
+        ] {
+            let (status, from_zip, _) = upload_as(
+                &server,
+                &zipped,
+                filename,
+                content_type,
+                ios_zip(&xml).expect("zip"),
+            )
+            .await;
+            assert_eq!(status, 200, "{content_type}: {from_zip}");
+            for field in ["days", "sleep_sessions", "dropped"] {
+                assert_eq!(from_zip[field], from_xml[field], "{content_type}: {field}");
+            }
+            assert_eq!(
+                metrics(&server, &zipped, range).await,
+                expected,
+                "{content_type}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
