@@ -294,6 +294,39 @@ async fn an_apple_health_export_streams_into_the_adapter_and_becomes_daily_metri
     assert_eq!(after, days);
 }
 
+/// An upload's head alone, declaring `length` bytes it never sends: the answer's text.
+async fn head_only_upload(server: &Server, token: &str, length: u64) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let base = server.url("");
+    let address = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/wearables/upload/apple-health?filename=export.zip HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/zip\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    // Until the head of the answer is in (or the server closes).
+    let mut answer = Vec::new();
+    let mut buffer = [0; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buffer))
+                .await
+                .expect("an answer within 10 s")
+                .expect("read");
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 #[tokio::test]
 async fn an_export_zip_gives_what_its_export_xml_gives_and_a_bad_zip_stores_nothing() {
     use apple_health::zip::write::{CDA, Options, ZipWriter, ios_zip};
@@ -363,6 +396,10 @@ async fn an_export_zip_gives_what_its_export_xml_gives_and_a_bad_zip_stores_noth
     )
     .await;
     assert_eq!(status, 415, "{problem}");
+    // Declared larger than 2 GiB: 413 before a byte of the body is read.
+    let answer = head_only_upload(&server, &zipped, 3_000_000_000).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
     nothing(&zipped).await;
 
     // The hand-written export and a month of the synthetic one: zipped the iPhone's way

@@ -7,26 +7,10 @@
 //! `cargo run --release -p apple-health --example generate_export -- OUT.xml|OUT.zip DAYS [SEED]`
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::process::ExitCode;
 
-/// Counts the bytes written through it.
-struct Counting<W> {
-    inner: W,
-    count: u64,
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
+use apple_health::zip::write::Counting;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,16 +25,13 @@ fn main() -> ExitCode {
         let out = BufWriter::new(file);
         let out = if zipped {
             apple_health::zip::write::ios_zip_into(out, |w| {
-                let mut counting = Counting { inner: w, count: 0 };
+                let mut counting = Counting::new(w);
                 apple_health::synthetic::write_export(&mut counting, days, seed)?;
                 xml_bytes = counting.count;
                 Ok(())
             })?
         } else {
-            let mut counting = Counting {
-                inner: out,
-                count: 0,
-            };
+            let mut counting = Counting::new(out);
             apple_health::synthetic::write_export(&mut counting, days, seed)?;
             xml_bytes = counting.count;
             counting.inner

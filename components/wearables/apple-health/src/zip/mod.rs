@@ -8,7 +8,8 @@
 //! passed over: skipped by its size when the header gives it, otherwise (a *data descriptor*,
 //! general-purpose flag bit 3, as iOS writes) inflated and discarded up to the end of its
 //! deflate stream, which terminates itself, and then its descriptor is read. The first
-//! `export.xml` (`*/export.xml` or `export.xml`; not `export_cda.xml`) is inflated
+//! `export.xml` (`*/export.xml`, or its name in the phone's language such as `exportar.xml`;
+//! not `export_cda.xml`: see [`is_export`]) is inflated
 //! incrementally (deflate, method 8, or stored, method 0) and its bytes handed to a sink (the
 //! XML tokenizer) as they come; its CRC-32 and sizes are checked against the local header or
 //! its descriptor (with or without the descriptor's signature, 32- or 64-bit sizes; ZIP64
@@ -144,7 +145,7 @@ impl std::fmt::Display for ZipError {
                 "{name:?} gives its size only after its data and is not deflated, so a stream cannot find its end; upload the export.zip the Health app made, or its export.xml"
             ),
             Self::NoExport => f.write_str(
-                "it holds no export.xml (the Health app's export.zip has apple_health_export/export.xml)",
+                "it holds no export.xml (the Health app's export.zip has apple_health_export/export.xml, named in the phone's language)",
             ),
             Self::Truncated(what) => {
                 write!(f, "the file ends {what}; was the upload cut short?")
@@ -187,15 +188,23 @@ fn method_name(method: u16) -> &'static str {
     }
 }
 
-/// Whether an entry's name is the export: `export.xml`, in any folder (`/` or `\`), any case;
-/// not macOS's resource forks (`__MACOSX/…`).
+/// Whether an entry's name is the export: an `.xml` file (any case, in any folder, `/` or
+/// `\` separated) other than the clinical document `export_cda.xml` (`*_cda.xml`) and macOS's
+/// resource forks (`__MACOSX/…`, `._…`). The Health app names the export in the phone's
+/// language (`export.xml`, `exportar.xml`, `eksport.xml`, `vienti.xml`, `导出.xml`, …) but not
+/// `export_cda.xml`; the other entries are `.gpx`, `.csv` and `.json`. The first one counts; if
+/// it is not an export, the XML reader says so.
 #[must_use]
 pub fn is_export(name: &[u8]) -> bool {
     let file = name
         .rsplit(|&b| b == b'/' || b == b'\\')
         .next()
-        .unwrap_or(name);
-    file.eq_ignore_ascii_case(b"export.xml") && !name.starts_with(b"__MACOSX/")
+        .unwrap_or(name)
+        .to_ascii_lowercase();
+    file.ends_with(b".xml")
+        && !file.ends_with(b"_cda.xml")
+        && !file.starts_with(b"._")
+        && !name.starts_with(b"__MACOSX/")
 }
 
 /// The entry being read.

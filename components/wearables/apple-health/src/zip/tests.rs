@@ -88,6 +88,7 @@ fn the_export_comes_out_whole_however_it_was_zipped() {
             ));
         }
         entries.push(("__MACOSX/apple_health_export/export.xml", b"not this", how));
+        entries.push(("apple_health_export/._export.xml", b"nor this", how));
         entries.push(("apple_health_export/export_cda.xml", write::CDA, how));
         entries.push(("apple_health_export/export.xml", FIXTURE, how));
         entries.push(("apple_health_export/export.xml", b"<HealthData/>", how));
@@ -103,11 +104,14 @@ fn the_export_comes_out_whole_however_it_was_zipped() {
         read(&write::ios_zip(FIXTURE).expect("zip")).expect("reads"),
         FIXTURE
     );
-    // A bare name, any case, any separator.
+    // A bare name, any case, any separator, the phone's language.
     for name in [
         "export.xml",
         "Export.XML",
         "apple_health_export\\export.xml",
+        "apple_health_export/exportar.xml",
+        "apple_health_export/vienti.xml",
+        "apple_health_export/导出.xml",
     ] {
         let zip = zip_of(&[(name, FIXTURE, Options::IOS)]);
         assert_eq!(read(&zip).expect("reads"), FIXTURE, "{name}");

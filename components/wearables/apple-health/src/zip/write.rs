@@ -78,10 +78,19 @@ pub struct ZipWriter<W: Write> {
     current: Option<Current>,
 }
 
-/// A writer that counts what passed.
-struct Counting<W> {
-    inner: W,
-    count: u64,
+/// A writer that counts the bytes that passed through it.
+pub struct Counting<W> {
+    /// Where they went.
+    pub inner: W,
+    /// How many.
+    pub count: u64,
+}
+
+impl<W> Counting<W> {
+    /// Counts what goes to `inner`.
+    pub fn new(inner: W) -> Self {
+        Self { inner, count: 0 }
+    }
 }
 
 impl<W: Write> Write for Counting<W> {
@@ -134,10 +143,7 @@ impl<W: Write> ZipWriter<W> {
     /// A zip written to `out`.
     pub fn new(out: W) -> Self {
         Self {
-            out: Counting {
-                inner: out,
-                count: 0,
-            },
+            out: Counting::new(out),
             entries: Vec::new(),
             current: None,
         }
@@ -399,7 +405,7 @@ impl<W: Write> ZipWriter<W> {
         let mut record = Vec::with_capacity(22);
         record.extend_from_slice(b"PK\x05\x06");
         record.extend_from_slice(&[0; 4]); // this disk, the directory's disk
-        let count16 = u16::try_from(count).unwrap_or(u16::MAX).min(0xffff);
+        let count16 = u16::try_from(count).unwrap_or(u16::MAX);
         record.extend_from_slice(&count16.to_le_bytes());
         record.extend_from_slice(&count16.to_le_bytes());
         let size32 = if large {
