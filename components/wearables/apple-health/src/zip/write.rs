@@ -370,7 +370,7 @@ impl<W: Write> ZipWriter<W> {
             header.extend_from_slice(&name_len.to_le_bytes());
             let extra_len = u16::try_from(extra.len()).map_err(|_| too_large())?;
             header.extend_from_slice(&extra_len.to_le_bytes());
-            header.extend_from_slice(&[0; 8]); // comment length, disk, internal attributes
+            header.extend_from_slice(&[0; 6]); // comment length, disk, internal attributes
             header.extend_from_slice(&0o100_644_u32.wrapping_shl(16).to_le_bytes());
             let offset = if offset_large {
                 u32::MAX
