@@ -107,19 +107,42 @@ async fn authorize(
 }
 
 async fn upload(server: &Server, token: &str, filename: &str, body: Vec<u8>) -> (u16, Value) {
+    let (status, body, _) =
+        upload_as(server, token, filename, "application/octet-stream", body).await;
+    (status, body)
+}
+
+/// An upload with its content type: the status, the body, the answer's content type.
+async fn upload_as(
+    server: &Server,
+    token: &str,
+    filename: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value, String) {
     let response = server
         .http
         .post(server.url(&format!(
             "/api/v1/wearables/upload/apple-health?filename={filename}"
         )))
         .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
+        .header("content-type", content_type)
         .body(body)
         .send()
         .await
         .expect("upload");
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let answered = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        answered,
+    )
 }
 
 async fn metrics(server: &Server, token: &str, query: &str) -> Value {
@@ -309,6 +332,152 @@ async fn an_apple_health_export_streams_into_the_adapter_and_becomes_daily_metri
     let after = metrics(&server, &token, "from=2026-11-01&to=2026-11-10").await;
     // The days kept from the first connection remain (provider-tagged); the second's are gone.
     assert_eq!(after, days);
+}
+
+/// An upload's head alone, declaring `length` bytes it never sends: the answer's text.
+async fn head_only_upload(server: &Server, token: &str, length: u64) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let base = server.url("");
+    let address = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/wearables/upload/apple-health?filename=export.zip HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/zip\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    // Until the head of the answer is in (or the server closes).
+    let mut answer = Vec::new();
+    let mut buffer = [0; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let read =
+            tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut buffer))
+                .await
+                .expect("an answer within 10 s")
+                .expect("read");
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn an_export_zip_gives_what_its_export_xml_gives_and_a_bad_zip_stores_nothing() {
+    use apple_health::zip::write::{CDA, Options, ZipWriter, ios_zip};
+
+    let server = server(manifest()).await;
+    let (bare, _) = wearer(&server, "zip-bare").await;
+    let (zipped, _) = wearer(&server, "zip-zipped").await;
+    let nothing = async |token: &str| {
+        let connections = send(
+            &server,
+            Method::GET,
+            "/api/v1/wearables/connections",
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(connections.body["items"], json!([]), "{}", connections.body);
+        let stored = metrics(&server, token, "from=2026-01-01&to=2026-12-31").await;
+        assert_eq!(stored["items"], json!([]));
+    };
+
+    // Damaged zips: 422 problem documents, and nothing stored.
+    let xml = small_export();
+    let zip = ios_zip(&xml).expect("zip");
+    let export_at = zip
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x03\x04")
+        .nth(1)
+        .map(|(at, _)| at)
+        .expect("the export's header");
+    let mut corrupt = zip.clone();
+    // A byte of export.xml's compressed data.
+    corrupt[export_at + 30 + "apple_health_export/export.xml".len() + 200] ^= 0x55;
+    let mut no_export = ZipWriter::new(Vec::new());
+    no_export
+        .add("apple_health_export/export_cda.xml", CDA, Options::IOS)
+        .expect("zip");
+    let no_export = no_export.finish().expect("zip");
+    let mut encrypted = zip.clone();
+    encrypted[export_at + 6] |= 1;
+    for (what, body, says) in [
+        ("corrupt", corrupt, "damaged"),
+        ("truncated", zip[..zip.len() * 2 / 3].to_vec(), "cut short"),
+        ("encrypted", encrypted, "encrypted"),
+        ("no export", no_export, "no export.xml"),
+        ("empty", Vec::new(), "not a zip"),
+    ] {
+        let (status, problem, content_type) =
+            upload_as(&server, &zipped, "export.zip", "application/zip", body).await;
+        assert_eq!(status, 422, "{what}: {problem}");
+        assert_eq!(content_type, "application/problem+json", "{what}");
+        assert_eq!(
+            problem["type"], "urn:mindflow:problem:invalid-upload",
+            "{what}"
+        );
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(says), "{what}: {detail}");
+    }
+    // A form is not the file.
+    let (status, problem, _) = upload_as(
+        &server,
+        &zipped,
+        "export.zip",
+        "multipart/form-data; boundary=x",
+        zip.clone(),
+    )
+    .await;
+    assert_eq!(status, 415, "{problem}");
+    // Declared larger than 2 GiB: 413 before a byte of the body is read.
+    let answer = head_only_upload(&server, &zipped, 3_000_000_000).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    nothing(&zipped).await;
+
+    // The hand-written export and a month of the synthetic one: zipped the iPhone's way
+    // (deflate, data descriptors), under each zip content type and name, they store what
+    // the bare export.xml stores.
+    let month = apple_health::synthetic::export(31, 5);
+    for (xml, range) in [
+        (xml, "from=2026-11-01&to=2026-11-10"),
+        (month, "from=2026-01-01&to=2026-02-05"),
+    ] {
+        let (status, from_xml) = upload(&server, &bare, "export.xml", xml.clone()).await;
+        assert_eq!(status, 200, "{from_xml}");
+        let expected = metrics(&server, &bare, range).await;
+        assert!(!expected["items"].as_array().expect("items").is_empty());
+        for (content_type, filename) in [
+            ("application/zip", "export.zip"),
+            ("application/x-zip-compressed", "export.xml"),
+            ("application/octet-stream", "upload"),
+        ] {
+            let (status, from_zip, _) = upload_as(
+                &server,
+                &zipped,
+                filename,
+                content_type,
+                ios_zip(&xml).expect("zip"),
+            )
+            .await;
+            assert_eq!(status, 200, "{content_type}: {from_zip}");
+            for field in ["days", "sleep_sessions", "dropped"] {
+                assert_eq!(from_zip[field], from_xml[field], "{content_type}: {field}");
+            }
+            assert_eq!(
+                metrics(&server, &zipped, range).await,
+                expected,
+                "{content_type}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

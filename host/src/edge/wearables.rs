@@ -34,7 +34,9 @@ use crate::wearables::{self, merge, normalise, oauth, webhooks};
 const STATE_LIFETIME_MINUTES: i64 = 15;
 /// The longest range `GET /metrics` answers, in days.
 const MAX_RANGE_DAYS: i64 = 366;
-/// The largest upload.
+/// The largest upload body: 2 GiB. An `export.zip` of years of a watch's data is a few
+/// hundred MB (its `export.xml` several GB, which the adapter inflates as a stream under its
+/// own bounds); the body is streamed into the adapter, never held.
 pub const MAX_UPLOAD_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// The largest webhook body.
 const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
@@ -561,9 +563,43 @@ pub async fn put_preferences(
     get_preferences(State(state), Authenticated(caller)).await
 }
 
-/// `POST /upload/{provider}?filename=export.xml`: the body streams into the adapter's
-/// `upload` resource, chunk by chunk, within its memory cap; the days and sessions it
-/// yields are stored under the caller's upload connection.
+/// 413 for an upload over [`MAX_UPLOAD_BYTES`].
+fn upload_too_large() -> ApiError {
+    ApiError::too_large(usize::try_from(MAX_UPLOAD_BYTES).unwrap_or(usize::MAX))
+}
+
+/// Refuses, before reading it, a body that cannot be an upload: a form (the file itself must
+/// be the body; its type does not matter, the adapter knows a zip by its first bytes) or one
+/// declared larger than [`MAX_UPLOAD_BYTES`].
+fn check_upload_body(headers: &HeaderMap) -> Result<(), ApiError> {
+    let media = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase());
+    if media
+        .is_some_and(|m| m.starts_with("multipart/") || m == "application/x-www-form-urlencoded")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the file itself as the request body (application/zip, application/xml, application/json or application/octet-stream), not a form",
+        ));
+    }
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_UPLOAD_BYTES) {
+        return Err(upload_too_large());
+    }
+    Ok(())
+}
+
+/// `POST /upload/{provider}?filename=export.zip`: the body (Apple Health's `export.zip` or
+/// `export.xml`, HealthKit samples JSON) streams into the adapter's `upload` resource, chunk
+/// by chunk, within its memory cap; the days and sessions it yields are stored under the
+/// caller's upload connection.
 ///
 /// # Errors
 /// A problem document: the statuses the OpenAPI document lists.
@@ -572,6 +608,7 @@ pub async fn upload(
     Authenticated(caller): Authenticated,
     Path(provider): Path<String>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let adapter = adapter_of(&state, &provider)?;
@@ -596,11 +633,15 @@ pub async fn upload(
             "letters, digits, . _ -",
         ));
     }
+    check_upload_body(&headers)?;
     let mut received: u64 = 0;
+    let over = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let over_in_stream = over.clone();
     let stream = futures::StreamExt::map(body.into_data_stream(), move |chunk| {
         let chunk = chunk.map_err(|e| e.to_string())?;
         received += chunk.len() as u64;
         if received > MAX_UPLOAD_BYTES {
+            over_in_stream.store(true, std::sync::atomic::Ordering::Relaxed);
             return Err(format!(
                 "the upload is larger than {MAX_UPLOAD_BYTES} bytes"
             ));
@@ -610,7 +651,13 @@ pub async fn upload(
     let batch = adapter
         .upload(filename, Box::pin(stream))
         .await
-        .map_err(|error| adapter_problem(&provider, &error))?;
+        .map_err(|error| {
+            if over.load(std::sync::atomic::Ordering::Relaxed) {
+                upload_too_large()
+            } else {
+                adapter_problem(&provider, &error)
+            }
+        })?;
     let today = Utc::now().date_naive();
     let earliest = today.checked_sub_days(Days::new(3650 * 2)).unwrap_or(today);
     let latest = today.checked_add_days(Days::new(1)).unwrap_or(today);
@@ -869,11 +916,17 @@ pub fn openapi_paths() -> Value {
             }
         },
         "/api/v1/wearables/upload/{provider}": {"post": {
-            "summary": "Upload an export (Apple Health `export.xml`, HealthKit samples JSON)", "operationId": "wearableUpload", "security": security,
-            "description": "The body streams into the provider's adapter, within its memory cap. Needs the `wearables` consent and the premium tier.",
-            "parameters": [provider, {"name": "filename", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}],
-            "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-            "responses": {"200": {"description": "Days and sleep sessions stored."}, "403": problem("Consent or premium needed."), "404": problem("No such provider."), "409": problem("The provider connects with OAuth."), "422": problem("The file could not be read."), "502": problem("The adapter failed.")}
+            "summary": "Upload an export (Apple Health `export.zip` or `export.xml`, HealthKit samples JSON)", "operationId": "wearableUpload", "security": security,
+            "description": "The file itself is the body (not a form), at most 2 GiB; it streams into the provider's adapter, within its memory cap, and is never held whole. Apple Health: the `export.zip` the Health app writes (known by its first bytes whatever `filename` says; its `apple_health_export/export.xml` is inflated as it arrives, other entries are passed over; CRC-32 and sizes checked; encrypted entries, methods other than deflate and stored, and more than 200:1 expansion refused), a bare `export.xml`, or `samples.json` from the app. Needs the `wearables` consent and the premium tier.",
+            "parameters": [provider, {"name": "filename", "in": "query", "required": false, "description": "The file's name: `….xml` an export, `….json` samples; a zip is recognised by its content. Default `export.xml`.", "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,100}$"}}],
+            "requestBody": {"required": true, "content": {
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                "application/x-zip-compressed": {"schema": {"type": "string", "format": "binary"}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "application/xml": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"type": "string", "format": "binary"}}
+            }},
+            "responses": {"200": {"description": "Days and sleep sessions stored."}, "403": problem("Consent or premium needed."), "404": problem("No such provider."), "409": problem("The provider connects with OAuth."), "413": problem("Larger than 2 GiB."), "415": problem("A form, not the file itself."), "422": problem("The file could not be read (not an export, a damaged or truncated zip, no export.xml in it, …); nothing is stored."), "502": problem("The adapter failed.")}
         }},
         "/api/v1/wearables/webhooks/{provider}": {
             "get": {"summary": "Webhook subscription handshake", "operationId": "wearableWebhookHandshake", "parameters": [provider], "responses": {"200": {"description": "The challenge echoed."}, "403": problem("Wrong verification token."), "404": problem("No such provider or no webhooks.")}},
@@ -882,4 +935,53 @@ pub fn openapi_paths() -> Value {
                 "responses": {"201": {"description": "Accepted."}, "401": problem("Bad signature or stale timestamp."), "404": problem("No such provider."), "409": problem("A replay."), "413": problem("Too large."), "503": problem("Webhooks are not configured.")}}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+
+    use super::{MAX_UPLOAD_BYTES, check_upload_body};
+
+    fn headers(content_type: Option<&'static str>, length: Option<u64>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(content_type) = content_type {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        }
+        if let Some(length) = length {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+        headers
+    }
+
+    #[test]
+    fn an_upload_body_is_the_file_itself_up_to_the_limit() {
+        for content_type in [
+            None,
+            Some("application/zip"),
+            Some("application/x-zip-compressed"),
+            Some("application/octet-stream"),
+            Some("application/xml; charset=utf-8"),
+            Some("application/json"),
+        ] {
+            let ok = check_upload_body(&headers(content_type, Some(MAX_UPLOAD_BYTES)));
+            assert!(ok.is_ok(), "{content_type:?}");
+        }
+        let status = |h: &HeaderMap| check_upload_body(h).err().map(|e| e.status);
+        assert_eq!(
+            status(&headers(Some("multipart/form-data; boundary=x"), Some(10))),
+            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        );
+        assert_eq!(
+            status(&headers(Some("application/x-www-form-urlencoded"), None)),
+            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        );
+        assert_eq!(
+            status(&headers(
+                Some("application/zip"),
+                Some(MAX_UPLOAD_BYTES + 1)
+            )),
+            Some(StatusCode::PAYLOAD_TOO_LARGE)
+        );
+    }
 }

@@ -150,3 +150,54 @@ impl Export {
         self.tokenizer.bytes()
     }
 }
+
+/// An `export.zip` being read: its `export.xml`, inflated as the zip streams in
+/// ([`crate::zip`]), goes to an [`Export`].
+#[derive(Debug, Default)]
+pub struct ZippedExport {
+    unzip: crate::zip::Unzip,
+    export: Export,
+}
+
+fn unreadable_zip(e: &crate::zip::ZipError) -> Error {
+    Error::InvalidInput(format!("not a readable Apple Health export.zip: {e}"))
+}
+
+impl From<crate::zip::ZipError> for Error {
+    fn from(e: crate::zip::ZipError) -> Self {
+        unreadable_zip(&e)
+    }
+}
+
+impl ZippedExport {
+    /// The next chunk of the zip, split anywhere.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the zip or its `export.xml` cannot be read.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+        let export = &mut self.export;
+        self.unzip.write(chunk, &mut |xml: &[u8]| export.write(xml))
+    }
+
+    /// The end of the zip: what its export held.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the zip ends before its `export.xml` was read whole, or
+    /// the export cannot be read.
+    pub fn finish(mut self) -> Result<(Batch, Stats), Error> {
+        self.unzip.finish().map_err(|e| unreadable_zip(&e))?;
+        self.export.finish()
+    }
+
+    /// The largest carry-over the XML held between chunks, in bytes.
+    #[must_use]
+    pub fn peak_carry(&self) -> usize {
+        self.export.peak_carry()
+    }
+
+    /// The zip's bytes written so far, and the export's (uncompressed) bytes.
+    #[must_use]
+    pub fn bytes(&self) -> (u64, u64) {
+        (self.unzip.bytes(), self.export.bytes())
+    }
+}

@@ -4,10 +4,13 @@
 //! `read-notification` answer `invalid-input`, and data arrives as uploads streamed into the
 //! `upload` resource, by file name:
 //!
-//! - `export.xml` (any name ending `.xml`): Apple Health's export, often hundreds of MB (the
-//!   host unzips `export.zip` and streams `apple_health_export/export.xml`), read by a push
-//!   tokenizer ([`xml`]) that keeps only the incomplete element at a chunk's end (at most
-//!   [`xml::MAX_ITEM`]) and per-day totals ([`export`]);
+//! - `export.zip` (whatever the name: a zip is known by its first bytes, `PK\3\4`): what the
+//!   Health app's "Export All Health Data" writes, often hundreds of MB; read as a stream
+//!   ([`zip`]): entries before `apple_health_export/export.xml` are passed over, the export
+//!   is inflated as it arrives into the XML reader below, the rest is not read;
+//! - `export.xml` (any name ending `.xml`): Apple Health's export, often hundreds of MB, read
+//!   by a push tokenizer ([`xml`]) that keeps only the incomplete element at a chunk's end
+//!   (at most [`xml::MAX_ITEM`]) and per-day totals ([`export`]);
 //! - `samples.json` (any name ending `.json`): the app's HealthKit samples ([`samples`]),
 //!   at most [`samples::MAX_BYTES`].
 //!
@@ -22,6 +25,7 @@ pub mod samples;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod synthetic;
 pub mod xml;
+pub mod zip;
 
 use mindflow_adapter_kit::model::{Batch, Error, Notification};
 
@@ -50,10 +54,22 @@ pub fn read_notification(_body: &[u8]) -> Result<Vec<Notification>, Error> {
     Err(Error::InvalidInput(NO_API.to_owned()))
 }
 
+/// What an upload's name says it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Named {
+    Xml,
+    Json,
+    Zip(String),
+    Other(String),
+}
+
 /// Where an upload is.
 #[derive(Debug)]
 enum State {
+    /// Its first bytes, until there are enough to tell a zip ([`zip::MAGIC`]).
+    Sniff(Named, Vec<u8>),
     Export(Box<export::Export>),
+    Zip(Box<export::ZippedExport>),
     Samples(samples::Samples),
     /// Refused, finished or failed: every further call answers this.
     Closed(Error),
@@ -68,21 +84,22 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// Starts reading a file named `filename`: `….xml` is an export, `….json` samples.
+    /// Starts reading a file named `filename`: a zip (known by its first bytes, whatever the
+    /// name) is an `export.zip`; otherwise `….xml` is an export, `….json` samples.
     #[must_use]
     pub fn new(filename: &str) -> Self {
         let name = filename.to_ascii_lowercase();
-        let state = if name.ends_with(".xml") {
-            State::Export(Box::default())
+        let named = if name.ends_with(".xml") {
+            Named::Xml
         } else if name.ends_with(".json") {
-            State::Samples(samples::Samples::new())
+            Named::Json
+        } else if name.ends_with(".zip") {
+            Named::Zip(filename.to_owned())
         } else {
-            State::Closed(Error::InvalidInput(format!(
-                "Apple Health uploads are export.xml or samples.json, not {filename:?}"
-            )))
+            Named::Other(filename.to_owned())
         };
         Self {
-            state,
+            state: State::Sniff(named, Vec::with_capacity(zip::MAGIC.len())),
             stats: None,
             peak_carry: 0,
         }
@@ -93,11 +110,54 @@ impl Upload {
     /// # Errors
     /// [`Error::InvalidInput`] when the file cannot be read (then every later call fails
     /// the same way).
-    pub fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
+    pub fn write(&mut self, mut chunk: &[u8]) -> Result<(), Error> {
+        if let State::Sniff(_, head) = &mut self.state {
+            let n = (zip::MAGIC.len() - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+            if head.len() < zip::MAGIC.len() {
+                return Ok(());
+            }
+            self.open()?;
+        }
+        self.write_opened(chunk)
+    }
+
+    /// Leaves [`State::Sniff`]: the state the first bytes and the name say, fed those bytes.
+    fn open(&mut self) -> Result<(), Error> {
+        let State::Sniff(named, head) = &mut self.state else {
+            return Ok(());
+        };
+        let head = std::mem::take(head);
+        self.state = match (
+            std::mem::replace(named, Named::Xml),
+            head.starts_with(&zip::MAGIC),
+        ) {
+            (_, true) => State::Zip(Box::default()),
+            (Named::Xml, false) => State::Export(Box::default()),
+            (Named::Json, false) => State::Samples(samples::Samples::new()),
+            (Named::Zip(filename), false) => State::Closed(Error::InvalidInput(format!(
+                "{filename:?} is not a zip file (a zip starts with PK\\3\\4)"
+            ))),
+            (Named::Other(filename), false) => State::Closed(Error::InvalidInput(format!(
+                "Apple Health uploads are export.zip, export.xml or samples.json, not {filename:?}"
+            ))),
+        };
+        self.write_opened(&head)
+    }
+
+    /// A chunk for the state the file's first bytes chose.
+    fn write_opened(&mut self, chunk: &[u8]) -> Result<(), Error> {
         let result = match &mut self.state {
+            State::Sniff(..) => Ok(()),
             State::Export(export) => {
                 let result = export.write(chunk);
                 self.peak_carry = export.peak_carry();
+                result
+            }
+            State::Zip(zipped) => {
+                let result = zipped.write(chunk);
+                self.peak_carry = zipped.peak_carry();
                 result
             }
             State::Samples(samples) => samples.write(chunk),
@@ -114,11 +174,16 @@ impl Upload {
     /// # Errors
     /// [`Error::InvalidInput`] when the file cannot be read or was already finished.
     pub fn finish(&mut self) -> Result<Batch, Error> {
+        // A file shorter than a zip's signature.
+        self.open()?;
         let finished = Error::InvalidInput("the upload is already finished".to_owned());
         let result = match std::mem::replace(&mut self.state, State::Closed(finished)) {
             State::Export(export) => export.finish(),
+            State::Zip(zipped) => zipped.finish(),
             State::Samples(samples) => samples.finish(),
             State::Closed(error) => Err(error),
+            // (`open` has left it.)
+            State::Sniff(..) => Err(Error::InvalidInput("the upload was not started".into())),
         };
         result.map(|(batch, stats)| {
             self.stats = Some(stats);
