@@ -86,6 +86,14 @@ impl OriginMap {
     }
 }
 
+/// Asked before each request of a `fetch` to the adapter's declared API hosts: `Ok` sends
+/// it; `Err(seconds)` answers the adapter `429 Too Many Requests` with that `Retry-After`
+/// instead, as the provider itself would (the operator's budget for the provider is spent).
+pub trait RequestGate: Send + Sync {
+    /// Whether the next request may go out, or in how many seconds to try again.
+    fn admit(self: Arc<Self>) -> std::pin::Pin<Box<dyn Future<Output = Result<(), u32>> + Send>>;
+}
+
 /// What one call's outbound requests may do and did.
 #[derive(Clone, Default)]
 pub struct AdapterHttp {
@@ -97,16 +105,32 @@ pub struct AdapterHttp {
     token: Option<Arc<str>>,
     /// Requests sent by this call.
     pub sent: Arc<AtomicU64>,
+    /// The budget this call's API requests are admitted under, if any.
+    gate: Option<Arc<dyn RequestGate>>,
 }
 
 impl AdapterHttp {
-    fn with_token(&self, token: Option<&str>) -> Self {
+    fn with_token(&self, token: Option<&str>, gate: Option<Arc<dyn RequestGate>>) -> Self {
         Self {
             token: token.map(Arc::from),
             sent: Arc::new(AtomicU64::new(0)),
+            gate,
             ..self.clone()
         }
     }
+}
+
+/// A `429` with `Retry-After: seconds` that never reached the provider.
+fn too_many_requests(seconds: u32) -> Result<http::Response<WasiBody>, HttpError> {
+    use http_body_util::BodyExt;
+    let body = http_body_util::Empty::<bytes::Bytes>::new()
+        .map_err(|never: std::convert::Infallible| -> HttpError { match never {} })
+        .boxed_unsync();
+    http::Response::builder()
+        .status(http::StatusCode::TOO_MANY_REQUESTS)
+        .header(http::header::RETRY_AFTER, seconds.to_string())
+        .body(body)
+        .map_err(|_| HttpError::InternalError(None))
 }
 
 type ResponseFuture = Box<
@@ -149,6 +173,14 @@ impl WasiHttpHooks for AdapterHttp {
                 return Err(HttpError::HttpRequestDenied);
             }
             request.headers_mut().remove(http::header::AUTHORIZATION);
+            if this.api_hosts.contains(&origin)
+                && let Some(gate) = &this.gate
+                && let Err(seconds) = gate.clone().admit().await
+            {
+                let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                    Box::new(async { Ok(()) });
+                return Ok((too_many_requests(seconds)?, done));
+            }
             if this.api_hosts.contains(&origin)
                 && let Some(token) = &this.token
             {
@@ -313,6 +345,7 @@ impl AdapterComponent {
                 component: component.into(),
                 token: None,
                 sent: Arc::default(),
+                gate: None,
             },
             info: Arc::new(ProviderInfo {
                 id: String::new(),
@@ -340,6 +373,7 @@ impl AdapterComponent {
     async fn instantiate(
         &self,
         token: Option<&str>,
+        gate: Option<Arc<dyn RequestGate>>,
     ) -> Result<
         (
             Store<AdapterState>,
@@ -350,7 +384,7 @@ impl AdapterComponent {
         AdapterCallError,
     > {
         let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
-        let hooks = self.http.with_token(token);
+        let hooks = self.http.with_token(token, gate);
         let sent = hooks.sent.clone();
         let state = AdapterState {
             wasi: WasiCtx::builder().build(),
@@ -387,7 +421,7 @@ impl AdapterComponent {
     /// # Errors
     /// [`AdapterCallError`].
     pub async fn describe(&self) -> Result<ProviderInfo, AdapterCallError> {
-        let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(None, None).await?;
         bindings
             .mindflow_platform_adapter()
             .call_describe(&mut store)
@@ -396,7 +430,8 @@ impl AdapterComponent {
     }
 
     /// `fetch` of `start..=end` with the user's `token` added to requests for the adapter's
-    /// declared hosts; the batch and the number of requests it sent.
+    /// declared hosts, each admitted by `gate` first when there is one; the batch and the
+    /// number of requests it sent.
     ///
     /// # Errors
     /// [`AdapterCallError`].
@@ -405,8 +440,9 @@ impl AdapterComponent {
         token: &str,
         start: &str,
         end: &str,
+        gate: Option<Arc<dyn RequestGate>>,
     ) -> Result<(Batch, u64), AdapterCallError> {
-        let (mut store, bindings, exceeded, sent) = self.instantiate(Some(token)).await?;
+        let (mut store, bindings, exceeded, sent) = self.instantiate(Some(token), gate).await?;
         let answer = bindings
             .mindflow_platform_adapter()
             .call_fetch(&mut store, start, end)
@@ -423,7 +459,7 @@ impl AdapterComponent {
     /// # Errors
     /// [`AdapterCallError`].
     pub async fn identify(&self, token: &str) -> Result<String, AdapterCallError> {
-        let (mut store, bindings, exceeded, _) = self.instantiate(Some(token)).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(Some(token), None).await?;
         bindings
             .mindflow_platform_adapter()
             .call_identify(&mut store)
@@ -437,7 +473,7 @@ impl AdapterComponent {
     /// # Errors
     /// [`AdapterCallError`].
     pub async fn read_notification(&self, body: &[u8]) -> Result<Notification, AdapterCallError> {
-        let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(None, None).await?;
         bindings
             .mindflow_platform_adapter()
             .call_read_notification(&mut store, body)
@@ -462,7 +498,7 @@ impl AdapterComponent {
         E: std::fmt::Display,
     {
         use futures::StreamExt;
-        let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(None, None).await?;
         let guest = bindings.mindflow_platform_adapter().upload();
         let upload = guest
             .call_constructor(&mut store, filename)
