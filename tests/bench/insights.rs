@@ -31,7 +31,8 @@ fn manifest() -> Manifest {
     ])
 }
 
-fn env_number(name: &str, default: usize) -> usize {
+/// A number from the environment, or `default`.
+pub(crate) fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())

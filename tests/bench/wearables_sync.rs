@@ -27,7 +27,7 @@ use mindflow_tests::providers::oura::{self as sim, OuraSim};
 use mindflow_tests::{Manifest, Server, ServerOptions};
 
 use crate::api::seed::Db;
-use crate::insights::{PgLoad, process_cpu_seconds};
+use crate::insights::{PgLoad, env_number, process_cpu_seconds};
 use crate::wearables::premium_wearer;
 
 /// Days back from today the backfill reaches (today included: 366 days).
@@ -35,13 +35,6 @@ const YEAR: u64 = 365;
 
 fn ring_user(i: usize) -> String {
     format!("oura-bench-{i:05}")
-}
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Runs the benchmark once per concurrency asked for.

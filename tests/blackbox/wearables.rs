@@ -678,6 +678,37 @@ mod oura {
         .await
     }
 
+    /// Connects `token`'s person to the Oura user `ring_user` through the host's OAuth flow
+    /// (PKCE, client credentials in the body), the simulator issuing the code.
+    pub(super) async fn connect(server: &Server, oura: &OuraSim, token: &str, ring_user: &str) {
+        let started = send(
+            server,
+            Method::POST,
+            "/api/v1/wearables/connect/oura",
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(started.status, 201, "{}", started.body);
+        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
+            .expect("url");
+        let query: std::collections::HashMap<String, String> =
+            url.query_pairs().into_owned().collect();
+        let code = oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"]);
+        let done = send(
+            server,
+            Method::GET,
+            &format!(
+                "/api/v1/wearables/callback/oura?code={code}&state={}",
+                query["state"]
+            ),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(done.status, 200, "{}", done.body);
+    }
+
     async fn connection(server: &Server, token: &str, provider: &str) -> Value {
         let list = send(
             server,
@@ -715,32 +746,7 @@ mod oura {
         super::consent(&server, &token).await;
 
         // Connect (PKCE, body client authentication) and backfill.
-        let started = send(
-            &server,
-            Method::POST,
-            "/api/v1/wearables/connect/oura",
-            Some(&token),
-            None,
-        )
-        .await;
-        assert_eq!(started.status, 201, "{}", started.body);
-        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
-            .expect("url");
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
-        let code = oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"]);
-        let done = send(
-            &server,
-            Method::GET,
-            &format!(
-                "/api/v1/wearables/callback/oura?code={code}&state={}",
-                query["state"]
-            ),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(done.status, 200, "{}", done.body);
+        connect(&server, &oura, &token, ring_user).await;
         super::until("the backfill", async || {
             !connection(&server, &token, "oura").await["last_sync_at"].is_null()
         })
@@ -1081,32 +1087,7 @@ mod budgets {
         let (token, id) = user(&server, "oura-budget").await;
         super::upgrade(&server, &id).await;
         super::consent(&server, &token).await;
-        let started = send(
-            &server,
-            Method::POST,
-            "/api/v1/wearables/connect/oura",
-            Some(&token),
-            None,
-        )
-        .await;
-        assert_eq!(started.status, 201, "{}", started.body);
-        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
-            .expect("url");
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
-        let code = oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"]);
-        let done = send(
-            &server,
-            Method::GET,
-            &format!(
-                "/api/v1/wearables/callback/oura?code={code}&state={}",
-                query["state"]
-            ),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(done.status, 200, "{}", done.body);
+        super::oura::connect(&server, &oura, &token, ring_user).await;
 
         // 401 days in 30-day windows: 14 fetches of about 17 requests each, more than one
         // minute's budget of either kind.
