@@ -169,7 +169,10 @@ impl ProviderGate {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Admits one request at `now`: `Err(seconds)` to wait when refused.
+    /// Admits one request at `now`.
+    ///
+    /// # Errors
+    /// The seconds to wait when the budget is spent (or cannot be read).
     pub async fn admit_at(&self, now: DateTime<Utc>) -> Result<(), u32> {
         let until = match admit(&self.db, &self.key, self.limit, now).await {
             Ok(Admission::Admitted) => return Ok(()),
