@@ -268,6 +268,9 @@ pub struct ServeConfig {
     /// with full jitter.
     #[arg(long, env = "MINDFLOW_WEARABLE_SYNC_BACKOFF_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(10..))]
     pub wearable_sync_backoff_ms: u64,
+    /// How many wearable connections one replica syncs at once (each under its own lease).
+    #[arg(long, env = "MINDFLOW_WEARABLE_SYNC_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub wearable_sync_concurrency: u64,
     /// Trace export (OpenTelemetry's `OTEL_*` variables).
     #[command(flatten)]
     pub otlp: crate::otlp::OtlpConfig,

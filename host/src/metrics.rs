@@ -290,7 +290,7 @@ impl Metrics {
             ),
             wearable_syncs: Counter::new(
                 "mindflow_wearable_syncs_total",
-                "Wearable syncs, by provider and outcome (active, error, reauth_required).",
+                "Wearable syncs, by provider and outcome (active, deferred, error, reauth_required).",
                 &["provider", "outcome"],
             ),
             wearable_requests: Counter::new(

@@ -64,6 +64,12 @@ pub fn host_services(
         crate::llm::Llm::from_config(&config.llm).map_err(|message| anyhow::anyhow!(message))?;
     let origins = crate::runtime::adapter::OriginMap::parse(&config.wearable_origins)
         .map_err(|message| anyhow::anyhow!("MINDFLOW_WEARABLE_ORIGINS: {message}"))?;
+    crate::wearables::budget::check_settings(
+        std::env::vars_os().filter_map(|(name, value)| {
+            Some((name.into_string().ok()?, value.into_string().ok()?))
+        }),
+    )
+    .map_err(|message| anyhow::anyhow!(message))?;
     HostServices::new(db.clone(), keys, crisis_threshold, semantic)
         .map(|services| services.with_llm(llm).with_wearable_origins(origins))
         .map_err(|message| anyhow::anyhow!(message))
@@ -183,6 +189,7 @@ pub async fn serve(common: CommonConfig, serve: ServeConfig) -> Result<()> {
             tick: std::time::Duration::from_millis(serve.wearable_sync_tick_ms),
             interval: std::time::Duration::from_secs(serve.wearable_sync_interval_minutes * 60),
             backoff: std::time::Duration::from_millis(serve.wearable_sync_backoff_ms),
+            concurrency: usize::try_from(serve.wearable_sync_concurrency).unwrap_or(1),
         },
     };
     let state = AppState {

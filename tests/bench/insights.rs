@@ -31,7 +31,8 @@ fn manifest() -> Manifest {
     ])
 }
 
-fn env_number(name: &str, default: usize) -> usize {
+/// A number from the environment, or `default`.
+pub(crate) fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -343,7 +344,7 @@ async fn runs(db: &mut Db) -> Result<(i64, i64)> {
 }
 
 /// User plus system CPU seconds a process has used.
-fn process_cpu_seconds(pid: u32) -> Result<f64> {
+pub(crate) fn process_cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     cpu_of_stat(&stat).context("unreadable /proc stat")
 }
@@ -360,7 +361,7 @@ fn cpu_of_stat(stat: &str) -> Option<f64> {
 }
 
 /// What PostgreSQL did: its processes' CPU time and the database's counters.
-struct PgLoad {
+pub(crate) struct PgLoad {
     cpu_seconds: f64,
     counters: Vec<i64>,
 }
@@ -376,7 +377,7 @@ const PG_COUNTERS: [&str; 7] = [
 ];
 
 impl PgLoad {
-    async fn sample(url: &str) -> Result<Self> {
+    pub(crate) async fn sample(url: &str) -> Result<Self> {
         use sqlx::Connection;
         let mut connection = sqlx::PgConnection::connect(url).await?;
         let row: (i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
@@ -400,7 +401,7 @@ impl PgLoad {
         })
     }
 
-    fn since(&self, before: &Self) -> String {
+    pub(crate) fn since(&self, before: &Self) -> String {
         let mut parts = vec![format!(
             "postgres processes' CPU {:.1} s (all databases on the server)",
             self.cpu_seconds - before.cpu_seconds

@@ -20,6 +20,8 @@
 //!   (see [`observability`]). Named only.
 //! - `wearables`: an Apple Health export streamed into the adapter (MB/s), and a year of
 //!   merged metrics read back (see [`wearables`]). Named only; needs `BENCH_EXPORT`.
+//! - `wearables-sync`: a year of daily data for 1,000 users connected through OAuth,
+//!   synced from the Oura simulator (see [`wearables_sync`]). Named only.
 //! - `replicas`: throughput of one, two and three replicas behind HAProxy on a read-heavy
 //!   and a write-heavy mix (see [`replicas`]). Named only; PostgreSQL, `MINDFLOW_REDIS_SERVER`
 //!   and `MINDFLOW_HAPROXY`.
@@ -31,6 +33,7 @@ mod observability;
 mod ratelimit;
 mod replicas;
 mod wearables;
+mod wearables_sync;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -643,6 +646,7 @@ async fn main() -> Result<()> {
         Some("replicas") => return replicas::run().await,
         Some("observability") => return observability::run().await,
         Some("wearables") => return wearables::run().await,
+        Some("wearables-sync") => return wearables_sync::run().await,
         _ => {}
     }
     let wants = |name: &str| which.is_empty() || which.iter().any(|w| w == name);

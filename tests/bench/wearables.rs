@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 
 use super::{LoadResult, load_with, micros, ms, percentile};
 
-async fn premium_wearer(server: &Server) -> Result<String> {
-    let address = email("wear-bench");
+/// A premium user (tagged `tag`) who consented to wearables: their access token.
+pub(crate) async fn premium_wearer(server: &Server, tag: &str) -> Result<String> {
+    let address = email(tag);
     let (token, id) = server.register(&address).await?;
     let admin = server.admin_token().await?;
     let upgraded = server
@@ -77,7 +78,7 @@ pub async fn run() -> Result<()> {
         .env
         .push(("RUST_LOG".into(), "warn,mindflow::server=info".into()));
     let server = Server::start(options).await?;
-    let token = premium_wearer(&server).await?;
+    let token = premium_wearer(&server, "wear-bench").await?;
     let manifest: toml::Table = toml::from_str(&std::fs::read_to_string(
         mindflow_tests::workspace_root().join("spin.toml"),
     )?)?;

@@ -887,6 +887,15 @@ mod oura {
         .await
     }
 
+    /// Connects `token`'s person to the Oura user `ring_user` through the host's OAuth flow,
+    /// the simulator issuing the code.
+    pub(super) async fn connect(server: &Server, oura: &OuraSim, token: &str, ring_user: &str) {
+        super::authorize(server, token, "oura", |query| {
+            oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"])
+        })
+        .await;
+    }
+
     /// The user's connection to `provider`, or null.
     pub(super) async fn connection(server: &Server, token: &str, provider: &str) -> Value {
         let list = send(
@@ -925,10 +934,7 @@ mod oura {
         super::consent(&server, &token).await;
 
         // Connect (PKCE, body client authentication) and backfill.
-        super::authorize(&server, &token, "oura", |query| {
-            oura.issue_code_for(ring_user, &query["code_challenge"], &query["redirect_uri"])
-        })
-        .await;
+        connect(&server, &oura, &token, ring_user).await;
         super::until("the backfill", async || {
             !connection(&server, &token, "oura").await["last_sync_at"].is_null()
         })
@@ -1619,5 +1625,178 @@ mod garmin {
             first,
             "the provider's retry is read again, not refused as a replay"
         );
+    }
+}
+
+mod budgets {
+    //! The scheduler's budgets against the Oura simulator: a 400-day backfill (the
+    //! operator's backfill override) under the adapter's declared budget of fetch calls per
+    //! minute and a small operator budget of requests per minute to Oura, across several
+    //! scheduler passes and minutes, complete in the end; a provider 429's `Retry-After`
+    //! honoured.
+
+    use std::collections::BTreeMap;
+
+    use chrono::{Days, Timelike, Utc};
+    use mindflow_tests::accounts::user;
+    use mindflow_tests::http::send;
+    use mindflow_tests::metrics;
+    use mindflow_tests::providers::oura::{self as sim, OuraSim};
+    use mindflow_tests::{Manifest, server_with};
+    use reqwest::Method;
+
+    /// The Oura adapter's declared `requests-per-minute` (fetch calls per user).
+    const FETCHES_PER_MINUTE: usize = 10;
+    /// The operator's budget of requests to Oura per minute.
+    const REQUESTS_PER_MINUTE: usize = 150;
+    const BACKFILL_DAYS: u64 = 400;
+
+    #[tokio::test]
+    async fn a_long_backfill_stays_within_the_budgets_and_completes() {
+        let oura = OuraSim::start().await.expect("simulator");
+        let ring_user = "oura-budget-user";
+        let today = Utc::now().date_naive();
+        let first = today
+            .checked_sub_days(Days::new(BACKFILL_DAYS + 3))
+            .expect("date");
+        oura.seed_days(ring_user, &first.to_string(), 410);
+        // The first two requests are refused with Retry-After: 2 (the host's `identify`
+        // when connecting, which only loses the webhook id, and the backfill's first).
+        oura.set_retry_after(2);
+        oura.rate_limit_next(2);
+        let origins = oura.origins_env();
+        let server = server_with(
+            Manifest::product(&["crisis-rules", "oura"]),
+            &[
+                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
+                ("MINDFLOW_WEARABLE_OURA_CLIENT_ID", sim::CLIENT_ID),
+                ("MINDFLOW_WEARABLE_OURA_CLIENT_SECRET", sim::CLIENT_SECRET),
+                ("MINDFLOW_WEARABLE_OURA_BACKFILL_DAYS", "400"),
+                (
+                    "MINDFLOW_WEARABLE_OURA_REQUESTS_PER_MINUTE",
+                    &REQUESTS_PER_MINUTE.to_string(),
+                ),
+                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
+                ("MINDFLOW_WEARABLE_SYNC_BACKOFF_MS", "200"),
+                ("MINDFLOW_METRICS_LISTEN", "127.0.0.1:0"),
+            ],
+        )
+        .await;
+        let (token, id) = user(&server, "oura-budget").await;
+        super::upgrade(&server, &id).await;
+        super::consent(&server, &token).await;
+        super::oura::connect(&server, &oura, &token, ring_user).await;
+
+        // 401 days in 30-day windows: 14 fetches of about 17 requests each, more than one
+        // minute's budget of either kind.
+        let began = std::time::Instant::now();
+        let connection = loop {
+            let list = send(
+                &server,
+                Method::GET,
+                "/api/v1/wearables/connections",
+                Some(&token),
+                None,
+            )
+            .await;
+            let connection = list.body["items"][0].clone();
+            assert_ne!(connection["sync_status"], "error", "{connection}");
+            if !connection["last_sync_at"].is_null() {
+                break connection;
+            }
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(300),
+                "the backfill did not finish in 5 minutes: {connection}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        };
+        assert_eq!(connection["sync_status"], "active", "{connection}");
+
+        // The 429's Retry-After was honoured before the next request.
+        let times = oura.request_times();
+        let log = oura.request_log();
+        let refused = log
+            .iter()
+            .position(|path| path.starts_with("/v2/usercollection/daily_sleep?"))
+            .expect("a fetch");
+        assert!(times.len() > refused + 1);
+        let waited = times[refused + 1] - times[refused];
+        assert!(
+            waited >= chrono::Duration::seconds(2),
+            "the next request came {waited} after the 429"
+        );
+
+        // Per UTC minute at the simulator: requests under the operator's budget, fetch calls
+        // (each starts with the first page of daily_sleep) under the adapter's. A request the
+        // host admitted in a minute's last instant may arrive in the next: one connection
+        // makes one request at a time, so one of each at most.
+        let mut requests: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+        let mut fetches: BTreeMap<(u32, u32), usize> = BTreeMap::new();
+        for (at, path) in times.iter().zip(&log) {
+            let minute = (at.hour(), at.minute());
+            *requests.entry(minute).or_default() += 1;
+            if path.starts_with("/v2/usercollection/daily_sleep?") && !path.contains("next_token") {
+                *fetches.entry(minute).or_default() += 1;
+            }
+        }
+        assert!(
+            requests.values().all(|n| *n <= REQUESTS_PER_MINUTE + 1),
+            "requests per minute: {requests:?}"
+        );
+        assert!(
+            fetches.values().all(|n| *n <= FETCHES_PER_MINUTE + 1),
+            "fetches per minute: {fetches:?}"
+        );
+        assert!(
+            fetches.values().sum::<usize>() >= 14,
+            "fetches: {fetches:?}"
+        );
+        assert!(requests.len() >= 2, "one minute: {requests:?}");
+        // The host deferred the sync (at least once for each budget and the 429), and
+        // never counted a deferral as a failure.
+        let address = metrics::address(&server).await.expect("metrics address");
+        let text = metrics::scrape(&server.http, &address)
+            .await
+            .expect("scrape");
+        let deferred = metrics::sample(
+            &text,
+            "mindflow_wearable_syncs_total{provider=\"oura\",outcome=\"deferred\"}",
+        );
+        assert!(deferred >= 2.0, "{text}");
+        assert_eq!(
+            metrics::sample(
+                &text,
+                "mindflow_wearable_syncs_total{provider=\"oura\",outcome=\"error\"}"
+            ),
+            0.0,
+            "{text}"
+        );
+
+        // Complete: every day of the 400 back to today, as the simulator has it.
+        let from = today
+            .checked_sub_days(Days::new(BACKFILL_DAYS))
+            .expect("date");
+        let middle = from.checked_add_days(Days::new(200)).expect("date");
+        let mut stored = Vec::new();
+        for (a, b) in [(from, middle), (middle.succ_opt().expect("date"), today)] {
+            let days = super::metrics(&server, &token, &format!("from={a}&to={b}")).await;
+            stored.extend(days["items"].as_array().expect("items").iter().cloned());
+        }
+        for day in from.iter_days().take_while(|d| *d <= today) {
+            let expected = oura.expected(ring_user, &day.to_string()).expect("seeded");
+            let got = stored
+                .iter()
+                .find(|d| d["date"] == day.to_string())
+                .unwrap_or_else(|| panic!("{day} missing"));
+            assert_eq!(got["steps"], expected["steps"], "{day}: {got}");
+            assert_eq!(
+                got["sleep_duration_minutes"], expected["sleep_duration_minutes"],
+                "{day}: {got}"
+            );
+            assert_eq!(
+                got["readiness_score"], expected["readiness_score"],
+                "{day}: {got}"
+            );
+        }
     }
 }

@@ -178,6 +178,9 @@ pub struct SyncOutcome {
     pub synced_through: Option<NaiveDate>,
     /// When the next sync is due (`None`: never, until something reconnects it).
     pub next_sync_at: Option<DateTime<Utc>>,
+    /// The sync stopped for a budget (the adapter's, the operator's, the provider's 429) or
+    /// its time slice, not for a failure: the failure count is left as it was.
+    pub deferred: bool,
 }
 
 fn opt_int(value: Option<i64>) -> Param {
@@ -447,7 +450,7 @@ impl Database {
             "UPDATE wearable_connections SET sync_status = $2, sync_error = $3, \
              last_sync_at = COALESCE($4, last_sync_at), synced_through = COALESCE($5, synced_through), \
              next_sync_at = $6, lease_until = NULL, \
-             sync_attempts = CASE WHEN $4 IS NULL THEN sync_attempts + 1 ELSE 0 END \
+             sync_attempts = CASE WHEN $4 IS NOT NULL THEN 0 WHEN $7 THEN sync_attempts ELSE sync_attempts + 1 END \
              WHERE id = $1",
             &[
                 Param::Uuid(connection),
@@ -456,7 +459,69 @@ impl Database {
                 Param::OptTime(outcome.synced_at),
                 Param::OptDate(outcome.synced_through),
                 Param::OptTime(outcome.next_sync_at),
+                Param::Bool(outcome.deferred),
             ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Admits one unit (a `fetch` call, an outbound request) under the budget `key` in the
+    /// UTC minute `minute` (minutes since 1970-01-01) when fewer than `limit` were admitted
+    /// in it; `false` when the minute's budget is spent. One statement, atomic on both
+    /// backends, so replicas share the budget.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn admit_wearable_budget(
+        &self,
+        key: &str,
+        minute: i64,
+        limit: i64,
+    ) -> Result<bool, DbError> {
+        if limit <= 0 {
+            return Ok(false);
+        }
+        let row = self
+            .fetch_optional(
+                "INSERT INTO wearable_request_budgets (budget_key, minute, used) VALUES ($1, $2, 1) \
+                 ON CONFLICT (budget_key, minute) DO UPDATE SET used = wearable_request_budgets.used + 1 \
+                 WHERE wearable_request_budgets.used < $3 RETURNING used",
+                &[
+                    Param::Text(key.to_owned()),
+                    Param::Int(minute),
+                    Param::Int(limit),
+                ],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// How much of the budget `key` was admitted in `minute` (0 when nothing was).
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn wearable_budget_used(&self, key: &str, minute: i64) -> Result<i64, DbError> {
+        let row = self
+            .fetch_optional(
+                "SELECT used FROM wearable_request_budgets WHERE budget_key = $1 AND minute = $2",
+                &[Param::Text(key.to_owned()), Param::Int(minute)],
+            )
+            .await?;
+        match row {
+            Some(row) => Ok(row.opt_int("used")?.unwrap_or(0)),
+            None => Ok(0),
+        }
+    }
+
+    /// Removes the budgets of minutes before `minute`.
+    ///
+    /// # Errors
+    /// [`DbError`].
+    pub async fn forget_wearable_budgets(&self, minute: i64) -> Result<(), DbError> {
+        self.execute(
+            "DELETE FROM wearable_request_budgets WHERE minute < $1",
+            &[Param::Int(minute)],
         )
         .await?;
         Ok(())

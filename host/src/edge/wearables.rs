@@ -686,6 +686,7 @@ pub async fn upload(
                 synced_at: Some(Utc::now()),
                 synced_through: checked.days.iter().map(|d| d.metric_date).max(),
                 next_sync_at: None,
+                deferred: false,
             },
         )
         .await?;

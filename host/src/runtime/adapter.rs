@@ -87,6 +87,14 @@ impl OriginMap {
     }
 }
 
+/// Asked before each request of a `fetch` to the adapter's declared API hosts: `Ok` sends
+/// it; `Err(seconds)` answers the adapter `429 Too Many Requests` with that `Retry-After`
+/// instead, as the provider itself would (the operator's budget for the provider is spent).
+pub trait RequestGate: Send + Sync {
+    /// Whether the next request may go out, or in how many seconds to try again.
+    fn admit(self: Arc<Self>) -> std::pin::Pin<Box<dyn Future<Output = Result<(), u32>> + Send>>;
+}
+
 /// What one call's outbound requests may do and did.
 #[derive(Clone, Default)]
 pub struct AdapterHttp {
@@ -101,13 +109,16 @@ pub struct AdapterHttp {
     /// The install check's replay of the adapter's fixture: when set, requests are answered
     /// from it and nothing reaches a network.
     replay: Option<Arc<Replay>>,
+    /// The budget this call's API requests are admitted under, if any.
+    gate: Option<Arc<dyn RequestGate>>,
 }
 
 impl AdapterHttp {
-    fn with_token(&self, token: Option<&str>) -> Self {
+    fn with_token(&self, token: Option<&str>, gate: Option<Arc<dyn RequestGate>>) -> Self {
         Self {
             token: token.map(Arc::from),
             sent: Arc::new(AtomicU64::new(0)),
+            gate,
             ..self.clone()
         }
     }
@@ -120,6 +131,19 @@ type Sent = (
 );
 
 type ResponseFuture = Box<dyn Future<Output = Result<Sent, HttpError>> + Send>;
+
+/// A `429` with `Retry-After: seconds` that never reached the provider.
+fn too_many_requests(seconds: u32) -> Result<http::Response<WasiBody>, HttpError> {
+    use http_body_util::BodyExt;
+    let body = http_body_util::Empty::<bytes::Bytes>::new()
+        .map_err(|never: std::convert::Infallible| -> HttpError { match never {} })
+        .boxed_unsync();
+    http::Response::builder()
+        .status(http::StatusCode::TOO_MANY_REQUESTS)
+        .header(http::header::RETRY_AFTER, seconds.to_string())
+        .body(body)
+        .map_err(|_| HttpError::InternalError(None))
+}
 
 impl WasiHttpHooks for AdapterHttp {
     fn send_request(
@@ -153,6 +177,14 @@ impl WasiHttpHooks for AdapterHttp {
                 return Err(HttpError::HttpRequestDenied);
             }
             request.headers_mut().remove(http::header::AUTHORIZATION);
+            if this.api_hosts.contains(&origin)
+                && let Some(gate) = &this.gate
+                && let Err(seconds) = gate.clone().admit().await
+            {
+                let done: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                    Box::new(async { Ok(()) });
+                return Ok((too_many_requests(seconds)?, done));
+            }
             if this.api_hosts.contains(&origin)
                 && let Some(token) = &this.token
             {
@@ -348,6 +380,7 @@ impl AdapterComponent {
                 token: None,
                 sent: Arc::default(),
                 replay: None,
+                gate: None,
             },
             info: Arc::new(ProviderInfo {
                 id: String::new(),
@@ -375,6 +408,7 @@ impl AdapterComponent {
     async fn instantiate(
         &self,
         token: Option<&str>,
+        gate: Option<Arc<dyn RequestGate>>,
     ) -> Result<
         (
             Store<AdapterState>,
@@ -385,7 +419,7 @@ impl AdapterComponent {
         AdapterCallError,
     > {
         let (limiter, exceeded) = MemoryCap::new(self.limits.memory_bytes);
-        let hooks = self.http.with_token(token);
+        let hooks = self.http.with_token(token, gate);
         let sent = hooks.sent.clone();
         let state = AdapterState {
             wasi: WasiCtx::builder().build(),
@@ -431,7 +465,7 @@ impl AdapterComponent {
     /// # Errors
     /// [`AdapterCallError`].
     pub async fn conformance(&self) -> Result<wit::Fixture, AdapterCallError> {
-        let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(None, None).await?;
         bindings
             .mindflow_platform_adapter()
             .call_conformance(&mut store)
@@ -444,7 +478,7 @@ impl AdapterComponent {
     /// # Errors
     /// [`AdapterCallError`].
     pub async fn describe(&self) -> Result<ProviderInfo, AdapterCallError> {
-        let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(None, None).await?;
         bindings
             .mindflow_platform_adapter()
             .call_describe(&mut store)
@@ -453,7 +487,8 @@ impl AdapterComponent {
     }
 
     /// `fetch` of `start..=end` with the user's `token` added to requests for the adapter's
-    /// declared hosts; the batch and the number of requests it sent.
+    /// declared hosts, each admitted by `gate` first when there is one; the batch and the
+    /// number of requests it sent.
     ///
     /// # Errors
     /// [`AdapterCallError`].
@@ -462,8 +497,9 @@ impl AdapterComponent {
         token: &str,
         start: &str,
         end: &str,
+        gate: Option<Arc<dyn RequestGate>>,
     ) -> Result<(Batch, u64), AdapterCallError> {
-        let (mut store, bindings, exceeded, sent) = self.instantiate(Some(token)).await?;
+        let (mut store, bindings, exceeded, sent) = self.instantiate(Some(token), gate).await?;
         let answer = bindings
             .mindflow_platform_adapter()
             .call_fetch(&mut store, start, end)
@@ -480,7 +516,7 @@ impl AdapterComponent {
     /// # Errors
     /// [`AdapterCallError`].
     pub async fn identify(&self, token: &str) -> Result<String, AdapterCallError> {
-        let (mut store, bindings, exceeded, _) = self.instantiate(Some(token)).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(Some(token), None).await?;
         bindings
             .mindflow_platform_adapter()
             .call_identify(&mut store)
@@ -497,7 +533,7 @@ impl AdapterComponent {
         &self,
         body: &[u8],
     ) -> Result<Vec<Notification>, AdapterCallError> {
-        let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(None, None).await?;
         bindings
             .mindflow_platform_adapter()
             .call_read_notification(&mut store, body)
@@ -522,7 +558,7 @@ impl AdapterComponent {
         E: std::fmt::Display,
     {
         use futures::StreamExt;
-        let (mut store, bindings, exceeded, _) = self.instantiate(None).await?;
+        let (mut store, bindings, exceeded, _) = self.instantiate(None, None).await?;
         let guest = bindings.mindflow_platform_adapter().upload();
         let upload = guest
             .call_constructor(&mut store, filename)

@@ -6,7 +6,10 @@
 //!   credentials in the host's environment.
 //! - [`sync`]: the durable scheduler (state on each connection row, leased so one replica
 //!   syncs a connection at a time), backfill on connect, incremental syncs, back-off with
-//!   jitter, refresh on 401, `reauth_required` when a refresh is refused.
+//!   jitter, refresh on 401, `reauth_required` when a refresh is refused, several
+//!   connections at once per replica.
+//! - [`budget`]: the adapter's per-user and the operator's per-provider request budgets,
+//!   shared by the replicas through the database.
 //! - [`webhooks`]: signature checks by the adapter's declared scheme, handshakes, replay
 //!   protection.
 //! - [`normalise`]: what an adapter returns, checked and bounded before it is stored.
@@ -21,6 +24,7 @@
 //! (`wearables/token`) and never enter a sandbox: the adapter's outbound requests get the
 //! token added by the host (`runtime::adapter`).
 
+pub mod budget;
 pub mod conformance;
 pub mod merge;
 pub mod normalise;

@@ -423,7 +423,9 @@ pub async fn run(adapter: &AdapterComponent) -> Result<Figures, String> {
     if let Some(case) = &fixture.fetch {
         let window = window(&case.start, &case.end)?;
         let what = format!("fetch {}..{}", case.start, case.end);
-        let answer = replaying.fetch(FIXTURE_TOKEN, &case.start, &case.end).await;
+        let answer = replaying
+            .fetch(FIXTURE_TOKEN, &case.start, &case.end, None)
+            .await;
         let problems = replay.problems();
         if !problems.is_empty() {
             return Err(failure(&what, &problems));

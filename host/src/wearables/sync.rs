@@ -6,12 +6,25 @@
 //! A sync fetches from the day after the last one fully fetched, less two days (late data:
 //! a night scored the next morning), to today, in windows of [`WINDOW_DAYS`]; each window is
 //! stored as soon as it arrives, so an interrupted backfill resumes where it stopped.
+//!
+//! Budgets ([`super::budget`]): each `fetch` is admitted under the connection's budget (the
+//! adapter's declared `requests-per-minute`), and each of its requests under the provider's
+//! (the operator's `MINDFLOW_WEARABLE_<ID>_REQUESTS_PER_MINUTE`), both shared through the
+//! database. A spent budget, or the provider's own `429` (its `Retry-After` honoured), ends
+//! the sync with a *deferral*: the connection is due again when there is room, keeps its
+//! status and failure count, and resumes from the last window stored. A sync also defers
+//! itself after [`SLICE`] so that it always ends well within its lease.
+//!
+//! A replica syncs up to [`SyncSettings::concurrency`] connections at once, each under its
+//! own lease.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use rand::Rng as _;
 
+use super::budget::{self, Admission, ProviderGate};
 use super::{Wearables, adapter, normalise, oauth, open_token, seal_tokens};
 use crate::db::wearables::{Connection, SyncOutcome};
 use crate::runtime::adapter::{AdapterCallError, AdapterComponent, AdapterFailure};
@@ -23,6 +36,13 @@ pub const WINDOW_DAYS: u64 = 30;
 const OVERLAP_DAYS: u64 = 2;
 /// How long a replica holds a connection it syncs.
 const LEASE: Duration = Duration::from_secs(5 * 60);
+/// How long one sync fetches before it defers the rest (to be due again at once): half the
+/// lease, so a sync (its last `fetch` bounded by the adapter's deadline) ends before its
+/// lease does and no other replica can take the connection mid-sync.
+pub const SLICE: Duration = Duration::from_secs(150);
+/// At most this much jitter on a deferral to the next minute, so the connections deferred
+/// together do not all start in the same instant.
+const DEFER_JITTER_MS: i64 = 1_000;
 /// The longest back-off.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 60 * 60);
 
@@ -35,20 +55,42 @@ pub struct SyncSettings {
     pub interval: Duration,
     /// The first back-off (doubled per failure, capped, with full jitter).
     pub backoff: Duration,
+    /// How many leased connections one replica syncs at once.
+    pub concurrency: usize,
 }
 
-/// Starts the scheduler on this replica.
+/// Starts the scheduler on this replica: at each tick it leases due connections while
+/// fewer than [`SyncSettings::concurrency`] of its syncs run, each on its own task.
 pub fn spawn(wearables: Wearables) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            wearables.settings.concurrency.max(1),
+        ));
         let mut interval = tokio::time::interval(wearables.settings.tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut forgotten = 0;
         loop {
             interval.tick().await;
-            // Every due connection this pass can lease, one at a time.
+            let minute = budget::minute_of(Utc::now());
+            if minute != forgotten {
+                forgotten = minute;
+                if let Err(error) = wearables.db.forget_wearable_budgets(minute - 1).await {
+                    tracing::warn!(%error, "wearable sync: cannot forget past budgets");
+                }
+            }
             loop {
-                match sync_next(&wearables, Utc::now()).await {
-                    Ok(true) => {}
-                    Ok(false) => break,
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                match lease_next(&wearables, Utc::now()).await {
+                    Ok(Some(connection)) => {
+                        let wearables = wearables.clone();
+                        tokio::spawn(async move {
+                            sync_leased(&wearables, &connection, Utc::now()).await;
+                            drop(slot);
+                        });
+                    }
+                    Ok(None) => break,
                     Err(error) => {
                         tracing::warn!(%error, "wearable sync: cannot lease a connection; retrying at the next tick");
                         break;
@@ -59,20 +101,23 @@ pub fn spawn(wearables: Wearables) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Leases and syncs the connection due longest ago, if any; `true` when one was synced.
-///
-/// # Errors
-/// [`crate::db::DbError`] when no connection could be leased.
-pub async fn sync_next(
+/// Leases the connection due longest ago at `now`, if any.
+async fn lease_next(
     wearables: &Wearables,
     now: DateTime<Utc>,
-) -> Result<bool, crate::db::DbError> {
+) -> Result<Option<Connection>, crate::db::DbError> {
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    let Some(connection) = wearables.db.lease_due_wearable(now, lease).await? else {
-        return Ok(false);
+    wearables.db.lease_due_wearable(now, lease).await
+}
+
+/// Syncs a connection this replica leased, records the outcome and releases the lease.
+async fn sync_leased(wearables: &Wearables, connection: &Connection, now: DateTime<Utc>) {
+    let outcome = sync_one(wearables, connection, now).await;
+    let label = if outcome.deferred {
+        "deferred"
+    } else {
+        outcome.status
     };
-    let outcome = sync_one(wearables, &connection, now).await;
-    let label = outcome.status;
     crate::metrics::global()
         .wearable_syncs
         .inc(&[&connection.provider, label]);
@@ -83,7 +128,6 @@ pub async fn sync_next(
     {
         tracing::warn!(%error, "wearable sync: cannot record the outcome");
     }
-    Ok(true)
 }
 
 fn backoff(settings: &SyncSettings, attempts: i64, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -111,7 +155,25 @@ fn failed(
         synced_at: None,
         synced_through: None,
         next_sync_at: Some(backoff(settings, connection.sync_attempts, now)),
+        deferred: false,
     }
+}
+
+/// A sync stopped for a budget or its slice: due again at `until`, not a failure.
+fn deferred(until: DateTime<Utc>) -> SyncOutcome {
+    SyncOutcome {
+        status: "active",
+        error: None,
+        synced_at: None,
+        synced_through: None,
+        next_sync_at: Some(until),
+        deferred: true,
+    }
+}
+
+/// `until` with up to [`DEFER_JITTER_MS`] added.
+fn jittered(until: DateTime<Utc>) -> DateTime<Utc> {
+    until + chrono::Duration::milliseconds(rand::rng().random_range(0..=DEFER_JITTER_MS))
 }
 
 fn reauth(error: &str) -> SyncOutcome {
@@ -121,6 +183,7 @@ fn reauth(error: &str) -> SyncOutcome {
         synced_at: None,
         synced_through: None,
         next_sync_at: None,
+        deferred: false,
     }
 }
 
@@ -172,6 +235,7 @@ async fn refresh(
                     synced_at: None,
                     synced_through: None,
                     next_sync_at: Some(Utc::now() + chrono::Duration::minutes(5)),
+                    deferred: false,
                 });
             }
             Ok(tokens.access)
@@ -185,6 +249,7 @@ async fn refresh(
             synced_at: None,
             synced_through: None,
             next_sync_at: Some(Utc::now() + chrono::Duration::minutes(5)),
+            deferred: false,
         }),
     }
 }
@@ -212,6 +277,7 @@ pub async fn sync_one(
             synced_at: None,
             synced_through: None,
             next_sync_at: None,
+            deferred: false,
         };
     }
     let Some(sealed_access) = &connection.access_token else {
@@ -231,7 +297,8 @@ pub async fn sync_one(
         };
     }
     let today = now.date_naive();
-    let backfill = u64::from(adapter.info.backfill_days.max(1));
+    let backfill =
+        u64::from(budget::backfill_days(&connection.provider, adapter.info.backfill_days).max(1));
     let start = connection.synced_through.map_or_else(
         || today.checked_sub_days(Days::new(backfill)).unwrap_or(today),
         |through| {
@@ -247,7 +314,45 @@ pub async fn sync_one(
     let mut window_start = start;
     let mut refreshed = false;
     let mut synced_through: Option<NaiveDate> = None;
+    let started = std::time::Instant::now();
+    let connection_key = budget::connection_key(connection.id);
+    let gate = budget::provider_limit(&connection.provider).map(|limit| {
+        Arc::new(ProviderGate::new(
+            wearables.db.clone(),
+            &connection.provider,
+            limit,
+        ))
+    });
     while window_start <= today {
+        if started.elapsed() >= SLICE {
+            return with_progress(deferred(Utc::now()), synced_through);
+        }
+        let clock = Utc::now();
+        match budget::admit(
+            &wearables.db,
+            &connection_key,
+            adapter.info.requests_per_minute,
+            clock,
+        )
+        .await
+        {
+            Ok(Admission::Admitted) => {}
+            Ok(Admission::Until(at)) => {
+                return with_progress(deferred(jittered(at)), synced_through);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "wearable sync: cannot read the connection's budget");
+                return with_progress(
+                    failed(
+                        settings,
+                        connection,
+                        now,
+                        "the request budget is unreadable".into(),
+                    ),
+                    synced_through,
+                );
+            }
+        }
         let window_end = window_start
             .checked_add_days(Days::new(WINDOW_DAYS - 1))
             .unwrap_or(today)
@@ -257,8 +362,17 @@ pub async fn sync_one(
                 access.expose(),
                 &window_start.to_string(),
                 &window_end.to_string(),
+                gate.clone()
+                    .map(|g| g as Arc<dyn crate::runtime::adapter::RequestGate>),
             )
             .await;
+        if fetched.is_err()
+            && let Some(until) = gate.as_ref().and_then(|g| g.refused_until())
+        {
+            // The operator's budget for the provider refused a request of this window,
+            // whatever the adapter made of the 429: room again at `until`.
+            return with_progress(deferred(jittered(until)), synced_through);
+        }
         match fetched {
             Ok((batch, requests)) => {
                 crate::metrics::global()
@@ -280,7 +394,10 @@ pub async fn sync_one(
                     .await
                 {
                     tracing::warn!(%error, "wearable sync: cannot store a batch");
-                    return failed(settings, connection, now, "storing the data failed".into());
+                    return with_progress(
+                        failed(settings, connection, now, "storing the data failed".into()),
+                        synced_through,
+                    );
                 }
                 synced_through = Some(window_end);
                 window_start = window_end.checked_add_days(Days::new(1)).unwrap_or(latest);
@@ -299,16 +416,17 @@ pub async fn sync_one(
                 );
             }
             Err(AdapterCallError::Adapter(AdapterFailure::RateLimited(seconds))) => {
+                // The provider's 429: deferred by its Retry-After (at least a second, at
+                // most a day) and a quarter of it in jitter, not a failure.
                 let wait = i64::from(seconds.clamp(1, 86_400));
-                let jitter = rand::rng().random_range(0..=wait / 4 + 1);
+                let jitter = rand::rng().random_range(0..=wait * 250);
+                tracing::info!(provider = %connection.provider, seconds, "wearable sync: rate limited by the provider; deferred");
                 return with_progress(
-                    SyncOutcome {
-                        status: "error",
-                        error: Some(format!("rate limited by the provider for {seconds} s")),
-                        synced_at: None,
-                        synced_through: None,
-                        next_sync_at: Some(now + chrono::Duration::seconds(wait + jitter)),
-                    },
+                    deferred(
+                        Utc::now()
+                            + chrono::Duration::seconds(wait)
+                            + chrono::Duration::milliseconds(jitter),
+                    ),
                     synced_through,
                 );
             }
@@ -328,6 +446,7 @@ pub async fn sync_one(
         synced_at: Some(now),
         synced_through,
         next_sync_at: Some(now + chrono::Duration::from_std(settings.interval).unwrap_or_default()),
+        deferred: false,
     }
 }
 
@@ -347,6 +466,7 @@ mod tests {
             tick: Duration::from_secs(1),
             interval: Duration::from_secs(3600),
             backoff: Duration::from_secs(60),
+            concurrency: 1,
         };
         let now = Utc::now();
         for attempts in 0..20 {

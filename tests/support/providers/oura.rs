@@ -451,6 +451,7 @@ struct Inner {
     rate_limit: u32,
     retry_after: u32,
     requests: Vec<String>,
+    request_times: Vec<DateTime<Utc>>,
     token_requests: Vec<String>,
     subscriptions: Vec<Subscription>,
 }
@@ -622,6 +623,11 @@ impl OuraSim {
     /// Every data request's path and query, in order.
     pub fn request_log(&self) -> Vec<String> {
         lock(&self.shared).requests.clone()
+    }
+
+    /// When each data request arrived, in order (as [`OuraSim::request_log`]).
+    pub fn request_times(&self) -> Vec<DateTime<Utc>> {
+        lock(&self.shared).request_times.clone()
     }
 
     /// Every token request's `grant_type`, in order (including refused ones).
@@ -928,6 +934,7 @@ async fn collection(
         Some(q) => format!("/v2/usercollection/{name}?{q}"),
         None => format!("/v2/usercollection/{name}"),
     });
+    inner.request_times.push(Utc::now());
     if inner.rate_limit > 0 {
         inner.rate_limit -= 1;
         let mut response = detail(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
@@ -939,10 +946,24 @@ async fn collection(
     let Some(user) = authorise(&inner, &headers) else {
         return detail(StatusCode::UNAUTHORIZED, "Unauthorized");
     };
+    // A daily collection's days only (keys are `YYYY-MM-DD`, in date order), so a year of
+    // seeded days costs a request nothing more than its window's.
+    let range = match (query.get("start_date"), query.get("end_date")) {
+        (Some(start), Some(end)) if COLLECTIONS.contains(&name.as_str()) && start <= end => {
+            Some((start.clone(), end.clone()))
+        }
+        _ => None,
+    };
     let seeded: Vec<SeedDay> = inner
         .users
         .get(&user)
-        .map(|days| days.values().cloned().collect())
+        .map(|days| match &range {
+            Some((start, end)) => days
+                .range(start.clone()..=end.clone())
+                .map(|(_, d)| d.clone())
+                .collect(),
+            None => days.values().cloned().collect(),
+        })
         .unwrap_or_default();
     drop(inner);
     match name.as_str() {
