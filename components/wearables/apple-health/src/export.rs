@@ -163,6 +163,18 @@ fn unreadable_zip(e: &crate::zip::ZipError) -> Error {
     Error::InvalidInput(format!("not a readable Apple Health export.zip: {e}"))
 }
 
+/// The XML inflated from a zip does not parse. Damaged compressed data usually inflates to
+/// garbage that the parser refuses before the entry's CRC-32 (checked at its end) is reached,
+/// so the message names both causes.
+fn inflated_unreadable(e: Error) -> Error {
+    match e {
+        Error::InvalidInput(why) => Error::InvalidInput(format!(
+            "the export.xml in this zip is unreadable (the zip may be damaged): {why}"
+        )),
+        other => other,
+    }
+}
+
 impl From<crate::zip::ZipError> for Error {
     fn from(e: crate::zip::ZipError) -> Self {
         unreadable_zip(&e)
@@ -176,7 +188,9 @@ impl ZippedExport {
     /// [`Error::InvalidInput`] when the zip or its `export.xml` cannot be read.
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), Error> {
         let export = &mut self.export;
-        self.unzip.write(chunk, &mut |xml: &[u8]| export.write(xml))
+        self.unzip.write(chunk, &mut |xml: &[u8]| {
+            export.write(xml).map_err(inflated_unreadable)
+        })
     }
 
     /// The end of the zip: what its export held.
