@@ -1494,36 +1494,14 @@ mod garmin {
         let (token, id) = user(server, tag).await;
         super::upgrade(server, &id).await;
         super::consent(server, &token).await;
-        let started = send(
-            server,
-            Method::POST,
-            "/api/v1/wearables/connect/garmin",
-            Some(&token),
-            None,
-        )
+        super::authorize(server, &token, "garmin", |query| {
+            sim.issue_code_for(
+                garmin_user,
+                &query["code_challenge"],
+                &query["redirect_uri"],
+            )
+        })
         .await;
-        assert_eq!(started.status, 201, "{}", started.body);
-        let url = reqwest::Url::parse(started.body["authorization_url"].as_str().expect("url"))
-            .expect("a URL");
-        let query: std::collections::HashMap<String, String> =
-            url.query_pairs().into_owned().collect();
-        let code = sim.issue_code_for(
-            garmin_user,
-            &query["code_challenge"],
-            &query["redirect_uri"],
-        );
-        let done = send(
-            server,
-            Method::GET,
-            &format!(
-                "/api/v1/wearables/callback/garmin?code={code}&state={}",
-                query["state"]
-            ),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(done.status, 200, "{}", done.body);
         super::until("the backfill", async || {
             let list = send(
                 server,
