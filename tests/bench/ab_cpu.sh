@@ -10,6 +10,7 @@
 # Needs wrk, perf, psql and python3, and the models in MINDFLOW_EMBEDDING_MODEL and
 # MINDFLOW_LLM_MODEL; MINDFLOW_MANIFEST picks the manifest (both builds must load it).
 set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/signup.sh"
 server=$1; rounds=$2; seconds=$3; shift 3
 export MINDFLOW_RATE_LIMITS=off
 db="mf_ab_$RANDOM$RANDOM"
@@ -40,29 +41,8 @@ for side in a b; do
         exit 1
     fi
 done
-email="ab-$RANDOM$RANDOM@example.com"
-curl -fs -o /dev/null -X POST localhost:8091/api/v1/auth/register -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"correct horse battery staple 42\"}"
-code=""
-for _ in $(seq 1 100); do
-    code=$(python3 - "$data/a/outbox-mail" "$email" <<'PY'
-import json, pathlib, sys
-for path in pathlib.Path(sys.argv[1]).glob("*.json"):
-    message = json.loads(path.read_text())
-    if message["kind"] == "verify_email" and message["to"] == sys.argv[2]:
-        print(message["payload"]["token"])
-PY
-)
-    [ -n "$code" ] && break
-    sleep 0.1
-done
-token=$(curl -fs -X POST localhost:8091/api/v1/auth/verify-email -H 'content-type: application/json' \
-    -d "{\"token\":\"$code\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-for i in $(seq 1 "${LOGS:-100}"); do
-    curl -fs -o /dev/null -X POST localhost:8091/api/v1/mood/logs -H "authorization: Bearer $token" \
-        -H 'content-type: application/json' \
-        -d "{\"mood_score\": $((i % 10 + 1)), \"note\": \"a calm day, a short walk\", \"factors\": [{\"factor_type\": \"sleep\", \"impact_score\": -2}, {\"factor_type\": \"exercise\", \"impact_score\": 2}]}"
-done
+token=$(signup http://127.0.0.1:8091 "$data/a/outbox-mail")
+mood_logs http://127.0.0.1:8091 "$token" "${LOGS:-100}"
 for i in $(seq 1 "${JOURNAL:-20}"); do
     curl -fs -o /dev/null -X POST localhost:8091/api/v1/journal/entries -H "authorization: Bearer $token" \
         -H 'content-type: application/json' \

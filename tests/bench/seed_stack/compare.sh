@@ -8,6 +8,7 @@
 # the models in MINDFLOW_EMBEDDING_MODEL and MINDFLOW_LLM_MODEL as `cargo xtask run` passes them;
 # MINDFLOW_CACHE_DIR, if set, keeps the crisis rules' embeddings between runs)
 set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/../signup.sh"
 bin=$1; server=$2; rounds=${3:-3}; seconds=${4:-15}; logs=${5:-200}
 here=$(cd "$(dirname "$0")" && pwd)
 db="mf_compare_$RANDOM$RANDOM"
@@ -40,30 +41,8 @@ if ! curl -fs http://127.0.0.1:8091/readyz >/dev/null 2>&1; then
     tail -20 "$data/mindflow.log" >&2
     exit 1
 fi
-email="cmp-$RANDOM$RANDOM@example.com"
-curl -fs -o /dev/null -X POST http://127.0.0.1:8091/api/v1/auth/register -H 'content-type: application/json' \
-    -d "{\"email\":\"$email\",\"password\":\"correct horse battery staple 42\"}"
-# Registration finishes with the code mailed to the address (the file mailer, in the data dir).
-code=""
-for _ in $(seq 1 100); do
-    code=$(python3 - "$data/outbox-mail" "$email" <<'PY'
-import json, pathlib, sys
-for path in pathlib.Path(sys.argv[1]).glob("*.json"):
-    message = json.loads(path.read_text())
-    if message["kind"] == "verify_email" and message["to"] == sys.argv[2]:
-        print(message["payload"]["token"])
-PY
-)
-    [ -n "$code" ] && break
-    sleep 0.1
-done
-token=$(curl -fs -X POST http://127.0.0.1:8091/api/v1/auth/verify-email -H 'content-type: application/json' \
-    -d "{\"token\":\"$code\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-for i in $(seq 1 "$logs"); do
-    curl -fs -o /dev/null -X POST http://127.0.0.1:8091/api/v1/mood/logs -H "authorization: Bearer $token" \
-        -H 'content-type: application/json' \
-        -d "{\"mood_score\": $((i % 10 + 1)), \"note\": \"a calm day, a short walk\", \"factors\": [{\"factor_type\": \"sleep\", \"impact_score\": -2}, {\"factor_type\": \"exercise\", \"impact_score\": 2}]}"
-done
+token=$(signup http://127.0.0.1:8091 "$data/outbox-mail")
+mood_logs http://127.0.0.1:8091 "$token" "$logs"
 echo "user with $logs logs (2 factors each); wrk -t2 -c32 -d${seconds}s GET /api/v1/mood/logs?limit=20, $rounds alternating rounds"
 for round in $(seq 1 "$rounds"); do
     for port in 8091 8090; do
