@@ -1663,6 +1663,17 @@ mod budgets {
         let (token, id) = user(&server, "oura-budget").await;
         super::upgrade(&server, &id).await;
         super::consent(&server, &token).await;
+        // Kept for two years, so all 401 days are the person's to keep (the default, a
+        // year, would stop the backfill at 366: see the next test).
+        let kept = send(
+            &server,
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(&token),
+            Some(serde_json::json!({"data_retention_days": 730})),
+        )
+        .await;
+        assert_eq!(kept.status, 200, "{}", kept.body);
         super::oura::connect(&server, &oura, &token, ring_user).await;
 
         // 401 days in 30-day windows: 14 fetches of about 17 requests each, more than one
@@ -1765,7 +1776,18 @@ mod budgets {
             let got = stored
                 .iter()
                 .find(|d| d["date"] == day.to_string())
-                .unwrap_or_else(|| panic!("{day} missing"));
+                .unwrap_or_else(|| {
+                    let first_stored: Vec<&serde_json::Value> = stored.iter().take(3).collect();
+                    let activity: Vec<&String> = log
+                        .iter()
+                        .filter(|path| path.contains("daily_activity?"))
+                        .take(4)
+                        .collect();
+                    panic!(
+                        "{day} missing (today {today}); first stored {first_stored:?}; \
+                         first daily_activity requests {activity:?}; connection {connection}"
+                    )
+                });
             assert_eq!(got["steps"], expected["steps"], "{day}: {got}");
             assert_eq!(
                 got["sleep_duration_minutes"], expected["sleep_duration_minutes"],
@@ -1776,5 +1798,85 @@ mod budgets {
                 "{day}: {got}"
             );
         }
+    }
+
+    /// A backfill reaches no further back than the person keeps their data: with the
+    /// default retention (a year) and the operator's 400-day backfill, the first day
+    /// fetched and stored is the first one the retention purge keeps.
+    #[tokio::test]
+    async fn a_backfill_stops_at_the_persons_retention() {
+        let oura = OuraSim::start().await.expect("simulator");
+        let ring_user = "oura-retention-user";
+        let today = Utc::now().date_naive();
+        let first = today
+            .checked_sub_days(Days::new(BACKFILL_DAYS + 3))
+            .expect("date");
+        oura.seed_days(ring_user, &first.to_string(), 410);
+        let origins = oura.origins_env();
+        let server = server_with(
+            Manifest::product(&["crisis-rules", "oura"]),
+            &[
+                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
+                ("MINDFLOW_WEARABLE_OURA_CLIENT_ID", sim::CLIENT_ID),
+                ("MINDFLOW_WEARABLE_OURA_CLIENT_SECRET", sim::CLIENT_SECRET),
+                ("MINDFLOW_WEARABLE_OURA_BACKFILL_DAYS", "400"),
+                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
+            ],
+        )
+        .await;
+        let (token, id) = user(&server, "oura-retention").await;
+        super::upgrade(&server, &id).await;
+        super::consent(&server, &token).await;
+        let me = send(&server, Method::GET, "/api/v1/users/me", Some(&token), None).await;
+        assert_eq!(me.body["data_retention_days"], 365, "{}", me.body);
+        super::oura::connect(&server, &oura, &token, ring_user).await;
+        // 13 windows under the adapter's 10 fetch calls a minute: past a minute's turn.
+        let began = std::time::Instant::now();
+        while super::oura::connection(&server, &token, "oura").await["last_sync_at"].is_null() {
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(180),
+                "the backfill did not finish in 3 minutes"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+
+        let kept_from = today.checked_sub_days(Days::new(365)).expect("date");
+        let before = super::metrics(
+            &server,
+            &token,
+            &format!(
+                "from={}&to={}",
+                today
+                    .checked_sub_days(Days::new(BACKFILL_DAYS))
+                    .expect("date"),
+                kept_from.pred_opt().expect("date")
+            ),
+        )
+        .await;
+        assert_eq!(before["items"], serde_json::json!([]), "{before}");
+        let middle = kept_from.checked_add_days(Days::new(200)).expect("date");
+        let mut stored = 0;
+        for (a, b) in [
+            (kept_from, middle),
+            (middle.succ_opt().expect("date"), today),
+        ] {
+            let days = super::metrics(&server, &token, &format!("from={a}&to={b}")).await;
+            let items = days["items"].as_array().expect("items");
+            if a == kept_from {
+                assert_eq!(items[0]["date"], kept_from.to_string(), "{days}");
+            }
+            stored += items.len();
+        }
+        assert_eq!(stored, 366, "every kept day, today included");
+        // Not even asked for: the first window starts at the first day kept.
+        let first_asked = oura
+            .request_log()
+            .into_iter()
+            .find(|path| path.starts_with("/v2/usercollection/daily_activity?"))
+            .expect("a fetch");
+        assert!(
+            first_asked.contains(&format!("start_date={kept_from}")),
+            "{first_asked}"
+        );
     }
 }

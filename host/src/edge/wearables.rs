@@ -659,7 +659,16 @@ pub async fn upload(
             }
         })?;
     let today = Utc::now().date_naive();
-    let earliest = today.checked_sub_days(Days::new(3650 * 2)).unwrap_or(today);
+    // Nothing older than the person's retention is stored: the next purge would delete it.
+    let retention = state
+        .db
+        .profile(caller.user_id)
+        .await?
+        .and_then(|profile| profile.data_retention_days);
+    let earliest = today
+        .checked_sub_days(Days::new(3650 * 2))
+        .unwrap_or(today)
+        .max(normalise::retained_from(today, retention).unwrap_or(NaiveDate::MIN));
     let latest = today.checked_add_days(Days::new(1)).unwrap_or(today);
     let checked = normalise::check(&batch, earliest, latest);
     let connection = state

@@ -54,6 +54,16 @@ fn instant(text: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The first day a person's retention keeps on `today`, when they set one
+/// (`data_retention_days`): the purge deletes a calendar day once it is wholly before
+/// `now − days`, so a day before `today − days` would be deleted by the next purge. A sync
+/// neither fetches nor stores such a day: it would only be gone again within the hour, and
+/// the person asked for it not to be kept.
+pub fn retained_from(today: NaiveDate, retention_days: Option<i64>) -> Option<NaiveDate> {
+    let days = u64::try_from(retention_days?).ok()?;
+    today.checked_sub_days(chrono::Days::new(days))
+}
+
 /// Checks `batch`; days outside `earliest..=latest` are dropped (a provider's clock or a
 /// parsing error must not write the far past or the future).
 pub fn check(batch: &Batch, earliest: NaiveDate, latest: NaiveDate) -> Checked {
@@ -141,6 +151,18 @@ mod tests {
     use crate::wearables::world::exports::mindflow::platform::adapter::{
         DailyMetrics, SleepSession,
     };
+
+    #[test]
+    fn a_retention_keeps_its_days_and_none_keeps_everything() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 5).expect("date");
+        assert_eq!(
+            retained_from(today, Some(365)),
+            NaiveDate::from_ymd_opt(2025, 12, 5)
+        );
+        assert_eq!(retained_from(today, Some(0)), Some(today));
+        assert_eq!(retained_from(today, None), None);
+        assert_eq!(retained_from(today, Some(-3)), None);
+    }
 
     fn day(date: &str) -> DailyMetrics {
         DailyMetrics {

@@ -5,7 +5,8 @@
 //!
 //! A sync fetches from the day after the last one fully fetched, less two days (late data:
 //! a night scored the next morning), to today, in windows of [`WINDOW_DAYS`]; each window is
-//! stored as soon as it arrives, so an interrupted backfill resumes where it stopped.
+//! stored as soon as it arrives, so an interrupted backfill resumes where it stopped. No
+//! window reaches past the person's retention ([`normalise::retained_from`]).
 //!
 //! Budgets ([`super::budget`]): each `fetch` is admitted under the connection's budget (the
 //! adapter's declared `requests-per-minute`), and each of its requests under the provider's
@@ -297,19 +298,36 @@ pub async fn sync_one(
         };
     }
     let today = now.date_naive();
+    let retained_from = match wearables.db.profile(connection.user_id).await {
+        Ok(profile) => normalise::retained_from(today, profile.and_then(|p| p.data_retention_days)),
+        Err(error) => {
+            tracing::warn!(%error, "wearable sync: cannot read the person's retention");
+            return failed(
+                settings,
+                connection,
+                now,
+                "the retention setting is unreadable".into(),
+            );
+        }
+    };
     let backfill =
         u64::from(budget::backfill_days(&connection.provider, adapter.info.backfill_days).max(1));
-    let start = connection.synced_through.map_or_else(
-        || today.checked_sub_days(Days::new(backfill)).unwrap_or(today),
-        |through| {
-            through
-                .checked_sub_days(Days::new(OVERLAP_DAYS))
-                .unwrap_or(through)
-        },
-    );
+    let start = connection
+        .synced_through
+        .map_or_else(
+            || today.checked_sub_days(Days::new(backfill)).unwrap_or(today),
+            |through| {
+                through
+                    .checked_sub_days(Days::new(OVERLAP_DAYS))
+                    .unwrap_or(through)
+            },
+        )
+        .max(retained_from.unwrap_or(NaiveDate::MIN));
+    // Nothing older than the person's retention is stored, whatever the adapter returns.
     let earliest = today
         .checked_sub_days(Days::new(backfill.max(3650)))
-        .unwrap_or(today);
+        .unwrap_or(today)
+        .max(retained_from.unwrap_or(NaiveDate::MIN));
     let latest = today.checked_add_days(Days::new(1)).unwrap_or(today);
     let mut window_start = start;
     let mut refreshed = false;
