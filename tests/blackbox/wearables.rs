@@ -1615,12 +1615,12 @@ mod budgets {
 
     use std::collections::BTreeMap;
 
-    use chrono::{Days, Timelike, Utc};
+    use chrono::{Days, NaiveDate, Timelike, Utc};
     use mindflow_tests::accounts::user;
     use mindflow_tests::http::send;
     use mindflow_tests::metrics;
     use mindflow_tests::providers::oura::{self as sim, OuraSim};
-    use mindflow_tests::{Manifest, server_with};
+    use mindflow_tests::{Manifest, Server, server_with};
     use reqwest::Method;
 
     /// The Oura adapter's declared `requests-per-minute` (fetch calls per user).
@@ -1629,32 +1629,48 @@ mod budgets {
     const REQUESTS_PER_MINUTE: usize = 150;
     const BACKFILL_DAYS: u64 = 400;
 
-    #[tokio::test]
-    async fn a_long_backfill_stays_within_the_budgets_and_completes() {
+    /// An Oura simulator with `ring_user`'s days from `BACKFILL_DAYS + 3` days ago to a
+    /// week ahead, and today's date.
+    async fn seeded(ring_user: &str) -> (OuraSim, NaiveDate) {
         let oura = OuraSim::start().await.expect("simulator");
-        let ring_user = "oura-budget-user";
         let today = Utc::now().date_naive();
         let first = today
             .checked_sub_days(Days::new(BACKFILL_DAYS + 3))
             .expect("date");
         oura.seed_days(ring_user, &first.to_string(), 410);
+        (oura, today)
+    }
+
+    /// A server with Oura configured against `oura`, the operator's 400-day backfill, a
+    /// fast scheduler tick, and `more`.
+    async fn server(oura: &OuraSim, more: &[(&str, &str)]) -> Server {
+        let origins = oura.origins_env();
+        let mut env = vec![
+            ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
+            ("MINDFLOW_WEARABLE_OURA_CLIENT_ID", sim::CLIENT_ID),
+            ("MINDFLOW_WEARABLE_OURA_CLIENT_SECRET", sim::CLIENT_SECRET),
+            ("MINDFLOW_WEARABLE_OURA_BACKFILL_DAYS", "400"),
+            ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
+        ];
+        env.extend_from_slice(more);
+        server_with(Manifest::product(&["crisis-rules", "oura"]), &env).await
+    }
+
+    #[tokio::test]
+    async fn a_long_backfill_stays_within_the_budgets_and_completes() {
+        let ring_user = "oura-budget-user";
+        let (oura, today) = seeded(ring_user).await;
         // The first two requests are refused with Retry-After: 2 (the host's `identify`
         // when connecting, which only loses the webhook id, and the backfill's first).
         oura.set_retry_after(2);
         oura.rate_limit_next(2);
-        let origins = oura.origins_env();
-        let server = server_with(
-            Manifest::product(&["crisis-rules", "oura"]),
+        let server = server(
+            &oura,
             &[
-                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
-                ("MINDFLOW_WEARABLE_OURA_CLIENT_ID", sim::CLIENT_ID),
-                ("MINDFLOW_WEARABLE_OURA_CLIENT_SECRET", sim::CLIENT_SECRET),
-                ("MINDFLOW_WEARABLE_OURA_BACKFILL_DAYS", "400"),
                 (
                     "MINDFLOW_WEARABLE_OURA_REQUESTS_PER_MINUTE",
                     &REQUESTS_PER_MINUTE.to_string(),
                 ),
-                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
                 ("MINDFLOW_WEARABLE_SYNC_BACKOFF_MS", "200"),
                 ("MINDFLOW_METRICS_LISTEN", "127.0.0.1:0"),
             ],
@@ -1805,25 +1821,9 @@ mod budgets {
     /// fetched and stored is the first one the retention purge keeps.
     #[tokio::test]
     async fn a_backfill_stops_at_the_persons_retention() {
-        let oura = OuraSim::start().await.expect("simulator");
         let ring_user = "oura-retention-user";
-        let today = Utc::now().date_naive();
-        let first = today
-            .checked_sub_days(Days::new(BACKFILL_DAYS + 3))
-            .expect("date");
-        oura.seed_days(ring_user, &first.to_string(), 410);
-        let origins = oura.origins_env();
-        let server = server_with(
-            Manifest::product(&["crisis-rules", "oura"]),
-            &[
-                ("MINDFLOW_WEARABLE_ORIGINS", origins.as_str()),
-                ("MINDFLOW_WEARABLE_OURA_CLIENT_ID", sim::CLIENT_ID),
-                ("MINDFLOW_WEARABLE_OURA_CLIENT_SECRET", sim::CLIENT_SECRET),
-                ("MINDFLOW_WEARABLE_OURA_BACKFILL_DAYS", "400"),
-                ("MINDFLOW_WEARABLE_SYNC_TICK_MS", "100"),
-            ],
-        )
-        .await;
+        let (oura, today) = seeded(ring_user).await;
+        let server = server(&oura, &[]).await;
         let (token, id) = user(&server, "oura-retention").await;
         super::upgrade(&server, &id).await;
         super::consent(&server, &token).await;
