@@ -90,6 +90,8 @@ async fn entries_are_created_read_changed_and_deleted() {
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["id"], second["id"]);
     assert_eq!(items[1]["content"], text);
+    // A listed entry is the entry itself: the list reads fewer columns, never fewer fields.
+    assert_eq!(items[1], read.body, "listed and read differ");
     let page = get(&server, "/api/v1/journal/entries?limit=1", &token).await;
     assert_eq!(page.body["items"].as_array().map(Vec::len), Some(1));
     let cursor = page.body["next_cursor"]

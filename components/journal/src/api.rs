@@ -111,6 +111,21 @@ const HIDDEN: [&str; 5] = [
     "primary_emotion",
 ];
 
+/// The stored columns a listed entry is made of: every one a client sees, and the sealed
+/// text. A page is read with only these ([`Platform::select`]), not the search hashes (a
+/// few kilobytes an entry, read only by a search) nor the emotion tag.
+const LISTED: [&str; 9] = [
+    "content_encrypted",
+    "content_iv",
+    "content_hash",
+    "word_count",
+    "entry_type",
+    "prompt_id",
+    "sentiment_score",
+    "created_at",
+    "updated_at",
+];
+
 /// An entry as a client sees it: its columns (never the ciphertext, nonce, term hashes or
 /// emotion tag), its decrypted `content`, its `topics` and its `primary_emotion`. Topics and
 /// the emotion say what the text is about and how the person felt, so they are never stored
@@ -319,6 +334,10 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
         Some(terms) => Some(term_hashes(p, terms)?),
         None => None,
     };
+    let mut fields = LISTED.to_vec();
+    if wanted.is_some() {
+        fields.push("term_hashes");
+    }
     let mut rows = Vec::new();
     let mut cursor = params.cursor();
     let mut scanned = 0;
@@ -326,7 +345,7 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
     loop {
         let want = query.limit as usize - rows.len();
         let page = p
-            .query(
+            .select(
                 ENTRIES,
                 PageRequest {
                     filters: query.filters.clone(),
@@ -335,6 +354,7 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
                     limit: u32::try_from(want).unwrap_or(query.limit),
                     cursor: cursor.clone(),
                 },
+                &fields,
             )
             .map_err(Problem::from_query)?;
         calls += 1;
