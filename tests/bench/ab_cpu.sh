@@ -7,15 +7,17 @@
 # runs of `wrk -t2 -c32 -d SECONDS` per side, each with `perf stat -e task-clock` on that
 # server.
 #
-# Each side has its own database because the component registry lives in it: two servers
-# on one database run the components the first one registered, whatever their COMP folder
-# says (an A/B of two components on a shared database compares a component with itself).
+# Each side has its own database, because the component registry lives in it: two servers
+# on one database run the components the first one registered. And each side has its own
+# manifest, the given one (MINDFLOW_MANIFEST, else spin.toml) with its sources moved from
+# `target/components/` to that side's COMP folder: a manifest names its sources relative to
+# itself, so without this both sides run `target/components/` whatever COMP says.
 #
 # usage: BIN_A=… COMP_A=… BIN_B=… COMP_B=… ab_cpu.sh POSTGRES_SERVER_URL|sqlite ROUNDS SECONDS PATH...
 # e.g.   … ab_cpu.sh postgres://postgres@127.0.0.1:55432 4 5 "/api/v1/journal/entries?limit=20"
 # Needs wrk, perf, psql (PostgreSQL only) and python3, and the models in
 # MINDFLOW_EMBEDDING_MODEL and MINDFLOW_LLM_MODEL; MINDFLOW_MANIFEST picks the manifest
-# (both builds must load it).
+# (both builds must load it; its sources are taken from each side's COMP folder).
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/signup.sh"
 server=$1; rounds=$2; seconds=$3; shift 3
@@ -34,9 +36,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start SIDE BIN COMP PORT: migrates the side's own database and serves it; prints the pid.
+manifest=${MINDFLOW_MANIFEST:-spin.toml}
+# start SIDE BIN COMP PORT: migrates the side's own database and serves it with the side's
+# own manifest; `$!` is then the server.
 start() {
-    local side=$1 bin=$2 comp=$3 port=$4
+    local side=$1 bin=$2 comp port=$4
+    comp=$(cd "$3" && pwd)
+    mkdir -p "$data/$side"
+    sed "s#target/components/#$comp/#g" "$manifest" >"$data/$side/spin.toml"
+    if ! grep -q "$comp/" "$data/$side/spin.toml"; then
+        echo "$manifest names no source under target/components/: COMP_${side^^} would not be used" >&2
+        exit 1
+    fi
+    export MINDFLOW_MANIFEST=$data/$side/spin.toml
     if [ "$server" = sqlite ]; then
         unset DATABASE_URL
     else
