@@ -7,9 +7,8 @@
 # runs of `wrk -t2 -c32 -d SECONDS` per side, each with `perf stat -e task-clock` on that
 # server.
 #
-# Each side has its own database, because the component registry lives in it: two servers
-# on one database run the components the first one registered. And each side has its own
-# manifest, the given one (MINDFLOW_MANIFEST, else spin.toml) with its sources moved from
+# Each side has its own database (no shared users, registry or caches between the two), and
+# its own manifest, the given one (MINDFLOW_MANIFEST, else spin.toml) with its sources moved from
 # `target/components/` to that side's COMP folder: a manifest names its sources relative to
 # itself, so without this both sides run `target/components/` whatever COMP says.
 #
