@@ -5,7 +5,7 @@
 //! whatever the number of users. A user whose period is NULL keeps
 //! everything.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 
 use super::catalog::{CATALOG, Collection, Ownership, Retention};
 use super::{Backend, Database, DbError, Param};
@@ -58,12 +58,22 @@ fn owned_by_users_with_period(collection: &Collection) -> Option<String> {
     }
 }
 
-/// The condition that a row of the collection has expired (`$1` the cut-off), and the value
-/// to bind as `$1`; `None` when the purge leaves the collection alone.
+/// The first calendar day a retention of `days` keeps on `today`: a day-dated record
+/// ([`Retention::DayBefore`]) goes once the whole day is before it. Whatever else stores
+/// such records (a wearable sync) stops at this day too, so it never writes what the next
+/// purge deletes. `None` for a negative period.
+pub fn first_kept_day(today: NaiveDate, days: i64) -> Option<NaiveDate> {
+    today.checked_sub_days(Days::new(u64::try_from(days).ok()?))
+}
+
+/// The condition that a row of the collection has expired (`$1` the cut-off, or for a
+/// calendar day the first day kept), and the value to bind as `$1`; `None` when the purge
+/// leaves the collection alone.
 fn expired(
     collection: &Collection,
     backend: Backend,
     cutoff: DateTime<Utc>,
+    first_kept: NaiveDate,
 ) -> Option<(String, Param)> {
     match collection.retention {
         Retention::OlderThan([field]) => Some((format!("{field} < $1"), Param::Time(cutoff))),
@@ -71,9 +81,9 @@ fn expired(
             format!("COALESCE({}) < $1", fields.join(", ")),
             Param::Time(cutoff),
         )),
-        // A calendar day goes once the whole day is before the cut-off's day.
+        // A calendar day goes once the whole day is before the first day kept.
         Retention::DayBefore(field) => {
-            let day = cutoff.date_naive().format("%Y-%m-%d").to_string();
+            let day = first_kept.format("%Y-%m-%d").to_string();
             let condition = match backend {
                 Backend::Postgres => format!("{field} < CAST($1 AS DATE)"),
                 Backend::Sqlite => format!("{field} < $1"),
@@ -108,11 +118,16 @@ impl Database {
             if days <= 0 {
                 continue;
             }
-            let Some(cutoff) = now.checked_sub_signed(Duration::days(days)) else {
+            let (Some(cutoff), Some(first_kept)) = (
+                now.checked_sub_signed(Duration::days(days)),
+                first_kept_day(now.date_naive(), days),
+            ) else {
                 continue;
             };
             for collection in CATALOG {
-                let Some((condition, cutoff)) = expired(collection, self.backend(), cutoff) else {
+                let Some((condition, cutoff)) =
+                    expired(collection, self.backend(), cutoff, first_kept)
+                else {
                     continue;
                 };
                 let Some(owned) = owned_by_users_with_period(collection) else {

@@ -55,13 +55,12 @@ fn instant(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The first day a person's retention keeps on `today`, when they set one
-/// (`data_retention_days`): the purge deletes a calendar day once it is wholly before
-/// `now − days`, so a day before `today − days` would be deleted by the next purge. A sync
-/// neither fetches nor stores such a day: it would only be gone again within the hour, and
-/// the person asked for it not to be kept.
+/// (`data_retention_days`), by the purge's own rule
+/// ([`crate::db::retention::first_kept_day`]). A sync neither fetches nor stores an earlier
+/// day: it would only be gone again within the hour, and the person asked for it not to be
+/// kept.
 pub fn retained_from(today: NaiveDate, retention_days: Option<i64>) -> Option<NaiveDate> {
-    let days = u64::try_from(retention_days?).ok()?;
-    today.checked_sub_days(chrono::Days::new(days))
+    crate::db::retention::first_kept_day(today, retention_days?)
 }
 
 /// Checks `batch`; days outside `earliest..=latest` are dropped (a provider's clock or a

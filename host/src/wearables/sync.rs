@@ -298,8 +298,9 @@ pub async fn sync_one(
         };
     }
     let today = now.date_naive();
-    let retained_from = match wearables.db.profile(connection.user_id).await {
-        Ok(profile) => normalise::retained_from(today, profile.and_then(|p| p.data_retention_days)),
+    let kept_from = match wearables.db.profile(connection.user_id).await {
+        Ok(profile) => normalise::retained_from(today, profile.and_then(|p| p.data_retention_days))
+            .unwrap_or(NaiveDate::MIN),
         Err(error) => {
             tracing::warn!(%error, "wearable sync: cannot read the person's retention");
             return failed(
@@ -322,12 +323,12 @@ pub async fn sync_one(
                     .unwrap_or(through)
             },
         )
-        .max(retained_from.unwrap_or(NaiveDate::MIN));
+        .max(kept_from);
     // Nothing older than the person's retention is stored, whatever the adapter returns.
     let earliest = today
         .checked_sub_days(Days::new(backfill.max(3650)))
         .unwrap_or(today)
-        .max(retained_from.unwrap_or(NaiveDate::MIN));
+        .max(kept_from);
     let latest = today.checked_add_days(Days::new(1)).unwrap_or(today);
     let mut window_start = start;
     let mut refreshed = false;
