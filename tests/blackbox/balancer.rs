@@ -381,9 +381,8 @@ async fn a_replica_lost_under_load_costs_no_accepted_write_and_a_new_one_joins()
         .map(|_| Arc::new(AtomicUsize::new(0)))
         .collect();
     let mut workers = Vec::new();
-    for worker in 0..WORKERS {
-        let (http, token, sent) = (http.clone(), token.clone(), sent.clone());
-        let mine = sent_by[worker].clone();
+    for (worker, mine) in sent_by.iter().enumerate() {
+        let (http, token, sent, mine) = (http.clone(), token.clone(), sent.clone(), mine.clone());
         let url = balancer.url("/api/v1/mood/logs");
         workers.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
