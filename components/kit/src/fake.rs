@@ -105,7 +105,7 @@ pub struct FakePlatform {
     pub batches: RefCell<Vec<Vec<Write>>>,
     /// Every write, as sent: single inserts, updates and deletes and those of every batch.
     pub writes: RefCell<Vec<Write>>,
-    /// The number of `storage.query` calls.
+    /// The number of `storage.query` and `storage.select-with-children` calls.
     pub queries: Cell<usize>,
     /// The number of storage calls of any kind.
     pub storage_calls: Cell<usize>,
@@ -342,6 +342,55 @@ impl FakePlatform {
     }
 
     /// Counts a storage call; the injected failure, if any.
+    /// A page of `collection` as the host would answer `request` (uncounted).
+    fn page_of(&self, collection: &str, request: &PageRequest) -> Result<Page, StorageError> {
+        let mut rows: Vec<Row> = self
+            .rows(collection)
+            .into_iter()
+            .filter(|r| request.filters.iter().all(|f| matches(r, f)))
+            .collect();
+        let key = |r: &Row, name: &str| column(r, name).cloned().unwrap_or(Value::Null);
+        rows.sort_by(|a, b| {
+            compare(&key(a, &request.order_by), &key(b, &request.order_by))
+                .then_with(|| compare(&key(a, "id"), &key(b, "id")))
+        });
+        if request.descending {
+            rows.reverse();
+        }
+        let start = match &request.cursor {
+            None => 0,
+            Some(c) => c.parse::<usize>().map_err(|_| StorageError::Invalid {
+                field: "cursor".into(),
+                message: "not a cursor".into(),
+            })?,
+        };
+        let limit = request.limit.min(crate::storage::MAX_PAGE) as usize;
+        let end = (start + limit).min(rows.len());
+        let next_cursor = (end < rows.len()).then(|| end.to_string());
+        Ok(Page {
+            rows: rows
+                .get(start..end)
+                .map(<[Row]>::to_vec)
+                .unwrap_or_default(),
+            next_cursor,
+        })
+    }
+
+    /// The rows of `collection` whose `field` is one of `parent_ids` (uncounted).
+    fn children_of(&self, collection: &str, field: &str, parent_ids: &[String]) -> Vec<Row> {
+        assert!(
+            parent_ids.len() <= MAX_CHILDREN_PARENTS,
+            "the host takes at most {MAX_CHILDREN_PARENTS} parent ids"
+        );
+        let mut rows: Vec<Row> = self
+            .rows(collection)
+            .into_iter()
+            .filter(|r| text_of(r, field).is_some_and(|parent| parent_ids.contains(&parent)))
+            .collect();
+        rows.sort_by_key(|r| (text_of(r, field), text_of(r, "id")));
+        rows
+    }
+
     fn storage_call(&self) -> Result<(), StorageError> {
         self.storage_calls.set(self.storage_calls.get() + 1);
         self.fail_storage.borrow().clone().map_or(Ok(()), Err)
@@ -551,36 +600,7 @@ impl Platform for FakePlatform {
     fn query(&self, collection: &str, request: PageRequest) -> Result<Page, StorageError> {
         self.queries.set(self.queries.get() + 1);
         self.storage_call()?;
-        let mut rows: Vec<Row> = self
-            .rows(collection)
-            .into_iter()
-            .filter(|r| request.filters.iter().all(|f| matches(r, f)))
-            .collect();
-        let key = |r: &Row, name: &str| column(r, name).cloned().unwrap_or(Value::Null);
-        rows.sort_by(|a, b| {
-            compare(&key(a, &request.order_by), &key(b, &request.order_by))
-                .then_with(|| compare(&key(a, "id"), &key(b, "id")))
-        });
-        if request.descending {
-            rows.reverse();
-        }
-        let start = match &request.cursor {
-            None => 0,
-            Some(c) => c.parse::<usize>().map_err(|_| StorageError::Invalid {
-                field: "cursor".into(),
-                message: "not a cursor".into(),
-            })?,
-        };
-        let limit = request.limit.min(crate::storage::MAX_PAGE) as usize;
-        let end = (start + limit).min(rows.len());
-        let next_cursor = (end < rows.len()).then(|| end.to_string());
-        Ok(Page {
-            rows: rows
-                .get(start..end)
-                .map(<[Row]>::to_vec)
-                .unwrap_or_default(),
-            next_cursor,
-        })
+        self.page_of(collection, &request)
     }
 
     fn children(
@@ -590,17 +610,29 @@ impl Platform for FakePlatform {
         parent_ids: &[String],
     ) -> Result<Vec<Row>, StorageError> {
         self.storage_call()?;
-        assert!(
-            parent_ids.len() <= MAX_CHILDREN_PARENTS,
-            "the host takes at most {MAX_CHILDREN_PARENTS} parent ids"
-        );
-        let mut rows: Vec<Row> = self
-            .rows(collection)
-            .into_iter()
-            .filter(|r| text_of(r, field).is_some_and(|parent| parent_ids.contains(&parent)))
-            .collect();
-        rows.sort_by_key(|r| (text_of(r, field), text_of(r, "id")));
-        Ok(rows)
+        Ok(self.children_of(collection, field, parent_ids))
+    }
+
+    fn select_with_children(
+        &self,
+        collection: &str,
+        request: PageRequest,
+        fields: &[&str],
+        child: &str,
+        child_field: &str,
+    ) -> Result<(Page, Vec<Row>), StorageError> {
+        self.queries.set(self.queries.get() + 1);
+        self.storage_call()?;
+        let mut page = self.page_of(collection, &request)?;
+        if !fields.is_empty() {
+            for row in &mut page.rows {
+                row.retain(|(name, _)| {
+                    name == "id" || *name == request.order_by || fields.contains(&name.as_str())
+                });
+            }
+        }
+        let ids: Vec<String> = page.rows.iter().filter_map(|r| text_of(r, "id")).collect();
+        Ok((page, self.children_of(child, child_field, &ids)))
     }
 
     fn aggregate(

@@ -82,6 +82,21 @@ pub trait Platform {
         field: &str,
         parent_ids: &[String],
     ) -> Result<Vec<Row>, StorageError>;
+    /// `storage.select-with-children`: [`Platform::select`] (every field when `fields` is
+    /// empty) and the [`Platform::children`] of the page's rows, the rows of `child` whose
+    /// `child_field` points at one of them, in one call and one statement. Group them with
+    /// [`group_by_parent`](crate::storage::group_by_parent).
+    ///
+    /// # Errors
+    /// As [`Platform::query`] and [`Platform::children`].
+    fn select_with_children(
+        &self,
+        collection: &str,
+        request: PageRequest,
+        fields: &[&str],
+        child: &str,
+        child_field: &str,
+    ) -> Result<(Page, Vec<Row>), StorageError>;
     /// `storage.aggregate`.
     ///
     /// # Errors

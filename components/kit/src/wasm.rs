@@ -406,6 +406,34 @@ impl Platform for Host {
             .map_err(storage_error)
     }
 
+    fn select_with_children(
+        &self,
+        collection: &str,
+        request: PageRequest,
+        fields: &[&str],
+        child: &str,
+        child_field: &str,
+    ) -> Result<(Page, Vec<Row>), StorageError> {
+        let fields: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        storage::select_with_children(
+            collection,
+            &page_request_to_wit(request),
+            &fields,
+            child,
+            child_field,
+        )
+        .map(|(page, children)| {
+            (
+                Page {
+                    rows: page.rows.into_iter().map(row_from_wit).collect(),
+                    next_cursor: page.next_cursor,
+                },
+                children.into_iter().map(row_from_wit).collect(),
+            )
+        })
+        .map_err(storage_error)
+    }
+
     fn aggregate(
         &self,
         collection: &str,

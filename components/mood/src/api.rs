@@ -142,22 +142,6 @@ fn factors_of(p: &impl Platform, log_id: &str) -> Result<Vec<Row>, StorageError>
     p.children(FACTORS, FACTOR_LOG_FIELD, &[log_id.to_owned()])
 }
 
-/// The factors of a page of logs (at most [`MAX_CHILDREN_PARENTS`]), by log id: one storage
-/// call for the page.
-fn factors_of_page(
-    p: &impl Platform,
-    logs: &[Row],
-) -> Result<HashMap<String, Vec<Row>>, StorageError> {
-    let ids: Vec<String> = logs.iter().filter_map(|row| text_of(row, "id")).collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(group_by_parent(
-        p.children(FACTORS, FACTOR_LOG_FIELD, &ids)?,
-        FACTOR_LOG_FIELD,
-    ))
-}
-
 fn factor_row(log_id: &str, factor: &FactorInput) -> Row {
     let mut row = vec![
         ("mood_log_id".to_owned(), Value::Uuid(log_id.to_owned())),
@@ -303,8 +287,8 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
     let (Some(limit), Some(range), true) = (limit, range, errors.is_empty()) else {
         return Err(Problem::validation(errors));
     };
-    let page = p
-        .query(
+    let (page, factors) = p
+        .select_with_children(
             LOGS,
             PageRequest {
                 filters: range.filters("logged_at"),
@@ -313,9 +297,12 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
                 limit,
                 cursor: params.cursor(),
             },
+            &[],
+            FACTORS,
+            FACTOR_LOG_FIELD,
         )
         .map_err(Problem::from_query)?;
-    let mut factors = factors_of_page(p, &page.rows)?;
+    let mut factors = group_by_parent(factors, FACTOR_LOG_FIELD);
     let items = page
         .rows
         .iter()

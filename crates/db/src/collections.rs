@@ -324,6 +324,17 @@ fn column_expr(column: &Column, backend: Backend, prefix: &str) -> String {
     }
 }
 
+/// [`column_expr`] of `table`'s column, for a statement where another table has a column
+/// of the same name.
+fn column_expr_of(column: &Column, backend: Backend, table: &str, prefix: &str) -> String {
+    match (column.ty, backend) {
+        (ColumnType::Vector, Backend::Postgres) => {
+            format!("CAST({table}.{0} AS real[]) AS {prefix}{0}", column.name)
+        }
+        _ => format!("{table}.{0} AS {prefix}{0}", column.name),
+    }
+}
+
 /// The columns to select, in catalog order.
 fn select_list(collection: &Collection, backend: Backend) -> String {
     select_list_as(collection, backend, "")
@@ -486,6 +497,185 @@ fn read_record_as(collection: &Collection, row: &DbRow, prefix: &str) -> Result<
             Ok((column.name.to_owned(), typed.into_value()))
         })
         .collect()
+}
+
+/// The prefix of a child's columns in a statement that reads a page with its children.
+const CHILD_PREFIX: &str = "child__";
+
+/// The UUID field of `collection` its rows can be grouped by (a link to a parent row).
+fn child_link(collection: &Collection, field: &str) -> Result<&'static Column, CollectionError> {
+    collection
+        .column(field)
+        .filter(|c| c.ty == ColumnType::Uuid && c.filterable() && c.name != "id")
+        .ok_or_else(|| {
+            CollectionError::invalid(
+                "field",
+                format!(
+                    "`{}` is not a UUID field of `{}` that rows can be grouped by",
+                    echo(field),
+                    collection.name
+                ),
+            )
+        })
+}
+
+/// [`scope`] of a few pinned rows, its columns qualified by the table's name (for a
+/// statement that joins it to another table).
+fn qualified_scope(statement: &mut Statement, collection: &Collection, user: Uuid) -> String {
+    match collection.ownership {
+        Ownership::User => {
+            let user = statement.bind(Param::Uuid(user));
+            format!("{}.user_id = {user}", collection.name)
+        }
+        // Already qualified by the child's table name.
+        Ownership::Parent { .. } | Ownership::Shared => {
+            scope(statement, collection, user, Reach::Pinned)
+        }
+    }
+}
+
+/// The words of an `ORDER BY` term: direction, and where NULLs go when the column has any.
+fn order_words(descending: bool, order: &Column) -> (&'static str, &'static str) {
+    let direction = if descending { "DESC" } else { "ASC" };
+    let nulls = match (order.not_null || order.name == "id", descending) {
+        (true, _) => "",
+        (false, true) => " NULLS FIRST",
+        (false, false) => " NULLS LAST",
+    };
+    (direction, nulls)
+}
+
+/// The statement of one keyset page, checked and built but not run: what
+/// [`Database::storage_query`] runs alone and [`Database::storage_query_with_children`] runs
+/// joined to a child collection.
+struct PageStatement {
+    /// `SELECT … LIMIT limit + 1` (one more row tells whether another page follows).
+    statement: Statement,
+    /// The columns each row holds.
+    columns: Vec<&'static Column>,
+    /// The column the page is ordered by (then by `id`).
+    order: &'static Column,
+    descending: bool,
+    /// Rows in the page (the request's, capped at [`MAX_PAGE`]).
+    limit: usize,
+}
+
+impl PageStatement {
+    fn new(
+        backend: Backend,
+        user: Uuid,
+        collection: &'static Collection,
+        request: PageRequest,
+    ) -> Result<Self, CollectionError> {
+        let order_name = if request.order_by.is_empty() {
+            "id"
+        } else {
+            request.order_by.as_str()
+        };
+        let order = collection
+            .column(order_name)
+            .filter(|c| c.sortable())
+            .ok_or_else(|| {
+                let sortable: Vec<&str> = collection
+                    .columns
+                    .iter()
+                    .filter(|c| c.sortable())
+                    .map(|c| c.name)
+                    .collect();
+                CollectionError::invalid(
+                    "order-by",
+                    format!(
+                        "`{}` is not a sortable field of `{}` (sortable: {})",
+                        echo(order_name),
+                        collection.name,
+                        sortable.join(", ")
+                    ),
+                )
+            })?;
+        if request.limit == 0 {
+            return Err(CollectionError::invalid("limit", "must be at least 1"));
+        }
+        let limit = request.limit.min(MAX_PAGE);
+        let columns = projection(collection, &request.fields, order)?;
+        let filters = check_filters(collection, request.filters)?;
+        let after = match &request.cursor {
+            None => None,
+            Some(text) => {
+                let bad = || CollectionError::invalid("cursor", "not a cursor of this query");
+                let cursor = Cursor::decode(text).ok_or_else(bad)?;
+                if cursor.field != order.name || cursor.descending != request.descending {
+                    return Err(bad());
+                }
+                let value = cursor.typed_value(order).ok_or_else(bad)?;
+                Some((value, cursor.id))
+            }
+        };
+        let mut statement = Statement::new(backend);
+        let scope = scope(
+            &mut statement,
+            collection,
+            user,
+            Reach::of(collection, &filters),
+        );
+        statement.sql = format!(
+            "SELECT {} FROM {} WHERE {scope}",
+            columns
+                .iter()
+                .map(|column| column_expr(column, backend, ""))
+                .collect::<Vec<_>>()
+                .join(", "),
+            collection.name
+        );
+        push_filters(&mut statement, filters);
+        let name = order.name;
+        let cmp = if request.descending { "<" } else { ">" };
+        if let Some((value, id)) = after {
+            let id = statement.bind(Param::Uuid(id));
+            let clause = if name == "id" {
+                format!(" AND id {cmp} {id}")
+            } else if value == Typed::Null {
+                if request.descending {
+                    format!(" AND (({name} IS NULL AND id < {id}) OR {name} IS NOT NULL)")
+                } else {
+                    format!(" AND {name} IS NULL AND id > {id}")
+                }
+            } else {
+                let v = statement.bind_value(order, value);
+                let nulls_after = if !request.descending && !order.not_null {
+                    format!(" OR {name} IS NULL")
+                } else {
+                    String::new()
+                };
+                format!(" AND ({name} {cmp} {v} OR ({name} = {v} AND id {cmp} {id}){nulls_after})")
+            };
+            statement.push(&clause);
+        }
+        let fetch = statement.bind(Param::Int(i64::from(limit) + 1));
+        // No NULLs to place for a NOT NULL column: plain order lets SQLite walk the
+        // (user_id, time) indexes.
+        let (direction, nulls) = order_words(request.descending, order);
+        if name == "id" {
+            statement.push(&format!(" ORDER BY id {direction} LIMIT {fetch}"));
+        } else {
+            statement.push(&format!(
+                " ORDER BY {name} {direction}{nulls}, id {direction} LIMIT {fetch}"
+            ));
+        }
+        Ok(Self {
+            statement,
+            columns,
+            order,
+            descending: request.descending,
+            limit: limit as usize,
+        })
+    }
+
+    /// The cursor of the page that follows `last`, the last row of this one.
+    fn cursor_after(&self, last: &DbRow) -> Result<String, CollectionError> {
+        let value = read_typed(self.order, last)?;
+        let id = last.uuid("id")?;
+        Ok(Cursor::after(self.order.name, self.descending, &value, id).encode())
+    }
 }
 
 fn parse_id(id: &str) -> Result<Uuid, CollectionError> {
@@ -1227,19 +1417,7 @@ impl Database {
         field: &str,
         parent_ids: &[String],
     ) -> Result<Vec<Record>, CollectionError> {
-        let column = collection
-            .column(field)
-            .filter(|c| c.ty == ColumnType::Uuid && c.filterable() && c.name != "id")
-            .ok_or_else(|| {
-                CollectionError::invalid(
-                    "field",
-                    format!(
-                        "`{}` is not a UUID field of `{}` that rows can be grouped by",
-                        echo(field),
-                        collection.name
-                    ),
-                )
-            })?;
+        let column = child_link(collection, field)?;
         if parent_ids.len() > MAX_CHILDREN_PARENTS {
             return Err(CollectionError::invalid(
                 "parent-ids",
@@ -1384,125 +1562,135 @@ impl Database {
         collection: &'static Collection,
         request: PageRequest,
     ) -> Result<Page, CollectionError> {
-        let order_name = if request.order_by.is_empty() {
-            "id"
-        } else {
-            request.order_by.as_str()
-        };
-        let order = collection
-            .column(order_name)
-            .filter(|c| c.sortable())
-            .ok_or_else(|| {
-                let sortable: Vec<&str> = collection
-                    .columns
-                    .iter()
-                    .filter(|c| c.sortable())
-                    .map(|c| c.name)
-                    .collect();
-                CollectionError::invalid(
-                    "order-by",
-                    format!(
-                        "`{}` is not a sortable field of `{}` (sortable: {})",
-                        echo(order_name),
-                        collection.name,
-                        sortable.join(", ")
-                    ),
-                )
-            })?;
-        if request.limit == 0 {
-            return Err(CollectionError::invalid("limit", "must be at least 1"));
-        }
-        let limit = request.limit.min(MAX_PAGE);
-        let columns = projection(collection, &request.fields, order)?;
-        let filters = check_filters(collection, request.filters)?;
-        let after = match &request.cursor {
-            None => None,
-            Some(text) => {
-                let bad = || CollectionError::invalid("cursor", "not a cursor of this query");
-                let cursor = Cursor::decode(text).ok_or_else(bad)?;
-                if cursor.field != order.name || cursor.descending != request.descending {
-                    return Err(bad());
-                }
-                let value = cursor.typed_value(order).ok_or_else(bad)?;
-                Some((value, cursor.id))
-            }
-        };
-        let backend = self.backend();
-        let mut statement = Statement::new(backend);
-        let scope = scope(
-            &mut statement,
-            collection,
-            user,
-            Reach::of(collection, &filters),
-        );
-        statement.sql = format!(
-            "SELECT {} FROM {} WHERE {scope}",
-            columns
-                .iter()
-                .map(|column| column_expr(column, backend, ""))
-                .collect::<Vec<_>>()
-                .join(", "),
-            collection.name
-        );
-        push_filters(&mut statement, filters);
-        let name = order.name;
-        let (cmp, nulls, direction) = if request.descending {
-            ("<", "NULLS FIRST", "DESC")
-        } else {
-            (">", "NULLS LAST", "ASC")
-        };
-        if let Some((value, id)) = after {
-            let id = statement.bind(Param::Uuid(id));
-            let clause = if name == "id" {
-                format!(" AND id {cmp} {id}")
-            } else if value == Typed::Null {
-                if request.descending {
-                    format!(" AND (({name} IS NULL AND id < {id}) OR {name} IS NOT NULL)")
-                } else {
-                    format!(" AND {name} IS NULL AND id > {id}")
-                }
-            } else {
-                let v = statement.bind_value(order, value);
-                let nulls_after = if !request.descending && !order.not_null {
-                    format!(" OR {name} IS NULL")
-                } else {
-                    String::new()
-                };
-                format!(" AND ({name} {cmp} {v} OR ({name} = {v} AND id {cmp} {id}){nulls_after})")
-            };
-            statement.push(&clause);
-        }
-        let fetch = statement.bind(Param::Int(i64::from(limit) + 1));
-        if name == "id" {
-            statement.push(&format!(" ORDER BY id {direction} LIMIT {fetch}"));
-        } else if order.not_null {
-            // No NULLs to place: plain order lets SQLite walk the (user_id, time) indexes.
-            statement.push(&format!(
-                " ORDER BY {name} {direction}, id {direction} LIMIT {fetch}"
-            ));
-        } else {
-            statement.push(&format!(
-                " ORDER BY {name} {direction} {nulls}, id {direction} LIMIT {fetch}"
-            ));
-        }
-        let rows = self.fetch_all(&statement.sql, &statement.params).await?;
-        let more = rows.len() > limit as usize;
-        let rows = &rows[..rows.len().min(limit as usize)];
+        let page = PageStatement::new(self.backend(), user, collection, request)?;
+        let rows = self
+            .fetch_all(&page.statement.sql, &page.statement.params)
+            .await?;
+        let more = rows.len() > page.limit;
+        let rows = &rows[..rows.len().min(page.limit)];
         let next_cursor = match rows.last() {
-            Some(last) if more => {
-                let value = read_typed(order, last)?;
-                let id = last.uuid("id")?;
-                Some(Cursor::after(order.name, request.descending, &value, id).encode())
-            }
+            Some(last) if more => Some(page.cursor_after(last)?),
             _ => None,
         };
         Ok(Page {
             rows: rows
                 .iter()
-                .map(|row| read_columns(&columns, row))
+                .map(|row| read_columns(&page.columns, row))
                 .collect::<Result<_, _>>()?,
             next_cursor,
         })
+    }
+
+    /// [`storage_query`](Self::storage_query) and [`storage_children`](Self::storage_children)
+    /// of the page's rows in one statement: the page, and the user's rows of `child` whose
+    /// `field` points at one of the page's rows, each row's children by `id` in the page's
+    /// order. A list of parents with their children (mood logs and their factors) is one
+    /// round trip to the database, whatever the page size.
+    ///
+    /// The children are scoped to the user exactly as `storage_children` scopes them (a
+    /// child pointing at the user's row through `field` is still checked for its own owner).
+    ///
+    /// # Errors
+    /// [`CollectionError`]: as `storage_query`; `field` not a UUID field of `child`; more
+    /// than [`MAX_CHILDREN_ROWS`] children.
+    pub async fn storage_query_with_children(
+        &self,
+        user: Uuid,
+        collection: &'static Collection,
+        request: PageRequest,
+        child: &'static Collection,
+        field: &str,
+    ) -> Result<(Page, Vec<Record>), CollectionError> {
+        let link = child_link(child, field)?;
+        let backend = self.backend();
+        let PageStatement {
+            mut statement,
+            columns,
+            order,
+            descending,
+            limit,
+        } = PageStatement::new(backend, user, collection, request)?;
+        let child_scope = qualified_scope(&mut statement, child, user);
+        // Enough rows for every page row (one more tells whether a page follows) and one
+        // child past the most a page may have, which makes it an error.
+        let cap = statement.bind(Param::Int(
+            i64::try_from(limit + 1 + MAX_CHILDREN_ROWS + 1).unwrap_or(i64::MAX),
+        ));
+        let table = child.name;
+        let link = link.name;
+        let (direction, nulls) = order_words(descending, order);
+        let page_order = format!(
+            "page.{order} {direction}{nulls}, page.id {direction}",
+            order = order.name
+        );
+        let child_columns = child
+            .visible_columns()
+            .map(|column| column_expr_of(column, backend, table, CHILD_PREFIX))
+            .collect::<Vec<_>>()
+            .join(", ");
+        statement.sql = match backend {
+            // A LATERAL subquery with a LIMIT cannot be flattened into a join, so each page row
+            // finds its children by the link's index whatever the planner's estimates: a
+            // plain join may be planned (in a generic plan, which guesses a parameterised
+            // LIMIT at a tenth of the user's rows) as a hash join that reads the whole child
+            // table.
+            Backend::Postgres => format!(
+                "WITH page AS ({page}) SELECT page.*, c.* FROM page LEFT JOIN LATERAL \
+                 (SELECT {child_columns} FROM {table} WHERE {table}.{link} = page.id \
+                 AND {child_scope} ORDER BY {table}.id LIMIT {cap}) c ON TRUE \
+                 ORDER BY {page_order}, c.{CHILD_PREFIX}id LIMIT {cap}",
+                page = statement.sql,
+            ),
+            // SQLite has no LATERAL, and joins only by nested loops: each page row looks
+            // its children up by the link's index.
+            Backend::Sqlite => format!(
+                "WITH page AS ({page}) SELECT page.*, {child_columns} FROM page \
+                 LEFT JOIN {table} ON {table}.{link} = page.id AND {child_scope} \
+                 ORDER BY {page_order}, {table}.id LIMIT {cap}",
+                page = statement.sql,
+            ),
+        };
+        let rows = self.fetch_all(&statement.sql, &statement.params).await?;
+        let page = PageStatement {
+            statement,
+            columns,
+            order,
+            descending,
+            limit,
+        };
+        let mut parents = Vec::new();
+        let mut children = Vec::new();
+        let mut last_parent: Option<Uuid> = None;
+        let mut more = false;
+        for row in &rows {
+            let id = row.uuid("id")?;
+            if last_parent != Some(id) {
+                if parents.len() == limit {
+                    more = true;
+                    break;
+                }
+                last_parent = Some(id);
+                parents.push(row);
+            }
+            if row.opt_uuid(&format!("{CHILD_PREFIX}id"))?.is_some() {
+                if children.len() == MAX_CHILDREN_ROWS {
+                    return Err(CollectionError::invalid(
+                        "limit",
+                        format!("more than {MAX_CHILDREN_ROWS} child rows; ask for a smaller page"),
+                    ));
+                }
+                children.push(read_record_as(child, row, CHILD_PREFIX)?);
+            }
+        }
+        let next_cursor = match parents.last() {
+            Some(last) if more => Some(page.cursor_after(last)?),
+            _ => None,
+        };
+        let rows = parents
+            .into_iter()
+            .map(|row| read_columns(&page.columns, row))
+            .collect::<Result<_, _>>()?;
+        Ok((Page { rows, next_cursor }, children))
     }
 
     /// Aggregates the user's rows, grouped in the IANA time zone `timezone` (UTC when it is

@@ -2,7 +2,7 @@
 //! manifest grants.
 //!
 //! Grants: insert, get, update, delete, keyset-paged queries, the children of a page of
-//! parents in one call, aggregates (grouped in the caller's time zone), nearest-neighbour
+//! parents in one call (or a page with its children in one call), aggregates (grouped in the caller's time zone), nearest-neighbour
 //! search and atomic batches over the granted collections, for the store's caller only. Never gives: another user's rows (they answer
 //! `not-found`, like missing ones), a collection the manifest does not grant (`not-granted`),
 //! writes to read-only collections (`content_library`, and `crisis_events`/`safety_plans`,
@@ -204,6 +204,25 @@ fn from_wit_filters(filters: Vec<wit::Filter>) -> Vec<Filter> {
         .collect()
 }
 
+/// A page request holding `fields` (every field when empty).
+fn from_wit_page_request(request: wit::PageRequest, fields: Vec<String>) -> PageRequest {
+    PageRequest {
+        fields,
+        filters: from_wit_filters(request.filters),
+        order_by: request.order_by,
+        descending: request.descending,
+        limit: request.limit,
+        cursor: request.cursor,
+    }
+}
+
+fn to_wit_page(page: collections::Page) -> wit::Page {
+    wit::Page {
+        rows: page.rows.into_iter().map(to_wit_row).collect(),
+        next_cursor: page.next_cursor,
+    }
+}
+
 /// A database failure, described without anything a user wrote.
 fn describe(error: &DbError) -> String {
     match error {
@@ -303,21 +322,11 @@ impl wit::Host for View<'_, StorageGrant> {
         fields: Vec<String>,
     ) -> Answer<wit::Page> {
         let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Read));
-        let request = PageRequest {
-            fields,
-            filters: from_wit_filters(request.filters),
-            order_by: request.order_by,
-            descending: request.descending,
-            limit: request.limit,
-            cursor: request.cursor,
-        };
+        let request = from_wit_page_request(request, fields);
         Ok(db
             .storage_query(user, collection, request)
             .await
-            .map(|page| wit::Page {
-                rows: page.rows.into_iter().map(to_wit_row).collect(),
-                next_cursor: page.next_cursor,
-            })
+            .map(to_wit_page)
             .map_err(|e| to_wit_error(e, "query", collection.name)))
     }
 
@@ -334,6 +343,30 @@ impl wit::Host for View<'_, StorageGrant> {
             .await
             .map(|rows| rows.into_iter().map(to_wit_row).collect())
             .map_err(|e| to_wit_error(e, "children", collection.name)))
+    }
+
+    #[tracing::instrument(level = "debug", name = "capability.storage.select_with_children", skip_all, fields(collection = %collection, child = %child_collection))]
+    async fn select_with_children(
+        &mut self,
+        collection: String,
+        request: wit::PageRequest,
+        fields: Vec<String>,
+        child_collection: String,
+        child_field: String,
+    ) -> Answer<(wit::Page, Vec<wit::Row>)> {
+        let (user, collection, db) = checked!(self.storage_target(&collection, Intent::Read));
+        let child = checked!(self.storage_collection(&child_collection, Intent::Read));
+        let request = from_wit_page_request(request, fields);
+        Ok(db
+            .storage_query_with_children(user, collection, request, child, &child_field)
+            .await
+            .map(|(page, children)| {
+                (
+                    to_wit_page(page),
+                    children.into_iter().map(to_wit_row).collect(),
+                )
+            })
+            .map_err(|e| to_wit_error(e, "select-with-children", collection.name)))
     }
 
     #[tracing::instrument(level = "debug", name = "capability.storage.aggregate", skip_all, fields(collection = %collection))]

@@ -460,6 +460,18 @@ async fn unique_violations_are_conflicts() {
 
 /// Reads every page and returns the ids in order.
 /// The first ten of `user`'s mood factors.
+/// The first page of `limit` rows, newest `logged_at` first, every field.
+fn newest_first(limit: u32) -> PageRequest {
+    PageRequest {
+        fields: Vec::new(),
+        filters: Vec::new(),
+        order_by: "logged_at".into(),
+        descending: true,
+        limit,
+        cursor: None,
+    }
+}
+
 async fn mood_factors_of(db: &Database, user: Uuid) -> Vec<Record> {
     db.storage_query(
         user,
@@ -1724,31 +1736,26 @@ async fn pinned_statements_use_indexes_on_sqlite() {
     .await
     .expect("messages");
     db.storage_get(alice, logs, &log_ids[0]).await.expect("log");
-    db.storage_query(
-        alice,
-        logs,
-        PageRequest {
-            fields: Vec::new(),
-            filters: Vec::new(),
-            order_by: "logged_at".into(),
-            descending: true,
-            limit: 20,
-            cursor: None,
-        },
-    )
-    .await
-    .expect("logs");
+    db.storage_query(alice, logs, newest_first(20))
+        .await
+        .expect("logs");
+    db.storage_query_with_children(alice, logs, newest_first(20), factors, "mood_log_id")
+        .await
+        .expect("logs with factors");
     db.storage_delete(alice, factors, &factor_id)
         .await
         .expect("delete");
     let statements = crate::statement_log::take();
-    assert!(statements.len() >= 12, "{statements:?}");
+    assert!(statements.len() >= 13, "{statements:?}");
 
     for (sql, params) in &statements {
         let plan = sqlite_plan(db, sql, params).await;
         for step in &plan {
+            // Scanning `page`, the page of at most 1,001 rows a statement has just read
+            // by index, is not scanning a table.
+            let scans_a_table = step.starts_with("SCAN ") && step != "SCAN page";
             assert!(
-                !step.contains("LIST SUBQUERY") && !step.starts_with("SCAN "),
+                !step.contains("LIST SUBQUERY") && !scans_a_table,
                 "`{sql}` is planned with `{step}` (whole plan: {plan:?})"
             );
         }
@@ -1904,18 +1911,7 @@ async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
     let logs = table("mood_logs");
     let factors = table("mood_factors");
     let page = db
-        .storage_query(
-            alice,
-            logs,
-            PageRequest {
-                fields: Vec::new(),
-                filters: Vec::new(),
-                order_by: "logged_at".into(),
-                descending: true,
-                limit: 20,
-                cursor: None,
-            },
-        )
+        .storage_query(alice, logs, newest_first(20))
         .await
         .expect("page");
     let ids: Vec<String> = page.rows.iter().map(id_of).collect();
@@ -1947,8 +1943,13 @@ async fn pinned_statements_stay_per_row_on_postgres_with_a_long_history() {
     )
     .await
     .expect("query");
+    let (page, children) = db
+        .storage_query_with_children(alice, logs, newest_first(20), factors, "mood_log_id")
+        .await
+        .expect("page with factors");
+    assert_eq!((page.rows.len(), children.len()), (20, 40));
     let statements = crate::statement_log::take();
-    assert_eq!(statements.len(), 3);
+    assert_eq!(statements.len(), 4);
     for (sql, _) in &statements {
         let plan = postgres_generic_plan_without_nested_loops(&db, sql).await;
         for step in &plan {
@@ -2030,5 +2031,176 @@ async fn a_projected_page_holds_only_the_fields_asked_for() {
             matches!(unknown, Err(CollectionError::Invalid { ref field, .. }) if field == "fields"),
             "{unknown:?}"
         );
+    }
+}
+
+/// `storage_query_with_children` answers, page by page, exactly what `storage_query` and
+/// `storage_children` of its rows answer, in one statement per page; it never shows another
+/// user's children, and refuses what either refuses. Ordered by a NOT NULL column (with
+/// ties) and by a nullable one, both directions.
+#[tokio::test]
+async fn a_page_with_its_children_is_what_a_page_and_its_children_are_in_one_statement() {
+    for TestDb { db, .. } in backends().await {
+        let (alice, bob) = (user(&db).await, user(&db).await);
+        let logs = table("mood_logs");
+        let factors = table("mood_factors");
+        let start = Utc
+            .with_ymd_and_hms(2026, 1, 1, 8, 0, 0)
+            .single()
+            .expect("time");
+        for n in 0..23i64 {
+            let mut row = vec![
+                ("mood_score", Value::Integer(1 + n % 10)),
+                // Every third log shares its time with the one before: ties broken by id.
+                ("logged_at", ts(start + Duration::hours(n - n % 3 / 2))),
+            ];
+            if n % 4 != 0 {
+                row.push(("energy_level", Value::Integer(1 + n % 5)));
+            }
+            let log = db
+                .storage_insert(alice, logs, rec(&row))
+                .await
+                .expect("log");
+            for k in 0..n % 4 {
+                db.storage_insert(
+                    alice,
+                    factors,
+                    rec(&[
+                        ("mood_log_id", Value::Uuid(id_of(&log))),
+                        ("factor_type", Value::Text(format!("f{k}"))),
+                    ]),
+                )
+                .await
+                .expect("factor");
+            }
+        }
+        let bobs = db
+            .storage_insert(bob, logs, rec(&[("mood_score", Value::Integer(1))]))
+            .await
+            .expect("bob's log");
+        db.storage_insert(
+            bob,
+            factors,
+            rec(&[
+                ("mood_log_id", Value::Uuid(id_of(&bobs))),
+                ("factor_type", Value::Text("secret".into())),
+            ]),
+        )
+        .await
+        .expect("bob's factor");
+
+        for (order_by, descending, fields) in [
+            ("logged_at", true, Vec::new()),
+            ("logged_at", false, vec!["mood_score".to_owned()]),
+            ("energy_level", true, Vec::new()),
+            ("energy_level", false, Vec::new()),
+        ] {
+            let request = |cursor: Option<String>| PageRequest {
+                fields: fields.clone(),
+                filters: Vec::new(),
+                order_by: order_by.into(),
+                descending,
+                limit: 5,
+                cursor,
+            };
+            let (mut cursor, mut seen, mut pages) = (None, 0, 0);
+            loop {
+                crate::statement_log::start();
+                let (page, children) = db
+                    .storage_query_with_children(
+                        alice,
+                        logs,
+                        request(cursor.clone()),
+                        factors,
+                        "mood_log_id",
+                    )
+                    .await
+                    .expect("page with children");
+                assert_eq!(crate::statement_log::take().len(), 1, "one statement");
+                let alone = db
+                    .storage_query(alice, logs, request(cursor.clone()))
+                    .await
+                    .expect("page");
+                assert_eq!(page, alone, "{order_by} {descending}: the same page");
+                let ids: Vec<String> = page.rows.iter().map(id_of).collect();
+                let expected = db
+                    .storage_children(alice, factors, "mood_log_id", &ids)
+                    .await
+                    .expect("children");
+                let as_set = |rows: &[Record]| -> HashSet<String> {
+                    rows.iter().map(|row| format!("{row:?}")).collect()
+                };
+                assert_eq!(children.len(), expected.len());
+                assert_eq!(as_set(&children), as_set(&expected));
+                // Children follow the page's order.
+                let parent_order: Vec<usize> = children
+                    .iter()
+                    .map(|child| match field(child, "mood_log_id") {
+                        Value::Uuid(id) => ids.iter().position(|p| p == id).expect("a page row"),
+                        other => panic!("{other:?}"),
+                    })
+                    .collect();
+                assert!(parent_order.windows(2).all(|w| w[0] <= w[1]));
+                seen += page.rows.len();
+                pages += 1;
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!((seen, pages), (23, 5), "{order_by} {descending}");
+        }
+
+        // Bob's page has only Bob's factor.
+        let (page, children) = db
+            .storage_query_with_children(
+                bob,
+                logs,
+                PageRequest {
+                    fields: Vec::new(),
+                    filters: Vec::new(),
+                    order_by: "logged_at".into(),
+                    descending: true,
+                    limit: 100,
+                    cursor: None,
+                },
+                factors,
+                "mood_log_id",
+            )
+            .await
+            .expect("bob's page");
+        assert_eq!(page.rows.len(), 1);
+        assert_eq!(children.len(), 1);
+        assert_eq!(
+            field(&children[0], "factor_type"),
+            &Value::Text("secret".into())
+        );
+
+        for (order_by, field_name) in [
+            ("logged_at", "factor_type"),
+            ("logged_at", "id"),
+            ("note", "mood_log_id"),
+        ] {
+            let outcome = db
+                .storage_query_with_children(
+                    alice,
+                    logs,
+                    PageRequest {
+                        fields: Vec::new(),
+                        filters: Vec::new(),
+                        order_by: order_by.into(),
+                        descending: true,
+                        limit: 5,
+                        cursor: None,
+                    },
+                    factors,
+                    field_name,
+                )
+                .await;
+            assert!(
+                matches!(outcome, Err(CollectionError::Invalid { .. })),
+                "{order_by} {field_name}: {outcome:?}"
+            );
+        }
     }
 }
