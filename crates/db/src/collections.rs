@@ -1587,8 +1587,9 @@ impl Database {
     /// order. A list of parents with their children (mood logs and their factors) is one
     /// round trip to the database, whatever the page size.
     ///
-    /// The children are scoped to the user exactly as `storage_children` scopes them (a
-    /// child pointing at the user's row through `field` is still checked for its own owner).
+    /// The children are the user's as `storage_children`'s are: a child owned through
+    /// `field` itself is the user's because its parent, a row of the page, is; any other
+    /// child is also checked for its own owner.
     ///
     /// # Errors
     /// [`CollectionError`]: as `storage_query`; `field` not a UUID field of `child`; more
@@ -1610,7 +1611,18 @@ impl Database {
             descending,
             limit,
         } = PageStatement::new(backend, user, collection, request)?;
-        let child_scope = qualified_scope(&mut statement, child, user);
+        let child_scope = match child.ownership {
+            // A child owned through this very link belongs to its parent's owner, and its
+            // parent is a row of the page, which the page's own scope has limited to the
+            // user's rows: checking each child's parent again would look up what the join
+            // has just matched.
+            Ownership::Parent { column, table }
+                if column == link.name && table == collection.name =>
+            {
+                "1 = 1".to_owned()
+            }
+            _ => qualified_scope(&mut statement, child, user),
+        };
         // Enough rows for every page row (one more tells whether a page follows) and one
         // child past the most a page may have, which makes it an error.
         let cap = statement.bind(Param::Int(
