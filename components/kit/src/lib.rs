@@ -30,6 +30,7 @@ pub mod instant;
 pub mod params;
 pub mod platform;
 pub mod reply;
+pub mod row_object;
 pub mod storage;
 pub mod validate;
 #[cfg(target_arch = "wasm32")]

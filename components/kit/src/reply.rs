@@ -46,6 +46,17 @@ impl Reply {
         }
     }
 
+    /// `status` with `body` written as JSON, for a body written without building a
+    /// [`Value`] (a [`RowObject`](crate::row_object::RowObject)).
+    pub fn json_of(status: u16, body: &impl serde::Serialize) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type", "application/json".into())],
+            // Cannot fail for a body of string keys and finite numbers.
+            body: serde_json::to_string(body).unwrap_or_default(),
+        }
+    }
+
     /// `204 No Content`.
     pub fn no_content() -> Self {
         Self {

@@ -19,6 +19,7 @@ use mindflow_component_kit::analysis::{self, CrisisView};
 use mindflow_component_kit::handlers;
 use mindflow_component_kit::host::User;
 use mindflow_component_kit::instant::format_instant;
+use mindflow_component_kit::row_object::{Member, RowObject};
 use mindflow_component_kit::storage::{
     AggregateFn, AggregateRequest, AggregateRow, Grouping, MAX_CHILDREN_PARENTS, PageRequest, Row,
     StorageError, Value, Write, group_by_parent, int_of, row_json, text_of,
@@ -135,6 +136,22 @@ fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
         ),
     );
     log
+}
+
+/// [`log_json`] written straight to JSON: `log` (a row as shown) with its factors.
+fn log_object<'a>(log: RowObject<'a>, factors: &'a [Row]) -> RowObject<'a> {
+    let mut factors: Vec<&Row> = factors.iter().collect();
+    factors.sort_by_key(|f| {
+        (
+            text_of(f, "factor_type"),
+            text_of(f, "factor_value"),
+            text_of(f, "id"),
+        )
+    });
+    log.with(
+        "factors",
+        Member::Rows(factors.into_iter().map(RowObject::new).collect()),
+    )
 }
 
 /// The factors of one log.
@@ -303,19 +320,32 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
         )
         .map_err(Problem::from_query)?;
     let mut factors = group_by_parent(factors, FACTOR_LOG_FIELD);
-    let items = page
+    let notes = page
+        .rows
+        .iter()
+        .map(|row| note::of(p, row))
+        .collect::<Result<Vec<_>, Problem>>()?;
+    let own: Vec<Vec<Row>> = page
         .rows
         .iter()
         .map(|row| {
-            let own = text_of(row, "id")
+            text_of(row, "id")
                 .and_then(|id| factors.remove(&id))
-                .unwrap_or_default();
-            Ok(Json::Object(log_json(&note::opened(p, row)?, &own)))
+                .unwrap_or_default()
         })
-        .collect::<Result<Vec<Json>, Problem>>()?;
-    Ok(Reply::json(
+        .collect();
+    let items = page
+        .rows
+        .iter()
+        .zip(&notes)
+        .zip(&own)
+        .map(|((row, note), own)| log_object(note::shown_object(row, note.as_deref()), own))
+        .collect();
+    Ok(Reply::json_of(
         200,
-        &json!({"items": items, "next_cursor": page.next_cursor}),
+        &RowObject::default()
+            .with("items", Member::Rows(items))
+            .with("next_cursor", Member::Text(page.next_cursor.as_deref())),
     ))
 }
 

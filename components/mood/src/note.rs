@@ -5,6 +5,7 @@
 //! shows either the same way.
 
 use mindflow_component_kit::host::Sealed;
+use mindflow_component_kit::row_object::{Member, RowObject};
 use mindflow_component_kit::storage::{Row, Value, bytes_of, text_of};
 use mindflow_component_kit::{Platform, Problem};
 
@@ -67,4 +68,11 @@ pub fn shown(row: &Row, note: Option<String>) -> Row {
         .collect();
     shown.push((PLAINTEXT.into(), note.map_or(Value::Null, Value::Text)));
     shown
+}
+
+/// [`shown`] written straight to JSON: `row` without its sealed columns, with `note`.
+pub fn shown_object<'a>(row: &'a Row, note: Option<&'a str>) -> RowObject<'a> {
+    RowObject::new(row)
+        .without(&[CIPHERTEXT, NONCE, PLAINTEXT])
+        .with(PLAINTEXT, Member::Text(note))
 }

@@ -930,3 +930,36 @@ fn a_note_stored_in_plaintext_by_an_earlier_version_still_reads() {
         Some("from before sealing")
     );
 }
+
+/// The list writes its page straight to JSON (no `serde_json::Map` per row); its text is
+/// what a `Map` would write (members in name order, the same numbers and escapes), and each
+/// item is the log as `GET /logs/{id}` shows it.
+#[test]
+fn a_listed_page_is_written_as_the_logs_read_one_by_one() {
+    let fake = fake_host("UTC", false);
+    for i in 0..3 {
+        create(
+            &fake,
+            &json!({"mood_score": 4 + i, "energy_level": 7, "note": format!("a \"quiet\" day ✓ {i}"),
+                    "factors": [{"factor_type": "sleep", "impact_score": -2},
+                                {"factor_type": "exercise", "factor_value": "run"}]}),
+        );
+    }
+    create(&fake, &json!({"mood_score": 9}));
+    let reply = fake.call("GET", "/logs", "limit=3", &Json::Null);
+    assert_eq!(reply.status, 200);
+    let body = reply.json_body();
+    assert_eq!(
+        reply.body,
+        serde_json::to_string(&body).expect("json"),
+        "members in a Map's order"
+    );
+    let items = body["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 3);
+    assert!(body["next_cursor"].is_string());
+    for item in items {
+        let id = item["id"].as_str().expect("id");
+        let one = fake.call("GET", &format!("/logs/{id}"), "", &Json::Null);
+        assert_eq!(item, one.json_body());
+    }
+}
