@@ -115,8 +115,8 @@ pub fn handle(p: &impl Platform, request: &Request<'_>) -> Result<Reply, Problem
 // ---------------------------------------------------------------------------------------
 // Rows and JSON.
 
-/// A log with its factors (sorted by type, value and id, so every read shows one order).
-fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
+/// Factors sorted by type, value and id, so every read shows them in one order.
+fn in_order(factors: &[Row]) -> Vec<&Row> {
     let mut factors: Vec<&Row> = factors.iter().collect();
     factors.sort_by_key(|f| {
         (
@@ -125,6 +125,12 @@ fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
             text_of(f, "id"),
         )
     });
+    factors
+}
+
+/// A log with its factors (in [`in_order`]).
+fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
+    let factors = in_order(factors);
     let mut log = row_json(row);
     log.insert(
         "factors".into(),
@@ -140,14 +146,7 @@ fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
 
 /// [`log_json`] written straight to JSON: `log` (a row as shown) with its factors.
 fn log_object<'a>(log: RowObject<'a>, factors: &'a [Row]) -> RowObject<'a> {
-    let mut factors: Vec<&Row> = factors.iter().collect();
-    factors.sort_by_key(|f| {
-        (
-            text_of(f, "factor_type"),
-            text_of(f, "factor_value"),
-            text_of(f, "id"),
-        )
-    });
+    let factors = in_order(factors);
     log.with(
         "factors",
         Member::Rows(factors.into_iter().map(RowObject::new).collect()),
