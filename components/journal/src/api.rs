@@ -17,6 +17,7 @@
 use mindflow_component_kit::analysis::{self, CrisisView};
 use mindflow_component_kit::handlers;
 use mindflow_component_kit::host::Sealed;
+use mindflow_component_kit::row_object::{Member, RowObject};
 use mindflow_component_kit::storage::{
     Comparison, Filter, PageRequest, Row, StorageError, Value, bytes_of, column, text_of,
 };
@@ -141,6 +142,15 @@ fn entry_json(p: &impl Platform, row: &Row, content: &str) -> Map<String, Json> 
     entry.insert("topics".into(), json!(p.topics(content, MAX_TOPICS)));
     entry.insert("primary_emotion".into(), json!(p.emotion(content)));
     entry
+}
+
+/// [`entry_json`] written straight to JSON, for the reads (a page of entries, one entry).
+fn entry_object<'a>(p: &impl Platform, row: &'a Row, content: &'a str) -> RowObject<'a> {
+    RowObject::new(row)
+        .without(&HIDDEN)
+        .with("content", Member::Text(Some(content)))
+        .with("topics", Member::Json(json!(p.topics(content, MAX_TOPICS))))
+        .with("primary_emotion", Member::Json(json!(p.emotion(content))))
 }
 
 /// The stored tag of an emotion label: its keyed hash under the journal's emotion purpose,
@@ -373,14 +383,20 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
             break;
         }
     }
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let content = open_content(p, row)?;
-        items.push(Json::Object(entry_json(p, row, &content)));
-    }
-    Ok(Reply::json(
+    let contents = rows
+        .iter()
+        .map(|row| open_content(p, row))
+        .collect::<Result<Vec<_>, _>>()?;
+    let items = rows
+        .iter()
+        .zip(&contents)
+        .map(|(row, content)| entry_object(p, row, content))
+        .collect();
+    Ok(Reply::json_of(
         200,
-        &json!({"items": items, "next_cursor": cursor}),
+        &RowObject::default()
+            .with("items", Member::Rows(items))
+            .with("next_cursor", Member::Text(cursor.as_deref())),
     ))
 }
 
@@ -389,10 +405,7 @@ fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
     let id = WORDING.row_id(raw_id)?;
     let row = p.get(ENTRIES, &id)?;
     let content = open_content(p, &row)?;
-    Ok(Reply::json(
-        200,
-        &Json::Object(entry_json(p, &row, &content)),
-    ))
+    Ok(Reply::json_of(200, &entry_object(p, &row, &content)))
 }
 
 /// `PATCH /entries/{id}`: new content is re-sealed, its derived fields recomputed and

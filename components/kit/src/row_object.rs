@@ -20,6 +20,8 @@ pub enum Member<'a> {
     Text(Option<&'a str>),
     /// An array of rows (a parent's children).
     Rows(Vec<RowObject<'a>>),
+    /// Any JSON value (a short list of labels, say).
+    Json(serde_json::Value),
 }
 
 /// A row as a JSON object, written without building one (see the module's docs).
@@ -76,6 +78,7 @@ impl Serialize for Member<'_> {
             Self::Column(value) => ValueJson(value).serialize(serializer),
             Self::Text(Some(text)) => serializer.serialize_str(text),
             Self::Text(None) => serializer.serialize_unit(),
+            Self::Json(value) => value.serialize(serializer),
             Self::Rows(rows) => {
                 let mut seq = serializer.serialize_seq(Some(rows.len()))?;
                 for row in rows {
@@ -158,12 +161,14 @@ mod tests {
             .without(&["bytes", "nope"])
             .with("text", Member::Text(Some("replaced")))
             .with("kids", Member::Rows(vec![RowObject::new(&child)]))
-            .with("note", Member::Text(None));
+            .with("note", Member::Text(None))
+            .with("labels", Member::Json(serde_json::json!(["b", "a"])));
         let mut map = row_json(&row);
         map.remove("bytes");
         map.insert("text".into(), Json::from("replaced"));
         map.insert("kids".into(), serde_json::json!([{"k": 1}]));
         map.insert("note".into(), Json::Null);
+        map.insert("labels".into(), serde_json::json!(["b", "a"]));
         assert_eq!(
             serde_json::to_string(&object).expect("object"),
             serde_json::to_string(&Json::Object(map)).expect("map")
