@@ -735,7 +735,10 @@ fn a_listed_entry_is_the_entry_as_written_and_read() {
     for item in listed {
         let id = item["id"].as_str().expect("id");
         let one = call(&host, "GET", &format!("/entries/{id}"), "", &Json::Null);
-        assert_eq!(one.body, serde_json::to_string(&one.json_body()).expect("json"));
+        assert_eq!(
+            one.body,
+            serde_json::to_string(&one.json_body()).expect("json")
+        );
         assert_eq!(item, one.json_body());
         let mut as_written = written
             .iter()
