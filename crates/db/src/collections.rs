@@ -1640,6 +1640,9 @@ impl Database {
             .map(|column| column_expr_of(column, backend, table, CHILD_PREFIX))
             .collect::<Vec<_>>()
             .join(", ");
+        // The page is a subquery in `FROM`, not a `WITH`: a statement that starts with
+        // `SELECT` is a read, which on SQLite runs beside other reads instead of waiting for
+        // a writer's turn (`WriterQueue`).
         statement.sql = match backend {
             // A LATERAL subquery with a LIMIT cannot be flattened into a join, so each page row
             // finds its children by the link's index whatever the planner's estimates: a
@@ -1647,7 +1650,7 @@ impl Database {
             // LIMIT at a tenth of the user's rows) as a hash join that reads the whole child
             // table.
             Backend::Postgres => format!(
-                "WITH page AS ({page}) SELECT page.*, c.* FROM page LEFT JOIN LATERAL \
+                "SELECT page.*, c.* FROM ({page}) page LEFT JOIN LATERAL \
                  (SELECT {child_columns} FROM {table} WHERE {table}.{link} = page.id \
                  AND {child_scope} ORDER BY {table}.id LIMIT {cap}) c ON TRUE \
                  ORDER BY {page_order}, c.{CHILD_PREFIX}id LIMIT {cap}",
@@ -1656,7 +1659,7 @@ impl Database {
             // SQLite has no LATERAL, and joins only by nested loops: each page row looks
             // its children up by the link's index.
             Backend::Sqlite => format!(
-                "WITH page AS ({page}) SELECT page.*, {child_columns} FROM page \
+                "SELECT page.*, {child_columns} FROM ({page}) page \
                  LEFT JOIN {table} ON {table}.{link} = page.id AND {child_scope} \
                  ORDER BY {page_order}, {table}.id LIMIT {cap}",
                 page = statement.sql,

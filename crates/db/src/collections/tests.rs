@@ -2116,7 +2116,12 @@ async fn a_page_with_its_children_is_what_a_page_and_its_children_are_in_one_sta
                     )
                     .await
                     .expect("page with children");
-                assert_eq!(crate::statement_log::take().len(), 1, "one statement");
+                let statements = crate::statement_log::take();
+                assert_eq!(statements.len(), 1, "one statement");
+                assert!(
+                    !crate::may_write(&statements[0].0),
+                    "a read, which takes no writer's turn on SQLite"
+                );
                 let alone = db
                     .storage_query(alice, logs, request(cursor.clone()))
                     .await
