@@ -132,25 +132,18 @@ const LISTED: [&str; 9] = [
 /// the emotion say what the text is about and how the person felt, so they are never stored
 /// beside the sealed text: they are worked out again from the opened text whenever it is
 /// shown (the stored emotion is only a keyed tag to filter by, see [`emotion_tag`]).
-fn entry_json(p: &impl Platform, row: &Row, content: &str) -> Map<String, Json> {
-    let mut entry: Map<String, Json> = row
-        .iter()
-        .filter(|(name, _)| !HIDDEN.contains(&name.as_str()))
-        .map(|(name, value)| (name.clone(), value.to_json()))
-        .collect();
-    entry.insert("content".into(), json!(content));
-    entry.insert("topics".into(), json!(p.topics(content, MAX_TOPICS)));
-    entry.insert("primary_emotion".into(), json!(p.emotion(content)));
-    entry
-}
-
-/// [`entry_json`] written straight to JSON, for the reads (a page of entries, one entry).
+/// Written straight to JSON (a page of entries, one entry).
 fn entry_object<'a>(p: &impl Platform, row: &'a Row, content: &'a str) -> RowObject<'a> {
     RowObject::new(row)
         .without(&HIDDEN)
         .with("content", Member::Text(Some(content)))
         .with("topics", Member::Json(json!(p.topics(content, MAX_TOPICS))))
         .with("primary_emotion", Member::Json(json!(p.emotion(content))))
+}
+
+/// [`entry_object`] as a map, for an answer that adds to it (a write's crisis assessment).
+fn entry_json(p: &impl Platform, row: &Row, content: &str) -> Map<String, Json> {
+    entry_object(p, row, content).to_map()
 }
 
 /// The stored tag of an emotion label: its keyed hash under the journal's emotion purpose,

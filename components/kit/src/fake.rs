@@ -624,13 +624,7 @@ impl Platform for FakePlatform {
         self.queries.set(self.queries.get() + 1);
         self.storage_call()?;
         let mut page = self.page_of(collection, &request)?;
-        if !fields.is_empty() {
-            for row in &mut page.rows {
-                row.retain(|(name, _)| {
-                    name == "id" || *name == request.order_by || fields.contains(&name.as_str())
-                });
-            }
-        }
+        crate::storage::keep_fields(&mut page.rows, &request.order_by, fields);
         let ids: Vec<String> = page.rows.iter().filter_map(|r| text_of(r, "id")).collect();
         Ok((page, self.children_of(child, child_field, &ids)))
     }

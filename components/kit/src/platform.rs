@@ -64,11 +64,7 @@ pub trait Platform {
     ) -> Result<Page, StorageError> {
         let order = request.order_by.clone();
         let mut page = self.query(collection, request)?;
-        for row in &mut page.rows {
-            row.retain(|(name, _)| {
-                name == "id" || *name == order || fields.contains(&name.as_str())
-            });
-        }
+        crate::storage::keep_fields(&mut page.rows, &order, fields);
         Ok(page)
     }
     /// `storage.children`: the rows of `collection` whose `field` is one of `parent_ids`

@@ -62,6 +62,18 @@ impl<'a> RowObject<'a> {
     }
 }
 
+impl RowObject<'_> {
+    /// The object as a `serde_json::Map`, for a caller that adds to it (a create's answer
+    /// with its crisis assessment, say).
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(map)) => map,
+            // A `RowObject` always serialises to an object.
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
 impl Serialize for RowObject<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.members.len()))?;

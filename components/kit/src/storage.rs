@@ -90,6 +90,17 @@ pub fn row_json(row: &Row) -> serde_json::Map<String, Json> {
         .collect()
 }
 
+/// Keeps, in each row, only `fields`, `id` and the `order` field, as the host's
+/// `storage.select` answers (every field when `fields` is empty).
+pub fn keep_fields(rows: &mut [Row], order: &str, fields: &[&str]) {
+    if fields.is_empty() {
+        return;
+    }
+    for row in rows {
+        row.retain(|(name, _)| name == "id" || name == order || fields.contains(&name.as_str()));
+    }
+}
+
 /// The most parent ids one `storage.children` call takes (a page of parents).
 pub const MAX_CHILDREN_PARENTS: usize = 1_000;
 /// The most rows one `storage.query` page holds (a client-facing list asks for at most

@@ -22,7 +22,7 @@ use mindflow_component_kit::instant::format_instant;
 use mindflow_component_kit::row_object::{Member, RowObject};
 use mindflow_component_kit::storage::{
     AggregateFn, AggregateRequest, AggregateRow, Grouping, MAX_CHILDREN_PARENTS, PageRequest, Row,
-    StorageError, Value, Write, group_by_parent, int_of, row_json, text_of,
+    StorageError, Value, Write, group_by_parent, int_of, text_of,
 };
 use mindflow_component_kit::{FieldError, Params, Platform, Problem, Range, Reply, Wording};
 
@@ -128,29 +128,18 @@ fn in_order(factors: &[Row]) -> Vec<&Row> {
     factors
 }
 
-/// A log with its factors (in [`in_order`]).
-fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
-    let factors = in_order(factors);
-    let mut log = row_json(row);
-    log.insert(
-        "factors".into(),
-        Json::Array(
-            factors
-                .into_iter()
-                .map(|f| Json::Object(row_json(f)))
-                .collect(),
-        ),
-    );
-    log
-}
-
-/// [`log_json`] written straight to JSON: `log` (a row as shown) with its factors.
+/// A log as a client sees it, written straight to JSON: `log` (a row as shown, see
+/// [`note::shown_object`]) with its factors (in [`in_order`]).
 fn log_object<'a>(log: RowObject<'a>, factors: &'a [Row]) -> RowObject<'a> {
-    let factors = in_order(factors);
     log.with(
         "factors",
-        Member::Rows(factors.into_iter().map(RowObject::new).collect()),
+        Member::Rows(in_order(factors).into_iter().map(RowObject::new).collect()),
     )
+}
+
+/// [`log_object`] of a row as shown, as a map (for an answer that adds to it).
+fn log_json(row: &Row, factors: &[Row]) -> Map<String, Json> {
+    log_object(RowObject::new(row), factors).to_map()
 }
 
 /// The factors of one log.
@@ -351,9 +340,13 @@ fn list(p: &impl Platform, params: &Params) -> Result<Reply, Problem> {
 /// `GET /logs/{id}`.
 fn read(p: &impl Platform, raw_id: &str) -> Result<Reply, Problem> {
     let id = WORDING.row_id(raw_id)?;
-    let row = note::opened(p, &p.get(LOGS, &id)?)?;
+    let row = p.get(LOGS, &id)?;
+    let note = note::of(p, &row)?;
     let factors = factors_of(p, &id)?;
-    Ok(Reply::json(200, &Json::Object(log_json(&row, &factors))))
+    Ok(Reply::json_of(
+        200,
+        &log_object(note::shown_object(&row, note.as_deref()), &factors),
+    ))
 }
 
 /// `PATCH /logs/{id}`: changes the given fields. A changed note is re-analysed (sentiment,

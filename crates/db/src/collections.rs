@@ -1604,13 +1604,9 @@ impl Database {
     ) -> Result<(Page, Vec<Record>), CollectionError> {
         let link = child_link(child, field)?;
         let backend = self.backend();
-        let PageStatement {
-            mut statement,
-            columns,
-            order,
-            descending,
-            limit,
-        } = PageStatement::new(backend, user, collection, request)?;
+        let mut page = PageStatement::new(backend, user, collection, request)?;
+        let page_sql = std::mem::take(&mut page.statement.sql);
+        let statement = &mut page.statement;
         let child_scope = match child.ownership {
             // A child owned through this very link belongs to its parent's owner, and its
             // parent is a row of the page, which the page's own scope has limited to the
@@ -1621,19 +1617,19 @@ impl Database {
             {
                 "1 = 1".to_owned()
             }
-            _ => qualified_scope(&mut statement, child, user),
+            _ => qualified_scope(statement, child, user),
         };
         // Enough rows for every page row (one more tells whether a page follows) and one
         // child past the most a page may have, which makes it an error.
         let cap = statement.bind(Param::Int(
-            i64::try_from(limit + 1 + MAX_CHILDREN_ROWS + 1).unwrap_or(i64::MAX),
+            i64::try_from(page.limit + 1 + MAX_CHILDREN_ROWS + 1).unwrap_or(i64::MAX),
         ));
         let table = child.name;
         let link = link.name;
-        let (direction, nulls) = order_words(descending, order);
+        let (direction, nulls) = order_words(page.descending, page.order);
         let page_order = format!(
             "page.{order} {direction}{nulls}, page.id {direction}",
-            order = order.name
+            order = page.order.name
         );
         let child_columns = child
             .visible_columns()
@@ -1654,7 +1650,7 @@ impl Database {
                  (SELECT {child_columns} FROM {table} WHERE {table}.{link} = page.id \
                  AND {child_scope} ORDER BY {table}.id LIMIT {cap}) c ON TRUE \
                  ORDER BY {page_order}, c.{CHILD_PREFIX}id LIMIT {cap}",
-                page = statement.sql,
+                page = page_sql,
             ),
             // SQLite has no LATERAL, and joins only by nested loops: each page row looks
             // its children up by the link's index.
@@ -1662,17 +1658,11 @@ impl Database {
                 "SELECT page.*, {child_columns} FROM ({page}) page \
                  LEFT JOIN {table} ON {table}.{link} = page.id AND {child_scope} \
                  ORDER BY {page_order}, {table}.id LIMIT {cap}",
-                page = statement.sql,
+                page = page_sql,
             ),
         };
         let rows = self.fetch_all(&statement.sql, &statement.params).await?;
-        let page = PageStatement {
-            statement,
-            columns,
-            order,
-            descending,
-            limit,
-        };
+        let child_id = format!("{CHILD_PREFIX}id");
         let mut parents = Vec::new();
         let mut children = Vec::new();
         let mut last_parent: Option<Uuid> = None;
@@ -1680,14 +1670,14 @@ impl Database {
         for row in &rows {
             let id = row.uuid("id")?;
             if last_parent != Some(id) {
-                if parents.len() == limit {
+                if parents.len() == page.limit {
                     more = true;
                     break;
                 }
                 last_parent = Some(id);
                 parents.push(row);
             }
-            if row.opt_uuid(&format!("{CHILD_PREFIX}id"))?.is_some() {
+            if row.opt_uuid(&child_id)?.is_some() {
                 if children.len() == MAX_CHILDREN_ROWS {
                     return Err(CollectionError::invalid(
                         "limit",
