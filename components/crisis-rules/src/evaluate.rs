@@ -25,6 +25,9 @@ pub struct Case {
     pub subject: Option<Subject>,
     /// `imminent`, `high`, `moderate`, `low`, `negated`, `third-person`, `everyday` or `idiom`.
     pub category: String,
+    /// `explicit` or `implicit` for a risk case; `everyday`, `idiom`, `negation`, `reported`
+    /// or `third-person` for the others; when labelled.
+    pub kind: Option<String>,
     /// Signals to pass along.
     pub signals: Signals,
 }
@@ -282,6 +285,7 @@ pub fn parse_cases(jsonl: &str) -> Result<Vec<Case>, String> {
             expected,
             subject,
             category,
+            kind: string("kind"),
             signals: Signals {
                 sentiment: number("sentiment"),
                 exemplar_similarity: number("similarity"),

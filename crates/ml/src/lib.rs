@@ -19,6 +19,8 @@
 mod accuracy;
 pub mod embedding;
 pub mod emotion;
+mod lbfgs;
+pub mod ngrams;
 pub mod semantic;
 pub mod sentence;
 pub mod sentiment;

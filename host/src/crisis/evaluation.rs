@@ -164,6 +164,8 @@ pub async fn cross_validate(
                 let expected = super::cases::severity_name(example.severity).to_owned();
                 let source = if example.kind.starts_with("case:") {
                     "dev case"
+                } else if example.kind.starts_with("retired:") {
+                    "retired held-out"
                 } else {
                     "exemplar"
                 };

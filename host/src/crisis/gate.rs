@@ -60,7 +60,12 @@ fn assess_all(
                 text: case.text.clone(),
                 source: "gate".into(),
                 language: "en".into(),
-                signals: semantic::signals(rules.exemplar_index(), passages, *sentiment),
+                signals: semantic::signals(
+                    rules.exemplar_index(),
+                    &case.text,
+                    passages,
+                    *sentiment,
+                ),
             };
             rules
                 .assess_blocking(&input)

@@ -53,6 +53,7 @@ pub async fn signals(
     let sentiment = sentiment.unwrap_or_else(|| ml::sentiment::score(text));
     Ok(semantic::signals(
         rules.exemplar_index(),
+        text,
         &passages,
         sentiment,
     ))

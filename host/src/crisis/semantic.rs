@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mindflow_ml::semantic::{Exemplar as Labelled, ExemplarIndex, Logistic};
+use mindflow_ml::semantic::{Classifier, Exemplar as Labelled, ExemplarIndex};
 use mindflow_ml::sentence::{Passage, SentenceEncoder};
 use sha2::{Digest, Sha256};
 
@@ -33,6 +33,10 @@ pub struct Semantic {
 
 /// Texts embedded per batch.
 const BATCH: usize = 64;
+
+/// The cache label of trained classifiers; a new method of training takes a new label, so
+/// weights trained the old way are never read as the new kind.
+const CLASSIFIER_CACHE: &str = "classifier-v2";
 
 impl Semantic {
     /// The signal over `encoder`; vectors of exemplars and case sets are cached in
@@ -71,11 +75,12 @@ impl Semantic {
             .map(|e| format!("{}\u{1}{}", e.severity, e.text))
             .collect();
         let key: Vec<&str> = key.iter().map(String::as_str).collect();
-        let path = self.cache_path("classifier", &key);
+        let path = self.cache_path(CLASSIFIER_CACHE, &key);
         if let Some(classifier) = path
             .as_ref()
-            .and_then(|p| read_floats(p, dimension + 1))
-            .and_then(|values| Logistic::from_slice(&values))
+            .and_then(|p| read_all_floats(p))
+            .and_then(|values| Classifier::from_slice(&values))
+            .filter(|c| c.dimension() == dimension)
         {
             return ExemplarIndex::with_classifier(dimension, &labelled, &vectors, classifier);
         }
@@ -179,8 +184,13 @@ impl Semantic {
 
 /// Exactly `count` little-endian floats from `path`, or `None`.
 fn read_floats(path: &std::path::Path, count: usize) -> Option<Vec<f32>> {
+    read_all_floats(path).filter(|values| values.len() == count)
+}
+
+/// Every little-endian float in `path`, or `None` when it is unreadable or not whole floats.
+fn read_all_floats(path: &std::path::Path) -> Option<Vec<f32>> {
     let bytes = std::fs::read(path).ok()?;
-    (bytes.len() == count * 4).then(|| {
+    bytes.len().is_multiple_of(4).then(|| {
         bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -199,10 +209,10 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     std::fs::rename(&temporary, path)
 }
 
-/// The signals for a text whose passages are `passages`: its sentiment, and what the nearest
+/// The signals for `text`, whose passages are `passages`: its sentiment, and what the nearest
 /// exemplars of `index` say.
-pub fn signals(index: &ExemplarIndex, passages: &[Passage], sentiment: f32) -> Signals {
-    let nearest = index.nearest(passages);
+pub fn signals(index: &ExemplarIndex, text: &str, passages: &[Passage], sentiment: f32) -> Signals {
+    let nearest = index.nearest(text, passages);
     Signals {
         sentiment: Some(sentiment),
         exemplar_similarity: nearest.map(|n| n.similarity),
