@@ -12,6 +12,7 @@
 //! sentence by sentence, so that one line buried in a long note is not averaged away.
 
 mod bert;
+mod kernel;
 pub mod safetensors;
 mod wordpiece;
 

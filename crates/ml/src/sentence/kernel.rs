@@ -1,0 +1,827 @@
+//! The encoder's arithmetic: the dense layers' matrix product `y = x · Wᵀ + b` against weights
+//! packed once at load time, and the small vector kernels around it (GELU, attention, layer
+//! normalisation).
+//!
+//! Every kernel has two builds of the same loops: one for AVX-512 (x86-64, chosen at run time
+//! when the processor has it) and a portable one that the compiler vectorises for the
+//! baseline target. The matrix product keeps a tile of 8 rows × 32 outputs in registers and
+//! reads each packed weight panel (32 outputs × all inputs, contiguous) once per 8 rows; a
+//! large product is split by output panels over two threads.
+//!
+//! The AVX-512 builds need `unsafe` (target features and intrinsics): it stays in this module.
+#![allow(unsafe_code)]
+
+use std::ops::Range;
+
+/// Outputs per packed panel (two 16-lane registers).
+pub(super) const NR: usize = 32;
+/// Rows of `x` per register tile.
+const MR: usize = 8;
+/// Products smaller than this (multiply-adds) are not worth a second thread.
+const SPLIT_AT: usize = 1 << 19;
+
+/// Which build of the kernels runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Isa {
+    /// The portable loops.
+    Portable,
+    /// AVX-512F intrinsics and loops compiled for AVX-512.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Isa {
+    /// The best build this processor runs.
+    pub(super) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return Self::Avx512;
+        }
+        Self::Portable
+    }
+}
+
+/// 16 floats on a 64-byte boundary: the unit of the packed panels.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Lane([f32; 16]);
+
+/// A dense layer's weight `[outputs, inputs]` and bias, packed for [`linear`]: panel `p`
+/// holds outputs `32p .. 32p + 32`, input by input (32 contiguous floats per input), the
+/// last panel padded with zeros.
+pub(super) struct PackedLinear {
+    inputs: usize,
+    outputs: usize,
+    panels: Vec<Lane>,
+    /// The bias, padded with zeros to whole panels.
+    bias: Vec<Lane>,
+}
+
+impl PackedLinear {
+    /// Packs `weight` (`outputs × inputs`, row-major) and `bias` (`outputs`).
+    pub(super) fn new(weight: &[f32], bias: &[f32], outputs: usize, inputs: usize) -> Self {
+        assert_eq!(weight.len(), outputs * inputs, "weight shape");
+        assert_eq!(bias.len(), outputs, "bias shape");
+        let panel_count = outputs.div_ceil(NR);
+        let mut panels = vec![Lane([0.0; 16]); panel_count * inputs * NR / 16];
+        let mut bias_lanes = vec![Lane([0.0; 16]); panel_count * NR / 16];
+        {
+            let flat = floats_mut(&mut panels);
+            for (o, row) in weight.chunks_exact(inputs.max(1)).enumerate() {
+                let (panel, column) = (o / NR, o % NR);
+                for (i, w) in row.iter().enumerate() {
+                    flat[(panel * inputs + i) * NR + column] = *w;
+                }
+            }
+            floats_mut(&mut bias_lanes)[..outputs].copy_from_slice(bias);
+        }
+        Self {
+            inputs,
+            outputs,
+            panels,
+            bias: bias_lanes,
+        }
+    }
+
+    /// Inputs per row of `x`.
+    pub(super) fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// Outputs per row of `y`.
+    pub(super) fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    fn panel_count(&self) -> usize {
+        self.outputs.div_ceil(NR)
+    }
+}
+
+fn floats(lanes: &[Lane]) -> &[f32] {
+    // SAFETY: `Lane` is `repr(C)` around `[f32; 16]` (no padding: 64 bytes, align 64), so
+    // the lanes are `16 * len` initialised, contiguous, properly aligned floats, borrowed for
+    // the same lifetime.
+    unsafe { std::slice::from_raw_parts(lanes.as_ptr().cast::<f32>(), lanes.len() * 16) }
+}
+
+fn floats_mut(lanes: &mut [Lane]) -> &mut [f32] {
+    // SAFETY: as in `floats`, and the borrow is exclusive.
+    unsafe { std::slice::from_raw_parts_mut(lanes.as_mut_ptr().cast::<f32>(), lanes.len() * 16) }
+}
+
+/// What is done to a tile of `y` after the product.
+#[derive(Clone, Copy)]
+pub(super) struct Epilogue<'a> {
+    /// Added element-wise: `y += residual` (same shape as `y`).
+    pub residual: Option<&'a [f32]>,
+    /// Then `y = GELU(y)`.
+    pub gelu: bool,
+}
+
+/// `y = x · Wᵀ + b` (then the epilogue), `x` being `m × inputs` and `y` `m × outputs`, both
+/// row-major; on up to `threads` threads (1 or 2).
+pub(super) fn linear(
+    isa: Isa,
+    x: &[f32],
+    m: usize,
+    w: &PackedLinear,
+    epilogue: Epilogue<'_>,
+    y: &mut [f32],
+    threads: usize,
+) {
+    let (k, n) = (w.inputs, w.outputs);
+    assert!(x.len() >= m * k, "x is m × inputs");
+    assert!(y.len() >= m * n, "y is m × outputs");
+    if let Some(residual) = epilogue.residual {
+        assert!(residual.len() >= m * n, "the residual is m × outputs");
+    }
+    let panels = w.panel_count();
+    let job = Job {
+        x: x.as_ptr(),
+        m,
+        w,
+        residual: epilogue.residual.map(<[f32]>::as_ptr),
+        gelu: epilogue.gelu,
+        y: y.as_mut_ptr(),
+    };
+    if threads > 1 && panels > 1 && m * n * k >= SPLIT_AT {
+        let half = panels / 2;
+        rayon::join(|| job.run(isa, 0..half), || job.run(isa, half..panels));
+    } else {
+        job.run(isa, 0..panels);
+    }
+}
+
+/// One call of [`linear`], bounds checked: every pointer covers `m` rows of its matrix.
+struct Job<'a> {
+    x: *const f32,
+    m: usize,
+    w: &'a PackedLinear,
+    residual: Option<*const f32>,
+    gelu: bool,
+    y: *mut f32,
+}
+
+// SAFETY: the pointers come from slices borrowed by `linear` for the whole job; threads
+// read `x` and `residual` and write disjoint output panels (columns) of `y`.
+unsafe impl Sync for Job<'_> {}
+
+impl Job<'_> {
+    /// Computes the columns of `panels`.
+    fn run(&self, isa: Isa, panels: Range<usize>) {
+        let (k, n) = (self.w.inputs, self.w.outputs);
+        let weights = floats(&self.w.panels);
+        let bias = floats(&self.w.bias);
+        for panel in panels {
+            let columns = (n - panel * NR).min(NR);
+            let mut row = 0;
+            while row < self.m {
+                let rows = (self.m - row).min(MR);
+                let offset = row * n + panel * NR;
+                // SAFETY: `linear` checked that `x` has `m × k` floats, `y` and `residual`
+                // `m × n`: rows `row .. row + rows` ≤ m, columns `32 panel + columns` ≤ n;
+                // the panel and its bias are in bounds of the packed weight.
+                let tile = unsafe {
+                    Tile {
+                        a: self.x.add(row * k),
+                        k,
+                        b: weights[panel * k * NR..].as_ptr(),
+                        bias: bias[panel * NR..].as_ptr(),
+                        c: self.y.add(offset),
+                        ldc: n,
+                        columns,
+                        residual: self.residual.map(|r| r.add(offset)),
+                        gelu: self.gelu,
+                    }
+                };
+                tile.run(isa, rows);
+                row += rows;
+            }
+        }
+    }
+}
+
+/// A register tile: `rows` rows of `x` (stride `k`) times one packed panel.
+struct Tile {
+    a: *const f32,
+    k: usize,
+    b: *const f32,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    /// Valid outputs in the panel (≤ 32).
+    columns: usize,
+    residual: Option<*const f32>,
+    gelu: bool,
+}
+
+macro_rules! by_rows {
+    ($rows:expr, $f:ident, $($arg:expr),*) => {
+        match $rows {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            3 => $f::<3>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            5 => $f::<5>($($arg),*),
+            6 => $f::<6>($($arg),*),
+            7 => $f::<7>($($arg),*),
+            _ => $f::<8>($($arg),*),
+        }
+    };
+}
+
+impl Tile {
+    fn run(&self, isa: Isa, rows: usize) {
+        match isa {
+            // SAFETY: `Tile` is only built by `Job::run` with pointers in bounds for `rows`.
+            Isa::Portable => unsafe { by_rows!(rows, tile_portable, self) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, and `Isa::Avx512` is only chosen when AVX-512F is present.
+            Isa::Avx512 => unsafe { by_rows!(rows, tile_avx512, self) },
+        }
+    }
+}
+
+/// The portable tile: accumulators in arrays the compiler keeps in vector registers.
+///
+/// # Safety
+/// `t`'s pointers cover `R` rows and its panel.
+unsafe fn tile_portable<const R: usize>(t: &Tile) {
+    let mut acc = [[0.0f32; NR]; R];
+    for p in 0..t.k {
+        // SAFETY: the panel holds `k × 32` floats and the rows of `a` `k` floats each.
+        let b = unsafe { &*t.b.add(p * NR).cast::<[f32; NR]>() };
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: row `r < R` of `a`, input `p < k`.
+            let a = unsafe { *t.a.add(r * t.k + p) };
+            for (c, b) in acc.iter_mut().zip(b) {
+                *c = a.mul_add(*b, *c);
+            }
+        }
+    }
+    for (r, acc) in acc.iter().enumerate() {
+        for (j, v) in acc.iter().enumerate().take(t.columns) {
+            // SAFETY: `j < columns ≤ 32` outputs of the panel, row `r < R`.
+            unsafe {
+                let mut y = v + *t.bias.add(j);
+                if let Some(residual) = t.residual {
+                    y += *residual.add(r * t.ldc + j);
+                }
+                if t.gelu {
+                    y = gelu(y);
+                }
+                *t.c.add(r * t.ldc + j) = y;
+            }
+        }
+    }
+}
+
+/// The AVX-512 tile: `R × 2` zmm accumulators, the panel's two registers loaded once per
+/// input and every row's input broadcast.
+///
+/// # Safety
+/// AVX-512F is available, and `t`'s pointers cover `R` rows and its panel (64-byte aligned).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512<const R: usize>(t: &Tile) {
+    use std::arch::x86_64::{
+        __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps, _mm512_mask_storeu_ps,
+        _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    };
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    for p in 0..t.k {
+        // SAFETY: the panel holds `k × 32` floats, 64-byte aligned (`Lane`).
+        let (b0, b1) = unsafe {
+            (
+                _mm512_load_ps(t.b.add(p * NR)),
+                _mm512_load_ps(t.b.add(p * NR + 16)),
+            )
+        };
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: row `r < R` of `a`, input `p < k`.
+            let a = _mm512_set1_ps(unsafe { *t.a.add(r * t.k + p) });
+            acc[0] = _mm512_fmadd_ps(a, b0, acc[0]);
+            acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
+        }
+    }
+    let mask = |from: usize| -> __mmask16 {
+        let valid = t.columns.saturating_sub(from).min(16);
+        #[allow(clippy::cast_possible_truncation)] // at most 16 bits
+        let m = ((1u32 << valid) - 1) as u16;
+        m
+    };
+    let masks = [mask(0), mask(16)];
+    for (r, acc) in acc.iter().enumerate() {
+        for (half, (v, m)) in acc.iter().zip(masks).enumerate() {
+            let j = half * 16;
+            // SAFETY: masked loads and stores touch only the `columns` valid outputs of row
+            // `r < R`; the padded bias holds 32 floats.
+            unsafe {
+                let mut y = _mm512_add_ps(*v, _mm512_load_ps(t.bias.add(j)));
+                if let Some(residual) = t.residual {
+                    y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, residual.add(r * t.ldc + j)));
+                }
+                _mm512_mask_storeu_ps(t.c.add(r * t.ldc + j), m, y);
+            }
+        }
+        if t.gelu {
+            // SAFETY: the row's `columns` outputs, just written.
+            let row = unsafe { std::slice::from_raw_parts_mut(t.c.add(r * t.ldc), t.columns) };
+            for v in row {
+                *v = gelu(*v);
+            }
+        }
+    }
+}
+
+/// The exact GELU, `x · Φ(x)`, with a rational `erf` (Eigen's and XLA's `erf` for f32,
+/// within a few ulp) that the compiler vectorises.
+#[inline(always)]
+pub(super) fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+#[inline(always)]
+#[allow(clippy::excessive_precision, clippy::unreadable_literal)]
+fn erf(x: f32) -> f32 {
+    let x = x.clamp(-4.0, 4.0);
+    let x2 = x * x;
+    let mut p = -2.72614225801306e-10f32;
+    p = p.mul_add(x2, 2.77068142495902e-08);
+    p = p.mul_add(x2, -2.10102402082508e-06);
+    p = p.mul_add(x2, -5.69250639462346e-05);
+    p = p.mul_add(x2, -7.34990630326855e-04);
+    p = p.mul_add(x2, -2.95459980854025e-03);
+    p = p.mul_add(x2, -1.60960333262415e-02);
+    p *= x;
+    let mut q = -1.45660718464996e-05f32;
+    q = q.mul_add(x2, -2.13374055278905e-04);
+    q = q.mul_add(x2, -1.68282697438203e-03);
+    q = q.mul_add(x2, -7.37332916720468e-03);
+    q = q.mul_add(x2, -1.42647390514189e-02);
+    p / q
+}
+
+/// `e^x` for `x ≤ 0` (Cephes' polynomial after reduction by powers of two), vectorisable.
+#[inline(always)]
+#[allow(clippy::excessive_precision, clippy::unreadable_literal)]
+fn exp_nonpositive(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding it rounds to an integer
+    let x = x.max(-87.0);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = n.mul_add(-0.693_359_375, x);
+    let r = n.mul_add(2.121_944_4e-4, r);
+    let mut p = 1.9875691500e-4f32;
+    p = p.mul_add(r, 1.3981999507e-3);
+    p = p.mul_add(r, 8.3334519073e-3);
+    p = p.mul_add(r, 4.1665795894e-2);
+    p = p.mul_add(r, 1.6666665459e-1);
+    p = p.mul_add(r, 5.0000001201e-1);
+    let y = p.mul_add(r * r, r) + 1.0;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // n in [-126, 0]
+    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    y * scale
+}
+
+/// Sum of `values`, 16 partial sums at a time.
+#[inline(always)]
+fn sum(values: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = values.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (a, v) in acc.iter_mut().zip(chunk) {
+            *a += v;
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The attention of one sequence: `qkv` holds its rows `[query | key | value]`, each
+/// `hidden` wide (so rows of `3 hidden`); `context` receives its rows, `hidden` wide.
+/// `scratch` is reused between calls.
+pub(super) fn attention(
+    isa: Isa,
+    qkv: &[f32],
+    hidden: usize,
+    heads: usize,
+    context: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let tokens = context.len() / hidden;
+    assert_eq!(qkv.len(), tokens * 3 * hidden, "qkv is tokens × 3 hidden");
+    assert_eq!(context.len(), tokens * hidden, "context is tokens × hidden");
+    assert!(
+        heads > 0 && hidden.is_multiple_of(heads),
+        "heads divide hidden"
+    );
+    match isa {
+        Isa::Portable => attention_loops(qkv, hidden, heads, context, scratch),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
+        Isa::Avx512 => unsafe { attention_avx512(qkv, hidden, heads, context, scratch) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn attention_avx512(
+    qkv: &[f32],
+    hidden: usize,
+    heads: usize,
+    context: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    attention_loops(qkv, hidden, heads, context, scratch);
+}
+
+#[inline(always)]
+fn attention_loops(
+    qkv: &[f32],
+    hidden: usize,
+    heads: usize,
+    context: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    /// Keys per block of scores.
+    const LANES: usize = 16;
+    /// Queries computed together (independent sums, so the multiply-adds overlap).
+    const QUERIES: usize = 4;
+    let tokens = context.len() / hidden;
+    let padded = tokens.next_multiple_of(LANES);
+    let width = hidden / heads;
+    let stride = 3 * hidden;
+    #[allow(clippy::cast_precision_loss)] // head widths are small
+    let scale = 1.0 / (width as f32).sqrt();
+    scratch.clear();
+    scratch.resize(width * padded + QUERIES * (padded + width), 0.0);
+    let (keys, rest) = scratch.split_at_mut(width * padded);
+    let (scores, query) = rest.split_at_mut(QUERIES * padded);
+    for head in 0..heads {
+        let q0 = head * width;
+        let (k0, v0) = (hidden + q0, 2 * hidden + q0);
+        // The head's keys transposed, `width × padded` (the padding stays zero).
+        for (j, row) in qkv.chunks_exact(stride).enumerate() {
+            for (d, k) in row[k0..k0 + width].iter().enumerate() {
+                keys[d * padded + j] = *k;
+            }
+        }
+        for first in (0..tokens).step_by(QUERIES) {
+            let count = (tokens - first).min(QUERIES);
+            // The block's queries, scaled, `QUERIES × width` (missing ones zero).
+            query.fill(0.0);
+            for (r, q) in query.chunks_exact_mut(width).take(count).enumerate() {
+                let row = &qkv[(first + r) * stride + q0..][..width];
+                for (q, v) in q.iter_mut().zip(row) {
+                    *q = v * scale;
+                }
+            }
+            // Scores of 16 keys at a time for the block's queries, the sums in registers.
+            for block in 0..padded / LANES {
+                let mut acc = [[0.0f32; LANES]; QUERIES];
+                for d in 0..width {
+                    let k = &keys[d * padded + block * LANES..][..LANES];
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let q = query[r * width + d];
+                        for (a, k) in acc.iter_mut().zip(k) {
+                            *a = q.mul_add(*k, *a);
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    scores[r * padded + block * LANES..][..LANES].copy_from_slice(acc);
+                }
+            }
+            let mut norms = [0.0f32; QUERIES];
+            for (r, norm) in norms.iter_mut().enumerate().take(count) {
+                let scores = &mut scores[r * padded..r * padded + tokens];
+                let max = maximum(scores);
+                for s in scores.iter_mut() {
+                    *s = exp_nonpositive(*s - max);
+                }
+                *norm = 1.0 / sum(scores);
+            }
+            if width == 32 {
+                // The usual head width: the block's sums in registers.
+                let mut acc = [[0.0f32; 32]; QUERIES];
+                for (j, value_row) in qkv.chunks_exact(stride).enumerate() {
+                    let v = &value_row[v0..v0 + 32];
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let p = scores[r * padded + j];
+                        for (a, v) in acc.iter_mut().zip(v) {
+                            *a = p.mul_add(*v, *a);
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate().take(count) {
+                    let out = &mut context[(first + r) * hidden + q0..][..32];
+                    for (o, a) in out.iter_mut().zip(acc) {
+                        *o = a * norms[r];
+                    }
+                }
+            } else {
+                for (r, norm) in norms.iter().enumerate().take(count) {
+                    let out = &mut context[(first + r) * hidden + q0..][..width];
+                    out.fill(0.0);
+                    for (j, value_row) in qkv.chunks_exact(stride).enumerate() {
+                        let p = scores[r * padded + j];
+                        for (o, v) in out.iter_mut().zip(&value_row[v0..v0 + width]) {
+                            *o = p.mul_add(*v, *o);
+                        }
+                    }
+                    for o in out.iter_mut() {
+                        *o *= norm;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The largest of `values`, 16 lanes at a time.
+#[inline(always)]
+fn maximum(values: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 16];
+    let chunks = values.chunks_exact(16);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |a, b| a.max(*b));
+    for chunk in chunks {
+        for (a, v) in acc.iter_mut().zip(chunk) {
+            *a = a.max(*v);
+        }
+    }
+    acc.iter().fold(tail, |a, b| a.max(*b))
+}
+
+/// Normalises each `gamma.len()`-wide row of `x` in place: `(x - mean) / √(var + eps) · γ + β`.
+pub(super) fn layer_norm(isa: Isa, x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    assert_eq!(gamma.len(), beta.len(), "gamma and beta");
+    match isa {
+        Isa::Portable => layer_norm_loops(x, gamma, beta, eps),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
+        Isa::Avx512 => unsafe { layer_norm_avx512(x, gamma, beta, eps) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn layer_norm_avx512(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    layer_norm_loops(x, gamma, beta, eps);
+}
+
+#[inline(always)]
+fn layer_norm_loops(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    #[allow(clippy::cast_precision_loss)] // widths are small
+    let width = gamma.len() as f32;
+    let mut centred = vec![0.0f32; gamma.len()];
+    for row in x.chunks_exact_mut(gamma.len()) {
+        let mean = sum(row) / width;
+        for (c, v) in centred.iter_mut().zip(row.iter()) {
+            *c = (v - mean) * (v - mean);
+        }
+        let variance = sum(&centred) / width;
+        let scale = 1.0 / (variance + eps).sqrt();
+        for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+            *v = (*v - mean) * scale * g + b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn isas() -> Vec<Isa> {
+        let mut isas = vec![Isa::Portable];
+        if Isa::detect() != Isa::Portable {
+            isas.push(Isa::detect());
+        }
+        isas
+    }
+
+    /// Deterministic values in [-1, 1).
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                #[allow(clippy::cast_precision_loss)]
+                let v = (state >> 40) as f32 / (1u64 << 24) as f32;
+                2.0 * v - 1.0
+            })
+            .collect()
+    }
+
+    fn naive(x: &[f32], w: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut y = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0f64;
+                for p in 0..k {
+                    s += f64::from(x[i * k + p]) * f64::from(w[j * k + p]);
+                }
+                #[allow(clippy::cast_possible_truncation)]
+                let s = s as f32;
+                y[i * n + j] = s + b[j];
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn linear_matches_the_naive_product_on_odd_shapes() {
+        for isa in isas() {
+            for &m in &[1, 3, 8, 17] {
+                for &k in &[384, 1536, 5] {
+                    for &n in &[1, 33, 100, 384] {
+                        let x = values(m * k, 1);
+                        let w = values(n * k, 2);
+                        let b = values(n, 3);
+                        let residual = values(m * n, 4);
+                        let packed = PackedLinear::new(&w, &b, n, k);
+                        let expected = naive(&x, &w, &b, m, k, n);
+                        for threads in [1, 2] {
+                            let mut y = vec![f32::NAN; m * n];
+                            let plain = Epilogue {
+                                residual: None,
+                                gelu: false,
+                            };
+                            linear(isa, &x, m, &packed, plain, &mut y, threads);
+                            for (got, want) in y.iter().zip(&expected) {
+                                assert!(
+                                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                                    "{isa:?} m={m} k={k} n={n}: {got} vs {want}"
+                                );
+                            }
+                            let fused = Epilogue {
+                                residual: Some(&residual),
+                                gelu: true,
+                            };
+                            linear(isa, &x, m, &packed, fused, &mut y, threads);
+                            for ((got, want), r) in y.iter().zip(&expected).zip(&residual) {
+                                let want = gelu_reference(want + r);
+                                assert!(
+                                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                                    "{isa:?} m={m} k={k} n={n} fused: {got} vs {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn linear_splits_across_threads_without_changing_a_bit() {
+        let (m, k, n) = (40, 384, 1536);
+        let (x, w, b) = (values(m * k, 5), values(n * k, 6), values(n, 7));
+        let packed = PackedLinear::new(&w, &b, n, k);
+        for isa in isas() {
+            let plain = Epilogue {
+                residual: None,
+                gelu: false,
+            };
+            let mut one = vec![0.0; m * n];
+            let mut two = vec![0.0; m * n];
+            linear(isa, &x, m, &packed, plain, &mut one, 1);
+            linear(isa, &x, m, &packed, plain, &mut two, 2);
+            assert_eq!(one, two);
+        }
+    }
+
+    fn gelu_reference(x: f32) -> f32 {
+        0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+    }
+
+    #[test]
+    fn fast_gelu_and_exp_match_libm() {
+        for i in -4000..=4000 {
+            #[allow(clippy::cast_precision_loss)]
+            let x = i as f32 / 500.0;
+            let (got, want) = (gelu(x), gelu_reference(x));
+            assert!((got - want).abs() <= 1e-6 * (1.0 + want.abs()), "gelu({x})");
+            if x <= 0.0 {
+                let x = x * 10.0;
+                let (got, want) = (exp_nonpositive(x), x.exp());
+                assert!(
+                    (got - want).abs() <= 4e-7 * want,
+                    "exp({x}): {got} vs {want}"
+                );
+            }
+        }
+        assert!(exp_nonpositive(-1000.0) < 1e-37);
+    }
+
+    fn attention_reference(qkv: &[f32], hidden: usize, heads: usize) -> Vec<f32> {
+        let tokens = qkv.len() / (3 * hidden);
+        let width = hidden / heads;
+        #[allow(clippy::cast_precision_loss)]
+        let scale = 1.0 / (width as f32).sqrt();
+        let mut out = vec![0.0f32; tokens * hidden];
+        let at = |row: usize, column: usize| qkv[row * 3 * hidden + column];
+        for h in 0..heads {
+            for i in 0..tokens {
+                let scores: Vec<f32> = (0..tokens)
+                    .map(|j| {
+                        (0..width)
+                            .map(|d| at(i, h * width + d) * at(j, hidden + h * width + d))
+                            .sum::<f32>()
+                            * scale
+                    })
+                    .collect();
+                let max = scores.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b));
+                let e: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+                let total: f32 = e.iter().sum();
+                for d in 0..width {
+                    out[i * hidden + h * width + d] = (0..tokens)
+                        .map(|j| e[j] / total * at(j, 2 * hidden + h * width + d))
+                        .sum();
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn attention_matches_the_reference() {
+        // Head widths 16 and 32 (the usual one, with its own loop).
+        for (isa, (hidden, heads)) in isas()
+            .into_iter()
+            .flat_map(|isa| [(isa, (48, 3)), (isa, (96, 3))])
+        {
+            for tokens in [1, 2, 19] {
+                let qkv: Vec<f32> = values(tokens * 3 * hidden, 8)
+                    .iter()
+                    .map(|v| v * 3.0)
+                    .collect();
+                let want = attention_reference(&qkv, hidden, heads);
+                let mut got = vec![f32::NAN; tokens * hidden];
+                attention(isa, &qkv, hidden, heads, &mut got, &mut Vec::new());
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() < 1e-5, "{isa:?} {tokens} tokens: {g} vs {w}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn layer_norm_centres_and_scales() {
+        for isa in isas() {
+            let mut x = values(3 * 37, 9);
+            let (gamma, beta) = (vec![1.0; 37], vec![0.0; 37]);
+            layer_norm(isa, &mut x, &gamma, &beta, 1e-12);
+            for row in x.chunks_exact(37) {
+                let mean: f32 = row.iter().sum::<f32>() / 37.0;
+                let var: f32 = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / 37.0;
+                assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "{isa:?}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// `cargo test --release -p mindflow-ml --lib kernel::speed -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a timing, not a check"]
+    fn linear_throughput() {
+        for (m, k, n) in [
+            (16, 384, 1536),
+            (105, 384, 1536),
+            (256, 1536, 384),
+            (256, 384, 1152),
+        ] {
+            let x = vec![0.5f32; m * k];
+            let w = vec![0.25f32; n * k];
+            let packed = PackedLinear::new(&w, &vec![0.0; n], n, k);
+            let mut y = vec![0.0; m * n];
+            for threads in [1, 2] {
+                let plain = Epilogue {
+                    residual: None,
+                    gelu: false,
+                };
+                let runs = 200;
+                let started = std::time::Instant::now();
+                for _ in 0..runs {
+                    linear(Isa::detect(), &x, m, &packed, plain, &mut y, threads);
+                }
+                let seconds = started.elapsed().as_secs_f64() / f64::from(runs);
+                #[allow(clippy::cast_precision_loss)]
+                let gflops = (2 * m * n * k) as f64 / seconds / 1e9;
+                println!(
+                    "{m}×{k}·{n} threads {threads}: {:.1} µs, {gflops:.1} GFLOP/s",
+                    seconds * 1e6
+                );
+            }
+        }
+    }
+}
