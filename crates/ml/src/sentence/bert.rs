@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use ndarray::{Array1, Array2, Axis, s};
 
-use super::kernel::{self, Epilogue, Isa, PackedLinear};
+use super::kernel::{self, Epilogue, Isa, PackedLinear, Precision};
 use super::safetensors::{Tensors, WeightsError};
 
 /// The shape of a BERT model (`config.json`).
@@ -47,8 +47,9 @@ impl Linear {
         name: &str,
         inputs: usize,
         outputs: usize,
+        precision: Precision,
     ) -> Result<Self, WeightsError> {
-        Self::stacked(t, &[name], inputs, outputs)
+        Self::stacked(t, &[name], inputs, outputs, precision)
     }
 
     /// Several layers with the same input, their outputs side by side (query, key and value
@@ -58,6 +59,7 @@ impl Linear {
         names: &[&str],
         inputs: usize,
         outputs: usize,
+        precision: Precision,
     ) -> Result<Self, WeightsError> {
         let mut weight = Vec::with_capacity(names.len() * outputs * inputs);
         let mut bias = Vec::with_capacity(names.len() * outputs);
@@ -71,6 +73,7 @@ impl Linear {
             &bias,
             names.len() * outputs,
             inputs,
+            precision,
         )))
     }
 
@@ -120,6 +123,17 @@ fn threads() -> usize {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .clamp(1, 2)
     })
+}
+
+/// The dense layers' precision: `MINDFLOW_ENCODER_PRECISION=bf16` on processors with
+/// AVX512_BF16, otherwise f32.
+fn precision() -> Precision {
+    let wanted = std::env::var("MINDFLOW_ENCODER_PRECISION").unwrap_or_default();
+    if wanted.eq_ignore_ascii_case("bf16") && kernel::has_bf16() {
+        Precision::Bf16
+    } else {
+        Precision::F32
+    }
 }
 
 /// The encoder's own two threads: a request runs on them, its large products split across
@@ -188,6 +202,7 @@ impl Bert {
         } else {
             ""
         };
+        let precision = precision();
         let layers = (0..config.num_hidden_layers)
             .map(|n| {
                 let l = format!("{prefix}encoder.layer.{n}");
@@ -201,12 +216,14 @@ impl Bert {
                         ],
                         h,
                         h,
+                        precision,
                     )?,
                     attention_output: Linear::load(
                         tensors,
                         &format!("{l}.attention.output.dense"),
                         h,
                         h,
+                        precision,
                     )?,
                     attention_norm: LayerNorm::load(
                         tensors,
@@ -214,8 +231,14 @@ impl Bert {
                         h,
                         eps,
                     )?,
-                    intermediate: Linear::load(tensors, &format!("{l}.intermediate.dense"), h, i)?,
-                    output: Linear::load(tensors, &format!("{l}.output.dense"), i, h)?,
+                    intermediate: Linear::load(
+                        tensors,
+                        &format!("{l}.intermediate.dense"),
+                        h,
+                        i,
+                        precision,
+                    )?,
+                    output: Linear::load(tensors, &format!("{l}.output.dense"), i, h, precision)?,
                     output_norm: LayerNorm::load(
                         tensors,
                         &format!("{l}.output.LayerNorm"),
@@ -313,16 +336,15 @@ impl Bert {
         };
         layer.qkv.forward(run, x, rows, plain, &mut b.qkv);
         b.context.resize(rows * hidden, 0.0);
-        for range in ranges {
-            kernel::attention(
-                run.isa,
-                &b.qkv[range.start * 3 * hidden..range.end * 3 * hidden],
-                hidden,
-                self.config.num_attention_heads,
-                &mut b.context[range.start * hidden..range.end * hidden],
-                &mut b.scratch,
-            );
-        }
+        kernel::attention(
+            run.isa,
+            &b.qkv,
+            hidden,
+            self.config.num_attention_heads,
+            ranges,
+            &mut b.context,
+            run.threads,
+        );
         let with_input = Epilogue {
             residual: Some(x),
             gelu: false,
@@ -356,7 +378,6 @@ struct Buffers {
     context: Vec<f32>,
     attended: Vec<f32>,
     intermediate: Vec<f32>,
-    scratch: Vec<f32>,
 }
 
 /// Mean of the rows of `tokens` in `range`.

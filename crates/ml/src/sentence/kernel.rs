@@ -30,6 +30,40 @@ pub(super) enum Isa {
     Avx512,
 }
 
+/// How the dense layers' weights are stored and multiplied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Precision {
+    /// 32-bit floats throughout.
+    F32,
+    /// Weights and inputs rounded to bfloat16, products summed in f32 (AVX512_BF16's
+    /// `vdpbf16ps`, twice the multiply-adds per instruction; emulated elsewhere).
+    Bf16,
+}
+
+/// Whether this processor has AVX512_BF16.
+pub(super) fn has_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bf16")
+    {
+        return true;
+    }
+    false
+}
+
+/// `x` rounded to bfloat16 (to nearest, ties to even): the top 16 bits.
+#[inline(always)]
+fn bf16_bits(x: f32) -> u32 {
+    let bits = x.to_bits();
+    (bits + 0x7fff + ((bits >> 16) & 1)) >> 16
+}
+
+/// Two bfloat16 in one 32-bit slot (`low` in the low half), as `vdpbf16ps` reads pairs.
+#[inline(always)]
+fn bf16_pair(low: f32, high: f32) -> f32 {
+    f32::from_bits(bf16_bits(low) | (bf16_bits(high) << 16))
+}
+
 impl Isa {
     /// The best build this processor runs.
     pub(super) fn detect() -> Self {
@@ -48,10 +82,14 @@ struct Lane([f32; 16]);
 
 /// A dense layer's weight `[outputs, inputs]` and bias, packed for [`linear`]: panel `p`
 /// holds outputs `32p .. 32p + 32`, input by input (32 contiguous floats per input), the
-/// last panel padded with zeros.
+/// last panel padded with zeros. In bfloat16, each 32-bit slot holds a pair of inputs
+/// (`depth` = inputs / 2, rounded up).
 pub(super) struct PackedLinear {
     inputs: usize,
     outputs: usize,
+    precision: Precision,
+    /// Slots per output in a panel: `inputs`, or pairs of inputs in bfloat16.
+    depth: usize,
     panels: Vec<Lane>,
     /// The bias, padded with zeros to whole panels.
     bias: Vec<Lane>,
@@ -59,18 +97,38 @@ pub(super) struct PackedLinear {
 
 impl PackedLinear {
     /// Packs `weight` (`outputs × inputs`, row-major) and `bias` (`outputs`).
-    pub(super) fn new(weight: &[f32], bias: &[f32], outputs: usize, inputs: usize) -> Self {
+    pub(super) fn new(
+        weight: &[f32],
+        bias: &[f32],
+        outputs: usize,
+        inputs: usize,
+        precision: Precision,
+    ) -> Self {
         assert_eq!(weight.len(), outputs * inputs, "weight shape");
         assert_eq!(bias.len(), outputs, "bias shape");
+        let depth = match precision {
+            Precision::F32 => inputs,
+            Precision::Bf16 => inputs.div_ceil(2),
+        };
         let panel_count = outputs.div_ceil(NR);
-        let mut panels = vec![Lane([0.0; 16]); panel_count * inputs * NR / 16];
+        let mut panels = vec![Lane([0.0; 16]); panel_count * depth * NR / 16];
         let mut bias_lanes = vec![Lane([0.0; 16]); panel_count * NR / 16];
         {
             let flat = floats_mut(&mut panels);
             for (o, row) in weight.chunks_exact(inputs.max(1)).enumerate() {
                 let (panel, column) = (o / NR, o % NR);
-                for (i, w) in row.iter().enumerate() {
-                    flat[(panel * inputs + i) * NR + column] = *w;
+                match precision {
+                    Precision::F32 => {
+                        for (i, w) in row.iter().enumerate() {
+                            flat[(panel * depth + i) * NR + column] = *w;
+                        }
+                    }
+                    Precision::Bf16 => {
+                        for (i, pair) in row.chunks(2).enumerate() {
+                            let high = pair.get(1).copied().unwrap_or(0.0);
+                            flat[(panel * depth + i) * NR + column] = bf16_pair(pair[0], high);
+                        }
+                    }
                 }
             }
             floats_mut(&mut bias_lanes)[..outputs].copy_from_slice(bias);
@@ -78,6 +136,8 @@ impl PackedLinear {
         Self {
             inputs,
             outputs,
+            precision,
+            depth,
             panels,
             bias: bias_lanes,
         }
@@ -137,6 +197,20 @@ pub(super) fn linear(
         assert!(residual.len() >= m * n, "the residual is m × outputs");
     }
     let panels = w.panel_count();
+    let mut paired: Vec<f32>;
+    let x = match w.precision {
+        Precision::F32 => x,
+        Precision::Bf16 => {
+            paired = vec![0.0; m * w.depth];
+            match isa {
+                Isa::Portable => to_pairs(&x[..m * k], k, &mut paired),
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
+                Isa::Avx512 => unsafe { to_pairs_avx512(&x[..m * k], k, &mut paired) },
+            }
+            &paired
+        }
+    };
     let job = Job {
         x: x.as_ptr(),
         m,
@@ -151,6 +225,27 @@ pub(super) fn linear(
     } else {
         job.run(isa, 0..panels);
     }
+}
+
+/// The rows of `x` (`k` wide) as pairs of bfloat16 (`k / 2` wide, rounded up).
+#[inline(always)]
+fn to_pairs(x: &[f32], k: usize, paired: &mut [f32]) {
+    let pairs = k.div_ceil(2);
+    for (out, row) in paired.chunks_exact_mut(pairs).zip(x.chunks_exact(k)) {
+        let (even, odd) = row.split_at(k & !1);
+        for (o, pair) in out.iter_mut().zip(even.chunks_exact(2)) {
+            *o = bf16_pair(pair[0], pair[1]);
+        }
+        if let Some(last) = odd.first() {
+            out[pairs - 1] = bf16_pair(*last, 0.0);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn to_pairs_avx512(x: &[f32], k: usize, paired: &mut [f32]) {
+    to_pairs(x, k, paired);
 }
 
 /// One call of [`linear`], bounds checked: every pointer covers `m` rows of its matrix.
@@ -170,7 +265,7 @@ unsafe impl Sync for Job<'_> {}
 impl Job<'_> {
     /// Computes the columns of `panels`.
     fn run(&self, isa: Isa, panels: Range<usize>) {
-        let (k, n) = (self.w.inputs, self.w.outputs);
+        let (k, n) = (self.w.depth, self.w.outputs);
         let weights = floats(&self.w.panels);
         let bias = floats(&self.w.bias);
         for panel in panels {
@@ -179,8 +274,8 @@ impl Job<'_> {
             while row < self.m {
                 let rows = (self.m - row).min(MR);
                 let offset = row * n + panel * NR;
-                // SAFETY: `linear` checked that `x` has `m × k` floats, `y` and `residual`
-                // `m × n`: rows `row .. row + rows` ≤ m, columns `32 panel + columns` ≤ n;
+                // SAFETY: `linear` checked that `x` has `m × inputs` floats (so `m × depth`
+                // pairs in bfloat16), `y` and `residual` `m × n`: rows `row .. row + rows` ≤ m, columns `32 panel + columns` ≤ n;
                 // the panel and its bias are in bounds of the packed weight.
                 let tile = unsafe {
                     Tile {
@@ -193,6 +288,7 @@ impl Job<'_> {
                         columns,
                         residual: self.residual.map(|r| r.add(offset)),
                         gelu: self.gelu,
+                        bf16: self.w.precision == Precision::Bf16,
                     }
                 };
                 tile.run(isa, rows);
@@ -214,6 +310,8 @@ struct Tile {
     columns: usize,
     residual: Option<*const f32>,
     gelu: bool,
+    /// `a` and `b` hold pairs of bfloat16 (`k` pairs per row).
+    bf16: bool,
 }
 
 macro_rules! by_rows {
@@ -233,12 +331,24 @@ macro_rules! by_rows {
 
 impl Tile {
     fn run(&self, isa: Isa, rows: usize) {
-        match isa {
+        match (isa, self.bf16) {
             // SAFETY: `Tile` is only built by `Job::run` with pointers in bounds for `rows`.
-            Isa::Portable => unsafe { by_rows!(rows, tile_portable, self) },
+            (Isa::Portable, false) => unsafe { by_rows!(rows, tile_portable, self) },
+            // SAFETY: as above.
+            (Isa::Portable, true) => unsafe { by_rows!(rows, tile_bf16_portable, self) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, and `Isa::Avx512` is only chosen when AVX-512F is present.
-            Isa::Avx512 => unsafe { by_rows!(rows, tile_avx512, self) },
+            (Isa::Avx512, false) => unsafe { by_rows!(rows, tile_avx512, self) },
+            #[cfg(target_arch = "x86_64")]
+            (Isa::Avx512, true) => {
+                if has_bf16() {
+                    // SAFETY: as above, and AVX512_BF16 is present.
+                    unsafe { by_rows!(rows, tile_bf16_avx512, self) }
+                } else {
+                    // SAFETY: as above.
+                    unsafe { by_rows!(rows, tile_bf16_portable, self) }
+                }
+            }
         }
     }
 }
@@ -260,6 +370,44 @@ unsafe fn tile_portable<const R: usize>(t: &Tile) {
             }
         }
     }
+    // SAFETY: forwarded.
+    unsafe { store_portable(t, &acc) };
+}
+
+/// The portable bfloat16 tile: each slot of `a` and `b` holds two inputs.
+///
+/// # Safety
+/// `t`'s pointers cover `R` rows and its panel.
+unsafe fn tile_bf16_portable<const R: usize>(t: &Tile) {
+    let split = |slot: f32| {
+        let bits = slot.to_bits();
+        (
+            f32::from_bits(bits << 16),
+            f32::from_bits(bits & 0xffff_0000),
+        )
+    };
+    let mut acc = [[0.0f32; NR]; R];
+    for p in 0..t.k {
+        // SAFETY: the panel holds `k × 32` slots and the rows of `a` `k` slots each.
+        let b = unsafe { &*t.b.add(p * NR).cast::<[f32; NR]>() };
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: row `r < R` of `a`, slot `p < k`.
+            let (a0, a1) = split(unsafe { *t.a.add(r * t.k + p) });
+            for (c, b) in acc.iter_mut().zip(b) {
+                let (b0, b1) = split(*b);
+                *c += a0 * b0 + a1 * b1;
+            }
+        }
+    }
+    // SAFETY: forwarded.
+    unsafe { store_portable(t, &acc) };
+}
+
+/// Writes a tile's sums with the bias, the residual and GELU.
+///
+/// # Safety
+/// `t`'s pointers cover `R` rows.
+unsafe fn store_portable<const R: usize>(t: &Tile, acc: &[[f32; NR]; R]) {
     for (r, acc) in acc.iter().enumerate() {
         for (j, v) in acc.iter().enumerate().take(t.columns) {
             // SAFETY: `j < columns ≤ 32` outputs of the panel, row `r < R`.
@@ -285,10 +433,7 @@ unsafe fn tile_portable<const R: usize>(t: &Tile) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile_avx512<const R: usize>(t: &Tile) {
-    use std::arch::x86_64::{
-        __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_load_ps, _mm512_mask_storeu_ps,
-        _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
-    };
+    use std::arch::x86_64::{_mm512_fmadd_ps, _mm512_load_ps, _mm512_set1_ps, _mm512_setzero_ps};
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
     for p in 0..t.k {
         // SAFETY: the panel holds `k × 32` floats, 64-byte aligned (`Lane`).
@@ -305,6 +450,59 @@ unsafe fn tile_avx512<const R: usize>(t: &Tile) {
             acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
         }
     }
+    // SAFETY: forwarded.
+    unsafe { store_avx512(t, &acc) };
+}
+
+/// The AVX512_BF16 tile: as [`tile_avx512`], each `vdpbf16ps` multiplying and summing two
+/// inputs per output.
+///
+/// # Safety
+/// AVX-512F and AVX512_BF16 are available, and `t`'s pointers cover `R` rows and its panel
+/// (64-byte aligned).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn tile_bf16_avx512<const R: usize>(t: &Tile) {
+    use std::arch::x86_64::{
+        __m512, __m512bh, _mm512_dpbf16_ps, _mm512_load_ps, _mm512_set1_ps, _mm512_setzero_ps,
+    };
+    /// The same 512 bits as 32 bfloat16.
+    #[inline(always)]
+    fn pairs(v: __m512) -> __m512bh {
+        // SAFETY: both are 512-bit vectors of plain bits; every bit pattern is valid.
+        unsafe { std::mem::transmute::<__m512, __m512bh>(v) }
+    }
+    let mut acc = [[_mm512_setzero_ps(); 2]; R];
+    for p in 0..t.k {
+        // SAFETY: the panel holds `k × 32` slots, 64-byte aligned (`Lane`).
+        let (b0, b1) = unsafe {
+            (
+                pairs(_mm512_load_ps(t.b.add(p * NR))),
+                pairs(_mm512_load_ps(t.b.add(p * NR + 16))),
+            )
+        };
+        for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: row `r < R` of `a`, slot `p < k`.
+            let a = pairs(_mm512_set1_ps(unsafe { *t.a.add(r * t.k + p) }));
+            acc[0] = _mm512_dpbf16_ps(acc[0], a, b0);
+            acc[1] = _mm512_dpbf16_ps(acc[1], a, b1);
+        }
+    }
+    // SAFETY: forwarded.
+    unsafe { store_avx512(t, &acc) };
+}
+
+/// Writes a tile's sums with the bias, the residual and GELU.
+///
+/// # Safety
+/// AVX-512F is available and `t`'s pointers cover `R` rows.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn store_avx512<const R: usize>(t: &Tile, acc: &[[std::arch::x86_64::__m512; 2]; R]) {
+    use std::arch::x86_64::{
+        __mmask16, _mm512_add_ps, _mm512_load_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
+    };
     let mask = |from: usize| -> __mmask16 {
         let valid = t.columns.saturating_sub(from).min(16);
         #[allow(clippy::cast_possible_truncation)] // at most 16 bits
@@ -398,16 +596,18 @@ fn sum(values: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// The attention of one sequence: `qkv` holds its rows `[query | key | value]`, each
-/// `hidden` wide (so rows of `3 hidden`); `context` receives its rows, `hidden` wide.
-/// `scratch` is reused between calls.
+/// Self-attention: `qkv` holds every token's `[query | key | value]`, each `hidden` wide
+/// (rows of `3 hidden`), the sequences' rows at `ranges` (a token attends within its
+/// sequence); `context` receives the heads' outputs, `hidden` wide. With two threads and
+/// enough work, each takes half of the heads.
 pub(super) fn attention(
     isa: Isa,
     qkv: &[f32],
     hidden: usize,
     heads: usize,
+    ranges: &[Range<usize>],
     context: &mut [f32],
-    scratch: &mut Vec<f32>,
+    threads: usize,
 ) {
     let tokens = context.len() / hidden;
     assert_eq!(qkv.len(), tokens * 3 * hidden, "qkv is tokens × 3 hidden");
@@ -416,11 +616,49 @@ pub(super) fn attention(
         heads > 0 && hidden.is_multiple_of(heads),
         "heads divide hidden"
     );
-    match isa {
-        Isa::Portable => attention_loops(qkv, hidden, heads, context, scratch),
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
-        Isa::Avx512 => unsafe { attention_avx512(qkv, hidden, heads, context, scratch) },
+    assert!(
+        ranges.iter().all(|r| r.start <= r.end && r.end <= tokens),
+        "ranges within the tokens"
+    );
+    let width = hidden / heads;
+    let part = |heads: Range<usize>, out: &mut [f32]| {
+        let out_width = heads.len() * width;
+        let mut scratch = Vec::new();
+        for range in ranges {
+            let qkv = &qkv[range.start * 3 * hidden..range.end * 3 * hidden];
+            let out = &mut out[range.start * out_width..range.end * out_width];
+            match isa {
+                Isa::Portable => {
+                    attention_loops(qkv, hidden, width, heads.clone(), out, &mut scratch)
+                }
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
+                Isa::Avx512 => unsafe {
+                    attention_avx512(qkv, hidden, width, heads.clone(), out, &mut scratch);
+                },
+            }
+        }
+    };
+    let work: usize = ranges.iter().map(|r| r.len() * r.len() * hidden).sum();
+    if threads > 1 && heads > 1 && work >= SPLIT_AT / 2 {
+        let half = heads / 2;
+        let (left_width, right_width) = (half * width, hidden - half * width);
+        let mut left = vec![0.0f32; tokens * left_width];
+        let mut right = vec![0.0f32; tokens * right_width];
+        rayon::join(
+            || part(0..half, &mut left),
+            || part(half..heads, &mut right),
+        );
+        for ((row, l), r) in context
+            .chunks_exact_mut(hidden)
+            .zip(left.chunks_exact(left_width))
+            .zip(right.chunks_exact(right_width))
+        {
+            row[..left_width].copy_from_slice(l);
+            row[left_width..].copy_from_slice(r);
+        }
+    } else {
+        part(0..heads, context);
     }
 }
 
@@ -429,37 +667,42 @@ pub(super) fn attention(
 fn attention_avx512(
     qkv: &[f32],
     hidden: usize,
-    heads: usize,
-    context: &mut [f32],
+    width: usize,
+    heads: Range<usize>,
+    out: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
-    attention_loops(qkv, hidden, heads, context, scratch);
+    attention_loops(qkv, hidden, width, heads, out, scratch);
 }
 
+/// The heads `heads` of one sequence; `out` has their outputs side by side.
 #[inline(always)]
 fn attention_loops(
     qkv: &[f32],
     hidden: usize,
-    heads: usize,
-    context: &mut [f32],
+    width: usize,
+    heads: Range<usize>,
+    out: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
     /// Keys per block of scores.
     const LANES: usize = 16;
     /// Queries computed together (independent sums, so the multiply-adds overlap).
     const QUERIES: usize = 4;
-    let tokens = context.len() / hidden;
-    let padded = tokens.next_multiple_of(LANES);
-    let width = hidden / heads;
     let stride = 3 * hidden;
+    let tokens = qkv.len() / stride;
+    let padded = tokens.next_multiple_of(LANES);
+    let out_width = heads.len() * width;
+    let first_head = heads.start;
     #[allow(clippy::cast_precision_loss)] // head widths are small
     let scale = 1.0 / (width as f32).sqrt();
     scratch.clear();
     scratch.resize(width * padded + QUERIES * (padded + width), 0.0);
     let (keys, rest) = scratch.split_at_mut(width * padded);
     let (scores, query) = rest.split_at_mut(QUERIES * padded);
-    for head in 0..heads {
+    for head in heads {
         let q0 = head * width;
+        let o0 = (head - first_head) * width;
         let (k0, v0) = (hidden + q0, 2 * hidden + q0);
         // The head's keys transposed, `width × padded` (the padding stays zero).
         for (j, row) in qkv.chunks_exact(stride).enumerate() {
@@ -515,14 +758,14 @@ fn attention_loops(
                     }
                 }
                 for (r, acc) in acc.iter().enumerate().take(count) {
-                    let out = &mut context[(first + r) * hidden + q0..][..32];
+                    let out = &mut out[(first + r) * out_width + o0..][..32];
                     for (o, a) in out.iter_mut().zip(acc) {
                         *o = a * norms[r];
                     }
                 }
             } else {
                 for (r, norm) in norms.iter().enumerate().take(count) {
-                    let out = &mut context[(first + r) * hidden + q0..][..width];
+                    let out = &mut out[(first + r) * out_width + o0..][..width];
                     out.fill(0.0);
                     for (j, value_row) in qkv.chunks_exact(stride).enumerate() {
                         let p = scores[r * padded + j];
@@ -634,9 +877,24 @@ mod tests {
         y
     }
 
+    fn rounded(values: &[f32], precision: Precision) -> Vec<f32> {
+        match precision {
+            Precision::F32 => values.to_vec(),
+            Precision::Bf16 => values
+                .iter()
+                .map(|v| f32::from_bits(bf16_bits(*v) << 16))
+                .collect(),
+        }
+    }
+
+    /// Both builds (AVX-512 where present), both precisions (bfloat16 against the naive
+    /// product of the rounded operands).
     #[test]
     fn linear_matches_the_naive_product_on_odd_shapes() {
-        for isa in isas() {
+        let cases = isas()
+            .into_iter()
+            .flat_map(|isa| [(isa, Precision::F32), (isa, Precision::Bf16)]);
+        for (isa, precision) in cases {
             for &m in &[1, 3, 8, 17] {
                 for &k in &[384, 1536, 5] {
                     for &n in &[1, 33, 100, 384] {
@@ -644,8 +902,15 @@ mod tests {
                         let w = values(n * k, 2);
                         let b = values(n, 3);
                         let residual = values(m * n, 4);
-                        let packed = PackedLinear::new(&w, &b, n, k);
-                        let expected = naive(&x, &w, &b, m, k, n);
+                        let packed = PackedLinear::new(&w, &b, n, k, precision);
+                        let expected = naive(
+                            &rounded(&x, precision),
+                            &rounded(&w, precision),
+                            &b,
+                            m,
+                            k,
+                            n,
+                        );
                         for threads in [1, 2] {
                             let mut y = vec![f32::NAN; m * n];
                             let plain = Epilogue {
@@ -656,7 +921,7 @@ mod tests {
                             for (got, want) in y.iter().zip(&expected) {
                                 assert!(
                                     (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                                    "{isa:?} m={m} k={k} n={n}: {got} vs {want}"
+                                    "{isa:?} {precision:?} m={m} k={k} n={n}: {got} vs {want}"
                                 );
                             }
                             let fused = Epilogue {
@@ -668,7 +933,7 @@ mod tests {
                                 let want = gelu_reference(want + r);
                                 assert!(
                                     (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                                    "{isa:?} m={m} k={k} n={n} fused: {got} vs {want}"
+                                    "{isa:?} {precision:?} m={m} k={k} n={n} fused: {got} vs {want}"
                                 );
                             }
                         }
@@ -682,7 +947,7 @@ mod tests {
     fn linear_splits_across_threads_without_changing_a_bit() {
         let (m, k, n) = (40, 384, 1536);
         let (x, w, b) = (values(m * k, 5), values(n * k, 6), values(n, 7));
-        let packed = PackedLinear::new(&w, &b, n, k);
+        let packed = PackedLinear::new(&w, &b, n, k, Precision::F32);
         for isa in isas() {
             let plain = Epilogue {
                 residual: None,
@@ -762,10 +1027,35 @@ mod tests {
                     .map(|v| v * 3.0)
                     .collect();
                 let want = attention_reference(&qkv, hidden, heads);
-                let mut got = vec![f32::NAN; tokens * hidden];
-                attention(isa, &qkv, hidden, heads, &mut got, &mut Vec::new());
+                for threads in [1, 2] {
+                    let mut got = vec![f32::NAN; tokens * hidden];
+                    let whole = 0..tokens;
+                    let ranges = std::slice::from_ref(&whole);
+                    attention(isa, &qkv, hidden, heads, ranges, &mut got, threads);
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!((g - w).abs() < 1e-5, "{isa:?} {tokens} tokens: {g} vs {w}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn attention_stays_within_each_sequence() {
+        let (hidden, heads) = (96, 3);
+        let (a, b) = (values(5 * 3 * hidden, 10), values(23 * 3 * hidden, 11));
+        let mut want = attention_reference(&a, hidden, heads);
+        want.extend(attention_reference(&b, hidden, heads));
+        let both: Vec<f32> = a.iter().chain(&b).copied().collect();
+        for isa in isas() {
+            for threads in [1, 2] {
+                let mut got = vec![f32::NAN; 28 * hidden];
+                attention(isa, &both, hidden, heads, &[0..5, 5..28], &mut got, threads);
                 for (g, w) in got.iter().zip(&want) {
-                    assert!((g - w).abs() < 1e-5, "{isa:?} {tokens} tokens: {g} vs {w}");
+                    assert!(
+                        (g - w).abs() < 1e-5,
+                        "{isa:?} {threads} threads: {g} vs {w}"
+                    );
                 }
             }
         }
@@ -802,9 +1092,14 @@ mod speed {
         ] {
             let x = vec![0.5f32; m * k];
             let w = vec![0.25f32; n * k];
-            let packed = PackedLinear::new(&w, &vec![0.0; n], n, k);
-            let mut y = vec![0.0; m * n];
-            for threads in [1, 2] {
+            for (precision, threads) in [
+                (Precision::F32, 1),
+                (Precision::F32, 2),
+                (Precision::Bf16, 1),
+                (Precision::Bf16, 2),
+            ] {
+                let packed = PackedLinear::new(&w, &vec![0.0; n], n, k, precision);
+                let mut y = vec![0.0; m * n];
                 let plain = Epilogue {
                     residual: None,
                     gelu: false,
@@ -818,7 +1113,7 @@ mod speed {
                 #[allow(clippy::cast_precision_loss)]
                 let gflops = (2 * m * n * k) as f64 / seconds / 1e9;
                 println!(
-                    "{m}×{k}·{n} threads {threads}: {:.1} µs, {gflops:.1} GFLOP/s",
+                    "{m}×{k}·{n} {precision:?} threads {threads}: {:.1} µs, {gflops:.1} GFLOP/s",
                     seconds * 1e6
                 );
             }
