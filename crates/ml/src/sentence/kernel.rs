@@ -143,6 +143,47 @@ impl PackedLinear {
         }
     }
 
+    /// An empty f32 matrix, for [`Self::repack`].
+    fn empty() -> Self {
+        Self {
+            inputs: 0,
+            outputs: 0,
+            precision: Precision::F32,
+            depth: 0,
+            panels: Vec::new(),
+            bias: Vec::new(),
+        }
+    }
+
+    /// Packs in f32, reusing the storage, the `outputs × inputs` matrix whose element
+    /// `(o, i)` is `source[o * outer + i * inner]`, with a zero bias.
+    fn repack(
+        &mut self,
+        source: &[f32],
+        outputs: usize,
+        inputs: usize,
+        outer: usize,
+        inner: usize,
+    ) {
+        let panel_count = outputs.div_ceil(NR);
+        self.inputs = inputs;
+        self.outputs = outputs;
+        self.precision = Precision::F32;
+        self.depth = inputs;
+        self.panels.clear();
+        self.panels
+            .resize(panel_count * inputs * NR / 16, Lane([0.0; 16]));
+        self.bias.clear();
+        self.bias.resize(panel_count * NR / 16, Lane([0.0; 16]));
+        let flat = floats_mut(&mut self.panels);
+        for o in 0..outputs {
+            let (panel, column) = (o / NR, o % NR);
+            for i in 0..inputs {
+                flat[(panel * inputs + i) * NR + column] = source[o * outer + i * inner];
+            }
+        }
+    }
+
     /// Inputs per row of `x`.
     pub(super) fn inputs(&self) -> usize {
         self.inputs
@@ -213,11 +254,13 @@ pub(super) fn linear(
     };
     let job = Job {
         x: x.as_ptr(),
+        lda: w.depth,
         m,
         w,
         residual: epilogue.residual.map(<[f32]>::as_ptr),
         gelu: epilogue.gelu,
         y: y.as_mut_ptr(),
+        ldy: n,
     };
     if threads > 1 && panels > 1 && m * n * k >= SPLIT_AT {
         let half = panels / 2;
@@ -248,14 +291,45 @@ fn to_pairs_avx512(x: &[f32], k: usize, paired: &mut [f32]) {
     to_pairs(x, k, paired);
 }
 
-/// One call of [`linear`], bounds checked: every pointer covers `m` rows of its matrix.
+/// `y = a · Wᵀ` for `m` rows, `a` and `y` with row strides `lda` (≥ inputs) and `ldy`
+/// (≥ outputs), `W` packed in f32 with a zero bias: attention's products, on one thread.
+fn product(isa: Isa, a: &[f32], lda: usize, m: usize, w: &PackedLinear, y: &mut [f32], ldy: usize) {
+    if m == 0 {
+        return;
+    }
+    assert_eq!(w.precision, Precision::F32, "f32 weights");
+    assert!(
+        lda >= w.inputs && a.len() >= (m - 1) * lda + w.inputs,
+        "a is m × lda"
+    );
+    assert!(
+        ldy >= w.outputs && y.len() >= (m - 1) * ldy + w.outputs,
+        "y is m × ldy"
+    );
+    let job = Job {
+        x: a.as_ptr(),
+        lda,
+        m,
+        w,
+        residual: None,
+        gelu: false,
+        y: y.as_mut_ptr(),
+        ldy,
+    };
+    job.run(isa, 0..w.panel_count());
+}
+
+/// One call of [`linear`] or [`product`], bounds checked: every pointer covers `m` rows of
+/// its matrix (`x` rows `lda` apart, `y` and `residual` rows `ldy` apart).
 struct Job<'a> {
     x: *const f32,
+    lda: usize,
     m: usize,
     w: &'a PackedLinear,
     residual: Option<*const f32>,
     gelu: bool,
     y: *mut f32,
+    ldy: usize,
 }
 
 // SAFETY: the pointers come from slices borrowed by `linear` for the whole job; threads
@@ -265,7 +339,7 @@ unsafe impl Sync for Job<'_> {}
 impl Job<'_> {
     /// Computes the columns of `panels`.
     fn run(&self, isa: Isa, panels: Range<usize>) {
-        let (k, n) = (self.w.depth, self.w.outputs);
+        let (k, n, ldy) = (self.w.depth, self.w.outputs, self.ldy);
         let weights = floats(&self.w.panels);
         let bias = floats(&self.w.bias);
         for panel in panels {
@@ -273,18 +347,20 @@ impl Job<'_> {
             let mut row = 0;
             while row < self.m {
                 let rows = (self.m - row).min(MR);
-                let offset = row * n + panel * NR;
-                // SAFETY: `linear` checked that `x` has `m × inputs` floats (so `m × depth`
-                // pairs in bfloat16), `y` and `residual` `m × n`: rows `row .. row + rows` ≤ m, columns `32 panel + columns` ≤ n;
+                let offset = row * ldy + panel * NR;
+                // SAFETY: `linear` and `product` checked that `x` has `m` rows of `lda ≥ k`
+                // slots (`depth` pairs in bfloat16), `y` and `residual` `m` rows of
+                // `ldy ≥ n`: rows `row .. row + rows` ≤ m, columns `32 panel + columns` ≤ n;
                 // the panel and its bias are in bounds of the packed weight.
                 let tile = unsafe {
                     Tile {
-                        a: self.x.add(row * k),
+                        a: self.x.add(row * self.lda),
+                        lda: self.lda,
                         k,
                         b: weights[panel * k * NR..].as_ptr(),
                         bias: bias[panel * NR..].as_ptr(),
                         c: self.y.add(offset),
-                        ldc: n,
+                        ldc: ldy,
                         columns,
                         residual: self.residual.map(|r| r.add(offset)),
                         gelu: self.gelu,
@@ -298,9 +374,11 @@ impl Job<'_> {
     }
 }
 
-/// A register tile: `rows` rows of `x` (stride `k`) times one packed panel.
+/// A register tile: `rows` rows of `x` (stride `lda`) times one packed panel (`k` slots
+/// deep); `c` and `residual` rows `ldc` apart.
 struct Tile {
     a: *const f32,
+    lda: usize,
     k: usize,
     b: *const f32,
     bias: *const f32,
@@ -364,7 +442,7 @@ unsafe fn tile_portable<const R: usize>(t: &Tile) {
         let b = unsafe { &*t.b.add(p * NR).cast::<[f32; NR]>() };
         for (r, acc) in acc.iter_mut().enumerate() {
             // SAFETY: row `r < R` of `a`, input `p < k`.
-            let a = unsafe { *t.a.add(r * t.k + p) };
+            let a = unsafe { *t.a.add(r * t.lda + p) };
             for (c, b) in acc.iter_mut().zip(b) {
                 *c = a.mul_add(*b, *c);
             }
@@ -392,7 +470,7 @@ unsafe fn tile_bf16_portable<const R: usize>(t: &Tile) {
         let b = unsafe { &*t.b.add(p * NR).cast::<[f32; NR]>() };
         for (r, acc) in acc.iter_mut().enumerate() {
             // SAFETY: row `r < R` of `a`, slot `p < k`.
-            let (a0, a1) = split(unsafe { *t.a.add(r * t.k + p) });
+            let (a0, a1) = split(unsafe { *t.a.add(r * t.lda + p) });
             for (c, b) in acc.iter_mut().zip(b) {
                 let (b0, b1) = split(*b);
                 *c += a0 * b0 + a1 * b1;
@@ -445,7 +523,7 @@ unsafe fn tile_avx512<const R: usize>(t: &Tile) {
         };
         for (r, acc) in acc.iter_mut().enumerate() {
             // SAFETY: row `r < R` of `a`, input `p < k`.
-            let a = _mm512_set1_ps(unsafe { *t.a.add(r * t.k + p) });
+            let a = _mm512_set1_ps(unsafe { *t.a.add(r * t.lda + p) });
             acc[0] = _mm512_fmadd_ps(a, b0, acc[0]);
             acc[1] = _mm512_fmadd_ps(a, b1, acc[1]);
         }
@@ -483,7 +561,7 @@ unsafe fn tile_bf16_avx512<const R: usize>(t: &Tile) {
         };
         for (r, acc) in acc.iter_mut().enumerate() {
             // SAFETY: row `r < R` of `a`, slot `p < k`.
-            let a = pairs(_mm512_set1_ps(unsafe { *t.a.add(r * t.k + p) }));
+            let a = pairs(_mm512_set1_ps(unsafe { *t.a.add(r * t.lda + p) }));
             acc[0] = _mm512_dpbf16_ps(acc[0], a, b0);
             acc[1] = _mm512_dpbf16_ps(acc[1], a, b1);
         }
@@ -567,7 +645,8 @@ fn erf(x: f32) -> f32 {
 fn exp_nonpositive(x: f32) -> f32 {
     const ROUND: f32 = 12_582_912.0; // 1.5 · 2²³: adding it rounds to an integer
     let x = x.max(-87.0);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
     let r = n.mul_add(-0.693_359_375, x);
     let r = n.mul_add(2.121_944_4e-4, r);
     let mut p = 1.9875691500e-4f32;
@@ -577,8 +656,14 @@ fn exp_nonpositive(x: f32) -> f32 {
     p = p.mul_add(r, 1.6666665459e-1);
     p = p.mul_add(r, 5.0000001201e-1);
     let y = p.mul_add(r * r, r) + 1.0;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // n in [-126, 0]
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // `shifted`'s low mantissa bits hold `n` (in [-126, 0]): 2ⁿ's exponent field is n + 127.
+    let scale = f32::from_bits(
+        shifted
+            .to_bits()
+            .wrapping_sub(ROUND.to_bits())
+            .wrapping_add(127)
+            << 23,
+    );
     y * scale
 }
 
@@ -623,20 +708,15 @@ pub(super) fn attention(
     let width = hidden / heads;
     let part = |heads: Range<usize>, out: &mut [f32]| {
         let out_width = heads.len() * width;
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch {
+            scores: Vec::new(),
+            keys: PackedLinear::empty(),
+            values: PackedLinear::empty(),
+        };
         for range in ranges {
             let qkv = &qkv[range.start * 3 * hidden..range.end * 3 * hidden];
             let out = &mut out[range.start * out_width..range.end * out_width];
-            match isa {
-                Isa::Portable => {
-                    attention_loops(qkv, hidden, width, heads.clone(), out, &mut scratch)
-                }
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
-                Isa::Avx512 => unsafe {
-                    attention_avx512(qkv, hidden, width, heads.clone(), out, &mut scratch);
-                },
-            }
+            attention_loops(isa, qkv, hidden, width, heads.clone(), out, &mut scratch);
         }
     };
     let work: usize = ranges.iter().map(|r| r.len() * r.len() * hidden).sum();
@@ -662,141 +742,110 @@ pub(super) fn attention(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn attention_avx512(
-    qkv: &[f32],
-    hidden: usize,
-    width: usize,
-    heads: Range<usize>,
-    out: &mut [f32],
-    scratch: &mut Vec<f32>,
-) {
-    attention_loops(qkv, hidden, width, heads, out, scratch);
-}
-
-/// The heads `heads` of one sequence; `out` has their outputs side by side.
+/// The heads `heads` of one sequence; `out` has their outputs side by side. Both products
+/// (scores `Q·Kᵀ`, then `P·V`) run through the tiled kernel, the head's keys and values
+/// packed as weights.
 #[inline(always)]
 fn attention_loops(
+    isa: Isa,
     qkv: &[f32],
     hidden: usize,
     width: usize,
     heads: Range<usize>,
     out: &mut [f32],
-    scratch: &mut Vec<f32>,
+    scratch: &mut Scratch,
 ) {
-    /// Keys per block of scores.
-    const LANES: usize = 16;
-    /// Queries computed together (independent sums, so the multiply-adds overlap).
-    const QUERIES: usize = 4;
     let stride = 3 * hidden;
     let tokens = qkv.len() / stride;
-    let padded = tokens.next_multiple_of(LANES);
     let out_width = heads.len() * width;
     let first_head = heads.start;
     #[allow(clippy::cast_precision_loss)] // head widths are small
     let scale = 1.0 / (width as f32).sqrt();
-    scratch.clear();
-    scratch.resize(width * padded + QUERIES * (padded + width), 0.0);
-    let (keys, rest) = scratch.split_at_mut(width * padded);
-    let (scores, query) = rest.split_at_mut(QUERIES * padded);
+    scratch.scores.clear();
+    scratch.scores.resize(tokens * tokens, 0.0);
     for head in heads {
         let q0 = head * width;
-        let o0 = (head - first_head) * width;
         let (k0, v0) = (hidden + q0, 2 * hidden + q0);
-        // The head's keys transposed, `width × padded` (the padding stays zero).
-        for (j, row) in qkv.chunks_exact(stride).enumerate() {
-            for (d, k) in row[k0..k0 + width].iter().enumerate() {
-                keys[d * padded + j] = *k;
-            }
+        let o0 = (head - first_head) * width;
+        // Keys as a weight `tokens × width`: key `j` is output `j`.
+        scratch.keys.repack(&qkv[k0..], tokens, width, stride, 1);
+        product(
+            isa,
+            &qkv[q0..],
+            stride,
+            tokens,
+            &scratch.keys,
+            &mut scratch.scores,
+            tokens,
+        );
+        for row in scratch.scores.chunks_exact_mut(tokens) {
+            softmax(isa, row, scale);
         }
-        for first in (0..tokens).step_by(QUERIES) {
-            let count = (tokens - first).min(QUERIES);
-            // The block's queries, scaled, `QUERIES × width` (missing ones zero).
-            query.fill(0.0);
-            for (r, q) in query.chunks_exact_mut(width).take(count).enumerate() {
-                let row = &qkv[(first + r) * stride + q0..][..width];
-                for (q, v) in q.iter_mut().zip(row) {
-                    *q = v * scale;
-                }
-            }
-            // Scores of 16 keys at a time for the block's queries, the sums in registers.
-            for block in 0..padded / LANES {
-                let mut acc = [[0.0f32; LANES]; QUERIES];
-                for d in 0..width {
-                    let k = &keys[d * padded + block * LANES..][..LANES];
-                    for (r, acc) in acc.iter_mut().enumerate() {
-                        let q = query[r * width + d];
-                        for (a, k) in acc.iter_mut().zip(k) {
-                            *a = q.mul_add(*k, *a);
-                        }
-                    }
-                }
-                for (r, acc) in acc.iter().enumerate() {
-                    scores[r * padded + block * LANES..][..LANES].copy_from_slice(acc);
-                }
-            }
-            let mut norms = [0.0f32; QUERIES];
-            for (r, norm) in norms.iter_mut().enumerate().take(count) {
-                let scores = &mut scores[r * padded..r * padded + tokens];
-                let max = maximum(scores);
-                for s in scores.iter_mut() {
-                    *s = exp_nonpositive(*s - max);
-                }
-                *norm = 1.0 / sum(scores);
-            }
-            if width == 32 {
-                // The usual head width: the block's sums in registers.
-                let mut acc = [[0.0f32; 32]; QUERIES];
-                for (j, value_row) in qkv.chunks_exact(stride).enumerate() {
-                    let v = &value_row[v0..v0 + 32];
-                    for (r, acc) in acc.iter_mut().enumerate() {
-                        let p = scores[r * padded + j];
-                        for (a, v) in acc.iter_mut().zip(v) {
-                            *a = p.mul_add(*v, *a);
-                        }
-                    }
-                }
-                for (r, acc) in acc.iter().enumerate().take(count) {
-                    let out = &mut out[(first + r) * out_width + o0..][..32];
-                    for (o, a) in out.iter_mut().zip(acc) {
-                        *o = a * norms[r];
-                    }
-                }
-            } else {
-                for (r, norm) in norms.iter().enumerate().take(count) {
-                    let out = &mut out[(first + r) * out_width + o0..][..width];
-                    out.fill(0.0);
-                    for (j, value_row) in qkv.chunks_exact(stride).enumerate() {
-                        let p = scores[r * padded + j];
-                        for (o, v) in out.iter_mut().zip(&value_row[v0..v0 + width]) {
-                            *o = p.mul_add(*v, *o);
-                        }
-                    }
-                    for o in out.iter_mut() {
-                        *o *= norm;
-                    }
-                }
-            }
-        }
+        // Values as a weight `width × tokens`: token `j` is input `j`.
+        scratch.values.repack(&qkv[v0..], width, tokens, 1, stride);
+        product(
+            isa,
+            &scratch.scores,
+            tokens,
+            tokens,
+            &scratch.values,
+            &mut out[o0..],
+            out_width,
+        );
     }
 }
 
-/// The largest of `values`, 16 lanes at a time.
+/// Buffers of [`attention_loops`], reused from head to head.
+struct Scratch {
+    scores: Vec<f32>,
+    keys: PackedLinear,
+    values: PackedLinear,
+}
+
+/// `row = softmax(scale · row)`.
+fn softmax(isa: Isa, row: &mut [f32], scale: f32) {
+    match isa {
+        Isa::Portable => softmax_loops(row, scale),
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
+        Isa::Avx512 => unsafe { softmax_avx512(row, scale) },
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn softmax_avx512(row: &mut [f32], scale: f32) {
+    softmax_loops(row, scale);
+}
+
+#[inline(always)]
+fn softmax_loops(row: &mut [f32], scale: f32) {
+    let max = maximum(row);
+    for s in row.iter_mut() {
+        *s = exp_nonpositive((*s - max) * scale);
+    }
+    let norm = 1.0 / sum(row);
+    for s in row.iter_mut() {
+        *s *= norm;
+    }
+}
+
+/// The largest of `values` (none is NaN), 16 lanes at a time.
 #[inline(always)]
 fn maximum(values: &[f32]) -> f32 {
+    let larger = |a: f32, b: f32| if b > a { b } else { a };
     let mut acc = [f32::NEG_INFINITY; 16];
     let chunks = values.chunks_exact(16);
     let tail = chunks
         .remainder()
         .iter()
-        .fold(f32::NEG_INFINITY, |a, b| a.max(*b));
+        .fold(f32::NEG_INFINITY, |a, b| larger(a, *b));
     for chunk in chunks {
         for (a, v) in acc.iter_mut().zip(chunk) {
-            *a = a.max(*v);
+            *a = larger(*a, *v);
         }
     }
-    acc.iter().fold(tail, |a, b| a.max(*b))
+    acc.iter().fold(tail, |a, b| larger(a, *b))
 }
 
 /// Normalises each `gamma.len()`-wide row of `x` in place: `(x - mean) / √(var + eps) · γ + β`.
