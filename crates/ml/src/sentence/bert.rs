@@ -137,6 +137,19 @@ fn precision() -> Precision {
     }
 }
 
+/// The kernels' build: the best the processor runs (AVX-512, else AVX2), or with
+/// `MINDFLOW_ENCODER_ISA=portable` or `avx2` that one (to check it end to end).
+fn isa() -> Isa {
+    let wanted = std::env::var("MINDFLOW_ENCODER_ISA").unwrap_or_default();
+    let best = Isa::detect();
+    match wanted.to_ascii_lowercase().as_str() {
+        "portable" => Isa::Portable,
+        #[cfg(target_arch = "x86_64")]
+        "avx2" if best == Isa::Avx512 => Isa::Avx2,
+        _ => best,
+    }
+}
+
 /// The encoder's own two threads: a request runs on them, its large products split across
 /// them.
 fn pool() -> Option<&'static rayon::ThreadPool> {
@@ -266,7 +279,7 @@ impl Bert {
             embedding_norm: LayerNorm::load(tensors, &format!("{e}.LayerNorm"), h, eps)?,
             layers,
             config,
-            isa: Isa::detect(),
+            isa: isa(),
         })
     }
 

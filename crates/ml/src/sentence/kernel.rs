@@ -25,6 +25,9 @@ const SPLIT_AT: usize = 1 << 19;
 pub(super) enum Isa {
     /// The portable loops.
     Portable,
+    /// The portable loops compiled for AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
     /// AVX-512F intrinsics and loops compiled for AVX-512.
     #[cfg(target_arch = "x86_64")]
     Avx512,
@@ -70,6 +73,11 @@ impl Isa {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f") {
             return Self::Avx512;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Self::Avx2;
         }
         Self::Portable
     }
@@ -246,6 +254,9 @@ pub(super) fn linear(
             match isa {
                 Isa::Portable => to_pairs(&x[..m * k], k, &mut paired),
                 #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Isa::Avx2` is only chosen when AVX2 and FMA are present.
+                Isa::Avx2 => unsafe { to_pairs_avx2(&x[..m * k], k, &mut paired) },
+                #[cfg(target_arch = "x86_64")]
                 // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
                 Isa::Avx512 => unsafe { to_pairs_avx512(&x[..m * k], k, &mut paired) },
             }
@@ -283,6 +294,12 @@ fn to_pairs(x: &[f32], k: usize, paired: &mut [f32]) {
             out[pairs - 1] = bf16_pair(*last, 0.0);
         }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn to_pairs_avx2(x: &[f32], k: usize, paired: &mut [f32]) {
+    to_pairs(x, k, paired);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -415,6 +432,12 @@ impl Tile {
             // SAFETY: as above.
             (Isa::Portable, true) => unsafe { by_rows!(rows, tile_bf16_portable, self) },
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, and `Isa::Avx2` is only chosen when AVX2 and FMA are present.
+            (Isa::Avx2, false) => unsafe { by_rows!(rows, tile_avx2, self) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            (Isa::Avx2, true) => unsafe { by_rows!(rows, tile_bf16_avx2, self) },
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: as above, and `Isa::Avx512` is only chosen when AVX-512F is present.
             (Isa::Avx512, false) => unsafe { by_rows!(rows, tile_avx512, self) },
             #[cfg(target_arch = "x86_64")]
@@ -436,16 +459,56 @@ impl Tile {
 /// # Safety
 /// `t`'s pointers cover `R` rows and its panel.
 unsafe fn tile_portable<const R: usize>(t: &Tile) {
+    // SAFETY: forwarded.
+    unsafe { tile_loops::<R, false>(t) };
+}
+
+/// [`tile_portable`] compiled for AVX2, with fused multiply-adds.
+///
+/// # Safety
+/// AVX2 and FMA are available, and `t`'s pointers cover `R` rows and its panel.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2<const R: usize>(t: &Tile) {
+    // SAFETY: forwarded.
+    unsafe { tile_loops::<R, true>(t) };
+}
+
+/// [`tile_bf16_portable`] compiled for AVX2.
+///
+/// # Safety
+/// AVX2 and FMA are available, and `t`'s pointers cover `R` rows and its panel.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_bf16_avx2<const R: usize>(t: &Tile) {
+    // SAFETY: forwarded.
+    unsafe { tile_bf16_portable::<R>(t) };
+}
+
+/// The loops of the portable tiles; `FUSED` when `mul_add` is an instruction.
+///
+/// # Safety
+/// `t`'s pointers cover `R` rows and its panel.
+#[inline(always)]
+unsafe fn tile_loops<const R: usize, const FUSED: bool>(t: &Tile) {
+    /// Outputs per pass: one 256-bit register, so that `R` rows of sums fit in registers.
+    const CHUNK: usize = 8;
     let mut acc = [[0.0f32; NR]; R];
-    for p in 0..t.k {
-        // SAFETY: the panel holds `k × 32` floats and the rows of `a` `k` floats each.
-        let b = unsafe { &*t.b.add(p * NR).cast::<[f32; NR]>() };
-        for (r, acc) in acc.iter_mut().enumerate() {
-            // SAFETY: row `r < R` of `a`, input `p < k`.
-            let a = unsafe { *t.a.add(r * t.lda + p) };
-            for (c, b) in acc.iter_mut().zip(b) {
-                *c = a.mul_add(*b, *c);
+    for chunk in 0..NR / CHUNK {
+        let mut sums = [[0.0f32; CHUNK]; R];
+        for p in 0..t.k {
+            // SAFETY: the panel holds `k × 32` floats and the rows of `a` `k` floats each.
+            let b = unsafe { &*t.b.add(p * NR + chunk * CHUNK).cast::<[f32; CHUNK]>() };
+            for (r, sums) in sums.iter_mut().enumerate() {
+                // SAFETY: row `r < R` of `a`, input `p < k`.
+                let a = unsafe { *t.a.add(r * t.lda + p) };
+                for (c, b) in sums.iter_mut().zip(b) {
+                    *c = if FUSED { a.mul_add(*b, *c) } else { *c + a * b };
+                }
             }
+        }
+        for (acc, sums) in acc.iter_mut().zip(&sums) {
+            acc[chunk * CHUNK..(chunk + 1) * CHUNK].copy_from_slice(sums);
         }
     }
     // SAFETY: forwarded.
@@ -456,6 +519,7 @@ unsafe fn tile_portable<const R: usize>(t: &Tile) {
 ///
 /// # Safety
 /// `t`'s pointers cover `R` rows and its panel.
+#[inline(always)]
 unsafe fn tile_bf16_portable<const R: usize>(t: &Tile) {
     let split = |slot: f32| {
         let bits = slot.to_bits();
@@ -485,6 +549,7 @@ unsafe fn tile_bf16_portable<const R: usize>(t: &Tile) {
 ///
 /// # Safety
 /// `t`'s pointers cover `R` rows.
+#[inline(always)]
 unsafe fn store_portable<const R: usize>(t: &Tile, acc: &[[f32; NR]; R]) {
     for (r, acc) in acc.iter().enumerate() {
         for (j, v) in acc.iter().enumerate().take(t.columns) {
@@ -624,18 +689,18 @@ fn erf(x: f32) -> f32 {
     let x = x.clamp(-4.0, 4.0);
     let x2 = x * x;
     let mut p = -2.72614225801306e-10f32;
-    p = p.mul_add(x2, 2.77068142495902e-08);
-    p = p.mul_add(x2, -2.10102402082508e-06);
-    p = p.mul_add(x2, -5.69250639462346e-05);
-    p = p.mul_add(x2, -7.34990630326855e-04);
-    p = p.mul_add(x2, -2.95459980854025e-03);
-    p = p.mul_add(x2, -1.60960333262415e-02);
+    p = p * x2 + 2.77068142495902e-08;
+    p = p * x2 + -2.10102402082508e-06;
+    p = p * x2 + -5.69250639462346e-05;
+    p = p * x2 + -7.34990630326855e-04;
+    p = p * x2 + -2.95459980854025e-03;
+    p = p * x2 + -1.60960333262415e-02;
     p *= x;
     let mut q = -1.45660718464996e-05f32;
-    q = q.mul_add(x2, -2.13374055278905e-04);
-    q = q.mul_add(x2, -1.68282697438203e-03);
-    q = q.mul_add(x2, -7.37332916720468e-03);
-    q = q.mul_add(x2, -1.42647390514189e-02);
+    q = q * x2 + -2.13374055278905e-04;
+    q = q * x2 + -1.68282697438203e-03;
+    q = q * x2 + -7.37332916720468e-03;
+    q = q * x2 + -1.42647390514189e-02;
     p / q
 }
 
@@ -647,15 +712,15 @@ fn exp_nonpositive(x: f32) -> f32 {
     let x = x.max(-87.0);
     let shifted = x * std::f32::consts::LOG2_E + ROUND;
     let n = shifted - ROUND;
-    let r = n.mul_add(-0.693_359_375, x);
-    let r = n.mul_add(2.121_944_4e-4, r);
+    let r = n * -0.693_359_375 + x;
+    let r = n * 2.121_944_4e-4 + r;
     let mut p = 1.9875691500e-4f32;
-    p = p.mul_add(r, 1.3981999507e-3);
-    p = p.mul_add(r, 8.3334519073e-3);
-    p = p.mul_add(r, 4.1665795894e-2);
-    p = p.mul_add(r, 1.6666665459e-1);
-    p = p.mul_add(r, 5.0000001201e-1);
-    let y = p.mul_add(r * r, r) + 1.0;
+    p = p * r + 1.3981999507e-3;
+    p = p * r + 8.3334519073e-3;
+    p = p * r + 4.1665795894e-2;
+    p = p * r + 1.6666665459e-1;
+    p = p * r + 5.0000001201e-1;
+    let y = p * (r * r) + r + 1.0;
     // `shifted`'s low mantissa bits hold `n` (in [-126, 0]): 2ⁿ's exponent field is n + 127.
     let scale = f32::from_bits(
         shifted
@@ -807,9 +872,18 @@ fn softmax(isa: Isa, row: &mut [f32], scale: f32) {
     match isa {
         Isa::Portable => softmax_loops(row, scale),
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only chosen when AVX2 and FMA are present.
+        Isa::Avx2 => unsafe { softmax_avx2(row, scale) },
+        #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
         Isa::Avx512 => unsafe { softmax_avx512(row, scale) },
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn softmax_avx2(row: &mut [f32], scale: f32) {
+    softmax_loops(row, scale);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -854,9 +928,18 @@ pub(super) fn layer_norm(isa: Isa, x: &mut [f32], gamma: &[f32], beta: &[f32], e
     match isa {
         Isa::Portable => layer_norm_loops(x, gamma, beta, eps),
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only chosen when AVX2 and FMA are present.
+        Isa::Avx2 => unsafe { layer_norm_avx2(x, gamma, beta, eps) },
+        #[cfg(target_arch = "x86_64")]
         // SAFETY: `Isa::Avx512` is only chosen when AVX-512F is present.
         Isa::Avx512 => unsafe { layer_norm_avx512(x, gamma, beta, eps) },
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn layer_norm_avx2(x: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    layer_norm_loops(x, gamma, beta, eps);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -889,8 +972,16 @@ mod tests {
 
     fn isas() -> Vec<Isa> {
         let mut isas = vec![Isa::Portable];
-        if Isa::detect() != Isa::Portable {
-            isas.push(Isa::detect());
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                isas.push(Isa::Avx2);
+            }
+            if Isa::detect() == Isa::Avx512 {
+                isas.push(Isa::Avx512);
+            }
         }
         isas
     }
@@ -1133,6 +1224,12 @@ mod speed {
     #[test]
     #[ignore = "a timing, not a check"]
     fn linear_throughput() {
+        let isa = match std::env::var("ISA").as_deref() {
+            Ok("portable") => Isa::Portable,
+            #[cfg(target_arch = "x86_64")]
+            Ok("avx2") => Isa::Avx2,
+            _ => Isa::detect(),
+        };
         for (m, k, n) in [
             (16, 384, 1536),
             (105, 384, 1536),
@@ -1156,13 +1253,13 @@ mod speed {
                 let runs = 200;
                 let started = std::time::Instant::now();
                 for _ in 0..runs {
-                    linear(Isa::detect(), &x, m, &packed, plain, &mut y, threads);
+                    linear(isa, &x, m, &packed, plain, &mut y, threads);
                 }
                 let seconds = started.elapsed().as_secs_f64() / f64::from(runs);
                 #[allow(clippy::cast_precision_loss)]
                 let gflops = (2 * m * n * k) as f64 / seconds / 1e9;
                 println!(
-                    "{m}×{k}·{n} {precision:?} threads {threads}: {:.1} µs, {gflops:.1} GFLOP/s",
+                    "{isa:?} {m}×{k}·{n} {precision:?} threads {threads}: {:.1} µs, {gflops:.1} GFLOP/s",
                     seconds * 1e6
                 );
             }
