@@ -2,13 +2,15 @@
 //! packed once at load time, and the small vector kernels around it (GELU, attention, layer
 //! normalisation).
 //!
-//! Every kernel has two builds of the same loops: one for AVX-512 (x86-64, chosen at run time
-//! when the processor has it) and a portable one that the compiler vectorises for the
-//! baseline target. The matrix product keeps a tile of 8 rows × 32 outputs in registers and
-//! reads each packed weight panel (32 outputs × all inputs, contiguous) once per 8 rows; a
-//! large product is split by output panels over two threads.
+//! Every kernel has three builds, chosen at run time ([`Isa`]): AVX-512 (intrinsics for the
+//! matrix product: f32 `vfmadd`, or bfloat16 `vdpbf16ps` with AVX512_BF16), and portable
+//! loops that the compiler vectorises, compiled once for AVX2 + FMA and once for the baseline
+//! target. The matrix product keeps a tile of 8 rows × 32 outputs in registers and reads each
+//! packed weight panel (32 outputs × all inputs, contiguous) once per 8 rows; a large product
+//! is split by output panels over two threads, attention by heads. Attention's own products
+//! (`Q·Kᵀ`, `P·V`) go through the same tiles, each head's keys and values packed on the fly.
 //!
-//! The AVX-512 builds need `unsafe` (target features and intrinsics): it stays in this module.
+//! The AVX builds need `unsafe` (target features and intrinsics): it stays in this module.
 #![allow(unsafe_code)]
 
 use std::ops::Range;
