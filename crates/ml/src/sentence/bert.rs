@@ -294,9 +294,9 @@ impl Bert {
     /// other, and each sequence's row range in it.
     pub fn encode(&self, sequences: &[Vec<u32>]) -> (Array2<f32>, Vec<Range<usize>>) {
         let threads = threads();
-        match pool() {
-            Some(pool) if threads > 1 => pool.install(|| self.forward(sequences, threads)),
-            _ => self.forward(sequences, 1),
+        match (threads > 1).then(pool).flatten() {
+            Some(pool) => pool.install(|| self.forward(sequences, threads)),
+            None => self.forward(sequences, 1),
         }
     }
 
