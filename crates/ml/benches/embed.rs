@@ -1,5 +1,5 @@
-//! The sentence encoder's cost on these cores, one text at a time: a short mood note, a
-//! typical 500-character one and a 2 KB journal-sized note, embedded whole (one sequence) and as passages
+//! The sentence encoder's cost on these cores, one text at a time: a chat message, a short mood
+//! note, a typical 500-character one and a 2 KB journal-sized note, embedded whole (one sequence) and as passages
 //! (every sentence plus the whole text, in one batch), in alternating rounds. Prints figures;
 //! asserts nothing.
 //!
@@ -35,6 +35,11 @@ fn main() {
     let encoder = SentenceEncoder::load(&dir, None).expect("model loads");
     let note_2k: String = [NOTE_500; 4].join(" ");
     let texts = [
+        (
+            "chat",
+            "honestly not sure i can keep going like this, everything feels heavy lately"
+                .to_owned(),
+        ),
         ("40 B", "Busy day at work, a bit tired but fine.".to_owned()),
         ("500 B", NOTE_500.to_owned()),
         ("2 KB", note_2k),

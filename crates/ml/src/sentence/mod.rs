@@ -10,8 +10,14 @@
 //!
 //! Texts longer than a sentence are also embedded [`SentenceEncoder::embed_passages`]
 //! sentence by sentence, so that one line buried in a long note is not averaged away.
+//!
+//! The encoder's dense layers run on weights packed once at load, with AVX-512 where the
+//! processor has it: in bfloat16 with AVX512_BF16 (`MINDFLOW_ENCODER_PRECISION=f32` keeps
+//! f32), a request's large products split over two threads (`MINDFLOW_ENCODER_THREADS=1`
+//! keeps one).
 
 mod bert;
+mod kernel;
 pub mod safetensors;
 mod wordpiece;
 
