@@ -131,6 +131,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::cast_precision_loss)] // indices below 5
     fn finds_the_minimum_of_an_ill_conditioned_quadratic() {
         // f(x) = ½ Σ cᵢ (xᵢ - i)², curvatures from 1e-3 to 1e3.
         let curvatures = [1e-3, 1e-1, 1.0, 10.0, 1e3];

@@ -92,3 +92,21 @@ fn a_corrupt_model_is_refused() {
     assert!(error.to_string().contains("model.safetensors"), "{error}");
     std::fs::remove_dir_all(&empty).ok();
 }
+
+#[test]
+fn a_text_is_embedded_whole_only_when_the_model_sees_all_of_it() {
+    let encoder = SentenceEncoder::load(&model_dir(), Some(ALL_MINILM_L6_V2_SHA256))
+        .expect("the model loads");
+    let short = "Rough day. The car is ready.";
+    assert_eq!(
+        encoder.passage_ranges(short),
+        [0..10, 11..short.len(), 0..short.len()],
+        "each sentence, then the whole text"
+    );
+    // Past the model's 256 tokens the whole text would be cut short: only its sentences.
+    let long = "I went to work and came home again, tired as usual. ".repeat(30);
+    assert!(encoder.token_ids(&long).len() > 256);
+    let ranges = encoder.passage_ranges(&long);
+    assert_eq!(ranges.len(), 30);
+    assert!(ranges.iter().all(|r| r.len() < long.len()));
+}

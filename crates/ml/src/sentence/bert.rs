@@ -178,6 +178,7 @@ struct Layer {
 pub struct Bert {
     config: Config,
     isa: Isa,
+    precision: Precision,
     word_embeddings: Array2<f32>,
     position_embeddings: Array2<f32>,
     /// Every token is in segment 0.
@@ -280,7 +281,17 @@ impl Bert {
             layers,
             config,
             isa: isa(),
+            precision,
         })
+    }
+
+    /// How the dense layers compute (`f32` or `bf16`): vectors from the two differ slightly,
+    /// so caches of vectors name it.
+    pub fn arithmetic(&self) -> &'static str {
+        match self.precision {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        }
     }
 
     /// The model's shape.

@@ -186,6 +186,12 @@ impl SentenceEncoder {
             });
         }
         let bert = Bert::load(config, &Tensors::parse(&weights)?)?;
+        // Vectors computed in bfloat16 differ slightly from f32 ones: caches keyed by the
+        // fingerprint must not mix them.
+        let fingerprint = match bert.arithmetic() {
+            "f32" => fingerprint,
+            other => format!("{fingerprint}+{other}"),
+        };
         Ok(Self {
             tokenizer,
             bert,
@@ -195,7 +201,8 @@ impl SentenceEncoder {
         })
     }
 
-    /// The SHA-256 of the model's weights (hex).
+    /// What the model is, for caches of its vectors: the SHA-256 of its weights (hex), with
+    /// `+bf16` when the dense layers compute in bfloat16.
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
     }
@@ -256,7 +263,7 @@ impl SentenceEncoder {
     /// The byte ranges of the passages [`Self::embed_passages`] embeds.
     pub fn passage_ranges(&self, text: &str) -> Vec<Range<usize>> {
         let mut ranges = sentences(text);
-        if ranges.len() > 1 && self.token_count(text) <= self.max_tokens {
+        if ranges.len() > 1 && self.token_ids(text).len() <= self.max_tokens {
             ranges.push(0..text.len());
         }
         ranges
