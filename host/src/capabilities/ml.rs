@@ -13,9 +13,9 @@ use mindflow_ml as ml;
 /// The capability.
 pub struct Ml;
 
-/// What `ml` requests share: the sentence encoder.
+/// What `ml` requests share: the semantic signal's encoder and its memory of recent texts.
 struct MlConfig {
-    encoder: std::sync::Arc<ml::sentence::SentenceEncoder>,
+    semantic: crate::crisis::semantic::Semantic,
 }
 
 impl<T: CapabilityHost> HostCapability<T> for Ml {
@@ -30,7 +30,7 @@ impl<T: CapabilityHost> HostCapability<T> for Ml {
         configs: &mut CapabilityConfigs,
     ) -> Result<(), String> {
         configs.insert(MlConfig {
-            encoder: install.services.semantic.encoder().clone(),
+            semantic: install.services.semantic.clone(),
         });
         Ok(())
     }
@@ -93,10 +93,16 @@ impl wit::Host for View<'_, MlConfig> {
         Ok(ml::topics::extract(bounded(&text), max.min(16) as usize))
     }
 
-    /// The sentence encoder's embedding (its first 256 tokens), computed on the blocking pool.
+    /// The sentence encoder's embedding (its first 256 tokens): the one a crisis assessment of
+    /// the same text just computed when there is one (a chat message is assessed, then
+    /// embedded for memory), else computed on the blocking pool.
     #[tracing::instrument(level = "debug", name = "capability.ml.embed", skip_all)]
     async fn embed(&mut self, text: String) -> wasmtime::Result<Vec<f32>> {
-        let encoder = self.config()?.encoder.clone();
+        let semantic = self.config()?.semantic.clone();
+        if let Some(vector) = semantic.remembered_embedding(bounded(&text)) {
+            return Ok(vector);
+        }
+        let encoder = semantic.encoder().clone();
         let vector = tokio::task::spawn_blocking(move || encoder.embed(bounded(&text)))
             .await
             .map_err(|e| wasmtime::Error::msg(format!("embedding failed: {e}")))?;

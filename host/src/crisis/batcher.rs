@@ -1,15 +1,16 @@
-//! Embedding the texts of concurrent requests together.
+//! Embedding the texts of concurrent requests together, and each passage once.
 //!
-//! The encoder's matrix products copy (pack) every weight matrix once per call, whatever the
-//! number of tokens: for one short note that copying costs as much as the arithmetic. One
-//! worker thread takes every text waiting when it becomes free (up to a token budget) and runs
-//! them through the model as one batch, so under load the copying is shared by many requests
-//! and throughput grows with the queue, while a request alone waits for nothing but its own
-//! pass.
+//! One worker thread takes every passage waiting when it becomes free (up to a token budget)
+//! and runs them through the model as one batch, so under load the fixed cost of a pass is
+//! shared by many requests, while a request alone waits for nothing but its own pass.
 //!
-//! The passages of the last [`RECENT_TEXTS`] texts are kept in memory, keyed by the text's
-//! SHA-256 (never the text): a conversation is assessed as a window of its recent messages
-//! on every turn, and each earlier message would otherwise be embedded again every time.
+//! The vectors of the last [`RECENT_PASSAGES`] passages are kept in memory, keyed by the
+//! passage's SHA-256 (never the text). A conversation is assessed as a window of its recent
+//! messages on every turn: each message on its own, and the window as one text whose
+//! sentences are those messages' sentences. With the memory, a turn embeds only its new
+//! message's passages and the window as a whole, not every earlier sentence again; and a
+//! text embedded for memory right after its assessment is not embedded twice
+//! ([`EmbeddingQueue::remembered_whole`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -19,45 +20,51 @@ use sha2::{Digest, Sha256};
 
 use mindflow_ml::sentence::{Passage, SentenceEncoder};
 
-/// Tokens (about) one batch may hold: enough to share the copying, small enough that the
-/// first request of a batch does not wait long for the others.
+/// Tokens (about) one batch may hold: enough to share a pass's fixed cost, small enough that
+/// the first request of a batch does not wait long for the others.
 const MAX_BATCH_TOKENS: usize = 2048;
 
+/// Passages to embed for one request, and where their vectors go.
 struct Job {
-    text: String,
-    reply: tokio::sync::oneshot::Sender<Vec<Passage>>,
+    texts: Vec<String>,
+    reply: tokio::sync::oneshot::Sender<Vec<Vec<f32>>>,
 }
 
-/// How many texts' passages are remembered.
-const RECENT_TEXTS: usize = 1024;
+/// How many passages' vectors are remembered (384 floats each: about 6 MiB).
+const RECENT_PASSAGES: usize = 4096;
 
-/// The passages of recent texts, by the text's SHA-256, oldest dropped first.
+/// The vectors of recent passages, by the passage's SHA-256, oldest dropped first.
 #[derive(Default)]
 struct Recent {
-    passages: HashMap<[u8; 32], Vec<Passage>>,
+    vectors: HashMap<[u8; 32], Vec<f32>>,
     order: VecDeque<[u8; 32]>,
 }
 
 impl Recent {
-    fn get(&self, key: &[u8; 32]) -> Option<Vec<Passage>> {
-        self.passages.get(key).cloned()
+    fn get(&self, key: &[u8; 32]) -> Option<Vec<f32>> {
+        self.vectors.get(key).cloned()
     }
 
-    fn put(&mut self, key: [u8; 32], passages: Vec<Passage>) {
-        if self.passages.insert(key, passages).is_none() {
+    fn put(&mut self, key: [u8; 32], vector: Vec<f32>) {
+        if self.vectors.insert(key, vector).is_none() {
             self.order.push_back(key);
         }
-        while self.order.len() > RECENT_TEXTS {
+        while self.order.len() > RECENT_PASSAGES {
             if let Some(oldest) = self.order.pop_front() {
-                self.passages.remove(&oldest);
+                self.vectors.remove(&oldest);
             }
         }
     }
 }
 
+fn key_of(text: &str) -> [u8; 32] {
+    Sha256::digest(text.as_bytes()).into()
+}
+
 /// The queue in front of the worker. Dropping every clone stops the worker.
 #[derive(Clone)]
 pub struct EmbeddingQueue {
+    encoder: Arc<SentenceEncoder>,
     jobs: Sender<Job>,
     recent: Arc<Mutex<Recent>>,
 }
@@ -69,73 +76,98 @@ impl EmbeddingQueue {
     /// When the thread cannot be started.
     pub fn start(encoder: Arc<SentenceEncoder>) -> std::io::Result<Self> {
         let (jobs, receiver) = channel();
+        let worker = encoder.clone();
         std::thread::Builder::new()
             .name("mindflow-embed".into())
-            .spawn(move || work(&encoder, &receiver))?;
+            .spawn(move || work(&worker, &receiver))?;
         Ok(Self {
+            encoder,
             jobs,
             recent: Arc::default(),
         })
     }
 
-    /// The passages of `text`, embedded (see [`SentenceEncoder::embed_passages`]).
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The passages of `text`, embedded (see [`SentenceEncoder::embed_passages`]); only the
+    /// passages not remembered go through the model.
     ///
     /// # Errors
     /// When the worker is gone.
     pub async fn passages(&self, text: &str) -> Result<Vec<Passage>, String> {
-        let key: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-        let recent = |r: &Mutex<Recent>| r.lock().unwrap_or_else(PoisonError::into_inner).get(&key);
-        if let Some(passages) = recent(&self.recent) {
-            return Ok(passages);
+        let ranges = self.encoder.passage_ranges(text);
+        let keys: Vec<[u8; 32]> = ranges.iter().map(|r| key_of(&text[r.clone()])).collect();
+        let mut vectors: Vec<Option<Vec<f32>>> = {
+            let recent = self.recent();
+            keys.iter().map(|k| recent.get(k)).collect()
+        };
+        let missing: Vec<usize> = (0..ranges.len())
+            .filter(|&i| vectors[i].is_none())
+            .collect();
+        if !missing.is_empty() {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            self.jobs
+                .send(Job {
+                    texts: missing
+                        .iter()
+                        .map(|&i| text[ranges[i].clone()].to_owned())
+                        .collect(),
+                    reply,
+                })
+                .map_err(|_| "the embedding worker has stopped".to_owned())?;
+            let embedded = answer
+                .await
+                .map_err(|_| "the embedding worker dropped the request".to_owned())?;
+            let mut recent = self.recent();
+            for (&i, vector) in missing.iter().zip(embedded) {
+                recent.put(keys[i], vector.clone());
+                vectors[i] = Some(vector);
+            }
         }
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Job {
-                text: text.to_owned(),
-                reply,
-            })
-            .map_err(|_| "the embedding worker has stopped".to_owned())?;
-        let passages = answer
-            .await
-            .map_err(|_| "the embedding worker dropped the request".to_owned())?;
-        self.recent
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .put(key, passages.clone());
-        Ok(passages)
+        Ok(ranges
+            .into_iter()
+            .zip(vectors)
+            .filter_map(|(range, vector)| vector.map(|vector| Passage { range, vector }))
+            .collect())
+    }
+
+    /// The embedding of `text` as a whole when it is remembered: what
+    /// [`SentenceEncoder::embed`] would compute, without a second pass. A text is remembered
+    /// when it was one of the passages of a recent text (the whole of a text that fits the
+    /// model, or a sentence).
+    pub fn remembered_whole(&self, text: &str) -> Option<Vec<f32>> {
+        let recent = self.recent();
+        recent
+            .get(&key_of(text))
+            .or_else(|| recent.get(&key_of(text.trim())))
     }
 }
 
 fn work(encoder: &SentenceEncoder, receiver: &Receiver<Job>) {
     while let Ok(first) = receiver.recv() {
+        let count = |job: &Job| -> usize { job.texts.iter().map(|t| encoder.token_count(t)).sum() };
+        let mut tokens = count(&first);
         let mut jobs = vec![first];
-        let mut tokens = encoder.token_count(&jobs[0].text);
         while tokens < MAX_BATCH_TOKENS {
             match receiver.try_recv() {
                 Ok(job) => {
-                    tokens += encoder.token_count(&job.text);
+                    tokens += count(&job);
                     jobs.push(job);
                 }
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let ranges: Vec<Vec<std::ops::Range<usize>>> = jobs
-            .iter()
-            .map(|job| encoder.passage_ranges(&job.text))
-            .collect();
         let texts: Vec<&str> = jobs
             .iter()
-            .zip(&ranges)
-            .flat_map(|(job, rs)| rs.iter().map(|r| &job.text[r.clone()]))
+            .flat_map(|job| job.texts.iter().map(String::as_str))
             .collect();
         let mut vectors = encoder.embed_batch(&texts).into_iter();
-        for (job, rs) in jobs.into_iter().zip(ranges) {
-            let passages = rs
-                .into_iter()
-                .map_while(|range| vectors.next().map(|vector| Passage { range, vector }))
-                .collect();
+        for job in jobs {
+            let mine: Vec<Vec<f32>> = vectors.by_ref().take(job.texts.len()).collect();
             // The requester may have gone (its client disconnected): nothing to do.
-            let _ = job.reply.send(passages);
+            let _ = job.reply.send(mine);
         }
     }
 }
@@ -145,17 +177,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recent_texts_are_kept_up_to_the_bound_oldest_dropped_first() {
+    fn recent_passages_are_kept_up_to_the_bound_oldest_dropped_first() {
         let mut recent = Recent::default();
         let key = |n: usize| -> [u8; 32] { Sha256::digest(n.to_le_bytes()).into() };
-        for n in 0..=RECENT_TEXTS {
+        for n in 0..=RECENT_PASSAGES {
             recent.put(key(n), Vec::new());
         }
         recent.put(key(5), Vec::new());
-        assert_eq!(recent.passages.len(), RECENT_TEXTS);
-        assert_eq!(recent.order.len(), RECENT_TEXTS);
+        assert_eq!(recent.vectors.len(), RECENT_PASSAGES);
+        assert_eq!(recent.order.len(), RECENT_PASSAGES);
         assert!(recent.get(&key(0)).is_none(), "the oldest is dropped");
         assert!(recent.get(&key(1)).is_some());
-        assert!(recent.get(&key(RECENT_TEXTS)).is_some());
+        assert!(recent.get(&key(RECENT_PASSAGES)).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_remembered_text_gives_its_whole_embedding_without_a_second_pass() {
+        let semantic = crate::crisis::semantic::from_environment();
+        let encoder = semantic.encoder().clone();
+        let queue = EmbeddingQueue::start(encoder.clone()).expect("worker starts");
+        let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        for text in [
+            "  the car is packed and the note is on the table  ",
+            "Rough day. Nobody called. The car is packed.",
+        ] {
+            assert!(queue.remembered_whole(text).is_none(), "not assessed yet");
+            queue.passages(text).await.expect("embedded");
+            let remembered = queue.remembered_whole(text).expect("remembered");
+            assert!(
+                cosine(&remembered, &encoder.embed(text)) > 0.9999,
+                "{text:?}"
+            );
+        }
+        // Past the model's length the passages hold no whole-text vector.
+        let long = "I went to work and came home again, tired as usual. ".repeat(30);
+        queue.passages(&long).await.expect("embedded");
+        assert!(queue.remembered_whole(&long).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_window_of_remembered_messages_reuses_their_sentences() {
+        let semantic = crate::crisis::semantic::from_environment();
+        let encoder = semantic.encoder().clone();
+        let queue = EmbeddingQueue::start(encoder.clone()).expect("worker starts");
+        let messages = ["the bridge near work", "how high is it, do you think?"];
+        for message in messages {
+            queue.passages(message).await.expect("embedded");
+        }
+        let window = messages.join("\n");
+        let passages = queue.passages(&window).await.expect("embedded");
+        let fresh = encoder.embed_passages(&window);
+        assert_eq!(passages.len(), fresh.len());
+        for (got, want) in passages.iter().zip(&fresh) {
+            assert_eq!(got.range, want.range);
+            let cosine: f32 = got
+                .vector
+                .iter()
+                .zip(&want.vector)
+                .map(|(a, b)| a * b)
+                .sum();
+            assert!(cosine > 0.9999, "{:?}", &window[got.range.clone()]);
+        }
+        let sentence = encoder.embed("how high is it, do you think?");
+        let remembered = queue.remembered_whole("how high is it, do you think?");
+        assert!(
+            remembered
+                .is_some_and(|v| v.iter().zip(&sentence).map(|(a, b)| a * b).sum::<f32>() > 0.9999)
+        );
     }
 }

@@ -112,6 +112,13 @@ impl Semantic {
         self.queue.passages(text).await
     }
 
+    /// The embedding of `text` as a whole when a recent assessment already computed it (see
+    /// [`EmbeddingQueue::remembered_whole`]), so a text is embedded once, not once for the
+    /// crisis signal and again for memory.
+    pub fn remembered_embedding(&self, text: &str) -> Option<Vec<f32>> {
+        self.queue.remembered_whole(text)
+    }
+
     /// The passages of each of many fixed texts (a case set), embedded (blocking; cached by
     /// content).
     pub fn passages_of_all(&self, texts: &[&str]) -> Vec<Vec<Passage>> {

@@ -304,6 +304,18 @@ pub const FACTORS: [(&str, &str); 6] = [
     ("diet", "home cooked"),
 ];
 
+/// An everyday note no earlier request sent: real notes differ, and the server remembers
+/// the embeddings of recent texts, so a repeated note would measure that memory instead of
+/// the crisis assessment every new note costs.
+fn unique_note(spread: u64) -> String {
+    let note = NOTES[index_below(spread >> 16, NOTES.len())];
+    format!(
+        "{}, day {}.",
+        note.trim_end_matches('.'),
+        spread % 1_000_000
+    )
+}
+
 /// A new mood log: scores, a note and two factors.
 fn mood_body(spread: u64) -> Value {
     let first = index_below(spread, FACTORS.len());
@@ -312,7 +324,7 @@ fn mood_body(spread: u64) -> Value {
         "mood_score": 1 + spread % 10,
         "energy_level": 1 + (spread >> 4) % 10,
         "anxiety_level": 1 + (spread >> 12) % 10,
-        "note": NOTES[index_below(spread >> 16, NOTES.len())],
+        "note": unique_note(spread),
         "location_type": "home",
         "factors": [
             {"factor_type": FACTORS[first].0, "factor_value": FACTORS[first].1, "impact_score": ((spread >> 20) % 7).cast_signed() - 3},
