@@ -42,7 +42,12 @@ async fn stored_entries(server: &Server, user_id: &str) -> i64 {
 async fn entries_are_created_read_changed_and_deleted() {
     let server = server(journal_manifest()).await;
     let (token, _) = user(&server, "journal-crud").await;
-    let text = "Walked the dog by the river this morning. I felt calm and happy afterwards.";
+    // An everyday entry well clear of the crisis classifier's threshold (risk 0.06). The
+    // entry this test used before, "Walked the dog by the river this morning. I felt calm and
+    // happy afterwards.", is judged imminent since 2026.12.3 (risk 0.89 on the whole text:
+    // "river" and "calm … afterwards" lean on drowning and on the calm after a decision): one
+    // of the everyday false positives BENCHMARKS.md counts ("Words beside meaning").
+    let text = "Made pancakes with the kids this morning and laughed a lot. A good, calm day.";
     let created = send(
         &server,
         Method::POST,
@@ -63,7 +68,7 @@ async fn entries_are_created_read_changed_and_deleted() {
     );
     assert_eq!(entry["content"], text);
     assert_eq!(entry["entry_type"], "gratitude");
-    assert_eq!(entry["word_count"], 14);
+    assert_eq!(entry["word_count"], 16);
     assert_eq!(entry["content_hash"].as_str().map(str::len), Some(64));
     assert!(
         entry["sentiment_score"].as_f64().expect("sentiment") > 0.0,
