@@ -68,7 +68,7 @@ async fn entries_are_created_read_changed_and_deleted() {
     );
     assert_eq!(entry["content"], text);
     assert_eq!(entry["entry_type"], "gratitude");
-    assert_eq!(entry["word_count"], 16);
+    assert_eq!(entry["word_count"], 15);
     assert_eq!(entry["content_hash"].as_str().map(str::len), Some(64));
     assert!(
         entry["sentiment_score"].as_f64().expect("sentiment") > 0.0,
