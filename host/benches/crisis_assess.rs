@@ -1,8 +1,8 @@
 //! The cost of a crisis assessment as production computes it, one request at a time: the
 //! sentence encoder over every passage of the note, the nearest exemplars and the classifier,
 //! VADER, then the crisis-rules component in a fresh instance ([`mindflow::crisis::judge`]).
-//! Notes of about 500 bytes (a mood note) and 2 KB (a journal entry), each run a text not
-//! seen before (so the worker's memory of recent texts does not answer). Prints p50/p99;
+//! Notes of about 500 bytes (a mood note) and 2 KB (a journal entry), each run with every
+//! sentence tagged by the run (so the worker's memory of recent passages does not answer). Prints p50/p99;
 //! asserts nothing.
 //!
 //! `MINDFLOW_EMBEDDING_MODEL=$(scripts/fetch-models.sh) cargo bench -p mindflow --bench
@@ -45,13 +45,18 @@ fn main() -> anyhow::Result<()> {
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     for round in 1..=rounds {
-        for (label, text) in [("500 B note", NOTE), ("2 KB note", journal.as_str())] {
+        for (note, (label, text)) in [("500 B note", NOTE), ("2 KB note", journal.as_str())]
+            .into_iter()
+            .enumerate()
+        {
             let mut samples = Vec::with_capacity(100);
             for run in 0..100 {
-                // Every text is new: the embedding worker remembers recent texts' passages
-                // (a conversation's earlier messages), and a repeated text would measure that
+                // Every sentence is new: the embedding worker remembers recent passages (a
+                // conversation's earlier sentences), and a repeated one would measure that
                 // memory instead of the encoder.
-                let text = format!("Day {round}-{run}: {text}");
+                // A short number (a token or two per sentence), different for every run.
+                let tag = format!(" {}.", (note * 100 + round) * 1000 + run);
+                let text = format!("{text} ").replace(". ", &format!("{tag} "));
                 let started = Instant::now();
                 let assessment = tokio
                     .block_on(judge::text(
@@ -64,11 +69,8 @@ fn main() -> anyhow::Result<()> {
             samples.sort_unstable();
             println!(
                 "round {round}: assessment of a {label} ({} bytes, {} passages), one at a time: p50 {:.1} ms, p99 {:.1} ms",
-                text.len() + "Day 1-10: ".len(),
-                semantic
-                    .encoder()
-                    .passage_ranges(&format!("Day 1-10: {text}"))
-                    .len(),
+                text.len(),
+                semantic.encoder().passage_ranges(text).len(),
                 support::percentile(&samples, 0.5) as f64 / 1e6,
                 support::percentile(&samples, 0.99) as f64 / 1e6
             );

@@ -126,11 +126,15 @@ impl EmbeddingQueue {
                 vectors[i] = Some(vector);
             }
         }
-        Ok(ranges
+        ranges
             .into_iter()
             .zip(vectors)
-            .filter_map(|(range, vector)| vector.map(|vector| Passage { range, vector }))
-            .collect())
+            .map(|(range, vector)| {
+                vector
+                    .map(|vector| Passage { range, vector })
+                    .ok_or_else(|| "the embedding worker answered too few vectors".to_owned())
+            })
+            .collect()
     }
 
     /// The embedding of `text` as a whole when it is remembered: what
