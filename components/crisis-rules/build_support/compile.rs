@@ -14,7 +14,16 @@ use crate::toml_lite::{self, Entry, Table, Value};
 /// Severity names, in order.
 pub const SEVERITIES: [&str; 5] = ["none", "low", "moderate", "high", "imminent"];
 /// Flags with a meaning in the engine; they need no declaration in `[ruleset] flags`.
-pub const RESERVED_FLAGS: [&str; 5] = ["suppress", "idiom", "echo", "directed", "writer"];
+pub const RESERVED_FLAGS: [&str; 8] = [
+    "suppress",
+    "idiom",
+    "echo",
+    "directed",
+    "writer",
+    "question",
+    "answer-no",
+    "answer-yes",
+];
 /// Child keys at or above this value are gaps (`GAP_BASE + n`: skip 0..=n words).
 pub const GAP_BASE: u16 = 0xFF00;
 /// The child key of `<end>`: the clause or text ends here (a break or the end follows).
@@ -826,7 +835,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     if flag_names.len() > 32 {
         errors.at(
             table("ruleset").line,
-            "at most 32 flags (including the 5 reserved)",
+            "at most 32 flags (including the 8 reserved)",
         );
     }
     let flag_bit = |name: &str| flag_names.iter().position(|f| f == name);
@@ -843,6 +852,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
             "combo_window",
             "echo_window",
             "echo_cap",
+            "answer_window",
             "negated_severity",
             "third_person_severity",
             "second_person_severity",
@@ -860,6 +870,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     let combo_window = en.int("combo_window", 40, 1, 10_000, &mut errors);
     let echo_window = en.int("echo_window", 30, 1, 1000, &mut errors);
     let echo_cap = en.severity("echo_cap", Some(3), &mut errors);
+    let answer_window = en.int("answer_window", 24, 1, 200, &mut errors);
     let negated_severity = en.severity("negated_severity", Some(1), &mut errors);
     let third_person_severity = en.severity("third_person_severity", Some(1), &mut errors);
     let second_person_severity = en.severity("second_person_severity", Some(2), &mut errors);
@@ -1417,7 +1428,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     );
     let _ = writeln!(
         out,
-        "/// Engine parameters.\npub const PARAMS: Params = Params {{ negation_window: {negation_window}, long_negation_window: {long_negation_window}, subject_window: {subject_window}, echo_window: {echo_window}, echo_cap: {}, negated_severity: {}, third_person_severity: {}, second_person_severity: {}, none_confidence: {}, foreign_language_factor: {} }};",
+        "/// Engine parameters.\npub const PARAMS: Params = Params {{ negation_window: {negation_window}, long_negation_window: {long_negation_window}, subject_window: {subject_window}, echo_window: {echo_window}, echo_cap: {}, answer_window: {answer_window}, negated_severity: {}, third_person_severity: {}, second_person_severity: {}, none_confidence: {}, foreign_language_factor: {} }};",
         severity_expr(echo_cap),
         severity_expr(negated_severity),
         severity_expr(third_person_severity),

@@ -16,8 +16,9 @@ use crate::matcher::{self, Tok};
 use crate::normalize::STRONG;
 use crate::tables::{
     self, ATTR_CLAUSE_BREAK, ATTR_NOT_SUBJECT, ATTR_PERSON, ATTR_RULE_START, ATTR_SUBJECT, COMBOS,
-    FLAG_DIRECTED, FLAG_ECHO, FLAG_IDIOM, FLAG_SUPPRESS, FLAG_WRITER, LANGUAGE, MAX_SPAN, PARAMS,
-    PHRASE_RULE, RULE_TRIE, RULES, SIGNALS, VERSION,
+    FLAG_ANSWER_NO, FLAG_ANSWER_YES, FLAG_DIRECTED, FLAG_ECHO, FLAG_IDIOM, FLAG_QUESTION,
+    FLAG_SUPPRESS, FLAG_WRITER, LANGUAGE, MAX_SPAN, PARAMS, PHRASE_RULE, RULE_TRIE, RULES, SIGNALS,
+    VERSION,
 };
 
 pub use crate::severity::Severity;
@@ -307,6 +308,54 @@ fn suppress(hits: &mut [Hit]) {
     }
 }
 
+/// Questions put to the writer and answered no ("the GP asked if I'd had thoughts of ending
+/// my life. Honestly, no."): a `question` match, then the first `answer-no` or `answer-yes`
+/// match that starts within `answer_window` words of its end, across sentence breaks (which
+/// phrases never cross). When that first answer is a no, every match from the question's
+/// start to the answer's is what was asked, not what the writer states: it is suppressed.
+/// Returns whether a match that carried a severity was.
+fn answered_no(hits: &mut [Hit]) -> bool {
+    let flags = |h: &Hit| h.rule().flags;
+    // Answers in order of start (hits are found in order of start).
+    let answers: Vec<(u32, bool)> = hits
+        .iter()
+        .filter(|a| flags(a) & (FLAG_ANSWER_NO | FLAG_ANSWER_YES) != 0)
+        .map(|a| (a.start, flags(a) & FLAG_ANSWER_NO != 0))
+        .collect();
+    if answers.is_empty() {
+        return false;
+    }
+    // What each question answered no covers, merged into disjoint spans in order.
+    let mut cleared: Vec<(u32, u32)> = Vec::new();
+    for question in hits.iter().filter(|h| flags(h) & FLAG_QUESTION != 0) {
+        let first = answers.partition_point(|&(start, _)| start < question.end);
+        let Some(&(start, no)) = answers.get(first) else {
+            continue;
+        };
+        if !no || start - question.end > PARAMS.answer_window {
+            continue;
+        }
+        match cleared.last_mut() {
+            Some(last) if question.start <= last.1 => last.1 = last.1.max(start),
+            _ => cleared.push((question.start, start)),
+        }
+    }
+    let mut any = false;
+    for h in hits.iter_mut() {
+        if h.rule().flags & (FLAG_QUESTION | FLAG_ANSWER_NO | FLAG_ANSWER_YES | FLAG_SUPPRESS) != 0
+        {
+            continue;
+        }
+        let span = cleared.partition_point(|&(from, _)| from <= h.start);
+        let inside = span > 0 && cleared.get(span - 1).is_some_and(|&(_, to)| h.start < to);
+        if inside {
+            any |= h.rule().severity > Severity::None && !h.suppressed;
+            h.suppressed = true;
+        }
+    }
+    any
+}
+
 fn cap(s: Severity, max: Severity) -> Severity {
     s.min(max)
 }
@@ -484,6 +533,7 @@ pub fn assess(input: &Input<'_>) -> Assessment {
     let mut hits = find_hits(&toks);
     propagate_negation(&mut hits);
     suppress(&mut hits);
+    let answered = answered_no(&mut hits);
     effective(&mut hits);
     let fired = combos(&hits);
 
@@ -550,10 +600,10 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         (low_max, subject)
     };
 
-    // Signal rules: never when the text is explained otherwise (negated, about someone
-    // else, an idiom).
+    // Signal rules: never when the text is explained otherwise (negated, a question answered
+    // no, about someone else, an idiom).
     let mut signal_fired = Vec::new();
-    let blocked = any_negated || any_idiom || subject == Subject::OtherPerson;
+    let blocked = any_negated || answered || any_idiom || subject == Subject::OtherPerson;
     if !blocked {
         let sim = input
             .signals
@@ -853,6 +903,53 @@ mod tests {
             with("hello", f32::NAN, Severity::Imminent).severity,
             Severity::None
         );
+    }
+
+    #[test]
+    fn a_question_answered_no_is_what_was_asked_not_what_the_writer_states() {
+        for text in [
+            "the questionnaire asked if i'd thought about taking my life in the last two weeks. ticked no. it's been months",
+            "The GP asked if I'd had thoughts of ending my life, and honestly, no, not once.",
+            "the crisis team asked if i'd made any plans to end my life. no. i haven't and i won't",
+            "psych asked 'any thoughts of suicide?' and the answer was no.",
+        ] {
+            assert!(sev(text) <= Severity::Low, "{text}");
+        }
+        // A yes, or no answer at all, and the question stands.
+        for text in [
+            "the nurse asked if I'd thought about killing myself. I said yes.",
+            "the nurse asked if I'd thought about killing myself and I couldn't look at her",
+        ] {
+            assert!(sev(text) >= Severity::High, "{text}");
+        }
+        // The answer clears only what came before it: a statement after it still counts.
+        assert!(
+            sev("mum asked if I was ok. I said no. I want to kill myself tonight")
+                == Severity::Imminent
+        );
+        // An answer too far from the question answers something else.
+        let far = format!(
+            "they asked if I wanted to kill myself. {} no",
+            "I sat there looking at the floor for a long time and said nothing at all while the clock ticked on and on and on"
+        );
+        assert!(sev(&far) >= Severity::High, "{far}");
+    }
+
+    #[test]
+    fn a_question_answered_no_stops_signal_rules() {
+        let a = assess(&Input {
+            text: "the doctor asked whether I'd been planning to end my life. No.",
+            source: "chat",
+            language: "en",
+            signals: Signals {
+                sentiment: Some(-0.5),
+                exemplar_similarity: Some(0.8),
+                exemplar_severity: Some(Severity::Imminent),
+                negative_similarity: Some(0.3),
+                semantic_risk: Some(0.99),
+            },
+        });
+        assert!(a.severity <= Severity::Low, "{a:?}");
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct Params {
     pub echo_window: u32,
     /// The highest severity an echo can take on.
     pub echo_cap: Severity,
+    /// How many words after a reported question its answer may come (across sentences).
+    pub answer_window: u32,
     /// The severity a negated match contributes at most.
     pub negated_severity: Severity,
     /// The writer's severity when only another person is at risk.
@@ -129,6 +131,13 @@ pub const FLAG_ECHO: u32 = 1 << 2;
 pub const FLAG_DIRECTED: u32 = 1 << 3;
 /// Reserved flag: always about the writer ("is it normal to want to kill yourself?").
 pub const FLAG_WRITER: u32 = 1 << 4;
+/// Reserved flag: opens a question put to the writer ("the nurse asked if"); what follows
+/// is asked, not stated, until its answer.
+pub const FLAG_QUESTION: u32 = 1 << 5;
+/// Reserved flag: a "no" answer ("I said no", "not at all"): it clears the question before it.
+pub const FLAG_ANSWER_NO: u32 = 1 << 6;
+/// Reserved flag: a "yes" answer: the question before it stands.
+pub const FLAG_ANSWER_YES: u32 = 1 << 7;
 
 /// Word attribute bits 0-1: person (0 none, 1 first, 2 second, 3 third).
 pub const ATTR_PERSON: u8 = 3;
