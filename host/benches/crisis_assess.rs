@@ -70,7 +70,7 @@ fn main() -> anyhow::Result<()> {
             println!(
                 "round {round}: assessment of a {label} ({} bytes, {} passages), one at a time: p50 {:.1} ms, p99 {:.1} ms",
                 text.len(),
-                semantic.encoder().passage_ranges(text).len(),
+                semantic.encoder().embed_passages(text).len(),
                 support::percentile(&samples, 0.5) as f64 / 1e6,
                 support::percentile(&samples, 0.99) as f64 / 1e6
             );

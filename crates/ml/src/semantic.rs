@@ -17,7 +17,11 @@
 //!    one reported, with its risk (the classifier's probability), its nearest positive
 //!    exemplar (cosine similarity and severity rank) and its nearest negative's similarity.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+
 use ndarray::{Array1, Array2, ArrayView1};
+use sha2::{Digest, Sha256};
 
 use crate::ngrams::{Sparse, Vocabulary};
 use crate::sentence::{Passage, SentenceEncoder};
@@ -206,6 +210,41 @@ pub struct ExemplarIndex {
     positive_severity: Vec<u8>,
     negatives: Array2<f32>,
     classifier: Option<Classifier>,
+    /// The scores of recent passages: a conversation is judged on every turn, and its
+    /// earlier messages' sentences are the same passages each time.
+    recent: Mutex<RecentScores>,
+}
+
+/// How many passages' scores an index remembers (a few dozen bytes each).
+const RECENT_SCORES: usize = 4096;
+
+/// A passage's scores, before its range is attached.
+#[derive(Debug, Clone, Copy)]
+struct Score {
+    risk: f32,
+    similarity: f32,
+    severity: u8,
+    negative_similarity: f32,
+}
+
+/// Scores by a digest of the passage's words and vector, oldest dropped first.
+#[derive(Default)]
+struct RecentScores {
+    scores: HashMap<[u8; 32], Score>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl RecentScores {
+    fn put(&mut self, key: [u8; 32], score: Score) {
+        if self.scores.insert(key, score).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > RECENT_SCORES {
+            if let Some(oldest) = self.order.pop_front() {
+                self.scores.remove(&oldest);
+            }
+        }
+    }
 }
 
 impl Default for ExemplarIndex {
@@ -216,6 +255,7 @@ impl Default for ExemplarIndex {
             positive_severity: Vec::new(),
             negatives: Array2::zeros((0, 0)),
             classifier: None,
+            recent: Mutex::default(),
         }
     }
 }
@@ -289,6 +329,7 @@ impl ExemplarIndex {
             positive_severity,
             negatives,
             classifier: None,
+            recent: Mutex::default(),
         }
     }
 
@@ -303,42 +344,41 @@ impl ExemplarIndex {
     }
 
     /// The nearest exemplars to the passages of `text` (see the module), or `None` without
-    /// passages or positives.
+    /// passages or positives. A passage scored recently (the same words and vector) is not
+    /// scored again.
     pub fn nearest(&self, text: &str, passages: &[Passage]) -> Option<Nearest> {
         if passages.is_empty() || self.positives.nrows() == 0 {
             return None;
         }
         let dimension = self.positives.ncols();
-        let mut matrix = Array2::<f32>::zeros((passages.len(), dimension));
-        for (mut row, passage) in matrix.rows_mut().into_iter().zip(passages) {
-            if passage.vector.len() == dimension {
-                row.assign(&ArrayView1::from(passage.vector.as_slice()));
-            }
-        }
-        let positive = matrix.dot(&self.positives.t());
-        let negative = matrix.dot(&self.negatives.t());
         let mut best: Option<((f32, f32), Nearest)> = None;
-        for (p, passage) in passages.iter().enumerate() {
-            let risk = self.classifier.as_ref().map_or(0.0, |c| {
-                let words = text.get(passage.range.clone()).unwrap_or_default();
-                c.probability(words, matrix.row(p))
+        for passage in passages.iter().filter(|p| p.vector.len() == dimension) {
+            let words = text.get(passage.range.clone()).unwrap_or_default();
+            let key = digest(words, &passage.vector);
+            let remembered = self
+                .recent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .scores
+                .get(&key)
+                .copied();
+            let score = remembered.unwrap_or_else(|| {
+                let score = self.score(words, ArrayView1::from(passage.vector.as_slice()));
+                self.recent
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .put(key, score);
+                score
             });
-            let (index, similarity) = positive
-                .row(p)
-                .iter()
-                .copied()
-                .enumerate()
-                .fold((0, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
-            let negative_similarity = negative.row(p).iter().copied().fold(0.0, f32::max);
-            let key = (risk, similarity - negative_similarity);
-            if best.is_none_or(|(k, _)| key > k) {
+            let order = (score.risk, score.similarity - score.negative_similarity);
+            if best.is_none_or(|(k, _)| order > k) {
                 best = Some((
-                    key,
+                    order,
                     Nearest {
-                        risk,
-                        similarity,
-                        severity: self.positive_severity[index],
-                        negative_similarity,
+                        risk: score.risk,
+                        similarity: score.similarity,
+                        severity: score.severity,
+                        negative_similarity: score.negative_similarity,
                         passage: (passage.range.start, passage.range.end),
                     },
                 ));
@@ -346,6 +386,46 @@ impl ExemplarIndex {
         }
         best.map(|(_, nearest)| nearest)
     }
+
+    /// One passage's scores: the classifier's risk, and its nearest positive and negative
+    /// exemplars. One matrix-vector product per matrix: a matrix-matrix product over a
+    /// text's few passages would copy (pack) every exemplar vector on each call, which costs
+    /// more than the arithmetic.
+    fn score(&self, words: &str, vector: ArrayView1<'_, f32>) -> Score {
+        let risk = self
+            .classifier
+            .as_ref()
+            .map_or(0.0, |c| c.probability(words, vector));
+        let (index, similarity) = self
+            .positives
+            .dot(&vector)
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+        let negative_similarity = self
+            .negatives
+            .dot(&vector)
+            .iter()
+            .copied()
+            .fold(0.0, f32::max);
+        Score {
+            risk,
+            similarity,
+            severity: self.positive_severity.get(index).copied().unwrap_or(0),
+            negative_similarity,
+        }
+    }
+}
+
+/// The SHA-256 of a passage's words and vector: what its scores depend on.
+fn digest(words: &str, vector: &[f32]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(words.len().to_le_bytes());
+    hash.update(words.as_bytes());
+    let bytes: Vec<u8> = vector.iter().flat_map(|v| v.to_le_bytes()).collect();
+    hash.update(&bytes);
+    hash.finalize().into()
 }
 
 #[cfg(test)]
@@ -356,6 +436,7 @@ mod tests {
         Passage {
             range: 0..1,
             vector: vector.to_vec(),
+            weight: 1.0,
         }
     }
 
@@ -396,6 +477,29 @@ mod tests {
         assert_eq!(nearest.passage, (5, 9));
         assert!((nearest.similarity - 0.7).abs() < 1e-6);
         assert!((nearest.negative_similarity - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_passage_scored_again_is_answered_from_memory_with_the_same_scores() {
+        let index = index();
+        let remembered = || {
+            index
+                .recent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .scores
+                .len()
+        };
+        let crisis = passage(&[0.0, 0.7, 0.1]);
+        let first = index.nearest("a crisis", std::slice::from_ref(&crisis));
+        assert_eq!(remembered(), 1);
+        let again = index.nearest("a crisis", std::slice::from_ref(&crisis));
+        assert_eq!(remembered(), 1, "nothing new to score");
+        assert_eq!(format!("{first:?}"), format!("{again:?}"));
+        // Other words or another vector are another passage.
+        index.nearest("b crisis", &[crisis]);
+        index.nearest("a crisis", &[passage(&[0.0, 0.6, 0.2])]);
+        assert_eq!(remembered(), 3);
     }
 
     #[test]

@@ -100,13 +100,50 @@ fn a_text_is_embedded_whole_only_when_the_model_sees_all_of_it() {
     let short = "Rough day. The car is ready.";
     assert_eq!(
         encoder.passage_ranges(short),
+        [0..10, 11..short.len()],
+        "the model sees each sentence"
+    );
+    let ranges: Vec<_> = encoder
+        .embed_passages(short)
+        .into_iter()
+        .map(|p| p.range)
+        .collect();
+    assert_eq!(
+        ranges,
         [0..10, 11..short.len(), 0..short.len()],
-        "each sentence, then the whole text"
+        "each sentence, then the whole text pooled from them"
     );
     // Past the model's 256 tokens the whole text would be cut short: only its sentences.
     let long = "I went to work and came home again, tired as usual. ".repeat(30);
     assert!(encoder.token_ids(&long).len() > 256);
-    let ranges = encoder.passage_ranges(&long);
-    assert_eq!(ranges.len(), 30);
-    assert!(ranges.iter().all(|r| r.len() < long.len()));
+    let passages = encoder.embed_passages(&long);
+    assert_eq!(passages.len(), 30);
+    assert!(passages.iter().all(|p| p.range.len() < long.len()));
+}
+
+/// The whole text's vector pooled from its sentences is close to the model's own vector of
+/// the whole text (a token attends only to its own sentence), and exact for one sentence.
+#[test]
+fn a_whole_text_pooled_from_its_sentences_is_close_to_the_model_reading_it_whole() {
+    let encoder = SentenceEncoder::load(&model_dir(), Some(ALL_MINILM_L6_V2_SHA256))
+        .expect("the model loads");
+    let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let mut worst = 1.0_f32;
+    for text in [
+        "Rough day at work. Nobody called. I made soup and watched the match.",
+        "the bridge near work\nhow high is it, do you think?",
+        "I have been saving my pills for weeks. Tonight feels like the right time.",
+        "Lovely walk with the dog this morning! Then coffee with Sam; we laughed a lot.",
+    ] {
+        let passages = encoder.embed_passages(text);
+        let whole = passages.last().expect("a whole-text passage");
+        assert_eq!(whole.range, 0..text.len());
+        worst = worst.min(cosine(&whole.vector, &encoder.embed(text)));
+    }
+    assert!(worst > 0.8, "worst cosine {worst}");
+    let one = "the car is packed and the note is on the table";
+    let passages = encoder.embed_passages(one);
+    assert_eq!(passages.len(), 1);
+    assert!(cosine(&passages[0].vector, &encoder.embed(one)) > 0.9999);
+    println!("pooled against whole: worst cosine {worst}");
 }

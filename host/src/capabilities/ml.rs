@@ -94,8 +94,9 @@ impl wit::Host for View<'_, MlConfig> {
     }
 
     /// The sentence encoder's embedding (its first 256 tokens): the one a crisis assessment of
-    /// the same text just computed when there is one (a chat message is assessed, then
-    /// embedded for memory), else computed on the blocking pool.
+    /// the same text just computed when there is one (a one-sentence chat message is assessed,
+    /// then embedded for memory; a longer text's assessment pools its vector from its
+    /// sentences, which is not this one), else computed on the blocking pool.
     #[tracing::instrument(level = "debug", name = "capability.ml.embed", skip_all)]
     async fn embed(&mut self, text: String) -> wasmtime::Result<Vec<f32>> {
         let semantic = self.config()?.semantic.clone();

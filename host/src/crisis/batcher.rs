@@ -4,13 +4,14 @@
 //! and runs them through the model as one batch, so under load the fixed cost of a pass is
 //! shared by many requests, while a request alone waits for nothing but its own pass.
 //!
-//! The vectors of the last [`RECENT_PASSAGES`] passages are kept in memory, keyed by the
-//! passage's SHA-256 (never the text). A conversation is assessed as a window of its recent
-//! messages on every turn: each message on its own, and the window as one text whose
-//! sentences are those messages' sentences. With the memory, a turn embeds only its new
-//! message's passages and the window as a whole, not every earlier sentence again; and a
-//! text embedded for memory right after its assessment is not embedded twice
-//! ([`EmbeddingQueue::remembered_whole`]).
+//! The model reads sentences only; a text's whole vector is pooled from them
+//! ([`SentenceEncoder::with_whole`]). The vectors of the last [`RECENT_PASSAGES`] sentences are
+//! kept in memory, keyed by the sentence's SHA-256 (never the text). A conversation is
+//! assessed as a window of its recent messages on every turn: each message on its own, and
+//! the window as one text whose sentences are those messages' sentences. With the memory, a
+//! turn embeds only its new message's sentences; the window's vector is pooled from
+//! remembered ones. A one-sentence text embedded for memory right after its assessment is
+//! not embedded twice ([`EmbeddingQueue::remembered_whole`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -27,25 +28,28 @@ const MAX_BATCH_TOKENS: usize = 2048;
 /// Passages to embed for one request, and where their vectors go.
 struct Job {
     texts: Vec<String>,
-    reply: tokio::sync::oneshot::Sender<Vec<Vec<f32>>>,
+    reply: tokio::sync::oneshot::Sender<Vec<Weighted>>,
 }
 
-/// How many passages' vectors are remembered (384 floats each: about 6 MiB).
+/// A unit vector and its [`Passage::weight`].
+type Weighted = (Vec<f32>, f32);
+
+/// How many sentences' vectors are remembered (384 floats each: about 6 MiB).
 const RECENT_PASSAGES: usize = 4096;
 
-/// The vectors of recent passages, by the passage's SHA-256, oldest dropped first.
+/// The vectors of recent sentences, by the sentence's SHA-256, oldest dropped first.
 #[derive(Default)]
 struct Recent {
-    vectors: HashMap<[u8; 32], Vec<f32>>,
+    vectors: HashMap<[u8; 32], Weighted>,
     order: VecDeque<[u8; 32]>,
 }
 
 impl Recent {
-    fn get(&self, key: &[u8; 32]) -> Option<Vec<f32>> {
+    fn get(&self, key: &[u8; 32]) -> Option<Weighted> {
         self.vectors.get(key).cloned()
     }
 
-    fn put(&mut self, key: [u8; 32], vector: Vec<f32>) {
+    fn put(&mut self, key: [u8; 32], vector: Weighted) {
         if self.vectors.insert(key, vector).is_none() {
             self.order.push_back(key);
         }
@@ -92,14 +96,14 @@ impl EmbeddingQueue {
     }
 
     /// The passages of `text`, embedded (see [`SentenceEncoder::embed_passages`]); only the
-    /// passages not remembered go through the model.
+    /// sentences not remembered go through the model.
     ///
     /// # Errors
     /// When the worker is gone.
     pub async fn passages(&self, text: &str) -> Result<Vec<Passage>, String> {
         let ranges = self.encoder.passage_ranges(text);
         let keys: Vec<[u8; 32]> = ranges.iter().map(|r| key_of(&text[r.clone()])).collect();
-        let mut vectors: Vec<Option<Vec<f32>>> = {
+        let mut vectors: Vec<Option<Weighted>> = {
             let recent = self.recent();
             keys.iter().map(|k| recent.get(k)).collect()
         };
@@ -126,26 +130,31 @@ impl EmbeddingQueue {
                 vectors[i] = Some(vector);
             }
         }
-        ranges
+        let sentences = ranges
             .into_iter()
             .zip(vectors)
             .map(|(range, vector)| {
                 vector
-                    .map(|vector| Passage { range, vector })
+                    .map(|(vector, weight)| Passage {
+                        range,
+                        vector,
+                        weight,
+                    })
                     .ok_or_else(|| "the embedding worker answered too few vectors".to_owned())
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.encoder.with_whole(text, sentences))
     }
 
     /// The embedding of `text` as a whole when it is remembered: what
     /// [`SentenceEncoder::embed`] would compute, without a second pass. A text is remembered
-    /// when it was one of the passages of a recent text (the whole of a text that fits the
-    /// model, or a sentence).
+    /// when it was a sentence of a recent text (a one-sentence message is its own sentence).
     pub fn remembered_whole(&self, text: &str) -> Option<Vec<f32>> {
         let recent = self.recent();
         recent
             .get(&key_of(text))
             .or_else(|| recent.get(&key_of(text.trim())))
+            .map(|(vector, _)| vector)
     }
 }
 
@@ -167,9 +176,9 @@ fn work(encoder: &SentenceEncoder, receiver: &Receiver<Job>) {
             .iter()
             .flat_map(|job| job.texts.iter().map(String::as_str))
             .collect();
-        let mut vectors = encoder.embed_batch(&texts).into_iter();
+        let mut vectors = encoder.embed_weighted(&texts).into_iter();
         for job in jobs {
-            let mine: Vec<Vec<f32>> = vectors.by_ref().take(job.texts.len()).collect();
+            let mine: Vec<Weighted> = vectors.by_ref().take(job.texts.len()).collect();
             // The requester may have gone (its client disconnected): nothing to do.
             let _ = job.reply.send(mine);
         }
@@ -185,9 +194,9 @@ mod tests {
         let mut recent = Recent::default();
         let key = |n: usize| -> [u8; 32] { Sha256::digest(n.to_le_bytes()).into() };
         for n in 0..=RECENT_PASSAGES {
-            recent.put(key(n), Vec::new());
+            recent.put(key(n), (Vec::new(), 1.0));
         }
-        recent.put(key(5), Vec::new());
+        recent.put(key(5), (Vec::new(), 1.0));
         assert_eq!(recent.vectors.len(), RECENT_PASSAGES);
         assert_eq!(recent.order.len(), RECENT_PASSAGES);
         assert!(recent.get(&key(0)).is_none(), "the oldest is dropped");
@@ -196,27 +205,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_remembered_text_gives_its_whole_embedding_without_a_second_pass() {
+    async fn a_remembered_sentence_gives_its_whole_embedding_without_a_second_pass() {
         let semantic = crate::crisis::semantic::from_environment();
         let encoder = semantic.encoder().clone();
         let queue = EmbeddingQueue::start(encoder.clone()).expect("worker starts");
         let cosine = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-        for text in [
-            "  the car is packed and the note is on the table  ",
-            "Rough day. Nobody called. The car is packed.",
-        ] {
-            assert!(queue.remembered_whole(text).is_none(), "not assessed yet");
-            queue.passages(text).await.expect("embedded");
-            let remembered = queue.remembered_whole(text).expect("remembered");
-            assert!(
-                cosine(&remembered, &encoder.embed(text)) > 0.9999,
-                "{text:?}"
-            );
-        }
+        let text = "  the car is packed and the note is on the table  ";
+        assert!(queue.remembered_whole(text).is_none(), "not assessed yet");
+        queue.passages(text).await.expect("embedded");
+        let remembered = queue.remembered_whole(text).expect("remembered");
+        assert!(cosine(&remembered, &encoder.embed(text)) > 0.9999);
+        // A text of several sentences was never read whole by the model: its pooled vector
+        // is not what `ml.embed` promises, so nothing is remembered for it.
+        let several = "Rough day. Nobody called. The car is packed.";
+        let passages = queue.passages(several).await.expect("embedded");
+        assert_eq!(passages.len(), 4, "three sentences and the pooled whole");
+        assert!(queue.remembered_whole(several).is_none());
+        assert!(queue.remembered_whole("Nobody called.").is_some());
         // Past the model's length the passages hold no whole-text vector.
         let long = "I went to work and came home again, tired as usual. ".repeat(30);
-        queue.passages(&long).await.expect("embedded");
-        assert!(queue.remembered_whole(&long).is_none());
+        let passages = queue.passages(&long).await.expect("embedded");
+        assert!(passages.iter().all(|p| p.range.len() < long.len()));
     }
 
     #[tokio::test]

@@ -191,7 +191,10 @@ mod tests {
     #[tokio::test]
     async fn escalation_spread_over_short_messages_is_judged_together() {
         let (semantic, rules) = shipped();
-        let parts = ["i've been saving up my tablets", "tonight's the night"];
+        let parts = [
+            "i've been saving up my tablets",
+            "it's going to be this weekend",
+        ];
         for part in parts {
             let alone = text(&semantic, &rules, part, "chat", "en", None)
                 .await

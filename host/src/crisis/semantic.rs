@@ -3,8 +3,10 @@
 //! Each crisis-rules version ships labelled exemplars (`exemplars()` in its world: positives
 //! along the C-SSRS ladder and across means, negatives for idioms, negations, reported speech,
 //! someone else's crisis and everyday language). When a version is prepared, the host embeds
-//! them with the sentence encoder ([`Semantic::index`]). For every assessment it embeds the
-//! text's passages (each sentence, and the whole text) and passes the rules the nearest
+//! them with the sentence encoder ([`Semantic::index`]): an exemplar's vector is made the way
+//! a judged text's whole-text vector is, pooled from its sentences. For every assessment it
+//! embeds the text's passages (each sentence, and the whole text pooled from them) and passes
+//! the rules the nearest
 //! exemplars ([`mindflow_ml::semantic`]): the positive similarity, that exemplar's severity and
 //! the nearest negative's similarity. The rules' `[[signal]]` entries decide what those mean.
 //!
@@ -36,7 +38,10 @@ const BATCH: usize = 64;
 
 /// The cache label of trained classifiers; a new method of training takes a new label, so
 /// weights trained the old way are never read as the new kind.
-const CLASSIFIER_CACHE: &str = "classifier-v2";
+const CLASSIFIER_CACHE: &str = "classifier-v3";
+
+/// The cache label of embedded sentences: each vector followed by its weight.
+const SENTENCES_CACHE: &str = "sentences-v1";
 
 impl Semantic {
     /// The signal over `encoder`; vectors of exemplars and case sets are cached in
@@ -57,10 +62,15 @@ impl Semantic {
         &self.encoder
     }
 
-    /// Embeds a version's exemplars (blocking; cached by content).
+    /// Embeds a version's exemplars (blocking; cached by content). An exemplar's vector is
+    /// its text's whole-text vector as an assessment makes it: pooled from its sentences.
     pub fn index(&self, exemplars: &[Exemplar]) -> ExemplarIndex {
         let texts: Vec<&str> = exemplars.iter().map(|e| e.text.as_str()).collect();
-        let vectors = self.embed_cached("exemplars", &texts);
+        let vectors: Vec<Vec<f32>> = self
+            .passages_of_all(&texts)
+            .iter()
+            .map(|passages| mindflow_ml::sentence::pool(passages_of_whole(passages)))
+            .collect();
         let labelled: Vec<Labelled> = exemplars
             .iter()
             .map(|e| Labelled {
@@ -119,8 +129,9 @@ impl Semantic {
         self.queue.remembered_whole(text)
     }
 
-    /// The passages of each of many fixed texts (a case set), embedded (blocking; cached by
-    /// content).
+    /// The passages of each of many fixed texts (a case set, exemplars), embedded as
+    /// [`SentenceEncoder::embed_passages`] does (blocking; the sentences' vectors are cached
+    /// by content).
     pub fn passages_of_all(&self, texts: &[&str]) -> Vec<Vec<Passage>> {
         let ranges: Vec<Vec<std::ops::Range<usize>>> = texts
             .iter()
@@ -131,39 +142,51 @@ impl Semantic {
             .zip(&ranges)
             .flat_map(|(t, rs)| rs.iter().map(move |r| &t[r.clone()]))
             .collect();
-        let mut vectors = self.embed_cached("passages", &flat).into_iter();
-        ranges
-            .into_iter()
-            .map(|rs| {
-                rs.into_iter()
-                    .map_while(|range| vectors.next().map(|vector| Passage { range, vector }))
-                    .collect()
+        let mut vectors = self.embed_cached(SENTENCES_CACHE, &flat).into_iter();
+        texts
+            .iter()
+            .zip(ranges)
+            .map(|(text, rs)| {
+                let sentences = rs
+                    .into_iter()
+                    .map_while(|range| {
+                        vectors.next().map(|(vector, weight)| Passage {
+                            range,
+                            vector,
+                            weight,
+                        })
+                    })
+                    .collect();
+                self.encoder.with_whole(text, sentences)
             })
             .collect()
     }
 
-    /// The embeddings of `texts`, from the disk cache when this model embedded exactly these
-    /// texts before.
-    fn embed_cached(&self, label: &str, texts: &[&str]) -> Vec<Vec<f32>> {
-        let dimension = self.encoder.dimension();
+    /// The embeddings of `texts` with their weights, from the disk cache when this model
+    /// embedded exactly these texts before.
+    fn embed_cached(&self, label: &str, texts: &[&str]) -> Vec<(Vec<f32>, f32)> {
+        let width = self.encoder.dimension() + 1;
         let path = self.cache_path(label, texts);
         if let Some(values) = path
             .as_ref()
-            .and_then(|p| read_floats(p, texts.len() * dimension))
+            .and_then(|p| read_floats(p, texts.len() * width))
         {
             return values
-                .chunks_exact(dimension.max(1))
-                .map(<[f32]>::to_vec)
+                .chunks_exact(width)
+                .map(|row| {
+                    let (vector, weight) = row.split_at(width - 1);
+                    (vector.to_vec(), weight.first().copied().unwrap_or(1.0))
+                })
                 .collect();
         }
-        let vectors: Vec<Vec<f32>> = texts
+        let vectors: Vec<(Vec<f32>, f32)> = texts
             .chunks(BATCH)
-            .flat_map(|chunk| self.encoder.embed_batch(chunk))
+            .flat_map(|chunk| self.encoder.embed_weighted(chunk))
             .collect();
         if let Some(path) = path {
             let bytes: Vec<u8> = vectors
                 .iter()
-                .flatten()
+                .flat_map(|(vector, weight)| vector.iter().chain(std::iter::once(weight)))
                 .flat_map(|f| f.to_le_bytes())
                 .collect();
             if let Err(error) = write_atomically(&path, &bytes) {
@@ -214,6 +237,23 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     file.write_all(bytes)?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)
+}
+
+/// The passages a text's whole vector is pooled from: its sentences, without the pooled
+/// whole-text passage that ends them when there is one (two sentences never contain each
+/// other; the whole text contains them all).
+fn passages_of_whole(passages: &[Passage]) -> &[Passage] {
+    match passages.split_last() {
+        Some((last, sentences))
+            if sentences.len() > 1
+                && sentences.iter().all(|p| {
+                    last.range.start <= p.range.start && p.range.end <= last.range.end
+                }) =>
+        {
+            sentences
+        }
+        _ => passages,
+    }
 }
 
 /// The signals for `text`, whose passages are `passages`: its sentiment, and what the nearest

@@ -305,9 +305,21 @@ impl Bert {
     /// other, and each sequence's row range in it.
     pub fn encode(&self, sequences: &[Vec<u32>]) -> (Array2<f32>, Vec<Range<usize>>) {
         let threads = threads();
-        match (threads > 1).then(pool).flatten() {
-            Some(pool) => pool.install(|| self.forward(sequences, threads)),
-            None => self.forward(sequences, 1),
+        let Some(pool) = (threads > 1).then(pool).flatten() else {
+            return self.forward(sequences, 1);
+        };
+        match split_point(sequences) {
+            Some(split) => {
+                let (first, second) = sequences.split_at(split);
+                let ((a, mut ranges), (b, later)) =
+                    pool.join(|| self.forward(first, 1), || self.forward(second, 1));
+                let offset = a.nrows();
+                ranges.extend(later.into_iter().map(|r| r.start + offset..r.end + offset));
+                let tokens = ndarray::concatenate(Axis(0), &[a.view(), b.view()])
+                    .unwrap_or_else(|_| unreachable!("both halves have `hidden` columns"));
+                (tokens, ranges)
+            }
+            None => pool.install(|| self.forward(sequences, threads)),
         }
     }
 
@@ -394,6 +406,29 @@ impl Bert {
             .forward(run, &b.intermediate, rows, with_attended, x);
         layer.output_norm.apply(run, x);
     }
+}
+
+/// Where to cut `sequences` into two runs of about equal tokens, one per thread, when there
+/// are several: each thread then runs whole layers on its own sequences, with no hand-over
+/// between the threads inside a layer. `None` for one sequence (its products are split
+/// instead) or when one sequence holds most of the tokens.
+fn split_point(sequences: &[Vec<u32>]) -> Option<usize> {
+    if sequences.len() < 2 {
+        return None;
+    }
+    let total: usize = sequences.iter().map(Vec::len).sum();
+    let mut before = 0;
+    let mut best = (total, 0);
+    for (i, sequence) in sequences.iter().enumerate().take(sequences.len() - 1) {
+        before += sequence.len();
+        let imbalance = before.abs_diff(total - before);
+        if imbalance < best.0 {
+            best = (imbalance, i + 1);
+        }
+    }
+    // A split that leaves one thread with three quarters of the work gains little over
+    // splitting every product.
+    (best.0 * 2 <= total).then_some(best.1)
 }
 
 /// The activations between a layer's steps, reused from layer to layer.

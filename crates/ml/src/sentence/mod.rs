@@ -9,7 +9,10 @@
 //! (384 dimensions, Apache-2.0), fetched by `scripts/fetch-models.sh`.
 //!
 //! Texts longer than a sentence are also embedded [`SentenceEncoder::embed_passages`]
-//! sentence by sentence, so that one line buried in a long note is not averaged away.
+//! sentence by sentence, so that one line buried in a long note is not averaged away. The
+//! model runs once per sentence, not again over the whole text: the whole text's vector is
+//! pooled from its sentences' token vectors ([`pool`]), which halves the tokens of a note
+//! and lets a conversation's window reuse the vectors of messages already embedded.
 //!
 //! The encoder's dense layers run on weights packed once at load, with AVX-512 where the
 //! processor has it: in bfloat16 with AVX512_BF16 (`MINDFLOW_ENCODER_PRECISION=f32` keeps
@@ -100,6 +103,28 @@ pub struct Passage {
     pub range: Range<usize>,
     /// Its unit-length embedding.
     pub vector: Vec<f32>,
+    /// What the passage weighs when passages are pooled into the vector of a longer text
+    /// ([`pool`]): its token count times the length of its mean token vector, so that the
+    /// pooled vector is the mean of all the passages' token vectors.
+    pub weight: f32,
+}
+
+/// The unit-length vector of a text made of `passages`: the mean of their token vectors
+/// (each passage's unit vector times its [`Passage::weight`]), normalised. For mean pooling
+/// this is what embedding the whole text computes, except that a token attends only to the
+/// tokens of its own passage. Empty when `passages` is.
+pub fn pool(passages: &[Passage]) -> Vec<f32> {
+    let Some(first) = passages.first() else {
+        return Vec::new();
+    };
+    let mut sum = vec![0.0_f32; first.vector.len()];
+    for passage in passages {
+        for (total, value) in sum.iter_mut().zip(&passage.vector) {
+            *total += passage.weight * value;
+        }
+    }
+    let _ = normalise(&mut sum);
+    sum
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
@@ -244,42 +269,75 @@ impl SentenceEncoder {
 
     /// [`Self::embed`] for several texts at once (one pass through the model).
     pub fn embed_batch(&self, texts: &[&str]) -> Vec<Vec<f32>> {
+        self.embed_weighted(texts)
+            .into_iter()
+            .map(|(vector, _)| vector)
+            .collect()
+    }
+
+    /// [`Self::embed_batch`], each vector with its [`Passage::weight`].
+    pub fn embed_weighted(&self, texts: &[&str]) -> Vec<(Vec<f32>, f32)> {
         let sequences: Vec<Vec<u32>> = texts.iter().map(|t| self.sequence(t)).collect();
         let (tokens, ranges) = self.bert.encode(&sequences);
         ranges
             .into_iter()
             .map(|range| {
+                // At most `max_tokens` (512): exact in an f32.
+                #[allow(clippy::cast_precision_loss)]
+                let count = range.len() as f32;
                 let pooled = match self.pooling {
                     Pooling::Mean => mean_pool(&tokens, range),
                     Pooling::Cls => tokens.row(range.start).to_owned(),
                 };
                 let mut vector = pooled.to_vec();
-                normalise(&mut vector);
-                vector
+                let length = normalise(&mut vector);
+                let weight = match self.pooling {
+                    Pooling::Mean => count * length,
+                    Pooling::Cls => count,
+                };
+                (vector, weight)
             })
             .collect()
     }
 
-    /// The byte ranges of the passages [`Self::embed_passages`] embeds.
+    /// The byte ranges of the passages the model embeds for [`Self::embed_passages`]: the
+    /// sentences of `text`.
     pub fn passage_ranges(&self, text: &str) -> Vec<Range<usize>> {
-        let mut ranges = sentences(text);
-        if ranges.len() > 1 && self.token_ids(text).len() <= self.max_tokens {
-            ranges.push(0..text.len());
-        }
-        ranges
+        sentences(text)
     }
 
-    /// The passages of `text` worth comparing one by one, embedded in one pass: every
-    /// sentence, and the whole text when it has more than one sentence and fits the model.
-    /// Empty for a text without words.
+    /// `sentences` (the embedded [`Self::passage_ranges`] of `text`), and after them the
+    /// whole text pooled from them ([`pool`]) when it has more than one sentence and fits the
+    /// model's length: a text the model could not read whole is judged by its sentences.
+    pub fn with_whole(&self, text: &str, mut sentences: Vec<Passage>) -> Vec<Passage> {
+        if sentences.len() > 1 && self.token_ids(text).len() <= self.max_tokens {
+            let whole = Passage {
+                range: 0..text.len(),
+                vector: pool(&sentences),
+                weight: sentences.iter().map(|p| p.weight).sum(),
+            };
+            sentences.push(whole);
+        }
+        sentences
+    }
+
+    /// The passages of `text` worth comparing one by one: every sentence, embedded in one
+    /// pass, then the whole text pooled from them ([`Self::with_whole`]). Empty for a text
+    /// without words.
     pub fn embed_passages(&self, text: &str) -> Vec<Passage> {
         let ranges = self.passage_ranges(text);
         let texts: Vec<&str> = ranges.iter().map(|r| &text[r.clone()]).collect();
-        self.embed_batch(&texts)
+        let sentences = self
+            .embed_weighted(&texts)
             .into_iter()
             .zip(ranges)
-            .map(|(vector, range)| Passage { range, vector })
-            .collect()
+            .map(|((vector, weight), range)| Passage {
+                range,
+                vector,
+                weight,
+            })
+            .collect();
+        self.with_whole(text, sentences)
     }
 }
 
@@ -307,13 +365,15 @@ pub fn sentences(text: &str) -> Vec<Range<usize>> {
     out
 }
 
-fn normalise(vector: &mut [f32]) {
+/// Scales `vector` to unit length; returns the length it had.
+fn normalise(vector: &mut [f32]) -> f32 {
     let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         for x in vector {
             *x /= norm;
         }
     }
+    norm
 }
 
 fn hex(bytes: &[u8]) -> String {
