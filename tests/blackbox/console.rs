@@ -331,7 +331,7 @@ async fn clinician_console_in_a_headless_browser() {
     assert!(
         browser
             .execute(
-                "return !!document.querySelector('#report-regressions tr[data-case=\"imm-024\"]')",
+                "return !!document.querySelector('#report-regressions tr[data-case=\"high-047\"]')",
                 vec![]
             )
             .await

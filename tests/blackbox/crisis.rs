@@ -301,8 +301,13 @@ async fn gate_lets_a_better_ruleset_in_and_refuses_a_weaker_one_under_load() {
         .iter()
         .filter_map(|c| c["id"].as_str())
         .collect();
+    // The weakened variant is the shipped rules without `plan.note-written` (and so without
+    // the improved version's extra rule too). The note rule's own case, imm-024 ("I've
+    // written my suicide note"), is one of the version's training texts, and its classifier
+    // catches it since 2026.12.4's lower threshold; the case the active version catches and
+    // this one misses is high-047, caught by the improved version's rule.
     assert!(
-        missed.contains(&"imm-024"),
+        missed.contains(&"high-047"),
         "the report names the missed case: {missed:?}"
     );
     // A refused version is kept with its report but can never be activated.
