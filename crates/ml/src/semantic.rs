@@ -24,7 +24,7 @@ use ndarray::{Array1, Array2, ArrayView1};
 use sha2::{Digest, Sha256};
 
 use crate::ngrams::{Sparse, Vocabulary};
-use crate::sentence::{Passage, SentenceEncoder};
+use crate::sentence::{PackedRows, Passage, SentenceEncoder};
 
 /// A labelled exemplar: `severity` 0 is a negative; above 0 a positive of that rank.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,9 +206,9 @@ fn softplus(z: f64) -> f64 {
 /// Exemplar embeddings, positives and negatives apart (rows are unit vectors), and the
 /// classifier trained on them.
 pub struct ExemplarIndex {
-    positives: Array2<f32>,
+    positives: PackedRows,
     positive_severity: Vec<u8>,
-    negatives: Array2<f32>,
+    negatives: PackedRows,
     classifier: Option<Classifier>,
     /// The scores of recent passages: a conversation is judged on every turn, and its
     /// earlier messages' sentences are the same passages each time.
@@ -251,9 +251,9 @@ impl Default for ExemplarIndex {
     /// An index without exemplars: [`ExemplarIndex::nearest`] is always `None`.
     fn default() -> Self {
         Self {
-            positives: Array2::zeros((0, 0)),
+            positives: PackedRows::new(&[], 0, 0),
             positive_severity: Vec::new(),
-            negatives: Array2::zeros((0, 0)),
+            negatives: PackedRows::new(&[], 0, 0),
             classifier: None,
             recent: Mutex::default(),
         }
@@ -310,17 +310,17 @@ impl ExemplarIndex {
     }
 
     fn untrained(dimension: usize, exemplars: &[Exemplar], vectors: &[Vec<f32>]) -> Self {
-        let rows = |positive: bool| -> (Array2<f32>, Vec<u8>) {
+        let rows = |positive: bool| -> (PackedRows, Vec<u8>) {
             let chosen: Vec<(&Exemplar, &Vec<f32>)> = exemplars
                 .iter()
                 .zip(vectors)
                 .filter(|(e, v)| (e.severity > 0) == positive && v.len() == dimension)
                 .collect();
-            let mut matrix = Array2::zeros((chosen.len(), dimension));
-            for (mut row, (_, vector)) in matrix.rows_mut().into_iter().zip(&chosen) {
-                row.assign(&ArrayView1::from(vector.as_slice()));
-            }
-            (matrix, chosen.iter().map(|(e, _)| e.severity).collect())
+            let flat: Vec<f32> = chosen.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+            (
+                PackedRows::new(&flat, chosen.len(), dimension),
+                chosen.iter().map(|(e, _)| e.severity).collect(),
+            )
         };
         let (positives, positive_severity) = rows(true);
         let (negatives, _) = rows(false);
@@ -335,41 +335,64 @@ impl ExemplarIndex {
 
     /// Positive exemplars in the index.
     pub fn positives(&self) -> usize {
-        self.positives.nrows()
+        self.positives.count()
     }
 
     /// Negative exemplars in the index.
     pub fn negatives(&self) -> usize {
-        self.negatives.nrows()
+        self.negatives.count()
     }
 
     /// The nearest exemplars to the passages of `text` (see the module), or `None` without
     /// passages or positives. A passage scored recently (the same words and vector) is not
     /// scored again.
     pub fn nearest(&self, text: &str, passages: &[Passage]) -> Option<Nearest> {
-        if passages.is_empty() || self.positives.nrows() == 0 {
+        if passages.is_empty() || self.positives.count() == 0 {
             return None;
         }
-        let dimension = self.positives.ncols();
+        let dimension = self.positives.width();
+        let passages: Vec<&Passage> = passages
+            .iter()
+            .filter(|p| p.vector.len() == dimension)
+            .collect();
+        let words: Vec<&str> = passages
+            .iter()
+            .map(|p| text.get(p.range.clone()).unwrap_or_default())
+            .collect();
+        let keys: Vec<[u8; 32]> = passages
+            .iter()
+            .zip(&words)
+            .map(|(p, w)| digest(w, &p.vector))
+            .collect();
+        let mut scores: Vec<Option<Score>> = {
+            let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            keys.iter().map(|k| recent.scores.get(k).copied()).collect()
+        };
+        let new: Vec<usize> = (0..passages.len())
+            .filter(|&i| scores[i].is_none())
+            .collect();
+        if !new.is_empty() {
+            let x: Vec<f32> = new
+                .iter()
+                .flat_map(|&i| passages[i].vector.iter().copied())
+                .collect();
+            let positive = self.positives.products(&x, new.len());
+            let negative = self.negatives.products(&x, new.len());
+            let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+            for (row, &i) in new.iter().enumerate() {
+                let score = self.score(
+                    words[i],
+                    ArrayView1::from(passages[i].vector.as_slice()),
+                    matrix_row(&positive, row, self.positives.count()),
+                    matrix_row(&negative, row, self.negatives.count()),
+                );
+                recent.put(keys[i], score);
+                scores[i] = Some(score);
+            }
+        }
         let mut best: Option<((f32, f32), Nearest)> = None;
-        for passage in passages.iter().filter(|p| p.vector.len() == dimension) {
-            let words = text.get(passage.range.clone()).unwrap_or_default();
-            let key = digest(words, &passage.vector);
-            let remembered = self
-                .recent
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .scores
-                .get(&key)
-                .copied();
-            let score = remembered.unwrap_or_else(|| {
-                let score = self.score(words, ArrayView1::from(passage.vector.as_slice()));
-                self.recent
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .put(key, score);
-                score
-            });
+        for (passage, score) in passages.iter().zip(scores) {
+            let Some(score) = score else { continue };
             let order = (score.risk, score.similarity - score.negative_similarity);
             if best.is_none_or(|(k, _)| order > k) {
                 best = Some((
@@ -388,27 +411,24 @@ impl ExemplarIndex {
     }
 
     /// One passage's scores: the classifier's risk, and its nearest positive and negative
-    /// exemplars. One matrix-vector product per matrix: a matrix-matrix product over a
-    /// text's few passages would copy (pack) every exemplar vector on each call, which costs
-    /// more than the arithmetic.
-    fn score(&self, words: &str, vector: ArrayView1<'_, f32>) -> Score {
+    /// exemplars from its similarities to each (`positive`, `negative`).
+    fn score(
+        &self,
+        words: &str,
+        vector: ArrayView1<'_, f32>,
+        positive: &[f32],
+        negative: &[f32],
+    ) -> Score {
         let risk = self
             .classifier
             .as_ref()
             .map_or(0.0, |c| c.probability(words, vector));
-        let (index, similarity) = self
-            .positives
-            .dot(&vector)
+        let (index, similarity) = positive
             .iter()
             .copied()
             .enumerate()
             .fold((0, f32::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
-        let negative_similarity = self
-            .negatives
-            .dot(&vector)
-            .iter()
-            .copied()
-            .fold(0.0, f32::max);
+        let negative_similarity = negative.iter().copied().fold(0.0, f32::max);
         Score {
             risk,
             similarity,
@@ -416,6 +436,13 @@ impl ExemplarIndex {
             negative_similarity,
         }
     }
+}
+
+/// Row `row` of a row-major matrix `width` wide.
+fn matrix_row(matrix: &[f32], row: usize, width: usize) -> &[f32] {
+    matrix
+        .get(row * width..(row + 1) * width)
+        .unwrap_or_default()
 }
 
 /// The SHA-256 of a passage's words and vector: what its scores depend on.

@@ -109,6 +109,66 @@ pub struct Passage {
     pub weight: f32,
 }
 
+/// A fixed matrix packed once for the encoder's kernels (f32, AVX-512 or AVX2 where the
+/// processor has them), for products with a few vectors at a time: the similarities of a
+/// text's passages to every exemplar. A general matrix product would copy (pack) the whole
+/// matrix on every call, which costs more than the arithmetic for a few rows.
+pub struct PackedRows {
+    packed: kernel::PackedLinear,
+    isa: kernel::Isa,
+    count: usize,
+    width: usize,
+}
+
+impl PackedRows {
+    /// Packs `rows` (`count` rows of `width` floats, one after the other).
+    ///
+    /// # Panics
+    /// When `rows` is not `count × width` floats.
+    pub fn new(rows: &[f32], count: usize, width: usize) -> Self {
+        assert_eq!(rows.len(), count * width, "rows is count × width");
+        Self {
+            packed: kernel::PackedLinear::new(
+                rows,
+                &vec![0.0; count],
+                count,
+                width,
+                kernel::Precision::F32,
+            ),
+            isa: kernel::Isa::detect(),
+            count,
+            width,
+        }
+    }
+
+    /// How many rows.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The length of a row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Every row's dot product with each of the `m` vectors in `x` (`m × width`, row-major):
+    /// `m × count`, row-major.
+    ///
+    /// # Panics
+    /// When `x` is shorter than `m × width`.
+    pub fn products(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let mut y = vec![0.0; m * self.count];
+        if m > 0 && self.count > 0 {
+            let plain = kernel::Epilogue {
+                residual: None,
+                gelu: false,
+            };
+            kernel::linear(self.isa, x, m, &self.packed, plain, &mut y, 1);
+        }
+        y
+    }
+}
+
 /// The unit-length vector of a text made of `passages`: the mean of their token vectors
 /// (each passage's unit vector times its [`Passage::weight`]), normalised. For mean pooling
 /// this is what embedding the whole text computes, except that a token attends only to the
@@ -383,6 +443,27 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_rows_give_every_dot_product() {
+        // 70 rows (more than two panels of 32, the last one partial) of width 5.
+        let (count, width) = (70, 5);
+        #[allow(clippy::cast_precision_loss)]
+        let rows: Vec<f32> = (0..count * width).map(|i| (i % 11) as f32 - 5.0).collect();
+        let packed = PackedRows::new(&rows, count, width);
+        let x = [1.0, -2.0, 0.5, 0.0, 3.0, 0.25, 0.25, 0.25, 0.25, -1.0];
+        let y = packed.products(&x, 2);
+        assert_eq!(y.len(), 2 * count);
+        for m in 0..2 {
+            for r in 0..count {
+                let want: f32 = (0..width)
+                    .map(|k| x[m * width + k] * rows[r * width + k])
+                    .sum();
+                assert!((y[m * count + r] - want).abs() < 1e-4, "{m} {r}");
+            }
+        }
+        assert!(PackedRows::new(&[], 0, 3).products(&[1.0; 3], 1).is_empty());
+    }
 
     #[test]
     fn splits_sentences_and_drops_empty_ones() {
