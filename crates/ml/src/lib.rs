@@ -21,6 +21,7 @@ pub mod embedding;
 pub mod emotion;
 mod lbfgs;
 pub mod ngrams;
+pub mod recent;
 pub mod semantic;
 pub mod sentence;
 pub mod sentiment;

@@ -17,13 +17,13 @@
 //!    one reported, with its risk (the classifier's probability), its nearest positive
 //!    exemplar (cosine similarity and severity rank) and its nearest negative's similarity.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use ndarray::{Array1, Array2, ArrayView1};
 use sha2::{Digest, Sha256};
 
 use crate::ngrams::{Sparse, Vocabulary};
+use crate::recent::Recent;
 use crate::sentence::{PackedRows, Passage, SentenceEncoder};
 
 /// A labelled exemplar: `severity` 0 is a negative; above 0 a positive of that rank.
@@ -212,7 +212,7 @@ pub struct ExemplarIndex {
     classifier: Option<Classifier>,
     /// The scores of recent passages: a conversation is judged on every turn, and its
     /// earlier messages' sentences are the same passages each time.
-    recent: Mutex<RecentScores>,
+    recent: Mutex<Recent<Score>>,
 }
 
 /// How many passages' scores an index remembers (a few dozen bytes each).
@@ -227,26 +227,6 @@ struct Score {
     negative_similarity: f32,
 }
 
-/// Scores by a digest of the passage's words and vector, oldest dropped first.
-#[derive(Default)]
-struct RecentScores {
-    scores: HashMap<[u8; 32], Score>,
-    order: VecDeque<[u8; 32]>,
-}
-
-impl RecentScores {
-    fn put(&mut self, key: [u8; 32], score: Score) {
-        if self.scores.insert(key, score).is_none() {
-            self.order.push_back(key);
-        }
-        while self.order.len() > RECENT_SCORES {
-            if let Some(oldest) = self.order.pop_front() {
-                self.scores.remove(&oldest);
-            }
-        }
-    }
-}
-
 impl Default for ExemplarIndex {
     /// An index without exemplars: [`ExemplarIndex::nearest`] is always `None`.
     fn default() -> Self {
@@ -255,7 +235,7 @@ impl Default for ExemplarIndex {
             positive_severity: Vec::new(),
             negatives: PackedRows::new(&[], 0, 0),
             classifier: None,
-            recent: Mutex::default(),
+            recent: Mutex::new(Recent::new(RECENT_SCORES)),
         }
     }
 }
@@ -329,7 +309,7 @@ impl ExemplarIndex {
             positive_severity,
             negatives,
             classifier: None,
-            recent: Mutex::default(),
+            recent: Mutex::new(Recent::new(RECENT_SCORES)),
         }
     }
 
@@ -366,7 +346,7 @@ impl ExemplarIndex {
             .collect();
         let mut scores: Vec<Option<Score>> = {
             let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
-            keys.iter().map(|k| recent.scores.get(k).copied()).collect()
+            keys.iter().map(|k| recent.get(k)).collect()
         };
         let new: Vec<usize> = (0..passages.len())
             .filter(|&i| scores[i].is_none())
@@ -514,7 +494,6 @@ mod tests {
                 .recent
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .scores
                 .len()
         };
         let crisis = passage(&[0.0, 0.7, 0.1]);

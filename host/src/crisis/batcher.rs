@@ -13,12 +13,12 @@
 //! remembered ones. A one-sentence text embedded for memory right after its assessment is
 //! not embedded twice ([`EmbeddingQueue::remembered_whole`]).
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
+use mindflow_ml::recent::Recent;
 use mindflow_ml::sentence::{Passage, SentenceEncoder};
 
 /// Tokens (about) one batch may hold: enough to share a pass's fixed cost, small enough that
@@ -37,30 +37,6 @@ type Weighted = (Vec<f32>, f32);
 /// How many sentences' vectors are remembered (384 floats each: about 6 MiB).
 const RECENT_PASSAGES: usize = 4096;
 
-/// The vectors of recent sentences, by the sentence's SHA-256, oldest dropped first.
-#[derive(Default)]
-struct Recent {
-    vectors: HashMap<[u8; 32], Weighted>,
-    order: VecDeque<[u8; 32]>,
-}
-
-impl Recent {
-    fn get(&self, key: &[u8; 32]) -> Option<Weighted> {
-        self.vectors.get(key).cloned()
-    }
-
-    fn put(&mut self, key: [u8; 32], vector: Weighted) {
-        if self.vectors.insert(key, vector).is_none() {
-            self.order.push_back(key);
-        }
-        while self.order.len() > RECENT_PASSAGES {
-            if let Some(oldest) = self.order.pop_front() {
-                self.vectors.remove(&oldest);
-            }
-        }
-    }
-}
-
 fn key_of(text: &str) -> [u8; 32] {
     Sha256::digest(text.as_bytes()).into()
 }
@@ -70,7 +46,7 @@ fn key_of(text: &str) -> [u8; 32] {
 pub struct EmbeddingQueue {
     encoder: Arc<SentenceEncoder>,
     jobs: Sender<Job>,
-    recent: Arc<Mutex<Recent>>,
+    recent: Arc<Mutex<Recent<Weighted>>>,
 }
 
 impl EmbeddingQueue {
@@ -87,11 +63,11 @@ impl EmbeddingQueue {
         Ok(Self {
             encoder,
             jobs,
-            recent: Arc::default(),
+            recent: Arc::new(Mutex::new(Recent::new(RECENT_PASSAGES))),
         })
     }
 
-    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent<Weighted>> {
         self.recent.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -191,14 +167,13 @@ mod tests {
 
     #[test]
     fn recent_passages_are_kept_up_to_the_bound_oldest_dropped_first() {
-        let mut recent = Recent::default();
+        let mut recent: Recent<Weighted> = Recent::new(RECENT_PASSAGES);
         let key = |n: usize| -> [u8; 32] { Sha256::digest(n.to_le_bytes()).into() };
         for n in 0..=RECENT_PASSAGES {
             recent.put(key(n), (Vec::new(), 1.0));
         }
         recent.put(key(5), (Vec::new(), 1.0));
-        assert_eq!(recent.vectors.len(), RECENT_PASSAGES);
-        assert_eq!(recent.order.len(), RECENT_PASSAGES);
+        assert_eq!(recent.len(), RECENT_PASSAGES);
         assert!(recent.get(&key(0)).is_none(), "the oldest is dropped");
         assert!(recent.get(&key(1)).is_some());
         assert!(recent.get(&key(RECENT_PASSAGES)).is_some());
