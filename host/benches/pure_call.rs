@@ -42,6 +42,8 @@ fn main() -> anyhow::Result<()> {
                 exemplar_severity: None,
                 negative_similarity: Some(0.1),
                 semantic_risk: Some(0.1),
+                semantic_severity: None,
+                passage: None,
             },
         };
         for _ in 0..1_000 {

@@ -178,6 +178,28 @@ impl<'a> Fields<'a> {
         Some(n)
     }
 
+    /// A boolean, `default` when absent.
+    fn boolean(&self, key: &str, default: bool, errors: &mut Errors) -> bool {
+        match self.entry(key) {
+            Some(Entry {
+                value: Value::Bool(b),
+                ..
+            }) => *b,
+            Some(e) => {
+                errors.at(
+                    e.line,
+                    format!(
+                        "{}: `{key}` must be true or false, not {}",
+                        self.what,
+                        e.value.kind()
+                    ),
+                );
+                default
+            }
+            None => default,
+        }
+    }
+
     /// A whole number in `lo..=hi`.
     fn int(&self, key: &str, default: u32, lo: u32, hi: u32, errors: &mut Errors) -> u32 {
         match self.ranged(key, false, f64::from(lo), f64::from(hi), errors) {
@@ -853,6 +875,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
             "echo_window",
             "echo_cap",
             "answer_window",
+            "explanation_scope",
             "negated_severity",
             "third_person_severity",
             "second_person_severity",
@@ -871,6 +894,18 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     let echo_window = en.int("echo_window", 30, 1, 1000, &mut errors);
     let echo_cap = en.severity("echo_cap", Some(3), &mut errors);
     let answer_window = en.int("answer_window", 24, 1, 200, &mut errors);
+    let explain_passage_only = match en.string("explanation_scope", false, &mut errors) {
+        None => false,
+        Some((scope, _)) if scope == "text" => false,
+        Some((scope, _)) if scope == "passage" => true,
+        Some((_, line)) => {
+            errors.at(
+                line,
+                "[engine]: `explanation_scope` must be \"text\" or \"passage\"",
+            );
+            false
+        }
+    };
     let negated_severity = en.severity("negated_severity", Some(1), &mut errors);
     let third_person_severity = en.severity("third_person_severity", Some(1), &mut errors);
     let second_person_severity = en.severity("second_person_severity", Some(2), &mut errors);
@@ -1182,11 +1217,13 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
         min_lead: Option<f64>,
         min_risk: Option<f64>,
         exemplar_at_least: Option<u8>,
+        semantic_at_least: Option<u8>,
         max_sentiment: Option<f64>,
         min_sentiment: Option<f64>,
         requires: u32,
         raise_to: u8,
         weight: f64,
+        despite_negation: bool,
     }
     let mut signals = Vec::new();
     for t in arrays.get("signal").cloned().unwrap_or_default() {
@@ -1199,11 +1236,13 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
                 "min_lead",
                 "min_risk",
                 "exemplar_at_least",
+                "semantic_at_least",
                 "max_sentiment",
                 "min_sentiment",
                 "requires",
                 "raise_to",
                 "weight",
+                "despite_negation",
                 "note",
             ],
             &mut errors,
@@ -1224,6 +1263,9 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
         let exemplar_at_least = f
             .string("exemplar_at_least", false, &mut errors)
             .map(|_| f.severity("exemplar_at_least", None, &mut errors));
+        let semantic_at_least = f
+            .string("semantic_at_least", false, &mut errors)
+            .map(|_| f.severity("semantic_at_least", None, &mut errors));
         let max_sentiment = f.ranged("max_sentiment", false, -1.0, 1.0, &mut errors);
         let min_sentiment = f.ranged("min_sentiment", false, -1.0, 1.0, &mut errors);
         if min_similarity.is_none()
@@ -1244,6 +1286,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
         let weight = f
             .ranged("weight", true, 0.0, 1.0, &mut errors)
             .unwrap_or(0.0);
+        let despite_negation = f.boolean("despite_negation", false, &mut errors);
         let _ = f.string("note", false, &mut errors);
         signals.push(Signal {
             id,
@@ -1251,11 +1294,13 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
             min_lead,
             min_risk,
             exemplar_at_least,
+            semantic_at_least,
             max_sentiment,
             min_sentiment,
             requires,
             raise_to,
             weight,
+            despite_negation,
         });
     }
 
@@ -1428,7 +1473,7 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     );
     let _ = writeln!(
         out,
-        "/// Engine parameters.\npub const PARAMS: Params = Params {{ negation_window: {negation_window}, long_negation_window: {long_negation_window}, subject_window: {subject_window}, echo_window: {echo_window}, echo_cap: {}, answer_window: {answer_window}, negated_severity: {}, third_person_severity: {}, second_person_severity: {}, none_confidence: {}, foreign_language_factor: {} }};",
+        "/// Engine parameters.\npub const PARAMS: Params = Params {{ negation_window: {negation_window}, long_negation_window: {long_negation_window}, subject_window: {subject_window}, echo_window: {echo_window}, echo_cap: {}, answer_window: {answer_window}, explain_passage_only: {explain_passage_only}, negated_severity: {}, third_person_severity: {}, second_person_severity: {}, none_confidence: {}, foreign_language_factor: {} }};",
         severity_expr(echo_cap),
         severity_expr(negated_severity),
         severity_expr(third_person_severity),
@@ -1577,18 +1622,21 @@ pub fn compile(file: &str, src: &str) -> Result<String, Vec<String>> {
     for s in &signals {
         let _ = writeln!(
             out,
-            "    SignalRule {{ id: {:?}, min_similarity: {}, min_lead: {}, min_risk: {}, exemplar_at_least: {}, max_sentiment: {}, min_sentiment: {}, requires: {:#x}, raise_to: {}, weight: {} }},",
+            "    SignalRule {{ id: {:?}, min_similarity: {}, min_lead: {}, min_risk: {}, exemplar_at_least: {}, semantic_at_least: {}, max_sentiment: {}, min_sentiment: {}, requires: {:#x}, raise_to: {}, weight: {}, despite_negation: {} }},",
             s.id,
             opt(s.min_similarity),
             opt(s.min_lead),
             opt(s.min_risk),
             s.exemplar_at_least
                 .map_or("None".to_owned(), |v| format!("Some({})", severity_expr(v))),
+            s.semantic_at_least
+                .map_or("None".to_owned(), |v| format!("Some({})", severity_expr(v))),
             opt(s.max_sentiment),
             opt(s.min_sentiment),
             s.requires,
             severity_expr(s.raise_to),
-            float(s.weight)
+            float(s.weight),
+            s.despite_negation
         );
     }
     out.push_str("];\n");

@@ -65,6 +65,11 @@ pub struct Signals {
     pub negative_similarity: Option<f32>,
     /// The classifier's probability that the text expresses risk (moderate or above).
     pub semantic_risk: Option<f32>,
+    /// The severity the host's grading classifiers give that passage.
+    pub semantic_severity: Option<Severity>,
+    /// The byte range in the text of the passage these signals describe (a sentence, or the
+    /// whole text); `None` means the whole text.
+    pub passage: Option<(u32, u32)>,
 }
 
 /// What to assess.
@@ -356,6 +361,21 @@ fn answered_no(hits: &mut [Hit]) -> bool {
     any
 }
 
+/// Whether a negated statement or an idiom lies in the byte range `passage` of the text
+/// (overlaps it by at least one word).
+fn explained_in(hits: &[Hit], toks: &[Tok], (from, to): (u32, u32)) -> bool {
+    hits.iter().filter(|h| !h.suppressed).any(|h| {
+        let explains =
+            (h.negated && h.rule().severity >= Severity::Low) || h.rule().flags & FLAG_IDIOM != 0;
+        let first = toks.get(h.start as usize).map_or(u32::MAX, |t| t.at);
+        let last = (h.end as usize)
+            .checked_sub(1)
+            .and_then(|k| toks.get(k))
+            .map_or(0, |t| t.at);
+        explains && first < to && last >= from
+    })
+}
+
 fn cap(s: Severity, max: Severity) -> Severity {
     s.min(max)
 }
@@ -600,11 +620,16 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         (low_max, subject)
     };
 
-    // Signal rules: never when the text is explained otherwise (negated, a question answered
-    // no, about someone else, an idiom).
+    // Signal rules: never when the text is explained otherwise (a question answered no, about
+    // someone else); nor when the passage the signal describes is (a negated statement or an
+    // idiom in it; anywhere in the text when `explanation_scope` is "text"), unless the rule
+    // applies `despite_negation`.
     let mut signal_fired = Vec::new();
-    let blocked = any_negated || answered || any_idiom || subject == Subject::OtherPerson;
-    if !blocked {
+    let explained = match input.signals.passage {
+        Some(passage) if PARAMS.explain_passage_only => explained_in(&hits, &toks, passage),
+        _ => any_negated || any_idiom,
+    };
+    if !answered && subject != Subject::OtherPerson {
         let sim = input
             .signals
             .exemplar_similarity
@@ -632,9 +657,12 @@ pub fn assess(input: &Input<'_>) -> Assessment {
                 && s.min_risk.is_none_or(|t| risk.is_some_and(|v| v >= t))
                 && s.exemplar_at_least
                     .is_none_or(|t| input.signals.exemplar_severity.is_some_and(|v| v >= t))
+                && s.semantic_at_least
+                    .is_none_or(|t| input.signals.semantic_severity.is_some_and(|v| v >= t))
                 && s.max_sentiment.is_none_or(|t| sent.is_some_and(|v| v <= t))
                 && s.min_sentiment.is_none_or(|t| sent.is_some_and(|v| v >= t))
-                && (s.requires == 0 || writer_flags & s.requires != 0);
+                && (s.requires == 0 || writer_flags & s.requires != 0)
+                && (!explained || s.despite_negation);
             if ok {
                 signal_fired.push(k);
                 if s.raise_to > severity {
@@ -876,6 +904,8 @@ mod tests {
                     exemplar_severity: Some(severity),
                     negative_similarity: Some(0.3),
                     semantic_risk: Some(risk),
+                    semantic_severity: None,
+                    passage: None,
                 },
             })
         };
@@ -890,12 +920,12 @@ mod tests {
         );
         // Below the risk threshold: unchanged.
         assert!(with(implicit, 0.5, Severity::Imminent).severity <= Severity::Low);
-        // Negated text and idioms: never raised.
+        // Negated text and idioms: not raised (below any `despite_negation` threshold).
         assert!(
-            with("I would never kill myself", 0.99, Severity::Imminent).severity <= Severity::Low
+            with("I would never kill myself", 0.95, Severity::Imminent).severity <= Severity::Low
         );
         assert_eq!(
-            with("this traffic is killing me", 0.99, Severity::Imminent).severity,
+            with("this traffic is killing me", 0.95, Severity::Imminent).severity,
             Severity::None
         );
         // Non-finite signals are ignored.
@@ -947,9 +977,161 @@ mod tests {
                 exemplar_severity: Some(Severity::Imminent),
                 negative_similarity: Some(0.3),
                 semantic_risk: Some(0.99),
+                semantic_severity: None,
+                passage: None,
             },
         });
         assert!(a.severity <= Severity::Low, "{a:?}");
+    }
+
+    /// The byte range of `part` in `text`.
+    fn range_of(text: &str, part: &str) -> (u32, u32) {
+        let start = text.find(part).expect("part of the text");
+        let end = start + part.len();
+        (
+            u32::try_from(start).expect("short"),
+            u32::try_from(end).expect("short"),
+        )
+    }
+
+    #[test]
+    fn a_negation_or_idiom_explains_the_passage_it_lies_in() {
+        let text = "I'd never kill myself over a job. It is all arranged for Thursday.";
+        let mut toks = matcher::tokenize(text);
+        matcher::mark_negation(&mut toks);
+        let mut hits = find_hits(&toks);
+        propagate_negation(&mut hits);
+        assert!(explained_in(
+            &hits,
+            &toks,
+            range_of(text, "I'd never kill myself over a job.")
+        ));
+        assert!(explained_in(
+            &hits,
+            &toks,
+            (0, u32::try_from(text.len()).expect("short"))
+        ));
+        assert!(!explained_in(
+            &hits,
+            &toks,
+            range_of(text, "It is all arranged for Thursday.")
+        ));
+
+        let idiom = "Honestly this commute is killing me. The rope is in the boot.";
+        let toks = matcher::tokenize(idiom);
+        let hits = find_hits(&toks);
+        assert!(explained_in(
+            &hits,
+            &toks,
+            range_of(idiom, "this commute is killing me")
+        ));
+        assert!(!explained_in(
+            &hits,
+            &toks,
+            range_of(idiom, "The rope is in the boot.")
+        ));
+    }
+
+    #[test]
+    fn signal_rules_see_past_a_negation_in_another_passage_when_the_ruleset_says_so() {
+        let text = "I'd never kill myself over a job. It is all arranged for Thursday.";
+        let with = |passage| {
+            assess(&Input {
+                text,
+                source: "chat",
+                language: "en",
+                signals: Signals {
+                    sentiment: Some(-0.5),
+                    exemplar_similarity: Some(0.7),
+                    exemplar_severity: Some(Severity::Imminent),
+                    negative_similarity: Some(0.3),
+                    semantic_risk: Some(0.95),
+                    semantic_severity: None,
+                    passage,
+                },
+            })
+            .severity
+        };
+        // The negated sentence itself, or no passage (the whole text): never raised.
+        assert!(with(Some(range_of(text, "I'd never kill myself over a job."))) <= Severity::Low);
+        assert!(with(None) <= Severity::Low);
+        // Another sentence: raised when negations explain only their own passage.
+        let elsewhere = with(Some(range_of(text, "It is all arranged for Thursday.")));
+        if PARAMS.explain_passage_only {
+            assert_eq!(elsewhere, Severity::Imminent);
+        } else {
+            assert!(elsewhere <= Severity::Low);
+        }
+    }
+
+    #[test]
+    fn a_near_certain_signal_rule_applies_despite_a_negation_when_the_ruleset_says_so() {
+        let text = "rifle's in the ute and i wrote a note, going down the back paddock once the \
+                    kids are on the bus cos i dont want to be dead in the house where they'd find me";
+        let with = |risk| {
+            assess(&Input {
+                text,
+                source: "journal",
+                language: "en",
+                signals: Signals {
+                    sentiment: Some(-0.5),
+                    exemplar_similarity: Some(0.7),
+                    exemplar_severity: Some(Severity::Imminent),
+                    negative_similarity: Some(0.3),
+                    semantic_risk: Some(risk),
+                    semantic_severity: Some(Severity::Imminent),
+                    passage: None,
+                },
+            })
+        };
+        let despite = SIGNALS
+            .iter()
+            .filter(|s| s.despite_negation)
+            .filter_map(|s| s.min_risk)
+            .fold(f32::INFINITY, f32::min);
+        assert!(
+            with(0.9).severity <= Severity::Low,
+            "the negation explains it"
+        );
+        if despite.is_finite() {
+            let a = with(despite.max(0.999));
+            assert_eq!(a.severity, Severity::Imminent, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn the_graded_severity_raises_as_far_as_a_rule_allows() {
+        let with = |graded| {
+            assess(&Input {
+                text: "it is all arranged for thursday",
+                source: "chat",
+                language: "en",
+                signals: Signals {
+                    sentiment: Some(-0.5),
+                    exemplar_similarity: Some(0.7),
+                    exemplar_severity: Some(Severity::Moderate),
+                    negative_similarity: Some(0.3),
+                    semantic_risk: Some(0.99),
+                    semantic_severity: graded,
+                    passage: None,
+                },
+            })
+            .severity
+        };
+        let graded_rule = |at| {
+            SIGNALS
+                .iter()
+                .any(|s| s.semantic_at_least == Some(at) && s.raise_to == at)
+        };
+        assert_eq!(with(None), Severity::Moderate, "the nearest exemplar alone");
+        for at in [Severity::High, Severity::Imminent] {
+            let expected = if graded_rule(at) {
+                at
+            } else {
+                Severity::Moderate
+            };
+            assert_eq!(with(Some(at)), expected, "{at:?}");
+        }
     }
 
     #[test]

@@ -292,10 +292,29 @@ pub fn parse_cases(jsonl: &str) -> Result<Vec<Case>, String> {
                 exemplar_severity: string("exemplar_severity").and_then(|s| Severity::parse(&s)),
                 negative_similarity: number("negative_similarity"),
                 semantic_risk: number("semantic_risk"),
+                semantic_severity: string("semantic_severity").and_then(|s| Severity::parse(&s)),
+                passage: get("passage").and_then(passage),
             },
         });
     }
     Ok(cases)
+}
+
+/// A case's annotated `passage`: `[start, end]` byte offsets.
+fn passage(value: &Json) -> Option<(u32, u32)> {
+    let Json::Arr(range) = value else {
+        return None;
+    };
+    let offset = |v: &Json| match v {
+        // Byte offsets: whole numbers well inside `u32`.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Json::Num(x) if *x >= 0.0 => Some(*x as u32),
+        _ => None,
+    };
+    match range.as_slice() {
+        [start, end] => Some((offset(start)?, offset(end)?)),
+        _ => None,
+    }
 }
 
 /// Counts for one severity.

@@ -86,6 +86,8 @@ mod component {
                     exemplar_severity: input.signals.exemplar_severity.map(from_wit),
                     negative_similarity: input.signals.negative_similarity,
                     semantic_risk: input.signals.semantic_risk,
+                    semantic_severity: input.signals.semantic_severity.map(from_wit),
+                    passage: input.signals.passage.map(|p| (p.start, p.end)),
                 },
             });
             Assessment {

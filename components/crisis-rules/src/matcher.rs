@@ -28,6 +28,9 @@ pub struct Tok {
     pub brk: u8,
     /// Negation mark: 0, 1 (the last word of a cue) or 2 (the last word of a long cue).
     pub neg: u8,
+    /// Byte offset in the text where the word starts (for an alias's words, where the words
+    /// it replaced start).
+    pub at: u32,
 }
 
 /// The lexicon id of a normalised word (0 when unknown).
@@ -77,11 +80,12 @@ fn lookup_word(word: &[u8], long_run: bool) -> u16 {
 /// Splits `text` into canonical words (aliases applied).
 pub fn tokenize(text: &str) -> Vec<Tok> {
     let mut raw = Vec::with_capacity(text.len() / 5 + 4);
-    normalize::scan(text.as_bytes(), |w, brk, long_run| {
+    normalize::scan(text.as_bytes(), |w, brk, long_run, at| {
         raw.push(Tok {
             id: lookup_word(w, long_run),
             brk,
             neg: 0,
+            at: u32::try_from(at).unwrap_or(u32::MAX),
         });
     });
     expand_aliases(&raw)
@@ -106,6 +110,7 @@ fn expand_aliases(raw: &[Tok]) -> Vec<Tok> {
                     id,
                     brk: if k == 0 { t.brk } else { NONE },
                     neg: 0,
+                    at: t.at,
                 });
             }
             i = end;

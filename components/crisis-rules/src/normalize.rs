@@ -83,11 +83,12 @@ pub fn collapse_doubles(buf: &mut [u8], len: usize) -> usize {
     out
 }
 
-/// Scans `text`, calling `emit(word, brk, long_run)` for every word in order: `word` is the
-/// normalised word (empty when longer than [`MAX_WORD`]), `brk` the strongest break since the
-/// previous word (or since the start), `long_run` whether a run of 3+ identical letters was
-/// capped. A trailing break after the last word is not reported. Runs in linear time.
-pub fn scan(text: &[u8], mut emit: impl FnMut(&[u8], u8, bool)) {
+/// Scans `text`, calling `emit(word, brk, long_run, at)` for every word in order: `word` is
+/// the normalised word (empty when longer than [`MAX_WORD`]), `brk` the strongest break since
+/// the previous word (or since the start), `long_run` whether a run of 3+ identical letters
+/// was capped, `at` the byte offset in `text` where the word starts. A trailing break after
+/// the last word is not reported. Runs in linear time.
+pub fn scan(text: &[u8], mut emit: impl FnMut(&[u8], u8, bool, usize)) {
     let mut buf = [0u8; MAX_WORD];
     let mut brk = NONE;
     let n = text.len();
@@ -97,6 +98,7 @@ pub fn scan(text: &[u8], mut emit: impl FnMut(&[u8], u8, bool)) {
         let class = CLASS[usize::from(b)];
         if class == C_WORD || class == C_APOS || is_joiner(text, i) {
             // A word: letters and digits (lowercased), apostrophes dropped.
+            let at = i;
             let mut len = 0usize;
             let mut overflow = false;
             let mut long_run = false;
@@ -132,7 +134,7 @@ pub fn scan(text: &[u8], mut emit: impl FnMut(&[u8], u8, bool)) {
                 }
             }
             if len > 0 || overflow {
-                emit(if overflow { &[] } else { &buf[..len] }, brk, long_run);
+                emit(if overflow { &[] } else { &buf[..len] }, brk, long_run, at);
                 brk = NONE;
             }
             continue;
@@ -189,7 +191,7 @@ fn is_joiner(text: &[u8], i: usize) -> bool {
 /// The normalised words of `text` (used by the build script for phrases and word lists).
 pub fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    scan(text.as_bytes(), |w, _, _| {
+    scan(text.as_bytes(), |w, _, _, _| {
         out.push(String::from_utf8_lossy(w).into_owned());
     });
     out

@@ -54,6 +54,10 @@ pub struct Params {
     pub echo_cap: Severity,
     /// How many words after a reported question its answer may come (across sentences).
     pub answer_window: u32,
+    /// Whether a negated statement or an idiom blocks signal rules only when it lies in the
+    /// passage the signals describe (`explanation_scope = "passage"`), not anywhere in the
+    /// text (`"text"`, the default).
+    pub explain_passage_only: bool,
     /// The severity a negated match contributes at most.
     pub negated_severity: Severity,
     /// The writer's severity when only another person is at risk.
@@ -109,6 +113,8 @@ pub struct SignalRule {
     pub min_risk: Option<f32>,
     /// The nearest positive exemplar's severity must be at least this.
     pub exemplar_at_least: Option<Severity>,
+    /// The graded severity of the passage must be at least this.
+    pub semantic_at_least: Option<Severity>,
     /// Sentiment must be at most this (and present).
     pub max_sentiment: Option<f32>,
     /// Sentiment must be at least this (and present).
@@ -119,6 +125,9 @@ pub struct SignalRule {
     pub raise_to: Severity,
     /// Weight in the confidence.
     pub weight: f32,
+    /// Whether it applies even when a negated statement or an idiom explains its passage
+    /// (never when a question was answered no or the text is about someone else).
+    pub despite_negation: bool,
 }
 
 /// Reserved flag: the match cancels overlapping matches of rules without it.

@@ -12,7 +12,13 @@
 //!    training on everything else, the pair separated crisis statements from everyday ones
 //!    better than the embedding alone (ROC AUC 0.968 and 0.988 against 0.930 and 0.955; the
 //!    figures are in BENCHMARKS.md).
-//! 2. **The most alarming passage.** Every passage of the text (each sentence, and the whole
+//! 2. **How severe, by two more classifiers.** The same regression trained on the positive
+//!    exemplars alone: high or imminent against moderate, and imminent against the rest
+//!    ([`Grader`]). A passage's graded severity is moderate, high when the first says so
+//!    (probability ≥ ½, classes balanced), imminent when the second does too. The nearest
+//!    positive exemplar's severity, which the index reports as well, is one neighbour's
+//!    label; the grade is learned from all of them.
+//! 3. **The most alarming passage.** Every passage of the text (each sentence, and the whole
 //!    text: [`SentenceEncoder::embed_passages`]) is scored; the highest-scoring passage is the
 //!    one reported, with its risk (the classifier's probability), its nearest positive
 //!    exemplar (cosine similarity and severity rank) and its nearest negative's similarity.
@@ -49,6 +55,9 @@ pub struct Nearest {
     pub negative_similarity: f32,
     /// The reported passage's byte range in the text.
     pub passage: (usize, usize),
+    /// The severity rank the [`Grader`] gives the reported passage (2 moderate, 3 high,
+    /// 4 imminent; 0 without a grader).
+    pub graded: u8,
 }
 
 /// A logistic regression over a passage's embedding and its word n-grams (see the module).
@@ -186,6 +195,106 @@ impl Classifier {
     }
 }
 
+/// Two classifiers trained on the positive exemplars alone, to grade how severe a passage
+/// is: high (or imminent) against moderate, and imminent against moderate and high.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grader {
+    high: Classifier,
+    imminent: Classifier,
+}
+
+/// The severity ranks a [`Grader`] tells apart.
+const MODERATE: u8 = 2;
+const HIGH: u8 = 3;
+const IMMINENT: u8 = 4;
+
+impl Grader {
+    /// Trains on the positives among `texts` (rows of `x`, ranks `severity`); `None` unless
+    /// the positives hold moderate, high and imminent examples.
+    pub fn train(texts: &[&str], x: &Array2<f32>, severity: &[u8]) -> Option<Self> {
+        let rows: Vec<usize> = (0..severity.len())
+            .filter(|&i| severity[i] >= MODERATE)
+            .collect();
+        if x.nrows() != severity.len() || texts.len() != severity.len() {
+            return None;
+        }
+        let sub_x = x.select(ndarray::Axis(0), &rows);
+        let sub_texts: Vec<&str> = rows.iter().map(|&i| texts[i]).collect();
+        let at_least =
+            |rank: u8| -> Vec<bool> { rows.iter().map(|&i| severity[i] >= rank).collect() };
+        Some(Self {
+            high: Classifier::train(&sub_texts, &sub_x, &at_least(HIGH))?,
+            imminent: Classifier::train(&sub_texts, &sub_x, &at_least(IMMINENT))?,
+        })
+    }
+
+    /// The severity rank of a passage with this text and embedding: 2, 3 or 4.
+    pub fn grade(&self, text: &str, v: ArrayView1<'_, f32>) -> u8 {
+        if self.high.probability(text, v) < 0.5 {
+            MODERATE
+        } else if self.imminent.probability(text, v) < 0.5 {
+            HIGH
+        } else {
+            IMMINENT
+        }
+    }
+}
+
+/// What an index learns from its exemplars: the risk classifier, and the grader when the
+/// positives hold every severity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Models {
+    /// Positives against negatives.
+    pub risk: Classifier,
+    /// How severe a positive is.
+    pub grader: Option<Grader>,
+}
+
+impl Models {
+    /// Every model as floats, for caching: each classifier's length, then its values.
+    pub fn to_vec(&self) -> Vec<f32> {
+        let mut out = Vec::new();
+        let parts = [
+            Some(&self.risk),
+            self.grader.as_ref().map(|g| &g.high),
+            self.grader.as_ref().map(|g| &g.imminent),
+        ];
+        for part in parts.into_iter().flatten() {
+            let values = part.to_vec();
+            #[allow(clippy::cast_precision_loss)] // far below 2^24
+            out.push(values.len() as f32);
+            out.extend(values);
+        }
+        out
+    }
+
+    /// The inverse of [`Self::to_vec`]; `None` when the values cannot be one.
+    pub fn from_slice(mut values: &[f32]) -> Option<Self> {
+        let mut parts = Vec::new();
+        while let Some((&len, rest)) = values.split_first() {
+            let whole = (len >= 0.0 && len.fract() == 0.0 && len < 16_777_216.0).then_some(len)?;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked above
+            let len = whole as usize;
+            let part = rest.get(..len)?;
+            parts.push(Classifier::from_slice(part)?);
+            values = &rest[len..];
+        }
+        let mut parts = parts.into_iter();
+        let risk = parts.next()?;
+        let grader = match (parts.next(), parts.next(), parts.next()) {
+            (None, None, None) => None,
+            (Some(high), Some(imminent), None) => Some(Grader { high, imminent }),
+            _ => return None,
+        };
+        Some(Self { risk, grader })
+    }
+
+    /// The embedding dimension they were trained on.
+    pub fn dimension(&self) -> usize {
+        self.risk.dimension()
+    }
+}
+
 fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -209,7 +318,7 @@ pub struct ExemplarIndex {
     positives: PackedRows,
     positive_severity: Vec<u8>,
     negatives: PackedRows,
-    classifier: Option<Classifier>,
+    models: Option<Models>,
     /// The scores of recent passages: a conversation is judged on every turn, and its
     /// earlier messages' sentences are the same passages each time.
     recent: Mutex<Recent<Score>>,
@@ -225,6 +334,7 @@ struct Score {
     similarity: f32,
     severity: u8,
     negative_similarity: f32,
+    graded: u8,
 }
 
 impl Default for ExemplarIndex {
@@ -234,7 +344,7 @@ impl Default for ExemplarIndex {
             positives: PackedRows::new(&[], 0, 0),
             positive_severity: Vec::new(),
             negatives: PackedRows::new(&[], 0, 0),
-            classifier: None,
+            models: None,
             recent: Mutex::new(Recent::new(RECENT_SCORES)),
         }
     }
@@ -254,7 +364,7 @@ impl ExemplarIndex {
     }
 
     /// An index from embeddings computed elsewhere (`vectors[i]` embeds `exemplars[i]`),
-    /// training the classifier on them.
+    /// training the classifier and the grader on them.
     pub fn from_vectors(dimension: usize, exemplars: &[Exemplar], vectors: &[Vec<f32>]) -> Self {
         let mut index = Self::untrained(dimension, exemplars, vectors);
         let usable: Vec<(&Exemplar, &Vec<f32>)> = exemplars
@@ -267,26 +377,30 @@ impl ExemplarIndex {
             row.assign(&ArrayView1::from(vector.as_slice()));
         }
         let labels: Vec<bool> = usable.iter().map(|(e, _)| e.severity > 0).collect();
+        let severity: Vec<u8> = usable.iter().map(|(e, _)| e.severity).collect();
         let texts: Vec<&str> = usable.iter().map(|(e, _)| e.text.as_str()).collect();
-        index.classifier = Classifier::train(&texts, &x, &labels);
+        index.models = Classifier::train(&texts, &x, &labels).map(|risk| Models {
+            risk,
+            grader: Grader::train(&texts, &x, &severity),
+        });
         index
     }
 
-    /// [`Self::from_vectors`] with a classifier trained before (the same exemplars).
-    pub fn with_classifier(
+    /// [`Self::from_vectors`] with models trained before (on the same exemplars).
+    pub fn with_models(
         dimension: usize,
         exemplars: &[Exemplar],
         vectors: &[Vec<f32>],
-        classifier: Classifier,
+        models: Models,
     ) -> Self {
         let mut index = Self::untrained(dimension, exemplars, vectors);
-        index.classifier = Some(classifier);
+        index.models = Some(models);
         index
     }
 
-    /// The classifier, if the exemplars had both classes.
-    pub fn classifier(&self) -> Option<&Classifier> {
-        self.classifier.as_ref()
+    /// What the index learned, if the exemplars had both classes.
+    pub fn models(&self) -> Option<&Models> {
+        self.models.as_ref()
     }
 
     fn untrained(dimension: usize, exemplars: &[Exemplar], vectors: &[Vec<f32>]) -> Self {
@@ -308,7 +422,7 @@ impl ExemplarIndex {
             positives,
             positive_severity,
             negatives,
-            classifier: None,
+            models: None,
             recent: Mutex::new(Recent::new(RECENT_SCORES)),
         }
     }
@@ -383,6 +497,7 @@ impl ExemplarIndex {
                         severity: score.severity,
                         negative_similarity: score.negative_similarity,
                         passage: (passage.range.start, passage.range.end),
+                        graded: score.graded,
                     },
                 ));
             }
@@ -400,9 +515,14 @@ impl ExemplarIndex {
         negative: &[f32],
     ) -> Score {
         let risk = self
-            .classifier
+            .models
             .as_ref()
-            .map_or(0.0, |c| c.probability(words, vector));
+            .map_or(0.0, |m| m.risk.probability(words, vector));
+        let graded = self
+            .models
+            .as_ref()
+            .and_then(|m| m.grader.as_ref())
+            .map_or(0, |g| g.grade(words, vector));
         let (index, similarity) = positive
             .iter()
             .copied()
@@ -414,6 +534,7 @@ impl ExemplarIndex {
             similarity,
             severity: self.positive_severity.get(index).copied().unwrap_or(0),
             negative_similarity,
+            graded,
         }
     }
 }
@@ -554,6 +675,46 @@ mod tests {
         let row = x.row(0);
         assert!(classifier.probability("the keys for tonight", row) > 0.5);
         assert!(classifier.probability("the keys for my teacher", row) < 0.5);
+    }
+
+    #[test]
+    fn the_grader_learns_severity_from_the_positives_and_models_round_trip() {
+        // Three clusters of positives (moderate, high, imminent) and one of negatives.
+        let x = ndarray::arr2(&[
+            [1.0f32, 0.0, 0.0],
+            [0.9, 0.1, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.1, 0.9, 0.0],
+            [0.0, 0.0, 1.0],
+            [0.0, 0.1, 0.9],
+            [-1.0, -1.0, -1.0],
+            [-0.9, -1.0, -1.0],
+        ]);
+        let texts = ["m a", "m b", "h a", "h b", "i a", "i b", "n a", "n b"];
+        let severity = [2, 2, 3, 3, 4, 4, 0, 0];
+        let grader = Grader::train(&texts, &x, &severity).expect("every severity");
+        for ((row, text), rank) in x.rows().into_iter().zip(texts).zip(severity).take(6) {
+            assert_eq!(grader.grade(text, row), rank, "{text}");
+        }
+        assert_eq!(
+            Grader::train(&texts, &x, &[2, 2, 3, 3, 3, 3, 0, 0]),
+            None,
+            "no imminent positive"
+        );
+        let labels: Vec<bool> = severity.iter().map(|s| *s > 0).collect();
+        let models = Models {
+            risk: Classifier::train(&texts, &x, &labels).expect("both classes"),
+            grader: Some(grader),
+        };
+        assert_eq!(Models::from_slice(&models.to_vec()).as_ref(), Some(&models));
+        let alone = Models {
+            risk: models.risk.clone(),
+            grader: None,
+        };
+        assert_eq!(Models::from_slice(&alone.to_vec()), Some(alone));
+        let mut truncated = models.to_vec();
+        truncated.pop();
+        assert_eq!(Models::from_slice(&truncated), None);
     }
 
     #[test]

@@ -116,6 +116,8 @@ pub async fn judge_all(
                 "exemplar_severity": signals.exemplar_severity.map(super::cases::severity_name),
                 "negative_similarity": signals.negative_similarity,
                 "semantic_risk": signals.semantic_risk,
+                "semantic_severity": signals.semantic_severity.map(super::cases::severity_name),
+                "passage": signals.passage.map(|p| [p.start, p.end]),
             });
             (judge::rank(assessment.severity), Some(annotation))
         };

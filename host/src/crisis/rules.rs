@@ -24,7 +24,7 @@ pub mod world {
 }
 
 pub use world::exports::mindflow::platform::rules::{
-    Assessment, AssessmentInput, Exemplar, RulesetInfo, Severity, Signals, Subject,
+    Assessment, AssessmentInput, Exemplar, RulesetInfo, Severity, Signals, Subject, TextRange,
 };
 
 use mindflow_ml::semantic::ExemplarIndex;

@@ -17,13 +17,13 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use mindflow_ml::semantic::{Classifier, Exemplar as Labelled, ExemplarIndex};
+use mindflow_ml::semantic::{Exemplar as Labelled, ExemplarIndex, Models};
 use mindflow_ml::sentence::{Passage, SentenceEncoder};
 use sha2::{Digest, Sha256};
 
 use super::batcher::EmbeddingQueue;
 use super::cases::severity_rank;
-use super::rules::{Exemplar, Severity, Signals};
+use super::rules::{Exemplar, Severity, Signals, TextRange};
 
 /// The sentence encoder and a disk cache of the vectors of fixed texts. Cheap to clone.
 #[derive(Clone)]
@@ -38,7 +38,7 @@ const BATCH: usize = 64;
 
 /// The cache label of trained classifiers; a new method of training takes a new label, so
 /// weights trained the old way are never read as the new kind.
-const CLASSIFIER_CACHE: &str = "classifier-v3";
+const CLASSIFIER_CACHE: &str = "models-v4";
 
 /// The cache label of embedded sentences: each vector followed by its weight.
 const SENTENCES_CACHE: &str = "sentences-v1";
@@ -86,17 +86,17 @@ impl Semantic {
             .collect();
         let key: Vec<&str> = key.iter().map(String::as_str).collect();
         let path = self.cache_path(CLASSIFIER_CACHE, &key);
-        if let Some(classifier) = path
+        if let Some(models) = path
             .as_ref()
             .and_then(|p| read_all_floats(p))
-            .and_then(|values| Classifier::from_slice(&values))
-            .filter(|c| c.dimension() == dimension)
+            .and_then(|values| Models::from_slice(&values))
+            .filter(|m| m.dimension() == dimension)
         {
-            return ExemplarIndex::with_classifier(dimension, &labelled, &vectors, classifier);
+            return ExemplarIndex::with_models(dimension, &labelled, &vectors, models);
         }
         let index = ExemplarIndex::from_vectors(dimension, &labelled, &vectors);
-        if let (Some(path), Some(classifier)) = (path, index.classifier()) {
-            let bytes: Vec<u8> = classifier
+        if let (Some(path), Some(models)) = (path, index.models()) {
+            let bytes: Vec<u8> = models
                 .to_vec()
                 .iter()
                 .flat_map(|f| f.to_le_bytes())
@@ -266,6 +266,13 @@ pub fn signals(index: &ExemplarIndex, text: &str, passages: &[Passage], sentimen
         exemplar_severity: nearest.map(|n| severity_from_rank(n.severity)),
         negative_similarity: nearest.map(|n| n.negative_similarity),
         semantic_risk: nearest.map(|n| n.risk),
+        semantic_severity: nearest
+            .filter(|n| n.graded > 0)
+            .map(|n| severity_from_rank(n.graded)),
+        passage: nearest.map(|n| TextRange {
+            start: u32::try_from(n.passage.0).unwrap_or(u32::MAX),
+            end: u32::try_from(n.passage.1).unwrap_or(u32::MAX),
+        }),
     }
 }
 

@@ -313,6 +313,8 @@ pub(crate) mod tests {
                 exemplar_severity: None,
                 negative_similarity: None,
                 semantic_risk: None,
+                semantic_severity: None,
+                passage: None,
             },
         }
     }
