@@ -476,6 +476,10 @@ pub async fn costs() -> Result<()> {
         ms(percentile(&firsts, 0.99))
     );
     drop(socket);
+    if std::env::var_os("BENCH_CHAT_PIPELINE_ONLY").is_some() {
+        // For alternating A/B runs of the pipeline's own cost: parts 1 and 2 only.
+        return Ok(());
+    }
 
     // 3. 200 concurrent sessions streaming for a minute; memory per idle connection.
     let pid = server.pid().unwrap_or(0);

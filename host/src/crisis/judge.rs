@@ -8,8 +8,17 @@
 //!   short messages ("the bridge near work" … "how high is it") is seen together;
 //! - the result is the most severe of these. A later "I'm fine" or "jk" is a message of its
 //!   own and lowers nothing: a high-risk message stays in the window until it ages out.
+//!
+//! A conversation is judged on every turn, and all its candidates but the newest message and
+//! the window were judged on the turn before. A judgement is a pure function of the rules
+//! version, the text, its source and language (the rules are deterministic; the signals are
+//! computed from the text alone), so each version remembers its recent ones
+//! ([`RecentJudgements`]) and a turn judges two texts, not nine.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mindflow_ml::recent::Recent;
+use sha2::{Digest, Sha256};
 
 use super::rules::{Assessment, AssessmentInput, Rules, Severity, Signals};
 use super::semantic::{self, Semantic};
@@ -21,8 +30,57 @@ pub const CONVERSATION_WINDOW: usize = 8;
 /// The rules a judgement runs (shared with the blocking pool).
 pub type SharedRules = Arc<Box<dyn Rules>>;
 
+/// How many judgements a rules version remembers (a few hundred bytes each).
+const RECENT_JUDGEMENTS: usize = 4096;
+
+/// The recent judgements of one rules version, by a SHA-256 of the source, the language and
+/// the text (never the text itself).
+pub struct RecentJudgements(Mutex<Recent<Assessment>>);
+
+impl Default for RecentJudgements {
+    fn default() -> Self {
+        Self(Mutex::new(Recent::new(RECENT_JUDGEMENTS)))
+    }
+}
+
+impl RecentJudgements {
+    fn key(text: &str, source: &str, language: &str) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        for part in [source, language, text] {
+            hash.update(part.len().to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+        hash.finalize().into()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Assessment> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+    }
+
+    fn put(&self, key: [u8; 32], assessment: Assessment) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .put(key, assessment);
+    }
+
+    /// How many judgements are remembered.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Judges `text` written in `language` (ISO 639-1) in `source`. `sentiment` is used when the
-/// caller already computed it.
+/// caller already computed it; without it, a text the version judged recently is not judged
+/// again ([`RecentJudgements`]).
 ///
 /// # Errors
 /// Why the signals or the component failed (for logs).
@@ -34,8 +92,18 @@ pub async fn text(
     language: &str,
     sentiment: Option<f32>,
 ) -> Result<Assessment, String> {
+    let key = sentiment
+        .is_none()
+        .then(|| RecentJudgements::key(text, source, language));
+    if let Some(judged) = key.as_ref().and_then(|k| rules.recent_judgements().get(k)) {
+        return Ok(judged);
+    }
     let signals = signals(semantic, rules, text, sentiment).await?;
-    with_signals(rules, text, source, language, signals).await
+    let assessment = with_signals(rules, text, source, language, signals).await?;
+    if let Some(key) = key {
+        rules.recent_judgements().put(key, assessment.clone());
+    }
+    Ok(assessment)
 }
 
 /// The host's signals for `text` under `rules` (the embedding runs on the shared embedding
@@ -202,6 +270,38 @@ mod tests {
             assert!(rank(alone.severity) < 4, "{part} alone");
         }
         assert_eq!(judged(&semantic, &rules, &parts).await, 4);
+    }
+
+    #[tokio::test]
+    async fn a_turn_judges_only_its_new_message_and_the_window() {
+        let (semantic, rules) = shipped();
+        let mut conversation = messages(&["long day at work", "had pizza with sam"]);
+        let first = conversation_judgement(&semantic, &rules, &conversation).await;
+        let remembered = rules.recent_judgements().len();
+        assert_eq!(remembered, 3, "two messages and their window");
+        conversation.push("feeling better now".to_owned());
+        let second = conversation_judgement(&semantic, &rules, &conversation).await;
+        assert_eq!(
+            rules.recent_judgements().len(),
+            remembered + 2,
+            "the new message and the new window; the old messages were remembered"
+        );
+        assert!(first <= 1 && second <= 1);
+        // A remembered judgement is the judgement: the same again, from memory.
+        let again = conversation_judgement(&semantic, &rules, &conversation).await;
+        assert_eq!(again, second);
+        assert_eq!(rules.recent_judgements().len(), remembered + 2);
+    }
+
+    async fn conversation_judgement(
+        semantic: &Semantic,
+        rules: &SharedRules,
+        texts: &[String],
+    ) -> u8 {
+        let (assessment, _) = conversation(semantic, rules, texts, "chat", "en", 120 * 1024)
+            .await
+            .expect("judged");
+        rank(assessment.severity)
     }
 
     #[tokio::test]

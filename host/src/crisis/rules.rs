@@ -48,6 +48,9 @@ pub trait Rules: Send + Sync {
 
     /// The version's exemplars, embedded when it was prepared (the semantic signal's).
     fn exemplar_index(&self) -> &ExemplarIndex;
+
+    /// The version's recent judgements ([`super::judge`]).
+    fn recent_judgements(&self) -> &super::judge::RecentJudgements;
 }
 
 /// The crisis-rules version active now, published by the registry on every activation and

@@ -270,6 +270,7 @@ impl Runtime {
             limits: decl.grants.limits,
             index: Arc::default(),
             label: Arc::new((decl.name.clone(), sha256.chars().take(12).collect())),
+            judgements: Arc::default(),
         };
         let exemplars = rules.exemplars().map_err(|e| PrepareError::World {
             world,

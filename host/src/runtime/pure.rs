@@ -76,6 +76,9 @@ pub struct RulesComponent {
     /// The metrics' labels: the component's name and the first 12 hex digits of its
     /// SHA-256 (its version, as the metrics see it).
     pub(crate) label: Arc<(String, String)>,
+    /// The version's recent judgements (the crisis judge's memory; they depend on the index,
+    /// so a component with another index has its own).
+    pub(crate) judgements: Arc<crate::crisis::judge::RecentJudgements>,
 }
 
 /// Fuel (about one unit per instruction) a pure call runs between yields to the executor:
@@ -149,6 +152,7 @@ impl RulesComponent {
             limits: self.limits,
             index,
             label: self.label.clone(),
+            judgements: Arc::default(),
         }
     }
 
@@ -264,6 +268,10 @@ impl Rules for RulesComponent {
 
     fn exemplar_index(&self) -> &ExemplarIndex {
         &self.index
+    }
+
+    fn recent_judgements(&self) -> &crate::crisis::judge::RecentJudgements {
+        &self.judgements
     }
 }
 
