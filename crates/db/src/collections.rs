@@ -1958,27 +1958,24 @@ impl Database {
                 scored
             }
             Backend::Sqlite => {
+                // Exact: every vector of the user's rows is compared, but only ids and vectors
+                // are read for that; the `k` nearest rows are then read whole, by id.
                 statement.sql = format!(
-                    "SELECT {} FROM {} WHERE {scope} AND {name} IS NOT NULL",
-                    select_list(collection, backend),
+                    "SELECT id, {name} FROM {} WHERE {scope} AND {name} IS NOT NULL",
                     collection.name
                 );
                 push_filters(&mut statement, filters);
                 let rows = self.fetch_all(&statement.sql, &statement.params).await?;
                 let mut candidates = Vec::with_capacity(rows.len());
-                for (i, row) in rows.iter().enumerate() {
+                for row in &rows {
                     let Some(vector) = row.opt_vector(name)? else {
                         continue;
                     };
-                    candidates.push((cosine_distance(&vector, &target), row.uuid("id")?, i));
+                    candidates.push((cosine_distance(&vector, &target), row.uuid("id")?));
                 }
                 candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 candidates.truncate(k);
-                let mut scored = Vec::with_capacity(candidates.len());
-                for (distance, id, i) in candidates {
-                    scored.push((distance, id, read_record(collection, &rows[i])?));
-                }
-                scored
+                self.rows_by_id(collection, user, candidates).await?
             }
         };
         scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -1990,6 +1987,44 @@ impl Database {
                 distance: distance as f32,
             })
             .collect())
+    }
+
+    /// The user's rows of `collection` with the ids of `scored`, read whole, each with its
+    /// distance (a row gone since it was scored is left out).
+    async fn rows_by_id(
+        &self,
+        collection: &'static Collection,
+        user: Uuid,
+        scored: Vec<(f64, Uuid)>,
+    ) -> Result<Vec<(f64, Uuid, Record)>, CollectionError> {
+        if scored.is_empty() {
+            return Ok(Vec::new());
+        }
+        let backend = self.backend();
+        let mut statement = Statement::new(backend);
+        let scope = scope(&mut statement, collection, user, Reach::Pinned);
+        let ids: Vec<String> = scored
+            .iter()
+            .map(|(_, id)| statement.bind(Param::Uuid(*id)))
+            .collect();
+        statement.sql = format!(
+            "SELECT {} FROM {} WHERE {scope} AND id IN ({})",
+            select_list(collection, backend),
+            collection.name,
+            ids.join(", ")
+        );
+        let rows = self.fetch_all(&statement.sql, &statement.params).await?;
+        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            by_id.insert(row.uuid("id")?, row);
+        }
+        let mut out = Vec::with_capacity(scored.len());
+        for (distance, id) in scored {
+            if let Some(row) = by_id.get(&id) {
+                out.push((distance, id, read_record(collection, row)?));
+            }
+        }
+        Ok(out)
     }
 
     /// Creates `chat_messages.embedding` with dimension `dim` if it does not exist (the
