@@ -891,24 +891,39 @@ mod tests {
         assert_eq!(a.severity, Severity::Moderate);
     }
 
+    /// Signals as the host passes them: a sad sentiment, a nearest positive exemplar 0.7
+    /// similar (the nearest negative 0.3) of severity `exemplar`, the risk, the graded
+    /// severity and the passage.
+    fn signals(
+        risk: f32,
+        exemplar: Severity,
+        graded: Option<Severity>,
+        passage: Option<(u32, u32)>,
+    ) -> Signals {
+        Signals {
+            sentiment: Some(-0.5),
+            exemplar_similarity: Some(0.7),
+            exemplar_severity: Some(exemplar),
+            negative_similarity: Some(0.3),
+            semantic_risk: Some(risk),
+            semantic_severity: graded,
+            passage,
+        }
+    }
+
+    /// `text`, written in English in chat, assessed with `signals`.
+    fn signalled(text: &str, signals: Signals) -> Assessment {
+        assess(&Input {
+            text,
+            source: "chat",
+            language: "en",
+            signals,
+        })
+    }
+
     #[test]
     fn signals_raise_implicit_texts_but_not_negated_ones() {
-        let with = |text, risk, severity| {
-            assess(&Input {
-                text,
-                source: "chat",
-                language: "en",
-                signals: Signals {
-                    sentiment: Some(-0.5),
-                    exemplar_similarity: Some(0.7),
-                    exemplar_severity: Some(severity),
-                    negative_similarity: Some(0.3),
-                    semantic_risk: Some(risk),
-                    semantic_severity: None,
-                    passage: None,
-                },
-            })
-        };
+        let with = |text, risk, severity| signalled(text, signals(risk, severity, None, None));
         let implicit = "it is all arranged for thursday";
         let a = with(implicit, 0.99, Severity::Imminent);
         assert_eq!(a.severity, Severity::Imminent);
@@ -967,20 +982,10 @@ mod tests {
 
     #[test]
     fn a_question_answered_no_stops_signal_rules() {
-        let a = assess(&Input {
-            text: "the doctor asked whether I'd been planning to end my life. No.",
-            source: "chat",
-            language: "en",
-            signals: Signals {
-                sentiment: Some(-0.5),
-                exemplar_similarity: Some(0.8),
-                exemplar_severity: Some(Severity::Imminent),
-                negative_similarity: Some(0.3),
-                semantic_risk: Some(0.99),
-                semantic_severity: None,
-                passage: None,
-            },
-        });
+        let a = signalled(
+            "the doctor asked whether I'd been planning to end my life. No.",
+            signals(0.99, Severity::Imminent, Some(Severity::Imminent), None),
+        );
         assert!(a.severity <= Severity::Low, "{a:?}");
     }
 
@@ -1035,23 +1040,8 @@ mod tests {
     #[test]
     fn signal_rules_see_past_a_negation_in_another_passage_when_the_ruleset_says_so() {
         let text = "I'd never kill myself over a job. It is all arranged for Thursday.";
-        let with = |passage| {
-            assess(&Input {
-                text,
-                source: "chat",
-                language: "en",
-                signals: Signals {
-                    sentiment: Some(-0.5),
-                    exemplar_similarity: Some(0.7),
-                    exemplar_severity: Some(Severity::Imminent),
-                    negative_similarity: Some(0.3),
-                    semantic_risk: Some(0.95),
-                    semantic_severity: None,
-                    passage,
-                },
-            })
-            .severity
-        };
+        let with =
+            |passage| signalled(text, signals(0.95, Severity::Imminent, None, passage)).severity;
         // The negated sentence itself, or no passage (the whole text): never raised.
         assert!(with(Some(range_of(text, "I'd never kill myself over a job."))) <= Severity::Low);
         assert!(with(None) <= Severity::Low);
@@ -1069,20 +1059,10 @@ mod tests {
         let text = "rifle's in the ute and i wrote a note, going down the back paddock once the \
                     kids are on the bus cos i dont want to be dead in the house where they'd find me";
         let with = |risk| {
-            assess(&Input {
+            signalled(
                 text,
-                source: "journal",
-                language: "en",
-                signals: Signals {
-                    sentiment: Some(-0.5),
-                    exemplar_similarity: Some(0.7),
-                    exemplar_severity: Some(Severity::Imminent),
-                    negative_similarity: Some(0.3),
-                    semantic_risk: Some(risk),
-                    semantic_severity: Some(Severity::Imminent),
-                    passage: None,
-                },
-            })
+                signals(risk, Severity::Imminent, Some(Severity::Imminent), None),
+            )
         };
         let despite = SIGNALS
             .iter()
@@ -1102,20 +1082,10 @@ mod tests {
     #[test]
     fn the_graded_severity_raises_as_far_as_a_rule_allows() {
         let with = |graded| {
-            assess(&Input {
-                text: "it is all arranged for thursday",
-                source: "chat",
-                language: "en",
-                signals: Signals {
-                    sentiment: Some(-0.5),
-                    exemplar_similarity: Some(0.7),
-                    exemplar_severity: Some(Severity::Moderate),
-                    negative_similarity: Some(0.3),
-                    semantic_risk: Some(0.99),
-                    semantic_severity: graded,
-                    passage: None,
-                },
-            })
+            signalled(
+                "it is all arranged for thursday",
+                signals(0.99, Severity::Moderate, graded, None),
+            )
             .severity
         };
         let graded_rule = |at| {
