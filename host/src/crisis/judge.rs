@@ -259,8 +259,11 @@ mod tests {
     #[tokio::test]
     async fn escalation_spread_over_short_messages_is_judged_together() {
         let (semantic, rules) = shipped();
+        // (Stockpiling stated outright, "i've been saving up my tablets", is judged imminent
+        // on its own since 2026.12.8: a preparatory act.)
         let parts = [
-            "i've been saving up my tablets",
+            "i keep a stash of my tablets now",
+            "i've got enough now",
             "it's going to be this weekend",
         ];
         for part in parts {
