@@ -563,17 +563,13 @@ pub fn assess(input: &Input<'_>) -> Assessment {
     let mut unclear_max = Severity::None;
     let mut low_max = Severity::None; // every contribution, for the low end
     let mut writer_flags = 0u32;
-    let (mut any_negated, mut any_other, mut any_idiom, mut any_unclear) =
-        (false, false, false, false);
+    let (mut any_other, mut any_unclear) = (false, false);
     let mut writer_evidence = false;
     for h in hits.iter().filter(|h| !h.suppressed) {
         let flags = h.rule().flags;
         low_max = low_max.max(h.eff);
-        if flags & FLAG_IDIOM != 0 {
-            any_idiom = true;
-        }
         if h.negated {
-            any_negated |= h.rule().severity >= Severity::Low;
+            // It speaks for nobody; whether it explains a passage is `explained_in`'s.
         } else if h.writer_active() {
             writer_max = writer_max.max(h.eff);
             writer_flags |= flags;
@@ -625,10 +621,11 @@ pub fn assess(input: &Input<'_>) -> Assessment {
     // idiom in it; anywhere in the text when `explanation_scope` is "text"), unless the rule
     // applies `despite_negation`.
     let mut signal_fired = Vec::new();
-    let explained = match input.signals.passage {
-        Some(passage) if PARAMS.explain_passage_only => explained_in(&hits, &toks, passage),
-        _ => any_negated || any_idiom,
+    let scope = match input.signals.passage {
+        Some(passage) if PARAMS.explain_passage_only => passage,
+        _ => (0, u32::MAX),
     };
+    let explained = explained_in(&hits, &toks, scope);
     if !answered && subject != Subject::OtherPerson {
         let sim = input
             .signals
