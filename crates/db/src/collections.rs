@@ -1169,19 +1169,10 @@ async fn apply(
     })
 }
 
-/// Cosine distance as pgvector 0.6 computes it (f32 sums, f64 quotient, clamped).
+/// Cosine distance as pgvector 0.6 computes it (f32 sums, f64 quotient, clamped), the sums
+/// kept in lanes as the SQLite search keeps them ([`crate::sqlite_vector`]).
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
-    let (mut dot, mut norm_a, mut norm_b) = (0.0f32, 0.0f32, 0.0f32);
-    for (x, y) in a.iter().zip(b) {
-        dot += x * y;
-        norm_a += x * x;
-        norm_b += y * y;
-    }
-    let similarity = f64::from(dot) / (f64::from(norm_a) * f64::from(norm_b)).sqrt();
-    if similarity.is_nan() {
-        return f64::NAN;
-    }
-    1.0 - similarity.clamp(-1.0, 1.0)
+    crate::sqlite_vector::cosine_distance_f32(a, b)
 }
 
 /// A group's key, ordered by its meaning (hours as numbers, days as dates).
@@ -1958,24 +1949,28 @@ impl Database {
                 scored
             }
             Backend::Sqlite => {
-                // Exact: every vector of the user's rows is compared, but only ids and vectors
-                // are read for that; the `k` nearest rows are then read whole, by id.
+                // Exact: every vector of the user's rows is compared, inside SQLite
+                // (`sqlite_vector`), and only the `k` nearest ids leave it; those rows are
+                // then read whole, by id. A vector of another dimension has no distance.
+                let target = statement.bind_value(column, Typed::Vector(target));
                 statement.sql = format!(
-                    "SELECT id, {name} FROM {} WHERE {scope} AND {name} IS NOT NULL",
+                    "SELECT id, {} ({name}, {target}) AS distance FROM {} WHERE {scope} AND {name} IS NOT NULL",
+                    crate::sqlite_vector::COSINE_DISTANCE,
                     collection.name
                 );
                 push_filters(&mut statement, filters);
+                let limit = statement.bind(Param::Int(i64::try_from(k).unwrap_or(100)));
+                statement.sql = format!(
+                    "SELECT id, distance FROM ({}) WHERE distance IS NOT NULL ORDER BY distance, id LIMIT {limit}",
+                    statement.sql
+                );
                 let rows = self.fetch_all(&statement.sql, &statement.params).await?;
-                let mut candidates = Vec::with_capacity(rows.len());
+                let mut nearest = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    let Some(vector) = row.opt_vector(name)? else {
-                        continue;
-                    };
-                    candidates.push((cosine_distance(&vector, &target), row.uuid("id")?));
+                    let distance = row.opt_float("distance")?.unwrap_or(f64::NAN);
+                    nearest.push((distance, row.uuid("id")?));
                 }
-                candidates.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                candidates.truncate(k);
-                self.rows_by_id(collection, user, candidates).await?
+                self.rows_by_id(collection, user, nearest).await?
             }
         };
         scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));

@@ -37,6 +37,7 @@ pub mod registrations;
 pub mod retention;
 mod rollups;
 pub mod sealed_values;
+pub mod sqlite_vector;
 pub mod users;
 pub mod wearables;
 
@@ -251,9 +252,26 @@ impl Database {
             // Deleted content is overwritten in the file, not left in free pages: a shredded
             // data key or a deleted note cannot be read back from the database file.
             .pragma("secure_delete", "ON")
+            // Reads map the file instead of copying each page into the connection's cache: a
+            // memory search scans every page of a person's messages (`sqlite_vector`).
+            .pragma("mmap_size", "268435456")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    let mut handle = connection.lock_handle().await?;
+                    sqlite_vector::register(handle.as_raw_handle()).map_err(|code| {
+                        sqlx::Error::Configuration(
+                            format!(
+                                "cannot register {}: SQLite result code {code}",
+                                sqlite_vector::COSINE_DISTANCE
+                            )
+                            .into(),
+                        )
+                    })
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Self::Sqlite(pool, WriterQueue::new()))
