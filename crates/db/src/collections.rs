@@ -1169,6 +1169,10 @@ async fn apply(
     })
 }
 
+/// The name the SQLite memory search gives a row's distance (no collection has such a
+/// column).
+const NEAREST_DISTANCE: &str = "mindflow_nearest_distance";
+
 /// Cosine distance as pgvector 0.6 computes it (f32 sums, f64 quotient, clamped), the sums
 /// kept in lanes as the SQLite search keeps them ([`crate::sqlite_vector`]).
 pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
@@ -1950,8 +1954,9 @@ impl Database {
             }
             Backend::Sqlite => {
                 // Exact: every vector of the user's rows is compared, inside SQLite
-                // (`sqlite_vector`), and only the `k` nearest ids leave it; those rows are
-                // then read whole, by id. A vector of another dimension has no distance.
+                // (`sqlite_vector`), and only the `k` nearest ids leave the inner query;
+                // those rows are then joined whole by their primary key, in one statement. A
+                // vector of another dimension has no distance.
                 let target = statement.bind_value(column, Typed::Vector(target));
                 statement.sql = format!(
                     "SELECT id, {} ({name}, {target}) AS distance FROM {} WHERE {scope} AND {name} IS NOT NULL",
@@ -1960,17 +1965,25 @@ impl Database {
                 );
                 push_filters(&mut statement, filters);
                 let limit = statement.bind(Param::Int(i64::try_from(k).unwrap_or(100)));
+                let table = collection.name;
+                let columns = collection
+                    .visible_columns()
+                    .map(|column| column_expr_of(column, backend, "whole", ""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 statement.sql = format!(
-                    "SELECT id, distance FROM ({}) WHERE distance IS NOT NULL ORDER BY distance, id LIMIT {limit}",
+                    "SELECT {columns}, nearest.distance AS {NEAREST_DISTANCE} FROM \
+                     (SELECT id, distance FROM ({}) WHERE distance IS NOT NULL ORDER BY distance, id LIMIT {limit}) AS nearest \
+                     JOIN {table} AS whole ON whole.id = nearest.id",
                     statement.sql
                 );
                 let rows = self.fetch_all(&statement.sql, &statement.params).await?;
-                let mut nearest = Vec::with_capacity(rows.len());
+                let mut scored = Vec::with_capacity(rows.len());
                 for row in &rows {
-                    let distance = row.opt_float("distance")?.unwrap_or(f64::NAN);
-                    nearest.push((distance, row.uuid("id")?));
+                    let distance = row.opt_float(NEAREST_DISTANCE)?.unwrap_or(f64::NAN);
+                    scored.push((distance, row.uuid("id")?, read_record(collection, row)?));
                 }
-                self.rows_by_id(collection, user, nearest).await?
+                scored
             }
         };
         scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -1982,44 +1995,6 @@ impl Database {
                 distance: distance as f32,
             })
             .collect())
-    }
-
-    /// The user's rows of `collection` with the ids of `scored`, read whole, each with its
-    /// distance (a row gone since it was scored is left out).
-    async fn rows_by_id(
-        &self,
-        collection: &'static Collection,
-        user: Uuid,
-        scored: Vec<(f64, Uuid)>,
-    ) -> Result<Vec<(f64, Uuid, Record)>, CollectionError> {
-        if scored.is_empty() {
-            return Ok(Vec::new());
-        }
-        let backend = self.backend();
-        let mut statement = Statement::new(backend);
-        let scope = scope(&mut statement, collection, user, Reach::Pinned);
-        let ids: Vec<String> = scored
-            .iter()
-            .map(|(_, id)| statement.bind(Param::Uuid(*id)))
-            .collect();
-        statement.sql = format!(
-            "SELECT {} FROM {} WHERE {scope} AND id IN ({})",
-            select_list(collection, backend),
-            collection.name,
-            ids.join(", ")
-        );
-        let rows = self.fetch_all(&statement.sql, &statement.params).await?;
-        let mut by_id = std::collections::HashMap::with_capacity(rows.len());
-        for row in &rows {
-            by_id.insert(row.uuid("id")?, row);
-        }
-        let mut out = Vec::with_capacity(scored.len());
-        for (distance, id) in scored {
-            if let Some(row) = by_id.get(&id) {
-                out.push((distance, id, read_record(collection, row)?));
-            }
-        }
-        Ok(out)
     }
 
     /// Creates `chat_messages.embedding` with dimension `dim` if it does not exist (the
