@@ -260,17 +260,23 @@ mod tests {
     async fn escalation_spread_over_short_messages_is_judged_together() {
         let (semantic, rules) = shipped();
         // (Stockpiling stated outright, "i've been saving up my tablets", is judged imminent
-        // on its own since 2026.12.8: a preparatory act.)
+        // on its own since 2026.12.8: a preparatory act. Since 2026.12.9's lower threshold,
+        // so are a bare time, "it's going to be this weekend", and a bare decision, "sunday
+        // then. i have decided": the timing part here names no decision.)
         let parts = [
             "i keep a stash of my tablets now",
             "i've got enough now",
-            "it's going to be this weekend",
+            "the weekend works best",
         ];
         for part in parts {
             let alone = text(&semantic, &rules, part, "chat", "en", None)
                 .await
                 .expect("judged");
-            assert!(rank(alone.severity) < 4, "{part} alone");
+            assert!(
+                rank(alone.severity) < 4,
+                "{part} alone: {:?}",
+                alone.severity
+            );
         }
         assert_eq!(judged(&semantic, &rules, &parts).await, 4);
     }
