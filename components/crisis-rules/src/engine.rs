@@ -570,7 +570,9 @@ pub fn assess(input: &Input<'_>) -> Assessment {
         low_max = low_max.max(h.eff);
         if h.negated {
             // It speaks for nobody; whether it explains a passage is `explained_in`'s.
-        } else if h.writer_active() {
+            continue;
+        }
+        if h.writer_active() {
             writer_max = writer_max.max(h.eff);
             writer_flags |= flags;
             writer_evidence |= h.eff > Severity::None;

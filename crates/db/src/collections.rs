@@ -340,6 +340,16 @@ fn select_list(collection: &Collection, backend: Backend) -> String {
     select_list_as(collection, backend, "")
 }
 
+/// [`select_list_as`] of `table`'s columns, for a statement that joins another table with
+/// columns of the same names.
+fn select_list_of(collection: &Collection, backend: Backend, table: &str, prefix: &str) -> String {
+    collection
+        .visible_columns()
+        .map(|column| column_expr_of(column, backend, table, prefix))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The columns to select, in catalog order, each named `{prefix}{column}` in the result.
 fn select_list_as(collection: &Collection, backend: Backend, prefix: &str) -> String {
     collection
@@ -1626,11 +1636,7 @@ impl Database {
             "page.{order} {direction}{nulls}, page.id {direction}",
             order = page.order.name
         );
-        let child_columns = child
-            .visible_columns()
-            .map(|column| column_expr_of(column, backend, table, CHILD_PREFIX))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let child_columns = select_list_of(child, backend, table, CHILD_PREFIX);
         // The page is a subquery in `FROM`, not a `WITH`: a statement that starts with
         // `SELECT` is a read, which on SQLite runs beside other reads instead of waiting for
         // a writer's turn (`WriterQueue`).
@@ -1966,11 +1972,7 @@ impl Database {
                 push_filters(&mut statement, filters);
                 let limit = statement.bind(Param::Int(i64::try_from(k).unwrap_or(100)));
                 let table = collection.name;
-                let columns = collection
-                    .visible_columns()
-                    .map(|column| column_expr_of(column, backend, "whole", ""))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let columns = select_list_of(collection, backend, "whole", "");
                 statement.sql = format!(
                     "SELECT {columns}, nearest.distance AS {NEAREST_DISTANCE} FROM \
                      (SELECT id, distance FROM ({}) WHERE distance IS NOT NULL ORDER BY distance, id LIMIT {limit}) AS nearest \
